@@ -1,0 +1,447 @@
+//! The catalog as the other crates see it: merged, inherited, validated.
+//!
+//! Every customer carries its effective settings (tier and `defaults` already
+//! applied), so consumers never re-implement inheritance.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::names::{AlertKind, LatencySource, PolicyLevel, Severity, SloKind};
+pub use crate::raw::profile::IpFamily;
+use crate::types::decimal::Percent;
+use crate::types::duration::Duration;
+use crate::types::host::{HostPattern, Zone};
+use crate::types::ident::{LabelName, Slug};
+use crate::types::secret::SecretRef;
+use crate::types::status::StatusMatcher;
+use crate::types::template::UrlTemplate;
+use crate::types::text::{Email, HttpUrl, JiraKey, Pattern};
+
+/// A loaded, valid catalog.
+#[derive(Debug, Clone, Serialize)]
+pub struct Catalog {
+    /// Customers, in the order their files and entries were read.
+    pub customers: Vec<Customer>,
+    /// Destinations by name.
+    pub destinations: BTreeMap<Slug, Destination>,
+    /// Tier names.
+    pub tiers: Vec<Slug>,
+}
+
+/// Counts for a one-line summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Customers.
+    pub customers: usize,
+    /// Host names and wildcards.
+    pub hosts: usize,
+    /// SLOs across customers.
+    pub slos: usize,
+    /// Probes across customers.
+    pub probes: usize,
+    /// Destinations.
+    pub destinations: usize,
+}
+
+impl Catalog {
+    /// How much the catalog holds.
+    pub fn summary(&self) -> Summary {
+        Summary {
+            customers: self.customers.len(),
+            hosts: self.customers.iter().map(|c| c.hosts.len()).sum(),
+            slos: self.customers.iter().map(|c| c.slos.len()).sum(),
+            probes: self.customers.iter().map(|c| c.probes.len()).sum(),
+            destinations: self.destinations.len(),
+        }
+    }
+
+    /// The customer with this id.
+    pub fn customer(&self, id: &str) -> Option<&Customer> {
+        self.customers.iter().find(|c| c.id.as_str() == id)
+    }
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = |count: usize, one: &str, many: &str| format!("{count} {}", if count == 1 { one } else { many });
+        write!(
+            f,
+            "{}, {}, {}, {}, {}",
+            n(self.customers, "customer", "customers"),
+            n(self.hosts, "host", "hosts"),
+            n(self.slos, "SLO", "SLOs"),
+            n(self.probes, "probe", "probes"),
+            n(self.destinations, "destination", "destinations"),
+        )
+    }
+}
+
+/// One customer, with its effective settings.
+#[derive(Debug, Clone, Serialize)]
+pub struct Customer {
+    /// Stable id, used as the `customer` label and in dashboard uids.
+    pub id: Slug,
+    /// Display name (the id when none is given).
+    pub name: String,
+    /// The tier the customer inherits from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tier: Option<Slug>,
+    /// People to reach.
+    pub contacts: Vec<Contact>,
+    /// Free labels, copied onto the customer's alerts.
+    pub labels: BTreeMap<LabelName, String>,
+    /// DNS zones (Logpush `ZoneName`).
+    pub zones: Vec<Zone>,
+    /// Hosts whose requests belong to this customer.
+    pub hosts: Vec<HostPattern>,
+    /// Jira project for this customer's tickets, instead of the destination's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jira_project: Option<JiraKey>,
+    /// Extra links for dashboards and tickets.
+    pub links: Vec<Link>,
+    /// SLOs in effect: availability first, then latency by name, then probe.
+    pub slos: Vec<Slo>,
+    /// Synthetic probes.
+    pub probes: Vec<Probe>,
+    /// Severity policy, traffic floor and routes.
+    pub alerting: Alerting,
+    /// Runbook URL templates.
+    pub runbooks: Runbooks,
+}
+
+/// Someone to reach about a customer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Contact {
+    /// Full name.
+    pub name: String,
+    /// E-mail address.
+    pub email: Email,
+    /// What they do for the customer, free text (`technical`, `escalation`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+}
+
+/// A titled link.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Link {
+    /// What the link is.
+    pub title: String,
+    /// Where it goes.
+    pub url: HttpUrl,
+}
+
+/// One service level objective.
+#[derive(Debug, Clone, Serialize)]
+pub struct Slo {
+    /// Unique within the customer; the `slo` label.
+    pub name: Slug,
+    /// What is measured, with the kind's own settings.
+    pub spec: SloSpec,
+    /// Share of good events required, as a percentage.
+    pub objective: Percent,
+    /// Rolling window the objective applies to.
+    pub period: Duration,
+}
+
+impl Slo {
+    /// The kind of SLO.
+    pub const fn kind(&self) -> SloKind {
+        match self.spec {
+            SloSpec::Availability { .. } => SloKind::Availability,
+            SloSpec::Latency { .. } => SloKind::Latency,
+            SloSpec::Probe => SloKind::Probe,
+        }
+    }
+}
+
+/// What an SLO measures.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SloSpec {
+    /// Requests that did not fail.
+    Availability {
+        /// Statuses that count as failures.
+        errors: Vec<StatusMatcher>,
+        /// Requests left out of the SLI.
+        exclude: Exclude,
+    },
+    /// Requests at or under a latency threshold.
+    Latency {
+        /// Which latency.
+        source: LatencySource,
+        /// The threshold; a histogram bucket boundary.
+        threshold: Duration,
+    },
+    /// Probes that succeeded.
+    Probe,
+}
+
+/// Requests an availability SLO ignores.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Exclude {
+    /// Hosts left out.
+    pub hosts: Vec<HostPattern>,
+    /// Path prefixes left out.
+    pub paths: Vec<String>,
+    /// Statuses left out (neither good nor bad).
+    pub statuses: Vec<StatusMatcher>,
+}
+
+/// Effective alerting settings of a customer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Alerting {
+    /// Burn-rate alerts fire only when the long window saw at least this many
+    /// requests.
+    pub min_requests: u64,
+    /// Severity of each alert kind (`off` = not generated).
+    pub severity: BTreeMap<AlertKind, PolicyLevel>,
+    /// Where alerts go; every matching route delivers.
+    pub routes: Vec<Route>,
+}
+
+impl Alerting {
+    /// The severity an alert kind gets, or `None` when it is off.
+    pub fn severity_of(&self, kind: AlertKind) -> Option<Severity> {
+        self.severity.get(&kind).copied().unwrap_or(kind.default_level()).severity()
+    }
+
+    /// Destinations for an alert, in route order, each once.
+    pub fn destinations_for(&self, kind: AlertKind, severity: Severity) -> Vec<&Slug> {
+        let mut out: Vec<&Slug> = Vec::new();
+        for route in self.routes.iter().filter(|r| r.matches(kind, severity)) {
+            for d in &route.to {
+                if !out.contains(&d) {
+                    out.push(d);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A route: alerts it matches go to its destinations.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Route {
+    /// Destination names.
+    pub to: Vec<Slug>,
+    /// Severities matched; empty matches all.
+    pub severities: Vec<Severity>,
+    /// Alert kinds matched; empty matches all.
+    pub alert_kinds: Vec<AlertKind>,
+}
+
+impl Route {
+    /// Whether an alert of this kind and severity takes this route.
+    pub fn matches(&self, kind: AlertKind, severity: Severity) -> bool {
+        (self.severities.is_empty() || self.severities.contains(&severity))
+            && (self.alert_kinds.is_empty() || self.alert_kinds.contains(&kind))
+    }
+}
+
+/// Runbook URL templates: one per alert kind, or a default.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Runbooks {
+    /// Used for kinds without their own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default: Option<UrlTemplate>,
+    /// Per alert kind.
+    pub by_kind: BTreeMap<AlertKind, UrlTemplate>,
+}
+
+impl Runbooks {
+    /// The template for an alert kind, if any.
+    pub fn for_kind(&self, kind: AlertKind) -> Option<&UrlTemplate> {
+        self.by_kind.get(&kind).or(self.default.as_ref())
+    }
+}
+
+/// A synthetic probe.
+#[derive(Debug, Clone, Serialize)]
+pub struct Probe {
+    /// Unique within the customer; the `probe` label.
+    pub name: Slug,
+    /// What to request.
+    pub url: HttpUrl,
+    /// HTTP method.
+    pub method: HttpMethod,
+    /// Request headers.
+    pub headers: BTreeMap<String, HeaderValue>,
+    /// Request body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// What makes a probe succeed.
+    pub expect: Expect,
+    /// Time between probes.
+    pub interval: Duration,
+    /// Time a probe may take.
+    pub timeout: Duration,
+    /// IP versions to probe, each separately.
+    pub ip_families: Vec<IpFamily>,
+}
+
+/// A probe request header value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum HeaderValue {
+    /// Written in the catalog.
+    Plain(String),
+    /// A credential, read when the prober starts.
+    Secret(SecretRef),
+}
+
+/// Assertions on a probe's response.
+#[derive(Debug, Clone, Serialize)]
+pub struct Expect {
+    /// Accepted statuses.
+    pub status: Vec<StatusMatcher>,
+    /// The body must match.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_matches: Option<Pattern>,
+    /// The body must not match.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_not_matches: Option<Pattern>,
+    /// Response headers (lowercase names) that must match.
+    pub headers: BTreeMap<String, Pattern>,
+}
+
+/// HTTP methods a probe may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HttpMethod {
+    /// GET
+    Get,
+    /// HEAD
+    Head,
+    /// POST
+    Post,
+    /// PUT
+    Put,
+    /// OPTIONS
+    Options,
+}
+
+crate::decode::string_enum!(HttpMethod, "HTTP method", { Get => "GET", Head => "HEAD", Post => "POST", Put => "PUT", Options => "OPTIONS" });
+
+/// Where alerts are delivered.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Destination {
+    /// Jira issues.
+    Jira(Jira),
+    /// PagerDuty incidents through Events API v2.
+    #[serde(rename = "pagerduty")]
+    PagerDuty(PagerDuty),
+    /// JSON lines in a file.
+    Log(LogDestination),
+}
+
+/// A Jira destination.
+#[derive(Debug, Clone, Serialize)]
+pub struct Jira {
+    /// Cloud or Data Center (their APIs and auth differ).
+    pub deployment: JiraDeployment,
+    /// Base URL of the site.
+    pub url: HttpUrl,
+    /// Default project.
+    pub project: JiraKey,
+    /// Issue type name.
+    pub issue_type: String,
+    /// Jira priority name by severity.
+    pub priorities: BTreeMap<Severity, String>,
+    /// Components set on new issues.
+    pub components: Vec<String>,
+    /// Labels set on new issues.
+    pub labels: Vec<String>,
+    /// Custom fields set on new issues, by id.
+    pub custom_fields: BTreeMap<String, serde_json::Value>,
+    /// Credentials.
+    pub auth: JiraAuth,
+    /// Transition applied when an incident resolves.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolve_transition: Option<String>,
+    /// Transition applied when a resolved incident fires again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reopen_transition: Option<String>,
+}
+
+impl Jira {
+    /// Where a person browses a project's issues.
+    pub fn browse_url(&self, project: &JiraKey) -> String {
+        format!("{}/browse/{project}", self.url.base())
+    }
+}
+
+/// Jira flavour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JiraDeployment {
+    /// Atlassian's hosted Jira.
+    Cloud,
+    /// Self-hosted Jira Data Center (or Server).
+    DataCenter,
+}
+
+crate::decode::string_enum!(JiraDeployment, "Jira deployment", { Cloud => "cloud", DataCenter => "data_center" });
+
+/// How edgewatch authenticates to Jira.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JiraAuth {
+    /// User and API token (Cloud) or password (Data Center).
+    Basic {
+        /// Account e-mail (Cloud) or user name.
+        user: String,
+        /// API token or password.
+        token: SecretRef,
+    },
+    /// Personal access token (Data Center).
+    Bearer(SecretRef),
+}
+
+/// A PagerDuty destination.
+#[derive(Debug, Clone, Serialize)]
+pub struct PagerDuty {
+    /// Integration (routing) key of an Events API v2 integration.
+    pub routing_key: SecretRef,
+    /// PagerDuty severity by edgewatch severity (defaults: page → critical,
+    /// ticket → warning, info → info).
+    pub severities: BTreeMap<Severity, PagerDutySeverity>,
+    /// Events API endpoint, for regional or test endpoints.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<HttpUrl>,
+}
+
+impl PagerDuty {
+    /// The PagerDuty severity for an edgewatch severity.
+    pub fn severity_for(&self, s: Severity) -> PagerDutySeverity {
+        self.severities.get(&s).copied().unwrap_or(match s {
+            Severity::Page => PagerDutySeverity::Critical,
+            Severity::Ticket => PagerDutySeverity::Warning,
+            Severity::Info => PagerDutySeverity::Info,
+        })
+    }
+}
+
+/// PagerDuty Events v2 severities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PagerDutySeverity {
+    /// critical
+    Critical,
+    /// error
+    Error,
+    /// warning
+    Warning,
+    /// info
+    Info,
+}
+
+crate::decode::string_enum!(PagerDutySeverity, "PagerDuty severity", {
+    Critical => "critical", Error => "error", Warning => "warning", Info => "info",
+});
+
+/// A destination that appends one JSON object per notification to a file.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogDestination {
+    /// File path, or `-` for standard output.
+    pub path: PathBuf,
+}

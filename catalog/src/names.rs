@@ -1,0 +1,192 @@
+//! Names shared across edgewatch's crates: label names, metric names, alert
+//! kinds, severities and SLO kinds. The exporters, rules, dashboards and the
+//! receiver all spell them through these constants, never as literals.
+
+use crate::decode::string_enum;
+
+/// Label names edgewatch sets on metrics and alerts.
+pub mod label {
+    /// The catalog id of the customer a series or alert belongs to.
+    pub const CUSTOMER: &str = "customer";
+    /// `page`, `ticket` or `info`, on every alert.
+    pub const SEVERITY: &str = "severity";
+    /// What an alert is about (an [`super::AlertKind`]), on every alert.
+    pub const ALERT_KIND: &str = "alert_kind";
+    /// The SLO an alert or SLI series is about.
+    pub const SLO: &str = "slo";
+    /// The request host, as the catalog lists it.
+    pub const HOST: &str = "host";
+    /// The probe name, on probe series and alerts.
+    pub const PROBE: &str = "probe";
+    /// The customer's tier.
+    pub const TIER: &str = "tier";
+
+    /// Names a customer's free labels may not use, because edgewatch or
+    /// Prometheus sets them.
+    pub(crate) const RESERVED: &[&str] = &[
+        CUSTOMER,
+        SEVERITY,
+        ALERT_KIND,
+        SLO,
+        HOST,
+        PROBE,
+        TIER,
+        "alertname",
+        "job",
+        "instance",
+        "le",
+        "quantile",
+        "status_class",
+        "cache_status",
+        "window",
+    ];
+}
+
+/// Metric names the exporters produce and the rules and dashboards read.
+pub mod metric {
+    /// Counter of requests by customer, host, status class and cache status.
+    pub const REQUESTS_TOTAL: &str = "edgewatch_requests_total";
+    /// Histogram of edge time to first byte, in seconds.
+    pub const EDGE_TTFB_SECONDS: &str = "edgewatch_edge_ttfb_seconds";
+    /// Histogram of origin response duration, in seconds.
+    pub const ORIGIN_DURATION_SECONDS: &str = "edgewatch_origin_duration_seconds";
+}
+
+/// The Grafana dashboard uid of a customer (at most 40 characters of
+/// `[a-z0-9_-]`, since customer ids are at most [`MAX_CUSTOMER_ID_LEN`]).
+/// Alerts link to it, so it never changes for a given id.
+pub fn dashboard_uid(customer_id: &str) -> String {
+    format!("edgewatch-{customer_id}")
+}
+
+/// The longest customer id: `edgewatch-` plus the id fits Grafana's 40.
+pub const MAX_CUSTOMER_ID_LEN: usize = 30;
+
+/// Customer ids the exporters use for traffic that belongs to no customer.
+pub const RESERVED_CUSTOMER_IDS: &[&str] = &["unknown", "other"];
+
+/// How urgent an alert is, and so where it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// Wake someone up.
+    Page,
+    /// Open a ticket for working hours.
+    Ticket,
+    /// Record only.
+    Info,
+}
+
+string_enum!(Severity, "severity", { Page => "page", Ticket => "ticket", Info => "info" });
+
+/// What the severity policy makes of an alert kind: a severity, or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PolicyLevel {
+    /// Alert with severity `page`.
+    Page,
+    /// Alert with severity `ticket`.
+    Ticket,
+    /// Alert with severity `info`.
+    Info,
+    /// Do not generate this alert.
+    Off,
+}
+
+string_enum!(PolicyLevel, "severity", { Page => "page", Ticket => "ticket", Info => "info", Off => "off" });
+
+impl PolicyLevel {
+    /// The severity, or `None` when off.
+    pub const fn severity(self) -> Option<Severity> {
+        match self {
+            Self::Page => Some(Severity::Page),
+            Self::Ticket => Some(Severity::Ticket),
+            Self::Info => Some(Severity::Info),
+            Self::Off => None,
+        }
+    }
+}
+
+/// What an alert is about. Each kind has a default severity that tiers and
+/// customers may change (`alerting.severity`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AlertKind {
+    /// SLO budget burning at 14.4x over 1h and 5m (2% of a 30d budget in 1h).
+    BurnRateFast,
+    /// SLO budget burning at 6x over 6h and 30m (5% in 6h).
+    BurnRateMedium,
+    /// SLO budget burning at 1x over 3d and 6h (10% in 3d).
+    BurnRateSlow,
+    /// A customer's request or probe series disappeared.
+    NoData,
+    /// A probe fails from most of its addresses.
+    ProbeDown,
+    /// A TLS certificate expires within 14 days.
+    CertExpiryWarning,
+    /// A TLS certificate expires within 3 days.
+    CertExpiryCritical,
+    /// A high share of origin errors (52x, origin unreachable).
+    OriginErrors,
+    /// Traffic far below or above last week's and the last hour's.
+    TrafficAnomaly,
+    /// A surge of requests blocked or challenged by security rules.
+    Attack,
+}
+
+string_enum!(AlertKind, "alert kind", {
+    BurnRateFast => "burn_rate_fast",
+    BurnRateMedium => "burn_rate_medium",
+    BurnRateSlow => "burn_rate_slow",
+    NoData => "no_data",
+    ProbeDown => "probe_down",
+    CertExpiryWarning => "cert_expiry_warning",
+    CertExpiryCritical => "cert_expiry_critical",
+    OriginErrors => "origin_errors",
+    TrafficAnomaly => "traffic_anomaly",
+    Attack => "attack",
+});
+
+impl AlertKind {
+    /// The severity when neither defaults, tier nor customer say otherwise.
+    pub const fn default_level(self) -> PolicyLevel {
+        match self {
+            Self::BurnRateFast | Self::BurnRateMedium | Self::ProbeDown | Self::CertExpiryCritical | Self::Attack => {
+                PolicyLevel::Page
+            }
+            Self::BurnRateSlow | Self::NoData | Self::CertExpiryWarning | Self::OriginErrors => PolicyLevel::Ticket,
+            Self::TrafficAnomaly => PolicyLevel::Info,
+        }
+    }
+}
+
+/// What an SLO measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SloKind {
+    /// Share of requests that did not fail.
+    Availability,
+    /// Share of requests faster than a threshold.
+    Latency,
+    /// Share of synthetic probes that succeeded.
+    Probe,
+}
+
+string_enum!(SloKind, "SLO kind", { Availability => "availability", Latency => "latency", Probe => "probe" });
+
+/// Which latency a latency SLO reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LatencySource {
+    /// Edge time to first byte (`EdgeTimeToFirstByteMs`).
+    EdgeTtfb,
+    /// Origin response duration (`OriginResponseDurationMs`).
+    OriginDuration,
+}
+
+string_enum!(LatencySource, "latency source", { EdgeTtfb => "edge_ttfb", OriginDuration => "origin_duration" });
+
+impl LatencySource {
+    /// The histogram this latency is recorded in.
+    pub const fn metric(self) -> &'static str {
+        match self {
+            Self::EdgeTtfb => metric::EDGE_TTFB_SECONDS,
+            Self::OriginDuration => metric::ORIGIN_DURATION_SECONDS,
+        }
+    }
+}

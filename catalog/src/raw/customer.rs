@@ -1,0 +1,95 @@
+//! One entry of `customers:`.
+
+use std::collections::BTreeMap;
+
+use crate::decode::{At, Cx, Decode, fields};
+use crate::model::{Contact, Link};
+use crate::names::MAX_CUSTOMER_ID_LEN;
+use crate::path::YamlPath;
+use crate::raw::probe::RawProbe;
+use crate::raw::profile::{PROFILE_KEYS, RawProfile};
+use crate::report::Origin;
+use crate::types::host::{HostPattern, Zone};
+use crate::types::ident::{LabelName, Slug, check_label_name, decode_slug};
+use crate::types::text::{Email, HttpUrl, JiraKey};
+use crate::yaml::{Anchor, Value};
+
+const OWN_KEYS: [&str; 10] =
+    ["id", "name", "tier", "contacts", "labels", "zones", "hosts", "jira_project", "links", "probes"];
+
+#[derive(Debug, Clone)]
+pub(crate) struct RawCustomer {
+    pub(crate) origin: Origin,
+    pub(crate) id: Option<At<Slug>>,
+    pub(crate) name: Option<String>,
+    pub(crate) tier: Option<At<String>>,
+    pub(crate) contacts: Vec<Contact>,
+    pub(crate) labels: BTreeMap<LabelName, String>,
+    pub(crate) zones: Vec<At<Zone>>,
+    pub(crate) hosts: Vec<At<HostPattern>>,
+    pub(crate) jira_project: Option<JiraKey>,
+    pub(crate) links: Vec<Link>,
+    pub(crate) probes: Vec<At<RawProbe>>,
+    pub(crate) profile: RawProfile,
+}
+
+impl Decode for RawCustomer {
+    fn decode(v: &Value, path: &YamlPath, cx: &mut Cx<'_>) -> Option<Self> {
+        let keys: Vec<&'static str> = OWN_KEYS.iter().chain(PROFILE_KEYS.iter()).copied().collect();
+        let f = fields(v, path, cx, "customer", &keys)?;
+        let id = f.req::<String>("id", cx).and_then(|s| {
+            let p = f.path("id");
+            let slug = decode_slug(s, MAX_CUSTOMER_ID_LEN, &p, cx)?;
+            if crate::names::RESERVED_CUSTOMER_IDS.contains(&slug.as_str()) {
+                cx.error(&p, Anchor::Value, format!("customer id `{slug}` is reserved"))
+                    .hint("the exporters count traffic that matches no customer, or overflows a cap, under `unknown` and `other`");
+                return None;
+            }
+            Some(At { value: slug, origin: cx.origin(&p) })
+        });
+        let mut labels = BTreeMap::new();
+        for (k, val) in f.map::<String>("labels", cx) {
+            match check_label_name(&k) {
+                Ok(()) => {
+                    labels.insert(LabelName(k), val);
+                }
+                Err(msg) => {
+                    cx.error(&f.path("labels").key(&k), Anchor::Key, msg);
+                }
+            }
+        }
+        let hosts: Vec<At<HostPattern>> = f.list("hosts", cx);
+        Some(Self {
+            origin: cx.origin(path),
+            id,
+            name: f.opt("name", cx),
+            tier: f.opt("tier", cx),
+            contacts: f.list("contacts", cx),
+            labels,
+            zones: f.list("zones", cx),
+            hosts,
+            jira_project: f.opt("jira_project", cx),
+            links: f.list("links", cx),
+            probes: f.list("probes", cx),
+            profile: RawProfile::read(&f, cx),
+        })
+    }
+}
+
+impl Decode for Contact {
+    fn decode(v: &Value, path: &YamlPath, cx: &mut Cx<'_>) -> Option<Self> {
+        let f = fields(v, path, cx, "contact", &["name", "email", "role"])?;
+        let name: Option<String> = f.req("name", cx);
+        let email: Option<Email> = f.req("email", cx);
+        Some(Self { name: name?, email: email?, role: f.opt("role", cx) })
+    }
+}
+
+impl Decode for Link {
+    fn decode(v: &Value, path: &YamlPath, cx: &mut Cx<'_>) -> Option<Self> {
+        let f = fields(v, path, cx, "link", &["title", "url"])?;
+        let title: Option<String> = f.req("title", cx);
+        let url: Option<HttpUrl> = f.req("url", cx);
+        Some(Self { title: title?, url: url? })
+    }
+}

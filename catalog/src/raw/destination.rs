@@ -1,0 +1,193 @@
+//! `destinations:` — where alerts go, defined once and named by routes.
+
+use std::collections::BTreeMap;
+
+use crate::decode::{Cx, Decode, describe, fields};
+use crate::model::{Destination, Jira, JiraAuth, JiraDeployment, LogDestination, PagerDuty, PagerDutySeverity};
+use crate::names::Severity;
+use crate::path::YamlPath;
+use crate::types::secret::SecretRef;
+use crate::types::text::HttpUrl;
+use crate::yaml::{Anchor, Value};
+
+const KINDS: [&str; 3] = ["jira", "pagerduty", "log"];
+
+/// Decodes `{jira: {...}}`, `{pagerduty: {...}}` or `{log: {...}}`: the kind is
+/// the single key, which keeps every position (an internally tagged `type:`
+/// field would make serde lose them).
+impl Decode for Destination {
+    fn decode(v: &Value, path: &YamlPath, cx: &mut Cx<'_>) -> Option<Self> {
+        let f = fields(v, path, cx, "destination", &KINDS)?;
+        let present: Vec<&str> = KINDS.iter().copied().filter(|k| f.get(k).is_some()).collect();
+        match present.as_slice() {
+            ["jira"] => f.opt("jira", cx).map(Self::Jira),
+            ["pagerduty"] => f.opt("pagerduty", cx).map(Self::PagerDuty),
+            ["log"] => f.opt("log", cx).map(Self::Log),
+            [] => {
+                cx.error(
+                    path,
+                    Anchor::Key,
+                    "a destination needs its kind as its one key: `jira`, `pagerduty` or `log`",
+                );
+                None
+            }
+            _ => {
+                cx.error(path, Anchor::Key, format!("a destination has one kind, found {}", present.join(" and ")))
+                    .hint("define each as its own named destination");
+                None
+            }
+        }
+    }
+}
+
+impl Decode for Jira {
+    fn decode(v: &Value, path: &YamlPath, cx: &mut Cx<'_>) -> Option<Self> {
+        let f = fields(
+            v,
+            path,
+            cx,
+            "jira destination",
+            &[
+                "deployment",
+                "url",
+                "project",
+                "issue_type",
+                "priorities",
+                "components",
+                "labels",
+                "custom_fields",
+                "auth",
+                "transitions",
+            ],
+        )?;
+        let deployment: Option<JiraDeployment> = f.req("deployment", cx);
+        let auth: Option<JiraAuth> = f.req("auth", cx);
+        if let (Some(JiraDeployment::Cloud), Some(JiraAuth::Bearer(_))) = (deployment, &auth) {
+            cx.error(&f.path("auth").key("bearer"), Anchor::Key, "Jira Cloud does not take personal access tokens")
+                .hint("use `basic: {user: <account e-mail>, token: env:JIRA_API_TOKEN}` with an Atlassian API token");
+        }
+        let labels: Vec<String> = f.list("labels", cx);
+        for (i, l) in labels.iter().enumerate() {
+            if l.is_empty() || l.chars().any(char::is_whitespace) {
+                cx.error(
+                    &f.path("labels").index(i),
+                    Anchor::Value,
+                    format!("Jira labels cannot be empty or contain spaces: `{l}`"),
+                );
+            }
+        }
+        let mut custom_fields = BTreeMap::new();
+        if let Some(Value::Mapping(m)) = f.get("custom_fields") {
+            for (k, v) in m {
+                let Value::String(k) = k else { continue };
+                let p = f.path("custom_fields").key(k);
+                let id_ok = k
+                    .strip_prefix("customfield_")
+                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+                if !id_ok {
+                    cx.error(&p, Anchor::Key, format!("`{k}` is not a Jira custom field id"))
+                        .hint("custom fields are named by id, as in `customfield_10010`; find ids under Jira's field settings");
+                    continue;
+                }
+                match serde_json::to_value(v) {
+                    Ok(json) if !matches!(v, Value::Tagged(_)) => {
+                        custom_fields.insert(k.clone(), json);
+                    }
+                    _ => {
+                        cx.error(
+                            &p,
+                            Anchor::Value,
+                            format!("custom field values must be plain YAML, found {}", describe(v)),
+                        );
+                    }
+                }
+            }
+        } else if let Some(other) = f.get("custom_fields") {
+            cx.type_error(&f.path("custom_fields"), "a mapping of custom field ids to values", other);
+        }
+        let transitions = match f.get("transitions") {
+            Some(t) => {
+                let tf = fields(t, &f.path("transitions"), cx, "transitions", &["resolve", "reopen"]);
+                tf.map(|tf| (tf.opt::<String>("resolve", cx), tf.opt::<String>("reopen", cx))).unwrap_or_default()
+            }
+            None => (None, None),
+        };
+        Some(Self {
+            deployment: deployment?,
+            url: f.req("url", cx)?,
+            project: f.req("project", cx)?,
+            issue_type: f.req("issue_type", cx)?,
+            priorities: f
+                .opt::<BTreeMap<String, String>>("priorities", cx)
+                .map(|m| severity_keys(m, &f.path("priorities"), cx))
+                .unwrap_or_default(),
+            components: f.list("components", cx),
+            labels,
+            custom_fields,
+            auth: auth?,
+            resolve_transition: transitions.0,
+            reopen_transition: transitions.1,
+        })
+    }
+}
+
+impl Decode for JiraAuth {
+    fn decode(v: &Value, path: &YamlPath, cx: &mut Cx<'_>) -> Option<Self> {
+        let f = fields(v, path, cx, "jira auth", &["basic", "bearer"])?;
+        match (f.get("basic"), f.get("bearer")) {
+            (Some(b), None) => {
+                let bf = fields(b, &f.path("basic"), cx, "basic auth", &["user", "token"])?;
+                let user: Option<String> = bf.req("user", cx);
+                let token: Option<SecretRef> = bf.req("token", cx);
+                Some(Self::Basic { user: user?, token: token? })
+            }
+            (None, Some(_)) => f.opt("bearer", cx).map(Self::Bearer),
+            _ => {
+                cx.error(path, Anchor::Key, "Jira auth needs exactly one of `basic` (Cloud: e-mail and API token) or `bearer` (Data Center: personal access token)");
+                None
+            }
+        }
+    }
+}
+
+impl Decode for PagerDuty {
+    fn decode(v: &Value, path: &YamlPath, cx: &mut Cx<'_>) -> Option<Self> {
+        let f = fields(v, path, cx, "pagerduty destination", &["routing_key", "severities", "url"])?;
+        let routing_key: Option<SecretRef> = f.req("routing_key", cx);
+        let severities = f
+            .opt::<BTreeMap<String, PagerDutySeverity>>("severities", cx)
+            .map(|m| severity_keys(m, &f.path("severities"), cx))
+            .unwrap_or_default();
+        let url: Option<HttpUrl> = f.opt("url", cx);
+        Some(Self { routing_key: routing_key?, severities, url })
+    }
+}
+
+impl Decode for LogDestination {
+    fn decode(v: &Value, path: &YamlPath, cx: &mut Cx<'_>) -> Option<Self> {
+        let f = fields(v, path, cx, "log destination", &["path"])?;
+        let p: String = f.req("path", cx)?;
+        if p.trim().is_empty() {
+            cx.error(&f.path("path"), Anchor::Value, "log path is empty")
+                .hint("give a file path, or `-` for standard output");
+            return None;
+        }
+        Some(Self { path: p.into() })
+    }
+}
+
+/// Turns a map keyed by severity names into one keyed by [`Severity`].
+fn severity_keys<T>(map: BTreeMap<String, T>, path: &YamlPath, cx: &mut Cx<'_>) -> BTreeMap<Severity, T> {
+    map.into_iter()
+        .filter_map(|(k, v)| {
+            if let Ok(s) = k.parse::<Severity>() {
+                return Some((s, v));
+            }
+            let issue = cx.error(&path.key(&k), Anchor::Key, format!("unknown severity `{k}`"));
+            if let Some(h) = crate::decode::unknown_word_hint(&k, Severity::ALL.iter().map(|s| s.as_str())) {
+                issue.hint(h);
+            }
+            None
+        })
+        .collect()
+}

@@ -1,0 +1,367 @@
+//! From raw files to the [`Catalog`]: merge the files, apply `defaults` and
+//! tiers to each customer, and check what only the effective values show.
+
+use std::collections::{BTreeMap, HashSet};
+
+use crate::decode::{At, unknown_word_hint};
+use crate::model::{
+    Alerting, Catalog, Customer, Destination, Exclude, Expect, HttpMethod, Probe, Route, Runbooks, Slo, SloSpec,
+};
+use crate::names::{AlertKind, LatencySource, SloKind};
+use crate::raw::customer::RawCustomer;
+use crate::raw::file::RawFile;
+use crate::raw::probe::RawProbe;
+use crate::raw::profile::{IpFamily, RawProfile, RawSlo};
+use crate::report::{Origin, Report, Sources};
+use crate::types::duration::Duration;
+use crate::types::ident::Slug;
+use crate::types::status::StatusMatcher;
+use crate::validate;
+use crate::yaml::Anchor;
+
+/// Burn-rate alerts need this many requests in the long window by default.
+pub(crate) const DEFAULT_MIN_REQUESTS: u64 = 1000;
+/// SLO period when none is set anywhere.
+pub(crate) const DEFAULT_PERIOD: Duration = Duration::from_secs(28 * 86_400);
+const DEFAULT_PROBE_INTERVAL: Duration = Duration::from_secs(60);
+const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// All files merged into one.
+#[derive(Default)]
+struct Merged {
+    defaults: RawProfile,
+    tiers: BTreeMap<Slug, RawProfile>,
+    customers: Vec<RawCustomer>,
+    destinations: BTreeMap<Slug, Destination>,
+    declared_tiers: Vec<String>,
+    declared_destinations: Vec<String>,
+}
+
+fn merge(files: Vec<RawFile>, sources: &Sources, report: &mut Report) -> Merged {
+    let mut m = Merged::default();
+    let mut defaults_from: Option<Origin> = None;
+    let mut tier_from: BTreeMap<Slug, Origin> = BTreeMap::new();
+    let mut dest_from: BTreeMap<Slug, Origin> = BTreeMap::new();
+    let file_name = |o: &Origin| sources.files.get(o.file).map(|f| f.name.display().to_string()).unwrap_or_default();
+    for file in files {
+        if let Some(d) = file.defaults {
+            if let Some(first) = &defaults_from {
+                report
+                    .error(d.origin.clone(), Anchor::Key, "`defaults` is set in more than one file")
+                    .hint(format!("keep one `defaults` section; the first is in {}", file_name(first)));
+            } else {
+                defaults_from = Some(d.origin);
+                m.defaults = d.value;
+            }
+        }
+        for (name, profile) in file.tiers {
+            if let Some(first) = tier_from.get(&name.value) {
+                report
+                    .error(name.origin.clone(), Anchor::Key, format!("tier `{}` is defined twice", name.value))
+                    .hint(format!("first defined in {}", file_name(first)));
+            } else {
+                tier_from.insert(name.value.clone(), name.origin);
+                m.tiers.insert(name.value, profile);
+            }
+        }
+        for (name, dest) in file.destinations {
+            if let Some(first) = dest_from.get(&name.value) {
+                report
+                    .error(name.origin.clone(), Anchor::Key, format!("destination `{}` is defined twice", name.value))
+                    .hint(format!("first defined in {}", file_name(first)));
+            } else {
+                dest_from.insert(name.value.clone(), name.origin);
+                m.destinations.insert(name.value, dest);
+            }
+        }
+        m.customers.extend(file.customers);
+        m.declared_tiers.extend(file.declared_tiers);
+        m.declared_destinations.extend(file.declared_destinations);
+    }
+    m
+}
+
+/// Builds the catalog; `None` when anything is wrong (the report says what).
+pub(crate) fn resolve(files: Vec<RawFile>, sources: &Sources, report: &mut Report) -> Option<Catalog> {
+    let m = merge(files, sources, report);
+    validate::customers(&m.customers, &m.declared_tiers, sources, report);
+    let customers: Vec<Customer> = m.customers.iter().filter_map(|c| customer(c, &m, report)).collect();
+    if report.has_errors() {
+        return None;
+    }
+    Some(Catalog { customers, destinations: m.destinations, tiers: m.tiers.into_keys().collect() })
+}
+
+fn customer(c: &RawCustomer, m: &Merged, report: &mut Report) -> Option<Customer> {
+    let tier_profile = c.tier.as_ref().and_then(|t| m.tiers.get(t.value.as_str()));
+    let mut profile = m.defaults.clone();
+    if let Some(tier) = tier_profile {
+        profile = profile.overlay(tier);
+    }
+    let profile = profile.overlay(&c.profile);
+
+    let alerting = alerting(&profile, m, report);
+    let slos = slos(&profile, &alerting, !c.probes.is_empty(), report);
+    let probes = probes(c, &profile, report);
+    let runbooks = Runbooks {
+        default: profile.runbooks.get("default").map(|t| t.value.clone()),
+        by_kind: profile
+            .runbooks
+            .iter()
+            .filter_map(|(k, t)| Some((k.parse::<AlertKind>().ok()?, t.value.clone())))
+            .collect(),
+    };
+
+    if c.hosts.is_empty() && c.zones.is_empty() {
+        report
+            .warning(
+                c.origin.clone(),
+                Anchor::Value,
+                "customer has no hosts or zones, so no traffic will be counted for it",
+            )
+            .hint("list its host names under `hosts`");
+    }
+    if alerting.routes.is_empty() {
+        report
+            .warning(c.origin.clone(), Anchor::Value, "no alerting routes: this customer's alerts reach no destination")
+            .hint("add `alerting.routes` here, in its tier or in `defaults`");
+    }
+
+    let id = c.id.as_ref()?.value.clone();
+    let name = c.name.clone().unwrap_or_else(|| id.to_string());
+    Some(Customer {
+        id,
+        name,
+        tier: c.tier.as_ref().map(|t| Slug(t.value.clone())),
+        contacts: c.contacts.clone(),
+        labels: c.labels.clone(),
+        zones: c.zones.iter().map(|z| z.value.clone()).collect(),
+        hosts: c.hosts.iter().map(|h| h.value.clone()).collect(),
+        jira_project: c.jira_project.clone(),
+        links: c.links.clone(),
+        slos: slos?,
+        probes: probes?,
+        alerting,
+        runbooks,
+    })
+}
+
+fn alerting(profile: &RawProfile, m: &Merged, report: &mut Report) -> Alerting {
+    let a = &profile.alerting;
+    let mut routes = Vec::new();
+    for r in a.routes.iter().flatten() {
+        let mut to = Vec::new();
+        for d in &r.to {
+            if m.destinations.contains_key(d.value.as_str()) {
+                to.push(Slug(d.value.clone()));
+            } else if !m.declared_destinations.contains(&d.value) {
+                let issue = report.error(
+                    d.origin.clone(),
+                    Anchor::Value,
+                    format!("route names undefined destination `{}`", d.value),
+                );
+                let known = m.declared_destinations.iter().map(String::as_str);
+                match unknown_word_hint(&d.value, known) {
+                    Some(h) => issue.hint(h),
+                    None => issue.hint("define it under `destinations:`"),
+                };
+            }
+        }
+        routes.push(Route { to, severities: r.severities.clone(), alert_kinds: r.alert_kinds.clone() });
+    }
+    Alerting {
+        min_requests: a.min_requests.as_ref().map_or(DEFAULT_MIN_REQUESTS, |n| n.value),
+        severity: AlertKind::ALL
+            .iter()
+            .map(|k| (*k, a.severity.get(k).copied().unwrap_or(k.default_level())))
+            .collect(),
+        routes,
+    }
+}
+
+fn slos(profile: &RawProfile, alerting: &Alerting, has_probes: bool, report: &mut Report) -> Option<Vec<Slo>> {
+    let s = &profile.slos;
+    let mut out = Vec::new();
+    let mut ok = true;
+    let named = s
+        .availability
+        .iter()
+        .map(|slo| ("availability", slo))
+        .chain(s.latency.iter().map(|(n, slo)| (n.as_str(), slo)))
+        .chain(s.probe.iter().map(|slo| ("probe", slo)));
+    for (name, raw) in named {
+        if raw.enabled == Some(false) {
+            continue;
+        }
+        // A probe SLO inherited from defaults applies to customers with probes.
+        if raw.kind == SloKind::Probe && !has_probes {
+            continue;
+        }
+        match slo(name, raw, alerting, report) {
+            Some(slo) => out.push(slo),
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
+}
+
+fn slo(name: &str, raw: &RawSlo, alerting: &Alerting, report: &mut Report) -> Option<Slo> {
+    let kind = raw.kind;
+    let Some(objective) = &raw.objective else {
+        report
+            .error(raw.origin.clone(), Anchor::Key, format!("{kind} SLO `{name}` has no objective"))
+            .hint("set `objective` here, in the customer's tier, or in `defaults`");
+        return None;
+    };
+    let spec = match kind {
+        SloKind::Availability => {
+            let exclude = raw.exclude.clone().unwrap_or_default();
+            SloSpec::Availability {
+                errors: raw.errors.clone().unwrap_or_else(|| vec![StatusMatcher::Class(5)]),
+                exclude: Exclude { hosts: exclude.hosts, paths: exclude.paths, statuses: exclude.statuses },
+            }
+        }
+        SloKind::Latency => {
+            let Some(threshold) = &raw.threshold else {
+                report
+                    .error(raw.origin.clone(), Anchor::Key, format!("latency SLO `{name}` has no threshold"))
+                    .hint("set `threshold`, for instance `300ms`");
+                return None;
+            };
+            SloSpec::Latency { source: raw.source.unwrap_or(LatencySource::EdgeTtfb), threshold: threshold.value }
+        }
+        SloKind::Probe => SloSpec::Probe,
+    };
+    // Request-based SLOs: at the traffic floor, the long window's error
+    // budget must hold at least one whole request, or a single failure reads
+    // as a burn far above any threshold.
+    let budget = objective.value.complement_ratio();
+    if kind != SloKind::Probe && !budget.times_at_least(alerting.min_requests, 1) {
+        let needed = needed_requests(budget);
+        report
+            .error(
+                objective.origin.clone(),
+                Anchor::Value,
+                format!(
+                    "objective {} is too high to measure at alerting.min_requests = {}: its error budget is less than one request",
+                    objective.value, alerting.min_requests
+                ),
+            )
+            .hint(format!("raise `alerting.min_requests` to at least {needed}, or lower the objective"));
+        return None;
+    }
+    Some(Slo {
+        name: Slug(name.to_owned()),
+        spec,
+        objective: objective.value,
+        period: raw.period.as_ref().map_or(DEFAULT_PERIOD, |p| p.value),
+    })
+}
+
+/// The smallest request count whose budget share is at least one request.
+fn needed_requests(budget: crate::types::decimal::Decimal) -> String {
+    let mut n: u64 = 1;
+    while !budget.times_at_least(n, 1) && n < u64::MAX / 10 {
+        n *= 10;
+    }
+    // Refine within the decade.
+    let mut lo = n / 10;
+    while lo + 1 < n {
+        let mid = lo + (n - lo) / 2;
+        if budget.times_at_least(mid, 1) {
+            n = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    n.to_string()
+}
+
+fn probes(c: &RawCustomer, profile: &RawProfile, report: &mut Report) -> Option<Vec<Probe>> {
+    let d = &profile.probe_defaults;
+    let mut names = HashSet::new();
+    let mut out = Vec::new();
+    let mut ok = true;
+    for p in &c.probes {
+        match probe(&p.value, &p.origin, d, c, &mut names, report) {
+            Some(probe) => out.push(probe),
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
+}
+
+fn probe(
+    p: &RawProbe,
+    origin: &Origin,
+    d: &crate::raw::profile::RawProbeDefaults,
+    c: &RawCustomer,
+    names: &mut HashSet<Slug>,
+    report: &mut Report,
+) -> Option<Probe> {
+    let name = p.name.as_ref()?;
+    if !names.insert(name.value.clone()) {
+        report.error(name.origin.clone(), Anchor::Value, format!("duplicate probe name `{}`", name.value));
+        return None;
+    }
+    let url = p.url.clone()?;
+    let pick = |own: &Option<At<Duration>>, def: &Option<At<Duration>>, fallback: Duration| {
+        own.as_ref().or(def.as_ref()).map_or((fallback, None), |a| (a.value, Some(a.origin.clone())))
+    };
+    let (interval, interval_at) = pick(&p.interval, &d.interval, DEFAULT_PROBE_INTERVAL);
+    let (timeout, timeout_at) = pick(&p.timeout, &d.timeout, DEFAULT_PROBE_TIMEOUT);
+    let at = |o: Option<Origin>| o.unwrap_or_else(|| origin.clone());
+    if !(1_000..=3_600_000).contains(&interval.as_millis()) {
+        report.error(at(interval_at), Anchor::Value, format!("probe interval {interval} must be from 1s to 1h"));
+        return None;
+    }
+    if timeout.as_millis() == 0 || timeout >= interval {
+        report
+            .error(
+                at(timeout_at),
+                Anchor::Value,
+                format!("probe timeout {timeout} must be positive and shorter than the interval {interval}"),
+            )
+            .hint("a probe that may run longer than its interval overlaps the next one");
+        return None;
+    }
+    if let Some(host) = url.url().host_str() {
+        let host = host.to_ascii_lowercase();
+        if !c.hosts.iter().any(|h| h.value.matches(&host)) {
+            let url_at = Origin { file: origin.file, path: origin.path.key("url") };
+            report
+                .warning(url_at, Anchor::Value, format!("probe host `{host}` is not one of this customer's hosts"))
+                .hint("probe results still count, but request logs for this host will not be matched to the customer");
+        }
+    }
+    Some(Probe {
+        name: name.value.clone(),
+        url,
+        method: p.method.unwrap_or(HttpMethod::Get),
+        headers: p.headers.clone(),
+        body: p.body.clone(),
+        expect: Expect {
+            status: p.expect.status.clone().unwrap_or_else(|| vec![StatusMatcher::Class(2)]),
+            body_matches: p.expect.body_matches.clone(),
+            body_not_matches: p.expect.body_not_matches.clone(),
+            headers: p.expect.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect(),
+        },
+        interval,
+        timeout,
+        ip_families: p.ip_families.clone().or_else(|| d.ip_families.clone()).unwrap_or_else(|| vec![IpFamily::Ipv4]),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn needed_requests_is_exact() {
+        let budget = |s: &str| s.parse::<crate::types::decimal::Percent>().unwrap().complement_ratio();
+        assert_eq!(needed_requests(budget("99.9")), "1000");
+        assert_eq!(needed_requests(budget("99.95")), "2000");
+        assert_eq!(needed_requests(budget("99.999")), "100000");
+        assert_eq!(needed_requests(budget("99.7")), "334");
+    }
+}

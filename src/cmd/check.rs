@@ -1,0 +1,50 @@
+//! `edgewatch check`: validate a catalog.
+//!
+//! Text: warnings and errors on standard error, compiler style; the summary
+//! on standard output. JSON: one document on standard output. Exit 0 when the
+//! catalog is usable, 1 when it has errors.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use edgewatch_catalog::{Diagnostic, Summary};
+use serde_json::json;
+
+use crate::Format;
+
+pub(crate) fn run(path: &Path, format: Format) -> anyhow::Result<ExitCode> {
+    let (summary, diagnostics) = match edgewatch_catalog::load(path) {
+        Ok(loaded) => (Some(loaded.catalog.summary()), loaded.warnings),
+        Err(rejected) => (None, rejected.diagnostics),
+    };
+    match format {
+        Format::Text => text(summary, &diagnostics),
+        Format::Json => json(summary, &diagnostics),
+    }
+    .context("cannot write the result")?;
+    Ok(if summary.is_some() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn text(summary: Option<Summary>, diagnostics: &[Diagnostic]) -> std::io::Result<()> {
+    let mut err = std::io::stderr().lock();
+    err.write_all(edgewatch_catalog::render(diagnostics).as_bytes())?;
+    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+    let warnings = diagnostics.len() - errors;
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    match summary {
+        Some(s) => {
+            let note = if warnings > 0 { format!(" ({})", plural(warnings, "warning")) } else { String::new() };
+            writeln!(std::io::stdout().lock(), "catalog ok: {s}{note}")
+        }
+        None => writeln!(err, "catalog rejected: {}, {}", plural(errors, "error"), plural(warnings, "warning")),
+    }
+}
+
+fn json(summary: Option<Summary>, diagnostics: &[Diagnostic]) -> std::io::Result<()> {
+    let doc = json!({ "ok": summary.is_some(), "summary": summary, "diagnostics": diagnostics });
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, &doc)?;
+    writeln!(out)
+}

@@ -1,0 +1,72 @@
+//! `edgewatch`: the command. It parses arguments, sets up logging and hands
+//! over to the crates; each subcommand lives in `cmd/`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+mod cmd;
+
+/// Per-customer L7 SLO monitoring for edge networks, driven by one catalog.
+#[derive(Debug, Parser)]
+#[command(name = "edgewatch", version, about, long_about = None)]
+struct Cli {
+    /// Only log messages at this level or above.
+    #[arg(long = "log.level", value_enum, default_value_t = LogLevel::Info, global = true)]
+    log_level: LogLevel,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate a catalog and print a summary, or every problem with its
+    /// file, line and column.
+    Check {
+        /// A catalog file, or a folder of YAML files merged into one catalog.
+        #[arg(long, value_name = "PATH", env = "EDGEWATCH_CATALOG")]
+        catalog: PathBuf,
+        /// Output for people (`text`) or for machines (`json`).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+/// Output format of `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match cli.log_level {
+        LogLevel::Debug => tracing::Level::DEBUG,
+        LogLevel::Info => tracing::Level::INFO,
+        LogLevel::Warn => tracing::Level::WARN,
+        LogLevel::Error => tracing::Level::ERROR,
+    };
+    tracing_subscriber::fmt().with_max_level(level).with_writer(std::io::stderr).init();
+
+    let result = match cli.command {
+        Command::Check { catalog, format } => cmd::check::run(&catalog, format),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            tracing::error!(error = format!("{err:#}"), "edgewatch failed.");
+            ExitCode::from(2)
+        }
+    }
+}
