@@ -112,7 +112,7 @@ fn customer(c: &RawCustomer, m: &Merged, report: &mut Report) -> Option<Customer
             .collect(),
     };
 
-    if c.hosts.is_empty() && c.zones.is_empty() {
+    if !c.claims_traffic {
         report
             .warning(
                 c.origin.clone(),
@@ -208,6 +208,9 @@ fn slos(profile: &RawProfile, alerting: &Alerting, has_probes: bool, report: &mu
 fn slo(name: &str, raw: &RawSlo, alerting: &Alerting, report: &mut Report) -> Option<Slo> {
     let kind = raw.kind;
     let Some(objective) = &raw.objective else {
+        if raw.written.contains(&"objective") {
+            return None; // rejected where it was written
+        }
         report
             .error(raw.origin.clone(), Anchor::Key, format!("{kind} SLO `{name}` has no objective"))
             .hint("set `objective` here, in the customer's tier, or in `defaults`");
@@ -223,6 +226,9 @@ fn slo(name: &str, raw: &RawSlo, alerting: &Alerting, report: &mut Report) -> Op
         }
         SloKind::Latency => {
             let Some(threshold) = &raw.threshold else {
+                if raw.written.contains(&"threshold") {
+                    return None;
+                }
                 report
                     .error(raw.origin.clone(), Anchor::Key, format!("latency SLO `{name}` has no threshold"))
                     .hint("set `threshold`, for instance `300ms`");

@@ -27,6 +27,8 @@ pub(crate) struct RawCustomer {
     pub(crate) labels: BTreeMap<LabelName, String>,
     pub(crate) zones: Vec<At<Zone>>,
     pub(crate) hosts: Vec<At<HostPattern>>,
+    /// Whether `hosts` or `zones` was written at all (even if invalid).
+    pub(crate) claims_traffic: bool,
     pub(crate) jira_project: Option<JiraKey>,
     pub(crate) links: Vec<Link>,
     pub(crate) probes: Vec<At<RawProbe>>,
@@ -68,6 +70,7 @@ impl Decode for RawCustomer {
             labels,
             zones: f.list("zones", cx),
             hosts,
+            claims_traffic: f.get("hosts").is_some() || f.get("zones").is_some(),
             jira_project: f.opt("jira_project", cx),
             links: f.list("links", cx),
             probes: f.list("probes", cx),

@@ -23,6 +23,8 @@ impl Decode for Destination {
             ["jira"] => f.opt("jira", cx).map(Self::Jira),
             ["pagerduty"] => f.opt("pagerduty", cx).map(Self::PagerDuty),
             ["log"] => f.opt("log", cx).map(Self::Log),
+            // Unknown keys were reported by `fields`; only an empty one is news.
+            [] if v.as_mapping().is_some_and(|m| !m.is_empty()) => None,
             [] => {
                 cx.error(
                     path,
@@ -112,16 +114,22 @@ impl Decode for Jira {
             }
             None => (None, None),
         };
+        // Read every key before assembling, so one bad value does not hide the next.
+        let url = f.req("url", cx);
+        let project = f.req("project", cx);
+        let issue_type = f.req("issue_type", cx);
+        let priorities = f
+            .opt::<BTreeMap<String, String>>("priorities", cx)
+            .map(|m| severity_keys(m, &f.path("priorities"), cx))
+            .unwrap_or_default();
+        let components = f.list("components", cx);
         Some(Self {
             deployment: deployment?,
-            url: f.req("url", cx)?,
-            project: f.req("project", cx)?,
-            issue_type: f.req("issue_type", cx)?,
-            priorities: f
-                .opt::<BTreeMap<String, String>>("priorities", cx)
-                .map(|m| severity_keys(m, &f.path("priorities"), cx))
-                .unwrap_or_default(),
-            components: f.list("components", cx),
+            url: url?,
+            project: project?,
+            issue_type: issue_type?,
+            priorities,
+            components,
             labels,
             custom_fields,
             auth: auth?,

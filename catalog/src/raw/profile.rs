@@ -146,6 +146,9 @@ pub(crate) struct RawSlo {
     pub(crate) source: Option<LatencySource>,
     /// Latency: requests at or under this are good.
     pub(crate) threshold: Option<At<Duration>>,
+    /// Keys written in any layer, valid or not: a key whose value was
+    /// rejected is not reported again as missing.
+    pub(crate) written: Vec<&'static str>,
 }
 
 impl RawSlo {
@@ -190,7 +193,9 @@ impl RawSlo {
             cx.error(&f.path("errors"), Anchor::Value, "an availability SLO needs at least one error status")
                 .hint("the usual choice is `[5xx]`");
         }
+        let written = keys.iter().copied().filter(|k| f.get(k).is_some()).collect();
         Some(Self {
+            written,
             kind,
             origin: cx.origin(path),
             enabled: f.opt("enabled", cx),
@@ -204,7 +209,10 @@ impl RawSlo {
     }
 
     fn overlay(self, over: &Self) -> Self {
+        let mut written = self.written;
+        written.extend(&over.written);
         Self {
+            written,
             kind: self.kind,
             origin: over.origin.clone(),
             enabled: over.enabled.or(self.enabled),
@@ -309,11 +317,13 @@ pub(crate) struct RawRoute {
 impl Decode for RawRoute {
     fn decode(v: &Value, path: &YamlPath, cx: &mut Cx<'_>) -> Option<Self> {
         let f = fields(v, path, cx, "route", &["to", "severities", "alert_kinds"])?;
-        let to: Vec<At<String>> = f.req("to", cx)?;
-        if to.is_empty() {
+        let to: Option<Vec<At<String>>> = f.req("to", cx);
+        let severities = f.list("severities", cx);
+        let alert_kinds = f.list("alert_kinds", cx);
+        if to.as_ref().is_some_and(Vec::is_empty) {
             cx.error(&f.path("to"), Anchor::Value, "a route needs at least one destination");
         }
-        Some(Self { to, severities: f.list("severities", cx), alert_kinds: f.list("alert_kinds", cx) })
+        Some(Self { to: to?, severities, alert_kinds })
     }
 }
 

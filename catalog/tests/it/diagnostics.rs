@@ -1,0 +1,103 @@
+//! A broken catalog (a folder of two files) is reported in full, in one run,
+//! with the right file, line and column for each mistake.
+
+use std::collections::BTreeSet;
+
+use edgewatch_catalog::DiagnosticSeverity;
+
+use crate::{crate_path, render_relative};
+
+fn broken() -> edgewatch_catalog::Rejected {
+    edgewatch_catalog::load(&crate_path("tests/fixtures/broken")).unwrap_err()
+}
+
+#[test]
+fn every_mistake_in_both_files_is_reported_in_one_run() {
+    let rejected = broken();
+    insta::assert_snapshot!("broken_folder", render_relative(&rejected.diagnostics));
+
+    let errors: Vec<_> = rejected.errors().collect();
+    let files: BTreeSet<_> = errors.iter().map(|d| d.file.file_name().unwrap().to_owned()).collect();
+    assert_eq!(files.len(), 2, "errors from both files: {files:?}");
+    assert!(errors.len() >= 8, "at least eight mistakes, got {}", errors.len());
+    assert!(errors.iter().all(|d| d.line.is_some() && d.column.is_some()), "every error has a position");
+}
+
+/// The places a person checks against the file, one per kind of mistake.
+#[test]
+fn positions_point_at_the_offending_text() {
+    let rejected = broken();
+    let at = |needle: &str| {
+        let d =
+            rejected.diagnostics.iter().find(|d| d.message.contains(needle)).unwrap_or_else(|| panic!("no `{needle}`"));
+        (d.file.file_name().unwrap().to_str().unwrap().to_owned(), d.line.unwrap(), d.column.unwrap())
+    };
+    let f = |name: &str, line, col| (name.to_owned(), line, col);
+    assert_eq!(at("unknown key `objectve`"), f("shared.yaml", 5, 7));
+    assert_eq!(at("`28 days` is not a duration"), f("shared.yaml", 6, 15));
+    assert_eq!(at("undefined destination `pagerduty-noc`"), f("shared.yaml", 9, 14));
+    assert_eq!(at("inline secret"), f("shared.yaml", 23, 20));
+    assert_eq!(at("`noc` is not a Jira project key"), f("shared.yaml", 28, 16));
+    assert_eq!(at("duplicate customer id `acme`"), f("customers.yaml", 19, 9));
+    assert_eq!(at("host `www.acme.example` is already claimed"), f("customers.yaml", 14, 13));
+    assert_eq!(at("wildcard `*.acme.example` covers `api.acme.example`"), f("customers.yaml", 4, 31));
+    assert_eq!(at("`100.5` is over 100%"), f("customers.yaml", 7, 20));
+    assert_eq!(at("too high to measure"), f("customers.yaml", 17, 20));
+    assert_eq!(at("latency threshold must be positive"), f("customers.yaml", 10, 22));
+    assert_eq!(at("`ACME Corp` is not a valid id"), f("customers.yaml", 22, 9));
+}
+
+#[test]
+fn diagnostics_are_sorted_by_file_and_line() {
+    let rejected = broken();
+    let keys: Vec<_> = rejected.diagnostics.iter().map(|d| (d.file.clone(), d.line, d.column)).collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted);
+}
+
+#[test]
+fn an_inline_secret_never_appears_in_any_output() {
+    let rejected = broken();
+    let secret = "R0ut1ngK3yTh4tSh0uldN0tB3H3r3";
+    assert!(!render_relative(&rejected.diagnostics).contains(secret));
+    assert!(!serde_json::to_string(&rejected.diagnostics).unwrap().contains(secret));
+    assert!(!format!("{rejected:?}").contains(secret));
+}
+
+#[test]
+fn json_form_carries_file_position_path_and_hint() {
+    let rejected = broken();
+    let d = rejected.diagnostics.iter().find(|d| d.message.contains("objectve")).unwrap();
+    let json = serde_json::to_value(d).unwrap();
+    assert_eq!(json["line"], 5);
+    assert_eq!(json["column"], 7);
+    assert_eq!(json["severity"], "error");
+    assert_eq!(json["path"], "defaults.slos.availability.objectve");
+    assert_eq!(json["hint"], "did you mean `objective`?");
+}
+
+#[test]
+fn warnings_alone_do_not_reject() {
+    let yaml = "customers:\n  - id: solo\n";
+    let loaded = edgewatch_catalog::load_str("solo.yaml", yaml).unwrap();
+    assert_eq!(loaded.warnings.len(), 2, "{:?}", loaded.warnings);
+    assert!(loaded.warnings.iter().all(|w| w.severity == DiagnosticSeverity::Warning));
+}
+
+#[test]
+fn yaml_syntax_errors_have_positions() {
+    let err = edgewatch_catalog::load_str("bad.yaml", "customers:\n  - id: acme\n    hosts: [a.example\n").unwrap_err();
+    let d = &err.diagnostics[0];
+    assert!(d.line.is_some(), "{d}");
+    let dup = edgewatch_catalog::load_str("dup.yaml", "customers:\n  - id: a\n    id: b\n").unwrap_err();
+    assert_eq!(dup.diagnostics[0].line, Some(3), "{}", dup.diagnostics[0]);
+    assert!(dup.diagnostics[0].message.contains("duplicate key `id`"));
+}
+
+#[test]
+fn a_missing_catalog_is_an_error_naming_the_path() {
+    let err = edgewatch_catalog::load(std::path::Path::new("/nonexistent/catalog")).unwrap_err();
+    let text = edgewatch_catalog::render(&err.diagnostics);
+    assert!(text.starts_with("/nonexistent/catalog: error: cannot read catalog:"), "{text}");
+}

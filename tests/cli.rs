@@ -1,0 +1,69 @@
+//! The `edgewatch` command as a user runs it.
+
+// Helpers outside #[test] functions: a failed unwrap is a failed test here.
+#![allow(clippy::unwrap_used)]
+
+use std::process::{Command, Output};
+
+fn edgewatch(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_edgewatch"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("EDGEWATCH_CATALOG")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+#[test]
+fn check_accepts_the_example_catalog_with_a_summary() {
+    let out = edgewatch(&["check", "--catalog", "examples/catalog"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "catalog ok: 4 customers, 8 hosts, 11 SLOs, 4 probes, 4 destinations\n");
+    assert_eq!(text(&out.stderr), "");
+}
+
+#[test]
+fn check_rejects_a_broken_catalog_with_every_diagnostic() {
+    let out = edgewatch(&["check", "--catalog", "catalog/tests/fixtures/broken"]);
+    assert_eq!(out.status.code(), Some(1));
+    // The diagnostics themselves are snapshot-tested in the catalog crate;
+    // here, what the command adds around them.
+    let stderr = text(&out.stderr);
+    assert!(stderr.starts_with("catalog/tests/fixtures/broken/customers.yaml:3:11: error: customers[0].tier: unknown tier `enterprize`\n  hint: did you mean `enterprise`?\n"), "{stderr}");
+    assert!(stderr.ends_with("\ncatalog rejected: 23 errors, 2 warnings\n"), "{stderr}");
+    assert_eq!(text(&out.stdout), "");
+}
+
+#[test]
+fn check_speaks_json_for_machines() {
+    let out = edgewatch(&["check", "--catalog", "catalog/tests/fixtures/broken", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["ok"], false);
+    assert!(doc["summary"].is_null());
+    let diags = doc["diagnostics"].as_array().unwrap();
+    assert!(diags.len() >= 8);
+    let first = &diags[0];
+    assert_eq!(first["file"], "catalog/tests/fixtures/broken/customers.yaml");
+    assert_eq!((first["line"].as_u64(), first["column"].as_u64()), (Some(3), Some(11)));
+
+    let ok = edgewatch(&["check", "--catalog", "examples/catalog", "--format", "json"]);
+    assert_eq!(ok.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(doc["summary"]["customers"], 4);
+    assert_eq!(doc["summary"]["slos"], 11);
+}
+
+#[test]
+fn bad_flags_are_usage_errors() {
+    let out = edgewatch(&["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--catalog <PATH>"));
+    let out = edgewatch(&["check", "--catalog", "examples/catalog", "--format", "yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("invalid value 'yaml'"));
+}
