@@ -16,7 +16,7 @@ fn example() -> Catalog {
 #[test]
 fn loads_without_warnings() {
     let c = example();
-    assert_eq!(c.summary().to_string(), "4 customers, 8 hosts, 11 SLOs, 4 probes, 4 destinations");
+    assert_eq!(c.summary().to_string(), "4 customers, 8 hosts, 10 SLOs, 4 probes, 4 destinations");
 }
 
 #[test]
@@ -44,6 +44,11 @@ fn customers_inherit_from_tier_then_defaults() {
     // initech: business tier latency with its 7d period; defaults' availability.
     assert_eq!(slo("initech", "ttfb").unwrap().period, days(7));
     assert_eq!(slo("initech", "availability").unwrap().objective.to_string(), "99.9%");
+    // initech: switched the inherited probe SLO off; its own probe timeout.
+    let initech = c.customer("initech").unwrap();
+    assert!(initech.slos.iter().all(|s| s.kind() != SloKind::Probe));
+    assert_eq!(initech.probes[0].timeout, Duration::from_secs(20));
+    assert_eq!(initech.probes[0].interval, Duration::from_secs(120));
     // hooli: no probes, so the probe SLO from defaults does not apply.
     let hooli = c.customer("hooli").unwrap();
     assert!(hooli.slos.iter().all(|s| s.kind() != SloKind::Probe));
@@ -64,6 +69,22 @@ fn routes_pick_destinations_by_severity() {
     );
     assert_eq!(to(AlertKind::BurnRateSlow, Severity::Ticket), ["enterprise-jira", "noc-jira", "audit-log"]);
     assert_eq!(to(AlertKind::TrafficAnomaly, Severity::Info), ["audit-log"]);
+}
+
+#[test]
+fn a_route_can_match_alert_kinds() {
+    let c = example();
+    let hooli = c.customer("hooli").unwrap();
+    let to = |kind| {
+        hooli
+            .alerting
+            .destinations_for(kind, Severity::Ticket)
+            .into_iter()
+            .map(edgewatch_catalog::Slug::as_str)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(to(AlertKind::OriginErrors), ["noc-jira", "noc-pagerduty", "audit-log"]);
+    assert_eq!(to(AlertKind::NoData), ["noc-jira", "audit-log"]);
 }
 
 #[test]
