@@ -55,30 +55,36 @@ fn merge(files: Vec<RawFile>, sources: &Sources, report: &mut Report) -> Merged 
             }
         }
         for (name, profile) in file.tiers {
-            if let Some(first) = tier_from.get(&name.value) {
-                report
-                    .error(name.origin.clone(), Anchor::Key, format!("tier `{}` is defined twice", name.value))
-                    .hint(format!("first defined in {}", file_name(first)));
-            } else {
-                tier_from.insert(name.value.clone(), name.origin);
-                m.tiers.insert(name.value, profile);
-            }
+            define_once(&mut m.tiers, &mut tier_from, name, profile, "tier", report, file_name);
         }
         for (name, dest) in file.destinations {
-            if let Some(first) = dest_from.get(&name.value) {
-                report
-                    .error(name.origin.clone(), Anchor::Key, format!("destination `{}` is defined twice", name.value))
-                    .hint(format!("first defined in {}", file_name(first)));
-            } else {
-                dest_from.insert(name.value.clone(), name.origin);
-                m.destinations.insert(name.value, dest);
-            }
+            define_once(&mut m.destinations, &mut dest_from, name, dest, "destination", report, file_name);
         }
         m.customers.extend(file.customers);
         m.declared_tiers.extend(file.declared_tiers);
         m.declared_destinations.extend(file.declared_destinations);
     }
     m
+}
+
+/// Adds a named definition, or reports it when the name is already taken.
+fn define_once<T>(
+    defs: &mut BTreeMap<Slug, T>,
+    origins: &mut BTreeMap<Slug, Origin>,
+    name: At<Slug>,
+    value: T,
+    what: &str,
+    report: &mut Report,
+    file_name: impl Fn(&Origin) -> String,
+) {
+    if let Some(first) = origins.get(&name.value) {
+        report
+            .error(name.origin.clone(), Anchor::Key, format!("{what} `{}` is defined twice", name.value))
+            .hint(format!("first defined in {}", file_name(first)));
+    } else {
+        origins.insert(name.value.clone(), name.origin);
+        defs.insert(name.value, value);
+    }
 }
 
 /// Builds the catalog; `None` when anything is wrong (the report says what).
