@@ -171,7 +171,7 @@ pub enum SloSpec {
     Latency {
         /// Which latency.
         source: LatencySource,
-        /// The threshold; a histogram bucket boundary.
+        /// The threshold; the exporters make it a histogram bucket boundary.
         threshold: Duration,
     },
     /// Probes that succeeded.

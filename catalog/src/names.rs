@@ -109,11 +109,12 @@ impl PolicyLevel {
 /// customers may change (`alerting.severity`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AlertKind {
-    /// SLO budget burning at 14.4x over 1h and 5m (2% of a 30d budget in 1h).
+    /// 2% of the period's error budget spent within 1h, confirmed over 5m
+    /// (a burn rate of 14.4 for a 30d period).
     BurnRateFast,
-    /// SLO budget burning at 6x over 6h and 30m (5% in 6h).
+    /// 5% of the budget spent within 6h, confirmed over 30m (6 for 30d).
     BurnRateMedium,
-    /// SLO budget burning at 1x over 3d and 6h (10% in 3d).
+    /// 10% of the budget spent within 3d, confirmed over 6h (1 for 30d).
     BurnRateSlow,
     /// A customer's request or probe series disappeared.
     NoData,

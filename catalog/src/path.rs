@@ -37,14 +37,6 @@ impl YamlPath {
     pub(crate) fn is_root(&self) -> bool {
         self.0.is_empty()
     }
-
-    /// The last key of the path, if it ends in a key.
-    pub(crate) fn last_key(&self) -> Option<&str> {
-        match self.0.last() {
-            Some(Seg::Key(k)) => Some(k),
-            _ => None,
-        }
-    }
 }
 
 impl fmt::Display for YamlPath {

@@ -91,6 +91,12 @@ fn define_once<T>(
 pub(crate) fn resolve(files: Vec<RawFile>, sources: &Sources, report: &mut Report) -> Option<Catalog> {
     let m = merge(files, sources, report);
     validate::customers(&m.customers, &m.declared_tiers, sources, report);
+    // Routes are checked where they are written, so a mistake in `defaults`
+    // or a tier is reported once, whether or not a customer uses it.
+    let layers = std::iter::once(&m.defaults).chain(m.tiers.values()).chain(m.customers.iter().map(|c| &c.profile));
+    for profile in layers {
+        check_routes(profile, &m, report);
+    }
     let customers: Vec<Customer> = m.customers.iter().filter_map(|c| customer(c, &m, report)).collect();
     if report.has_errors() {
         return None;
@@ -106,8 +112,8 @@ fn customer(c: &RawCustomer, m: &Merged, report: &mut Report) -> Option<Customer
     }
     let profile = profile.overlay(&c.profile);
 
-    let alerting = alerting(&profile, m, report);
-    let slos = slos(&profile, &alerting, !c.probes.is_empty(), report);
+    let alerting = alerting(&profile, m);
+    let slos = slos(c, &profile, &alerting, report);
     let probes = probes(c, &profile, report);
     let runbooks = Runbooks {
         default: profile.runbooks.get("default").map(|t| t.value.clone()),
@@ -118,6 +124,14 @@ fn customer(c: &RawCustomer, m: &Merged, report: &mut Report) -> Option<Customer
             .collect(),
     };
 
+    if c.probes.is_empty()
+        && let Some(probe_slo) = &c.profile.slos.probe
+        && probe_slo.enabled != Some(false)
+    {
+        report
+            .warning(probe_slo.origin.clone(), Anchor::Key, "probe SLO without probes: it has nothing to measure")
+            .hint("add `probes`, or remove the probe SLO");
+    }
     if !c.claims_traffic {
         report
             .warning(
@@ -152,29 +166,37 @@ fn customer(c: &RawCustomer, m: &Merged, report: &mut Report) -> Option<Customer
     })
 }
 
-fn alerting(profile: &RawProfile, m: &Merged, report: &mut Report) -> Alerting {
-    let a = &profile.alerting;
-    let mut routes = Vec::new();
-    for r in a.routes.iter().flatten() {
-        let mut to = Vec::new();
-        for d in &r.to {
-            if m.destinations.contains_key(d.value.as_str()) {
-                to.push(Slug(d.value.clone()));
-            } else if !m.declared_destinations.contains(&d.value) {
-                let issue = report.error(
-                    d.origin.clone(),
-                    Anchor::Value,
-                    format!("route names undefined destination `{}`", d.value),
-                );
-                let known = m.declared_destinations.iter().map(String::as_str);
-                match unknown_word_hint(&d.value, known) {
-                    Some(h) => issue.hint(h),
-                    None => issue.hint("define it under `destinations:`"),
-                };
-            }
+fn check_routes(profile: &RawProfile, m: &Merged, report: &mut Report) {
+    for d in profile.alerting.routes.iter().flatten().flat_map(|r| &r.to) {
+        if !m.declared_destinations.contains(&d.value) {
+            let message = format!("route names undefined destination `{}`", d.value);
+            let issue = report.error(d.origin.clone(), Anchor::Value, message);
+            match unknown_word_hint(&d.value, m.declared_destinations.iter().map(String::as_str)) {
+                Some(h) => issue.hint(h),
+                None => issue.hint("define it under `destinations:`"),
+            };
         }
-        routes.push(Route { to, severities: r.severities.clone(), alert_kinds: r.alert_kinds.clone() });
     }
+}
+
+fn alerting(profile: &RawProfile, m: &Merged) -> Alerting {
+    let a = &profile.alerting;
+    // Undefined names were reported by `check_routes`.
+    let routes = a
+        .routes
+        .iter()
+        .flatten()
+        .map(|r| Route {
+            to: r
+                .to
+                .iter()
+                .filter(|d| m.destinations.contains_key(d.value.as_str()))
+                .map(|d| Slug(d.value.clone()))
+                .collect(),
+            severities: r.severities.clone(),
+            alert_kinds: r.alert_kinds.clone(),
+        })
+        .collect();
     Alerting {
         min_requests: a.min_requests.as_ref().map_or(DEFAULT_MIN_REQUESTS, |n| n.value),
         severity: AlertKind::ALL
@@ -185,7 +207,7 @@ fn alerting(profile: &RawProfile, m: &Merged, report: &mut Report) -> Alerting {
     }
 }
 
-fn slos(profile: &RawProfile, alerting: &Alerting, has_probes: bool, report: &mut Report) -> Option<Vec<Slo>> {
+fn slos(c: &RawCustomer, profile: &RawProfile, alerting: &Alerting, report: &mut Report) -> Option<Vec<Slo>> {
     let s = &profile.slos;
     let mut out = Vec::new();
     let mut ok = true;
@@ -200,10 +222,10 @@ fn slos(profile: &RawProfile, alerting: &Alerting, has_probes: bool, report: &mu
             continue;
         }
         // A probe SLO inherited from defaults applies to customers with probes.
-        if raw.kind == SloKind::Probe && !has_probes {
+        if raw.kind == SloKind::Probe && c.probes.is_empty() {
             continue;
         }
-        match slo(name, raw, alerting, report) {
+        match slo(c, name, raw, alerting, report) {
             Some(slo) => out.push(slo),
             None => ok = false,
         }
@@ -211,7 +233,7 @@ fn slos(profile: &RawProfile, alerting: &Alerting, has_probes: bool, report: &mu
     ok.then_some(out)
 }
 
-fn slo(name: &str, raw: &RawSlo, alerting: &Alerting, report: &mut Report) -> Option<Slo> {
+fn slo(c: &RawCustomer, name: &str, raw: &RawSlo, alerting: &Alerting, report: &mut Report) -> Option<Slo> {
     let kind = raw.kind;
     let Some(objective) = &raw.objective else {
         if raw.written.contains(&"objective") {
@@ -227,7 +249,11 @@ fn slo(name: &str, raw: &RawSlo, alerting: &Alerting, report: &mut Report) -> Op
             let exclude = raw.exclude.clone().unwrap_or_default();
             SloSpec::Availability {
                 errors: raw.errors.clone().unwrap_or_else(|| vec![StatusMatcher::Class(5)]),
-                exclude: Exclude { hosts: exclude.hosts, paths: exclude.paths, statuses: exclude.statuses },
+                exclude: Exclude {
+                    hosts: exclude.hosts.unwrap_or_default(),
+                    paths: exclude.paths.unwrap_or_default(),
+                    statuses: exclude.statuses.unwrap_or_default(),
+                },
             }
         }
         SloKind::Latency => {
@@ -255,8 +281,10 @@ fn slo(name: &str, raw: &RawSlo, alerting: &Alerting, report: &mut Report) -> Op
                 objective.origin.clone(),
                 Anchor::Value,
                 format!(
-                    "objective {} is too high to measure at alerting.min_requests = {}: its error budget is less than one request",
-                    objective.value, alerting.min_requests
+                    "objective {} is too high to measure at alerting.min_requests = {}{}: its error budget is less than one request",
+                    objective.value,
+                    alerting.min_requests,
+                    c.id.as_ref().map(|id| format!(" (customer `{}`)", id.value)).unwrap_or_default(),
                 ),
             )
             .hint(format!("raise `alerting.min_requests` to at least {needed}, or lower the objective"));
@@ -320,29 +348,30 @@ fn probe(
     let pick = |own: &Option<At<Duration>>, def: &Option<At<Duration>>, fallback: Duration| {
         own.as_ref().or(def.as_ref()).map_or((fallback, None), |a| (a.value, Some(a.origin.clone())))
     };
-    let (interval, interval_at) = pick(&p.interval, &d.interval, DEFAULT_PROBE_INTERVAL);
+    let (interval, _) = pick(&p.interval, &d.interval, DEFAULT_PROBE_INTERVAL);
     let (timeout, timeout_at) = pick(&p.timeout, &d.timeout, DEFAULT_PROBE_TIMEOUT);
-    let at = |o: Option<Origin>| o.unwrap_or_else(|| origin.clone());
-    if !(1_000..=3_600_000).contains(&interval.as_millis()) {
-        report.error(at(interval_at), Anchor::Value, format!("probe interval {interval} must be from 1s to 1h"));
-        return None;
-    }
-    if timeout.as_millis() == 0 || timeout >= interval {
+    // Ranges were checked where written; only the pair needs effective values.
+    if timeout >= interval {
         report
             .error(
-                at(timeout_at),
+                timeout_at.unwrap_or_else(|| origin.clone()),
                 Anchor::Value,
-                format!("probe timeout {timeout} must be positive and shorter than the interval {interval}"),
+                format!("probe timeout {timeout} must be shorter than the interval {interval}"),
             )
             .hint("a probe that may run longer than its interval overlaps the next one");
         return None;
     }
     if let Some(host) = url.url().host_str() {
         let host = host.to_ascii_lowercase();
-        if !c.hosts.iter().any(|h| h.value.matches(&host)) {
+        let in_zone = c.zones.iter().any(|z| validate::in_zone(&host, z.value.as_str()));
+        if !in_zone && !c.hosts.iter().any(|h| h.value.matches(&host)) {
             let url_at = Origin { file: origin.file, path: origin.path.key("url") };
             report
-                .warning(url_at, Anchor::Value, format!("probe host `{host}` is not one of this customer's hosts"))
+                .warning(
+                    url_at,
+                    Anchor::Value,
+                    format!("probe host `{host}` is in none of this customer's hosts or zones"),
+                )
                 .hint("probe results still count, but request logs for this host will not be matched to the customer");
         }
     }
@@ -356,7 +385,7 @@ fn probe(
             status: p.expect.status.clone().unwrap_or_else(|| vec![StatusMatcher::Class(2)]),
             body_matches: p.expect.body_matches.clone(),
             body_not_matches: p.expect.body_not_matches.clone(),
-            headers: p.expect.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect(),
+            headers: p.expect.headers.clone(),
         },
         interval,
         timeout,

@@ -122,12 +122,24 @@ fn zones(customers: &[RawCustomer], sources: &Sources, report: &mut Report) {
                 }
             }
         }
+        // A zone belongs to one customer, and so do the names in it.
+        for other in customers.iter().enumerate().filter(|(oi, _)| *oi != ci).map(|(_, o)| o) {
+            for h in &other.hosts {
+                if let Some(z) = c.zones.iter().find(|z| in_zone(h.value.domain(), z.value.as_str())) {
+                    report
+                        .error(
+                            h.origin.clone(),
+                            Anchor::Value,
+                            format!("host `{}` lies in zone `{}` of another customer", h.value, z.value),
+                        )
+                        .hint(format!("zone `{}` belongs to {}", z.value, first_claim(&customers[ci], sources)));
+                }
+            }
+        }
         // A host outside every zone the customer names is likely a typo.
         if !c.zones.is_empty() {
             for h in &c.hosts {
-                let d = h.value.domain();
-                let inside = c.zones.iter().any(|z| d == z.value.as_str() || d.ends_with(&format!(".{}", z.value)));
-                if !inside {
+                if !c.zones.iter().any(|z| in_zone(h.value.domain(), z.value.as_str())) {
                     report
                         .warning(
                             h.origin.clone(),
@@ -139,4 +151,9 @@ fn zones(customers: &[RawCustomer], sources: &Sources, report: &mut Report) {
             }
         }
     }
+}
+
+/// Whether a DNS name is a zone's apex or lies below it.
+pub(crate) fn in_zone(name: &str, zone: &str) -> bool {
+    name == zone || name.strip_suffix(zone).is_some_and(|rest| rest.ends_with('.'))
 }

@@ -70,7 +70,9 @@ impl Decode for RawCustomer {
             labels,
             zones: f.list("zones", cx),
             hosts,
-            claims_traffic: f.get("hosts").is_some() || f.get("zones").is_some(),
+            claims_traffic: ["hosts", "zones"]
+                .iter()
+                .any(|k| f.get(k).is_some_and(|v| v.as_sequence().is_none_or(|s| !s.is_empty()))),
             jira_project: f.opt("jira_project", cx),
             links: f.list("links", cx),
             probes: f.list("probes", cx),

@@ -81,7 +81,12 @@ impl Decode for Jira {
         let mut custom_fields = BTreeMap::new();
         if let Some(Value::Mapping(m)) = f.get("custom_fields") {
             for (k, v) in m {
-                let Value::String(k) = k else { continue };
+                let Value::String(k) = k else {
+                    let message =
+                        format!("custom field ids are strings like `customfield_10010`, found {}", describe(k));
+                    cx.error(&f.path("custom_fields"), Anchor::Value, message);
+                    continue;
+                };
                 let p = f.path("custom_fields").key(k);
                 let id_ok = k
                     .strip_prefix("customfield_")

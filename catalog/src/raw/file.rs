@@ -32,7 +32,8 @@ struct Profile(RawProfile);
 
 impl Decode for Profile {
     fn decode(v: &Value, path: &YamlPath, cx: &mut Cx<'_>) -> Option<Self> {
-        let what = if path.last_key() == Some("defaults") { "defaults" } else { "tier" };
+        // `defaults` sits at the root; tiers one level below `tiers`.
+        let what = if path.0.len() == 1 { "defaults" } else { "tier" };
         let f = fields(v, path, cx, what, &PROFILE_KEYS)?;
         Some(Self(RawProfile::read(&f, cx)))
     }

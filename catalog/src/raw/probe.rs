@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use crate::decode::{At, Cx, Decode, fields};
 use crate::model::{HeaderValue, HttpMethod};
 use crate::path::YamlPath;
-use crate::raw::profile::IpFamily;
+use crate::raw::profile::{IpFamily, ip_families, probe_interval, probe_timeout};
 use crate::types::duration::Duration;
 use crate::types::ident::Slug;
 use crate::types::secret::SecretRef;
@@ -46,9 +46,7 @@ impl Decode for RawProbe {
                     continue;
                 };
                 let p = f.path("headers").key(name);
-                if name.is_empty()
-                    || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_!#$%&'*+.^`|~".contains(&b))
-                {
+                if !is_header_name(name) {
                     cx.error(&p, Anchor::Key, format!("`{name}` is not a valid HTTP header name"));
                     continue;
                 }
@@ -73,9 +71,9 @@ impl Decode for RawProbe {
             headers,
             body: f.opt("body", cx),
             expect: f.opt("expect", cx).unwrap_or_default(),
-            interval: f.opt("interval", cx),
-            timeout: f.opt("timeout", cx),
-            ip_families: f.opt("ip_families", cx),
+            interval: probe_interval(&f, cx),
+            timeout: probe_timeout(&f, cx),
+            ip_families: ip_families(&f, cx),
         })
     }
 }
@@ -96,11 +94,25 @@ impl Decode for RawExpect {
             cx.error(&f.path("status"), Anchor::Value, "a probe needs at least one expected status")
                 .hint("the default is `[2xx]`");
         }
+        let mut headers = BTreeMap::new();
+        for (name, pattern) in f.map::<Pattern>("headers", cx) {
+            let p = f.path("headers").key(&name);
+            if !is_header_name(&name) {
+                cx.error(&p, Anchor::Key, format!("`{name}` is not a valid HTTP header name"));
+            } else if headers.insert(name.to_ascii_lowercase(), pattern).is_some() {
+                cx.error(&p, Anchor::Key, format!("header `{name}` is listed twice (names are case-insensitive)"));
+            }
+        }
         Some(Self {
             status,
             body_matches: f.opt("body_matches", cx),
             body_not_matches: f.opt("body_not_matches", cx),
-            headers: f.map("headers", cx),
+            headers,
         })
     }
+}
+
+/// An HTTP header name (an RFC 9110 token).
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_!#$%&'*+.^`|~".contains(&b))
 }

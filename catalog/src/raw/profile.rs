@@ -219,7 +219,10 @@ impl RawSlo {
             objective: over.objective.clone().or(self.objective),
             period: over.period.clone().or(self.period),
             errors: over.errors.clone().or(self.errors),
-            exclude: over.exclude.clone().or(self.exclude),
+            exclude: match (self.exclude, &over.exclude) {
+                (Some(base), Some(o)) => Some(base.overlay(o)),
+                (base, o) => o.clone().or(base),
+            },
             source: over.source.or(self.source),
             threshold: over.threshold.clone().or(self.threshold),
         }
@@ -241,24 +244,34 @@ fn check_period(d: Duration, path: &YamlPath, cx: &mut Cx<'_>) -> bool {
 /// Requests an availability SLO leaves out of both sides of its ratio.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub(crate) struct RawExclude {
-    pub(crate) hosts: Vec<HostPattern>,
-    pub(crate) paths: Vec<String>,
-    pub(crate) statuses: Vec<StatusMatcher>,
+    pub(crate) hosts: Option<Vec<HostPattern>>,
+    pub(crate) paths: Option<Vec<String>>,
+    pub(crate) statuses: Option<Vec<StatusMatcher>>,
+}
+
+impl RawExclude {
+    fn overlay(self, over: &Self) -> Self {
+        Self {
+            hosts: over.hosts.clone().or(self.hosts),
+            paths: over.paths.clone().or(self.paths),
+            statuses: over.statuses.clone().or(self.statuses),
+        }
+    }
 }
 
 impl Decode for RawExclude {
     fn decode(v: &Value, path: &YamlPath, cx: &mut Cx<'_>) -> Option<Self> {
         let f = fields(v, path, cx, "exclude", &["hosts", "paths", "statuses"])?;
-        let paths: Vec<At<String>> = f.list("paths", cx);
-        for p in &paths {
+        let paths: Option<Vec<At<String>>> = f.opt("paths", cx);
+        for p in paths.iter().flatten() {
             if !p.value.starts_with('/') {
                 cx.error(&p.origin.path, Anchor::Value, format!("path prefix `{}` must start with `/`", p.value));
             }
         }
         Some(Self {
-            hosts: f.list("hosts", cx),
-            paths: paths.into_iter().map(|p| p.value).collect(),
-            statuses: f.list("statuses", cx),
+            hosts: f.opt("hosts", cx),
+            paths: paths.map(|ps| ps.into_iter().map(|p| p.value).collect()),
+            statuses: f.opt("statuses", cx),
         })
     }
 }
@@ -339,11 +352,50 @@ impl Decode for RawProbeDefaults {
     fn decode(v: &Value, path: &YamlPath, cx: &mut Cx<'_>) -> Option<Self> {
         let f = fields(v, path, cx, "probe_defaults", &["interval", "timeout", "ip_families"])?;
         Some(Self {
-            interval: f.opt("interval", cx),
-            timeout: f.opt("timeout", cx),
-            ip_families: f.opt("ip_families", cx),
+            interval: probe_interval(&f, cx),
+            timeout: probe_timeout(&f, cx),
+            ip_families: ip_families(&f, cx),
         })
     }
+}
+
+/// A probe `interval`, from 1s to 1h.
+pub(crate) fn probe_interval(f: &Fields<'_>, cx: &mut Cx<'_>) -> Option<At<Duration>> {
+    f.opt::<At<Duration>>("interval", cx).filter(|d| {
+        let ok = (1_000..=3_600_000).contains(&d.value.as_millis());
+        if !ok {
+            cx.error(&f.path("interval"), Anchor::Value, format!("probe interval {} must be from 1s to 1h", d.value));
+        }
+        ok
+    })
+}
+
+/// A probe `timeout`, above zero and at most 60s.
+pub(crate) fn probe_timeout(f: &Fields<'_>, cx: &mut Cx<'_>) -> Option<At<Duration>> {
+    f.opt::<At<Duration>>("timeout", cx).filter(|d| {
+        let ok = (1..=60_000).contains(&d.value.as_millis());
+        if !ok {
+            cx.error(
+                &f.path("timeout"),
+                Anchor::Value,
+                format!("probe timeout {} must be above 0 and at most 60s", d.value),
+            );
+        }
+        ok
+    })
+}
+
+/// Probe `ip_families`: not empty; repeats are dropped.
+pub(crate) fn ip_families(f: &Fields<'_>, cx: &mut Cx<'_>) -> Option<Vec<IpFamily>> {
+    let mut families: Vec<IpFamily> = f.opt("ip_families", cx)?;
+    if families.is_empty() {
+        cx.error(&f.path("ip_families"), Anchor::Value, "a probe needs at least one IP family")
+            .hint("`[ipv4]`, `[ipv6]` or both");
+        return None;
+    }
+    families.sort_unstable();
+    families.dedup();
+    Some(families)
 }
 
 impl RawProbeDefaults {

@@ -99,6 +99,9 @@ pub(crate) fn parse(source: &str) -> Result<UrlTemplate, (String, Option<String>
     // Every rendering must be a usable URL; try one with sample values.
     let sample = template.render(|_| Some("x".to_owned()));
     match url::Url::parse(&sample) {
+        Ok(u) if !u.username().is_empty() || u.password().is_some() => {
+            Err(("URLs must not carry credentials: they end up in alerts, tickets and logs".to_owned(), None))
+        }
         Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(template),
         Ok(u) => Err((format!("`{source}` uses the scheme `{}`; links must be http or https", u.scheme()), None)),
         Err(e) => Err((format!("`{source}` is not a URL: {e}"), None)),

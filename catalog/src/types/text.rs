@@ -55,7 +55,7 @@ impl std::str::FromStr for HttpUrl {
         }
         if !url.username().is_empty() || url.password().is_some() {
             // Credentials in a URL end up in logs; they belong in a secret.
-            return Err("inline credentials in a URL: put them in the `auth` section as secret references".to_owned());
+            return Err("URLs must not carry credentials: they end up in alerts, tickets and logs".to_owned());
         }
         Ok(Self(url))
     }

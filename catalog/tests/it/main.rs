@@ -3,6 +3,7 @@
 // Helpers outside #[test] functions: a failed unwrap is a failed test here.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+mod checks;
 mod diagnostics;
 mod examples;
 mod inheritance;
