@@ -1,6 +1,7 @@
 //! `edgewatch`: the command. It parses arguments, sets up logging and hands
 //! over to the crates; each subcommand lives in `cmd/`.
 
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -32,6 +33,9 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Turn Logpush-style pushes of HTTP request logs into per-customer
+    /// Prometheus metrics.
+    Exporter(cmd::exporter::Args),
 }
 
 /// Output format of `check`.
@@ -57,10 +61,15 @@ fn main() -> ExitCode {
         LogLevel::Warn => tracing::Level::WARN,
         LogLevel::Error => tracing::Level::ERROR,
     };
-    tracing_subscriber::fmt().with_max_level(level).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
 
     let result = match cli.command {
         Command::Check { catalog, format } => cmd::check::run(&catalog, format),
+        Command::Exporter(args) => cmd::exporter::run(&args),
     };
     match result {
         Ok(code) => code,

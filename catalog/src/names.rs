@@ -20,6 +20,14 @@ pub mod label {
     pub const PROBE: &str = "probe";
     /// The customer's tier.
     pub const TIER: &str = "tier";
+    /// `1xx` … `5xx`, or `other`.
+    pub const STATUS_CLASS: &str = "status_class";
+    /// The edge cache's verdict (`hit`, `miss`, `dynamic`, …).
+    pub const CACHE_STATUS: &str = "cache_status";
+    /// What kind of origin failure.
+    pub const KIND: &str = "kind";
+    /// The terminating security action.
+    pub const ACTION: &str = "action";
 
     /// Names a customer's free labels may not use, because edgewatch or
     /// Prometheus sets them.
@@ -50,6 +58,12 @@ pub mod metric {
     pub const EDGE_TTFB_SECONDS: &str = "edgewatch_edge_ttfb_seconds";
     /// Histogram of origin response duration, in seconds.
     pub const ORIGIN_DURATION_SECONDS: &str = "edgewatch_origin_duration_seconds";
+    /// Counter of origin failures by customer, host and kind.
+    pub const ORIGIN_ERRORS_TOTAL: &str = "edgewatch_origin_errors_total";
+    /// Counter of requests that met a security action, by action.
+    pub const SECURITY_ACTIONS_TOTAL: &str = "edgewatch_security_actions_total";
+    /// Counter of response bytes sent to clients.
+    pub const RESPONSE_BYTES_TOTAL: &str = "edgewatch_response_bytes_total";
 }
 
 /// The Grafana dashboard uid of a customer (at most 40 characters of

@@ -360,6 +360,25 @@ impl<'de> Visitor<'de> for FailHere {
     fail_on_scalars_and_enums!();
 }
 
+/// A document that did not deserialize into the type asked for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", at.map(|a| format!("{}:{}: ", a.line, a.column)).unwrap_or_default())]
+pub struct DeError {
+    /// What is wrong, with the path to it (`push[0].auth: unknown field ...`).
+    pub message: String,
+    /// Where, when known.
+    pub at: Option<LineCol>,
+}
+
+/// Deserializes a small configuration file (service configs, not the
+/// catalog) with serde: the first mistake is reported with its position.
+pub fn from_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, DeError> {
+    serde_yaml::from_str(text).map_err(|e| {
+        let s = syntax_error(&e);
+        DeError { message: s.message, at: s.at }
+    })
+}
+
 /// Serializes generated output (rule files, routing fragments, provisioning
 /// files) as YAML.
 pub fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String, serde_yaml::Error> {

@@ -86,6 +86,48 @@ impl Serialize for SecretRef {
     }
 }
 
+impl std::str::FromStr for SecretRef {
+    type Err = String;
+
+    /// Parses `env:NAME` or `file:PATH`; the error never repeats the input,
+    /// which may be the secret itself.
+    fn from_str(s: &str) -> Result<Self, String> {
+        if let Some(name) = s.strip_prefix("env:") {
+            let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            return if valid {
+                Ok(Self::Env(name.to_owned()))
+            } else {
+                Err(format!("`env:{name}` does not name an environment variable"))
+            };
+        }
+        if let Some(file) = s.strip_prefix("file:") {
+            return if file.trim().is_empty() {
+                Err("`file:` needs a path".to_owned())
+            } else {
+                Ok(Self::File(PathBuf::from(file)))
+            };
+        }
+        Err(format!("inline secret: secrets must be references, not values; {INLINE_HINT}"))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SecretRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = SecretRef;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a secret reference, `env:NAME` or `file:PATH`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<SecretRef, E> {
+                v.parse().map_err(E::custom)
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
 const INLINE_HINT: &str =
     "write `env:NAME` to read it from an environment variable, or `file:PATH` to read it from a file";
 
@@ -133,6 +175,17 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// Whether `candidate` is this secret, in time that does not depend on
+    /// where they differ (for tokens presented to our servers).
+    pub fn matches(&self, candidate: &[u8]) -> bool {
+        let expected = self.0.as_bytes();
+        // Lengths are not secret enough to hide; contents are.
+        if expected.len() != candidate.len() {
+            return false;
+        }
+        expected.iter().zip(candidate).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    }
 }
 
 impl fmt::Debug for Secret {
@@ -156,6 +209,8 @@ mod tests {
         let s = Secret::new("hunter2");
         assert_eq!(format!("{s:?} {s}"), "**REDACTED** **REDACTED**");
         assert_eq!(s.expose(), "hunter2");
+        assert!(s.matches(b"hunter2"));
+        assert!(!s.matches(b"hunter3") && !s.matches(b"hunter") && !s.matches(b""));
     }
 
     #[test]

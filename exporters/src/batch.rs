@@ -1,0 +1,172 @@
+//! One batch of log lines, aggregated without touching shared state: a push
+//! body or a chunk of a tailed file becomes a [`Batch`], which is then merged
+//! into the shared [`crate::state::State`] in one short critical section.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use crate::classify;
+use crate::hosts::{self, CustomerIdx, HostIndex};
+use crate::record::{self, FieldMap, Record};
+use crate::series::{Bounds, Histogram, HostSeries};
+use crate::topk::SpaceSaving;
+
+/// Dimensions of the top-offender summaries.
+pub(crate) const DIMENSIONS: [&str; 5] = ["ip", "asn", "country", "path", "user_agent"];
+
+/// Longest host kept as a label value (the DNS limit).
+const MAX_HOST_LEN: usize = 253;
+
+/// Keys monitored per dimension and customer in one batch.
+const BATCH_TOPK: usize = 256;
+
+/// What a batch needs to know, shared by every batch of an exporter.
+#[derive(Debug)]
+pub(crate) struct Context {
+    pub(crate) hosts: HostIndex,
+    pub(crate) bounds: Bounds,
+    pub(crate) lag_bounds: Bounds,
+}
+
+/// A customer, or `None` for traffic that matches no customer.
+pub(crate) type CustomerKey = Option<CustomerIdx>;
+
+/// Host keys are owned (one copy per distinct host per batch), so a batch
+/// can outlive the buffer its lines were read from.
+#[derive(Debug)]
+pub(crate) struct Batch {
+    pub(crate) series: HashMap<CustomerKey, HashMap<Box<str>, HostSeries>>,
+    pub(crate) offenders: HashMap<CustomerKey, Vec<SpaceSaving>>,
+    pub(crate) lines: u64,
+    pub(crate) malformed: u64,
+    /// Ingest lag: now minus the record's end time.
+    pub(crate) lag: Histogram,
+}
+
+impl Batch {
+    pub(crate) fn new(cx: &Context) -> Self {
+        Self {
+            series: HashMap::new(),
+            offenders: HashMap::new(),
+            lines: 0,
+            malformed: 0,
+            lag: Histogram::new(&cx.lag_bounds),
+        }
+    }
+
+    /// Adds every line of `data` (newline-separated; blank lines skipped).
+    pub(crate) fn add_lines(&mut self, data: &[u8], fields: &FieldMap, cx: &Context, now: f64) {
+        for line in data.split(|&b| b == b'\n') {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            self.lines += 1;
+            match record::parse(line, fields) {
+                Ok(r) => self.add(&r, cx, now),
+                Err(_) => self.malformed += 1,
+            }
+        }
+    }
+
+    fn add(&mut self, r: &Record<'_>, cx: &Context, now: f64) {
+        let customer = cx.hosts.lookup(r.host.as_deref(), r.zone.as_deref());
+        let host = match r.host.as_deref() {
+            // A host header is client input: keep it a plausible label value.
+            Some(h) if h.len() <= MAX_HOST_LEN => hosts::normalize(h),
+            Some(_) => Cow::Borrowed("invalid"),
+            None => Cow::Borrowed("none"),
+        };
+        let hosts = self.series.entry(customer).or_default();
+        if !hosts.contains_key(host.as_ref()) {
+            hosts.insert(host.as_ref().into(), HostSeries::new(&cx.bounds));
+        }
+        let Some(s) = hosts.get_mut(host.as_ref()) else { return };
+
+        let class = r.edge_status.map_or(classify::STATUS_CLASSES.len() - 1, classify::status_class);
+        let cache = classify::cache_status(r.cache_status.as_deref());
+        s.requests[class][cache] += 1;
+        let time = r.end.map(crate::timestamp::Timestamp::as_secs_f64);
+        let exemplar = r.ray_id.as_deref().map(|id| (id, time));
+        if let Some(v) = r.ttfb {
+            s.ttfb.observe(&cx.bounds, v, exemplar);
+        }
+        // An origin that never answered has no duration to count.
+        if let (Some(v), Some(status)) = (r.origin_duration, r.origin_status)
+            && status != 0
+        {
+            s.origin.observe(&cx.bounds, v, exemplar);
+        }
+        if let Some(kind) = classify::origin_error(r.edge_status, r.origin_status) {
+            s.origin_errors[kind] += 1;
+        }
+        let action = classify::security_action(r.security_action.as_deref());
+        if let Some(a) = action {
+            s.security[a] += 1;
+        }
+        s.bytes += r.bytes.unwrap_or(0);
+        if let Some(t) = time {
+            self.lag.observe(&cx.lag_bounds, (now - t).max(0.0), None);
+        }
+
+        // Top offenders among mitigated and failed requests.
+        let failed = r.edge_status.is_some_and(|c| c >= 500);
+        if action.is_some_and(classify::is_mitigation) || failed {
+            let tops =
+                self.offenders.entry(customer).or_insert_with(|| vec![SpaceSaving::new(BATCH_TOPK); DIMENSIONS.len()]);
+            let asn = r.client_asn.map(|a| a.to_string());
+            let keys = [
+                r.client_ip.as_deref(),
+                asn.as_deref(),
+                r.client_country.as_deref(),
+                r.path.as_deref(),
+                r.user_agent.as_deref(),
+            ];
+            for (top, key) in tops.iter_mut().zip(keys) {
+                if let Some(k) = key.filter(|k| !k.is_empty()) {
+                    top.offer(k, 1);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn context() -> Context {
+        let yaml = "customers:\n  - {id: acme, hosts: [www.acme.example]}\n";
+        let catalog = edgewatch_catalog::load_str("c.yaml", yaml).unwrap().catalog;
+        Context {
+            hosts: HostIndex::new(&catalog),
+            bounds: Bounds::new(vec![0.1, 0.3, 1.0]),
+            lag_bounds: Bounds::new(vec![10.0, 60.0]),
+        }
+    }
+
+    #[test]
+    fn counts_lines_by_customer_and_host() {
+        let cx = context();
+        let data = br#"{"ClientRequestHost":"www.acme.example","EdgeResponseStatus":200,"CacheCacheStatus":"hit","EdgeTimeToFirstByteMs":50,"RayID":"r1","EdgeEndTimestamp":1000}
+{"ClientRequestHost":"WWW.ACME.EXAMPLE","EdgeResponseStatus":503,"OriginResponseStatus":0,"CacheCacheStatus":"dynamic","SecurityAction":"block","ClientIP":"192.0.2.1"}
+
+not json
+{"ClientRequestHost":"stranger.example","EdgeResponseStatus":404}
+"#;
+        let mut b = Batch::new(&cx);
+        b.add_lines(data, &FieldMap::Logpush, &cx, 1030.0);
+        assert_eq!((b.lines, b.malformed), (4, 1));
+        let acme = &b.series[&Some(0)]["www.acme.example"];
+        assert_eq!(acme.total(), 2);
+        assert_eq!(acme.requests[1][0], 1, "2xx hit");
+        assert_eq!(acme.requests[4][8], 1, "5xx dynamic");
+        assert_eq!(acme.ttfb.count(), 1);
+        assert_eq!(acme.ttfb.exemplars[0].as_ref().map(|e| &*e.ray_id), Some("r1"));
+        assert_eq!(acme.origin.count(), 0, "no origin answer, no origin duration");
+        assert_eq!(acme.origin_errors.iter().sum::<u64>(), 1);
+        assert_eq!(b.series[&None]["stranger.example"].total(), 1, "unknown customer, still counted");
+        assert_eq!(b.lag.count(), 1);
+        assert_eq!(b.offenders[&Some(0)][0].top(1)[0].key, "192.0.2.1");
+    }
+}

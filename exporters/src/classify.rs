@@ -1,0 +1,141 @@
+//! Turns raw record values into the small, fixed label sets the metrics use,
+//! so no value a client or origin sends can create new series.
+
+/// Status classes, as label values; index = class − 1, then `other`.
+pub(crate) const STATUS_CLASSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "other"];
+
+/// The index of a status in [`STATUS_CLASSES`].
+pub(crate) fn status_class(code: u16) -> usize {
+    match code {
+        100..=599 => usize::from(code / 100) - 1,
+        _ => 5,
+    }
+}
+
+/// Cache statuses Logpush documents for `CacheCacheStatus`, then `none` (no
+/// value) and `other` (anything undocumented).
+pub(crate) const CACHE_STATUSES: [&str; 14] = [
+    "hit",
+    "miss",
+    "expired",
+    "updating",
+    "stale",
+    "ignored",
+    "bypass",
+    "revalidated",
+    "dynamic",
+    "stream_hit",
+    "deferred",
+    "unknown",
+    "none",
+    "other",
+];
+
+pub(crate) fn cache_status(raw: Option<&str>) -> usize {
+    match raw {
+        None | Some("") => 12,
+        Some(s) => CACHE_STATUSES[..12].iter().position(|c| c.eq_ignore_ascii_case(s)).unwrap_or(13),
+    }
+}
+
+/// Terminating security actions (`SecurityAction`, formerly `WAFAction`),
+/// then `other`.
+pub(crate) const SECURITY_ACTIONS: [&str; 13] = [
+    "block",
+    "challenge",
+    "jschallenge",
+    "managed_challenge",
+    "challenge_solved",
+    "jschallenge_solved",
+    "managed_challenge_solved",
+    "challenge_failed",
+    "managed_challenge_failed",
+    "log",
+    "skip",
+    "allow",
+    "other",
+];
+
+/// The action's index, or `None` when the request met no security action.
+pub(crate) fn security_action(raw: Option<&str>) -> Option<usize> {
+    match raw {
+        None | Some("" | "unknown") => None,
+        Some(s) => {
+            // Solved managed challenges come in two flavours; count them as one.
+            let s = match s {
+                "managed_challenge_non_interactive_solved" | "managed_challenge_interactive_solved" => {
+                    "managed_challenge_solved"
+                }
+                other => other,
+            };
+            Some(SECURITY_ACTIONS[..12].iter().position(|a| a.eq_ignore_ascii_case(s)).unwrap_or(12))
+        }
+    }
+}
+
+/// Whether the action stopped or challenged the request (for top offenders
+/// and the attack alert).
+pub(crate) fn is_mitigation(action: usize) -> bool {
+    matches!(SECURITY_ACTIONS.get(action), Some(&("block" | "challenge" | "jschallenge" | "managed_challenge")))
+}
+
+/// Kinds of origin failure.
+pub(crate) const ORIGIN_ERRORS: [&str; 9] = [
+    "empty_response",
+    "connection_refused",
+    "connection_timeout",
+    "unreachable",
+    "response_timeout",
+    "tls_handshake",
+    "tls_certificate",
+    "origin_5xx",
+    "no_response",
+];
+
+/// What went wrong between edge and origin, if anything. Cloudflare's 52x
+/// statuses name the failure; otherwise a 5xx from the origin, or no origin
+/// answer behind an edge 5xx.
+pub(crate) fn origin_error(edge: Option<u16>, origin: Option<u16>) -> Option<usize> {
+    if let Some(c @ 520..=526) = edge {
+        return Some(usize::from(c - 520));
+    }
+    match (edge, origin) {
+        (_, Some(500..=599)) => Some(7),
+        (Some(500..=599), Some(0)) => Some(8),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_are_bounded() {
+        assert_eq!(STATUS_CLASSES[status_class(503)], "5xx");
+        assert_eq!(STATUS_CLASSES[status_class(0)], "other");
+        assert_eq!(STATUS_CLASSES[status_class(999)], "other");
+        assert_eq!(CACHE_STATUSES[cache_status(Some("HIT"))], "hit");
+        assert_eq!(CACHE_STATUSES[cache_status(Some("weird"))], "other");
+        assert_eq!(CACHE_STATUSES[cache_status(None)], "none");
+        assert_eq!(security_action(Some("")), None);
+        assert_eq!(
+            security_action(Some("managed_challenge_interactive_solved")).map(|i| SECURITY_ACTIONS[i]),
+            Some("managed_challenge_solved")
+        );
+        assert_eq!(security_action(Some("nonsense")).map(|i| SECURITY_ACTIONS[i]), Some("other"));
+        assert!(security_action(Some("block")).is_some_and(is_mitigation));
+        assert!(!security_action(Some("log")).is_some_and(is_mitigation));
+    }
+
+    #[test]
+    fn origin_errors_by_kind() {
+        let kind = |e, o| origin_error(e, o).map(|i| ORIGIN_ERRORS[i]);
+        assert_eq!(kind(Some(522), Some(0)), Some("connection_timeout"));
+        assert_eq!(kind(Some(526), Some(0)), Some("tls_certificate"));
+        assert_eq!(kind(Some(502), Some(502)), Some("origin_5xx"));
+        assert_eq!(kind(Some(502), Some(0)), Some("no_response"));
+        assert_eq!(kind(Some(200), Some(0)), None, "served from cache");
+        assert_eq!(kind(Some(404), Some(404)), None);
+    }
+}

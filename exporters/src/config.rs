@@ -1,0 +1,297 @@
+//! `exporter.yml`: inputs, histogram buckets and cardinality limits.
+//!
+//! Parsed (serde, unknown keys rejected), then validated (pure, every
+//! problem reported), then built into an [`crate::Exporter`] (effects:
+//! secrets read, state allocated).
+
+use std::fmt;
+
+use edgewatch_catalog::{Duration, SecretRef};
+use serde::Deserialize;
+
+/// The exporter's configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// HTTP push inputs (Logpush-style).
+    #[serde(default = "default_push")]
+    pub push: Vec<PushConfig>,
+    /// Latency histogram buckets.
+    #[serde(default)]
+    pub histograms: HistogramConfig,
+    /// Cardinality limits.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self { push: default_push(), histograms: HistogramConfig::default(), limits: LimitsConfig::default() }
+    }
+}
+
+fn default_push() -> Vec<PushConfig> {
+    vec![PushConfig {
+        name: "logpush".to_owned(),
+        path: default_push_path(),
+        auth: None,
+        max_body_bytes: ByteSize(64 << 20),
+        max_decompressed_bytes: ByteSize(1 << 30),
+    }]
+}
+
+/// One HTTP endpoint that takes Logpush batches.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushConfig {
+    /// Name, used as the `input` label of self-metrics.
+    pub name: String,
+    /// URL path, such as `/ingest/logpush`.
+    #[serde(default = "default_push_path")]
+    pub path: String,
+    /// A header that must carry a shared secret (Logpush sends whatever
+    /// `header_*` parameters its destination URL names).
+    pub auth: Option<AuthConfig>,
+    /// Largest request body as sent (compressed), bytes or `64MiB`.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: ByteSize,
+    /// Largest body once decompressed; guards against gzip bombs.
+    #[serde(default = "default_max_decompressed")]
+    pub max_decompressed_bytes: ByteSize,
+}
+
+fn default_push_path() -> String {
+    "/ingest/logpush".to_owned()
+}
+fn default_max_body() -> ByteSize {
+    ByteSize(64 << 20)
+}
+fn default_max_decompressed() -> ByteSize {
+    ByteSize(1 << 30)
+}
+
+/// Header-and-secret authentication of a push input.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Header name.
+    #[serde(default = "default_auth_header")]
+    pub header: String,
+    /// The expected value, as a secret reference.
+    pub secret: SecretRef,
+}
+
+fn default_auth_header() -> String {
+    "X-Logpush-Secret".to_owned()
+}
+
+/// Latency histogram buckets, in seconds. Every latency threshold in the
+/// catalog is added, so a latency SLO reads an exact bucket.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistogramConfig {
+    /// Upper bounds in seconds.
+    #[serde(default = "default_buckets")]
+    pub buckets: Vec<f64>,
+}
+
+impl Default for HistogramConfig {
+    fn default() -> Self {
+        Self { buckets: default_buckets() }
+    }
+}
+
+fn default_buckets() -> Vec<f64> {
+    vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0]
+}
+
+/// Cardinality limits; see `docs/exporter.md` for the worst case they allow.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Hosts per customer before new hosts count under `host="other"`.
+    #[serde(default = "default_hosts_per_customer")]
+    pub hosts_per_customer: usize,
+    /// Request series across all customers before new hosts are refused.
+    #[serde(default = "default_max_series")]
+    pub max_series: usize,
+    /// A host not seen for this long is dropped.
+    #[serde(default = "default_idle")]
+    pub idle_timeout: Duration,
+    /// The top-offender window.
+    #[serde(default = "default_top_window")]
+    pub top_window: Duration,
+    /// Keys kept per customer and dimension for top offenders.
+    #[serde(default = "default_top_keys")]
+    pub top_keys: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            hosts_per_customer: default_hosts_per_customer(),
+            max_series: default_max_series(),
+            idle_timeout: default_idle(),
+            top_window: default_top_window(),
+            top_keys: default_top_keys(),
+        }
+    }
+}
+
+fn default_hosts_per_customer() -> usize {
+    100
+}
+fn default_max_series() -> usize {
+    200_000
+}
+fn default_idle() -> Duration {
+    Duration::from_secs(3600)
+}
+fn default_top_window() -> Duration {
+    Duration::from_secs(300)
+}
+fn default_top_keys() -> usize {
+    64
+}
+
+/// A size in bytes, written as a number or with a unit (`64MiB`, `500KB`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} bytes", self.0)
+    }
+}
+
+impl std::str::FromStr for ByteSize {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+        let (n, unit) = s.split_at(digits);
+        let n: u64 = n.parse().map_err(|_| format!("`{s}` is not a size like `64MiB`"))?;
+        let scale: u64 = match unit.trim() {
+            "" | "B" => 1,
+            "KB" => 1_000,
+            "MB" => 1_000_000,
+            "GB" => 1_000_000_000,
+            "KiB" => 1 << 10,
+            "MiB" => 1 << 20,
+            "GiB" => 1 << 30,
+            other => return Err(format!("unknown size unit `{other}`: use B, KB, MB, GB, KiB, MiB or GiB")),
+        };
+        n.checked_mul(scale).map(Self).ok_or_else(|| format!("`{s}` is too large"))
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = ByteSize;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a size like `64MiB` or a number of bytes")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ByteSize, E> {
+                Ok(ByteSize(v))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ByteSize, E> {
+                v.parse().map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Paths the exporter serves itself; a push input cannot take them.
+const RESERVED_PATHS: [&str; 4] = ["/metrics", "/-/healthy", "/-/ready", "/api/v1/top"];
+
+impl Config {
+    /// Reads `exporter.yml`.
+    pub fn parse(text: &str) -> Result<Self, edgewatch_catalog::yaml::DeError> {
+        edgewatch_catalog::yaml::from_str(text)
+    }
+
+    /// Every problem with the configuration, in plain words (empty when fine).
+    pub fn validate(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut names = std::collections::HashSet::new();
+        let mut paths = std::collections::HashSet::new();
+        for (i, p) in self.push.iter().enumerate() {
+            let at = format!("push[{i}]");
+            if p.name.is_empty() || !p.name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+                problems.push(format!("{at}.name: `{}` must be letters, digits, `-` or `_`", p.name));
+            }
+            if !names.insert(&p.name) {
+                problems.push(format!("{at}.name: `{}` is used twice", p.name));
+            }
+            if !p.path.starts_with('/') || p.path.contains(['?', '#', ' ']) {
+                problems.push(format!("{at}.path: `{}` must be a URL path starting with `/`", p.path));
+            } else if RESERVED_PATHS.contains(&p.path.as_str()) {
+                problems.push(format!("{at}.path: `{}` is served by the exporter itself", p.path));
+            } else if !paths.insert(&p.path) {
+                problems.push(format!("{at}.path: `{}` is used twice", p.path));
+            }
+            if p.max_body_bytes.0 == 0 || p.max_decompressed_bytes.0 == 0 {
+                problems.push(format!("{at}: size limits must be above 0"));
+            }
+            if let Some(a) = &p.auth
+                && (a.header.is_empty() || !a.header.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+            {
+                problems.push(format!("{at}.auth.header: `{}` is not a header name", a.header));
+            }
+        }
+        if self.histograms.buckets.iter().any(|b| !b.is_finite() || *b <= 0.0) {
+            problems.push("histograms.buckets: bounds must be positive seconds".to_owned());
+        }
+        let l = &self.limits;
+        if l.hosts_per_customer == 0 || l.max_series == 0 || l.top_keys == 0 {
+            problems.push("limits: hosts_per_customer, max_series and top_keys must be above 0".to_owned());
+        }
+        if l.idle_timeout.as_millis() < 60_000 {
+            problems.push("limits.idle_timeout: at least 1m, or series flap between scrapes".to_owned());
+        }
+        if l.top_window.as_millis() < 10_000 {
+            problems.push("limits.top_window: at least 10s".to_owned());
+        }
+        problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_validates() {
+        let c = Config::parse(
+            "push:\n  - name: cf\n    path: /ingest/cf\n    auth: {secret: env:CF_SECRET}\n    max_body_bytes: 10MiB\nlimits: {hosts_per_customer: 5}\n",
+        )
+        .unwrap();
+        assert_eq!(c.push[0].max_body_bytes, ByteSize(10 << 20));
+        assert_eq!(c.push[0].auth.as_ref().unwrap().header, "X-Logpush-Secret");
+        assert_eq!(c.limits.hosts_per_customer, 5);
+        assert!(c.validate().is_empty(), "{:?}", c.validate());
+    }
+
+    #[test]
+    fn reports_mistakes_with_their_place() {
+        let err = Config::parse("push:\n  - name: cf\n    pth: /x\n").unwrap_err();
+        assert_eq!(err.at.map(|a| a.line), Some(3), "{err}");
+        assert!(err.message.contains("unknown field `pth`"), "{err}");
+        let err = Config::parse("push:\n  - name: cf\n    auth: {secret: hunter2}\n").unwrap_err();
+        assert!(err.message.contains("inline secret") && !err.message.contains("hunter2"), "{err}");
+        let c = Config::parse("push:\n  - {name: a, path: /metrics}\n  - {name: a, path: x}\n").unwrap();
+        assert_eq!(c.validate().len(), 3, "{:?}", c.validate());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!("1GiB".parse(), Ok(ByteSize(1 << 30)));
+        assert_eq!("500KB".parse(), Ok(ByteSize(500_000)));
+        assert!("5 parsecs".parse::<ByteSize>().is_err());
+        assert!("99999999999GiB".parse::<ByteSize>().is_err());
+    }
+}

@@ -1,0 +1,108 @@
+//! Which customer a request belongs to, by its host (or, failing that, its
+//! zone), with the catalog's matching rules: an exact host first, then the
+//! most specific wildcard, then the zone.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use edgewatch_catalog::{Catalog, HostPattern};
+
+/// Index of a customer in the catalog's customer list.
+pub(crate) type CustomerIdx = u32;
+
+#[derive(Debug, Default)]
+pub(crate) struct HostIndex {
+    exact: HashMap<Box<str>, CustomerIdx>,
+    wildcard: HashMap<Box<str>, CustomerIdx>,
+    zones: HashMap<Box<str>, CustomerIdx>,
+}
+
+impl HostIndex {
+    pub(crate) fn new(catalog: &Catalog) -> Self {
+        let mut index = Self::default();
+        for (i, c) in catalog.customers.iter().enumerate() {
+            let i = CustomerIdx::try_from(i).unwrap_or(CustomerIdx::MAX);
+            for h in &c.hosts {
+                match h {
+                    HostPattern::Exact(name) => index.exact.insert(name.as_str().into(), i),
+                    HostPattern::Wildcard(domain) => index.wildcard.insert(domain.as_str().into(), i),
+                };
+            }
+            for z in &c.zones {
+                index.zones.insert(z.as_str().into(), i);
+            }
+        }
+        index
+    }
+
+    /// The customer of a request for `host` in `zone`.
+    pub(crate) fn lookup(&self, host: Option<&str>, zone: Option<&str>) -> Option<CustomerIdx> {
+        if let Some(host) = host.map(normalize) {
+            if let Some(&c) = self.exact.get(host.as_ref()) {
+                return Some(c);
+            }
+            // Most specific wildcard first: for a.b.example.com try
+            // b.example.com, then example.com.
+            let mut rest = host.as_ref();
+            while let Some(dot) = rest.find('.') {
+                rest = &rest[dot + 1..];
+                if let Some(&c) = self.wildcard.get(rest) {
+                    return Some(c);
+                }
+            }
+            // A host inside a customer's zone belongs to that customer.
+            let mut rest = host.as_ref();
+            loop {
+                if let Some(&c) = self.zones.get(rest) {
+                    return Some(c);
+                }
+                let Some(dot) = rest.find('.') else { break };
+                rest = &rest[dot + 1..];
+            }
+        }
+        zone.map(normalize).and_then(|z| self.zones.get(z.as_ref()).copied())
+    }
+}
+
+/// Lowercase, without a port or final dot; borrows when already clean.
+pub(crate) fn normalize(host: &str) -> Cow<'_, str> {
+    let host = match host.rsplit_once(':') {
+        // A port, not part of an IPv6 literal.
+        Some((h, port)) if !h.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    };
+    let host = host.strip_suffix('.').unwrap_or(host);
+    if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(host.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(host)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index() -> HostIndex {
+        let yaml = "customers:
+  - {id: a, hosts: [www.a.example, '*.a.example'], zones: [a.example]}
+  - {id: b, hosts: ['*.eu.b.example', api.b.example]}
+  - {id: c, zones: [c.example]}
+";
+        HostIndex::new(&edgewatch_catalog::load_str("c.yaml", yaml).unwrap().catalog)
+    }
+
+    #[test]
+    fn exact_then_wildcard_then_zone() {
+        let ix = index();
+        assert_eq!(ix.lookup(Some("www.a.example"), None), Some(0));
+        assert_eq!(ix.lookup(Some("WWW.A.Example:443"), None), Some(0));
+        assert_eq!(ix.lookup(Some("img.cdn.a.example."), None), Some(0));
+        assert_eq!(ix.lookup(Some("x.eu.b.example"), None), Some(1));
+        assert_eq!(ix.lookup(Some("eu.b.example"), None), None, "a wildcard does not match its own domain");
+        assert_eq!(ix.lookup(Some("shop.c.example"), None), Some(2), "host inside a zone");
+        assert_eq!(ix.lookup(Some("elsewhere.example"), Some("c.example")), Some(2), "zone name");
+        assert_eq!(ix.lookup(Some("elsewhere.example"), None), None);
+        assert_eq!(ix.lookup(None, None), None);
+    }
+}

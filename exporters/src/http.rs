@@ -1,0 +1,152 @@
+//! The exporter's HTTP endpoints.
+//!
+//! - `POST <push path>`: a Logpush batch. 200 once counted; 401 without the
+//!   secret; 400 for a broken gzip stream; 413 over a size limit. Logpush
+//!   retries on failure, and a refused batch was counted in no part.
+//! - `GET /metrics`: Prometheus text or OpenMetrics, by `Accept`.
+//! - `GET /-/healthy`, `GET /-/ready`.
+//! - `GET /api/v1/top?customer=ID&by=ip|asn|country|path|user_agent[&n=10]`.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::batch::DIMENSIONS;
+use crate::expose::{self, Format};
+use crate::ingest::{self, IngestError, Outcome};
+use crate::{Inner, Push, unix_now};
+
+pub(crate) fn router(inner: Arc<Inner>) -> Router {
+    let mut router = Router::new()
+        .route("/metrics", get(metrics))
+        .route("/-/healthy", get(|| async { "OK\n" }))
+        .route("/-/ready", get(ready))
+        .route("/api/v1/top", get(top));
+    for (i, push) in inner.pushes.iter().enumerate() {
+        let limit = usize::try_from(push.config.max_body_bytes.0).unwrap_or(usize::MAX);
+        router = router.route(
+            &push.config.path,
+            post(move |state: State<Arc<Inner>>, headers: HeaderMap, body: Bytes| ingest_push(state, i, headers, body))
+                .layer(DefaultBodyLimit::max(limit)),
+        );
+    }
+    router.with_state(inner)
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, axum::Json(json!({ "error": message.into() }))).into_response()
+}
+
+async fn ingest_push(State(inner): State<Arc<Inner>>, i: usize, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(push) = inner.pushes.get(i) else {
+        return error(StatusCode::NOT_FOUND, "no such input");
+    };
+    let name = push.config.name.clone();
+    if !authorized(push, &headers) {
+        inner.lock().record_rejected(&name, "unauthorized");
+        let header = push.config.auth.as_ref().map_or("", |a| a.header.as_str());
+        return error(StatusCode::UNAUTHORIZED, format!("missing or wrong `{header}` header"));
+    }
+    let gzip = ingest::is_gzip(headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()), &body);
+    let max = push.config.max_decompressed_bytes.0;
+    // Decompressing and parsing is CPU work: keep it off the async workers,
+    // so batches use every core while the server stays responsive.
+    let work = Arc::clone(&inner);
+    let result = tokio::task::spawn_blocking(move || {
+        ingest::process(&body, gzip, max, &crate::record::FieldMap::Logpush, &work.cx, unix_now())
+    })
+    .await;
+    match result {
+        Ok(Ok(Outcome::Counted(batch))) => {
+            let (lines, malformed) = (batch.lines, batch.malformed);
+            inner.lock().merge(&name, batch, std::time::Instant::now(), unix_now_secs());
+            (StatusCode::OK, axum::Json(json!({ "lines": lines, "malformed": malformed }))).into_response()
+        }
+        Ok(Ok(Outcome::Validation)) => {
+            inner.lock().record_rejected(&name, "validation");
+            (StatusCode::OK, axum::Json(json!({ "validation": "ok" }))).into_response()
+        }
+        Ok(Err(e @ IngestError::TooLarge(_))) => {
+            inner.lock().record_rejected(&name, "too_large");
+            error(StatusCode::PAYLOAD_TOO_LARGE, e.to_string())
+        }
+        Ok(Err(e @ IngestError::BadGzip(_))) => {
+            inner.lock().record_rejected(&name, "bad_gzip");
+            error(StatusCode::BAD_REQUEST, e.to_string())
+        }
+        Err(join) => {
+            tracing::error!(error = %join, input = %name, "Batch processing failed.");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "batch processing failed")
+        }
+    }
+}
+
+fn authorized(push: &Push, headers: &HeaderMap) -> bool {
+    match (&push.config.auth, &push.secret) {
+        (Some(auth), Some(secret)) => headers.get(auth.header.as_str()).is_some_and(|v| secret.matches(v.as_bytes())),
+        (None, _) => true,
+        (Some(_), None) => false,
+    }
+}
+
+async fn metrics(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Response {
+    let format = Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
+    let body = {
+        let mut state = inner.lock();
+        state.expire(std::time::Instant::now());
+        expose::encode(&state, format)
+    };
+    ([(header::CONTENT_TYPE, format.content_type())], body).into_response()
+}
+
+async fn ready(State(inner): State<Arc<Inner>>) -> Response {
+    if inner.ready.load(Ordering::Relaxed) {
+        (StatusCode::OK, "Ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "Not ready: shutting down\n").into_response()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct TopQuery {
+    customer: String,
+    by: String,
+    n: Option<usize>,
+}
+
+async fn top(
+    State(inner): State<Arc<Inner>>,
+    query: Result<Query<TopQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(q)) = query else {
+        return error(StatusCode::BAD_REQUEST, "expected ?customer=ID&by=DIMENSION[&n=N]");
+    };
+    if !DIMENSIONS.contains(&q.by.as_str()) {
+        return error(StatusCode::BAD_REQUEST, format!("`by` must be one of {}", DIMENSIONS.join(", ")));
+    }
+    let n = q.n.unwrap_or(10).clamp(1, 100);
+    let report = inner.lock().top(&q.customer, &q.by, n, unix_now_secs());
+    match report {
+        Some(r) => axum::Json(json!({
+            "customer": q.customer,
+            "by": q.by,
+            "window_seconds": r.window_seconds,
+            "total": r.total,
+            "top": r.entries.iter().map(|e| json!({ "value": e.key, "count": e.count, "error": e.error, "share": e.share })).collect::<Vec<_>>(),
+        }))
+        .into_response(),
+        None => error(StatusCode::NOT_FOUND, format!("no customer `{}`", q.customer)),
+    }
+}
+
+fn unix_now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}

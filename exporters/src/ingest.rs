@@ -1,0 +1,196 @@
+//! A push body to a [`Batch`]: gzip or plain, decompressed in bounded chunks,
+//! split into lines and aggregated. Nothing reaches shared state until the
+//! whole body has been read, so a body that fails half-way (and will be sent
+//! again) is never counted twice.
+
+use std::io::Read as _;
+
+use flate2::read::MultiGzDecoder;
+
+use crate::batch::{Batch, Context};
+use crate::record::FieldMap;
+
+/// Read this much decompressed data at a time.
+const CHUNK: usize = 256 * 1024;
+/// A line longer than this is counted as malformed and skipped.
+const MAX_LINE: usize = 1 << 20;
+
+/// What became of a body.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// Counted.
+    Counted(Batch),
+    /// Logpush's destination check (`{"content":"tests"}`); nothing to count.
+    Validation,
+}
+
+/// Why a body was refused; nothing of it was counted.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum IngestError {
+    #[error("the body is larger than {0} bytes once decompressed")]
+    TooLarge(u64),
+    #[error("truncated or corrupt gzip stream: {0}")]
+    BadGzip(String),
+}
+
+/// Whether a body is gzip: by header, or by its magic bytes (Logpush's
+/// Content-Encoding is not guaranteed).
+pub(crate) fn is_gzip(content_encoding: Option<&str>, body: &[u8]) -> bool {
+    content_encoding.is_some_and(|e| e.eq_ignore_ascii_case("gzip")) || body.starts_with(&[0x1f, 0x8b])
+}
+
+pub(crate) fn process(
+    body: &[u8],
+    gzip: bool,
+    max: u64,
+    fields: &FieldMap,
+    cx: &Context,
+    now: f64,
+) -> Result<Outcome, IngestError> {
+    let mut batch = Batch::new(cx);
+    if !gzip {
+        if is_validation(body) {
+            return Ok(Outcome::Validation);
+        }
+        if body.len() as u64 > max {
+            return Err(IngestError::TooLarge(max));
+        }
+        batch.add_lines(body, fields, cx, now);
+        return Ok(Outcome::Counted(batch));
+    }
+
+    let mut decoder = MultiGzDecoder::new(body);
+    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK * 2);
+    let mut total: u64 = 0;
+    let mut first = true;
+    // Set while skipping the rest of an over-long line.
+    let mut skipping = false;
+    loop {
+        let start = buf.len();
+        buf.resize(start + CHUNK, 0);
+        let n = decoder.read(&mut buf[start..]).map_err(|e| IngestError::BadGzip(e.to_string()))?;
+        buf.truncate(start + n);
+        total += n as u64;
+        if total > max {
+            return Err(IngestError::TooLarge(max));
+        }
+        if first && n < CHUNK && is_validation(&buf) && decoder.read(&mut [0u8; 1]).is_ok_and(|m| m == 0) {
+            return Ok(Outcome::Validation);
+        }
+        first = false;
+        if n == 0 {
+            // The last line may lack its newline.
+            if !skipping {
+                batch.add_lines(&buf, fields, cx, now);
+            }
+            return Ok(Outcome::Counted(batch));
+        }
+        let Some(last_nl) = memchr::memrchr(b'\n', &buf) else {
+            if buf.len() > MAX_LINE {
+                if !skipping {
+                    batch.lines += 1;
+                    batch.malformed += 1;
+                }
+                skipping = true;
+                buf.clear();
+            }
+            continue;
+        };
+        let (complete, _) = buf.split_at(last_nl + 1);
+        if skipping {
+            // Drop the tail of the over-long line, keep what follows it.
+            let first_nl = memchr::memchr(b'\n', complete).unwrap_or(last_nl);
+            batch.add_lines(&complete[first_nl + 1..], fields, cx, now);
+            skipping = false;
+        } else {
+            batch.add_lines(complete, fields, cx, now);
+        }
+        buf.drain(..=last_nl);
+    }
+}
+
+fn is_validation(body: &[u8]) -> bool {
+    let t = body.trim_ascii();
+    t == br#"{"content":"tests"}"# || t == b"test"
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use flate2::Compression;
+    use flate2::write::GzEncoder;
+
+    use super::*;
+    use crate::batch::tests::context;
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = GzEncoder::new(Vec::new(), Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn lines(n: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        for i in 0..n {
+            writeln!(out, r#"{{"ClientRequestHost":"www.acme.example","EdgeResponseStatus":200,"RayID":"{i:016x}","ClientRequestPath":"/{}"}}"#, "x".repeat(i % 700)).unwrap();
+        }
+        out
+    }
+
+    fn counted(o: Result<Outcome, IngestError>) -> Batch {
+        match o {
+            Ok(Outcome::Counted(b)) => b,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn gzip_and_plain_count_the_same() {
+        let cx = context();
+        let data = lines(3000);
+        let plain = counted(process(&data, false, 1 << 30, &FieldMap::Logpush, &cx, 0.0));
+        let zipped = counted(process(&gz(&data), true, 1 << 30, &FieldMap::Logpush, &cx, 0.0));
+        assert_eq!((plain.lines, zipped.lines), (3000, 3000));
+        assert_eq!(zipped.malformed, 0, "no line is cut at a chunk boundary");
+        assert_eq!(plain.series, zipped.series);
+    }
+
+    #[test]
+    fn a_truncated_stream_counts_nothing() {
+        let cx = context();
+        let z = gz(&lines(3000));
+        let r = process(&z[..z.len() / 2], true, 1 << 30, &FieldMap::Logpush, &cx, 0.0);
+        assert!(matches!(r, Err(IngestError::BadGzip(_))), "{r:?}");
+    }
+
+    #[test]
+    fn a_bomb_stops_at_the_limit() {
+        let cx = context();
+        let bomb = gz(&vec![b' '; 64 << 20]);
+        assert!(bomb.len() < 1 << 20, "64 MiB of spaces compress to {} bytes", bomb.len());
+        let r = process(&bomb, true, 8 << 20, &FieldMap::Logpush, &cx, 0.0);
+        assert!(matches!(r, Err(IngestError::TooLarge(_))), "{r:?}");
+    }
+
+    #[test]
+    fn answers_the_validation_upload() {
+        let cx = context();
+        assert!(matches!(
+            process(&gz(br#"{"content":"tests"}"#), true, 1 << 20, &FieldMap::Logpush, &cx, 0.0),
+            Ok(Outcome::Validation)
+        ));
+        assert!(matches!(process(b"test", false, 1 << 20, &FieldMap::Logpush, &cx, 0.0), Ok(Outcome::Validation)));
+    }
+
+    #[test]
+    fn an_overlong_line_is_one_malformed_line() {
+        let cx = context();
+        let mut data = lines(2);
+        data.extend(vec![b'x'; 3 * MAX_LINE]);
+        data.push(b'\n');
+        data.extend(lines(2));
+        let b = counted(process(&gz(&data), true, 1 << 30, &FieldMap::Logpush, &cx, 0.0));
+        assert_eq!((b.lines, b.malformed), (5, 1));
+    }
+}

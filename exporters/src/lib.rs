@@ -1,0 +1,177 @@
+//! edgewatch exporters: per-customer Layer-7 metrics from HTTP request logs.
+//!
+//! Logpush-style batches pushed over HTTP are decompressed, parsed and
+//! aggregated per batch without locks ([`batch`]), then merged into one
+//! shared state ([`state`]) that `/metrics` exposes. Each request is matched
+//! to a customer through the catalog's hosts; traffic of no customer is
+//! counted under `customer="unknown"`, never dropped. Cardinality is bounded
+//! by fixed label sets ([`classify`]), per-customer host caps, a series cap
+//! and idle expiry.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let catalog = edgewatch_catalog::load(std::path::Path::new("examples/catalog"))?.catalog;
+//! let config = edgewatch_exporters::config::Config::default();
+//! let exporter = edgewatch_exporters::Exporter::build(&config, &catalog, |k| std::env::var(k).ok())?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:9817").await?;
+//! exporter.serve(listener, std::future::pending()).await?;
+//! # Ok(()) }
+//! ```
+
+mod batch;
+mod classify;
+pub mod config;
+mod expose;
+mod hosts;
+mod http;
+mod ingest;
+mod record;
+mod series;
+mod state;
+mod timestamp;
+mod topk;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use edgewatch_catalog::model::SloSpec;
+use edgewatch_catalog::{Catalog, Secret, SecretError};
+
+use crate::batch::Context;
+use crate::config::{Config, PushConfig};
+use crate::hosts::HostIndex;
+use crate::series::Bounds;
+use crate::state::{Limits, State};
+
+/// Why an exporter could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The configuration is wrong; every problem is listed.
+    #[error("invalid exporter configuration:\n  {}", .0.join("\n  "))]
+    Invalid(Vec<String>),
+    /// A push input's secret could not be read.
+    #[error("push input `{input}`: {source}")]
+    Secret {
+        /// The input.
+        input: String,
+        /// Why.
+        #[source]
+        source: SecretError,
+    },
+}
+
+/// A configured exporter, ready to serve.
+#[derive(Debug, Clone)]
+pub struct Exporter {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    state: Mutex<State>,
+    cx: Context,
+    pushes: Vec<Push>,
+    ready: AtomicBool,
+}
+
+#[derive(Debug)]
+pub(crate) struct Push {
+    config: PushConfig,
+    secret: Option<Secret>,
+}
+
+impl Inner {
+    /// The state; a panic elsewhere while holding it leaves counters that
+    /// are still worth serving, so poisoning is ignored.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Exporter {
+    /// Validates the configuration, reads secrets and sets up the state.
+    /// `env` looks up environment variables.
+    pub fn build(config: &Config, catalog: &Catalog, env: impl Fn(&str) -> Option<String>) -> Result<Self, BuildError> {
+        let problems = config.validate();
+        if !problems.is_empty() {
+            return Err(BuildError::Invalid(problems));
+        }
+        let mut pushes = Vec::new();
+        for p in &config.push {
+            let secret = if let Some(a) = &p.auth {
+                Some(a.secret.resolve(&env).map_err(|source| BuildError::Secret { input: p.name.clone(), source })?)
+            } else {
+                tracing::warn!(input = %p.name, path = %p.path, "Push input accepts batches without authentication.");
+                None
+            };
+            pushes.push(Push { config: p.clone(), secret });
+        }
+        // Every latency threshold in the catalog is a bucket boundary, so a
+        // latency SLO reads an exact bucket.
+        let mut buckets = config.histograms.buckets.clone();
+        for c in &catalog.customers {
+            for slo in &c.slos {
+                if let SloSpec::Latency { threshold, .. } = slo.spec {
+                    buckets.push(threshold.as_secs_f64());
+                }
+            }
+        }
+        let bounds = Bounds::new(buckets);
+        let lag_bounds = Bounds::new(vec![1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0]);
+        let l = &config.limits;
+        let limits = Limits {
+            hosts_per_customer: l.hosts_per_customer,
+            max_series: l.max_series,
+            idle_timeout: l.idle_timeout.to_std(),
+            // Ten slots over the window.
+            top_slot: (l.top_window.to_std() / 10).max(Duration::from_secs(1)),
+            top_slots: 10,
+            top_capacity: l.top_keys,
+        };
+        let ids = catalog.customers.iter().map(|c| c.id.to_string()).collect();
+        let state = State::new(ids, limits, bounds.clone(), lag_bounds.clone());
+        let cx = Context { hosts: HostIndex::new(catalog), bounds, lag_bounds };
+        Ok(Self { inner: Arc::new(Inner { state: Mutex::new(state), cx, pushes, ready: AtomicBool::new(true) }) })
+    }
+
+    /// The HTTP endpoints, for serving or for tests.
+    pub fn router(&self) -> axum::Router {
+        http::router(Arc::clone(&self.inner))
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then drains.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let inner = Arc::clone(&self.inner);
+        let expiry = tokio::spawn({
+            let inner = Arc::clone(&inner);
+            async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(60));
+                loop {
+                    tick.tick().await;
+                    inner.lock().expire(std::time::Instant::now());
+                }
+            }
+        });
+        let draining = Arc::clone(&inner);
+        let result = axum::serve(listener, self.router())
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                // Readiness drops first, so load balancers stop sending.
+                draining.ready.store(false, Ordering::Relaxed);
+            })
+            .await;
+        expiry.abort();
+        result
+    }
+}
+
+/// Seconds since 1970, as a float, for ingest lag.
+pub(crate) fn unix_now() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}

@@ -1,0 +1,359 @@
+//! One HTTP request log record, parsed from a JSON line in one pass.
+//!
+//! Strings borrow from the line where JSON escapes allow (`Cow`), unknown
+//! fields are skipped without building values, and which JSON key feeds which
+//! field is a [`FieldMap`], so Logpush's `http_requests` and other JSON
+//! access logs share the same parser.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+
+use crate::timestamp::{self, Timestamp};
+
+/// The fields edgewatch reads from a request record.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) struct Record<'a> {
+    pub(crate) host: Option<Cow<'a, str>>,
+    pub(crate) zone: Option<Cow<'a, str>>,
+    pub(crate) edge_status: Option<u16>,
+    /// 0 means the origin never answered.
+    pub(crate) origin_status: Option<u16>,
+    /// Edge time to first byte, seconds.
+    pub(crate) ttfb: Option<f64>,
+    /// Origin response duration, seconds.
+    pub(crate) origin_duration: Option<f64>,
+    pub(crate) cache_status: Option<Cow<'a, str>>,
+    /// `SecurityAction`, or the older `WAFAction` when that is all there is.
+    pub(crate) security_action: Option<Cow<'a, str>>,
+    pub(crate) bytes: Option<u64>,
+    pub(crate) ray_id: Option<Cow<'a, str>>,
+    pub(crate) end: Option<Timestamp>,
+    pub(crate) client_ip: Option<Cow<'a, str>>,
+    pub(crate) client_asn: Option<u64>,
+    pub(crate) client_country: Option<Cow<'a, str>>,
+    pub(crate) path: Option<Cow<'a, str>>,
+    pub(crate) user_agent: Option<Cow<'a, str>>,
+}
+
+/// A field of [`Record`] that a JSON key can feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Field {
+    Host,
+    Zone,
+    EdgeStatus,
+    OriginStatus,
+    /// Milliseconds to first byte (`EdgeTimeToFirstByteMs`).
+    TtfbMs,
+    /// Origin duration in milliseconds (`OriginResponseDurationMs`).
+    OriginMs,
+    CacheStatus,
+    SecurityAction,
+    /// The pre-2023 name; used only when `SecurityAction` is absent.
+    WafAction,
+    Bytes,
+    RayId,
+    End,
+    ClientIp,
+    ClientAsn,
+    ClientCountry,
+    Path,
+    UserAgent,
+}
+
+/// Which JSON keys feed which fields.
+#[derive(Debug, Clone)]
+pub(crate) enum FieldMap {
+    /// Cloudflare Logpush `http_requests`.
+    Logpush,
+    /// Any other JSON log, by key. Built by the file-tail input's field
+    /// mappings, which are the next part of this crate.
+    #[cfg_attr(not(test), allow(dead_code))]
+    Custom(HashMap<String, Field>),
+}
+
+impl FieldMap {
+    fn field(&self, key: &str) -> Option<Field> {
+        match self {
+            Self::Logpush => logpush_field(key),
+            Self::Custom(map) => map.get(key).copied(),
+        }
+    }
+}
+
+fn logpush_field(key: &str) -> Option<Field> {
+    Some(match key {
+        "ClientRequestHost" => Field::Host,
+        "ZoneName" => Field::Zone,
+        "EdgeResponseStatus" => Field::EdgeStatus,
+        "OriginResponseStatus" => Field::OriginStatus,
+        "EdgeTimeToFirstByteMs" => Field::TtfbMs,
+        "OriginResponseDurationMs" => Field::OriginMs,
+        "CacheCacheStatus" => Field::CacheStatus,
+        "SecurityAction" => Field::SecurityAction,
+        "WAFAction" => Field::WafAction,
+        "EdgeResponseBytes" => Field::Bytes,
+        "RayID" => Field::RayId,
+        "EdgeEndTimestamp" => Field::End,
+        "ClientIP" => Field::ClientIp,
+        "ClientASN" => Field::ClientAsn,
+        "ClientCountry" => Field::ClientCountry,
+        "ClientRequestPath" => Field::Path,
+        "ClientRequestUserAgent" => Field::UserAgent,
+        _ => return None,
+    })
+}
+
+/// Why a line is not a record.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct ParseError(String);
+
+/// Parses one JSON line.
+pub(crate) fn parse<'a>(line: &'a [u8], fields: &FieldMap) -> Result<Record<'a>, ParseError> {
+    let mut de = serde_json::Deserializer::from_slice(line);
+    let record = Seed(fields).deserialize(&mut de).map_err(|e| ParseError(e.to_string()))?;
+    de.end().map_err(|e| ParseError(e.to_string()))?;
+    Ok(record)
+}
+
+struct Seed<'f>(&'f FieldMap);
+
+impl<'de> DeserializeSeed<'de> for Seed<'_> {
+    type Value = Record<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Record<'de>, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Seed<'_> {
+    type Value = Record<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Record<'de>, A::Error> {
+        let mut r = Record::default();
+        let mut waf_action = None;
+        while let Some(CowStr(key)) = map.next_key::<CowStr<'de>>()? {
+            let Some(field) = self.0.field(&key) else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            match field {
+                Field::Host => r.host = map.next_value::<Str<'de>>()?.0,
+                Field::Zone => r.zone = map.next_value::<Str<'de>>()?.0,
+                Field::EdgeStatus => r.edge_status = map.next_value::<Num>()?.status(),
+                Field::OriginStatus => r.origin_status = map.next_value::<Num>()?.status(),
+                Field::TtfbMs => r.ttfb = map.next_value::<Num>()?.millis_as_secs(),
+                Field::OriginMs => r.origin_duration = map.next_value::<Num>()?.millis_as_secs(),
+                Field::CacheStatus => r.cache_status = map.next_value::<Str<'de>>()?.0,
+                Field::SecurityAction => r.security_action = map.next_value::<Str<'de>>()?.0,
+                Field::WafAction => waf_action = map.next_value::<Str<'de>>()?.0,
+                Field::Bytes => r.bytes = map.next_value::<Num>()?.count(),
+                Field::RayId => r.ray_id = map.next_value::<Str<'de>>()?.0,
+                Field::End => r.end = map.next_value::<Time>()?.0,
+                Field::ClientIp => r.client_ip = map.next_value::<Str<'de>>()?.0,
+                Field::ClientAsn => r.client_asn = map.next_value::<Num>()?.count(),
+                Field::ClientCountry => r.client_country = map.next_value::<Str<'de>>()?.0,
+                Field::Path => r.path = map.next_value::<Str<'de>>()?.0,
+                Field::UserAgent => r.user_agent = map.next_value::<Str<'de>>()?.0,
+            }
+        }
+        // Jobs created before the 2023 rename still send `WAFAction`.
+        if r.security_action.as_deref().is_none_or(str::is_empty) {
+            r.security_action = waf_action.or(r.security_action);
+        }
+        Ok(r)
+    }
+}
+
+/// A string that borrows from the input unless JSON escapes forced a copy
+/// (serde's own `Cow<str>` always copies).
+struct CowStr<'a>(Cow<'a, str>);
+
+impl<'de> de::Deserialize<'de> for CowStr<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = CowStr<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<CowStr<'de>, E> {
+                Ok(CowStr(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<CowStr<'de>, E> {
+                Ok(CowStr(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A string field; null reads as absent.
+struct Str<'a>(Option<Cow<'a, str>>);
+
+impl<'de> de::Deserialize<'de> for Str<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Option::<CowStr<'de>>::deserialize(d).map(|s| Str(s.map(|c| c.0)))
+    }
+}
+
+/// A number field, as JSON number or numeric string; null reads as absent.
+#[derive(Clone, Copy)]
+struct Num(Option<f64>);
+
+impl Num {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // range checked
+    fn status(self) -> Option<u16> {
+        self.0.filter(|v| (0.0..1000.0).contains(v) && v.fract() == 0.0).map(|v| v as u16)
+    }
+
+    fn millis_as_secs(self) -> Option<f64> {
+        self.0.filter(|v| v.is_finite() && *v >= 0.0).map(|v| v / 1000.0)
+    }
+
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // range checked
+    fn count(self) -> Option<u64> {
+        self.0.filter(|v| v.is_finite() && *v >= 0.0 && *v < 1.8e19).map(|v| v as u64)
+    }
+}
+
+impl<'de> de::Deserialize<'de> for Num {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Num;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number")
+            }
+            #[allow(clippy::cast_precision_loss)] // log values are far below 2^53
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Num, E> {
+                Ok(Num(Some(v as f64)))
+            }
+            #[allow(clippy::cast_precision_loss)]
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Num, E> {
+                Ok(Num(Some(v as f64)))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Num, E> {
+                Ok(Num(Some(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Num, E> {
+                // Some access logs quote numbers; "-" is nginx's "no value".
+                if v.is_empty() || v == "-" {
+                    return Ok(Num(None));
+                }
+                v.parse().map(|n| Num(Some(n))).map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Num, E> {
+                Ok(Num(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A timestamp field; null reads as absent.
+struct Time(Option<Timestamp>);
+
+impl<'de> de::Deserialize<'de> for Time {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct OptTime;
+        impl<'de> Visitor<'de> for OptTime {
+            type Value = Time;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a timestamp")
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Time, E> {
+                Ok(Time(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Time, E> {
+                Ok(Time(None))
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Time, D::Error> {
+                timestamp::deserialize(d).map(|t| Time(Some(t)))
+            }
+        }
+        d.deserialize_option(OptTime)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const LINE: &str = r#"{"RayID":"8f1c2a9b3d4e5f60","EdgeStartTimestamp":"2024-05-01T12:00:03Z","EdgeEndTimestamp":"2024-05-01T12:00:03Z","ZoneName":"shop.example","ClientRequestHost":"www.shop.example","ClientRequestMethod":"GET","ClientRequestPath":"/api/v1/cart","ClientRequestURI":"/api/v1/cart?id=42","ClientRequestProtocol":"HTTP/2","ClientRequestScheme":"https","ClientIP":"198.51.100.23","ClientASN":3320,"ClientCountry":"de","ClientTCPRTTMs":14,"EdgeColoCode":"FRA","EdgeResponseStatus":502,"OriginResponseStatus":502,"OriginResponseDurationMs":1834,"OriginTCPHandshakeDurationMs":0,"OriginTLSHandshakeDurationMs":0,"EdgeTimeToFirstByteMs":1851,"CacheCacheStatus":"dynamic","SecurityAction":"","EdgeResponseBytes":1208,"WorkerSubrequest":false}"#;
+
+    #[test]
+    fn reads_a_logpush_line() {
+        let r = parse(LINE.as_bytes(), &FieldMap::Logpush).unwrap();
+        assert_eq!(r.host.as_deref(), Some("www.shop.example"));
+        assert_eq!(r.edge_status, Some(502));
+        assert_eq!(r.origin_status, Some(502));
+        assert_eq!(r.ttfb, Some(1.851));
+        assert_eq!(r.origin_duration, Some(1.834));
+        assert_eq!(r.cache_status.as_deref(), Some("dynamic"));
+        assert_eq!(r.security_action.as_deref(), Some(""));
+        assert_eq!(r.client_asn, Some(3320));
+        assert_eq!(r.end, Some(Timestamp(1_714_564_803_000_000_000)));
+        assert!(matches!(r.host, Some(Cow::Borrowed(_))), "strings borrow from the line");
+    }
+
+    #[test]
+    fn falls_back_to_the_old_waf_field() {
+        let r = parse(br#"{"WAFAction":"block","ClientRequestHost":"a.example"}"#, &FieldMap::Logpush).unwrap();
+        assert_eq!(r.security_action.as_deref(), Some("block"));
+        let r = parse(br#"{"SecurityAction":"challenge","WAFAction":"block"}"#, &FieldMap::Logpush).unwrap();
+        assert_eq!(r.security_action.as_deref(), Some("challenge"));
+    }
+
+    #[test]
+    fn accepts_all_timestamp_encodings_and_escapes() {
+        for ts in ["1714564803", "1714564803000000000", r#""2024-05-01T12:00:03Z""#] {
+            let line = format!(r#"{{"EdgeEndTimestamp":{ts},"ClientRequestHost":"a\u002eexample"}}"#);
+            let r = parse(line.as_bytes(), &FieldMap::Logpush).unwrap();
+            assert_eq!(r.end, Some(Timestamp(1_714_564_803_000_000_000)), "{ts}");
+            assert_eq!(r.host.as_deref(), Some("a.example"));
+        }
+    }
+
+    #[test]
+    fn rejects_what_is_not_one_object() {
+        for bad in ["", "[]", "{", r#"{"EdgeResponseStatus":"x"}"#, "{} {}", r#"{"EdgeEndTimestamp":"yesterday"}"#] {
+            assert!(parse(bad.as_bytes(), &FieldMap::Logpush).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn custom_maps_read_other_logs() {
+        let map = FieldMap::Custom(
+            [("host", Field::Host), ("status", Field::EdgeStatus), ("ttfb_ms", Field::TtfbMs)]
+                .into_iter()
+                .map(|(k, f)| (k.to_owned(), f))
+                .collect(),
+        );
+        let r = parse(br#"{"host":"a.example","status":"404","ttfb_ms":"-"}"#, &map).unwrap();
+        assert_eq!((r.host.as_deref(), r.edge_status, r.ttfb), (Some("a.example"), Some(404), None));
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+            let _ = parse(&bytes, &FieldMap::Logpush);
+        }
+
+        #[test]
+        fn mutated_lines_never_panic(cut in 0..LINE.len(), byte in any::<u8>()) {
+            let mut bytes = LINE.as_bytes().to_vec();
+            bytes[cut] = byte;
+            let _ = parse(&bytes, &FieldMap::Logpush);
+            let _ = parse(&LINE.as_bytes()[..cut], &FieldMap::Logpush);
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! The exporter's counters, shared by every input and read by `/metrics`.
+//!
+//! Batches are merged in one step under a lock. Cardinality is bounded here:
+//! each customer has at most `hosts_per_customer` hosts (more fold into
+//! `host="other"`, counted by an overflow counter), the whole exporter stops
+//! adding hosts at `max_series`, and hosts idle for `idle_timeout` expire.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use crate::batch::{Batch, CustomerKey, DIMENSIONS};
+use crate::series::{Bounds, Histogram, HostSeries};
+use crate::topk::{Report, WindowedTopK};
+
+/// Label value for traffic of no customer in the catalog.
+pub(crate) const UNKNOWN_CUSTOMER: &str = "unknown";
+/// Label value that absorbs hosts past a cap.
+pub(crate) const OVERFLOW_HOST: &str = "other";
+
+/// Cardinality limits.
+#[derive(Debug, Clone)]
+pub(crate) struct Limits {
+    pub(crate) hosts_per_customer: usize,
+    pub(crate) max_series: usize,
+    pub(crate) idle_timeout: Duration,
+    /// Top-offender window: slots of this length ...
+    pub(crate) top_slot: Duration,
+    /// ... this many of them.
+    pub(crate) top_slots: usize,
+    /// Keys kept per customer and dimension.
+    pub(crate) top_capacity: usize,
+}
+
+#[derive(Debug)]
+pub(crate) struct HostEntry {
+    pub(crate) series: HostSeries,
+    last_seen: Instant,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct CustomerState {
+    pub(crate) hosts: HashMap<Box<str>, HostEntry>,
+    /// Requests folded into `host="other"` because of a cap.
+    pub(crate) overflow: u64,
+    offenders: Vec<WindowedTopK>,
+}
+
+/// Counters about the exporter itself, per input.
+#[derive(Debug)]
+pub(crate) struct InputStats {
+    pub(crate) lines_ok: u64,
+    pub(crate) lines_malformed: u64,
+    pub(crate) batches: HashMap<&'static str, u64>,
+    pub(crate) lag: Histogram,
+}
+
+#[derive(Debug)]
+pub(crate) struct State {
+    /// Customer ids, by catalog index; `unknown` last.
+    pub(crate) ids: Vec<String>,
+    pub(crate) customers: Vec<CustomerState>,
+    pub(crate) inputs: HashMap<String, InputStats>,
+    pub(crate) limits: Limits,
+    pub(crate) bounds: Bounds,
+    pub(crate) lag_bounds: Bounds,
+    pub(crate) series_total: usize,
+    /// Hosts expired since start.
+    pub(crate) expired: u64,
+}
+
+impl State {
+    pub(crate) fn new(ids: Vec<String>, limits: Limits, bounds: Bounds, lag_bounds: Bounds) -> Self {
+        let mut ids = ids;
+        ids.push(UNKNOWN_CUSTOMER.to_owned());
+        let customers = ids.iter().map(|_| CustomerState::default()).collect();
+        Self { ids, customers, inputs: HashMap::new(), limits, bounds, lag_bounds, series_total: 0, expired: 0 }
+    }
+
+    fn slot(&self, key: CustomerKey) -> usize {
+        key.map_or(self.ids.len() - 1, |i| usize::try_from(i).unwrap_or(usize::MAX).min(self.ids.len() - 1))
+    }
+
+    /// Counts a batch that was rejected before any line was counted.
+    pub(crate) fn record_rejected(&mut self, input: &str, reason: &'static str) {
+        let stats = self.input(input);
+        *stats.batches.entry(reason).or_default() += 1;
+    }
+
+    fn input(&mut self, input: &str) -> &mut InputStats {
+        let lag_bounds = &self.lag_bounds;
+        self.inputs.entry(input.to_owned()).or_insert_with(|| InputStats {
+            lines_ok: 0,
+            lines_malformed: 0,
+            batches: HashMap::new(),
+            lag: Histogram::new(lag_bounds),
+        })
+    }
+
+    /// Merges a batch; `now` for expiry bookkeeping, `unix_now` for the
+    /// offender windows.
+    pub(crate) fn merge(&mut self, input: &str, batch: Batch, now: Instant, unix_now: u64) {
+        for (key, hosts) in batch.series {
+            let c = self.slot(key);
+            for (host, series) in hosts {
+                self.merge_host(c, &host, &series, now);
+            }
+        }
+        let limits = self.limits.clone();
+        for (key, tops) in batch.offenders {
+            let c = self.slot(key);
+            let windows = &mut self.customers[c].offenders;
+            if windows.is_empty() {
+                *windows = DIMENSIONS
+                    .iter()
+                    .map(|_| WindowedTopK::new(limits.top_capacity, limits.top_slot.as_secs().max(1), limits.top_slots))
+                    .collect();
+            }
+            for (w, t) in windows.iter_mut().zip(&tops) {
+                w.merge(unix_now, t);
+            }
+        }
+        let stats = self.input(input);
+        stats.lines_ok += batch.lines - batch.malformed;
+        stats.lines_malformed += batch.malformed;
+        *stats.batches.entry("ok").or_default() += 1;
+        stats.lag.merge_from(&batch.lag);
+    }
+
+    fn merge_host(&mut self, c: usize, host: &str, series: &HostSeries, now: Instant) {
+        let hosts_per_customer = self.limits.hosts_per_customer;
+        let room_for_series = self.series_total < self.limits.max_series;
+        let customer = &mut self.customers[c];
+        let known = customer.hosts.contains_key(host);
+        // A new host takes a slot while the customer and the exporter have
+        // room; `other` itself is always allowed.
+        let target = if known || (customer.hosts.len() < hosts_per_customer && room_for_series) {
+            host
+        } else {
+            customer.overflow += series.total();
+            OVERFLOW_HOST
+        };
+        let bounds = &self.bounds;
+        let entry = customer
+            .hosts
+            .entry(target.into())
+            .or_insert_with(|| HostEntry { series: HostSeries::new(bounds), last_seen: now });
+        let before = entry.series.series();
+        entry.series.merge(series);
+        entry.last_seen = now;
+        self.series_total = self.series_total + entry.series.series() - before;
+    }
+
+    /// Drops hosts not seen for the idle timeout.
+    pub(crate) fn expire(&mut self, now: Instant) {
+        let idle = self.limits.idle_timeout;
+        for customer in &mut self.customers {
+            customer.hosts.retain(|_, h| {
+                let keep = now.saturating_duration_since(h.last_seen) < idle;
+                if !keep {
+                    self.series_total -= h.series.series();
+                    self.expired += 1;
+                }
+                keep
+            });
+        }
+    }
+
+    /// Top offenders of a customer along one dimension.
+    pub(crate) fn top(&self, customer: &str, dimension: &str, n: usize, unix_now: u64) -> Option<Report> {
+        let c = self.ids.iter().position(|id| id == customer)?;
+        let d = DIMENSIONS.iter().position(|x| *x == dimension)?;
+        let window = self.customers[c].offenders.get(d);
+        Some(window.map_or_else(
+            || Report {
+                window_seconds: self.limits.top_slot.as_secs() * self.limits.top_slots as u64,
+                total: 0,
+                entries: Vec::new(),
+            },
+            |w| w.top(unix_now, n),
+        ))
+    }
+}
+
+impl Histogram {
+    /// Adds another histogram with the same bounds.
+    pub(crate) fn merge_from(&mut self, other: &Self) {
+        for (a, b) in self.counts.iter_mut().zip(other.counts.iter()) {
+            *a += b;
+        }
+        self.sum += other.sum;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::tests::context;
+    use crate::record::FieldMap;
+
+    fn limits(hosts: usize, series: usize) -> Limits {
+        Limits {
+            hosts_per_customer: hosts,
+            max_series: series,
+            idle_timeout: Duration::from_secs(60),
+            top_slot: Duration::from_secs(60),
+            top_slots: 5,
+            top_capacity: 32,
+        }
+    }
+
+    fn batch_of(cx: &crate::batch::Context, lines: &str) -> Batch {
+        let mut b = Batch::new(cx);
+        b.add_lines(lines.as_bytes(), &FieldMap::Logpush, cx, 0.0);
+        b
+    }
+
+    const THREE_HOSTS: &str = r#"{"ClientRequestHost":"a.stranger.example","EdgeResponseStatus":200}
+{"ClientRequestHost":"b.stranger.example","EdgeResponseStatus":200}
+{"ClientRequestHost":"c.stranger.example","EdgeResponseStatus":200}
+"#;
+
+    #[test]
+    fn hosts_past_the_cap_fold_into_other() {
+        let cx = context();
+        let mut s = State::new(vec!["acme".into()], limits(2, 10_000), cx.bounds.clone(), cx.lag_bounds.clone());
+        s.merge("push", batch_of(&cx, THREE_HOSTS), Instant::now(), 0);
+        let unknown = &s.customers[1];
+        assert_eq!(unknown.hosts.len(), 3, "two hosts and other");
+        assert!(unknown.hosts.contains_key(OVERFLOW_HOST));
+        assert_eq!(unknown.overflow, 1);
+        let total: u64 = unknown.hosts.values().map(|h| h.series.total()).sum();
+        assert_eq!(total, 3, "nothing dropped");
+    }
+
+    #[test]
+    fn the_series_cap_stops_new_hosts() {
+        let cx = context();
+        let mut s = State::new(vec!["acme".into()], limits(100, 1), cx.bounds.clone(), cx.lag_bounds.clone());
+        s.merge("push", batch_of(&cx, THREE_HOSTS), Instant::now(), 0);
+        assert_eq!(s.customers[1].hosts.len(), 2, "the first host, then other");
+        assert_eq!(s.customers[1].overflow, 2);
+    }
+
+    #[test]
+    fn idle_hosts_expire() {
+        let cx = context();
+        let mut s = State::new(vec!["acme".into()], limits(10, 10_000), cx.bounds.clone(), cx.lag_bounds.clone());
+        let t0 = Instant::now();
+        s.merge("push", batch_of(&cx, THREE_HOSTS), t0, 0);
+        assert!(s.series_total > 0);
+        s.expire(t0 + Duration::from_secs(30));
+        assert_eq!(s.customers[1].hosts.len(), 3);
+        s.expire(t0 + Duration::from_secs(61));
+        assert_eq!(s.customers[1].hosts.len(), 0);
+        assert_eq!((s.series_total, s.expired), (0, 3));
+    }
+}

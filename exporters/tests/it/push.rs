@@ -1,0 +1,150 @@
+//! Logpush-shaped batches in, counters out.
+
+use crate::{gzip, start};
+
+const SECURED: &str = "push:\n  - name: cf\n    path: /ingest/cf\n    auth: {header: X-Logpush-Secret, secret: env:TEST_PUSH_SECRET}\n    max_body_bytes: 1MiB\n    max_decompressed_bytes: 4MiB\n";
+const AUTH: (&str, &str) = ("X-Logpush-Secret", "s3cret");
+
+/// One line per timestamp encoding and security field generation.
+fn batch() -> Vec<u8> {
+    [
+        r#"{"ClientRequestHost":"www.acme.example","EdgeResponseStatus":200,"CacheCacheStatus":"hit","EdgeTimeToFirstByteMs":40,"EdgeEndTimestamp":1714564803000000000,"RayID":"a1","SecurityAction":""}"#,
+        r#"{"ClientRequestHost":"www.acme.example","EdgeResponseStatus":200,"CacheCacheStatus":"miss","EdgeTimeToFirstByteMs":400,"EdgeEndTimestamp":1714564803,"RayID":"a2","OriginResponseStatus":200,"OriginResponseDurationMs":350}"#,
+        r#"{"ClientRequestHost":"x.api.acme.example","EdgeResponseStatus":403,"CacheCacheStatus":"dynamic","EdgeEndTimestamp":"2024-05-01T12:00:03Z","WAFAction":"block","ClientIP":"198.51.100.7"}"#,
+        r#"{"ClientRequestHost":"shop.globex.example","EdgeResponseStatus":524,"OriginResponseStatus":0,"EdgeEndTimestamp":"2024-05-01T12:00:03Z"}"#,
+        r#"{"ClientRequestHost":"nobody.example","EdgeResponseStatus":200}"#,
+        "{not json",
+    ]
+    .join("\n")
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn a_gzip_batch_is_counted_by_customer_host_and_class() {
+    let ex = start(SECURED).await;
+    let (status, body) = ex.push("/ingest/cf", gzip(&batch()), &[AUTH, ("Content-Encoding", "gzip")]).await;
+    assert_eq!((status, body.as_str()), (200, r#"{"lines":6,"malformed":1}"#));
+
+    let req = |c: &str, h: &str, class: &str, cache: &str| {
+        format!(
+            r#"edgewatch_requests_total{{customer="{c}",host="{h}",status_class="{class}",cache_status="{cache}"}}"#
+        )
+    };
+    assert_eq!(ex.sample(&req("acme", "www.acme.example", "2xx", "hit")).await, 1);
+    assert_eq!(ex.sample(&req("acme", "www.acme.example", "2xx", "miss")).await, 1);
+    assert_eq!(ex.sample(&req("acme", "x.api.acme.example", "4xx", "dynamic")).await, 1);
+    assert_eq!(ex.sample(&req("globex", "shop.globex.example", "5xx", "none")).await, 1, "matched by zone");
+    assert_eq!(
+        ex.sample(&req("unknown", "nobody.example", "2xx", "none")).await,
+        1,
+        "no customer: counted, not dropped"
+    );
+    // The catalog's 250ms threshold is a bucket: one of two requests is under it.
+    let le = r#"edgewatch_edge_ttfb_seconds_bucket{customer="acme",host="www.acme.example",le="0.25"}"#;
+    assert_eq!(ex.sample(le).await, 1);
+    let waf = r#"edgewatch_security_actions_total{customer="acme",host="x.api.acme.example",action="block"}"#;
+    assert_eq!(ex.sample(waf).await, 1, "the pre-2023 WAFAction field");
+    let timeout =
+        r#"edgewatch_origin_errors_total{customer="globex",host="shop.globex.example",kind="response_timeout"}"#;
+    assert_eq!(ex.sample(timeout).await, 1);
+    assert_eq!(ex.sample(r#"edgewatch_exporter_lines_total{input="cf",result="malformed"}"#).await, 1);
+    assert_eq!(ex.sample(r#"edgewatch_exporter_ingest_lag_seconds_count{input="cf"}"#).await, 4);
+
+    // Plain NDJSON, any Content-Type, counts the same.
+    let (status, _) = ex.push("/ingest/cf", batch(), &[AUTH, ("Content-Type", "application/octet-stream")]).await;
+    assert_eq!(status, 200);
+    assert_eq!(ex.sample(&req("acme", "www.acme.example", "2xx", "hit")).await, 2);
+}
+
+#[tokio::test]
+async fn without_the_secret_nothing_is_counted() {
+    let ex = start(SECURED).await;
+    let (status, body) = ex.push("/ingest/cf", batch(), &[]).await;
+    assert_eq!(status, 401);
+    assert!(body.contains("X-Logpush-Secret"), "{body}");
+    let (status, _) = ex.push("/ingest/cf", batch(), &[("X-Logpush-Secret", "s3cres")]).await;
+    assert_eq!(status, 401);
+    assert_eq!(ex.sample(r#"edgewatch_exporter_batches_total{input="cf",result="unauthorized"}"#).await, 2);
+    assert_eq!(ex.sample(r#"edgewatch_exporter_lines_total{input="cf",result="ok"}"#).await, 0);
+}
+
+#[tokio::test]
+async fn a_broken_batch_is_refused_whole_and_counted_once_when_resent() {
+    let ex = start(SECURED).await;
+    let mut one = batch();
+    one.push(b'\n');
+    let full = gzip(&one.repeat(50));
+    let (status, body) = ex.push("/ingest/cf", full[..full.len() - 40].to_vec(), &[AUTH]).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("gzip"), "{body}");
+    assert_eq!(ex.sample(r#"edgewatch_exporter_lines_total{input="cf",result="ok"}"#).await, 0);
+    // Logpush sends the batch again; it counts once.
+    let (status, _) = ex.push("/ingest/cf", full, &[AUTH]).await;
+    assert_eq!(status, 200);
+    assert_eq!(ex.sample(r#"edgewatch_exporter_lines_total{input="cf",result="ok"}"#).await, 250);
+}
+
+#[tokio::test]
+async fn bombs_and_oversized_bodies_get_413() {
+    let ex = start(SECURED).await;
+    let bomb = gzip(&vec![b'\n'; 32 << 20]);
+    let (status, body) = ex.push("/ingest/cf", bomb, &[AUTH]).await;
+    assert_eq!(status, 413, "{body}");
+    let (status, _) = ex.push("/ingest/cf", vec![b'\n'; 2 << 20], &[AUTH]).await;
+    assert_eq!(status, 413, "over max_body_bytes");
+    assert_eq!(ex.sample(r#"edgewatch_exporter_batches_total{input="cf",result="too_large"}"#).await, 1);
+}
+
+#[tokio::test]
+async fn answers_logpush_destination_validation() {
+    let ex = start(SECURED).await;
+    let (status, _) = ex.push("/ingest/cf", gzip(br#"{"content":"tests"}"#), &[AUTH]).await;
+    assert_eq!(status, 200);
+    assert_eq!(ex.sample(r#"edgewatch_exporter_lines_total{input="cf",result="ok"}"#).await, 0);
+}
+
+#[tokio::test]
+async fn hosts_past_the_cap_count_as_other() {
+    let ex = start("limits: {hosts_per_customer: 2}\n").await;
+    let lines: Vec<String> = (0..5)
+        .map(|i| format!(r#"{{"ClientRequestHost":"h{i}.api.acme.example","EdgeResponseStatus":200}}"#))
+        .collect();
+    let (status, _) = ex.push("/ingest/logpush", lines.join("\n").into_bytes(), &[]).await;
+    assert_eq!(status, 200);
+    let other = r#"edgewatch_requests_total{customer="acme",host="other",status_class="2xx",cache_status="none"}"#;
+    assert_eq!(ex.sample(other).await, 3);
+    assert_eq!(ex.sample(r#"edgewatch_exporter_overflow_total{customer="acme",label="host"}"#).await, 3);
+}
+
+#[tokio::test]
+async fn health_readiness_metrics_and_top_offenders() {
+    let ex = start("").await;
+    assert_eq!(ex.get("/-/healthy").await.0, 200);
+    assert_eq!(ex.get("/-/ready").await.0, 200);
+    let resp = ex
+        .client
+        .get(format!("{}/metrics", ex.base))
+        .header("Accept", "application/openmetrics-text;version=1.0.0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["content-type"], "application/openmetrics-text; version=1.0.0; charset=utf-8");
+    assert!(resp.text().await.unwrap().ends_with("# EOF\n"));
+
+    let lines: Vec<String> = (0..10)
+        .map(|i| {
+            let ip = if i < 7 { "192.0.2.66" } else { "192.0.2.1" };
+            format!(r#"{{"ClientRequestHost":"www.acme.example","EdgeResponseStatus":403,"SecurityAction":"block","ClientIP":"{ip}"}}"#)
+        })
+        .collect();
+    ex.push("/ingest/logpush", lines.join("\n").into_bytes(), &[]).await;
+    let (status, body) = ex.get("/api/v1/top?customer=acme&by=ip&n=1").await;
+    assert_eq!(status, 200);
+    let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(doc["total"], 10);
+    assert_eq!(doc["top"][0]["value"], "192.0.2.66");
+    assert_eq!(doc["top"][0]["share"], 0.7);
+    assert_eq!(ex.get("/api/v1/top?customer=nobody&by=ip").await.0, 404);
+    assert_eq!(ex.get("/api/v1/top?customer=acme&by=colour").await.0, 400);
+    assert_eq!(ex.get("/api/v1/top").await.0, 400);
+}

@@ -1,0 +1,45 @@
+//! `edgewatch exporter`: serve per-customer metrics from pushed request logs.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use edgewatch_exporters::Exporter;
+use edgewatch_exporters::config::Config;
+
+use super::runtime;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The customer catalog: a file or a folder of YAML files.
+    #[arg(long, value_name = "PATH", env = "EDGEWATCH_CATALOG")]
+    catalog: PathBuf,
+    /// The exporter's configuration (inputs, buckets, limits); built-in
+    /// defaults when absent.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long = "web.listen-address", value_name = "ADDR", default_value = "0.0.0.0:9817")]
+    listen: String,
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let catalog = runtime::load_catalog(&args.catalog)?;
+    let config = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            Config::parse(&text).map_err(|e| anyhow::anyhow!("{}:{e}", path.display()))?
+        }
+        None => Config::default(),
+    };
+    let exporter = Exporter::build(&config, &catalog, |k| std::env::var(k).ok())?;
+    runtime::tokio()?.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let addr = listener.local_addr()?;
+        tracing::info!(address = %addr, customers = catalog.customers.len(), "Exporter listening.");
+        exporter.serve(listener, runtime::shutdown_signal()).await.context("server failed")
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,55 @@
+//! What the long-running subcommands share: loading the catalog, a Tokio
+//! runtime, and a future that completes on Ctrl-C or SIGTERM.
+
+use std::path::Path;
+
+use anyhow::{Context as _, bail};
+use edgewatch_catalog::Catalog;
+
+/// Loads the catalog, logging warnings; errors stop the command.
+pub(crate) fn load_catalog(path: &Path) -> anyhow::Result<Catalog> {
+    match edgewatch_catalog::load(path) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                tracing::warn!("{w}");
+            }
+            Ok(loaded.catalog)
+        }
+        Err(rejected) => {
+            bail!(
+                "{}{rejected}; run `edgewatch check --catalog {}`",
+                edgewatch_catalog::render(&rejected.diagnostics),
+                path.display()
+            )
+        }
+    }
+}
+
+pub(crate) fn tokio() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the Tokio runtime")
+}
+
+/// Completes when the process is asked to stop.
+pub(crate) async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("Shutting down.");
+}
