@@ -3,7 +3,8 @@
 //! into the shared [`crate::state::State`] in one short critical section.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+/// Seeded per process, fast: keys come from client input.
+pub(crate) type FastMap<K, V> = hashbrown::HashMap<K, V, foldhash::fast::RandomState>;
 
 use crate::classify;
 use crate::hosts::{self, CustomerIdx, HostIndex};
@@ -17,15 +18,14 @@ pub(crate) const DIMENSIONS: [&str; 5] = ["ip", "asn", "country", "path", "user_
 /// Longest host kept as a label value (the DNS limit).
 const MAX_HOST_LEN: usize = 253;
 
-/// Keys monitored per dimension and customer in one batch.
-const BATCH_TOPK: usize = 256;
-
 /// What a batch needs to know, shared by every batch of an exporter.
 #[derive(Debug)]
 pub(crate) struct Context {
     pub(crate) hosts: HostIndex,
     pub(crate) bounds: Bounds,
     pub(crate) lag_bounds: Bounds,
+    /// Keys monitored per dimension and customer, in a batch as in the window.
+    pub(crate) top_keys: usize,
 }
 
 /// A customer, or `None` for traffic that matches no customer.
@@ -35,8 +35,8 @@ pub(crate) type CustomerKey = Option<CustomerIdx>;
 /// can outlive the buffer its lines were read from.
 #[derive(Debug)]
 pub(crate) struct Batch {
-    pub(crate) series: HashMap<CustomerKey, HashMap<Box<str>, HostSeries>>,
-    pub(crate) offenders: HashMap<CustomerKey, Vec<SpaceSaving>>,
+    pub(crate) series: FastMap<CustomerKey, FastMap<String, HostSeries>>,
+    pub(crate) offenders: FastMap<CustomerKey, Vec<SpaceSaving>>,
     pub(crate) lines: u64,
     pub(crate) malformed: u64,
     /// Ingest lag: now minus the record's end time.
@@ -46,8 +46,8 @@ pub(crate) struct Batch {
 impl Batch {
     pub(crate) fn new(cx: &Context) -> Self {
         Self {
-            series: HashMap::new(),
-            offenders: HashMap::new(),
+            series: FastMap::default(),
+            offenders: FastMap::default(),
             lines: 0,
             malformed: 0,
             lag: Histogram::new(&cx.lag_bounds),
@@ -56,7 +56,11 @@ impl Batch {
 
     /// Adds every line of `data` (newline-separated; blank lines skipped).
     pub(crate) fn add_lines(&mut self, data: &[u8], fields: &FieldMap, cx: &Context, now: f64) {
-        for line in data.split(|&b| b == b'\n') {
+        let mut start = 0;
+        let ends = memchr::memchr_iter(b'\n', data).chain(std::iter::once(data.len()));
+        for end in ends {
+            let line = &data[start..end];
+            start = end + 1;
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
@@ -77,11 +81,13 @@ impl Batch {
             Some(_) => Cow::Borrowed("invalid"),
             None => Cow::Borrowed("none"),
         };
-        let hosts = self.series.entry(customer).or_default();
-        if !hosts.contains_key(host.as_ref()) {
-            hosts.insert(host.as_ref().into(), HostSeries::new(&cx.bounds));
-        }
-        let Some(s) = hosts.get_mut(host.as_ref()) else { return };
+        // One lookup; the key is copied only the first time a batch sees a host.
+        let s = self
+            .series
+            .entry(customer)
+            .or_default()
+            .entry_ref(host.as_ref())
+            .or_insert_with(|| HostSeries::new(&cx.bounds));
 
         let class = r.edge_status.map_or(classify::STATUS_CLASSES.len() - 1, classify::status_class);
         let cache = classify::cache_status(r.cache_status.as_deref());
@@ -113,7 +119,7 @@ impl Batch {
         let failed = r.edge_status.is_some_and(|c| c >= 500);
         if action.is_some_and(classify::is_mitigation) || failed {
             let tops =
-                self.offenders.entry(customer).or_insert_with(|| vec![SpaceSaving::new(BATCH_TOPK); DIMENSIONS.len()]);
+                self.offenders.entry(customer).or_insert_with(|| vec![SpaceSaving::new(cx.top_keys); DIMENSIONS.len()]);
             let asn = r.client_asn.map(|a| a.to_string());
             let keys = [
                 r.client_ip.as_deref(),
@@ -142,6 +148,7 @@ pub(crate) mod tests {
             hosts: HostIndex::new(&catalog),
             bounds: Bounds::new(vec![0.1, 0.3, 1.0]),
             lag_bounds: Bounds::new(vec![10.0, 60.0]),
+            top_keys: 16,
         }
     }
 

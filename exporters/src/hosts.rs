@@ -3,18 +3,19 @@
 //! most specific wildcard, then the zone.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use edgewatch_catalog::{Catalog, HostPattern};
+
+use crate::batch::FastMap;
 
 /// Index of a customer in the catalog's customer list.
 pub(crate) type CustomerIdx = u32;
 
 #[derive(Debug, Default)]
 pub(crate) struct HostIndex {
-    exact: HashMap<Box<str>, CustomerIdx>,
-    wildcard: HashMap<Box<str>, CustomerIdx>,
-    zones: HashMap<Box<str>, CustomerIdx>,
+    exact: FastMap<Box<str>, CustomerIdx>,
+    wildcard: FastMap<Box<str>, CustomerIdx>,
+    zones: FastMap<Box<str>, CustomerIdx>,
 }
 
 impl HostIndex {

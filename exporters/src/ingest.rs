@@ -60,43 +60,49 @@ pub(crate) fn process(
     }
 
     let mut decoder = MultiGzDecoder::new(body);
-    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK * 2);
+    // Decompressed bytes land in `buf[filled..]`; complete lines are counted
+    // and the partial last line moves to the front. Zeroed once, not per read.
+    let mut buf = vec![0u8; 2 * CHUNK];
+    let mut filled = 0;
     let mut total: u64 = 0;
     let mut first = true;
     // Set while skipping the rest of an over-long line.
     let mut skipping = false;
     loop {
-        let start = buf.len();
-        buf.resize(start + CHUNK, 0);
-        let n = decoder.read(&mut buf[start..]).map_err(|e| IngestError::BadGzip(e.to_string()))?;
-        buf.truncate(start + n);
+        if buf.len() - filled < CHUNK {
+            buf.resize(filled + CHUNK, 0);
+        }
+        let n = decoder.read(&mut buf[filled..]).map_err(|e| IngestError::BadGzip(e.to_string()))?;
         total += n as u64;
         if total > max {
             return Err(IngestError::TooLarge(max));
         }
-        if first && n < CHUNK && is_validation(&buf) && decoder.read(&mut [0u8; 1]).is_ok_and(|m| m == 0) {
+        let end = filled + n;
+        let data = &buf[..end];
+        if first && n < CHUNK && is_validation(data) && decoder.read(&mut [0u8; 1]).is_ok_and(|m| m == 0) {
             return Ok(Outcome::Validation);
         }
         first = false;
         if n == 0 {
             // The last line may lack its newline.
             if !skipping {
-                batch.add_lines(&buf, fields, cx, now);
+                batch.add_lines(data, fields, cx, now);
             }
             return Ok(Outcome::Counted(batch));
         }
-        let Some(last_nl) = memchr::memrchr(b'\n', &buf) else {
-            if buf.len() > MAX_LINE {
+        let Some(last_nl) = memchr::memrchr(b'\n', data) else {
+            filled = end;
+            if filled > MAX_LINE {
                 if !skipping {
                     batch.lines += 1;
                     batch.malformed += 1;
                 }
                 skipping = true;
-                buf.clear();
+                filled = 0;
             }
             continue;
         };
-        let (complete, _) = buf.split_at(last_nl + 1);
+        let complete = &data[..=last_nl];
         if skipping {
             // Drop the tail of the over-long line, keep what follows it.
             let first_nl = memchr::memchr(b'\n', complete).unwrap_or(last_nl);
@@ -105,7 +111,8 @@ pub(crate) fn process(
         } else {
             batch.add_lines(complete, fields, cx, now);
         }
-        buf.drain(..=last_nl);
+        buf.copy_within(last_nl + 1..end, 0);
+        filled = end - (last_nl + 1);
     }
 }
 

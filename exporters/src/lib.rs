@@ -26,6 +26,7 @@ mod hosts;
 mod http;
 mod ingest;
 mod record;
+mod scan;
 mod series;
 mod state;
 mod timestamp;
@@ -132,7 +133,7 @@ impl Exporter {
         };
         let ids = catalog.customers.iter().map(|c| c.id.to_string()).collect();
         let state = State::new(ids, limits, bounds.clone(), lag_bounds.clone());
-        let cx = Context { hosts: HostIndex::new(catalog), bounds, lag_bounds };
+        let cx = Context { hosts: HostIndex::new(catalog), bounds, lag_bounds, top_keys: l.top_keys };
         Ok(Self { inner: Arc::new(Inner { state: Mutex::new(state), cx, pushes, ready: AtomicBool::new(true) }) })
     }
 

@@ -76,32 +76,36 @@ pub(crate) enum FieldMap {
 
 impl FieldMap {
     fn field(&self, key: &str) -> Option<Field> {
+        self.field_bytes(key.as_bytes())
+    }
+
+    pub(crate) fn field_bytes(&self, key: &[u8]) -> Option<Field> {
         match self {
             Self::Logpush => logpush_field(key),
-            Self::Custom(map) => map.get(key).copied(),
+            Self::Custom(map) => map.get(std::str::from_utf8(key).ok()?).copied(),
         }
     }
 }
 
-fn logpush_field(key: &str) -> Option<Field> {
+fn logpush_field(key: &[u8]) -> Option<Field> {
     Some(match key {
-        "ClientRequestHost" => Field::Host,
-        "ZoneName" => Field::Zone,
-        "EdgeResponseStatus" => Field::EdgeStatus,
-        "OriginResponseStatus" => Field::OriginStatus,
-        "EdgeTimeToFirstByteMs" => Field::TtfbMs,
-        "OriginResponseDurationMs" => Field::OriginMs,
-        "CacheCacheStatus" => Field::CacheStatus,
-        "SecurityAction" => Field::SecurityAction,
-        "WAFAction" => Field::WafAction,
-        "EdgeResponseBytes" => Field::Bytes,
-        "RayID" => Field::RayId,
-        "EdgeEndTimestamp" => Field::End,
-        "ClientIP" => Field::ClientIp,
-        "ClientASN" => Field::ClientAsn,
-        "ClientCountry" => Field::ClientCountry,
-        "ClientRequestPath" => Field::Path,
-        "ClientRequestUserAgent" => Field::UserAgent,
+        b"ClientRequestHost" => Field::Host,
+        b"ZoneName" => Field::Zone,
+        b"EdgeResponseStatus" => Field::EdgeStatus,
+        b"OriginResponseStatus" => Field::OriginStatus,
+        b"EdgeTimeToFirstByteMs" => Field::TtfbMs,
+        b"OriginResponseDurationMs" => Field::OriginMs,
+        b"CacheCacheStatus" => Field::CacheStatus,
+        b"SecurityAction" => Field::SecurityAction,
+        b"WAFAction" => Field::WafAction,
+        b"EdgeResponseBytes" => Field::Bytes,
+        b"RayID" => Field::RayId,
+        b"EdgeEndTimestamp" => Field::End,
+        b"ClientIP" => Field::ClientIp,
+        b"ClientASN" => Field::ClientAsn,
+        b"ClientCountry" => Field::ClientCountry,
+        b"ClientRequestPath" => Field::Path,
+        b"ClientRequestUserAgent" => Field::UserAgent,
         _ => return None,
     })
 }
@@ -111,8 +115,17 @@ fn logpush_field(key: &str) -> Option<Field> {
 #[error("{0}")]
 pub(crate) struct ParseError(String);
 
-/// Parses one JSON line.
+/// Parses one JSON line: the byte scanner of [`crate::scan`] when it can,
+/// `serde_json` otherwise (escapes, unusual shapes, and every error).
 pub(crate) fn parse<'a>(line: &'a [u8], fields: &FieldMap) -> Result<Record<'a>, ParseError> {
+    if let Some(r) = crate::scan::parse(line, fields) {
+        return Ok(r);
+    }
+    parse_serde(line, fields)
+}
+
+/// Parses one JSON line with `serde_json`.
+pub(crate) fn parse_serde<'a>(line: &'a [u8], fields: &FieldMap) -> Result<Record<'a>, ParseError> {
     let mut de = serde_json::Deserializer::from_slice(line);
     let record = Seed(fields).deserialize(&mut de).map_err(|e| ParseError(e.to_string()))?;
     de.end().map_err(|e| ParseError(e.to_string()))?;
@@ -209,19 +222,34 @@ impl<'de> de::Deserialize<'de> for Str<'de> {
 struct Num(Option<f64>);
 
 impl Num {
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // range checked
     fn status(self) -> Option<u16> {
-        self.0.filter(|v| (0.0..1000.0).contains(v) && v.fract() == 0.0).map(|v| v as u16)
+        as_status(self.0)
     }
 
     fn millis_as_secs(self) -> Option<f64> {
-        self.0.filter(|v| v.is_finite() && *v >= 0.0).map(|v| v / 1000.0)
+        as_secs_from_millis(self.0)
     }
 
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // range checked
     fn count(self) -> Option<u64> {
-        self.0.filter(|v| v.is_finite() && *v >= 0.0 && *v < 1.8e19).map(|v| v as u64)
+        as_count(self.0)
     }
+}
+
+/// An HTTP status from a number; out-of-range values read as absent.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // range checked
+pub(crate) fn as_status(v: Option<f64>) -> Option<u16> {
+    v.filter(|v| (0.0..1000.0).contains(v) && v.fract() == 0.0).map(|v| v as u16)
+}
+
+/// Seconds from a count of milliseconds.
+pub(crate) fn as_secs_from_millis(v: Option<f64>) -> Option<f64> {
+    v.filter(|v| v.is_finite() && *v >= 0.0).map(|v| v / 1000.0)
+}
+
+/// A non-negative count.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // range checked
+pub(crate) fn as_count(v: Option<f64>) -> Option<u64> {
+    v.filter(|v| v.is_finite() && *v >= 0.0 && *v < 1.8e19).map(|v| v as u64)
 }
 
 impl<'de> de::Deserialize<'de> for Num {
@@ -342,7 +370,53 @@ mod tests {
         assert_eq!((r.host.as_deref(), r.edge_status, r.ttfb), (Some("a.example"), Some(404), None));
     }
 
+    /// JSON values of the kinds Logpush and access logs carry.
+    fn json_value() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            any::<u32>().prop_map(|n| n.to_string()),
+            (-1000i64..1000, 0u32..1000).prop_map(|(a, b)| format!("{a}.{b}")),
+            Just("null".to_owned()),
+            Just("true".to_owned()),
+            Just("1e3".to_owned()),
+            Just("\"2024-05-01T12:00:03Z\"".to_owned()),
+            "[a-zA-Z0-9 ./:_-]{0,20}".prop_map(|s| format!("\"{s}\"")),
+            "[a-z]{0,5}".prop_map(|s| format!("\"{s}\\\"q\\\\\\u00e9\"")),
+            Just("\"\"".to_owned()),
+        ];
+        leaf.prop_recursive(2, 8, 3, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(|v| format!("[{}]", v.join(","))),
+                prop::collection::vec(inner, 0..3).prop_map(|v| {
+                    let body: Vec<_> = v.iter().enumerate().map(|(i, x)| format!("\"k{i}\":{x}")).collect();
+                    format!("{{{}}}", body.join(","))
+                }),
+            ]
+        })
+    }
+
     proptest! {
+        #[test]
+        fn the_fast_path_agrees_with_serde(
+            entries in prop::collection::vec((prop::sample::select(vec![
+                "ClientRequestHost", "ZoneName", "EdgeResponseStatus", "OriginResponseStatus", "EdgeTimeToFirstByteMs",
+                "OriginResponseDurationMs", "CacheCacheStatus", "SecurityAction", "WAFAction", "EdgeResponseBytes",
+                "RayID", "EdgeEndTimestamp", "ClientIP", "ClientASN", "ClientCountry", "ClientRequestPath",
+                "ClientRequestUserAgent", "Other", "SecurityRuleIDs",
+            ]), json_value()), 0..12),
+            spaces in any::<bool>(),
+        ) {
+            // serde keeps the last of repeated keys, and so must the scanner.
+            let sep = if spaces { ", " } else { "," };
+            let body: Vec<_> = entries.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+            let line = format!("{{{}}}", body.join(sep));
+            let fast = crate::scan::parse(line.as_bytes(), &FieldMap::Logpush);
+            let slow = parse_serde(line.as_bytes(), &FieldMap::Logpush);
+            if let Some(fast) = fast {
+                let slow = slow.map_err(|e| TestCaseError::fail(format!("scanner accepted what serde rejects: {line}: {e}")))?;
+                prop_assert_eq!(fast, slow, "{}", line);
+            }
+        }
+
         #[test]
         fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
             let _ = parse(&bytes, &FieldMap::Logpush);

@@ -18,7 +18,7 @@
 //! bounded by `slots * K` keys of at most [`MAX_KEY_BYTES`] bytes each. Time is always passed in explicitly.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
+use std::hash::BuildHasher as _;
 
 /// Keys longer than this many bytes are truncated (at a UTF-8 char boundary) so memory stays bounded.
 pub(crate) const MAX_KEY_BYTES: usize = 256;
@@ -35,19 +35,22 @@ pub(crate) struct Entry {
 }
 
 /// A monitored key; the same shape as [`Entry`], kept private so the heap invariant cannot be broken.
+/// A monitored key. Slots never move; the heap refers to them by index, so
+/// reordering the heap never hashes a key, and an evicted slot's string
+/// buffer is reused for the key that takes its place.
 #[derive(Debug, Clone)]
 struct Counter {
     key: String,
     count: u64,
     error: u64,
+    /// Where this slot sits in the heap.
+    pos: usize,
 }
 
-/// Report order: count descending, then key ascending. The heap evicts the key that ranks last.
 fn rank(a: &Counter, b: &Counter) -> Ordering {
     b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key))
 }
 
-/// The longest prefix of `key` of at most [`MAX_KEY_BYTES`] bytes that ends on a char boundary.
 fn truncate_key(key: &str) -> &str {
     if key.len() <= MAX_KEY_BYTES {
         return key;
@@ -57,23 +60,26 @@ fn truncate_key(key: &str) -> &str {
     key.get(..end).unwrap_or_default()
 }
 
-/// Space-Saving summary with a fixed capacity of monitored keys.
+/// Space-Saving summary of at most `capacity` keys.
 ///
-/// Counters live in a binary min-heap (by count, ties evicting the key that ranks last in [`top`](Self::top))
-/// with a key → heap-position map, so [`offer`](Self::offer) is `O(log K)`.
+/// Invariants: `heap` holds every slot index once; `slots[heap[p]].pos == p`;
+/// `table` holds every slot index once, hashed by that slot's key.
 #[derive(Debug, Clone)]
 pub(crate) struct SpaceSaving {
     capacity: usize,
     total: u64,
-    /// Upper bound on the true weight of any unmonitored key while the summary is not full. Zero unless a
-    /// merge with a summary of a different capacity brought in weight that could not all be monitored.
+    /// Count a newly monitored key starts from (see `merge`).
     floor: u64,
-    heap: Vec<Counter>,
-    index: HashMap<String, usize>,
+    slots: Vec<Counter>,
+    /// Min-heap of slot indexes: the slot that ranks last is on top.
+    heap: Vec<usize>,
+    table: hashbrown::HashTable<usize>,
+    /// Seeded per process: keys are chosen by clients, including attackers.
+    hasher: foldhash::quality::RandomState,
 }
 
 impl SpaceSaving {
-    /// Creates an empty summary monitoring at most `capacity` keys (clamped to at least 1).
+    /// An empty summary of at most `capacity` keys (at least one).
     #[must_use]
     pub(crate) fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
@@ -81,105 +87,124 @@ impl SpaceSaving {
             capacity,
             total: 0,
             floor: 0,
+            slots: Vec::with_capacity(capacity),
             heap: Vec::with_capacity(capacity),
-            index: HashMap::with_capacity(capacity),
+            table: hashbrown::HashTable::with_capacity(capacity),
+            hasher: foldhash::quality::RandomState::default(),
         }
     }
 
-    /// Maximum number of monitored keys.
+    /// The most keys kept.
     #[must_use]
     #[cfg(test)]
     pub(crate) fn capacity(&self) -> usize {
         self.capacity
     }
 
-    /// Sum of all weights offered, including those of merged summaries (saturating).
+    /// Sum of all weights offered or merged in.
     #[must_use]
     pub(crate) fn total(&self) -> u64 {
         self.total
     }
 
-    /// Number of monitored keys (never more than the capacity).
+    /// Keys monitored now.
     #[must_use]
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.heap.len()
+        self.slots.len()
     }
 
     /// Whether no key is monitored.
     #[must_use]
     #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.slots.is_empty()
     }
 
-    /// Forgets everything but keeps the capacity and allocations, so a summary can be reused per batch.
+    /// Forgets everything, keeping the allocations.
     pub(crate) fn clear(&mut self) {
         self.total = 0;
         self.floor = 0;
+        self.slots.clear();
         self.heap.clear();
-        self.index.clear();
+        self.table.clear();
     }
 
-    /// Counts `weight` for `key` (truncated to [`MAX_KEY_BYTES`]) in `O(log K)`. A zero weight is ignored:
-    /// it carries no information and would only churn the monitored set.
+    fn find(&self, hash: u64, key: &str) -> Option<usize> {
+        let slots = &self.slots;
+        self.table.find(hash, |&i| slots.get(i).is_some_and(|s| s.key == key)).copied()
+    }
+
+    fn index_slot(&mut self, hash: u64, id: usize) {
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.table.insert_unique(hash, id, |&i| slots.get(i).map_or(0, |s| hasher.hash_one(s.key.as_str())));
+    }
+
+    /// Counts `weight` more for `key`.
     pub(crate) fn offer(&mut self, key: &str, weight: u64) {
         if weight == 0 {
             return;
         }
         let key = truncate_key(key);
         self.total = self.total.saturating_add(weight);
-        if let Some(&pos) = self.index.get(key) {
-            if let Some(c) = self.heap.get_mut(pos) {
-                c.count = c.count.saturating_add(weight);
+        let hash = self.hasher.hash_one(key);
+        if let Some(id) = self.find(hash, key) {
+            if let Some(s) = self.slots.get_mut(id) {
+                s.count = s.count.saturating_add(weight);
+                let pos = s.pos;
+                self.sift_down(pos);
             }
-            self.sift_down(pos);
-        } else if self.heap.len() < self.capacity {
+        } else if self.slots.len() < self.capacity {
+            let id = self.slots.len();
             let pos = self.heap.len();
             let count = self.floor.saturating_add(weight);
-            self.heap.push(Counter { key: key.to_owned(), count, error: self.floor });
-            self.index.insert(key.to_owned(), pos);
+            self.slots.push(Counter { key: key.to_owned(), count, error: self.floor, pos });
+            self.heap.push(id);
+            self.index_slot(hash, id);
             self.sift_up(pos);
-        } else if let Some(min) = self.heap.first_mut() {
+        } else if let Some(&id) = self.heap.first() {
             // Full: the new key inherits the smallest counter, whose count bounds any unmonitored key.
-            let evicted = std::mem::replace(&mut min.key, key.to_owned());
-            self.index.remove(&evicted);
-            self.index.insert(key.to_owned(), 0);
-            self.floor = self.floor.max(min.count);
-            min.error = min.count;
-            min.count = min.count.saturating_add(weight);
+            let Some(old_hash) = self.slots.get(id).map(|s| self.hasher.hash_one(s.key.as_str())) else { return };
+            if let Ok(entry) = self.table.find_entry(old_hash, |&i| i == id) {
+                entry.remove();
+            }
+            let Some(s) = self.slots.get_mut(id) else { return };
+            s.key.clear();
+            s.key.push_str(key);
+            self.floor = self.floor.max(s.count);
+            s.error = s.count;
+            s.count = s.count.saturating_add(weight);
+            self.index_slot(hash, id);
             self.sift_down(0);
         }
     }
 
-    /// Folds `other` into `self`, keeping the `K` largest counters, in `O(K)` expected time.
-    ///
-    /// Bounds stay correct for the concatenated stream and every key heavier than `T / K` stays monitored. If the
-    /// capacities differ, the bounds stay correct and `K` becomes the smallest capacity involved.
+    /// Folds `other` in (mergeable summaries: add, then keep the largest).
     pub(crate) fn merge(&mut self, other: &SpaceSaving) {
         self.total = self.total.saturating_add(other.total);
-        if other.heap.is_empty() {
+        if other.slots.is_empty() {
             return;
         }
         let own_bound = self.unmonitored_bound();
         let other_bound = other.unmonitored_bound();
-        let mut merged = Vec::with_capacity(self.heap.len().saturating_add(other.heap.len()));
-        for c in &other.heap {
-            if !self.index.contains_key(&c.key) {
-                let (count, error) = (c.count.saturating_add(own_bound), c.error.saturating_add(own_bound));
-                merged.push(Counter { key: c.key.clone(), count, error });
+        let mut merged: Vec<Counter> = Vec::with_capacity(self.slots.len().saturating_add(other.slots.len()));
+        for o in &other.slots {
+            if self.find(self.hasher.hash_one(o.key.as_str()), &o.key).is_none() {
+                let (count, error) = (o.count.saturating_add(own_bound), o.error.saturating_add(own_bound));
+                merged.push(Counter { key: o.key.clone(), count, error, pos: 0 });
             }
         }
-        self.index.clear();
-        for c in self.heap.drain(..) {
-            let (count, error) = match other.index.get(&c.key).and_then(|&pos| other.heap.get(pos)) {
-                Some(o) => (o.count, o.error),
-                None => (other_bound, other_bound),
-            };
+        for s in std::mem::take(&mut self.slots) {
+            let (count, error) =
+                match other.find(other.hasher.hash_one(s.key.as_str()), &s.key).and_then(|i| other.slots.get(i)) {
+                    Some(o) => (o.count, o.error),
+                    None => (other_bound, other_bound),
+                };
             merged.push(Counter {
-                count: c.count.saturating_add(count),
-                error: c.error.saturating_add(error),
-                key: c.key,
+                count: s.count.saturating_add(count),
+                error: s.error.saturating_add(error),
+                key: s.key,
+                pos: 0,
             });
         }
         if merged.len() > self.capacity {
@@ -188,34 +213,44 @@ impl SpaceSaving {
         }
         // Every kept counter is at least `own_bound + other_bound`, which also bounds keys neither side monitored.
         self.floor = own_bound.saturating_add(other_bound);
-        self.heap = merged;
-        for (pos, c) in self.heap.iter().enumerate() {
-            self.index.insert(c.key.clone(), pos);
+        self.slots = merged;
+        self.table.clear();
+        self.heap.clear();
+        for id in 0..self.slots.len() {
+            let Some(s) = self.slots.get_mut(id) else { break };
+            s.pos = id;
+            let hash = self.hasher.hash_one(s.key.as_str());
+            self.heap.push(id);
+            self.index_slot(hash, id);
         }
         for pos in (0..self.heap.len() / 2).rev() {
             self.sift_down(pos);
         }
     }
 
-    /// The `n` largest counters, by count descending then key ascending, in `O(K log K)`.
+    /// The `n` largest counts, by count descending, then key.
     #[must_use]
     pub(crate) fn top(&self, n: usize) -> Vec<Entry> {
-        let mut counters: Vec<&Counter> = self.heap.iter().collect();
-        counters.sort_unstable_by(|a, b| rank(a, b));
-        counters.into_iter().take(n).map(|c| Entry { key: c.key.clone(), count: c.count, error: c.error }).collect()
+        let mut slots: Vec<&Counter> = self.slots.iter().collect();
+        slots.sort_unstable_by(|a, b| rank(a, b));
+        slots.into_iter().take(n).map(|s| Entry { key: s.key.clone(), count: s.count, error: s.error }).collect()
     }
 
-    /// Upper bound on the true weight of any key that is not monitored.
+    /// The most an unmonitored key can have been offered.
     fn unmonitored_bound(&self) -> u64 {
-        match self.heap.first() {
-            Some(min) if self.heap.len() >= self.capacity => min.count,
+        match self.heap.first().and_then(|&id| self.slots.get(id)) {
+            Some(min) if self.slots.len() >= self.capacity => min.count,
             _ => self.floor,
         }
     }
 
-    /// Whether the counter at `a` must be evicted before the one at `b`; false if either is out of range.
+    fn slot_at(&self, pos: usize) -> Option<&Counter> {
+        self.heap.get(pos).and_then(|&id| self.slots.get(id))
+    }
+
+    /// Whether the slot at heap position `a` ranks below the one at `b`.
     fn evicts_before(&self, a: usize, b: usize) -> bool {
-        match (self.heap.get(a), self.heap.get(b)) {
+        match (self.slot_at(a), self.slot_at(b)) {
             (Some(x), Some(y)) => rank(x, y) == Ordering::Greater,
             _ => false,
         }
@@ -227,10 +262,8 @@ impl SpaceSaving {
         }
         self.heap.swap(a, b);
         for pos in [a, b] {
-            if let Some(c) = self.heap.get(pos)
-                && let Some(slot) = self.index.get_mut(&c.key)
-            {
-                *slot = pos;
+            if let Some(s) = self.heap.get(pos).copied().and_then(|id| self.slots.get_mut(id)) {
+                s.pos = pos;
             }
         }
     }
@@ -266,7 +299,6 @@ impl SpaceSaving {
     }
 }
 
-/// One key of a windowed [`Report`].
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ReportEntry {
     /// The (possibly truncated) key.
@@ -389,6 +421,8 @@ fn share(count: u64, total: u64) -> f64 {
 // Tests may panic on failure, and their inputs are small enough not to overflow.
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
     use proptest::prelude::*;
 
