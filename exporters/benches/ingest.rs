@@ -220,7 +220,9 @@ fn ingest(dir: &Path) -> f64 {
         let exporter = Exporter::build(&Config::default(), &catalog(), |_| None).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}/ingest/logpush", listener.local_addr().unwrap());
-        tokio::spawn(exporter.serve(listener, std::future::pending()));
+        tokio::spawn(async move {
+            exporter.serve(listener, &edgewatch_web::WebConfig::default(), std::future::pending()).await
+        });
         let client = reqwest::Client::new();
         let queue = std::sync::Arc::new(std::sync::Mutex::new(batches));
         let start = Instant::now();
@@ -309,7 +311,7 @@ fn encode_time() -> (u64, f64, usize) {
         let exporter = Exporter::build(&config, &catalog(), |_| None).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(exporter.serve(listener, std::future::pending()));
+        tokio::spawn(async move { exporter.serve(listener, &edgewatch_web::WebConfig::default(), std::future::pending()).await });
         let client = reqwest::Client::new();
         // 2,500 hosts of one unknown domain, each with 8 request series and
         // two histograms of 14 buckets: about 100k series.

@@ -14,7 +14,7 @@
 //! let config = edgewatch_exporters::config::Config::default();
 //! let exporter = edgewatch_exporters::Exporter::build(&config, &catalog, |k| std::env::var(k).ok())?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:9817").await?;
-//! exporter.serve(listener, std::future::pending()).await?;
+//! exporter.serve(listener, &edgewatch_web::WebConfig::default(), std::future::pending()).await?;
 //! # Ok(()) }
 //! ```
 
@@ -142,10 +142,12 @@ impl Exporter {
         http::router(Arc::clone(&self.inner))
     }
 
-    /// Serves on `listener` until `shutdown` completes, then drains.
+    /// Serves on `listener`, with the web config's TLS, basic auth and
+    /// headers, until `shutdown` completes; then drains.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
+        web: &edgewatch_web::WebConfig,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let inner = Arc::clone(&self.inner);
@@ -160,13 +162,12 @@ impl Exporter {
             }
         });
         let draining = Arc::clone(&inner);
-        let result = axum::serve(listener, self.router())
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                // Readiness drops first, so load balancers stop sending.
-                draining.ready.store(false, Ordering::Relaxed);
-            })
-            .await;
+        let shutdown = async move {
+            shutdown.await;
+            // Readiness drops first, so load balancers stop sending.
+            draining.ready.store(false, Ordering::Relaxed);
+        };
+        let result = edgewatch_web::serve(listener, self.router(), web, shutdown).await;
         expiry.abort();
         result
     }

@@ -21,6 +21,9 @@ pub(crate) struct Args {
     /// Address to listen on.
     #[arg(long = "web.listen-address", value_name = "ADDR", default_value = "0.0.0.0:9817")]
     listen: String,
+    /// TLS, basic auth and response headers, in exporter-toolkit's format.
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    web_config: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -33,13 +36,17 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         None => Config::default(),
     };
     let exporter = Exporter::build(&config, &catalog, |k| std::env::var(k).ok())?;
+    let web = match &args.web_config {
+        Some(path) => edgewatch_web::WebConfig::load(path)?,
+        None => edgewatch_web::WebConfig::default(),
+    };
     runtime::tokio()?.block_on(async {
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let addr = listener.local_addr()?;
-        tracing::info!(address = %addr, customers = catalog.customers.len(), "Exporter listening.");
-        exporter.serve(listener, runtime::shutdown_signal()).await.context("server failed")
+        tracing::info!(address = %addr, tls = web.is_tls(), customers = catalog.customers.len(), "Exporter listening.");
+        exporter.serve(listener, &web, runtime::shutdown_signal()).await.context("server failed")
     })?;
     Ok(ExitCode::SUCCESS)
 }

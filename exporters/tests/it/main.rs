@@ -48,9 +48,14 @@ pub(crate) async fn start(config_yaml: &str) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(exporter.serve(listener, async move {
-        let _ = stopped.await;
-    }));
+    tokio::spawn(async move {
+        let web = edgewatch_web::WebConfig::default();
+        exporter
+            .serve(listener, &web, async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
     Running { base, client: reqwest::Client::new(), stop: Some(stop) }
 }
 

@@ -1,0 +1,197 @@
+//! The web config file: parsed, checked, and built (certificates loaded).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::RootCertStore;
+use rustls::server::WebPkiClientVerifier;
+use rustls_pki_types::pem::PemObject as _;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use serde::Deserialize;
+
+/// The file as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebConfig {
+    tls_server_config: Option<RawTls>,
+    #[serde(default)]
+    basic_auth_users: BTreeMap<String, String>,
+    #[serde(default)]
+    http_server_config: RawHttp,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    cert_file: PathBuf,
+    key_file: PathBuf,
+    client_ca_file: Option<PathBuf>,
+    client_auth_type: Option<ClientAuth>,
+    min_version: Option<TlsVersion>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+enum ClientAuth {
+    NoClientCert,
+    RequireAndVerifyClientCert,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+enum TlsVersion {
+    #[serde(rename = "TLS12")]
+    Tls12,
+    #[serde(rename = "TLS13")]
+    Tls13,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+}
+
+/// A loaded web config. The default serves plain HTTP without auth.
+#[derive(Default)]
+pub struct WebConfig {
+    pub(crate) tls: Option<Tls>,
+    /// User name → bcrypt hash.
+    pub(crate) users: BTreeMap<String, String>,
+    pub(crate) headers: Vec<(axum::http::HeaderName, axum::http::HeaderValue)>,
+}
+
+impl std::fmt::Debug for WebConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Hashes stay out of logs.
+        f.debug_struct("WebConfig")
+            .field("tls", &self.tls.is_some())
+            .field("users", &self.users.keys().collect::<Vec<_>>())
+            .field("headers", &self.headers)
+            .finish()
+    }
+}
+
+pub(crate) struct Tls {
+    pub(crate) acceptor: tokio_rustls::TlsAcceptor,
+}
+
+/// Why a web config cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum WebConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}", path = path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a valid web config.
+    #[error("{path}:{source}", path = path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What and where.
+        #[source]
+        source: edgewatch_catalog::yaml::DeError,
+    },
+    /// A value is wrong.
+    #[error("{path}: {message}", path = path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl WebConfig {
+    /// Reads, checks and builds a web config file.
+    pub fn load(path: &Path) -> Result<Self, WebConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| WebConfigError::Read { path: path.into(), source })?;
+        Self::from_yaml(&text, path)
+    }
+
+    /// Builds from YAML text; `path` names the file in errors and anchors
+    /// relative certificate paths.
+    pub fn from_yaml(text: &str, path: &Path) -> Result<Self, WebConfigError> {
+        let raw: RawWebConfig = edgewatch_catalog::yaml::from_str(text)
+            .map_err(|source| WebConfigError::Parse { path: path.into(), source })?;
+        let invalid = |message: String| WebConfigError::Invalid { path: path.into(), message };
+        let base = path.parent().unwrap_or_else(|| Path::new("."));
+        for (user, hash) in &raw.basic_auth_users {
+            if !["$2a$", "$2b$", "$2y$"].iter().any(|p| hash.starts_with(p)) || hash.len() != 60 {
+                return Err(invalid(format!(
+                    "basic_auth_users.{user}: expected a bcrypt hash (`$2y$...`, 60 characters), as `htpasswd -nBC 10 {user}` prints"
+                )));
+            }
+        }
+        let mut headers = Vec::new();
+        for (name, value) in &raw.http_server_config.headers {
+            let n = axum::http::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| invalid(format!("http_server_config.headers: `{name}` is not a header name")))?;
+            let v = axum::http::HeaderValue::from_str(value)
+                .map_err(|_| invalid(format!("http_server_config.headers.{name}: not a valid header value")))?;
+            headers.push((n, v));
+        }
+        let tls = raw.tls_server_config.map(|t| build_tls(&t, base).map_err(invalid)).transpose()?;
+        Ok(Self { tls, users: raw.basic_auth_users, headers })
+    }
+
+    /// Whether connections are TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+}
+
+fn build_tls(t: &RawTls, base: &Path) -> Result<Tls, String> {
+    let resolve = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+    let cert_file = resolve(&t.cert_file);
+    let key_file = resolve(&t.key_file);
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert_file)
+        .and_then(Iterator::collect)
+        .map_err(|e| format!("tls_server_config.cert_file {}: {e}", cert_file.display()))?;
+    if certs.is_empty() {
+        return Err(format!("tls_server_config.cert_file {}: no certificate in the file", cert_file.display()));
+    }
+    let key = PrivateKeyDer::from_pem_file(&key_file)
+        .map_err(|e| format!("tls_server_config.key_file {}: {e}", key_file.display()))?;
+    let versions: &[&rustls::SupportedProtocolVersion] = match t.min_version {
+        Some(TlsVersion::Tls13) => &[&rustls::version::TLS13],
+        _ => &[&rustls::version::TLS12, &rustls::version::TLS13],
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(versions)
+        .map_err(|e| format!("tls_server_config: {e}"))?;
+    let builder = match (t.client_auth_type, &t.client_ca_file) {
+        (Some(ClientAuth::RequireAndVerifyClientCert), Some(ca)) => {
+            let ca = resolve(ca);
+            let mut roots = RootCertStore::empty();
+            for cert in CertificateDer::pem_file_iter(&ca)
+                .map_err(|e| format!("tls_server_config.client_ca_file {}: {e}", ca.display()))?
+            {
+                let cert = cert.map_err(|e| format!("tls_server_config.client_ca_file {}: {e}", ca.display()))?;
+                roots.add(cert).map_err(|e| format!("tls_server_config.client_ca_file {}: {e}", ca.display()))?;
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(|e| format!("tls_server_config.client_ca_file: {e}"))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        (Some(ClientAuth::RequireAndVerifyClientCert), None) => {
+            return Err(
+                "tls_server_config: client_auth_type RequireAndVerifyClientCert needs client_ca_file".to_owned()
+            );
+        }
+        _ => builder.with_no_client_auth(),
+    };
+    let mut config = builder
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("tls_server_config: certificate and key do not match: {e}"))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Tls { acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)) })
+}
