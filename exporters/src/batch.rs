@@ -8,7 +8,7 @@ pub(crate) type FastMap<K, V> = hashbrown::HashMap<K, V, foldhash::fast::RandomS
 
 use crate::classify;
 use crate::hosts::{self, CustomerIdx, HostIndex};
-use crate::record::{self, FieldMap, Record};
+use crate::record::{LineFormat, Record};
 use crate::series::{Bounds, Histogram, HostSeries};
 use crate::topk::SpaceSaving;
 
@@ -55,7 +55,7 @@ impl Batch {
     }
 
     /// Adds every line of `data` (newline-separated; blank lines skipped).
-    pub(crate) fn add_lines(&mut self, data: &[u8], fields: &FieldMap, cx: &Context, now: f64) {
+    pub(crate) fn add_lines(&mut self, data: &[u8], format: &LineFormat, cx: &Context, now: f64) {
         let mut start = 0;
         let ends = memchr::memchr_iter(b'\n', data).chain(std::iter::once(data.len()));
         for end in ends {
@@ -66,7 +66,7 @@ impl Batch {
                 continue;
             }
             self.lines += 1;
-            match record::parse(line, fields) {
+            match format.parse(line) {
                 Ok(r) => self.add(&r, cx, now),
                 Err(_) => self.malformed += 1,
             }
@@ -152,6 +152,8 @@ pub(crate) mod tests {
         }
     }
 
+    pub(crate) const LOGPUSH: LineFormat = LineFormat::Json(crate::record::FieldMap::Logpush);
+
     #[test]
     fn counts_lines_by_customer_and_host() {
         let cx = context();
@@ -162,7 +164,7 @@ not json
 {"ClientRequestHost":"stranger.example","EdgeResponseStatus":404}
 "#;
         let mut b = Batch::new(&cx);
-        b.add_lines(data, &FieldMap::Logpush, &cx, 1030.0);
+        b.add_lines(data, &LOGPUSH, &cx, 1030.0);
         assert_eq!((b.lines, b.malformed), (4, 1));
         let acme = &b.series[&Some(0)]["www.acme.example"];
         assert_eq!(acme.total(), 2);

@@ -6,8 +6,15 @@
 
 use std::fmt;
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
 use edgewatch_catalog::{Duration, SecretRef};
 use serde::Deserialize;
+
+pub use crate::combined::Trailing;
+pub use crate::record::Unit;
+use crate::record::{Field, FieldMap, LineFormat};
 
 /// The exporter's configuration file.
 #[derive(Debug, Clone, Deserialize)]
@@ -16,6 +23,12 @@ pub struct Config {
     /// HTTP push inputs (Logpush-style).
     #[serde(default = "default_push")]
     pub push: Vec<PushConfig>,
+    /// Tailed log files.
+    #[serde(default)]
+    pub files: Vec<FileConfig>,
+    /// Where file checkpoints are kept.
+    #[serde(default = "default_state_dir")]
+    pub state_dir: PathBuf,
     /// Latency histogram buckets.
     #[serde(default)]
     pub histograms: HistogramConfig,
@@ -26,7 +39,209 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Self { push: default_push(), histograms: HistogramConfig::default(), limits: LimitsConfig::default() }
+        Self {
+            push: default_push(),
+            files: Vec::new(),
+            state_dir: default_state_dir(),
+            histograms: HistogramConfig::default(),
+            limits: LimitsConfig::default(),
+        }
+    }
+}
+
+fn default_state_dir() -> PathBuf {
+    PathBuf::from("data/exporter")
+}
+
+/// Log files to tail, all written in one format.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Name, used as the `input` label of self-metrics.
+    pub name: String,
+    /// The files. Each is followed across rotation (rename and copy-truncate).
+    pub paths: Vec<PathBuf>,
+    /// How lines are written.
+    #[serde(default)]
+    pub format: FileFormat,
+    /// For `json`: which key holds which value.
+    #[serde(default)]
+    pub fields: BTreeMap<FieldName, FieldSource>,
+    /// For `combined`: fields the log format appends after the combined ones.
+    #[serde(default)]
+    pub trailing: Vec<Trailing>,
+    /// For `combined` logs of one virtual host: the host of every line.
+    pub host: Option<String>,
+    /// Where to start in a file seen for the first time.
+    #[serde(default)]
+    pub start_at: StartAt,
+}
+
+/// Line formats of tailed files.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FileFormat {
+    /// Logpush `http_requests` NDJSON written to files (Logpush to S3/R2, then synced).
+    #[default]
+    Logpush,
+    /// Any JSON-per-line access log (nginx `escape=json`, Envoy JSON), read through `fields`.
+    Json,
+    /// nginx `combined`, with `trailing` fields.
+    Combined,
+}
+
+/// Where to start reading a file never read before.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StartAt {
+    /// New lines only (the default: a restart without checkpoint does not recount history).
+    #[default]
+    End,
+    /// The whole file.
+    Beginning,
+}
+
+/// A value the exporter reads from a JSON log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldName {
+    /// Request host.
+    Host,
+    /// DNS zone.
+    Zone,
+    /// Status sent to the client.
+    EdgeStatus,
+    /// Status from the origin (0: no answer).
+    OriginStatus,
+    /// Time to first byte (a duration: give its unit).
+    Ttfb,
+    /// Origin response time (a duration: give its unit).
+    OriginDuration,
+    /// Cache status.
+    CacheStatus,
+    /// Terminating security action.
+    SecurityAction,
+    /// Response bytes.
+    Bytes,
+    /// Request id, for exemplars.
+    RayId,
+    /// Time the response ended.
+    End,
+    /// Client address.
+    ClientIp,
+    /// Client network.
+    ClientAsn,
+    /// Client country.
+    ClientCountry,
+    /// Request path.
+    Path,
+    /// Client user agent.
+    UserAgent,
+}
+
+/// Where a value is in a JSON log: a key, or a key and a unit for durations.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum FieldSource {
+    /// `status: status`
+    Key(String),
+    /// `ttfb: {key: request_time, unit: s}`
+    WithUnit {
+        /// The JSON key.
+        key: String,
+        /// `s`, `ms` or `us`.
+        unit: Unit,
+    },
+}
+
+impl FieldSource {
+    fn key(&self) -> &str {
+        match self {
+            Self::Key(k) | Self::WithUnit { key: k, .. } => k,
+        }
+    }
+}
+
+impl FileConfig {
+    /// How this input's lines are parsed.
+    pub(crate) fn line_format(&self) -> LineFormat {
+        match self.format {
+            FileFormat::Logpush => LineFormat::Json(FieldMap::Logpush),
+            FileFormat::Combined => LineFormat::Combined { trailing: self.trailing.clone(), host: self.host.clone() },
+            FileFormat::Json => {
+                let map = self
+                    .fields
+                    .iter()
+                    .map(|(name, source)| {
+                        let unit = match source {
+                            FieldSource::WithUnit { unit, .. } => *unit,
+                            FieldSource::Key(_) => Unit::S,
+                        };
+                        let field = match name {
+                            FieldName::Host => Field::Host,
+                            FieldName::Zone => Field::Zone,
+                            FieldName::EdgeStatus => Field::EdgeStatus,
+                            FieldName::OriginStatus => Field::OriginStatus,
+                            FieldName::Ttfb => Field::Ttfb(unit),
+                            FieldName::OriginDuration => Field::OriginDuration(unit),
+                            FieldName::CacheStatus => Field::CacheStatus,
+                            FieldName::SecurityAction => Field::SecurityAction,
+                            FieldName::Bytes => Field::Bytes,
+                            FieldName::RayId => Field::RayId,
+                            FieldName::End => Field::End,
+                            FieldName::ClientIp => Field::ClientIp,
+                            FieldName::ClientAsn => Field::ClientAsn,
+                            FieldName::ClientCountry => Field::ClientCountry,
+                            FieldName::Path => Field::Path,
+                            FieldName::UserAgent => Field::UserAgent,
+                        };
+                        (source.key().to_owned(), field)
+                    })
+                    .collect();
+                LineFormat::Json(FieldMap::Custom(map))
+            }
+        }
+    }
+
+    fn validate(&self, at: &str, problems: &mut Vec<String>) {
+        if self.paths.is_empty() {
+            problems.push(format!("{at}.paths: list at least one file"));
+        }
+        let json_only = !self.fields.is_empty();
+        let combined_only = !self.trailing.is_empty() || self.host.is_some();
+        match self.format {
+            FileFormat::Json => {
+                if !self.fields.contains_key(&FieldName::Host) && !self.fields.contains_key(&FieldName::Zone) {
+                    problems.push(format!(
+                        "{at}.fields: name the key of `host` (or `zone`), or no line can be matched to a customer"
+                    ));
+                }
+                for name in [FieldName::Ttfb, FieldName::OriginDuration] {
+                    if let Some(FieldSource::Key(key)) = self.fields.get(&name) {
+                        problems.push(format!(
+                            "{at}.fields: give the unit of a duration, as `{{key: {key}, unit: s}}` (s, ms or us)"
+                        ));
+                    }
+                }
+                if combined_only {
+                    problems.push(format!("{at}: `trailing` and `host` are for format `combined`"));
+                }
+            }
+            FileFormat::Combined => {
+                if self.host.is_none() && !self.trailing.contains(&Trailing::Host) {
+                    problems
+                        .push(format!("{at}: combined lines carry no host: set `host`, or add `host` to `trailing`"));
+                }
+                if json_only {
+                    problems.push(format!("{at}: `fields` is for format `json`"));
+                }
+            }
+            FileFormat::Logpush => {
+                if json_only || combined_only {
+                    problems.push(format!("{at}: format `logpush` takes no `fields`, `trailing` or `host`"));
+                }
+            }
+        }
     }
 }
 
@@ -243,6 +458,13 @@ impl Config {
                 problems.push(format!("{at}.auth.header: `{}` is not a header name", a.header));
             }
         }
+        for (i, f) in self.files.iter().enumerate() {
+            let at = format!("files[{i}]");
+            if !names.insert(&f.name) {
+                problems.push(format!("{at}.name: `{}` is used by another input", f.name));
+            }
+            f.validate(&at, &mut problems);
+        }
         if self.histograms.buckets.iter().any(|b| !b.is_finite() || *b <= 0.0) {
             problems.push("histograms.buckets: bounds must be positive seconds".to_owned());
         }
@@ -285,6 +507,38 @@ mod tests {
         assert!(err.message.contains("inline secret") && !err.message.contains("hunter2"), "{err}");
         let c = Config::parse("push:\n  - {name: a, path: /metrics}\n  - {name: a, path: x}\n").unwrap();
         assert_eq!(c.validate().len(), 3, "{:?}", c.validate());
+    }
+
+    #[test]
+    fn file_inputs_are_checked() {
+        let c = Config::parse(
+            "files:
+  - {name: nginx, paths: [/var/log/nginx/access.log], format: combined, trailing: [request_time]}
+  - {name: envoy, paths: [], format: json, fields: {status: x, ttfb: duration}}
+  - {name: nginx, paths: [/x], format: logpush, host: a.example}
+",
+        );
+        let problems = c.map_or_else(|e| vec![e.to_string()], |c| c.validate());
+        assert!(problems.iter().any(|p| p.contains("unknown variant `status`")), "{problems:?}");
+        let c = Config::parse(
+            "files:
+  - {name: nginx, paths: [/var/log/nginx/access.log], format: combined, trailing: [request_time]}
+  - {name: envoy, paths: [], format: json, fields: {edge_status: x, ttfb: duration}}
+  - {name: nginx, paths: [/x], format: logpush, host: a.example}
+",
+        )
+        .unwrap();
+        assert_eq!(
+            c.validate(),
+            [
+                "files[0]: combined lines carry no host: set `host`, or add `host` to `trailing`",
+                "files[1].paths: list at least one file",
+                "files[1].fields: name the key of `host` (or `zone`), or no line can be matched to a customer",
+                "files[1].fields: give the unit of a duration, as `{key: duration, unit: s}` (s, ms or us)",
+                "files[2].name: `nginx` is used by another input",
+                "files[2]: format `logpush` takes no `fields`, `trailing` or `host`",
+            ]
+        );
     }
 
     #[test]

@@ -288,7 +288,6 @@ mod tests {
 
     use super::*;
     use crate::batch::{Batch, tests::context};
-    use crate::record::FieldMap;
     use crate::state::Limits;
 
     fn state() -> State {
@@ -306,7 +305,7 @@ mod tests {
 {"ClientRequestHost":"www.acme.example","EdgeResponseStatus":522,"OriginResponseStatus":0,"SecurityAction":"block"}
 "#;
         let mut b = Batch::new(&cx);
-        b.add_lines(lines.as_bytes(), &FieldMap::Logpush, &cx, 1001.0);
+        b.add_lines(lines.as_bytes(), &crate::batch::tests::LOGPUSH, &cx, 1001.0);
         s.merge("logpush", b, Instant::now(), 1001);
         s
     }

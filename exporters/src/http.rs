@@ -22,7 +22,10 @@ use serde_json::json;
 use crate::batch::DIMENSIONS;
 use crate::expose::{self, Format};
 use crate::ingest::{self, IngestError, Outcome};
-use crate::{Inner, Push, unix_now};
+use crate::record::{FieldMap, LineFormat};
+use crate::{Inner, Push, unix_now, unix_now_secs};
+
+const LOGPUSH: LineFormat = LineFormat::Json(FieldMap::Logpush);
 
 pub(crate) fn router(inner: Arc<Inner>) -> Router {
     let mut router = Router::new()
@@ -60,10 +63,8 @@ async fn ingest_push(State(inner): State<Arc<Inner>>, i: usize, headers: HeaderM
     // Decompressing and parsing is CPU work: keep it off the async workers,
     // so batches use every core while the server stays responsive.
     let work = Arc::clone(&inner);
-    let result = tokio::task::spawn_blocking(move || {
-        ingest::process(&body, gzip, max, &crate::record::FieldMap::Logpush, &work.cx, unix_now())
-    })
-    .await;
+    let result =
+        tokio::task::spawn_blocking(move || ingest::process(&body, gzip, max, &LOGPUSH, &work.cx, unix_now())).await;
     match result {
         Ok(Ok(Outcome::Counted(batch))) => {
             let (lines, malformed) = (batch.lines, batch.malformed);
@@ -108,10 +109,13 @@ async fn metrics(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Respons
 }
 
 async fn ready(State(inner): State<Arc<Inner>>) -> Response {
-    if inner.ready.load(Ordering::Relaxed) {
-        (StatusCode::OK, "Ready\n").into_response()
-    } else {
+    let starting = inner.starting.load(Ordering::Relaxed);
+    if !inner.ready.load(Ordering::Relaxed) {
         (StatusCode::SERVICE_UNAVAILABLE, "Not ready: shutting down\n").into_response()
+    } else if starting > 0 {
+        (StatusCode::SERVICE_UNAVAILABLE, format!("Not ready: {starting} file input(s) starting\n")).into_response()
+    } else {
+        (StatusCode::OK, "Ready\n").into_response()
     }
 }
 
@@ -145,8 +149,4 @@ async fn top(
         .into_response(),
         None => error(StatusCode::NOT_FOUND, format!("no customer `{}`", q.customer)),
     }
-}
-
-fn unix_now_secs() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }

@@ -8,7 +8,7 @@ use std::io::Read as _;
 use flate2::read::MultiGzDecoder;
 
 use crate::batch::{Batch, Context};
-use crate::record::FieldMap;
+use crate::record::LineFormat;
 
 /// Read this much decompressed data at a time.
 const CHUNK: usize = 256 * 1024;
@@ -43,7 +43,7 @@ pub(crate) fn process(
     body: &[u8],
     gzip: bool,
     max: u64,
-    fields: &FieldMap,
+    format: &LineFormat,
     cx: &Context,
     now: f64,
 ) -> Result<Outcome, IngestError> {
@@ -55,7 +55,7 @@ pub(crate) fn process(
         if body.len() as u64 > max {
             return Err(IngestError::TooLarge(max));
         }
-        batch.add_lines(body, fields, cx, now);
+        batch.add_lines(body, format, cx, now);
         return Ok(Outcome::Counted(batch));
     }
 
@@ -86,7 +86,7 @@ pub(crate) fn process(
         if n == 0 {
             // The last line may lack its newline.
             if !skipping {
-                batch.add_lines(data, fields, cx, now);
+                batch.add_lines(data, format, cx, now);
             }
             return Ok(Outcome::Counted(batch));
         }
@@ -106,10 +106,10 @@ pub(crate) fn process(
         if skipping {
             // Drop the tail of the over-long line, keep what follows it.
             let first_nl = memchr::memchr(b'\n', complete).unwrap_or(last_nl);
-            batch.add_lines(&complete[first_nl + 1..], fields, cx, now);
+            batch.add_lines(&complete[first_nl + 1..], format, cx, now);
             skipping = false;
         } else {
-            batch.add_lines(complete, fields, cx, now);
+            batch.add_lines(complete, format, cx, now);
         }
         buf.copy_within(last_nl + 1..end, 0);
         filled = end - (last_nl + 1);
@@ -156,8 +156,8 @@ mod tests {
     fn gzip_and_plain_count_the_same() {
         let cx = context();
         let data = lines(3000);
-        let plain = counted(process(&data, false, 1 << 30, &FieldMap::Logpush, &cx, 0.0));
-        let zipped = counted(process(&gz(&data), true, 1 << 30, &FieldMap::Logpush, &cx, 0.0));
+        let plain = counted(process(&data, false, 1 << 30, &crate::batch::tests::LOGPUSH, &cx, 0.0));
+        let zipped = counted(process(&gz(&data), true, 1 << 30, &crate::batch::tests::LOGPUSH, &cx, 0.0));
         assert_eq!((plain.lines, zipped.lines), (3000, 3000));
         assert_eq!(zipped.malformed, 0, "no line is cut at a chunk boundary");
         assert_eq!(plain.series, zipped.series);
@@ -167,7 +167,7 @@ mod tests {
     fn a_truncated_stream_counts_nothing() {
         let cx = context();
         let z = gz(&lines(3000));
-        let r = process(&z[..z.len() / 2], true, 1 << 30, &FieldMap::Logpush, &cx, 0.0);
+        let r = process(&z[..z.len() / 2], true, 1 << 30, &crate::batch::tests::LOGPUSH, &cx, 0.0);
         assert!(matches!(r, Err(IngestError::BadGzip(_))), "{r:?}");
     }
 
@@ -176,7 +176,7 @@ mod tests {
         let cx = context();
         let bomb = gz(&vec![b' '; 64 << 20]);
         assert!(bomb.len() < 1 << 20, "64 MiB of spaces compress to {} bytes", bomb.len());
-        let r = process(&bomb, true, 8 << 20, &FieldMap::Logpush, &cx, 0.0);
+        let r = process(&bomb, true, 8 << 20, &crate::batch::tests::LOGPUSH, &cx, 0.0);
         assert!(matches!(r, Err(IngestError::TooLarge(_))), "{r:?}");
     }
 
@@ -184,10 +184,13 @@ mod tests {
     fn answers_the_validation_upload() {
         let cx = context();
         assert!(matches!(
-            process(&gz(br#"{"content":"tests"}"#), true, 1 << 20, &FieldMap::Logpush, &cx, 0.0),
+            process(&gz(br#"{"content":"tests"}"#), true, 1 << 20, &crate::batch::tests::LOGPUSH, &cx, 0.0),
             Ok(Outcome::Validation)
         ));
-        assert!(matches!(process(b"test", false, 1 << 20, &FieldMap::Logpush, &cx, 0.0), Ok(Outcome::Validation)));
+        assert!(matches!(
+            process(b"test", false, 1 << 20, &crate::batch::tests::LOGPUSH, &cx, 0.0),
+            Ok(Outcome::Validation)
+        ));
     }
 
     #[test]
@@ -197,7 +200,7 @@ mod tests {
         data.extend(vec![b'x'; 3 * MAX_LINE]);
         data.push(b'\n');
         data.extend(lines(2));
-        let b = counted(process(&gz(&data), true, 1 << 30, &FieldMap::Logpush, &cx, 0.0));
+        let b = counted(process(&gz(&data), true, 1 << 30, &crate::batch::tests::LOGPUSH, &cx, 0.0));
         assert_eq!((b.lines, b.malformed), (5, 1));
     }
 }

@@ -20,8 +20,10 @@
 
 mod batch;
 mod classify;
+mod combined;
 pub mod config;
 mod expose;
+mod files;
 mod hosts;
 mod http;
 mod ingest;
@@ -29,11 +31,12 @@ mod record;
 mod scan;
 mod series;
 mod state;
+mod tail;
 mod timestamp;
 mod topk;
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -74,7 +77,12 @@ pub(crate) struct Inner {
     state: Mutex<State>,
     cx: Context,
     pushes: Vec<Push>,
+    files: Vec<config::FileConfig>,
+    state_dir: std::path::PathBuf,
+    /// Cleared when shutdown begins.
     ready: AtomicBool,
+    /// File inputs not yet opened and read once; ready only at zero.
+    starting: AtomicUsize,
 }
 
 #[derive(Debug)]
@@ -134,7 +142,17 @@ impl Exporter {
         let ids = catalog.customers.iter().map(|c| c.id.to_string()).collect();
         let state = State::new(ids, limits, bounds.clone(), lag_bounds.clone());
         let cx = Context { hosts: HostIndex::new(catalog), bounds, lag_bounds, top_keys: l.top_keys };
-        Ok(Self { inner: Arc::new(Inner { state: Mutex::new(state), cx, pushes, ready: AtomicBool::new(true) }) })
+        Ok(Self {
+            inner: Arc::new(Inner {
+                state: Mutex::new(state),
+                cx,
+                pushes,
+                files: config.files.clone(),
+                state_dir: config.state_dir.clone(),
+                ready: AtomicBool::new(true),
+                starting: AtomicUsize::new(0),
+            }),
+        })
     }
 
     /// The HTTP endpoints, for serving or for tests.
@@ -151,6 +169,7 @@ impl Exporter {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let inner = Arc::clone(&self.inner);
+        let files = files::spawn(&inner, &inner.files, &inner.state_dir)?;
         let expiry = tokio::spawn({
             let inner = Arc::clone(&inner);
             async move {
@@ -169,8 +188,14 @@ impl Exporter {
         };
         let result = edgewatch_web::serve(listener, self.router(), web, shutdown).await;
         expiry.abort();
+        files.stop();
         result
     }
+}
+
+/// Whole seconds since 1970.
+pub(crate) fn unix_now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// Seconds since 1970, as a float, for ingest lag.

@@ -45,10 +45,10 @@ pub(crate) enum Field {
     Zone,
     EdgeStatus,
     OriginStatus,
-    /// Milliseconds to first byte (`EdgeTimeToFirstByteMs`).
-    TtfbMs,
-    /// Origin duration in milliseconds (`OriginResponseDurationMs`).
-    OriginMs,
+    /// Time to first byte (`EdgeTimeToFirstByteMs`: milliseconds).
+    Ttfb(Unit),
+    /// Origin response duration (`OriginResponseDurationMs`: milliseconds).
+    OriginDuration(Unit),
     CacheStatus,
     SecurityAction,
     /// The pre-2023 name; used only when `SecurityAction` is absent.
@@ -63,14 +63,36 @@ pub(crate) enum Field {
     UserAgent,
 }
 
+/// The unit a log writes a duration in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    /// Seconds (nginx `$request_time`).
+    S,
+    /// Milliseconds (Logpush, Envoy `%DURATION%`).
+    Ms,
+    /// Microseconds.
+    Us,
+}
+
+impl Unit {
+    /// The duration in seconds; negative or non-finite values read as absent.
+    pub(crate) fn to_secs(self, v: Option<f64>) -> Option<f64> {
+        let v = v.filter(|v| v.is_finite() && *v >= 0.0)?;
+        Some(match self {
+            Self::S => v,
+            Self::Ms => v / 1e3,
+            Self::Us => v / 1e6,
+        })
+    }
+}
+
 /// Which JSON keys feed which fields.
 #[derive(Debug, Clone)]
 pub(crate) enum FieldMap {
     /// Cloudflare Logpush `http_requests`.
     Logpush,
-    /// Any other JSON log, by key. Built by the file-tail input's field
-    /// mappings, which are the next part of this crate.
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// Any other JSON log, by key (a file input's `fields`).
     Custom(HashMap<String, Field>),
 }
 
@@ -93,8 +115,8 @@ fn logpush_field(key: &[u8]) -> Option<Field> {
         b"ZoneName" => Field::Zone,
         b"EdgeResponseStatus" => Field::EdgeStatus,
         b"OriginResponseStatus" => Field::OriginStatus,
-        b"EdgeTimeToFirstByteMs" => Field::TtfbMs,
-        b"OriginResponseDurationMs" => Field::OriginMs,
+        b"EdgeTimeToFirstByteMs" => Field::Ttfb(Unit::Ms),
+        b"OriginResponseDurationMs" => Field::OriginDuration(Unit::Ms),
         b"CacheCacheStatus" => Field::CacheStatus,
         b"SecurityAction" => Field::SecurityAction,
         b"WAFAction" => Field::WafAction,
@@ -110,10 +132,34 @@ fn logpush_field(key: &[u8]) -> Option<Field> {
     })
 }
 
+/// How the lines of an input are written.
+#[derive(Debug, Clone)]
+pub(crate) enum LineFormat {
+    /// One JSON object per line, read through a field map.
+    Json(FieldMap),
+    /// nginx `combined`, with trailing fields and a host for vhost logs.
+    Combined { trailing: Vec<crate::combined::Trailing>, host: Option<String> },
+}
+
+impl LineFormat {
+    pub(crate) fn parse<'a>(&'a self, line: &'a [u8]) -> Result<Record<'a>, ParseError> {
+        match self {
+            Self::Json(fields) => parse(line, fields),
+            Self::Combined { trailing, host } => crate::combined::parse(line, trailing, host.as_deref()),
+        }
+    }
+}
+
 /// Why a line is not a record.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub(crate) struct ParseError(String);
+
+impl ParseError {
+    pub(crate) fn new(message: String) -> Self {
+        Self(message)
+    }
+}
 
 /// Parses one JSON line: the byte scanner of [`crate::scan`] when it can,
 /// `serde_json` otherwise (escapes, unusual shapes, and every error).
@@ -162,8 +208,8 @@ impl<'de> Visitor<'de> for Seed<'_> {
                 Field::Zone => r.zone = map.next_value::<Str<'de>>()?.0,
                 Field::EdgeStatus => r.edge_status = map.next_value::<Num>()?.status(),
                 Field::OriginStatus => r.origin_status = map.next_value::<Num>()?.status(),
-                Field::TtfbMs => r.ttfb = map.next_value::<Num>()?.millis_as_secs(),
-                Field::OriginMs => r.origin_duration = map.next_value::<Num>()?.millis_as_secs(),
+                Field::Ttfb(unit) => r.ttfb = unit.to_secs(map.next_value::<Num>()?.0),
+                Field::OriginDuration(unit) => r.origin_duration = unit.to_secs(map.next_value::<Num>()?.0),
                 Field::CacheStatus => r.cache_status = map.next_value::<Str<'de>>()?.0,
                 Field::SecurityAction => r.security_action = map.next_value::<Str<'de>>()?.0,
                 Field::WafAction => waf_action = map.next_value::<Str<'de>>()?.0,
@@ -226,10 +272,6 @@ impl Num {
         as_status(self.0)
     }
 
-    fn millis_as_secs(self) -> Option<f64> {
-        as_secs_from_millis(self.0)
-    }
-
     fn count(self) -> Option<u64> {
         as_count(self.0)
     }
@@ -239,11 +281,6 @@ impl Num {
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // range checked
 pub(crate) fn as_status(v: Option<f64>) -> Option<u16> {
     v.filter(|v| (0.0..1000.0).contains(v) && v.fract() == 0.0).map(|v| v as u16)
-}
-
-/// Seconds from a count of milliseconds.
-pub(crate) fn as_secs_from_millis(v: Option<f64>) -> Option<f64> {
-    v.filter(|v| v.is_finite() && *v >= 0.0).map(|v| v / 1000.0)
 }
 
 /// A non-negative count.
@@ -361,13 +398,15 @@ mod tests {
     #[test]
     fn custom_maps_read_other_logs() {
         let map = FieldMap::Custom(
-            [("host", Field::Host), ("status", Field::EdgeStatus), ("ttfb_ms", Field::TtfbMs)]
+            [("host", Field::Host), ("status", Field::EdgeStatus), ("rt", Field::Ttfb(Unit::S))]
                 .into_iter()
                 .map(|(k, f)| (k.to_owned(), f))
                 .collect(),
         );
-        let r = parse(br#"{"host":"a.example","status":"404","ttfb_ms":"-"}"#, &map).unwrap();
+        let r = parse(br#"{"host":"a.example","status":"404","rt":"-"}"#, &map).unwrap();
         assert_eq!((r.host.as_deref(), r.edge_status, r.ttfb), (Some("a.example"), Some(404), None));
+        let r = parse(br#"{"host":"a.example","status":200,"rt":0.25}"#, &map).unwrap();
+        assert_eq!(r.ttfb, Some(0.25));
     }
 
     /// JSON values of the kinds Logpush and access logs carry.

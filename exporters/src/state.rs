@@ -195,7 +195,6 @@ impl Histogram {
 mod tests {
     use super::*;
     use crate::batch::tests::context;
-    use crate::record::FieldMap;
 
     fn limits(hosts: usize, series: usize) -> Limits {
         Limits {
@@ -210,7 +209,7 @@ mod tests {
 
     fn batch_of(cx: &crate::batch::Context, lines: &str) -> Batch {
         let mut b = Batch::new(cx);
-        b.add_lines(lines.as_bytes(), &FieldMap::Logpush, cx, 0.0);
+        b.add_lines(lines.as_bytes(), &crate::batch::tests::LOGPUSH, cx, 0.0);
         b
     }
 
