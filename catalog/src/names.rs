@@ -28,6 +28,8 @@ pub mod label {
     pub const KIND: &str = "kind";
     /// The terminating security action.
     pub const ACTION: &str = "action";
+    /// `good` or `bad`, on SLO event counters.
+    pub const RESULT: &str = "result";
 
     /// Names a customer's free labels may not use, because edgewatch or
     /// Prometheus sets them.
@@ -64,6 +66,10 @@ pub mod metric {
     pub const SECURITY_ACTIONS_TOTAL: &str = "edgewatch_security_actions_total";
     /// Counter of response bytes sent to clients.
     pub const RESPONSE_BYTES_TOTAL: &str = "edgewatch_response_bytes_total";
+    /// Counter of requests each availability SLO judged, by `result`
+    /// (`good` or `bad`); requests the SLO excludes are not counted. Every
+    /// customer's series exist from the start, at zero.
+    pub const SLO_REQUESTS_TOTAL: &str = "edgewatch_slo_requests_total";
 }
 
 /// The Grafana dashboard uid of a customer (at most 40 characters of

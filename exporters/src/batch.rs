@@ -26,6 +26,8 @@ pub(crate) struct Context {
     pub(crate) lag_bounds: Bounds,
     /// Keys monitored per dimension and customer, in a batch as in the window.
     pub(crate) top_keys: usize,
+    /// Each customer's availability SLO, by catalog index.
+    pub(crate) availability: Vec<Option<crate::slo::Availability>>,
 }
 
 /// A customer, or `None` for traffic that matches no customer.
@@ -37,6 +39,8 @@ pub(crate) type CustomerKey = Option<CustomerIdx>;
 pub(crate) struct Batch {
     pub(crate) series: FastMap<CustomerKey, FastMap<String, HostSeries>>,
     pub(crate) offenders: FastMap<CustomerKey, Vec<SpaceSaving>>,
+    /// Availability SLO events by customer: good, bad.
+    pub(crate) slo: FastMap<CustomerIdx, [u64; 2]>,
     pub(crate) lines: u64,
     pub(crate) malformed: u64,
     /// Ingest lag: now minus the record's end time.
@@ -48,6 +52,7 @@ impl Batch {
         Self {
             series: FastMap::default(),
             offenders: FastMap::default(),
+            slo: FastMap::default(),
             lines: 0,
             malformed: 0,
             lag: Histogram::new(&cx.lag_bounds),
@@ -81,6 +86,12 @@ impl Batch {
             Some(_) => Cow::Borrowed("invalid"),
             None => Cow::Borrowed("none"),
         };
+        if let Some(c) = customer
+            && let Some(Some(slo)) = cx.availability.get(c as usize)
+            && let Some(bad) = slo.judge(r, &host)
+        {
+            self.slo.entry(c).or_default()[usize::from(bad)] += 1;
+        }
         // One lookup; the key is copied only the first time a batch sees a host.
         let s = self
             .series
@@ -149,6 +160,7 @@ pub(crate) mod tests {
             bounds: Bounds::new(vec![0.1, 0.3, 1.0]),
             lag_bounds: Bounds::new(vec![10.0, 60.0]),
             top_keys: 16,
+            availability: crate::slo::Availability::of(&catalog),
         }
     }
 

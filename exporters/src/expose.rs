@@ -230,6 +230,20 @@ pub(crate) fn encode(state: &State, format: Format) -> String {
             w.counter(metric::SECURITY_ACTIONS_TOTAL, &labels, n);
         }
     }
+    w.family(
+        metric::SLO_REQUESTS_TOTAL,
+        "Requests judged by each customer's availability SLO, by result.",
+        Kind::Counter,
+        None,
+    );
+    for (id, c) in state.ids.iter().zip(&state.customers) {
+        if let Some([good, bad]) = c.slo {
+            for (result, n) in [("good", good), ("bad", bad)] {
+                let labels = [(label::CUSTOMER, id.as_str()), (label::SLO, "availability"), (label::RESULT, result)];
+                w.counter(metric::SLO_REQUESTS_TOTAL, &labels, n);
+            }
+        }
+    }
     w.family(metric::RESPONSE_BYTES_TOTAL, "Bytes sent to clients (EdgeResponseBytes).", Kind::Counter, Some("bytes"));
     for (customer, host, s) in rows.iter().filter(|r| r.2.bytes > 0) {
         w.counter(metric::RESPONSE_BYTES_TOTAL, &[(label::CUSTOMER, customer), (label::HOST, host)], s.bytes);
@@ -300,7 +314,7 @@ mod tests {
             top_slots: 5,
             top_capacity: 8,
         };
-        let mut s = State::new(vec!["acme".into()], limits, cx.bounds.clone(), cx.lag_bounds.clone());
+        let mut s = State::new(vec!["acme".into()], &[true], limits, cx.bounds.clone(), cx.lag_bounds.clone());
         let lines = r#"{"ClientRequestHost":"www.acme.example","EdgeResponseStatus":200,"CacheCacheStatus":"hit","EdgeTimeToFirstByteMs":50,"RayID":"r\"1","EdgeEndTimestamp":1000,"EdgeResponseBytes":10}
 {"ClientRequestHost":"www.acme.example","EdgeResponseStatus":522,"OriginResponseStatus":0,"SecurityAction":"block"}
 "#;

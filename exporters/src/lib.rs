@@ -30,6 +30,7 @@ mod ingest;
 mod record;
 mod scan;
 mod series;
+mod slo;
 mod state;
 mod tail;
 mod timestamp;
@@ -140,8 +141,10 @@ impl Exporter {
             top_capacity: l.top_keys,
         };
         let ids = catalog.customers.iter().map(|c| c.id.to_string()).collect();
-        let state = State::new(ids, limits, bounds.clone(), lag_bounds.clone());
-        let cx = Context { hosts: HostIndex::new(catalog), bounds, lag_bounds, top_keys: l.top_keys };
+        let availability = slo::Availability::of(catalog);
+        let has_slo: Vec<bool> = availability.iter().map(Option::is_some).collect();
+        let state = State::new(ids, &has_slo, limits, bounds.clone(), lag_bounds.clone());
+        let cx = Context { hosts: HostIndex::new(catalog), bounds, lag_bounds, top_keys: l.top_keys, availability };
         Ok(Self {
             inner: Arc::new(Inner {
                 state: Mutex::new(state),

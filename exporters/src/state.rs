@@ -42,6 +42,8 @@ pub(crate) struct CustomerState {
     pub(crate) hosts: HashMap<Box<str>, HostEntry>,
     /// Requests folded into `host="other"` because of a cap.
     pub(crate) overflow: u64,
+    /// Availability SLO events (good, bad); `None` without such an SLO.
+    pub(crate) slo: Option<[u64; 2]>,
     offenders: Vec<WindowedTopK>,
 }
 
@@ -69,10 +71,19 @@ pub(crate) struct State {
 }
 
 impl State {
-    pub(crate) fn new(ids: Vec<String>, limits: Limits, bounds: Bounds, lag_bounds: Bounds) -> Self {
+    /// `has_slo[i]`: whether customer `i` has an availability SLO, whose
+    /// counters then exist from the start, at zero.
+    pub(crate) fn new(ids: Vec<String>, has_slo: &[bool], limits: Limits, bounds: Bounds, lag_bounds: Bounds) -> Self {
         let mut ids = ids;
         ids.push(UNKNOWN_CUSTOMER.to_owned());
-        let customers = ids.iter().map(|_| CustomerState::default()).collect();
+        let customers = ids
+            .iter()
+            .enumerate()
+            .map(|(i, _)| CustomerState {
+                slo: has_slo.get(i).copied().unwrap_or(false).then_some([0; 2]),
+                ..CustomerState::default()
+            })
+            .collect();
         Self { ids, customers, inputs: HashMap::new(), limits, bounds, lag_bounds, series_total: 0, expired: 0 }
     }
 
@@ -103,6 +114,13 @@ impl State {
             let c = self.slot(key);
             for (host, series) in hosts {
                 self.merge_host(c, &host, &series, now);
+            }
+        }
+        for (c, [good, bad]) in batch.slo {
+            let slot = self.slot(Some(c));
+            if let Some(counts) = &mut self.customers[slot].slo {
+                counts[0] += good;
+                counts[1] += bad;
             }
         }
         let limits = self.limits.clone();
@@ -221,7 +239,8 @@ mod tests {
     #[test]
     fn hosts_past_the_cap_fold_into_other() {
         let cx = context();
-        let mut s = State::new(vec!["acme".into()], limits(2, 10_000), cx.bounds.clone(), cx.lag_bounds.clone());
+        let mut s =
+            State::new(vec!["acme".into()], &[true], limits(2, 10_000), cx.bounds.clone(), cx.lag_bounds.clone());
         s.merge("push", batch_of(&cx, THREE_HOSTS), Instant::now(), 0);
         let unknown = &s.customers[1];
         assert_eq!(unknown.hosts.len(), 3, "two hosts and other");
@@ -234,7 +253,7 @@ mod tests {
     #[test]
     fn the_series_cap_stops_new_hosts() {
         let cx = context();
-        let mut s = State::new(vec!["acme".into()], limits(100, 1), cx.bounds.clone(), cx.lag_bounds.clone());
+        let mut s = State::new(vec!["acme".into()], &[true], limits(100, 1), cx.bounds.clone(), cx.lag_bounds.clone());
         s.merge("push", batch_of(&cx, THREE_HOSTS), Instant::now(), 0);
         assert_eq!(s.customers[1].hosts.len(), 2, "the first host, then other");
         assert_eq!(s.customers[1].overflow, 2);
@@ -243,7 +262,8 @@ mod tests {
     #[test]
     fn idle_hosts_expire() {
         let cx = context();
-        let mut s = State::new(vec!["acme".into()], limits(10, 10_000), cx.bounds.clone(), cx.lag_bounds.clone());
+        let mut s =
+            State::new(vec!["acme".into()], &[true], limits(10, 10_000), cx.bounds.clone(), cx.lag_bounds.clone());
         let t0 = Instant::now();
         s.merge("push", batch_of(&cx, THREE_HOSTS), t0, 0);
         assert!(s.series_total > 0);

@@ -39,6 +39,8 @@ customers:
         ttfb: {threshold: 250ms, objective: 99}
   - id: globex
     zones: [globex.example]
+    slos:
+      availability: {objective: 99, errors: [5xx]}
 ";
 
 pub(crate) async fn start(config_yaml: &str) -> Running {

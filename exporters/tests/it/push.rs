@@ -48,6 +48,14 @@ async fn a_gzip_batch_is_counted_by_customer_host_and_class() {
         r#"edgewatch_origin_errors_total{customer="globex",host="shop.globex.example",kind="response_timeout"}"#;
     assert_eq!(ex.sample(timeout).await, 1);
     assert_eq!(ex.sample(r#"edgewatch_exporter_lines_total{input="cf",result="malformed"}"#).await, 1);
+    // globex's availability SLO judged its one request (a 524) bad; the
+    // good series exists at zero, so rate() sees the first good request.
+    let slo = |result: &str| {
+        format!(r#"edgewatch_slo_requests_total{{customer="globex",slo="availability",result="{result}"}}"#)
+    };
+    assert_eq!(ex.sample(&slo("bad")).await, 1);
+    let (_, metrics) = ex.get("/metrics").await;
+    assert!(metrics.contains(&format!("{} 0\n", slo("good"))), "{metrics}");
     assert_eq!(ex.sample(r#"edgewatch_exporter_ingest_lag_seconds_count{input="cf"}"#).await, 4);
 
     // Plain NDJSON, any Content-Type, counts the same.

@@ -1,0 +1,79 @@
+//! Availability SLOs judged where the requests are seen: which statuses count
+//! as errors and which requests are left out are the catalog's, per
+//! customer, and need the path and exact status that metrics do not carry.
+
+use edgewatch_catalog::model::{Exclude, SloSpec};
+use edgewatch_catalog::{Catalog, StatusMatcher};
+
+use crate::record::Record;
+
+/// One customer's availability SLO.
+#[derive(Debug, Clone)]
+pub(crate) struct Availability {
+    errors: Vec<StatusMatcher>,
+    exclude: Exclude,
+}
+
+impl Availability {
+    /// The availability SLO of every customer, by catalog index.
+    pub(crate) fn of(catalog: &Catalog) -> Vec<Option<Self>> {
+        catalog
+            .customers
+            .iter()
+            .map(|c| {
+                c.slos.iter().find_map(|s| match &s.spec {
+                    SloSpec::Availability { errors, exclude } => {
+                        Some(Self { errors: errors.clone(), exclude: exclude.clone() })
+                    }
+                    _ => None,
+                })
+            })
+            .collect()
+    }
+
+    /// `Some(true)` for a bad request, `Some(false)` for a good one, `None`
+    /// when the SLO leaves it out (or it has no status to judge by).
+    pub(crate) fn judge(&self, r: &Record<'_>, host: &str) -> Option<bool> {
+        let status = r.edge_status?;
+        let e = &self.exclude;
+        if e.statuses.iter().any(|m| m.matches(status))
+            || e.hosts.iter().any(|h| h.matches(host))
+            || r.path.as_deref().is_some_and(|p| e.paths.iter().any(|prefix| p.starts_with(prefix.as_str())))
+        {
+            return None;
+        }
+        Some(self.errors.iter().any(|m| m.matches(status)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn judges_by_the_catalog() {
+        let yaml = "customers:
+  - id: a
+    hosts: [a.example, '*.a.example']
+    slos:
+      availability:
+        objective: 99
+        errors: [5xx, 429]
+        exclude: {hosts: [status.a.example], paths: [/healthz], statuses: [404]}
+";
+        let catalog = edgewatch_catalog::load_str("c.yaml", yaml).unwrap().catalog;
+        let slo = Availability::of(&catalog).remove(0).unwrap();
+        let rec = |status: u16, path: &'static str| Record {
+            edge_status: Some(status),
+            path: Some(path.into()),
+            ..Record::default()
+        };
+        assert_eq!(slo.judge(&rec(200, "/"), "a.example"), Some(false));
+        assert_eq!(slo.judge(&rec(503, "/"), "a.example"), Some(true));
+        assert_eq!(slo.judge(&rec(429, "/"), "a.example"), Some(true), "a code, not a class");
+        assert_eq!(slo.judge(&rec(503, "/healthz/deep"), "a.example"), None, "excluded path prefix");
+        assert_eq!(slo.judge(&rec(503, "/"), "status.a.example"), None, "excluded host");
+        assert_eq!(slo.judge(&rec(404, "/"), "a.example"), None, "excluded status");
+        assert_eq!(slo.judge(&Record::default(), "a.example"), None, "no status");
+    }
+}
