@@ -36,6 +36,9 @@ enum Command {
     /// Turn Logpush-style pushes of HTTP request logs into per-customer
     /// Prometheus metrics.
     Exporter(cmd::exporter::Args),
+    /// Write every generated config (Prometheus rules) into a folder;
+    /// with `--check`, fail when the folder is stale.
+    Render(cmd::render::Args),
 }
 
 /// Output format of `check`.
@@ -70,6 +73,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check { catalog, format } => cmd::check::run(&catalog, format),
         Command::Exporter(args) => cmd::exporter::run(&args),
+        Command::Render(args) => cmd::render::run(&args),
     };
     match result {
         Ok(code) => code,

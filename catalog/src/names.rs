@@ -72,6 +72,13 @@ pub mod metric {
     pub const SLO_REQUESTS_TOTAL: &str = "edgewatch_slo_requests_total";
 }
 
+/// The `le` label value of a histogram bucket bound, in seconds: always with
+/// a decimal point (`1.0`, `0.3`), which is how Prometheus 3 normalizes
+/// classic histogram bounds, so exporter and rules agree on every version.
+pub fn le_label(seconds: f64) -> String {
+    if seconds.fract() == 0.0 && seconds.is_finite() { format!("{seconds:.1}") } else { format!("{seconds}") }
+}
+
 /// The Grafana dashboard uid of a customer (at most 40 characters of
 /// `[a-z0-9_-]`, since customer ids are at most [`MAX_CUSTOMER_ID_LEN`]).
 /// Alerts link to it, so it never changes for a given id.

@@ -119,9 +119,7 @@ impl Writer {
             cumulative += count;
             le.clear();
             match bounds.get(i) {
-                Some(b) => {
-                    let _ = write!(le, "{}", Float(*b));
-                }
+                Some(b) => le.push_str(&edgewatch_catalog::names::le_label(*b)),
                 None => le.push_str("+Inf"),
             }
             self.sample(&format!("{name}_bucket"), labels, Some(("le", &le)), cumulative);

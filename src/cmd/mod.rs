@@ -2,4 +2,5 @@
 
 pub(crate) mod check;
 pub(crate) mod exporter;
+pub(crate) mod render;
 mod runtime;

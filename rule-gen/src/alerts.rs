@@ -1,0 +1,108 @@
+//! Alerts shared by every customer: thresholds and severities come from the
+//! customers' constants, so one rule serves the whole catalog.
+
+use edgewatch_catalog::Duration;
+use edgewatch_catalog::names::{AlertKind, label};
+
+use crate::burn::{TIERS, Tier};
+use crate::constants::{ALERT_SEVERITY, BURN_THRESHOLD, MIN_REQUESTS, OBJECTIVE, RUNBOOK};
+use crate::rules::{Group, Rule};
+use crate::sli::{burn_rate, error_ratio, requests};
+
+/// What alert texts need beyond the catalog.
+#[derive(Debug, Clone)]
+pub(crate) struct Links {
+    /// Grafana's base URL, for dashboard links.
+    pub(crate) grafana: String,
+}
+
+/// An annotation template that reads one value of a constant or SLI series.
+fn lookup(metric: &str, pipe: &str) -> String {
+    format!(
+        "{{{{ with printf \"{metric}{{customer=%q,slo=%q}}\" $labels.customer $labels.slo | query }}}}{{{{ . | first | value | {pipe} }}}}{{{{ end }}}}"
+    )
+}
+
+fn runbook(kind: AlertKind) -> String {
+    format!(
+        "{{{{ with printf \"{RUNBOOK}{{customer=%q,alert_kind=%q}}\" $labels.customer \"{}\" | query }}}}{{{{ (. | first).Labels.runbook_url }}}}{{{{ end }}}}",
+        kind.as_str()
+    )
+}
+
+fn dashboard(links: &Links) -> String {
+    format!(
+        "{}/d/{{{{ printf \"{}%s\" $labels.customer }}}}?var-slo={{{{ $labels.slo }}}}&from=now-6h&to=now",
+        links.grafana.trim_end_matches('/'),
+        edgewatch_catalog::names::dashboard_uid("")
+    )
+}
+
+fn seconds(w: &str) -> u64 {
+    w.parse::<Duration>().map_or(0, |d| d.as_millis() / 1000)
+}
+
+fn burn(tier: Tier, links: &Links) -> Rule {
+    let on = format!("on ({}, {})", label::CUSTOMER, label::SLO);
+    let threshold = format!("{BURN_THRESHOLD}{{tier=\"{}\"}}", tier.name);
+    let expr = format!(
+        "(\n  {long} > {on} group_left ({sev}) {threshold}\n)\nand {on}\n(\n  {short} > {on} group_left () {threshold}\n)\nand {on}\n(\n  {reqs} * {secs} >= {on} {MIN_REQUESTS}\n)",
+        long = error_ratio(tier.long),
+        short = error_ratio(tier.short),
+        reqs = requests(tier.long),
+        secs = seconds(tier.long),
+        sev = label::SEVERITY,
+    );
+    let name = match tier.kind {
+        AlertKind::BurnRateFast => "EdgewatchErrorBudgetBurnFast",
+        AlertKind::BurnRateMedium => "EdgewatchErrorBudgetBurnMedium",
+        _ => "EdgewatchErrorBudgetBurnSlow",
+    };
+    Rule::alert(name, expr)
+        .label(label::ALERT_KIND, tier.kind.as_str())
+        .annotation(
+            "summary",
+            format!("{{{{ $labels.customer }}}}: {{{{ $labels.slo }}}} SLO error budget burning fast over the last {}", tier.long),
+        )
+        .annotation(
+            "description",
+            format!(
+                "{{{{ $labels.customer }}}}: {{{{ $value | humanizePercentage }}}} of requests failed the {{{{ $labels.slo }}}} SLO over the last {}; objective {} (budget burning {}x).",
+                tier.long,
+                lookup(OBJECTIVE, "humanizePercentage"),
+                lookup(&burn_rate(tier.long), "printf \"%.1f\""),
+            ),
+        )
+        .annotation("runbook_url", runbook(tier.kind))
+        .annotation("dashboard_url", dashboard(links))
+}
+
+/// A customer's SLO with no requests for `for`, or no series at all: silence
+/// is not health.
+fn no_data(links: &Links, for_: &str) -> Rule {
+    let on = format!("on ({}, {})", label::CUSTOMER, label::SLO);
+    let expr = format!(
+        "(\n  ({req30} == 0)\n  or\n  ({OBJECTIVE} unless {on} {req30})\n)\n* on ({c}) group_left ({sev}) {ALERT_SEVERITY}{{{kind}=\"{no_data}\"}}",
+        req30 = requests("30m"),
+        c = label::CUSTOMER,
+        sev = label::SEVERITY,
+        kind = label::ALERT_KIND,
+        no_data = AlertKind::NoData.as_str(),
+    );
+    Rule::alert("EdgewatchNoData", expr)
+        .for_(for_)
+        .label(label::ALERT_KIND, AlertKind::NoData.as_str())
+        .annotation("summary", "{{ $labels.customer }}: no requests seen for the {{ $labels.slo }} SLO")
+        .annotation(
+            "description",
+            "{{ $labels.customer }}: the {{ $labels.slo }} SLO has seen no request in the last 30 minutes, or its series are gone. Check the exporter, the log push or tail, and the customer's traffic.",
+        )
+        .annotation("runbook_url", runbook(AlertKind::NoData))
+        .annotation("dashboard_url", dashboard(links))
+}
+
+pub(crate) fn groups(links: &Links, no_data_for: &str) -> Vec<Group> {
+    let mut rules: Vec<Rule> = TIERS.iter().map(|t| burn(*t, links)).collect();
+    rules.push(no_data(links, no_data_for));
+    vec![Group { name: "edgewatch-slo-alerts".to_owned(), interval: Some("1m".to_owned()), rules }]
+}

@@ -1,0 +1,92 @@
+//! Each customer's constants: objectives, budgets, burn thresholds with the
+//! severity the catalog gives each tier, traffic floors, latency thresholds,
+//! and runbook links. The shared rules join them by `customer` and `slo`; a
+//! tier or alert kind that is `off` has no constant, so nothing to join.
+
+use edgewatch_catalog::Customer;
+use edgewatch_catalog::model::{Slo, SloSpec};
+use edgewatch_catalog::names::{AlertKind, SloKind, label, le_label};
+
+use crate::burn::{Ratio, TIERS, factor};
+use crate::rules::{Group, Rule};
+use crate::sli::{ERROR_BUDGET, LATENCY_THRESHOLD};
+
+pub(crate) const OBJECTIVE: &str = "slo:objective:ratio";
+pub(crate) const PERIOD_DAYS: &str = "slo:period:days";
+pub(crate) const MIN_REQUESTS: &str = "slo:min_requests:total";
+pub(crate) const BURN_THRESHOLD: &str = "slo:burn_threshold:ratio";
+pub(crate) const CUSTOMER_INFO: &str = "edgewatch:customer:info";
+pub(crate) const ALERT_SEVERITY: &str = "edgewatch:alert_severity:info";
+pub(crate) const RUNBOOK: &str = "edgewatch:runbook:info";
+
+fn constant(name: &str, value: &str, customer: &Customer) -> Rule {
+    Rule::record(name, format!("vector({value})")).label(label::CUSTOMER, customer.id.as_str())
+}
+
+/// Which SLOs the rules measure: request-based ones (probe SLOs come with
+/// the prober).
+pub(crate) fn measured(c: &Customer) -> impl Iterator<Item = &Slo> {
+    c.slos.iter().filter(|s| s.kind() != SloKind::Probe)
+}
+
+pub(crate) fn group(c: &Customer) -> Group {
+    let mut rules = vec![
+        constant(CUSTOMER_INFO, "1", c)
+            .label("name", c.name.clone())
+            .label(label::TIER, c.tier.as_ref().map_or("none", |t| t.as_str())),
+    ];
+    for slo in measured(c) {
+        let name = slo.name.as_str();
+        let budget = Ratio::from_decimal(&slo.objective.complement_ratio());
+        let days = slo.period.as_millis() / 86_400_000;
+        rules.push(
+            constant(OBJECTIVE, &slo.objective.ratio().to_string(), c)
+                .label(label::SLO, name)
+                .label("slo_kind", slo.kind().as_str()),
+        );
+        rules.push(constant(ERROR_BUDGET, &budget.decimal(), c).label(label::SLO, name));
+        rules.push(constant(PERIOD_DAYS, &days.to_string(), c).label(label::SLO, name));
+        rules.push(constant(MIN_REQUESTS, &c.alerting.min_requests.to_string(), c).label(label::SLO, name));
+        for tier in TIERS {
+            if let Some(severity) = c.alerting.severity_of(tier.kind) {
+                let threshold = factor(tier, slo.period).mul(budget).decimal();
+                rules.push(
+                    constant(BURN_THRESHOLD, &threshold, c)
+                        .label(label::SLO, name)
+                        .label("tier", tier.name)
+                        .label(label::SEVERITY, severity.as_str()),
+                );
+            }
+        }
+        if let SloSpec::Latency { source, threshold } = &slo.spec {
+            rules.push(
+                constant(LATENCY_THRESHOLD, "1", c)
+                    .label(label::SLO, name)
+                    .label("source", source.as_str())
+                    .label("le", le_label(threshold.as_secs_f64())),
+            );
+        }
+    }
+    for kind in AlertKind::ALL {
+        if let Some(severity) = c.alerting.severity_of(*kind) {
+            rules.push(
+                constant(ALERT_SEVERITY, "1", c)
+                    .label(label::ALERT_KIND, kind.as_str())
+                    .label(label::SEVERITY, severity.as_str()),
+            );
+        }
+        if let Some(template) = c.runbooks.for_kind(*kind) {
+            let url = template.render(|var| match var {
+                "customer" => Some(c.id.to_string()),
+                "alert_kind" => Some(kind.as_str().to_owned()),
+                "tier" => c.tier.as_ref().map(ToString::to_string),
+                // One runbook link per customer and kind; SLO-specific
+                // templates read the availability SLO's name.
+                "slo" => Some("availability".to_owned()),
+                _ => None,
+            });
+            rules.push(constant(RUNBOOK, "1", c).label(label::ALERT_KIND, kind.as_str()).label("runbook_url", url));
+        }
+    }
+    Group { name: format!("edgewatch-customer-{}", c.id), interval: Some("1m".to_owned()), rules }
+}

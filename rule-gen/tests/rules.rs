@@ -1,0 +1,155 @@
+//! Rendered rules, checked by the real promtool: they load with lint on, and
+//! the alerts fire when, and only when, they should.
+
+// Helpers outside #[test] functions: a failed unwrap is a failed test here.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use edgewatch_rule_gen::{Options, render};
+
+fn options() -> Options {
+    Options {
+        catalog_name: "test".to_owned(),
+        grafana_url: "https://grafana.example".to_owned(),
+        scrape_interval: "30s".parse().unwrap(),
+    }
+}
+
+fn promtool() -> String {
+    std::env::var_os("PATH")
+        .and_then(|p| p.to_str().map(str::to_owned))
+        .and_then(|p| p.split(':').map(|d| format!("{d}/promtool")).find(|p| Path::new(p).is_file()))
+        .unwrap_or_else(|| panic!("promtool is not installed; scripts/test installs it (Debian package `prometheus`)"))
+}
+
+fn write_all(dir: &Path, catalog: &edgewatch_catalog::Catalog) -> Vec<PathBuf> {
+    let _ = std::fs::remove_dir_all(dir);
+    render(catalog, &options())
+        .unwrap()
+        .into_iter()
+        .map(|f| {
+            let path = dir.join(&f.path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, f.contents).unwrap();
+            path
+        })
+        .collect()
+}
+
+fn run(args: &[&str], files: &[PathBuf]) -> String {
+    let out = Command::new(promtool()).args(args).args(files).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "promtool {args:?}:\n{text}");
+    text
+}
+
+#[test]
+fn the_example_catalog_renders_rules_promtool_accepts() {
+    let catalog =
+        edgewatch_catalog::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/catalog")).unwrap().catalog;
+    let dir = std::env::temp_dir().join(format!("edgewatch-rules-example-{}", std::process::id()));
+    let files = write_all(&dir, &catalog);
+    run(&["check", "rules", "--lint-fatal"], &files);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn example_catalog_snapshots() {
+    let catalog =
+        edgewatch_catalog::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/catalog")).unwrap().catalog;
+    for f in render(&catalog, &options()).unwrap() {
+        let name = f.path.display().to_string().replace('/', "__");
+        insta::assert_snapshot!(name, f.contents);
+    }
+}
+
+#[test]
+fn rendering_is_deterministic() {
+    let catalog =
+        edgewatch_catalog::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/catalog")).unwrap().catalog;
+    assert_eq!(render(&catalog, &options()).unwrap(), render(&catalog, &options()).unwrap());
+}
+
+const CATALOG: &str = "
+destinations:
+  log: {log: {path: '-'}}
+customers:
+  - id: shop
+    hosts: [shop.example]
+    slos:
+      availability: {objective: 99.9, period: 28d}
+    alerting:
+      min_requests: 1000
+      routes: [{to: [log]}]
+    runbooks:
+      default: https://runbooks.example/{{alert_kind}}
+";
+
+/// 28d period: the fast tier's factor is 13.44, so its threshold is 1.344%.
+const UNIT_TEST: &str = r#"
+rule_files: [RULES]
+evaluation_interval: 1m
+tests:
+  # 2% of 600 requests a minute fail: above 1.344% on both windows.
+  - interval: 1m
+    input_series:
+      - {series: 'edgewatch_slo_requests_total{customer="shop",slo="availability",result="good"}', values: '0+588x120'}
+      - {series: 'edgewatch_slo_requests_total{customer="shop",slo="availability",result="bad"}', values: '0+12x120'}
+    alert_rule_test:
+      - eval_time: 20m
+        alertname: EdgewatchErrorBudgetBurnFast
+        exp_alerts:
+          - exp_labels: {customer: shop, slo: availability, slo_kind: availability, severity: page, alert_kind: burn_rate_fast}
+            exp_annotations:
+              summary: "shop: availability SLO error budget burning fast over the last 1h"
+              description: "shop: 2% of requests failed the availability SLO over the last 1h; objective 99.9% (budget burning 20.0x)."
+              runbook_url: "https://runbooks.example/burn_rate_fast"
+              dashboard_url: "https://grafana.example/d/edgewatch-shop?var-slo=availability&from=now-6h&to=now"
+      - {eval_time: 20m, alertname: EdgewatchNoData, exp_alerts: []}
+  # No errors: nothing fires.
+  - interval: 1m
+    input_series:
+      - {series: 'edgewatch_slo_requests_total{customer="shop",slo="availability",result="good"}', values: '0+600x120'}
+      - {series: 'edgewatch_slo_requests_total{customer="shop",slo="availability",result="bad"}', values: '0+0x120'}
+    alert_rule_test:
+      - {eval_time: 90m, alertname: EdgewatchErrorBudgetBurnFast, exp_alerts: []}
+      - {eval_time: 90m, alertname: EdgewatchErrorBudgetBurnMedium, exp_alerts: []}
+      - {eval_time: 90m, alertname: EdgewatchNoData, exp_alerts: []}
+  # Half of the requests fail, but 10 a minute is below the floor of 1000 an hour.
+  - interval: 1m
+    input_series:
+      - {series: 'edgewatch_slo_requests_total{customer="shop",slo="availability",result="good"}', values: '0+5x120'}
+      - {series: 'edgewatch_slo_requests_total{customer="shop",slo="availability",result="bad"}', values: '0+5x120'}
+    alert_rule_test:
+      - {eval_time: 90m, alertname: EdgewatchErrorBudgetBurnFast, exp_alerts: []}
+  # No traffic at all: no burn alert, but no-data fires.
+  - interval: 1m
+    input_series:
+      - {series: 'edgewatch_slo_requests_total{customer="shop",slo="availability",result="good"}', values: '0+0x120'}
+      - {series: 'edgewatch_slo_requests_total{customer="shop",slo="availability",result="bad"}', values: '0+0x120'}
+    alert_rule_test:
+      - {eval_time: 60m, alertname: EdgewatchErrorBudgetBurnFast, exp_alerts: []}
+      - eval_time: 60m
+        alertname: EdgewatchNoData
+        exp_alerts:
+          - exp_labels: {customer: shop, slo: availability, slo_kind: availability, severity: ticket, alert_kind: no_data}
+            exp_annotations:
+              summary: "shop: no requests seen for the availability SLO"
+              description: "shop: the availability SLO has seen no request in the last 30 minutes, or its series are gone. Check the exporter, the log push or tail, and the customer's traffic."
+              runbook_url: "https://runbooks.example/no_data"
+              dashboard_url: "https://grafana.example/d/edgewatch-shop?var-slo=availability&from=now-6h&to=now"
+"#;
+
+#[test]
+fn alerts_fire_when_and_only_when_they_should() {
+    let catalog = edgewatch_catalog::load_str("c.yaml", CATALOG).unwrap().catalog;
+    let dir = std::env::temp_dir().join(format!("edgewatch-rules-unit-{}", std::process::id()));
+    let files = write_all(&dir, &catalog);
+    let list = files.iter().map(|f| format!("'{}'", f.display())).collect::<Vec<_>>().join(", ");
+    let test = dir.join("test.yml");
+    std::fs::write(&test, UNIT_TEST.replace("RULES", &list)).unwrap();
+    run(&["test", "rules"], &[test]);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -1,0 +1,104 @@
+//! `edgewatch render`: write every generated file into a folder, or, with
+//! `--check`, say which files are stale (what a GitOps pipeline runs).
+
+use std::collections::BTreeSet;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use edgewatch_rule_gen::{Options, OutputFile};
+
+use super::runtime;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The customer catalog: a file or a folder of YAML files.
+    #[arg(long, value_name = "PATH", env = "EDGEWATCH_CATALOG")]
+    catalog: PathBuf,
+    /// Where the files go.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Write nothing; exit 1 when a file in DIR differs from what would be
+    /// written, is missing, or should no longer be there.
+    #[arg(long)]
+    check: bool,
+    /// Grafana's base URL, for the dashboard links in alerts.
+    #[arg(long, value_name = "URL", default_value = "http://localhost:3000")]
+    grafana_url: String,
+    /// How often Prometheus scrapes the exporters (sets the no-data alert's wait).
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    scrape_interval: edgewatch_catalog::Duration,
+}
+
+/// Folders whose files are all generated: files there that are no longer
+/// generated (a customer removed) are stale.
+const GENERATED_DIRS: [&str; 1] = ["rules/customers"];
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let catalog = runtime::load_catalog(&args.catalog)?;
+    let opts = Options {
+        catalog_name: args.catalog.display().to_string(),
+        grafana_url: args.grafana_url.clone(),
+        scrape_interval: args.scrape_interval,
+    };
+    let files = edgewatch_rule_gen::render(&catalog, &opts)?;
+    let stale = stale_files(&args.out, &files)?;
+    let mut out = std::io::stdout().lock();
+    if args.check {
+        if stale.is_empty() {
+            writeln!(out, "{} is up to date ({} files)", args.out.display(), files.len())?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        for (path, why) in &stale {
+            writeln!(out, "{}: {why}", args.out.join(path).display())?;
+        }
+        writeln!(
+            out,
+            "{} stale file(s); run `edgewatch render --catalog {} --out {}`",
+            stale.len(),
+            args.catalog.display(),
+            args.out.display()
+        )?;
+        return Ok(ExitCode::FAILURE);
+    }
+    for f in &files {
+        let path = args.out.join(&f.path);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        std::fs::write(&path, &f.contents).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    for (path, why) in &stale {
+        if *why == "no longer generated" {
+            std::fs::remove_file(args.out.join(path)).with_context(|| format!("cannot remove {}", path.display()))?;
+        }
+    }
+    writeln!(out, "wrote {} files to {}", files.len(), args.out.display())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Files in `out` that differ from `files`, with why.
+fn stale_files(out: &Path, files: &[OutputFile]) -> anyhow::Result<Vec<(PathBuf, &'static str)>> {
+    let mut stale = Vec::new();
+    for f in files {
+        match std::fs::read_to_string(out.join(&f.path)) {
+            Ok(text) if text == f.contents => {}
+            Ok(_) => stale.push((f.path.clone(), "differs")),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => stale.push((f.path.clone(), "missing")),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", out.join(&f.path).display())),
+        }
+    }
+    let generated: BTreeSet<&Path> = files.iter().map(|f| f.path.as_path()).collect();
+    for dir in GENERATED_DIRS {
+        let Ok(entries) = std::fs::read_dir(out.join(dir)) else { continue };
+        for entry in entries.flatten() {
+            let rel = Path::new(dir).join(entry.file_name());
+            if rel.extension().is_some_and(|e| e == "yml") && !generated.contains(rel.as_path()) {
+                stale.push((rel, "no longer generated"));
+            }
+        }
+    }
+    stale.sort();
+    Ok(stale)
+}
