@@ -104,5 +104,10 @@ fn no_data(links: &Links, for_: &str) -> Rule {
 pub(crate) fn groups(links: &Links, no_data_for: &str) -> Vec<Group> {
     let mut rules: Vec<Rule> = TIERS.iter().map(|t| burn(*t, links)).collect();
     rules.push(no_data(links, no_data_for));
-    vec![Group { name: "edgewatch-slo-alerts".to_owned(), interval: Some("1m".to_owned()), rules }]
+    vec![Group {
+        name: "edgewatch-slo-alerts".to_owned(),
+        interval: Some("1m".to_owned()),
+        partial_response_strategy: None,
+        rules,
+    }]
 }

@@ -88,5 +88,10 @@ pub(crate) fn group(c: &Customer) -> Group {
             rules.push(constant(RUNBOOK, "1", c).label(label::ALERT_KIND, kind.as_str()).label("runbook_url", url));
         }
     }
-    Group { name: format!("edgewatch-customer-{}", c.id), interval: Some("1m".to_owned()), rules }
+    Group {
+        name: format!("edgewatch-customer-{}", c.id),
+        interval: Some("1m".to_owned()),
+        partial_response_strategy: None,
+        rules,
+    }
 }

@@ -26,9 +26,32 @@ use edgewatch_catalog::model::SloSpec;
 
 use crate::rules::RuleFile;
 
+/// The format rules are deployed in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Plain rule files for Prometheus (`rule_files:`), Thanos Ruler or promtool.
+    Prometheus,
+    /// `PrometheusRule` objects (`monitoring.coreos.com/v1`) for prometheus-operator.
+    PrometheusOperator {
+        /// `metadata.namespace`, if any.
+        namespace: Option<String>,
+        /// `metadata.labels`, matched by the Prometheus' `ruleSelector`.
+        labels: std::collections::BTreeMap<String, String>,
+    },
+    /// Ruler namespace files for Mimir or Cortex (`mimirtool rules load`).
+    Mimir {
+        /// The ruler namespace.
+        namespace: String,
+        /// Thanos-style `partial_response_strategy` on every group.
+        partial_response_strategy: Option<String>,
+    },
+}
+
 /// How to render.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// The deployment format.
+    pub target: Target,
     /// Names the catalog in file headers.
     pub catalog_name: String,
     /// Grafana's base URL, for dashboard links in alerts.
@@ -55,7 +78,7 @@ pub struct RenderError {
     message: String,
 }
 
-fn yaml(path: &str, header: &str, file: &RuleFile) -> Result<OutputFile, RenderError> {
+fn yaml<T: serde::Serialize>(path: &str, header: &str, file: &T) -> Result<OutputFile, RenderError> {
     let body = edgewatch_catalog::yaml::to_string(file)
         .map_err(|e| RenderError { path: path.to_owned(), message: e.to_string() })?;
     Ok(OutputFile { path: PathBuf::from(path), contents: format!("{header}{body}") })
@@ -81,13 +104,40 @@ pub fn render(catalog: &Catalog, opts: &Options) -> Result<Vec<OutputFile>, Rend
         edgewatch_catalog::Duration::from_millis((opts.scrape_interval.as_millis() * 10).max(300_000)).to_string();
     let links = alerts::Links { grafana: opts.grafana_url.clone() };
 
-    let mut files = vec![
-        yaml("rules/edgewatch-sli.yml", &header, &RuleFile { groups: sli::groups(&sources) })?,
-        yaml("rules/edgewatch-alerts.yml", &header, &RuleFile { groups: alerts::groups(&links, &no_data_for) })?,
+    // Rule sets by name; the target decides how each is wrapped.
+    let mut sets: Vec<(String, Vec<rules::Group>)> = vec![
+        ("edgewatch-sli".to_owned(), sli::groups(&sources)),
+        ("edgewatch-alerts".to_owned(), alerts::groups(&links, &no_data_for)),
     ];
     for c in &catalog.customers {
-        let path = format!("rules/customers/{}.yml", c.id);
-        files.push(yaml(&path, &header, &RuleFile { groups: vec![constants::group(c)] })?);
+        sets.push((format!("customers/{}", c.id), vec![constants::group(c)]));
+    }
+    let mut files = Vec::new();
+    for (name, groups) in sets {
+        files.push(match &opts.target {
+            Target::Prometheus => yaml(&format!("rules/{name}.yml"), &header, &RuleFile { groups })?,
+            Target::PrometheusOperator { namespace, labels } => {
+                let object = rules::PrometheusRule {
+                    api_version: "monitoring.coreos.com/v1",
+                    kind: "PrometheusRule",
+                    metadata: rules::Metadata {
+                        name: name.replace('/', "-"),
+                        namespace: namespace.clone(),
+                        labels: labels.clone(),
+                    },
+                    spec: RuleFile { groups },
+                };
+                yaml(&format!("prometheus-operator/{}.yaml", name.replace('/', "-")), &header, &object)?
+            }
+            Target::Mimir { namespace, partial_response_strategy } => {
+                let groups = groups
+                    .into_iter()
+                    .map(|g| rules::Group { partial_response_strategy: partial_response_strategy.clone(), ..g })
+                    .collect();
+                let file = rules::NamespaceFile { namespace: namespace.clone(), groups };
+                yaml(&format!("mimir/{name}.yml"), &header, &file)?
+            }
+        });
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)

@@ -18,7 +18,36 @@ pub(crate) struct Group {
     pub(crate) name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) interval: Option<String>,
+    /// Thanos Ruler only: `warn` or `abort`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) partial_response_strategy: Option<String>,
     pub(crate) rules: Vec<Rule>,
+}
+
+/// A Mimir or Cortex ruler namespace file (what `mimirtool rules load` takes).
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct NamespaceFile {
+    pub(crate) namespace: String,
+    pub(crate) groups: Vec<Group>,
+}
+
+/// A prometheus-operator `PrometheusRule`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PrometheusRule {
+    pub(crate) api_version: &'static str,
+    pub(crate) kind: &'static str,
+    pub(crate) metadata: Metadata,
+    pub(crate) spec: RuleFile,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Metadata {
+    pub(crate) name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) namespace: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) labels: BTreeMap<String, String>,
 }
 
 /// A recording or alerting rule.

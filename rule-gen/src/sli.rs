@@ -71,7 +71,17 @@ pub(crate) fn groups(sources: &[LatencySource]) -> Vec<Group> {
         ));
     }
     vec![
-        Group { name: "edgewatch-sli".to_owned(), interval: Some("1m".to_owned()), rules },
-        Group { name: "edgewatch-burn-rate".to_owned(), interval: Some("1m".to_owned()), rules: burn },
+        Group {
+            name: "edgewatch-sli".to_owned(),
+            interval: Some("1m".to_owned()),
+            partial_response_strategy: None,
+            rules,
+        },
+        Group {
+            name: "edgewatch-burn-rate".to_owned(),
+            interval: Some("1m".to_owned()),
+            partial_response_strategy: None,
+            rules: burn,
+        },
     ]
 }

@@ -7,10 +7,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use edgewatch_rule_gen::{Options, render};
+use edgewatch_rule_gen::{Options, Target, render};
 
 fn options() -> Options {
     Options {
+        target: Target::Prometheus,
         catalog_name: "test".to_owned(),
         grafana_url: "https://grafana.example".to_owned(),
         scrape_interval: "30s".parse().unwrap(),
@@ -53,6 +54,54 @@ fn the_example_catalog_renders_rules_promtool_accepts() {
     let files = write_all(&dir, &catalog);
     run(&["check", "rules", "--lint-fatal"], &files);
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The rule groups of an operator or Mimir file, as a plain rule file
+/// (promtool knows neither wrapper nor Thanos' `partial_response_strategy`).
+fn unwrap_groups(text: &str) -> String {
+    let doc: serde_json::Value = edgewatch_catalog::yaml::from_str(text).unwrap();
+    let mut groups = doc.get("spec").unwrap_or(&doc)["groups"].clone();
+    for g in groups.as_array_mut().unwrap() {
+        g.as_object_mut().unwrap().remove("partial_response_strategy");
+    }
+    edgewatch_catalog::yaml::to_string(&serde_json::json!({ "groups": groups })).unwrap()
+}
+
+#[test]
+fn every_target_holds_rules_promtool_accepts() {
+    let catalog =
+        edgewatch_catalog::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/catalog")).unwrap().catalog;
+    let targets = [
+        Target::PrometheusOperator {
+            namespace: Some("monitoring".to_owned()),
+            labels: [("release".to_owned(), "kube-prometheus-stack".to_owned())].into(),
+        },
+        Target::Mimir { namespace: "edgewatch".to_owned(), partial_response_strategy: Some("abort".to_owned()) },
+    ];
+    for target in targets {
+        let files = render(&catalog, &Options { target: target.clone(), ..options() }).unwrap();
+        let dir = std::env::temp_dir().join(format!("edgewatch-rules-target-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut plain = Vec::new();
+        for (i, f) in files.iter().enumerate() {
+            let doc: serde_json::Value = edgewatch_catalog::yaml::from_str(&f.contents).unwrap();
+            if let Target::PrometheusOperator { .. } = &target {
+                assert_eq!(doc["apiVersion"], "monitoring.coreos.com/v1");
+                assert_eq!(doc["kind"], "PrometheusRule");
+                assert_eq!(doc["metadata"]["namespace"], "monitoring");
+                assert_eq!(doc["metadata"]["labels"]["release"], "kube-prometheus-stack");
+            } else {
+                assert_eq!(doc["namespace"], "edgewatch");
+                assert_eq!(doc["groups"][0]["partial_response_strategy"], "abort");
+            }
+            let path = dir.join(format!("{i}.yml"));
+            std::fs::write(&path, unwrap_groups(&f.contents)).unwrap();
+            plain.push(path);
+        }
+        run(&["check", "rules", "--lint-fatal"], &plain);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use edgewatch_rule_gen::{Options, OutputFile};
+use edgewatch_rule_gen::{Options, OutputFile, Target};
 
 use super::runtime;
 
@@ -29,15 +29,58 @@ pub(crate) struct Args {
     /// How often Prometheus scrapes the exporters (sets the no-data alert's wait).
     #[arg(long, value_name = "DURATION", default_value = "30s")]
     scrape_interval: edgewatch_catalog::Duration,
+    /// Deployment format of the rules.
+    #[arg(long, value_enum, default_value_t = TargetArg::Prometheus)]
+    target: TargetArg,
+    /// `prometheus-operator`: the objects' namespace; `mimir`: the ruler namespace.
+    #[arg(long, value_name = "NAME")]
+    namespace: Option<String>,
+    /// `prometheus-operator`: a label for the objects, as KEY=VALUE (repeatable),
+    /// matched by the Prometheus' `ruleSelector`.
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
+    labels: Vec<(String, String)>,
+    /// `mimir`: Thanos Ruler's `partial_response_strategy` on every group.
+    #[arg(long, value_name = "warn|abort", value_parser = ["warn", "abort"])]
+    partial_response_strategy: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum TargetArg {
+    /// Plain rule files.
+    Prometheus,
+    /// `PrometheusRule` objects.
+    PrometheusOperator,
+    /// Mimir or Cortex ruler namespace files.
+    Mimir,
+}
+
+fn parse_label(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s.split_once('=').ok_or_else(|| format!("`{s}` is not KEY=VALUE"))?;
+    if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b)) {
+        return Err(format!("`{k}` is not a Kubernetes label key"));
+    }
+    Ok((k.to_owned(), v.to_owned()))
 }
 
 /// Folders whose files are all generated: files there that are no longer
 /// generated (a customer removed) are stale.
-const GENERATED_DIRS: [&str; 1] = ["rules/customers"];
+const GENERATED_DIRS: [&str; 3] = ["rules/customers", "prometheus-operator", "mimir/customers"];
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let catalog = runtime::load_catalog(&args.catalog)?;
+    let target = match args.target {
+        TargetArg::Prometheus => Target::Prometheus,
+        TargetArg::PrometheusOperator => Target::PrometheusOperator {
+            namespace: args.namespace.clone(),
+            labels: args.labels.iter().cloned().collect(),
+        },
+        TargetArg::Mimir => Target::Mimir {
+            namespace: args.namespace.clone().unwrap_or_else(|| "edgewatch".to_owned()),
+            partial_response_strategy: args.partial_response_strategy.clone(),
+        },
+    };
     let opts = Options {
+        target,
         catalog_name: args.catalog.display().to_string(),
         grafana_url: args.grafana_url.clone(),
         scrape_interval: args.scrape_interval,
@@ -94,7 +137,7 @@ fn stale_files(out: &Path, files: &[OutputFile]) -> anyhow::Result<Vec<(PathBuf,
         let Ok(entries) = std::fs::read_dir(out.join(dir)) else { continue };
         for entry in entries.flatten() {
             let rel = Path::new(dir).join(entry.file_name());
-            if rel.extension().is_some_and(|e| e == "yml") && !generated.contains(rel.as_path()) {
+            if rel.extension().is_some_and(|e| e == "yml" || e == "yaml") && !generated.contains(rel.as_path()) {
                 stale.push((rel, "no longer generated"));
             }
         }
