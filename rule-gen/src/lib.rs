@@ -6,12 +6,17 @@
 //!   burn rates, shared by all customers (`by (customer, slo)`);
 //! - `rules/edgewatch-alerts.yml`: burn-rate and no-data alerts, shared;
 //! - `rules/customers/<id>.yml`: each customer's constants (objectives,
-//!   budgets, thresholds with severities, traffic floor, runbook links).
+//!   budgets, thresholds with severities, traffic floor, runbook links);
+//! - `alertmanager/routes.yml` and `alertmanager/alertmanager.example.yml`:
+//!   routes per customer and severity to the edgewatch receiver, and
+//!   inhibit rules;
+//! - `prometheus/scrape-edgewatch.yml`: the scrape job for the exporters.
 //!
 //! The number of rules that query metrics does not grow with the catalog;
 //! only the constants do, one small group per customer. Rendering is pure
 //! and deterministic: the same catalog gives the same bytes.
 
+mod alertmanager;
 mod alerts;
 mod burn;
 mod constants;
@@ -24,6 +29,7 @@ use std::path::PathBuf;
 use edgewatch_catalog::Catalog;
 use edgewatch_catalog::model::SloSpec;
 
+pub use crate::alertmanager::Delivery;
 use crate::rules::RuleFile;
 
 /// The format rules are deployed in.
@@ -59,6 +65,8 @@ pub struct Options {
     /// How often Prometheus scrapes the exporters; the no-data alert waits
     /// ten scrapes (at least 5m) before firing.
     pub scrape_interval: edgewatch_catalog::Duration,
+    /// The receiver and exporters, for the Alertmanager and scrape files.
+    pub delivery: Delivery,
 }
 
 /// One generated file.
@@ -139,6 +147,15 @@ pub fn render(catalog: &Catalog, opts: &Options) -> Result<Vec<OutputFile>, Rend
             }
         });
     }
+    let am = alertmanager::config(catalog, &opts.delivery);
+    files.push(yaml("alertmanager/alertmanager.example.yml", &header, &am)?);
+    let fragment = alertmanager::Fragment { routes: am.route.routes, inhibit_rules: am.inhibit_rules };
+    files.push(yaml("alertmanager/routes.yml", &header, &fragment)?);
+    files.push(yaml(
+        "prometheus/scrape-edgewatch.yml",
+        &header,
+        &alertmanager::scrape(&opts.delivery, &opts.scrape_interval.to_string()),
+    )?);
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)
 }

@@ -15,6 +15,10 @@ fn options() -> Options {
         catalog_name: "test".to_owned(),
         grafana_url: "https://grafana.example".to_owned(),
         scrape_interval: "30s".parse().unwrap(),
+        delivery: edgewatch_rule_gen::Delivery {
+            receiver_url: "http://receiver.example:9818/api/v1/alertmanager".to_owned(),
+            exporter_targets: vec!["exporter.example:9817".to_owned()],
+        },
     }
 }
 
@@ -25,18 +29,54 @@ fn promtool() -> String {
         .unwrap_or_else(|| panic!("promtool is not installed; scripts/test installs it (Debian package `prometheus`)"))
 }
 
+/// Writes every rendered file; returns the rule files.
 fn write_all(dir: &Path, catalog: &edgewatch_catalog::Catalog) -> Vec<PathBuf> {
     let _ = std::fs::remove_dir_all(dir);
     render(catalog, &options())
         .unwrap()
         .into_iter()
-        .map(|f| {
+        .filter_map(|f| {
             let path = dir.join(&f.path);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(&path, f.contents).unwrap();
-            path
+            f.path.starts_with("rules").then_some(path)
         })
         .collect()
+}
+
+fn tool(name: &str, package: &str) -> String {
+    std::env::var_os("PATH")
+        .and_then(|p| p.to_str().map(str::to_owned))
+        .and_then(|p| p.split(':').map(|d| format!("{d}/{name}")).find(|p| Path::new(p).is_file()))
+        .unwrap_or_else(|| panic!("{name} is not installed; scripts/test installs it (Debian package `{package}`)"))
+}
+
+#[test]
+fn alertmanager_and_scrape_files_pass_amtool_and_promtool() {
+    let catalog =
+        edgewatch_catalog::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/catalog")).unwrap().catalog;
+    let dir = std::env::temp_dir().join(format!("edgewatch-rules-am-{}", std::process::id()));
+    write_all(&dir, &catalog);
+    let check = |tool_name: &str, package: &str, args: &[&str], file: &str| {
+        let out = Command::new(tool(tool_name, package)).args(args).arg(dir.join(file)).output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{tool_name} {args:?} {file}:\n{text}");
+    };
+    check("amtool", "prometheus-alertmanager", &["check-config"], "alertmanager/alertmanager.example.yml");
+    check("promtool", "prometheus", &["check", "config"], "prometheus/scrape-edgewatch.yml");
+
+    let am: serde_json::Value = edgewatch_catalog::yaml::from_str(
+        &std::fs::read_to_string(dir.join("alertmanager/alertmanager.example.yml")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(am["route"]["group_by"], serde_json::json!(["alertname", "customer", "slo", "severity"]));
+    let routes = am["route"]["routes"].as_array().unwrap();
+    assert_eq!(routes.len(), 4 * 3, "a route per customer and severity");
+    assert_eq!(routes[0]["matchers"], serde_json::json!([r#"customer="acme-retail""#, r#"severity="page""#]));
+    assert_eq!(routes[0]["repeat_interval"], "4h");
+    assert_eq!(am["receivers"][0]["webhook_configs"][0]["url"], "http://receiver.example:9818/api/v1/alertmanager");
+    assert_eq!(am["inhibit_rules"][0]["equal"], serde_json::json!(["customer", "slo"]));
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 fn run(args: &[&str], files: &[PathBuf]) -> String {
@@ -84,7 +124,9 @@ fn every_target_holds_rules_promtool_accepts() {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let mut plain = Vec::new();
-        for (i, f) in files.iter().enumerate() {
+        let rule_files =
+            files.iter().filter(|f| f.path.starts_with("prometheus-operator") || f.path.starts_with("mimir"));
+        for (i, f) in rule_files.enumerate() {
             let doc: serde_json::Value = edgewatch_catalog::yaml::from_str(&f.contents).unwrap();
             if let Target::PrometheusOperator { .. } = &target {
                 assert_eq!(doc["apiVersion"], "monitoring.coreos.com/v1");
@@ -197,6 +239,7 @@ fn alerts_fire_when_and_only_when_they_should() {
     let dir = std::env::temp_dir().join(format!("edgewatch-rules-unit-{}", std::process::id()));
     let files = write_all(&dir, &catalog);
     let list = files.iter().map(|f| format!("'{}'", f.display())).collect::<Vec<_>>().join(", ");
+    assert!(!files.is_empty());
     let test = dir.join("test.yml");
     std::fs::write(&test, UNIT_TEST.replace("RULES", &list)).unwrap();
     run(&["test", "rules"], &[test]);

@@ -39,6 +39,12 @@ pub(crate) struct Args {
     /// matched by the Prometheus' `ruleSelector`.
     #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
     labels: Vec<(String, String)>,
+    /// The edgewatch receiver's webhook URL, for the Alertmanager files.
+    #[arg(long, value_name = "URL", default_value = "http://localhost:9818/api/v1/alertmanager")]
+    receiver_url: String,
+    /// An exporter's HOST:PORT for the scrape fragment (repeatable).
+    #[arg(long = "exporter", value_name = "HOST:PORT", default_values_t = ["localhost:9817".to_owned()])]
+    exporters: Vec<String>,
     /// `mimir`: Thanos Ruler's `partial_response_strategy` on every group.
     #[arg(long, value_name = "warn|abort", value_parser = ["warn", "abort"])]
     partial_response_strategy: Option<String>,
@@ -84,6 +90,10 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         catalog_name: args.catalog.display().to_string(),
         grafana_url: args.grafana_url.clone(),
         scrape_interval: args.scrape_interval,
+        delivery: edgewatch_rule_gen::Delivery {
+            receiver_url: args.receiver_url.clone(),
+            exporter_targets: args.exporters.clone(),
+        },
     };
     let files = edgewatch_rule_gen::render(&catalog, &opts)?;
     let stale = stale_files(&args.out, &files)?;
