@@ -57,6 +57,14 @@ impl Ratio {
         Self::new(digits, 10u128.pow(u32::try_from(frac.len()).unwrap_or(0)))
     }
 
+    pub(crate) fn num(self) -> u128 {
+        self.num
+    }
+
+    pub(crate) fn den(self) -> u128 {
+        self.den
+    }
+
     #[must_use]
     pub(crate) fn mul(self, o: Self) -> Self {
         // Reduce across first so products stay small.

@@ -10,7 +10,8 @@
 //! - `alertmanager/routes.yml` and `alertmanager/alertmanager.example.yml`:
 //!   routes per customer and severity to the edgewatch receiver, and
 //!   inhibit rules;
-//! - `prometheus/scrape-edgewatch.yml`: the scrape job for the exporters.
+//! - `prometheus/scrape-edgewatch.yml`: the scrape job for the exporters;
+//! - `tests/<id>.yml`: promtool unit tests of each customer's alerts.
 //!
 //! The number of rules that query metrics does not grow with the catalog;
 //! only the constants do, one small group per customer. Rendering is pure
@@ -22,6 +23,7 @@ mod burn;
 mod constants;
 mod rules;
 mod sli;
+mod unittests;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -146,6 +148,19 @@ pub fn render(catalog: &Catalog, opts: &Options) -> Result<Vec<OutputFile>, Rend
                 yaml(&format!("mimir/{name}.yml"), &header, &file)?
             }
         });
+    }
+    // promtool tests beside the plain rule files they test.
+    if opts.target == Target::Prometheus {
+        for c in &catalog.customers {
+            let rule_files = ["edgewatch-sli.yml", "edgewatch-alerts.yml"]
+                .iter()
+                .map(|f| format!("../rules/{f}"))
+                .chain(std::iter::once(format!("../rules/customers/{}.yml", c.id)))
+                .collect();
+            if let Some(test) = unittests::file(c, &links, rule_files) {
+                files.push(yaml(&format!("tests/{}.yml", c.id), &header, &test)?);
+            }
+        }
     }
     let am = alertmanager::config(catalog, &opts.delivery);
     files.push(yaml("alertmanager/alertmanager.example.yml", &header, &am)?);

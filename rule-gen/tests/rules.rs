@@ -157,6 +157,18 @@ fn example_catalog_snapshots() {
 }
 
 #[test]
+fn generated_unit_tests_pass_for_every_customer() {
+    let catalog =
+        edgewatch_catalog::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/catalog")).unwrap().catalog;
+    let dir = std::env::temp_dir().join(format!("edgewatch-rules-tests-{}", std::process::id()));
+    write_all(&dir, &catalog);
+    let tests: Vec<PathBuf> = std::fs::read_dir(dir.join("tests")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(tests.len(), 4, "one per customer with an availability SLO");
+    run(&["test", "rules"], &tests);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
 fn rendering_is_deterministic() {
     let catalog =
         edgewatch_catalog::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/catalog")).unwrap().catalog;

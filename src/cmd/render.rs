@@ -70,7 +70,7 @@ fn parse_label(s: &str) -> Result<(String, String), String> {
 
 /// Folders whose files are all generated: files there that are no longer
 /// generated (a customer removed) are stale.
-const GENERATED_DIRS: [&str; 3] = ["rules/customers", "prometheus-operator", "mimir/customers"];
+const GENERATED_DIRS: [&str; 4] = ["rules/customers", "prometheus-operator", "mimir/customers", "tests"];
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let catalog = runtime::load_catalog(&args.catalog)?;

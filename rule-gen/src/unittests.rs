@@ -1,0 +1,251 @@
+//! promtool unit tests, generated for each customer's availability SLO
+//! (`tests/<customer>.yml`, target `prometheus`). Each proves, on the
+//! customer's own objective, period, traffic floor and severities: the fast
+//! burn fires, with its texts; nothing fires with no errors; nothing fires
+//! below the traffic floor; and with no traffic, no-data fires instead.
+
+use std::collections::BTreeMap;
+
+use edgewatch_catalog::Customer;
+use edgewatch_catalog::model::SloSpec;
+use edgewatch_catalog::names::{AlertKind, label, metric};
+use serde::Serialize;
+
+use crate::alerts::Links;
+use crate::burn::{Ratio, TIERS, factor};
+
+#[derive(Debug, Serialize)]
+pub(crate) struct TestFile {
+    rule_files: Vec<String>,
+    evaluation_interval: &'static str,
+    tests: Vec<TestGroup>,
+}
+
+#[derive(Debug, Serialize)]
+struct TestGroup {
+    name: String,
+    interval: &'static str,
+    input_series: Vec<Series>,
+    alert_rule_test: Vec<AlertTest>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Series {
+    series: String,
+    values: String,
+}
+
+#[derive(Debug, Serialize)]
+struct AlertTest {
+    eval_time: &'static str,
+    alertname: &'static str,
+    exp_alerts: Vec<ExpAlert>,
+}
+
+#[derive(Debug, Serialize)]
+struct ExpAlert {
+    exp_labels: BTreeMap<String, String>,
+    exp_annotations: BTreeMap<String, String>,
+}
+
+/// Go's `%.4g`, which `humanizePercentage` uses, for values from 1e-4 to 1e4.
+fn go_g4(v: f64) -> String {
+    if v == 0.0 {
+        return "0".to_owned();
+    }
+    #[allow(clippy::cast_possible_truncation)] // a small exponent
+    let exp = v.abs().log10().floor() as i32;
+    let decimals = usize::try_from((3 - exp).max(0)).unwrap_or(0);
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_owned() } else { s }
+}
+
+fn counter(customer: &str, result: &str, per_minute: u128) -> Series {
+    Series {
+        series: format!(
+            "{}{{customer=\"{customer}\",slo=\"availability\",result=\"{result}\"}}",
+            metric::SLO_REQUESTS_TOTAL
+        ),
+        values: format!("0+{per_minute}x120"),
+    }
+}
+
+/// Histogram series for each latency SLO of `c`: `per_minute` requests,
+/// all at or under the threshold.
+fn latency(c: &Customer, per_minute: u128) -> Vec<Series> {
+    let mut out = Vec::new();
+    for slo in &c.slos {
+        if let SloSpec::Latency { source, threshold } = &slo.spec {
+            let m = source.metric();
+            let le = edgewatch_catalog::names::le_label(threshold.as_secs_f64());
+            let host = format!("host=\"test.{}.example\"", c.id);
+            let values = format!("0+{per_minute}x120");
+            out.push(Series { series: format!("{m}_count{{customer=\"{}\",{host}}}", c.id), values: values.clone() });
+            out.push(Series { series: format!("{m}_bucket{{customer=\"{}\",{host},le=\"{le}\"}}", c.id), values });
+        }
+    }
+    out
+}
+
+fn labels(c: &Customer, slo: &str, slo_kind: &str, kind: AlertKind, severity: &str) -> BTreeMap<String, String> {
+    let mut l: BTreeMap<String, String> = [
+        (label::CUSTOMER, c.id.as_str()),
+        (label::SLO, slo),
+        ("slo_kind", slo_kind),
+        (label::SEVERITY, severity),
+        (label::ALERT_KIND, kind.as_str()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    if let Some(SloSpec::Latency { source, .. }) = c.slos.iter().find(|s| s.name.as_str() == slo).map(|s| &s.spec) {
+        l.insert("source".to_owned(), source.as_str().to_owned());
+    }
+    l
+}
+
+fn links(c: &Customer, slo: &str, kind: AlertKind, l: &Links) -> [(String, String); 2] {
+    let runbook = c.runbooks.for_kind(kind).map_or(String::new(), |t| {
+        t.render(|var| match var {
+            "customer" => Some(c.id.to_string()),
+            "alert_kind" => Some(kind.as_str().to_owned()),
+            "tier" => c.tier.as_ref().map(ToString::to_string),
+            "slo" => Some("availability".to_owned()),
+            _ => None,
+        })
+    });
+    let dashboard = format!(
+        "{}/d/{}?var-slo={slo}&from=now-6h&to=now",
+        l.grafana.trim_end_matches('/'),
+        edgewatch_catalog::names::dashboard_uid(c.id.as_str())
+    );
+    [("runbook_url".to_owned(), runbook), ("dashboard_url".to_owned(), dashboard)]
+}
+
+/// The tests for `c`, or `None` without an availability SLO.
+pub(crate) fn file(c: &Customer, l: &Links, rule_files: Vec<String>) -> Option<TestFile> {
+    let slo = c.slos.iter().find(|s| matches!(s.spec, SloSpec::Availability { .. }))?;
+    let budget = Ratio::from_decimal(&slo.objective.complement_ratio());
+    let budget_f: f64 = budget.decimal().parse().ok()?;
+    let id = c.id.as_str();
+    let min = u128::from(c.alerting.min_requests);
+    // Requests a minute: a multiple of the budget's denominator (so errors
+    // come in whole requests), enough for the floor over an hour.
+    let unit = budget.den();
+    let per_minute = unit * (min.div_ceil(60 * unit)).max(1) * 2;
+    let mut tests = Vec::new();
+
+    // The fast tier fires at a whole multiple of the budget above its factor.
+    let fast = TIERS[0];
+    let burn = factor(fast, slo.period).decimal().parse::<f64>().ok()?.floor() + 2.0;
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // a small positive whole number
+    let burn_n = burn as u128;
+    let bad = budget.num() * burn_n * (per_minute / unit);
+    if bad <= per_minute {
+        let exp_alerts = match c.alerting.severity_of(fast.kind) {
+            None => Vec::new(),
+            Some(severity) => {
+                let mut annotations: BTreeMap<String, String> =
+                    links(c, "availability", fast.kind, l).into_iter().collect();
+                annotations.insert(
+                    "summary".to_owned(),
+                    format!("{id}: availability SLO error budget burning fast over the last 1h"),
+                );
+                #[allow(clippy::cast_precision_loss)]
+                let ratio = bad as f64 / per_minute as f64;
+                annotations.insert(
+                    "description".to_owned(),
+                    format!(
+                        "{id}: {}% of requests failed the availability SLO over the last 1h; objective {}% (budget burning {:.1}x).",
+                        go_g4(ratio * 100.0),
+                        go_g4(slo.objective.ratio().to_f64() * 100.0),
+                        ratio / budget_f,
+                    ),
+                );
+                let exp_labels = labels(c, "availability", "availability", fast.kind, severity.as_str());
+                vec![ExpAlert { exp_labels, exp_annotations: annotations }]
+            }
+        };
+        tests.push(TestGroup {
+            name: format!("{id}: {burn_n}x the budget fires the fast burn alert"),
+            interval: "1m",
+            input_series: [
+                vec![counter(id, "good", per_minute - bad), counter(id, "bad", bad)],
+                latency(c, per_minute),
+            ]
+            .concat(),
+            alert_rule_test: vec![AlertTest {
+                eval_time: "20m",
+                alertname: "EdgewatchErrorBudgetBurnFast",
+                exp_alerts,
+            }],
+        });
+    }
+
+    let quiet = |eval_time, names: &[&'static str]| {
+        names.iter().map(|n| AlertTest { eval_time, alertname: n, exp_alerts: Vec::new() }).collect::<Vec<_>>()
+    };
+    let burns = ["EdgewatchErrorBudgetBurnFast", "EdgewatchErrorBudgetBurnMedium", "EdgewatchErrorBudgetBurnSlow"];
+    let mut all = burns.to_vec();
+    all.push("EdgewatchNoData");
+    tests.push(TestGroup {
+        name: format!("{id}: no errors, no alert"),
+        interval: "1m",
+        input_series: [vec![counter(id, "good", per_minute), counter(id, "bad", 0)], latency(c, per_minute)].concat(),
+        alert_rule_test: quiet("90m", &all),
+    });
+
+    // Every request fails, but fewer come than the floor in any window.
+    let low = (min.saturating_sub(1)) / 90;
+    if low > 0 {
+        tests.push(TestGroup {
+            name: format!("{id}: below the traffic floor, no burn alert"),
+            interval: "1m",
+            input_series: [vec![counter(id, "good", 0), counter(id, "bad", low)], latency(c, low)].concat(),
+            alert_rule_test: quiet("90m", &burns),
+        });
+    }
+
+    let mut no_traffic = quiet("60m", &burns);
+    // Every measured SLO of the customer goes quiet.
+    let exp_alerts = match c.alerting.severity_of(AlertKind::NoData) {
+        None => Vec::new(),
+        Some(severity) => crate::constants::measured(c)
+            .map(|s| {
+                let name = s.name.as_str();
+                let mut annotations: BTreeMap<String, String> = links(c, name, AlertKind::NoData, l).into_iter().collect();
+                annotations.insert("summary".to_owned(), format!("{id}: no requests seen for the {name} SLO"));
+                annotations.insert(
+                    "description".to_owned(),
+                    format!("{id}: the {name} SLO has seen no request in the last 30 minutes, or its series are gone. Check the exporter, the log push or tail, and the customer's traffic."),
+                );
+                let exp_labels = labels(c, name, s.kind().as_str(), AlertKind::NoData, severity.as_str());
+                ExpAlert { exp_labels, exp_annotations: annotations }
+            })
+            .collect(),
+    };
+    no_traffic.push(AlertTest { eval_time: "60m", alertname: "EdgewatchNoData", exp_alerts });
+    tests.push(TestGroup {
+        name: format!("{id}: no traffic, no burn alert, no-data fires"),
+        interval: "1m",
+        input_series: [vec![counter(id, "good", 0), counter(id, "bad", 0)], latency(c, 0)].concat(),
+        alert_rule_test: no_traffic,
+    });
+
+    Some(TestFile { rule_files, evaluation_interval: "1m", tests })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::go_g4;
+
+    #[test]
+    fn formats_like_go_percent_4g() {
+        assert_eq!(go_g4(2.0), "2");
+        assert_eq!(go_g4(1.35), "1.35");
+        assert_eq!(go_g4(99.95), "99.95");
+        assert_eq!(go_g4(99.999), "100");
+        assert_eq!(go_g4(0.0144), "0.0144");
+        assert_eq!(go_g4(13.4444), "13.44");
+    }
+}
