@@ -23,16 +23,16 @@ fn lookup(metric: &str, pipe: &str) -> String {
     )
 }
 
-fn runbook(kind: AlertKind) -> String {
+pub(crate) fn runbook(kind: AlertKind) -> String {
     format!(
         "{{{{ with printf \"{RUNBOOK}{{customer=%q,alert_kind=%q}}\" $labels.customer \"{}\" | query }}}}{{{{ (. | first).Labels.runbook_url }}}}{{{{ end }}}}",
         kind.as_str()
     )
 }
 
-fn dashboard(links: &Links) -> String {
+pub(crate) fn dashboard(links: &Links) -> String {
     format!(
-        "{}/d/{{{{ printf \"{}%s\" $labels.customer }}}}?var-slo={{{{ $labels.slo }}}}&from=now-6h&to=now",
+        "{}/d/{{{{ printf \"{}%s\" $labels.customer }}}}?{{{{ with $labels.slo }}}}var-slo={{{{ . }}}}&{{{{ end }}}}from=now-6h&to=now",
         links.grafana.trim_end_matches('/'),
         edgewatch_catalog::names::dashboard_uid("")
     )

@@ -16,6 +16,7 @@ pub(crate) const PERIOD_DAYS: &str = "slo:period:days";
 pub(crate) const MIN_REQUESTS: &str = "slo:min_requests:total";
 pub(crate) const BURN_THRESHOLD: &str = "slo:burn_threshold:ratio";
 pub(crate) const CUSTOMER_INFO: &str = "edgewatch:customer:info";
+pub(crate) const CUSTOMER_MIN_REQUESTS: &str = "edgewatch:min_requests:total";
 pub(crate) const ALERT_SEVERITY: &str = "edgewatch:alert_severity:info";
 pub(crate) const RUNBOOK: &str = "edgewatch:runbook:info";
 
@@ -35,6 +36,7 @@ pub(crate) fn group(c: &Customer) -> Group {
             .label("name", c.name.clone())
             .label(label::TIER, c.tier.as_ref().map_or("none", |t| t.as_str())),
     ];
+    rules.push(constant(CUSTOMER_MIN_REQUESTS, &c.alerting.min_requests.to_string(), c));
     for slo in measured(c) {
         let name = slo.name.as_str();
         let budget = Ratio::from_decimal(&slo.objective.complement_ratio());

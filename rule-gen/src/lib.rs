@@ -23,6 +23,7 @@ mod burn;
 mod constants;
 mod rules;
 mod sli;
+mod traffic;
 mod unittests;
 
 use std::collections::BTreeSet;
@@ -118,6 +119,7 @@ pub fn render(catalog: &Catalog, opts: &Options) -> Result<Vec<OutputFile>, Rend
     let mut sets: Vec<(String, Vec<rules::Group>)> = vec![
         ("edgewatch-sli".to_owned(), sli::groups(&sources)),
         ("edgewatch-alerts".to_owned(), alerts::groups(&links, &no_data_for)),
+        ("edgewatch-traffic".to_owned(), traffic::groups(&links)),
     ];
     for c in &catalog.customers {
         sets.push((format!("customers/{}", c.id), vec![constants::group(c)]));
@@ -152,7 +154,7 @@ pub fn render(catalog: &Catalog, opts: &Options) -> Result<Vec<OutputFile>, Rend
     // promtool tests beside the plain rule files they test.
     if opts.target == Target::Prometheus {
         for c in &catalog.customers {
-            let rule_files = ["edgewatch-sli.yml", "edgewatch-alerts.yml"]
+            let rule_files = ["edgewatch-sli.yml", "edgewatch-alerts.yml", "edgewatch-traffic.yml"]
                 .iter()
                 .map(|f| format!("../rules/{f}"))
                 .chain(std::iter::once(format!("../rules/customers/{}.yml", c.id)))

@@ -245,6 +245,72 @@ tests:
               dashboard_url: "https://grafana.example/d/edgewatch-shop?var-slo=availability&from=now-6h&to=now"
 "#;
 
+/// Origin failures, an attack after a quiet day, and a drop against last
+/// week. Severities are the catalog's defaults: ticket, page, info.
+const TRAFFIC_TEST: &str = r#"
+rule_files: [RULES]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - {series: 'edgewatch_requests_total{customer="shop",host="shop.example",status_class="2xx",cache_status="hit"}', values: '0+600x40'}
+      - {series: 'edgewatch_origin_errors_total{customer="shop",host="shop.example",kind="connection_timeout"}', values: '0+60x40'}
+    alert_rule_test:
+      - eval_time: 20m
+        alertname: EdgewatchOriginErrors
+        exp_alerts:
+          - exp_labels: {customer: shop, severity: ticket, alert_kind: origin_errors}
+            exp_annotations:
+              summary: "shop: the origin failed 10% of requests"
+              description: "shop: 10% of requests over the last 10 minutes failed at the origin (52x, unreachable or 5xx). Look at the kinds on the dashboard: connection errors point at the origin's network, timeouts at its load."
+              runbook_url: "https://runbooks.example/origin_errors"
+              dashboard_url: "https://grafana.example/d/edgewatch-shop?from=now-6h&to=now"
+      - {eval_time: 20m, alertname: EdgewatchSuspectedAttack, exp_alerts: []}
+  # A day with 1% blocked, then 20%.
+  - interval: 1m
+    input_series:
+      - {series: 'edgewatch_requests_total{customer="shop",host="shop.example",status_class="2xx",cache_status="hit"}', values: '0+600x1470'}
+      - {series: 'edgewatch_security_actions_total{customer="shop",host="shop.example",action="block"}', values: '0+6x1440 8760+120x30'}
+    alert_rule_test:
+      - {eval_time: 1430m, alertname: EdgewatchSuspectedAttack, exp_alerts: []}
+      - eval_time: 1460m
+        alertname: EdgewatchSuspectedAttack
+        exp_alerts:
+          - exp_labels: {customer: shop, severity: page, alert_kind: attack}
+            exp_annotations:
+              summary: "shop: 20% of requests blocked or challenged"
+              description: "shop: security rules blocked or challenged 20% of requests over the last 10 minutes, three times the day's share. Look at the top offenders by IP, ASN, country, path and user agent, and consider a rule for the heaviest."
+              runbook_url: "https://runbooks.example/attack"
+              dashboard_url: "https://grafana.example/d/edgewatch-shop?from=now-6h&to=now"
+  # A week at 600 a minute, then 100.
+  - interval: 1m
+    input_series:
+      - {series: 'edgewatch_requests_total{customer="shop",host="shop.example",status_class="2xx",cache_status="hit"}', values: '0+600x10090 6054000+100x40'}
+    alert_rule_test:
+      - {eval_time: 10085m, alertname: EdgewatchTrafficDrop, exp_alerts: []}
+      - eval_time: 10120m
+        alertname: EdgewatchTrafficDrop
+        exp_alerts:
+          - exp_labels: {customer: shop, severity: info, alert_kind: traffic_anomaly}
+            exp_annotations:
+              summary: "shop: traffic dropped to 1.667 requests/s"
+              description: "shop: requests fell below half of both the same time last week and the hour before. Check DNS, the customer's own changes, and whether logs still arrive."
+              runbook_url: "https://runbooks.example/traffic_anomaly"
+              dashboard_url: "https://grafana.example/d/edgewatch-shop?from=now-6h&to=now"
+"#;
+
+#[test]
+fn traffic_alerts_fire_on_origin_failures_attacks_and_drops() {
+    let catalog = edgewatch_catalog::load_str("c.yaml", CATALOG).unwrap().catalog;
+    let dir = std::env::temp_dir().join(format!("edgewatch-rules-traffic-{}", std::process::id()));
+    let files = write_all(&dir, &catalog);
+    let list = files.iter().map(|f| format!("'{}'", f.display())).collect::<Vec<_>>().join(", ");
+    let test = dir.join("test.yml");
+    std::fs::write(&test, TRAFFIC_TEST.replace("RULES", &list)).unwrap();
+    run(&["test", "rules"], &[test]);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[test]
 fn alerts_fire_when_and_only_when_they_should() {
     let catalog = edgewatch_catalog::load_str("c.yaml", CATALOG).unwrap().catalog;

@@ -1,0 +1,154 @@
+//! Alerts on traffic itself, shared by every customer: origin failures,
+//! anomalies against last week and the last hour, and suspected attacks.
+//! Each waits for the customer's traffic floor over the last hour, and takes
+//! its severity from the customer's policy (no constant, no alert).
+
+use edgewatch_catalog::names::{AlertKind, label, metric};
+
+use crate::alerts::{Links, dashboard, runbook};
+use crate::constants::{ALERT_SEVERITY, CUSTOMER_MIN_REQUESTS};
+use crate::rules::{Group, Rule};
+
+/// Share of requests the origin failed that makes an alert.
+pub(crate) const ORIGIN_ERROR_SHARE: &str = "0.05";
+/// A drop below this fraction, or a spike above this multiple, of both last
+/// week and the last hour is an anomaly.
+pub(crate) const DROP_BELOW: &str = "0.5";
+pub(crate) const SPIKE_ABOVE: &str = "3";
+/// Blocked or challenged share that, at three times its daily baseline,
+/// suggests an attack; and the same for 4xx.
+pub(crate) const MITIGATED_SHARE: &str = "0.1";
+pub(crate) const CLIENT_ERROR_SHARE: &str = "0.2";
+
+const REQUESTS_10M: &str = "edgewatch:requests:rate10m";
+const REQUESTS_1H: &str = "edgewatch:requests:rate1h";
+const ORIGIN_ERRORS_10M: &str = "edgewatch:origin_errors:ratio_rate10m";
+const MITIGATED_10M: &str = "edgewatch:mitigated:ratio_rate10m";
+const MITIGATED_1D: &str = "edgewatch:mitigated:ratio_rate1d";
+const CLIENT_ERRORS_10M: &str = "edgewatch:client_errors:ratio_rate10m";
+const CLIENT_ERRORS_1D: &str = "edgewatch:client_errors:ratio_rate1d";
+
+fn by_customer(expr: &str) -> String {
+    format!("sum by ({}) ({expr})", label::CUSTOMER)
+}
+
+fn recordings() -> Vec<Rule> {
+    let reqs = |w: &str| by_customer(&format!("rate({}[{w}])", metric::REQUESTS_TOTAL));
+    let mitigated = |w: &str| {
+        by_customer(&format!(
+            "rate({}{{{}=~\"block|challenge|jschallenge|managed_challenge\"}}[{w}])",
+            metric::SECURITY_ACTIONS_TOTAL,
+            label::ACTION
+        ))
+    };
+    let client_errors =
+        |w: &str| by_customer(&format!("rate({}{{{}=\"4xx\"}}[{w}])", metric::REQUESTS_TOTAL, label::STATUS_CLASS));
+    let share = |part: String, w: &str| format!("{part}\n/\n({} > 0)", reqs(w));
+    vec![
+        Rule::record(REQUESTS_10M, reqs("10m")),
+        Rule::record(REQUESTS_1H, reqs("1h")),
+        Rule::record(
+            ORIGIN_ERRORS_10M,
+            share(by_customer(&format!("rate({}[10m])", metric::ORIGIN_ERRORS_TOTAL)), "10m"),
+        ),
+        Rule::record(MITIGATED_10M, share(mitigated("10m"), "10m")),
+        Rule::record(MITIGATED_1D, share(mitigated("1d"), "1d")),
+        Rule::record(CLIENT_ERRORS_10M, share(client_errors("10m"), "10m")),
+        Rule::record(CLIENT_ERRORS_1D, share(client_errors("1d"), "1d")),
+    ]
+}
+
+/// `expr` for customers with enough traffic, with the severity their policy
+/// gives `kind`.
+fn guarded(expr: &str, kind: AlertKind) -> String {
+    let c = label::CUSTOMER;
+    format!(
+        "(\n  (\n{expr}\n  )\n  and on ({c})\n  ({REQUESTS_1H} * 3600 >= on ({c}) {CUSTOMER_MIN_REQUESTS})\n)\n* on ({c}) group_left ({sev}) {ALERT_SEVERITY}{{{k}=\"{v}\"}}",
+        sev = label::SEVERITY,
+        k = label::ALERT_KIND,
+        v = kind.as_str(),
+    )
+}
+
+fn alert(name: &str, kind: AlertKind, expr: &str, for_: &str, summary: &str, description: &str, links: &Links) -> Rule {
+    Rule::alert(name, guarded(expr, kind))
+        .for_(for_)
+        .label(label::ALERT_KIND, kind.as_str())
+        .annotation("summary", summary)
+        .annotation("description", description)
+        .annotation("runbook_url", runbook(kind))
+        .annotation("dashboard_url", dashboard(links))
+}
+
+pub(crate) fn groups(links: &Links) -> Vec<Group> {
+    let c = label::CUSTOMER;
+    let week = format!("sum by ({c}) (rate({}[10m] offset 1w))", metric::REQUESTS_TOTAL);
+    let hour_before = format!("sum by ({c}) (rate({}[1h] offset 10m))", metric::REQUESTS_TOTAL);
+    let alerts = vec![
+        alert(
+            "EdgewatchOriginErrors",
+            AlertKind::OriginErrors,
+            &format!("{ORIGIN_ERRORS_10M} > {ORIGIN_ERROR_SHARE}"),
+            "5m",
+            "{{ $labels.customer }}: the origin failed {{ $value | humanizePercentage }} of requests",
+            "{{ $labels.customer }}: {{ $value | humanizePercentage }} of requests over the last 10 minutes failed at the origin (52x, unreachable or 5xx). Look at the kinds on the dashboard: connection errors point at the origin's network, timeouts at its load.",
+            links,
+        ),
+        alert(
+            "EdgewatchTrafficDrop",
+            AlertKind::TrafficAnomaly,
+            &format!(
+                "{REQUESTS_10M} < {DROP_BELOW} * {week}\nand on ({c})\n{REQUESTS_10M} < {DROP_BELOW} * {hour_before}"
+            ),
+            "10m",
+            "{{ $labels.customer }}: traffic dropped to {{ $value | humanize }} requests/s",
+            "{{ $labels.customer }}: requests fell below half of both the same time last week and the hour before. Check DNS, the customer's own changes, and whether logs still arrive.",
+            links,
+        ),
+        alert(
+            "EdgewatchTrafficSpike",
+            AlertKind::TrafficAnomaly,
+            &format!(
+                "{REQUESTS_10M} > {SPIKE_ABOVE} * {week}\nand on ({c})\n{REQUESTS_10M} > {SPIKE_ABOVE} * {hour_before}"
+            ),
+            "10m",
+            "{{ $labels.customer }}: traffic rose to {{ $value | humanize }} requests/s",
+            "{{ $labels.customer }}: requests rose above three times both the same time last week and the hour before. Check the top offenders (/api/v1/top) before assuming a campaign or a launch.",
+            links,
+        ),
+        alert(
+            "EdgewatchSuspectedAttack",
+            AlertKind::Attack,
+            &format!("{MITIGATED_10M} > {MITIGATED_SHARE}\nand on ({c})\n{MITIGATED_10M} > 3 * {MITIGATED_1D}"),
+            "5m",
+            "{{ $labels.customer }}: {{ $value | humanizePercentage }} of requests blocked or challenged",
+            "{{ $labels.customer }}: security rules blocked or challenged {{ $value | humanizePercentage }} of requests over the last 10 minutes, three times the day's share. Look at the top offenders by IP, ASN, country, path and user agent, and consider a rule for the heaviest.",
+            links,
+        ),
+        alert(
+            "EdgewatchClientErrorSurge",
+            AlertKind::Attack,
+            &format!(
+                "{CLIENT_ERRORS_10M} > {CLIENT_ERROR_SHARE}\nand on ({c})\n{CLIENT_ERRORS_10M} > 3 * {CLIENT_ERRORS_1D}"
+            ),
+            "5m",
+            "{{ $labels.customer }}: {{ $value | humanizePercentage }} of requests answered with 4xx",
+            "{{ $labels.customer }}: 4xx answers rose to {{ $value | humanizePercentage }} of requests over the last 10 minutes, three times the day's share: scanning, credential stuffing, or a broken client release.",
+            links,
+        ),
+    ];
+    vec![
+        Group {
+            name: "edgewatch-traffic".to_owned(),
+            interval: Some("1m".to_owned()),
+            partial_response_strategy: None,
+            rules: recordings(),
+        },
+        Group {
+            name: "edgewatch-traffic-alerts".to_owned(),
+            interval: Some("1m".to_owned()),
+            partial_response_strategy: None,
+            rules: alerts,
+        },
+    ]
+}
