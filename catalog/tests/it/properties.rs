@@ -72,8 +72,15 @@ fn yamlish() -> impl Strategy<Value = String> {
     })
 }
 
+/// Lines as YAML counts them: `\r\n`, `\n`, a lone `\r`, NEL, and the
+/// Unicode line and paragraph separators all end a line.
+fn yaml_lines(text: &str) -> usize {
+    let text = text.replace("\r\n", "\n");
+    1 + text.chars().filter(|c| matches!(c, '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}')).count()
+}
+
 fn check(text: &str) {
-    let lines = text.lines().count().max(1);
+    let lines = yaml_lines(text);
     match edgewatch_catalog::load_str("fuzz.yaml", text) {
         Ok(_) => {}
         Err(rejected) => {
@@ -92,6 +99,11 @@ proptest! {
     #[test]
     fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
         check(&text);
+    }
+
+    #[test]
+    fn unusual_line_breaks_are_counted_as_yaml_counts_them(a in "[a-z:? ]{0,8}", b in "[a-z:? ]{0,8}", br in prop::sample::select(vec!["\n", "\r", "\r\n", "\u{85}", "\u{2028}", "\u{2029}"])) {
+        check(&format!("{a}{br}{b}{br}?"));
     }
 
     #[test]
