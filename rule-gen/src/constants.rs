@@ -9,10 +9,9 @@ use edgewatch_catalog::names::{AlertKind, SloKind, label, le_label};
 
 use crate::burn::{Ratio, TIERS, factor};
 use crate::rules::{Group, Rule};
-use crate::sli::{ERROR_BUDGET, LATENCY_THRESHOLD};
+use crate::sli::{ERROR_BUDGET, LATENCY_THRESHOLD, PERIOD_DAYS};
 
 pub(crate) const OBJECTIVE: &str = "slo:objective:ratio";
-pub(crate) const PERIOD_DAYS: &str = "slo:period:days";
 pub(crate) const MIN_REQUESTS: &str = "slo:min_requests:total";
 pub(crate) const BURN_THRESHOLD: &str = "slo:burn_threshold:ratio";
 pub(crate) const CUSTOMER_INFO: &str = "edgewatch:customer:info";

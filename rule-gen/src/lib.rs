@@ -111,13 +111,16 @@ pub fn render(catalog: &Catalog, opts: &Options) -> Result<Vec<OutputFile>, Rend
         })
         .collect();
     let sources: Vec<_> = sources.into_iter().collect();
+    let periods: BTreeSet<u64> =
+        catalog.customers.iter().flat_map(constants::measured).map(|s| s.period.as_millis() / 86_400_000).collect();
+    let periods: Vec<u64> = periods.into_iter().collect();
     let no_data_for =
         edgewatch_catalog::Duration::from_millis((opts.scrape_interval.as_millis() * 10).max(300_000)).to_string();
     let links = alerts::Links { grafana: opts.grafana_url.clone() };
 
     // Rule sets by name; the target decides how each is wrapped.
     let mut sets: Vec<(String, Vec<rules::Group>)> = vec![
-        ("edgewatch-sli".to_owned(), sli::groups(&sources)),
+        ("edgewatch-sli".to_owned(), sli::groups(&sources, &periods)),
         ("edgewatch-alerts".to_owned(), alerts::groups(&links, &no_data_for)),
         ("edgewatch-traffic".to_owned(), traffic::groups(&links)),
     ];

@@ -54,7 +54,36 @@ fn latency(source: LatencySource, w: &str) -> [Rule; 2] {
     ]
 }
 
-pub(crate) fn groups(sources: &[LatencySource]) -> Vec<Group> {
+pub(crate) const PERIOD_DAYS: &str = "slo:period:days";
+pub(crate) const REQUESTS_INCREASE: &str = "slo:sli_requests:increase5m";
+pub(crate) const ERRORS_INCREASE: &str = "slo:sli_errors:increase5m";
+pub(crate) const PERIOD_RATIO: &str = "slo:sli_error:ratio_period";
+pub(crate) const BUDGET_REMAINING: &str = "slo:error_budget_remaining:ratio";
+
+/// The SLI over each SLO's own period (7d, 28d, 30d…): sums of recorded 5m
+/// increases, so no rule reads a month of raw counters. Both sums count each
+/// 5m stretch as often, so their ratio is the period's ratio of sums.
+fn period_rules(periods: &[u64]) -> Vec<Rule> {
+    let on = format!("on ({}, {})", label::CUSTOMER, label::SLO);
+    let mut rules = Vec::new();
+    for days in periods {
+        let w = format!("{days}d");
+        let ratio = format!(
+            "(\n  sum_over_time({ERRORS_INCREASE}[{w}])\n  /\n  (sum_over_time({REQUESTS_INCREASE}[{w}]) > 0)\n)\nand {on} ({PERIOD_DAYS} == {days})"
+        );
+        rules.push(Rule::record(PERIOD_RATIO, ratio).label("period", w.clone()));
+        rules.push(
+            Rule::record(
+                BUDGET_REMAINING,
+                format!("1 - {PERIOD_RATIO}{{period=\"{w}\"}} / {on} group_left () {ERROR_BUDGET}"),
+            )
+            .label("period", w),
+        );
+    }
+    rules
+}
+
+pub(crate) fn groups(sources: &[LatencySource], periods: &[u64]) -> Vec<Group> {
     let mut rules = Vec::new();
     for w in WINDOWS {
         rules.extend(availability(w));
@@ -62,6 +91,8 @@ pub(crate) fn groups(sources: &[LatencySource]) -> Vec<Group> {
             rules.extend(latency(*s, w));
         }
     }
+    rules.push(Rule::record(REQUESTS_INCREASE, format!("{} * 300", requests("5m"))));
+    rules.push(Rule::record(ERRORS_INCREASE, format!("{} * {} * 300", error_ratio("5m"), requests("5m"))));
     // Burn rates over the tiers' long windows, for alert texts and dashboards.
     let mut burn = Vec::new();
     for tier in TIERS {
@@ -82,6 +113,13 @@ pub(crate) fn groups(sources: &[LatencySource]) -> Vec<Group> {
             interval: Some("1m".to_owned()),
             partial_response_strategy: None,
             rules: burn,
+        },
+        // Every 5m is enough for a month-long window, and inside the lookback.
+        Group {
+            name: "edgewatch-sli-period".to_owned(),
+            interval: Some("5m".to_owned()),
+            partial_response_strategy: None,
+            rules: period_rules(periods),
         },
     ]
 }

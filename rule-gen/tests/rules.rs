@@ -211,6 +211,21 @@ tests:
               runbook_url: "https://runbooks.example/burn_rate_fast"
               dashboard_url: "https://grafana.example/d/edgewatch-shop?var-slo=availability&from=now-6h&to=now"
       - {eval_time: 20m, alertname: EdgewatchNoData, exp_alerts: []}
+  # Errors at half the budget leave half of it over the period.
+  - interval: 1m
+    input_series:
+      - {series: 'edgewatch_slo_requests_total{customer="shop",slo="availability",result="good"}', values: '0+1999x120'}
+      - {series: 'edgewatch_slo_requests_total{customer="shop",slo="availability",result="bad"}', values: '0+1x120'}
+    promql_expr_test:
+      # promtool 2.42 compares floats exactly; the sums carry float noise.
+      - expr: round(slo:error_budget_remaining:ratio, 0.000001)
+        eval_time: 60m
+        exp_samples:
+          - {labels: '{customer="shop",slo="availability",slo_kind="availability",period="28d"}', value: 0.5}
+      - expr: round(slo:sli_error:ratio_period, 0.0000001)
+        eval_time: 60m
+        exp_samples:
+          - {labels: '{customer="shop",slo="availability",slo_kind="availability",period="28d"}', value: 0.0005}
   # No errors: nothing fires.
   - interval: 1m
     input_series:
