@@ -70,6 +70,13 @@ pub mod metric {
     /// (`good` or `bad`); requests the SLO excludes are not counted. Every
     /// customer's series exist from the start, at zero.
     pub const SLO_REQUESTS_TOTAL: &str = "edgewatch_slo_requests_total";
+    /// Gauge, 1 when the last probe of an address succeeded, else 0, by
+    /// `customer`, `probe` and `ip` (one series per probed address). The
+    /// contract the prober implements; the rules read it.
+    pub const PROBE_SUCCESS: &str = "edgewatch_probe_success";
+    /// Gauge: when the certificate a probe was served expires, unix seconds,
+    /// by `customer` and `probe`.
+    pub const PROBE_TLS_NOT_AFTER: &str = "edgewatch_probe_tls_not_after_timestamp_seconds";
 }
 
 /// The `le` label value of a histogram bucket bound, in seconds: always with

@@ -21,6 +21,7 @@ mod alertmanager;
 mod alerts;
 mod burn;
 mod constants;
+mod probes;
 mod rules;
 mod sli;
 mod traffic;
@@ -123,6 +124,7 @@ pub fn render(catalog: &Catalog, opts: &Options) -> Result<Vec<OutputFile>, Rend
         ("edgewatch-sli".to_owned(), sli::groups(&sources, &periods)),
         ("edgewatch-alerts".to_owned(), alerts::groups(&links, &no_data_for)),
         ("edgewatch-traffic".to_owned(), traffic::groups(&links)),
+        ("edgewatch-probes".to_owned(), probes::groups(&links)),
     ];
     for c in &catalog.customers {
         sets.push((format!("customers/{}", c.id), vec![constants::group(c)]));
@@ -157,11 +159,12 @@ pub fn render(catalog: &Catalog, opts: &Options) -> Result<Vec<OutputFile>, Rend
     // promtool tests beside the plain rule files they test.
     if opts.target == Target::Prometheus {
         for c in &catalog.customers {
-            let rule_files = ["edgewatch-sli.yml", "edgewatch-alerts.yml", "edgewatch-traffic.yml"]
-                .iter()
-                .map(|f| format!("../rules/{f}"))
-                .chain(std::iter::once(format!("../rules/customers/{}.yml", c.id)))
-                .collect();
+            let rule_files =
+                ["edgewatch-sli.yml", "edgewatch-alerts.yml", "edgewatch-traffic.yml", "edgewatch-probes.yml"]
+                    .iter()
+                    .map(|f| format!("../rules/{f}"))
+                    .chain(std::iter::once(format!("../rules/customers/{}.yml", c.id)))
+                    .collect();
             if let Some(test) = unittests::file(c, &links, rule_files) {
                 files.push(yaml(&format!("tests/{}.yml", c.id), &header, &test)?);
             }

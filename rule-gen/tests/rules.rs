@@ -314,6 +314,52 @@ tests:
               dashboard_url: "https://grafana.example/d/edgewatch-shop?from=now-6h&to=now"
 "#;
 
+/// Two of three addresses failing, and a certificate with 10 days left.
+const PROBE_TEST: &str = r#"
+rule_files: [RULES]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - {series: 'edgewatch_probe_success{customer="shop",probe="home",ip="192.0.2.1"}', values: '1x3 0x20'}
+      - {series: 'edgewatch_probe_success{customer="shop",probe="home",ip="192.0.2.2"}', values: '1x3 0x20'}
+      - {series: 'edgewatch_probe_success{customer="shop",probe="home",ip="2001:db8::1"}', values: '1x23'}
+      - {series: 'edgewatch_probe_tls_not_after_timestamp_seconds{customer="shop",probe="home"}', values: '864000x23'}
+    alert_rule_test:
+      - {eval_time: 4m, alertname: EdgewatchProbeDown, exp_alerts: []}
+      - eval_time: 10m
+        alertname: EdgewatchProbeDown
+        exp_alerts:
+          - exp_labels: {customer: shop, probe: home, severity: page, alert_kind: probe_down}
+            exp_annotations:
+              summary: "shop: probe home fails from 66.67% of its addresses"
+              description: "shop: the home probe has failed from most of the addresses it probes for 3 minutes. Compare the addresses on the dashboard: one family (IPv4 or IPv6) or one address failing points at the network, all of them at the site."
+              runbook_url: "https://runbooks.example/probe_down"
+              dashboard_url: "https://grafana.example/d/edgewatch-shop?from=now-6h&to=now"
+      - eval_time: 20m
+        alertname: EdgewatchCertificateExpiring
+        exp_alerts:
+          - exp_labels: {customer: shop, probe: home, severity: ticket, alert_kind: cert_expiry_warning}
+            exp_annotations:
+              summary: "shop: the certificate of home expires in 10.0 days"
+              description: "shop: the certificate served to the home probe expires within 14 days. Check that renewal (ACME or the customer's upload) is running."
+              runbook_url: "https://runbooks.example/cert_expiry_warning"
+              dashboard_url: "https://grafana.example/d/edgewatch-shop?from=now-6h&to=now"
+      - {eval_time: 20m, alertname: EdgewatchCertificateExpiryImminent, exp_alerts: []}
+"#;
+
+#[test]
+fn probe_alerts_fire_on_most_addresses_failing_and_expiring_certificates() {
+    let catalog = edgewatch_catalog::load_str("c.yaml", CATALOG).unwrap().catalog;
+    let dir = std::env::temp_dir().join(format!("edgewatch-rules-probes-{}", std::process::id()));
+    let files = write_all(&dir, &catalog);
+    let list = files.iter().map(|f| format!("'{}'", f.display())).collect::<Vec<_>>().join(", ");
+    let test = dir.join("test.yml");
+    std::fs::write(&test, PROBE_TEST.replace("RULES", &list)).unwrap();
+    run(&["test", "rules"], &[test]);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[test]
 fn traffic_alerts_fire_on_origin_failures_attacks_and_drops() {
     let catalog = edgewatch_catalog::load_str("c.yaml", CATALOG).unwrap().catalog;
