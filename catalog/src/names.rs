@@ -77,6 +77,23 @@ pub mod metric {
     /// Gauge: when the certificate a probe was served expires, unix seconds,
     /// by `customer` and `probe`.
     pub const PROBE_TLS_NOT_AFTER: &str = "edgewatch_probe_tls_not_after_timestamp_seconds";
+
+    /// Every metric above: the contract between what produces metrics and
+    /// what reads them (rules, dashboards).
+    pub const ALL: &[&str] = &[
+        REQUESTS_TOTAL,
+        EDGE_TTFB_SECONDS,
+        ORIGIN_DURATION_SECONDS,
+        ORIGIN_ERRORS_TOTAL,
+        SECURITY_ACTIONS_TOTAL,
+        RESPONSE_BYTES_TOTAL,
+        SLO_REQUESTS_TOTAL,
+        PROBE_SUCCESS,
+        PROBE_TLS_NOT_AFTER,
+    ];
+
+    /// The ones the prober (not built yet) is to produce; the exporter the rest.
+    pub const FROM_PROBER: &[&str] = &[PROBE_SUCCESS, PROBE_TLS_NOT_AFTER];
 }
 
 /// The `le` label value of a histogram bucket bound, in seconds: always with

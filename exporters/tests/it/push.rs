@@ -64,6 +64,24 @@ async fn a_gzip_batch_is_counted_by_customer_host_and_class() {
     assert_eq!(ex.sample(&req("acme", "www.acme.example", "2xx", "hit")).await, 2);
 }
 
+/// The exporter's half of the metric contract: every name in
+/// `names::metric` that is not the prober's shows on /metrics.
+#[tokio::test]
+async fn produces_every_metric_of_the_contract() {
+    let ex = start(SECURED).await;
+    let (status, _) = ex.push("/ingest/cf", batch(), &[AUTH]).await;
+    assert_eq!(status, 200);
+    let body = r#"{"ClientRequestHost":"www.acme.example","EdgeResponseStatus":200,"OriginResponseStatus":200,"OriginResponseDurationMs":12,"EdgeTimeToFirstByteMs":20,"EdgeResponseBytes":100}"#;
+    ex.push("/ingest/cf", body.as_bytes().to_vec(), &[AUTH]).await;
+    let (_, metrics) = ex.get("/metrics").await;
+    for name in edgewatch_catalog::names::metric::ALL
+        .iter()
+        .filter(|m| !edgewatch_catalog::names::metric::FROM_PROBER.contains(m))
+    {
+        assert!(metrics.lines().any(|l| l.starts_with(name) && !l.starts_with('#')), "/metrics lacks {name}");
+    }
+}
+
 #[tokio::test]
 async fn without_the_secret_nothing_is_counted() {
     let ex = start(SECURED).await;
