@@ -38,6 +38,30 @@ pub(crate) fn dashboard(links: &Links) -> String {
     )
 }
 
+/// `expr`, carrying the severity the customer's policy gives `kind`; no
+/// severity constant (the kind is `off`), no alert.
+pub(crate) fn with_severity(expr: &str, kind: AlertKind) -> String {
+    let c = label::CUSTOMER;
+    format!(
+        "(\n{expr}\n)\n* on ({c}) group_left ({}) {ALERT_SEVERITY}{{{}=\"{}\"}}",
+        label::SEVERITY,
+        label::ALERT_KIND,
+        kind.as_str()
+    )
+}
+
+/// An alert of `kind` with the standard labels and annotations.
+pub(crate) fn kind_alert(name: &str, kind: AlertKind, expr: &str, for_: &str, text: [&str; 2], links: &Links) -> Rule {
+    let [summary, description] = text;
+    Rule::alert(name, with_severity(expr, kind))
+        .for_(for_)
+        .label(label::ALERT_KIND, kind.as_str())
+        .annotation("summary", summary)
+        .annotation("description", description)
+        .annotation("runbook_url", runbook(kind))
+        .annotation("dashboard_url", dashboard(links))
+}
+
 fn seconds(w: &str) -> u64 {
     w.parse::<Duration>().map_or(0, |d| d.as_millis() / 1000)
 }
@@ -81,24 +105,18 @@ fn burn(tier: Tier, links: &Links) -> Rule {
 /// is not health.
 fn no_data(links: &Links, for_: &str) -> Rule {
     let on = format!("on ({}, {})", label::CUSTOMER, label::SLO);
-    let expr = format!(
-        "(\n  ({req30} == 0)\n  or\n  ({OBJECTIVE} unless {on} {req30})\n)\n* on ({c}) group_left ({sev}) {ALERT_SEVERITY}{{{kind}=\"{no_data}\"}}",
-        req30 = requests("30m"),
-        c = label::CUSTOMER,
-        sev = label::SEVERITY,
-        kind = label::ALERT_KIND,
-        no_data = AlertKind::NoData.as_str(),
-    );
-    Rule::alert("EdgewatchNoData", expr)
-        .for_(for_)
-        .label(label::ALERT_KIND, AlertKind::NoData.as_str())
-        .annotation("summary", "{{ $labels.customer }}: no requests seen for the {{ $labels.slo }} SLO")
-        .annotation(
-            "description",
+    let req30 = requests("30m");
+    kind_alert(
+        "EdgewatchNoData",
+        AlertKind::NoData,
+        &format!("  ({req30} == 0)\n  or\n  ({OBJECTIVE} unless {on} {req30})"),
+        for_,
+        [
+            "{{ $labels.customer }}: no requests seen for the {{ $labels.slo }} SLO",
             "{{ $labels.customer }}: the {{ $labels.slo }} SLO has seen no request in the last 30 minutes, or its series are gone. Check the exporter, the log push or tail, and the customer's traffic.",
-        )
-        .annotation("runbook_url", runbook(AlertKind::NoData))
-        .annotation("dashboard_url", dashboard(links))
+        ],
+        links,
+    )
 }
 
 pub(crate) fn groups(links: &Links, no_data_for: &str) -> Vec<Group> {

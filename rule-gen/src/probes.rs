@@ -4,63 +4,48 @@
 
 use edgewatch_catalog::names::{AlertKind, label, metric};
 
-use crate::alerts::{Links, dashboard, runbook};
-use crate::constants::ALERT_SEVERITY;
-use crate::rules::{Group, Rule};
+use crate::alerts::{Links, kind_alert};
+use crate::rules::Group;
 
 /// How long most addresses must fail before a probe is down.
 const DOWN_FOR: &str = "3m";
-
-fn with_severity(expr: &str, kind: AlertKind) -> String {
-    let c = label::CUSTOMER;
-    format!(
-        "(\n{expr}\n)\n* on ({c}) group_left ({}) {ALERT_SEVERITY}{{{}=\"{}\"}}",
-        label::SEVERITY,
-        label::ALERT_KIND,
-        kind.as_str()
-    )
-}
-
-fn alert(name: &str, kind: AlertKind, expr: &str, for_: &str, summary: &str, description: &str, links: &Links) -> Rule {
-    Rule::alert(name, with_severity(expr, kind))
-        .for_(for_)
-        .label(label::ALERT_KIND, kind.as_str())
-        .annotation("summary", summary)
-        .annotation("description", description)
-        .annotation("runbook_url", runbook(kind))
-        .annotation("dashboard_url", dashboard(links))
-}
 
 pub(crate) fn groups(links: &Links) -> Vec<Group> {
     let by = format!("{}, {}", label::CUSTOMER, label::PROBE);
     let failing = format!("sum by ({by}) ({s} == bool 0)\n/\ncount by ({by}) ({s})\n> 0.5", s = metric::PROBE_SUCCESS);
     let days_left = format!("({} - time()) / 86400", metric::PROBE_TLS_NOT_AFTER);
     let rules = vec![
-        alert(
+        kind_alert(
             "EdgewatchProbeDown",
             AlertKind::ProbeDown,
             &failing,
             DOWN_FOR,
-            "{{ $labels.customer }}: probe {{ $labels.probe }} fails from {{ $value | humanizePercentage }} of its addresses",
-            "{{ $labels.customer }}: the {{ $labels.probe }} probe has failed from most of the addresses it probes for 3 minutes. Compare the addresses on the dashboard: one family (IPv4 or IPv6) or one address failing points at the network, all of them at the site.",
+            [
+                "{{ $labels.customer }}: probe {{ $labels.probe }} fails from {{ $value | humanizePercentage }} of its addresses",
+                "{{ $labels.customer }}: the {{ $labels.probe }} probe has failed from most of the addresses it probes for 3 minutes. Compare the addresses on the dashboard: one family (IPv4 or IPv6) or one address failing points at the network, all of them at the site.",
+            ],
             links,
         ),
-        alert(
+        kind_alert(
             "EdgewatchCertificateExpiring",
             AlertKind::CertExpiryWarning,
             &format!("{days_left} < 14"),
             "10m",
-            "{{ $labels.customer }}: the certificate of {{ $labels.probe }} expires in {{ $value | printf \"%.1f\" }} days",
-            "{{ $labels.customer }}: the certificate served to the {{ $labels.probe }} probe expires within 14 days. Check that renewal (ACME or the customer's upload) is running.",
+            [
+                "{{ $labels.customer }}: the certificate of {{ $labels.probe }} expires in {{ $value | printf \"%.1f\" }} days",
+                "{{ $labels.customer }}: the certificate served to the {{ $labels.probe }} probe expires within 14 days. Check that renewal (ACME or the customer's upload) is running.",
+            ],
             links,
         ),
-        alert(
+        kind_alert(
             "EdgewatchCertificateExpiryImminent",
             AlertKind::CertExpiryCritical,
             &format!("{days_left} < 3"),
             "10m",
-            "{{ $labels.customer }}: the certificate of {{ $labels.probe }} expires in {{ $value | printf \"%.1f\" }} days",
-            "{{ $labels.customer }}: the certificate served to the {{ $labels.probe }} probe expires within 3 days; browsers will refuse the site. Renew or upload a certificate now.",
+            [
+                "{{ $labels.customer }}: the certificate of {{ $labels.probe }} expires in {{ $value | printf \"%.1f\" }} days",
+                "{{ $labels.customer }}: the certificate served to the {{ $labels.probe }} probe expires within 3 days; browsers will refuse the site. Renew or upload a certificate now.",
+            ],
             links,
         ),
     ];

@@ -5,8 +5,8 @@
 
 use edgewatch_catalog::names::{AlertKind, label, metric};
 
-use crate::alerts::{Links, dashboard, runbook};
-use crate::constants::{ALERT_SEVERITY, CUSTOMER_MIN_REQUESTS};
+use crate::alerts::{Links, kind_alert};
+use crate::constants::CUSTOMER_MIN_REQUESTS;
 use crate::rules::{Group, Rule};
 
 /// Share of requests the origin failed that makes an alert.
@@ -58,26 +58,10 @@ fn recordings() -> Vec<Rule> {
     ]
 }
 
-/// `expr` for customers with enough traffic, with the severity their policy
-/// gives `kind`.
-fn guarded(expr: &str, kind: AlertKind) -> String {
+/// `expr` for customers with enough traffic over the last hour.
+fn guarded(expr: &str) -> String {
     let c = label::CUSTOMER;
-    format!(
-        "(\n  (\n{expr}\n  )\n  and on ({c})\n  ({REQUESTS_1H} * 3600 >= on ({c}) {CUSTOMER_MIN_REQUESTS})\n)\n* on ({c}) group_left ({sev}) {ALERT_SEVERITY}{{{k}=\"{v}\"}}",
-        sev = label::SEVERITY,
-        k = label::ALERT_KIND,
-        v = kind.as_str(),
-    )
-}
-
-fn alert(name: &str, kind: AlertKind, expr: &str, for_: &str, summary: &str, description: &str, links: &Links) -> Rule {
-    Rule::alert(name, guarded(expr, kind))
-        .for_(for_)
-        .label(label::ALERT_KIND, kind.as_str())
-        .annotation("summary", summary)
-        .annotation("description", description)
-        .annotation("runbook_url", runbook(kind))
-        .annotation("dashboard_url", dashboard(links))
+    format!("  (\n{expr}\n  )\n  and on ({c})\n  ({REQUESTS_1H} * 3600 >= on ({c}) {CUSTOMER_MIN_REQUESTS})")
 }
 
 pub(crate) fn groups(links: &Links) -> Vec<Group> {
@@ -85,55 +69,67 @@ pub(crate) fn groups(links: &Links) -> Vec<Group> {
     let week = format!("sum by ({c}) (rate({}[10m] offset 1w))", metric::REQUESTS_TOTAL);
     let hour_before = format!("sum by ({c}) (rate({}[1h] offset 10m))", metric::REQUESTS_TOTAL);
     let alerts = vec![
-        alert(
+        kind_alert(
             "EdgewatchOriginErrors",
             AlertKind::OriginErrors,
-            &format!("{ORIGIN_ERRORS_10M} > {ORIGIN_ERROR_SHARE}"),
+            &guarded(&format!("{ORIGIN_ERRORS_10M} > {ORIGIN_ERROR_SHARE}")),
             "5m",
-            "{{ $labels.customer }}: the origin failed {{ $value | humanizePercentage }} of requests",
-            "{{ $labels.customer }}: {{ $value | humanizePercentage }} of requests over the last 10 minutes failed at the origin (52x, unreachable or 5xx). Look at the kinds on the dashboard: connection errors point at the origin's network, timeouts at its load.",
+            [
+                "{{ $labels.customer }}: the origin failed {{ $value | humanizePercentage }} of requests",
+                "{{ $labels.customer }}: {{ $value | humanizePercentage }} of requests over the last 10 minutes failed at the origin (52x, unreachable or 5xx). Look at the kinds on the dashboard: connection errors point at the origin's network, timeouts at its load.",
+            ],
             links,
         ),
-        alert(
+        kind_alert(
             "EdgewatchTrafficDrop",
             AlertKind::TrafficAnomaly,
-            &format!(
+            &guarded(&format!(
                 "{REQUESTS_10M} < {DROP_BELOW} * {week}\nand on ({c})\n{REQUESTS_10M} < {DROP_BELOW} * {hour_before}"
-            ),
+            )),
             "10m",
-            "{{ $labels.customer }}: traffic dropped to {{ $value | humanize }} requests/s",
-            "{{ $labels.customer }}: requests fell below half of both the same time last week and the hour before. Check DNS, the customer's own changes, and whether logs still arrive.",
+            [
+                "{{ $labels.customer }}: traffic dropped to {{ $value | humanize }} requests/s",
+                "{{ $labels.customer }}: requests fell below half of both the same time last week and the hour before. Check DNS, the customer's own changes, and whether logs still arrive.",
+            ],
             links,
         ),
-        alert(
+        kind_alert(
             "EdgewatchTrafficSpike",
             AlertKind::TrafficAnomaly,
-            &format!(
+            &guarded(&format!(
                 "{REQUESTS_10M} > {SPIKE_ABOVE} * {week}\nand on ({c})\n{REQUESTS_10M} > {SPIKE_ABOVE} * {hour_before}"
-            ),
+            )),
             "10m",
-            "{{ $labels.customer }}: traffic rose to {{ $value | humanize }} requests/s",
-            "{{ $labels.customer }}: requests rose above three times both the same time last week and the hour before. Check the top offenders (/api/v1/top) before assuming a campaign or a launch.",
+            [
+                "{{ $labels.customer }}: traffic rose to {{ $value | humanize }} requests/s",
+                "{{ $labels.customer }}: requests rose above three times both the same time last week and the hour before. Check the top offenders (/api/v1/top) before assuming a campaign or a launch.",
+            ],
             links,
         ),
-        alert(
+        kind_alert(
             "EdgewatchSuspectedAttack",
             AlertKind::Attack,
-            &format!("{MITIGATED_10M} > {MITIGATED_SHARE}\nand on ({c})\n{MITIGATED_10M} > 3 * {MITIGATED_1D}"),
+            &guarded(&format!(
+                "{MITIGATED_10M} > {MITIGATED_SHARE}\nand on ({c})\n{MITIGATED_10M} > 3 * {MITIGATED_1D}"
+            )),
             "5m",
-            "{{ $labels.customer }}: {{ $value | humanizePercentage }} of requests blocked or challenged",
-            "{{ $labels.customer }}: security rules blocked or challenged {{ $value | humanizePercentage }} of requests over the last 10 minutes, three times the day's share. Look at the top offenders by IP, ASN, country, path and user agent, and consider a rule for the heaviest.",
+            [
+                "{{ $labels.customer }}: {{ $value | humanizePercentage }} of requests blocked or challenged",
+                "{{ $labels.customer }}: security rules blocked or challenged {{ $value | humanizePercentage }} of requests over the last 10 minutes, three times the day's share. Look at the top offenders by IP, ASN, country, path and user agent, and consider a rule for the heaviest.",
+            ],
             links,
         ),
-        alert(
+        kind_alert(
             "EdgewatchClientErrorSurge",
             AlertKind::Attack,
-            &format!(
+            &guarded(&format!(
                 "{CLIENT_ERRORS_10M} > {CLIENT_ERROR_SHARE}\nand on ({c})\n{CLIENT_ERRORS_10M} > 3 * {CLIENT_ERRORS_1D}"
-            ),
+            )),
             "5m",
-            "{{ $labels.customer }}: {{ $value | humanizePercentage }} of requests answered with 4xx",
-            "{{ $labels.customer }}: 4xx answers rose to {{ $value | humanizePercentage }} of requests over the last 10 minutes, three times the day's share: scanning, credential stuffing, or a broken client release.",
+            [
+                "{{ $labels.customer }}: {{ $value | humanizePercentage }} of requests answered with 4xx",
+                "{{ $labels.customer }}: 4xx answers rose to {{ $value | humanizePercentage }} of requests over the last 10 minutes, three times the day's share: scanning, credential stuffing, or a broken client release.",
+            ],
             links,
         ),
     ];

@@ -79,6 +79,20 @@ fn alertmanager_and_scrape_files_pass_amtool_and_promtool() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Renders `catalog`, writes `test` (a promtool test file whose `RULES`
+/// stands for the rule files) beside the rules, and runs `promtool test rules`.
+fn unit_test(name: &str, catalog: &str, test: &str) {
+    let catalog = edgewatch_catalog::load_str("c.yaml", catalog).unwrap().catalog;
+    let dir = std::env::temp_dir().join(format!("edgewatch-rules-{name}-{}", std::process::id()));
+    let files = write_all(&dir, &catalog);
+    assert!(!files.is_empty());
+    let list = files.iter().map(|f| format!("'{}'", f.display())).collect::<Vec<_>>().join(", ");
+    let path = dir.join("test.yml");
+    std::fs::write(&path, test.replace("RULES", &list)).unwrap();
+    run(&["test", "rules"], &[path]);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 fn run(args: &[&str], files: &[PathBuf]) -> String {
     let out = Command::new(promtool()).args(args).args(files).output().unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -408,37 +422,15 @@ tests:
 
 #[test]
 fn probe_alerts_fire_on_most_addresses_failing_and_expiring_certificates() {
-    let catalog = edgewatch_catalog::load_str("c.yaml", CATALOG).unwrap().catalog;
-    let dir = std::env::temp_dir().join(format!("edgewatch-rules-probes-{}", std::process::id()));
-    let files = write_all(&dir, &catalog);
-    let list = files.iter().map(|f| format!("'{}'", f.display())).collect::<Vec<_>>().join(", ");
-    let test = dir.join("test.yml");
-    std::fs::write(&test, PROBE_TEST.replace("RULES", &list)).unwrap();
-    run(&["test", "rules"], &[test]);
-    let _ = std::fs::remove_dir_all(dir);
+    unit_test("probes", CATALOG, PROBE_TEST);
 }
 
 #[test]
 fn traffic_alerts_fire_on_origin_failures_attacks_and_drops() {
-    let catalog = edgewatch_catalog::load_str("c.yaml", CATALOG).unwrap().catalog;
-    let dir = std::env::temp_dir().join(format!("edgewatch-rules-traffic-{}", std::process::id()));
-    let files = write_all(&dir, &catalog);
-    let list = files.iter().map(|f| format!("'{}'", f.display())).collect::<Vec<_>>().join(", ");
-    let test = dir.join("test.yml");
-    std::fs::write(&test, TRAFFIC_TEST.replace("RULES", &list)).unwrap();
-    run(&["test", "rules"], &[test]);
-    let _ = std::fs::remove_dir_all(dir);
+    unit_test("traffic", CATALOG, TRAFFIC_TEST);
 }
 
 #[test]
 fn alerts_fire_when_and_only_when_they_should() {
-    let catalog = edgewatch_catalog::load_str("c.yaml", CATALOG).unwrap().catalog;
-    let dir = std::env::temp_dir().join(format!("edgewatch-rules-unit-{}", std::process::id()));
-    let files = write_all(&dir, &catalog);
-    let list = files.iter().map(|f| format!("'{}'", f.display())).collect::<Vec<_>>().join(", ");
-    assert!(!files.is_empty());
-    let test = dir.join("test.yml");
-    std::fs::write(&test, UNIT_TEST.replace("RULES", &list)).unwrap();
-    run(&["test", "rules"], &[test]);
-    let _ = std::fs::remove_dir_all(dir);
+    unit_test("unit", CATALOG, UNIT_TEST);
 }
