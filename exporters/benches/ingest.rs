@@ -154,16 +154,21 @@ fn catalog() -> edgewatch_catalog::Catalog {
     edgewatch_catalog::load_str("bench.yaml", &yaml).unwrap().catalog
 }
 
-/// Lines per second that decompression alone allows, on one thread.
-fn gunzip_rate(dir: &Path) -> f64 {
-    use std::io::Read as _;
+/// The corpus's gzip batches, in order.
+fn read_batches(dir: &Path) -> Vec<Vec<u8>> {
     let mut names: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "gz"))
         .collect();
     names.sort();
-    let batches: Vec<Vec<u8>> = names.iter().map(|p| std::fs::read(p).unwrap()).collect();
+    names.iter().map(|p| std::fs::read(p).unwrap()).collect()
+}
+
+/// Lines per second that decompression alone allows, on one thread.
+fn gunzip_rate(dir: &Path) -> f64 {
+    use std::io::Read as _;
+    let batches = read_batches(dir);
     let start = Instant::now();
     let mut lines = 0;
     let mut buf = vec![0u8; 256 * 1024];
@@ -244,13 +249,7 @@ fn serve() {
 /// The load generator: pushes every batch in `dir` to `url`, two at a time;
 /// returns lines per second.
 fn push(dir: &Path, url: &str) -> f64 {
-    let mut names: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "gz"))
-        .collect();
-    names.sort();
-    let batches: Vec<Vec<u8>> = names.iter().map(|p| std::fs::read(p).unwrap()).collect();
+    let batches = read_batches(dir);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async move {
         let client = reqwest::Client::new();
