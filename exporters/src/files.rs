@@ -86,13 +86,13 @@ async fn follow(
         Ok(t) => t,
         Err(e) => {
             tracing::error!(input = %name, path = %path.display(), error = %e, "Cannot follow the file.");
-            inner.lock().record_rejected(&name, "read_error");
+            inner.lock().count_batch(&name, "read_error");
             return;
         }
     };
     if let Some(why) = &tailer.lost {
         tracing::warn!(input = %name, path = %path.display(), "Lines may have been lost: {why}.");
-        inner.lock().record_rejected(&name, "lost_on_rotation");
+        inner.lock().count_batch(&name, "lost_on_rotation");
     }
     let mut first = true;
     let mut tick = tokio::time::interval(POLL);
@@ -131,7 +131,7 @@ async fn follow(
             }
             Err(e) => {
                 tracing::warn!(input = %name, path = %path.display(), error = %e, "Reading the file failed; retrying.");
-                inner.lock().record_rejected(&name, "read_error");
+                inner.lock().count_batch(&name, "read_error");
             }
         }
         if first {

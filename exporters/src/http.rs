@@ -54,7 +54,7 @@ async fn ingest_push(State(inner): State<Arc<Inner>>, i: usize, headers: HeaderM
     };
     let name = push.config.name.clone();
     if !authorized(push, &headers) {
-        inner.lock().record_rejected(&name, "unauthorized");
+        inner.lock().count_batch(&name, "unauthorized");
         let header = push.config.auth.as_ref().map_or("", |a| a.header.as_str());
         return error(StatusCode::UNAUTHORIZED, format!("missing or wrong `{header}` header"));
     }
@@ -72,15 +72,15 @@ async fn ingest_push(State(inner): State<Arc<Inner>>, i: usize, headers: HeaderM
             (StatusCode::OK, axum::Json(json!({ "lines": lines, "malformed": malformed }))).into_response()
         }
         Ok(Ok(Outcome::Validation)) => {
-            inner.lock().record_rejected(&name, "validation");
+            inner.lock().count_batch(&name, "validation");
             (StatusCode::OK, axum::Json(json!({ "validation": "ok" }))).into_response()
         }
         Ok(Err(e @ IngestError::TooLarge(_))) => {
-            inner.lock().record_rejected(&name, "too_large");
+            inner.lock().count_batch(&name, "too_large");
             error(StatusCode::PAYLOAD_TOO_LARGE, e.to_string())
         }
         Ok(Err(e @ IngestError::BadGzip(_))) => {
-            inner.lock().record_rejected(&name, "bad_gzip");
+            inner.lock().count_batch(&name, "bad_gzip");
             error(StatusCode::BAD_REQUEST, e.to_string())
         }
         Err(join) => {

@@ -91,8 +91,9 @@ impl State {
         key.map_or(self.ids.len() - 1, |i| usize::try_from(i).unwrap_or(usize::MAX).min(self.ids.len() - 1))
     }
 
-    /// Counts a batch that was rejected before any line was counted.
-    pub(crate) fn record_rejected(&mut self, input: &str, reason: &'static str) {
+    /// Counts a batch that added no line to the counters (refused, a
+    /// validation upload, a read error), by result.
+    pub(crate) fn count_batch(&mut self, input: &str, reason: &'static str) {
         let stats = self.input(input);
         *stats.batches.entry(reason).or_default() += 1;
     }
