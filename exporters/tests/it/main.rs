@@ -4,6 +4,7 @@
 // Helpers outside #[test] functions: a failed unwrap is a failed test here.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+mod examples;
 mod files;
 mod prometheus;
 mod push;
