@@ -66,8 +66,13 @@ async fn three_formats_rotation_and_restart() {
 
     let ex = start(&config(&dir)).await;
     wait_for(&ex, ACME_2XX, 3).await;
-    let (status, _) = ex.get("/-/ready").await;
-    assert_eq!(status, 200);
+    // Ready once every input has read its file once; the count can show a
+    // moment before the input reports in.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while ex.get("/-/ready").await.0 != 200 {
+        assert!(Instant::now() < deadline, "not ready 5 s after every file was read");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let le = r#"edgewatch_edge_ttfb_seconds_bucket{customer="acme",host="www.acme.example",le="0.25"}"#;
     assert_eq!(ex.sample(le).await, 2, "0.2s and 0.05s, in seconds from both formats");
 
