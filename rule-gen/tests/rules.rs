@@ -23,10 +23,7 @@ fn options() -> Options {
 }
 
 fn promtool() -> String {
-    std::env::var_os("PATH")
-        .and_then(|p| p.to_str().map(str::to_owned))
-        .and_then(|p| p.split(':').map(|d| format!("{d}/promtool")).find(|p| Path::new(p).is_file()))
-        .unwrap_or_else(|| panic!("promtool is not installed; scripts/test installs it (Debian package `prometheus`)"))
+    tool("promtool", "prometheus")
 }
 
 /// Writes every rendered file; returns the rule files.
