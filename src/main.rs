@@ -36,9 +36,10 @@ enum Command {
     /// Turn Logpush-style pushes of HTTP request logs into per-customer
     /// Prometheus metrics.
     Exporter(cmd::exporter::Args),
-    /// Write every generated config (Prometheus rules) into a folder;
-    /// with `--check`, fail when the folder is stale.
-    Render(cmd::render::Args),
+    /// Write every generated config (Prometheus rules, Alertmanager routes,
+    /// Grafana dashboards) into a folder; with `--check`, fail when the
+    /// folder is stale.
+    Render(Box<cmd::render::Args>),
 }
 
 /// Output format of `check`.

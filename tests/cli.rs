@@ -67,3 +67,57 @@ fn bad_flags_are_usage_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("invalid value 'yaml'"));
 }
+
+/// Copies `examples/catalog` into `dir`, without the files named in `skip`.
+fn copy_catalog(dir: &std::path::Path, skip: &[&str]) {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/catalog");
+    for sub in ["", "customers"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+        for entry in std::fs::read_dir(src.join(sub)).unwrap().flatten() {
+            let name = entry.file_name();
+            if entry.file_type().unwrap().is_file() && !skip.contains(&name.to_str().unwrap()) {
+                std::fs::copy(entry.path(), dir.join(sub).join(&name)).unwrap();
+            }
+        }
+    }
+}
+
+#[test]
+fn render_writes_rules_and_dashboards_and_check_finds_a_removed_customer() {
+    let dir = std::env::temp_dir().join(format!("edgewatch-cli-render-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (catalog, out) = (dir.join("catalog"), dir.join("out"));
+    copy_catalog(&catalog, &[]);
+    let (catalog_s, out_s) = (catalog.to_str().unwrap(), out.to_str().unwrap());
+    let run = edgewatch(&["render", "--catalog", catalog_s, "--out", out_s]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    assert_eq!(text(&run.stdout), format!("wrote 22 files to {out_s}\n"));
+    let hooli = out.join("grafana/dashboards/standard/edgewatch-hooli.json");
+    let dashboard: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&hooli).unwrap()).unwrap();
+    assert_eq!(dashboard["uid"], "edgewatch-hooli");
+    assert!(out.join("grafana/provisioning/dashboards/edgewatch.yml").is_file());
+    assert!(out.join("rules/customers/hooli.yml").is_file());
+
+    // hooli leaves the catalog: its rules and dashboard are stale.
+    std::fs::remove_dir_all(&catalog).unwrap();
+    copy_catalog(&catalog, &["hooli.yaml"]);
+    let check = edgewatch(&["render", "--catalog", catalog_s, "--out", out_s, "--check"]);
+    assert_eq!(check.status.code(), Some(1));
+    let stdout = text(&check.stdout);
+    assert!(stdout.contains(&format!("{}: no longer generated", hooli.display())), "{stdout}");
+    assert!(stdout.contains("rules/customers/hooli.yml: no longer generated"), "{stdout}");
+    let rerun = edgewatch(&["render", "--catalog", catalog_s, "--out", out_s]);
+    assert_eq!(rerun.status.code(), Some(0));
+    assert!(!hooli.exists());
+    let check = edgewatch(&["render", "--catalog", catalog_s, "--out", out_s, "--check"]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stdout));
+
+    // The Kubernetes outputs.
+    let k8s = dir.join("k8s");
+    let sidecar =
+        edgewatch(&["render", "--catalog", catalog_s, "--out", k8s.to_str().unwrap(), "--dashboard-target", "sidecar"]);
+    assert_eq!(sidecar.status.code(), Some(0), "{}", text(&sidecar.stderr));
+    assert!(k8s.join("grafana/sidecar/edgewatch-dashboard-acme-retail.yaml").is_file());
+    assert!(!k8s.join("grafana/dashboards").exists());
+    let _ = std::fs::remove_dir_all(dir);
+}

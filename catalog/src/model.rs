@@ -111,6 +111,22 @@ pub struct Customer {
     pub runbooks: Runbooks,
 }
 
+impl Customer {
+    /// The runbook link for alerts of `kind`, from the customer's templates.
+    /// SLO-specific templates read the availability SLO's name: there is one
+    /// link per customer and kind.
+    pub fn runbook_url(&self, kind: AlertKind) -> Option<String> {
+        let template = self.runbooks.for_kind(kind)?;
+        Some(template.render(|var| match var {
+            "customer" => Some(self.id.to_string()),
+            "alert_kind" => Some(kind.as_str().to_owned()),
+            "tier" => self.tier.as_ref().map(ToString::to_string),
+            "slo" => Some("availability".to_owned()),
+            _ => None,
+        }))
+    }
+}
+
 /// Someone to reach about a customer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Contact {

@@ -30,6 +30,10 @@ pub mod label {
     pub const ACTION: &str = "action";
     /// `good` or `bad`, on SLO event counters.
     pub const RESULT: &str = "result";
+    /// The address a probe connected to, on probe series.
+    pub const IP: &str = "ip";
+    /// A probe's phase, on probe timings.
+    pub const PHASE: &str = "phase";
 
     /// Names a customer's free labels may not use, because edgewatch or
     /// Prometheus sets them.
@@ -77,6 +81,13 @@ pub mod metric {
     /// Gauge: when the certificate a probe was served expires, unix seconds,
     /// by `customer` and `probe`.
     pub const PROBE_TLS_NOT_AFTER: &str = "edgewatch_probe_tls_not_after_timestamp_seconds";
+    /// Gauge: how long each phase of the last probe of an address took, in
+    /// seconds, by `customer`, `probe`, `ip` and `phase` (`resolve`,
+    /// `connect`, `tls`, `processing`, `transfer`, as `blackbox_exporter`).
+    pub const PROBE_DURATION_SECONDS: &str = "edgewatch_probe_duration_seconds";
+    /// Gauge: the HTTP status code of the last probe of an address (0 when
+    /// no response came), by `customer`, `probe` and `ip`.
+    pub const PROBE_HTTP_STATUS_CODE: &str = "edgewatch_probe_http_status_code";
 
     /// Every metric above: the contract between what produces metrics and
     /// what reads them (rules, dashboards).
@@ -90,11 +101,80 @@ pub mod metric {
         SLO_REQUESTS_TOTAL,
         PROBE_SUCCESS,
         PROBE_TLS_NOT_AFTER,
+        PROBE_DURATION_SECONDS,
+        PROBE_HTTP_STATUS_CODE,
     ];
 
     /// The ones the prober (not built yet) is to produce; the exporter the rest.
-    pub const FROM_PROBER: &[&str] = &[PROBE_SUCCESS, PROBE_TLS_NOT_AFTER];
+    pub const FROM_PROBER: &[&str] =
+        &[PROBE_SUCCESS, PROBE_TLS_NOT_AFTER, PROBE_DURATION_SECONDS, PROBE_HTTP_STATUS_CODE];
 }
+
+/// Series that rule-gen's recording rules produce and dashboards read (the
+/// other side of the contract from [`metric`]).
+pub mod recorded {
+    /// Requests an SLI counted, per second over window `w` (`5m` … `3d`).
+    pub fn sli_requests(w: &str) -> String {
+        format!("slo:sli_requests:rate{w}")
+    }
+
+    /// Share of an SLI's requests that were bad over window `w`.
+    pub fn sli_error_ratio(w: &str) -> String {
+        format!("slo:sli_error:ratio_rate{w}")
+    }
+
+    /// The error ratio over `w` divided by the error budget.
+    pub fn burn_rate(w: &str) -> String {
+        format!("slo:burn_rate:ratio_rate{w}")
+    }
+
+    /// Constant: an SLO's objective as a ratio (`0.999`), by `customer`, `slo`, `slo_kind`.
+    pub const OBJECTIVE: &str = "slo:objective:ratio";
+    /// Constant: an SLO's error budget as a ratio (`0.001`).
+    pub const ERROR_BUDGET: &str = "slo:error_budget:ratio";
+    /// Constant: an SLO's period in days.
+    pub const PERIOD_DAYS: &str = "slo:period:days";
+    /// Constant: the burn-rate threshold of a tier, by `tier` and `severity`.
+    pub const BURN_THRESHOLD: &str = "slo:burn_threshold:ratio";
+    /// Constant: a latency SLO's threshold, as the `le` label.
+    pub const LATENCY_THRESHOLD: &str = "slo:latency_threshold:info";
+    /// Constant: the burn-rate alerts' traffic floor, per SLO.
+    pub const MIN_REQUESTS: &str = "slo:min_requests:total";
+    /// The SLI's bad share over the SLO's own period, by `period`.
+    pub const PERIOD_ERROR_RATIO: &str = "slo:sli_error:ratio_period";
+    /// Share of the period's error budget left (1 = untouched, below 0 = overspent).
+    pub const BUDGET_REMAINING: &str = "slo:error_budget_remaining:ratio";
+    /// Requests an SLI counted over the last 5m (for the period sums).
+    pub const REQUESTS_INCREASE: &str = "slo:sli_requests:increase5m";
+    /// Bad requests over the last 5m (for the period sums).
+    pub const ERRORS_INCREASE: &str = "slo:sli_errors:increase5m";
+    /// Constant: 1 per customer, with `name` and `tier` labels.
+    pub const CUSTOMER_INFO: &str = "edgewatch:customer:info";
+    /// Constant: the customer's traffic floor for traffic alerts.
+    pub const CUSTOMER_MIN_REQUESTS: &str = "edgewatch:min_requests:total";
+    /// Constant: the severity the customer's policy gives an alert kind.
+    pub const ALERT_SEVERITY: &str = "edgewatch:alert_severity:info";
+    /// Constant: the runbook link of an alert kind, as the `runbook_url` label.
+    pub const RUNBOOK: &str = "edgewatch:runbook:info";
+    /// Requests per second per customer over 10m and 1h.
+    pub const REQUESTS_10M: &str = "edgewatch:requests:rate10m";
+    /// Requests per second per customer over 1h.
+    pub const REQUESTS_1H: &str = "edgewatch:requests:rate1h";
+    /// Share of requests that failed at the origin over 10m.
+    pub const ORIGIN_ERRORS_10M: &str = "edgewatch:origin_errors:ratio_rate10m";
+    /// Share of requests blocked or challenged over 10m.
+    pub const MITIGATED_10M: &str = "edgewatch:mitigated:ratio_rate10m";
+    /// Share of requests blocked or challenged over 1d.
+    pub const MITIGATED_1D: &str = "edgewatch:mitigated:ratio_rate1d";
+    /// Share of 4xx responses over 10m.
+    pub const CLIENT_ERRORS_10M: &str = "edgewatch:client_errors:ratio_rate10m";
+    /// Share of 4xx responses over 1d.
+    pub const CLIENT_ERRORS_1D: &str = "edgewatch:client_errors:ratio_rate1d";
+}
+
+/// Security actions that stop a request (block or challenge), as a label
+/// regex: what "mitigated" means to the attack alert and the dashboards.
+pub const MITIGATING_ACTIONS: &str = "block|challenge|jschallenge|managed_challenge";
 
 /// The `le` label value of a histogram bucket bound, in seconds: always with
 /// a decimal point (`1.0`, `0.3`), which is how Prometheus 3 normalizes
@@ -109,6 +189,10 @@ pub fn le_label(seconds: f64) -> String {
 pub fn dashboard_uid(customer_id: &str) -> String {
     format!("edgewatch-{customer_id}")
 }
+
+/// The NOC overview dashboard's uid. Customer uids are `edgewatch-<id>`, so
+/// the underscore keeps this one apart from every customer's.
+pub const NOC_DASHBOARD_UID: &str = "edgewatch_noc";
 
 /// The longest customer id: `edgewatch-` plus the id fits Grafana's 40.
 pub const MAX_CUSTOMER_ID_LEN: usize = 30;

@@ -11,13 +11,9 @@ use crate::burn::{Ratio, TIERS, factor};
 use crate::rules::{Group, Rule};
 use crate::sli::{ERROR_BUDGET, LATENCY_THRESHOLD, PERIOD_DAYS};
 
-pub(crate) const OBJECTIVE: &str = "slo:objective:ratio";
-pub(crate) const MIN_REQUESTS: &str = "slo:min_requests:total";
-pub(crate) const BURN_THRESHOLD: &str = "slo:burn_threshold:ratio";
-pub(crate) const CUSTOMER_INFO: &str = "edgewatch:customer:info";
-pub(crate) const CUSTOMER_MIN_REQUESTS: &str = "edgewatch:min_requests:total";
-pub(crate) const ALERT_SEVERITY: &str = "edgewatch:alert_severity:info";
-pub(crate) const RUNBOOK: &str = "edgewatch:runbook:info";
+pub(crate) use edgewatch_catalog::names::recorded::{
+    ALERT_SEVERITY, BURN_THRESHOLD, CUSTOMER_INFO, CUSTOMER_MIN_REQUESTS, MIN_REQUESTS, OBJECTIVE, RUNBOOK,
+};
 
 fn constant(name: &str, value: &str, customer: &Customer) -> Rule {
     Rule::record(name, format!("vector({value})")).label(label::CUSTOMER, customer.id.as_str())
@@ -76,16 +72,7 @@ pub(crate) fn group(c: &Customer) -> Group {
                     .label(label::SEVERITY, severity.as_str()),
             );
         }
-        if let Some(template) = c.runbooks.for_kind(*kind) {
-            let url = template.render(|var| match var {
-                "customer" => Some(c.id.to_string()),
-                "alert_kind" => Some(kind.as_str().to_owned()),
-                "tier" => c.tier.as_ref().map(ToString::to_string),
-                // One runbook link per customer and kind; SLO-specific
-                // templates read the availability SLO's name.
-                "slo" => Some("availability".to_owned()),
-                _ => None,
-            });
+        if let Some(url) = c.runbook_url(*kind) {
             rules.push(constant(RUNBOOK, "1", c).label(label::ALERT_KIND, kind.as_str()).label("runbook_url", url));
         }
     }

@@ -7,21 +7,11 @@ use edgewatch_catalog::names::{LatencySource, label, metric};
 use crate::burn::{TIERS, WINDOWS};
 use crate::rules::{Group, Rule};
 
-/// Constant series the per-customer files define and these rules join.
-pub(crate) const LATENCY_THRESHOLD: &str = "slo:latency_threshold:info";
-pub(crate) const ERROR_BUDGET: &str = "slo:error_budget:ratio";
-
-pub(crate) fn requests(w: &str) -> String {
-    format!("slo:sli_requests:rate{w}")
-}
-
-pub(crate) fn error_ratio(w: &str) -> String {
-    format!("slo:sli_error:ratio_rate{w}")
-}
-
-pub(crate) fn burn_rate(w: &str) -> String {
-    format!("slo:burn_rate:ratio_rate{w}")
-}
+use edgewatch_catalog::names::recorded::PERIOD_ERROR_RATIO as PERIOD_RATIO;
+pub(crate) use edgewatch_catalog::names::recorded::{
+    BUDGET_REMAINING, ERROR_BUDGET, ERRORS_INCREASE, LATENCY_THRESHOLD, PERIOD_DAYS, REQUESTS_INCREASE, burn_rate,
+    sli_error_ratio as error_ratio, sli_requests as requests,
+};
 
 /// Availability: the exporter's per-SLO verdicts.
 fn availability(w: &str) -> [Rule; 2] {
@@ -53,12 +43,6 @@ fn latency(source: LatencySource, w: &str) -> [Rule; 2] {
             .label("source", source.as_str()),
     ]
 }
-
-pub(crate) const PERIOD_DAYS: &str = "slo:period:days";
-pub(crate) const REQUESTS_INCREASE: &str = "slo:sli_requests:increase5m";
-pub(crate) const ERRORS_INCREASE: &str = "slo:sli_errors:increase5m";
-pub(crate) const PERIOD_RATIO: &str = "slo:sli_error:ratio_period";
-pub(crate) const BUDGET_REMAINING: &str = "slo:error_budget_remaining:ratio";
 
 /// The SLI over each SLO's own period (7d, 28d, 30d…): sums of recorded 5m
 /// increases, so no rule reads a month of raw counters. Both sums count each

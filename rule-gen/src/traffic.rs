@@ -20,13 +20,9 @@ pub(crate) const SPIKE_ABOVE: &str = "3";
 pub(crate) const MITIGATED_SHARE: &str = "0.1";
 pub(crate) const CLIENT_ERROR_SHARE: &str = "0.2";
 
-const REQUESTS_10M: &str = "edgewatch:requests:rate10m";
-const REQUESTS_1H: &str = "edgewatch:requests:rate1h";
-const ORIGIN_ERRORS_10M: &str = "edgewatch:origin_errors:ratio_rate10m";
-const MITIGATED_10M: &str = "edgewatch:mitigated:ratio_rate10m";
-const MITIGATED_1D: &str = "edgewatch:mitigated:ratio_rate1d";
-const CLIENT_ERRORS_10M: &str = "edgewatch:client_errors:ratio_rate10m";
-const CLIENT_ERRORS_1D: &str = "edgewatch:client_errors:ratio_rate1d";
+use edgewatch_catalog::names::recorded::{
+    CLIENT_ERRORS_1D, CLIENT_ERRORS_10M, MITIGATED_1D, MITIGATED_10M, ORIGIN_ERRORS_10M, REQUESTS_1H, REQUESTS_10M,
+};
 
 fn by_customer(expr: &str) -> String {
     format!("sum by ({}) ({expr})", label::CUSTOMER)
@@ -36,9 +32,10 @@ fn recordings() -> Vec<Rule> {
     let reqs = |w: &str| by_customer(&format!("rate({}[{w}])", metric::REQUESTS_TOTAL));
     let mitigated = |w: &str| {
         by_customer(&format!(
-            "rate({}{{{}=~\"block|challenge|jschallenge|managed_challenge\"}}[{w}])",
+            "rate({}{{{}=~\"{}\"}}[{w}])",
             metric::SECURITY_ACTIONS_TOTAL,
-            label::ACTION
+            label::ACTION,
+            edgewatch_catalog::names::MITIGATING_ACTIONS
         ))
     };
     let client_errors =

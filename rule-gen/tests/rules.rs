@@ -41,12 +41,7 @@ fn write_all(dir: &Path, catalog: &edgewatch_catalog::Catalog) -> Vec<PathBuf> {
         .collect()
 }
 
-fn tool(name: &str, package: &str) -> String {
-    std::env::var_os("PATH")
-        .and_then(|p| p.to_str().map(str::to_owned))
-        .and_then(|p| p.split(':').map(|d| format!("{d}/{name}")).find(|p| Path::new(p).is_file()))
-        .unwrap_or_else(|| panic!("{name} is not installed; scripts/test installs it (Debian package `{package}`)"))
-}
+use edgewatch_test_kit::tool;
 
 #[test]
 fn alertmanager_and_scrape_files_pass_amtool_and_promtool() {
@@ -177,64 +172,6 @@ fn generated_unit_tests_pass_for_every_customer() {
     assert_eq!(tests.len(), 4, "one per customer with an availability SLO");
     run(&["test", "rules"], &tests);
     let _ = std::fs::remove_dir_all(dir);
-}
-
-/// Metric names an expression reads (ours: `edgewatch_…`, `edgewatch:…`, `slo:…`).
-fn metrics_read(expr: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let bytes = expr.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        let is_start = |b: u8| b.is_ascii_alphabetic() || b == b'_' || b == b':';
-        if is_start(bytes[i])
-            && (i == 0
-                || !(bytes[i - 1].is_ascii_alphanumeric()
-                    || bytes[i - 1] == b'_'
-                    || bytes[i - 1] == b':'
-                    || bytes[i - 1] == b'"'))
-        {
-            let start = i;
-            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b':') {
-                i += 1;
-            }
-            let word = &expr[start..i];
-            if word.starts_with("edgewatch_") || word.starts_with("edgewatch:") || word.starts_with("slo:") {
-                out.push(word.to_owned());
-            }
-        } else {
-            i += 1;
-        }
-    }
-    out
-}
-
-/// ARCHITECTURE.md's contract: every metric a rule reads is one that the
-/// exporters (or the prober) produce, or one a recording rule records.
-#[test]
-fn every_metric_a_rule_reads_is_produced() {
-    let catalog =
-        edgewatch_catalog::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/catalog")).unwrap().catalog;
-    let files = render(&catalog, &options()).unwrap();
-    let mut recorded = std::collections::BTreeSet::new();
-    let mut read = std::collections::BTreeSet::new();
-    for f in files.iter().filter(|f| f.path.starts_with("rules")) {
-        let doc: serde_json::Value = edgewatch_catalog::yaml::from_str(&f.contents).unwrap();
-        for group in doc["groups"].as_array().unwrap() {
-            for rule in group["rules"].as_array().unwrap() {
-                if let Some(name) = rule["record"].as_str() {
-                    recorded.insert(name.to_owned());
-                }
-                read.extend(metrics_read(rule["expr"].as_str().unwrap()));
-            }
-        }
-    }
-    let produced: std::collections::BTreeSet<String> = edgewatch_catalog::names::metric::ALL
-        .iter()
-        .flat_map(|m| [(*m).to_owned(), format!("{m}_bucket"), format!("{m}_count"), format!("{m}_sum")])
-        .collect();
-    let unknown: Vec<_> = read.iter().filter(|m| !recorded.contains(*m) && !produced.contains(*m)).collect();
-    assert!(unknown.is_empty(), "rules read metrics nothing produces: {unknown:?}");
-    assert!(read.contains("edgewatch_slo_requests_total") && read.contains("slo:error_budget:ratio"));
 }
 
 #[test]

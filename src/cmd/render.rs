@@ -1,4 +1,5 @@
-//! `edgewatch render`: write every generated file into a folder, or, with
+//! `edgewatch render`: write every generated file (rules, Alertmanager and
+//! scrape files, dashboards) into a folder, or, with
 //! `--check`, say which files are stale (what a GitOps pipeline runs).
 
 use std::collections::BTreeSet;
@@ -48,6 +49,33 @@ pub(crate) struct Args {
     /// `mimir`: Thanos Ruler's `partial_response_strategy` on every group.
     #[arg(long, value_name = "warn|abort", value_parser = ["warn", "abort"])]
     partial_response_strategy: Option<String>,
+    /// Deployment format of the Grafana dashboards.
+    #[arg(long, value_enum, default_value_t = DashboardTargetArg::Files)]
+    dashboard_target: DashboardTargetArg,
+    /// `files`: where Grafana finds the `grafana/dashboards` folder (the
+    /// dashboards provider's path).
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/grafana/dashboards/edgewatch")]
+    grafana_dashboards_dir: String,
+    /// `files`: the Prometheus URL in the datasource provisioning example.
+    #[arg(long, value_name = "URL", default_value = "http://localhost:9090")]
+    prometheus_url: String,
+    /// `files`: the Alertmanager URL in the datasource provisioning example.
+    #[arg(long, value_name = "URL", default_value = "http://localhost:9093")]
+    alertmanager_url: String,
+    /// `grafana-operator`: a label of the Grafana instances to load the
+    /// dashboards into, as KEY=VALUE (repeatable).
+    #[arg(long = "grafana-instance", value_name = "KEY=VALUE", value_parser = parse_label, default_values = ["dashboards=grafana"])]
+    grafana_instance: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum DashboardTargetArg {
+    /// JSON files in a folder per tier, and Grafana provisioning files.
+    Files,
+    /// `ConfigMap`s for the Grafana sidecar (`grafana_dashboard: "1"`).
+    Sidecar,
+    /// `GrafanaDashboard` objects for grafana-operator.
+    GrafanaOperator,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -68,9 +96,17 @@ fn parse_label(s: &str) -> Result<(String, String), String> {
     Ok((k.to_owned(), v.to_owned()))
 }
 
-/// Folders whose files are all generated: files there that are no longer
-/// generated (a customer removed) are stale.
-const GENERATED_DIRS: [&str; 4] = ["rules/customers", "prometheus-operator", "mimir/customers", "tests"];
+/// Folders whose files are all generated: files there (or below) that are
+/// no longer generated (a customer removed) are stale.
+const GENERATED_DIRS: [&str; 7] = [
+    "rules/customers",
+    "prometheus-operator",
+    "mimir/customers",
+    "tests",
+    "grafana/dashboards",
+    "grafana/sidecar",
+    "grafana/grafana-operator",
+];
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let catalog = runtime::load_catalog(&args.catalog)?;
@@ -95,7 +131,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             exporter_targets: args.exporters.clone(),
         },
     };
-    let files = edgewatch_rule_gen::render(&catalog, &opts)?;
+    let mut files = edgewatch_rule_gen::render(&catalog, &opts)?;
+    files.extend(edgewatch_dashboards::render(&catalog, &dashboard_options(args))?);
+    files.sort_by(|a, b| a.path.cmp(&b.path));
     let stale = stale_files(&args.out, &files)?;
     let mut out = std::io::stdout().lock();
     if args.check {
@@ -131,6 +169,40 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn dashboard_options(args: &Args) -> edgewatch_dashboards::Options {
+    use edgewatch_dashboards::Target;
+    edgewatch_dashboards::Options {
+        target: match args.dashboard_target {
+            DashboardTargetArg::Files => Target::Files {
+                dashboards_dir: args.grafana_dashboards_dir.clone(),
+                prometheus_url: args.prometheus_url.clone(),
+                alertmanager_url: args.alertmanager_url.clone(),
+            },
+            DashboardTargetArg::Sidecar => Target::Sidecar { namespace: args.namespace.clone() },
+            DashboardTargetArg::GrafanaOperator => Target::GrafanaOperator {
+                namespace: args.namespace.clone(),
+                instance_selector: args.grafana_instance.iter().cloned().collect(),
+            },
+        },
+        catalog_name: args.catalog.display().to_string(),
+        grafana_url: args.grafana_url.clone(),
+        scrape_interval: args.scrape_interval,
+    }
+}
+
+/// Files under `dir` (relative to `out`), recursively.
+fn files_under(out: &Path, dir: &Path, found: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(out.join(dir)) else { return };
+    for entry in entries.flatten() {
+        let rel = dir.join(entry.file_name());
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            files_under(out, &rel, found);
+        } else {
+            found.push(rel);
+        }
+    }
+}
+
 /// Files in `out` that differ from `files`, with why.
 fn stale_files(out: &Path, files: &[OutputFile]) -> anyhow::Result<Vec<(PathBuf, &'static str)>> {
     let mut stale = Vec::new();
@@ -143,13 +215,14 @@ fn stale_files(out: &Path, files: &[OutputFile]) -> anyhow::Result<Vec<(PathBuf,
         }
     }
     let generated: BTreeSet<&Path> = files.iter().map(|f| f.path.as_path()).collect();
+    let mut found = Vec::new();
     for dir in GENERATED_DIRS {
-        let Ok(entries) = std::fs::read_dir(out.join(dir)) else { continue };
-        for entry in entries.flatten() {
-            let rel = Path::new(dir).join(entry.file_name());
-            if rel.extension().is_some_and(|e| e == "yml" || e == "yaml") && !generated.contains(rel.as_path()) {
-                stale.push((rel, "no longer generated"));
-            }
+        files_under(out, Path::new(dir), &mut found);
+    }
+    for rel in found {
+        let ours = rel.extension().is_some_and(|e| e == "yml" || e == "yaml" || e == "json");
+        if ours && !generated.contains(rel.as_path()) {
+            stale.push((rel, "no longer generated"));
         }
     }
     stale.sort();

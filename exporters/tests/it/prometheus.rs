@@ -18,22 +18,10 @@ impl Drop for Process {
     }
 }
 
-/// A loopback port nobody listens on now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use edgewatch_test_kit::free_port;
 
 fn tool(name: &str) -> String {
-    which(name)
-        .unwrap_or_else(|| panic!("`{name}` is not installed; scripts/test installs it (Debian package `prometheus`)"))
-}
-
-fn which(name: &str) -> Option<String> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|dir| format!("{dir}/{name}"))
-        .find(|p| std::path::Path::new(p).is_file())
+    edgewatch_test_kit::tool(name, "prometheus")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,40 @@
+//! What edgewatch's tests share. Tests use the real Prometheus, promtool,
+//! amtool and Alertmanager; `scripts/test` installs them, and a test that
+//! cannot find one fails (it never skips).
+
+// Test support: a failure here is a failed test, with the reason.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc)]
+
+use std::path::{Path, PathBuf};
+
+/// The path of `name` on `PATH`; panics naming the Debian `package` that
+/// brings it when it is missing.
+pub fn tool(name: &str, package: &str) -> String {
+    std::env::var_os("PATH")
+        .and_then(|p| p.to_str().map(str::to_owned))
+        .and_then(|p| p.split(':').map(|d| format!("{d}/{name}")).find(|p| Path::new(p).is_file()))
+        .unwrap_or_else(|| panic!("`{name}` is not installed; scripts/test installs it (Debian package `{package}`)"))
+}
+
+/// A loopback port nobody listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The repository's `examples/` folder.
+pub fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
+}
+
+/// The example catalog, loaded.
+pub fn example_catalog() -> edgewatch_catalog::Catalog {
+    edgewatch_catalog::load(&examples().join("catalog")).expect("the example catalog loads").catalog
+}
+
+/// An empty scratch folder, unique to this process and `name`.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("edgewatch-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
