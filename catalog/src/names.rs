@@ -28,7 +28,8 @@ pub mod label {
     pub const KIND: &str = "kind";
     /// The terminating security action.
     pub const ACTION: &str = "action";
-    /// `good` or `bad`, on SLO event counters.
+    /// `good` or `bad` on SLO event counters, `success` or `failure` on
+    /// probe counters.
     pub const RESULT: &str = "result";
     /// The address a probe connected to, on probe series.
     pub const IP: &str = "ip";
@@ -78,6 +79,10 @@ pub mod metric {
     /// `customer`, `probe` and `ip` (one series per probed address). The
     /// contract the prober implements; the rules read it.
     pub const PROBE_SUCCESS: &str = "edgewatch_probe_success";
+    /// Counter of probes run, by `customer`, `probe`, `ip` and `result`
+    /// (`success` or `failure`); both results exist from the first probe of
+    /// an address, at zero. Probe SLOs are ratios of these.
+    pub const PROBES_TOTAL: &str = "edgewatch_probes_total";
     /// Gauge: when the certificate a probe was served expires, unix seconds,
     /// by `customer` and `probe`.
     pub const PROBE_TLS_NOT_AFTER: &str = "edgewatch_probe_tls_not_after_timestamp_seconds";
@@ -100,6 +105,7 @@ pub mod metric {
         RESPONSE_BYTES_TOTAL,
         SLO_REQUESTS_TOTAL,
         PROBE_SUCCESS,
+        PROBES_TOTAL,
         PROBE_TLS_NOT_AFTER,
         PROBE_DURATION_SECONDS,
         PROBE_HTTP_STATUS_CODE,
@@ -107,7 +113,7 @@ pub mod metric {
 
     /// The ones the prober (not built yet) is to produce; the exporter the rest.
     pub const FROM_PROBER: &[&str] =
-        &[PROBE_SUCCESS, PROBE_TLS_NOT_AFTER, PROBE_DURATION_SECONDS, PROBE_HTTP_STATUS_CODE];
+        &[PROBE_SUCCESS, PROBES_TOTAL, PROBE_TLS_NOT_AFTER, PROBE_DURATION_SECONDS, PROBE_HTTP_STATUS_CODE];
 }
 
 /// Series that rule-gen's recording rules produce and dashboards read (the
