@@ -112,6 +112,13 @@ pub struct Customer {
 }
 
 impl Customer {
+    /// The SLOs the rules measure: all of them, but a probe SLO only when
+    /// the customer has probes (without any, there is nothing to measure and
+    /// its no-data alert would never clear).
+    pub fn measured_slos(&self) -> impl Iterator<Item = &Slo> {
+        self.slos.iter().filter(|s| s.kind() != SloKind::Probe || !self.probes.is_empty())
+    }
+
     /// The runbook link for alerts of `kind`, from the customer's templates.
     /// SLO-specific templates read the availability SLO's name: there is one
     /// link per customer and kind.

@@ -144,8 +144,12 @@ pub mod recorded {
     pub const BURN_THRESHOLD: &str = "slo:burn_threshold:ratio";
     /// Constant: a latency SLO's threshold, as the `le` label.
     pub const LATENCY_THRESHOLD: &str = "slo:latency_threshold:info";
-    /// Constant: the burn-rate alerts' traffic floor, per SLO.
+    /// Constant: the burn-rate alerts' traffic floor, per SLO (requests, or
+    /// probes for a probe SLO).
     pub const MIN_REQUESTS: &str = "slo:min_requests:total";
+    /// Constant: names a customer's probe SLO (`slo` label), which the probe
+    /// SLI rules join onto the probe counters.
+    pub const PROBE_SLO: &str = "slo:probe_slo:info";
     /// The SLI's bad share over the SLO's own period, by `period`.
     pub const PERIOD_ERROR_RATIO: &str = "slo:sli_error:ratio_period";
     /// Share of the period's error budget left (1 = untouched, below 0 = overspent).

@@ -88,15 +88,10 @@ fn alerts(severity: &str) -> String {
     format!("ALERTS{{{}=\"$customer\", alertstate=\"firing\", {}=\"{severity}\"}}", label::CUSTOMER, label::SEVERITY)
 }
 
-/// SLOs the recording rules measure (probe SLOs are read from the probes).
-fn measured(c: &Customer) -> impl Iterator<Item = &edgewatch_catalog::model::Slo> {
-    c.slos.iter().filter(|s| s.kind() != SloKind::Probe)
-}
-
 fn variables(c: &Customer) -> Vec<Variable> {
     let mut customer = Variable::new(VariableKind::Constant, "customer", "Customer", c.id.as_str());
     customer.hide = 2;
-    let slos: Vec<&str> = measured(c).map(|s| s.name.as_str()).collect();
+    let slos: Vec<&str> = c.measured_slos().map(|s| s.name.as_str()).collect();
     let slo = Variable::new(VariableKind::Custom, "slo", "SLO", slos.join(","))
         .described("The SLOs the SLO panels show; alerts link here with theirs selected.")
         .all_by_default();
@@ -219,7 +214,7 @@ fn slo_rows(l: &mut Layout, c: &Customer) {
         .table_legend()
         .size(12, 8),
     );
-    let longest = measured(c).map(|s| s.period).max().unwrap_or(Duration::from_millis(28 * 86_400_000));
+    let longest = c.measured_slos().map(|s| s.period).max().unwrap_or(Duration::from_millis(28 * 86_400_000));
     l.panel(
         Panel::timeseries(
             "Error budget burn-down",

@@ -75,7 +75,7 @@ fn the_slo_variable_lists_what_alert_links_select() {
         let vars = doc["templating"]["list"].as_array().unwrap();
         let slo = vars.iter().find(|v| v["name"] == "slo").unwrap();
         let values: Vec<&str> = slo["query"].as_str().unwrap().split(',').collect();
-        for s in c.slos.iter().filter(|s| s.kind() != names::SloKind::Probe) {
+        for s in c.measured_slos() {
             assert!(values.contains(&s.name.as_str()), "{}: {} missing from {values:?}", c.id, s.name);
         }
         let customer = vars.iter().find(|v| v["name"] == "customer").unwrap();

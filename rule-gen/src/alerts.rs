@@ -30,9 +30,12 @@ pub(crate) fn runbook(kind: AlertKind) -> String {
     )
 }
 
+/// What an SLO counts, in alert texts: probes for a probe SLO, else requests.
+pub(crate) const EVENTS: &str = "{{ if eq $labels.slo_kind \"probe\" }}probes{{ else }}requests{{ end }}";
+
 pub(crate) fn dashboard(links: &Links) -> String {
     format!(
-        "{}/d/{{{{ printf \"{}%s\" $labels.customer }}}}?{{{{ with $labels.slo }}}}var-slo={{{{ . }}}}&{{{{ end }}}}from=now-6h&to=now",
+        "{}/d/{{{{ printf \"{}%s\" $labels.customer }}}}?{{{{ with $labels.slo }}}}var-slo={{{{ . }}}}&{{{{ end }}}}{{{{ with $labels.host }}}}var-host={{{{ . }}}}&{{{{ end }}}}from=now-6h&to=now",
         links.grafana.trim_end_matches('/'),
         edgewatch_catalog::names::dashboard_uid("")
     )
@@ -91,7 +94,7 @@ fn burn(tier: Tier, links: &Links) -> Rule {
         .annotation(
             "description",
             format!(
-                "{{{{ $labels.customer }}}}: {{{{ $value | humanizePercentage }}}} of requests failed the {{{{ $labels.slo }}}} SLO over the last {}; objective {} (budget burning {}x).",
+                "{{{{ $labels.customer }}}}: {{{{ $value | humanizePercentage }}}} of {EVENTS} failed the {{{{ $labels.slo }}}} SLO over the last {}; objective {} (budget burning {}x).",
                 tier.long,
                 lookup(OBJECTIVE, "humanizePercentage"),
                 lookup(&burn_rate(tier.long), "printf \"%.1f\""),
@@ -112,8 +115,10 @@ fn no_data(links: &Links, for_: &str) -> Rule {
         &format!("  ({req30} == 0)\n  or\n  ({OBJECTIVE} unless {on} {req30})"),
         for_,
         [
-            "{{ $labels.customer }}: no requests seen for the {{ $labels.slo }} SLO",
-            "{{ $labels.customer }}: the {{ $labels.slo }} SLO has seen no request in the last 30 minutes, or its series are gone. Check the exporter, the log push or tail, and the customer's traffic.",
+            &format!("{{{{ $labels.customer }}}}: no {EVENTS} seen for the {{{{ $labels.slo }}}} SLO"),
+            &format!(
+                "{{{{ $labels.customer }}}}: the {{{{ $labels.slo }}}} SLO has seen no {EVENTS} in the last 30 minutes, or its series are gone. Check the exporter, the log push, tail or prober, and the customer's traffic."
+            ),
         ],
         links,
     )

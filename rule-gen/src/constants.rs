@@ -12,18 +12,21 @@ use crate::rules::{Group, Rule};
 use crate::sli::{ERROR_BUDGET, LATENCY_THRESHOLD, PERIOD_DAYS};
 
 pub(crate) use edgewatch_catalog::names::recorded::{
-    ALERT_SEVERITY, BURN_THRESHOLD, CUSTOMER_INFO, CUSTOMER_MIN_REQUESTS, MIN_REQUESTS, OBJECTIVE, RUNBOOK,
+    ALERT_SEVERITY, BURN_THRESHOLD, CUSTOMER_INFO, CUSTOMER_MIN_REQUESTS, MIN_REQUESTS, OBJECTIVE, PROBE_SLO, RUNBOOK,
 };
 
 fn constant(name: &str, value: &str, customer: &Customer) -> Rule {
     Rule::record(name, format!("vector({value})")).label(label::CUSTOMER, customer.id.as_str())
 }
 
-/// Which SLOs the rules measure: request-based ones (probe SLOs come with
-/// the prober).
+/// Which SLOs the rules measure.
 pub(crate) fn measured(c: &Customer) -> impl Iterator<Item = &Slo> {
-    c.slos.iter().filter(|s| s.kind() != SloKind::Probe)
+    c.measured_slos()
 }
+
+/// The burn-rate alerts' floor for a probe SLO, in probes over the long
+/// window: the customer's floor counts requests, which probes never reach.
+pub(crate) const PROBE_FLOOR: u64 = 10;
 
 pub(crate) fn group(c: &Customer) -> Group {
     let mut rules = vec![
@@ -43,7 +46,11 @@ pub(crate) fn group(c: &Customer) -> Group {
         );
         rules.push(constant(ERROR_BUDGET, &budget.decimal(), c).label(label::SLO, name));
         rules.push(constant(PERIOD_DAYS, &days.to_string(), c).label(label::SLO, name));
-        rules.push(constant(MIN_REQUESTS, &c.alerting.min_requests.to_string(), c).label(label::SLO, name));
+        let floor = if slo.kind() == SloKind::Probe { PROBE_FLOOR } else { c.alerting.min_requests };
+        rules.push(constant(MIN_REQUESTS, &floor.to_string(), c).label(label::SLO, name));
+        if slo.kind() == SloKind::Probe {
+            rules.push(constant(PROBE_SLO, "1", c).label(label::SLO, name));
+        }
         for tier in TIERS {
             if let Some(severity) = c.alerting.severity_of(tier.kind) {
                 let threshold = factor(tier, slo.period).mul(budget).decimal();

@@ -32,6 +32,7 @@ use std::path::PathBuf;
 
 use edgewatch_catalog::Catalog;
 use edgewatch_catalog::model::SloSpec;
+use edgewatch_catalog::names::SloKind;
 
 pub use crate::alertmanager::Delivery;
 use crate::rules::RuleFile;
@@ -112,6 +113,7 @@ pub fn render(catalog: &Catalog, opts: &Options) -> Result<Vec<OutputFile>, Rend
         })
         .collect();
     let sources: Vec<_> = sources.into_iter().collect();
+    let probes = catalog.customers.iter().flat_map(constants::measured).any(|s| s.kind() == SloKind::Probe);
     let periods: BTreeSet<u64> =
         catalog.customers.iter().flat_map(constants::measured).map(|s| s.period.as_millis() / 86_400_000).collect();
     let periods: Vec<u64> = periods.into_iter().collect();
@@ -121,7 +123,7 @@ pub fn render(catalog: &Catalog, opts: &Options) -> Result<Vec<OutputFile>, Rend
 
     // Rule sets by name; the target decides how each is wrapped.
     let mut sets: Vec<(String, Vec<rules::Group>)> = vec![
-        ("edgewatch-sli".to_owned(), sli::groups(&sources, &periods)),
+        ("edgewatch-sli".to_owned(), sli::groups(&sources, probes, &periods)),
         ("edgewatch-alerts".to_owned(), alerts::groups(&links, &no_data_for)),
         ("edgewatch-traffic".to_owned(), traffic::groups(&links)),
         ("edgewatch-probes".to_owned(), probes::groups(&links)),
@@ -168,6 +170,10 @@ pub fn render(catalog: &Catalog, opts: &Options) -> Result<Vec<OutputFile>, Rend
             if let Some(test) = unittests::file(c, &links, rule_files) {
                 files.push(yaml(&format!("tests/{}.yml", c.id), &header, &test)?);
             }
+            let traffic_rules =
+                vec!["../rules/edgewatch-traffic.yml".to_owned(), format!("../rules/customers/{}.yml", c.id)];
+            let test = unittests::traffic_file(c, &links, traffic_rules);
+            files.push(yaml(&format!("tests/{}-traffic.yml", c.id), &header, &test)?);
         }
     }
     let am = alertmanager::config(catalog, &opts.delivery);

@@ -9,8 +9,8 @@ use crate::rules::{Group, Rule};
 
 use edgewatch_catalog::names::recorded::PERIOD_ERROR_RATIO as PERIOD_RATIO;
 pub(crate) use edgewatch_catalog::names::recorded::{
-    BUDGET_REMAINING, ERROR_BUDGET, ERRORS_INCREASE, LATENCY_THRESHOLD, PERIOD_DAYS, REQUESTS_INCREASE, burn_rate,
-    sli_error_ratio as error_ratio, sli_requests as requests,
+    BUDGET_REMAINING, ERROR_BUDGET, ERRORS_INCREASE, LATENCY_THRESHOLD, PERIOD_DAYS, PROBE_SLO, REQUESTS_INCREASE,
+    burn_rate, sli_error_ratio as error_ratio, sli_requests as requests,
 };
 
 /// Availability: the exporter's per-SLO verdicts.
@@ -21,6 +21,20 @@ fn availability(w: &str) -> [Rule; 2] {
     [
         Rule::record(requests(w), total.clone()).label("slo_kind", "availability"),
         Rule::record(error_ratio(w), format!("{bad}\n/\n({total} > 0)")).label("slo_kind", "availability"),
+    ]
+}
+
+/// Probes: the prober's counters, per customer, carrying the name of the
+/// customer's probe SLO (every probe of the customer counts towards it).
+fn probe(w: &str) -> [Rule; 2] {
+    let c = label::CUSTOMER;
+    let total = format!("sum by ({c}) (rate({}[{w}]))", metric::PROBES_TOTAL);
+    let bad = format!("sum by ({c}) (rate({}{{{}=\"failure\"}}[{w}]))", metric::PROBES_TOTAL, label::RESULT);
+    let named = format!("* on ({c}) group_left ({}) {PROBE_SLO}", label::SLO);
+    [
+        Rule::record(requests(w), format!("{total}\n{named}")).label("slo_kind", "probe"),
+        Rule::record(error_ratio(w), format!("(\n  {bad}\n  /\n  ({total} > 0)\n)\n{named}"))
+            .label("slo_kind", "probe"),
     ]
 }
 
@@ -67,12 +81,17 @@ fn period_rules(periods: &[u64]) -> Vec<Rule> {
     rules
 }
 
-pub(crate) fn groups(sources: &[LatencySource], periods: &[u64]) -> Vec<Group> {
+/// The SLI rules for the latency `sources` and, with `probes`, probe SLOs
+/// that the catalog uses.
+pub(crate) fn groups(sources: &[LatencySource], probes: bool, periods: &[u64]) -> Vec<Group> {
     let mut rules = Vec::new();
     for w in WINDOWS {
         rules.extend(availability(w));
         for s in sources {
             rules.extend(latency(*s, w));
+        }
+        if probes {
+            rules.extend(probe(w));
         }
     }
     rules.push(Rule::record(REQUESTS_INCREASE, format!("{} * 300", requests("5m"))));

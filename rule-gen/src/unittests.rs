@@ -1,14 +1,16 @@
-//! promtool unit tests, generated for each customer's availability SLO
-//! (`tests/<customer>.yml`, target `prometheus`). Each proves, on the
-//! customer's own objective, period, traffic floor and severities: the fast
-//! burn fires, with its texts; nothing fires with no errors; nothing fires
-//! below the traffic floor; and with no traffic, no-data fires instead.
+//! promtool unit tests, generated for each customer (`tests/<customer>.yml`,
+//! target `prometheus`). Each proves, on the customer's own objectives,
+//! periods, traffic floor, severities and runbooks: each SLO's fast burn
+//! fires, with its texts; nothing fires with no errors; nothing fires below
+//! the traffic floor; with no traffic, no-data fires instead; a probe failing
+//! from most of its addresses is down; certificates warn at 14 days and page
+//! at 3; and a traffic drop against last week and the hour before is seen.
 
 use std::collections::BTreeMap;
 
 use edgewatch_catalog::Customer;
 use edgewatch_catalog::model::{Slo, SloSpec};
-use edgewatch_catalog::names::{AlertKind, label, metric};
+use edgewatch_catalog::names::{AlertKind, SloKind, label, metric};
 use serde::Serialize;
 
 use crate::alerts::Links;
@@ -73,6 +75,32 @@ fn counter(customer: &str, result: &str, per_minute: u128) -> Series {
     }
 }
 
+/// The prober's counters for `c`'s first probe, when `c` has a measured
+/// probe SLO: `per_minute` probes, `failed` of them failing.
+fn probes(c: &Customer, per_minute: u128, failed: u128) -> Vec<Series> {
+    let Some(probe) = c.probes.first() else { return Vec::new() };
+    if !c.measured_slos().any(|s| s.kind() == SloKind::Probe) {
+        return Vec::new();
+    }
+    [("success", per_minute - failed), ("failure", failed)]
+        .into_iter()
+        .map(|(result, n)| Series {
+            series: format!(
+                "{}{{customer=\"{}\",probe=\"{}\",ip=\"192.0.2.1\",result=\"{result}\"}}",
+                metric::PROBES_TOTAL,
+                c.id,
+                probe.name
+            ),
+            values: format!("0+{n}x120"),
+        })
+        .collect()
+}
+
+/// What an SLO counts, as its alert texts say.
+fn events(slo: &Slo) -> &'static str {
+    if slo.kind() == SloKind::Probe { "probes" } else { "requests" }
+}
+
 /// Histogram series for each latency SLO of `c`: `per_minute` requests,
 /// all at or under the threshold, but `slow` of them for the SLO named.
 fn latency(c: &Customer, per_minute: u128, slow: Option<(&str, u128)>) -> Vec<Series> {
@@ -108,7 +136,8 @@ fn fast_burn(c: &Customer, slo: &Slo, l: &Links) -> Option<TestGroup> {
     // come in whole requests), and enough that the hour's window meets the
     // floor by the evaluation at 20m, when it holds only 20 minutes of data.
     let unit = budget.den();
-    let min = u128::from(c.alerting.min_requests);
+    let floor = if slo.kind() == SloKind::Probe { crate::constants::PROBE_FLOOR } else { c.alerting.min_requests };
+    let min = u128::from(floor);
     let per_minute = unit * (min.div_ceil(EVAL_MINUTES * unit)).max(1) * 2;
     let fast = TIERS[0];
     let burn = factor(fast, slo.period).decimal().parse::<f64>().ok()?.floor() + 2.0;
@@ -121,7 +150,7 @@ fn fast_burn(c: &Customer, slo: &Slo, l: &Links) -> Option<TestGroup> {
     let exp_alerts = match c.alerting.severity_of(fast.kind) {
         None => Vec::new(),
         Some(severity) => {
-            let mut annotations: BTreeMap<String, String> = links(c, name, fast.kind, l).into_iter().collect();
+            let mut annotations: BTreeMap<String, String> = links(c, Some(name), fast.kind, l).into_iter().collect();
             annotations
                 .insert("summary".to_owned(), format!("{id}: {name} SLO error budget burning fast over the last 1h"));
             #[allow(clippy::cast_precision_loss)]
@@ -129,8 +158,9 @@ fn fast_burn(c: &Customer, slo: &Slo, l: &Links) -> Option<TestGroup> {
             annotations.insert(
                 "description".to_owned(),
                 format!(
-                    "{id}: {}% of requests failed the {name} SLO over the last 1h; objective {}% (budget burning {:.1}x).",
+                    "{id}: {}% of {} failed the {name} SLO over the last 1h; objective {}% (budget burning {:.1}x).",
                     go_g4(ratio * 100.0),
+                    events(slo),
                     go_g4(slo.objective.ratio().to_f64() * 100.0),
                     ratio / budget_f,
                 ),
@@ -141,9 +171,10 @@ fn fast_burn(c: &Customer, slo: &Slo, l: &Links) -> Option<TestGroup> {
             }]
         }
     };
-    let (avail_bad, slow) = match slo.spec {
-        SloSpec::Availability { .. } => (bad, None),
-        _ => (0, Some((name, bad))),
+    let (avail_bad, slow, probes_bad) = match slo.spec {
+        SloSpec::Availability { .. } => (bad, None, 0),
+        SloSpec::Latency { .. } => (0, Some((name, bad)), 0),
+        SloSpec::Probe => (0, None, bad),
     };
     Some(TestGroup {
         name: format!("{id}: {burn_n}x the {name} budget fires the fast burn alert"),
@@ -151,6 +182,7 @@ fn fast_burn(c: &Customer, slo: &Slo, l: &Links) -> Option<TestGroup> {
         input_series: [
             vec![counter(id, "good", per_minute - avail_bad), counter(id, "bad", avail_bad)],
             latency(c, per_minute, slow),
+            probes(c, per_minute, probes_bad),
         ]
         .concat(),
         alert_rule_test: vec![AlertTest { eval_time: "20m", alertname: "EdgewatchErrorBudgetBurnFast", exp_alerts }],
@@ -174,20 +206,15 @@ fn labels(c: &Customer, slo: &str, slo_kind: &str, kind: AlertKind, severity: &s
     l
 }
 
-fn links(c: &Customer, slo: &str, kind: AlertKind, l: &Links) -> [(String, String); 2] {
-    let runbook = c.runbooks.for_kind(kind).map_or(String::new(), |t| {
-        t.render(|var| match var {
-            "customer" => Some(c.id.to_string()),
-            "alert_kind" => Some(kind.as_str().to_owned()),
-            "tier" => c.tier.as_ref().map(ToString::to_string),
-            "slo" => Some("availability".to_owned()),
-            _ => None,
-        })
-    });
+/// The runbook and dashboard annotations of an alert of `kind`, about
+/// `slo` when it has one.
+fn links(c: &Customer, slo: Option<&str>, kind: AlertKind, l: &Links) -> [(String, String); 2] {
+    let runbook = c.runbook_url(kind).unwrap_or_default();
     let dashboard = format!(
-        "{}/d/{}?var-slo={slo}&from=now-6h&to=now",
+        "{}/d/{}?{}from=now-6h&to=now",
         l.grafana.trim_end_matches('/'),
-        edgewatch_catalog::names::dashboard_uid(c.id.as_str())
+        edgewatch_catalog::names::dashboard_uid(c.id.as_str()),
+        slo.map(|s| format!("var-slo={s}&")).unwrap_or_default()
     );
     [("runbook_url".to_owned(), runbook), ("dashboard_url".to_owned(), dashboard)]
 }
@@ -227,8 +254,12 @@ pub(crate) fn file(c: &Customer, l: &Links, rule_files: Vec<String>) -> Option<T
     tests.push(TestGroup {
         name: format!("{id}: no errors, no alert"),
         interval: "1m",
-        input_series: [vec![counter(id, "good", per_minute), counter(id, "bad", 0)], latency(c, per_minute, None)]
-            .concat(),
+        input_series: [
+            vec![counter(id, "good", per_minute), counter(id, "bad", 0)],
+            latency(c, per_minute, None),
+            probes(c, per_minute, 0),
+        ]
+        .concat(),
         alert_rule_test: quiet("90m", &all),
     });
 
@@ -238,7 +269,12 @@ pub(crate) fn file(c: &Customer, l: &Links, rule_files: Vec<String>) -> Option<T
         tests.push(TestGroup {
             name: format!("{id}: below the traffic floor, no burn alert"),
             interval: "1m",
-            input_series: [vec![counter(id, "good", 0), counter(id, "bad", low)], latency(c, low, None)].concat(),
+            input_series: [
+                vec![counter(id, "good", 0), counter(id, "bad", low)],
+                latency(c, low, None),
+                probes(c, u128::from(crate::constants::PROBE_FLOOR), 0),
+            ]
+            .concat(),
             alert_rule_test: quiet("90m", &burns),
         });
     }
@@ -250,11 +286,13 @@ pub(crate) fn file(c: &Customer, l: &Links, rule_files: Vec<String>) -> Option<T
         Some(severity) => crate::constants::measured(c)
             .map(|s| {
                 let name = s.name.as_str();
-                let mut annotations: BTreeMap<String, String> = links(c, name, AlertKind::NoData, l).into_iter().collect();
-                annotations.insert("summary".to_owned(), format!("{id}: no requests seen for the {name} SLO"));
+                let mut annotations: BTreeMap<String, String> =
+                    links(c, Some(name), AlertKind::NoData, l).into_iter().collect();
+                let events = events(s);
+                annotations.insert("summary".to_owned(), format!("{id}: no {events} seen for the {name} SLO"));
                 annotations.insert(
                     "description".to_owned(),
-                    format!("{id}: the {name} SLO has seen no request in the last 30 minutes, or its series are gone. Check the exporter, the log push or tail, and the customer's traffic."),
+                    format!("{id}: the {name} SLO has seen no {events} in the last 30 minutes, or its series are gone. Check the exporter, the log push, tail or prober, and the customer's traffic."),
                 );
                 let exp_labels = labels(c, name, s.kind().as_str(), AlertKind::NoData, severity.as_str());
                 ExpAlert { exp_labels, exp_annotations: annotations }
@@ -265,11 +303,164 @@ pub(crate) fn file(c: &Customer, l: &Links, rule_files: Vec<String>) -> Option<T
     tests.push(TestGroup {
         name: format!("{id}: no traffic, no burn alert, no-data fires"),
         interval: "1m",
-        input_series: [vec![counter(id, "good", 0), counter(id, "bad", 0)], latency(c, 0, None)].concat(),
+        input_series: [vec![counter(id, "good", 0), counter(id, "bad", 0)], latency(c, 0, None), probes(c, 0, 0)]
+            .concat(),
         alert_rule_test: no_traffic,
     });
+    tests.extend(probe_alerts(c, l));
 
     Some(TestFile { rule_files, evaluation_interval: "1m", tests })
+}
+
+/// The labels of an alert of `kind` about the whole customer, plus `extra`.
+fn kind_labels(c: &Customer, kind: AlertKind, severity: &str, extra: &[(&str, &str)]) -> BTreeMap<String, String> {
+    [(label::CUSTOMER, c.id.as_str()), (label::SEVERITY, severity), (label::ALERT_KIND, kind.as_str())]
+        .iter()
+        .chain(extra)
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// The alert `kind` fires with these texts, if the customer's policy has it on.
+fn expect(c: &Customer, kind: AlertKind, extra: &[(&str, &str)], texts: [String; 2], l: &Links) -> Vec<ExpAlert> {
+    let Some(severity) = c.alerting.severity_of(kind) else { return Vec::new() };
+    let mut annotations: BTreeMap<String, String> = links(c, None, kind, l).into_iter().collect();
+    let [summary, description] = texts;
+    annotations.insert("summary".to_owned(), summary);
+    annotations.insert("description".to_owned(), description);
+    vec![ExpAlert { exp_labels: kind_labels(c, kind, severity.as_str(), extra), exp_annotations: annotations }]
+}
+
+/// Probe down (two of three addresses failing) and certificate expiry (10
+/// days left warns, 2 days left pages), on the customer's first probe.
+fn probe_alerts(c: &Customer, l: &Links) -> Vec<TestGroup> {
+    let Some(probe) = c.probes.first() else { return Vec::new() };
+    let (id, p) = (c.id.as_str(), probe.name.as_str());
+    let success = |ip: &str, values: &str| Series {
+        series: format!("{}{{customer=\"{id}\",probe=\"{p}\",ip=\"{ip}\"}}", metric::PROBE_SUCCESS),
+        values: values.to_owned(),
+    };
+    let not_after = |seconds: u64| Series {
+        series: format!("{}{{customer=\"{id}\",probe=\"{p}\"}}", metric::PROBE_TLS_NOT_AFTER),
+        values: format!("{seconds}x23"),
+    };
+    let on_probe = [(label::PROBE, p)];
+    let cert = |days: &str, kind: AlertKind| {
+        let description = match kind {
+            AlertKind::CertExpiryWarning => format!(
+                "{id}: the certificate served to the {p} probe expires within 14 days. Check that renewal (ACME or the customer's upload) is running."
+            ),
+            _ => format!(
+                "{id}: the certificate served to the {p} probe expires within 3 days; browsers will refuse the site. Renew or upload a certificate now."
+            ),
+        };
+        expect(c, kind, &on_probe, [format!("{id}: the certificate of {p} expires in {days} days"), description], l)
+    };
+    vec![
+        TestGroup {
+            name: format!("{id}: probe {p} failing from two of three addresses is down"),
+            interval: "1m",
+            input_series: vec![
+                success("192.0.2.1", "1x3 0x20"),
+                success("192.0.2.2", "1x3 0x20"),
+                success("2001:db8::1", "1x23"),
+            ],
+            alert_rule_test: vec![
+                AlertTest { eval_time: "4m", alertname: "EdgewatchProbeDown", exp_alerts: Vec::new() },
+                AlertTest {
+                    eval_time: "10m",
+                    alertname: "EdgewatchProbeDown",
+                    exp_alerts: expect(
+                        c,
+                        AlertKind::ProbeDown,
+                        &on_probe,
+                        [
+                            format!("{id}: probe {p} fails from 66.67% of its addresses"),
+                            format!(
+                                "{id}: the {p} probe has failed from most of the addresses it probes for 3 minutes. Compare the addresses on the dashboard: one family (IPv4 or IPv6) or one address failing points at the network, all of them at the site."
+                            ),
+                        ],
+                        l,
+                    ),
+                },
+            ],
+        },
+        TestGroup {
+            name: format!("{id}: a certificate with 10 days left warns"),
+            interval: "1m",
+            input_series: vec![not_after(10 * 86_400)],
+            alert_rule_test: vec![
+                AlertTest {
+                    eval_time: "20m",
+                    alertname: "EdgewatchCertificateExpiring",
+                    exp_alerts: cert("10.0", AlertKind::CertExpiryWarning),
+                },
+                AlertTest { eval_time: "20m", alertname: "EdgewatchCertificateExpiryImminent", exp_alerts: Vec::new() },
+            ],
+        },
+        TestGroup {
+            name: format!("{id}: a certificate with 2 days left pages"),
+            interval: "1m",
+            input_series: vec![not_after(2 * 86_400)],
+            alert_rule_test: vec![AlertTest {
+                eval_time: "20m",
+                alertname: "EdgewatchCertificateExpiryImminent",
+                exp_alerts: cert("2.0", AlertKind::CertExpiryCritical),
+            }],
+        },
+    ]
+}
+
+/// The traffic tests for `c` (`tests/<customer>-traffic.yml`): a week of
+/// series, so they load only the traffic rules and the customer's constants.
+pub(crate) fn traffic_file(c: &Customer, l: &Links, rule_files: Vec<String>) -> TestFile {
+    // Evaluating every 5m (the samples' spacing) keeps a week to seconds.
+    TestFile { rule_files, evaluation_interval: "5m", tests: vec![traffic_drop(c, l)] }
+}
+
+/// A week of steady traffic, then a fifth of it: the drop alert fires, on
+/// traffic large enough for the customer's floor. Samples every 5m keep a
+/// week cheap to evaluate.
+fn traffic_drop(c: &Customer, l: &Links) -> TestGroup {
+    let id = c.id.as_str();
+    // Requests a minute: the hour around the drop must still meet the floor
+    // (25 minutes at the full rate and 35 at a fifth make 32 minutes' worth),
+    // and a multiple of 300 keeps the dropped rate a whole number per second.
+    let floor = u128::from(c.alerting.min_requests);
+    let per_minute = (floor.div_ceil(20).max(600)).div_ceil(300) * 300;
+    let before = 5 * per_minute;
+    let steps = 2030; // 7 days and 50 minutes of 5m steps
+    let series = Series {
+        series: format!(
+            "{}{{customer=\"{id}\",host=\"test.{id}.example\",status_class=\"2xx\",cache_status=\"hit\"}}",
+            metric::REQUESTS_TOTAL
+        ),
+        values: format!("0+{before}x{steps} {}+{per_minute}x20", steps * before + per_minute),
+    };
+    TestGroup {
+        name: format!("{id}: traffic falling to a fifth of last week's and the hour before's is a drop"),
+        interval: "5m",
+        input_series: vec![series],
+        alert_rule_test: vec![
+            AlertTest { eval_time: "10145m", alertname: "EdgewatchTrafficDrop", exp_alerts: Vec::new() },
+            AlertTest {
+                eval_time: "10185m",
+                alertname: "EdgewatchTrafficDrop",
+                exp_alerts: expect(
+                    c,
+                    AlertKind::TrafficAnomaly,
+                    &[],
+                    [
+                        format!("{id}: traffic dropped to {} requests/s", per_minute / 300),
+                        format!(
+                            "{id}: requests fell below half of both the same time last week and the hour before. Check DNS, the customer's own changes, and whether logs still arrive."
+                        ),
+                    ],
+                    l,
+                ),
+            },
+        ],
+    }
 }
 
 #[cfg(test)]

@@ -169,7 +169,7 @@ fn generated_unit_tests_pass_for_every_customer() {
     let dir = std::env::temp_dir().join(format!("edgewatch-rules-tests-{}", std::process::id()));
     write_all(&dir, &catalog);
     let tests: Vec<PathBuf> = std::fs::read_dir(dir.join("tests")).unwrap().map(|e| e.unwrap().path()).collect();
-    assert_eq!(tests.len(), 4, "one per customer with an availability SLO");
+    assert_eq!(tests.len(), 8, "SLO, probe and certificate tests, and traffic tests, for each customer");
     run(&["test", "rules"], &tests);
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -261,7 +261,7 @@ tests:
           - exp_labels: {customer: shop, slo: availability, slo_kind: availability, severity: ticket, alert_kind: no_data}
             exp_annotations:
               summary: "shop: no requests seen for the availability SLO"
-              description: "shop: the availability SLO has seen no request in the last 30 minutes, or its series are gone. Check the exporter, the log push or tail, and the customer's traffic."
+              description: "shop: the availability SLO has seen no requests in the last 30 minutes, or its series are gone. Check the exporter, the log push, tail or prober, and the customer's traffic."
               runbook_url: "https://runbooks.example/no_data"
               dashboard_url: "https://grafana.example/d/edgewatch-shop?var-slo=availability&from=now-6h&to=now"
 "#;
