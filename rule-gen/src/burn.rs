@@ -26,8 +26,11 @@ pub(crate) const TIERS: [Tier; 3] = [
     Tier { kind: AlertKind::BurnRateSlow, name: "slow", long: "3d", short: "6h", budget_percent: 10 },
 ];
 
-/// Windows every SLI is recorded over.
-pub(crate) const WINDOWS: [&str; 7] = ["5m", "30m", "1h", "2h", "6h", "1d", "3d"];
+/// Windows every SLI is recorded over from the raw metrics.
+pub(crate) const WINDOWS: [&str; 5] = ["5m", "30m", "1h", "2h", "6h"];
+
+/// Long windows, recorded from the 5m recordings instead (seconds too).
+pub(crate) const LONG_WINDOWS: [(&str, u64); 2] = [("1d", 86_400), ("3d", 259_200)];
 
 /// A non-negative rational number, kept exact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

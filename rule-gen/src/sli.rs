@@ -4,7 +4,7 @@
 
 use edgewatch_catalog::names::{LatencySource, label, metric};
 
-use crate::burn::{TIERS, WINDOWS};
+use crate::burn::{LONG_WINDOWS, TIERS, WINDOWS};
 use crate::rules::{Group, Rule};
 
 use edgewatch_catalog::names::recorded::PERIOD_ERROR_RATIO as PERIOD_RATIO;
@@ -96,6 +96,19 @@ pub(crate) fn groups(sources: &[LatencySource], probes: bool, periods: &[u64]) -
     }
     rules.push(Rule::record(REQUESTS_INCREASE, format!("{} * 300", requests("5m"))));
     rules.push(Rule::record(ERRORS_INCREASE, format!("{} * {} * 300", error_ratio("5m"), requests("5m"))));
+    // 1d and 3d from the recorded 5m series: a sum over one recorded sample
+    // a minute per SLO, where `rate()` over the raw counters would read every
+    // scrape of every host and status series for days. The ratio is a ratio
+    // of sums (each 5m stretch counted as often above and below); the rate
+    // sums one minute's worth of each 5m rate, since this group runs every
+    // minute (a skipped evaluation makes it lower, so the floor stricter).
+    for (w, secs) in LONG_WINDOWS {
+        rules.push(Rule::record(requests(w), format!("sum_over_time({}[{w}]) * 60 / {secs}", requests("5m"))));
+        rules.push(Rule::record(
+            error_ratio(w),
+            format!("sum_over_time({ERRORS_INCREASE}[{w}])\n/\n(sum_over_time({REQUESTS_INCREASE}[{w}]) > 0)"),
+        ));
+    }
     // Burn rates over the tiers' long windows, for alert texts and dashboards.
     let mut burn = Vec::new();
     for tier in TIERS {
