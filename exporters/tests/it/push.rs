@@ -1,6 +1,6 @@
 //! Logpush-shaped batches in, counters out.
 
-use crate::{CATALOG, gzip, start, start_with};
+use crate::{gzip, start, start_with};
 
 const SECURED: &str = "push:\n  - name: cf\n    path: /ingest/cf\n    auth: {header: X-Logpush-Secret, secret: env:TEST_PUSH_SECRET}\n    max_body_bytes: 1MiB\n    max_decompressed_bytes: 4MiB\n";
 const AUTH: (&str, &str) = ("X-Logpush-Secret", "s3cret");
@@ -69,13 +69,7 @@ async fn a_gzip_batch_is_counted_by_customer_host_and_class() {
 #[tokio::test]
 async fn produces_every_metric_of_the_contract() {
     let origin = crate::probe::https_origin("contract").await;
-    let catalog = format!(
-        "{CATALOG}{}",
-        crate::probe::catalog(&[format!("name: home, url: 'https://localhost:{}/ok'", origin.port)])
-            .trim_start_matches("customers:\n")
-            .replace("id: acme", "id: initech")
-            .replace("www.acme.example", "www.initech.example")
-    );
+    let catalog = crate::probe::with_probe(&format!("name: home, url: 'https://localhost:{}/ok'", origin.port));
     let config = format!("{SECURED}probes: {{ca_file: '{}'}}\n", origin.ca_file.display());
     let env = |k: &str| (k == "TEST_PUSH_SECRET").then(|| "s3cret".to_owned());
     let ex = start_with(&catalog, &config, env).await;
