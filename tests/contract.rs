@@ -96,9 +96,7 @@ fn every_metric_a_rule_or_panel_reads_is_produced() {
     }
 
     // What the exporters produce (their own test checks /metrics has each
-    // of these but the prober's, which is not built yet: for those four
-    // names this contract is a promise, see docs/dashboards.md), with the
-    // histograms' series.
+    // of these, the prober's included), with the histograms' series.
     let produced: BTreeSet<String> = metric::ALL
         .iter()
         .flat_map(|m| [(*m).to_owned(), format!("{m}_bucket"), format!("{m}_count"), format!("{m}_sum")])

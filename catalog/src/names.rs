@@ -77,7 +77,7 @@ pub mod metric {
     pub const SLO_REQUESTS_TOTAL: &str = "edgewatch_slo_requests_total";
     /// Gauge, 1 when the last probe of an address succeeded, else 0, by
     /// `customer`, `probe` and `ip` (one series per probed address). The
-    /// contract the prober implements; the rules read it.
+    /// prober produces it; the rules read it.
     pub const PROBE_SUCCESS: &str = "edgewatch_probe_success";
     /// Counter of probes run, by `customer`, `probe`, `ip` and `result`
     /// (`success` or `failure`); both results exist from the first probe of
@@ -111,7 +111,8 @@ pub mod metric {
         PROBE_HTTP_STATUS_CODE,
     ];
 
-    /// The ones the prober (not built yet) is to produce; the exporter the rest.
+    /// The ones the exporter's prober produces (from the catalog's probes);
+    /// the request-log side of the exporter produces the rest.
     pub const FROM_PROBER: &[&str] =
         &[PROBE_SUCCESS, PROBES_TOTAL, PROBE_TLS_NOT_AFTER, PROBE_DURATION_SECONDS, PROBE_HTTP_STATUS_CODE];
 }

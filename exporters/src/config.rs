@@ -1,4 +1,5 @@
-//! `exporter.yml`: inputs, histogram buckets and cardinality limits.
+//! `exporter.yml`: inputs, histogram buckets, cardinality limits and the
+//! prober.
 //!
 //! Parsed (serde, unknown keys rejected), then validated (pure, every
 //! problem reported), then built into an [`crate::Exporter`] (effects:
@@ -35,6 +36,9 @@ pub struct Config {
     /// Cardinality limits.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// The catalog's synthetic probes.
+    #[serde(default)]
+    pub probes: ProbesConfig,
 }
 
 impl Default for Config {
@@ -45,8 +49,32 @@ impl Default for Config {
             state_dir: default_state_dir(),
             histograms: HistogramConfig::default(),
             limits: LimitsConfig::default(),
+            probes: ProbesConfig::default(),
         }
     }
+}
+
+/// How the catalog's probes run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbesConfig {
+    /// Run the catalog's probes (nothing runs when it has none). Off, their
+    /// secrets are not read either.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// A PEM file of CA certificates that probes trust besides the public
+    /// (Mozilla) roots: for private CAs. Relative to the working directory.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Default for ProbesConfig {
+    fn default() -> Self {
+        Self { enabled: true, ca_file: None }
+    }
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_state_dir() -> PathBuf {
@@ -478,6 +506,9 @@ impl Config {
         if l.top_window.as_millis() < 10_000 {
             problems.push("limits.top_window: at least 10s".to_owned());
         }
+        if self.probes.ca_file.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+            problems.push("probes.ca_file: give the path of a PEM file, or leave the key out".to_owned());
+        }
         problems
     }
 }
@@ -539,6 +570,19 @@ mod tests {
                 "files[2]: format `logpush` takes no `fields`, `trailing` or `host`",
             ]
         );
+    }
+
+    #[test]
+    fn probes() {
+        let c = Config::parse("").unwrap();
+        assert!(c.probes.enabled && c.probes.ca_file.is_none(), "on by default");
+        let c = Config::parse("probes: {enabled: false, ca_file: /etc/edgewatch/ca.pem}\n").unwrap();
+        assert!(!c.probes.enabled);
+        assert_eq!(c.probes.ca_file.as_deref(), Some(std::path::Path::new("/etc/edgewatch/ca.pem")));
+        let err = Config::parse("probes: {enable: false}\n").unwrap_err();
+        assert!(err.message.contains("unknown field `enable`"), "{err}");
+        let c = Config::parse("probes: {ca_file: ''}\n").unwrap();
+        assert_eq!(c.validate(), ["probes.ca_file: give the path of a PEM file, or leave the key out"]);
     }
 
     #[test]

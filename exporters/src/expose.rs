@@ -2,13 +2,15 @@
 //! (1.0, with `RayID` exemplars), chosen by the scraper's `Accept` header.
 //!
 //! One walk over the state feeds one writer; the two formats differ only in
-//! family naming, the `# UNIT`/`# EOF` lines and exemplars.
+//! family naming, the `# UNIT`/`# EOF` lines and exemplars. The prober's
+//! families are written by `probe::metrics` through the same writer.
 
 use std::fmt::Write as _;
 
 use edgewatch_catalog::names::{label, metric};
 
 use crate::classify::{CACHE_STATUSES, ORIGIN_ERRORS, SECURITY_ACTIONS, STATUS_CLASSES};
+use crate::probe;
 use crate::series::{Exemplar, Histogram};
 use crate::state::State;
 
@@ -40,22 +42,31 @@ impl Format {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     Counter,
     Gauge,
     Histogram,
 }
 
-struct Writer {
+pub(crate) struct Writer {
     out: String,
     format: Format,
 }
 
-type Labels<'a> = [(&'a str, &'a str)];
+pub(crate) type Labels<'a> = [(&'a str, &'a str)];
 
 impl Writer {
+    pub(crate) fn new(format: Format) -> Self {
+        Self { out: String::with_capacity(64 * 1024), format }
+    }
+
+    /// The text written.
+    pub(crate) fn finish(self) -> String {
+        self.out
+    }
+
     /// Starts a family. `name` is the sample name (counters end in `_total`).
-    fn family(&mut self, name: &str, help: &str, kind: Kind, unit: Option<&str>) {
+    pub(crate) fn family(&mut self, name: &str, help: &str, kind: Kind, unit: Option<&str>) {
         let kind_word = match kind {
             Kind::Counter => "counter",
             Kind::Gauge => "gauge",
@@ -107,7 +118,13 @@ impl Writer {
         }
     }
 
-    fn counter(&mut self, name: &str, labels: &Labels<'_>, value: u64) {
+    pub(crate) fn counter(&mut self, name: &str, labels: &Labels<'_>, value: u64) {
+        self.sample(name, labels, None, value);
+        self.out.push('\n');
+    }
+
+    /// One gauge sample; floats print as [`Float`] does.
+    pub(crate) fn gauge(&mut self, name: &str, labels: &Labels<'_>, value: impl std::fmt::Display) {
         self.sample(name, labels, None, value);
         self.out.push('\n');
     }
@@ -134,7 +151,7 @@ impl Writer {
 }
 
 /// A float as both formats want it: shortest round-trip text, `+Inf`, `NaN`.
-struct Float(f64);
+pub(crate) struct Float(pub(crate) f64);
 
 impl std::fmt::Display for Float {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -158,9 +175,10 @@ fn escape_into(out: &mut String, v: &str) {
     }
 }
 
-/// Writes every series of `state`, sorted by customer and host.
-pub(crate) fn encode(state: &State, format: Format) -> String {
-    let mut w = Writer { out: String::with_capacity(64 * 1024), format };
+/// Writes every series of `state`, sorted by customer and host, then the
+/// prober's.
+pub(crate) fn encode(state: &State, probes: &probe::Metrics, format: Format) -> String {
+    let mut w = Writer::new(format);
     let bounds = state.bounds.0.clone();
     // (customer id, host, series), sorted for stable output.
     let mut rows: Vec<(&str, &str, &crate::series::HostSeries)> = Vec::new();
@@ -246,11 +264,12 @@ pub(crate) fn encode(state: &State, format: Format) -> String {
     for (customer, host, s) in rows.iter().filter(|r| r.2.bytes > 0) {
         w.counter(metric::RESPONSE_BYTES_TOTAL, &[(label::CUSTOMER, customer), (label::HOST, host)], s.bytes);
     }
+    probes.write(&mut w);
     self_metrics(&mut w, state);
     if format == Format::OpenMetrics {
         w.out.push_str("# EOF\n");
     }
-    w.out
+    w.finish()
 }
 
 fn self_metrics(w: &mut Writer, state: &State) {
@@ -324,7 +343,7 @@ mod tests {
 
     #[test]
     fn prometheus_text() {
-        let text = encode(&state(), Format::Prometheus);
+        let text = encode(&state(), &probe::Metrics::default(), Format::Prometheus);
         assert!(text.contains("# TYPE edgewatch_requests_total counter\n"));
         assert!(text.contains(r#"edgewatch_requests_total{customer="acme",host="www.acme.example",status_class="2xx",cache_status="hit"} 1"#));
         assert!(
@@ -346,7 +365,7 @@ mod tests {
 
     #[test]
     fn openmetrics_with_exemplars() {
-        let text = encode(&state(), Format::OpenMetrics);
+        let text = encode(&state(), &probe::Metrics::default(), Format::OpenMetrics);
         assert!(text.contains("# TYPE edgewatch_requests counter\n"));
         assert!(text.contains("# UNIT edgewatch_edge_ttfb_seconds seconds\n"));
         assert!(text.contains(r#"le="0.1"} 1 # {ray_id="r\"1"} 0.05 1000"#), "{text}");

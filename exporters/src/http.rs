@@ -103,7 +103,8 @@ async fn metrics(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Respons
     let body = {
         let mut state = inner.lock();
         state.expire(std::time::Instant::now());
-        expose::encode(&state, format)
+        // Always taken after the state's lock, never before: no deadlock.
+        expose::encode(&state, &inner.prober.lock(), format)
     };
     ([(header::CONTENT_TYPE, format.content_type())], body).into_response()
 }

@@ -1,4 +1,5 @@
-//! edgewatch exporters: per-customer Layer-7 metrics from HTTP request logs.
+//! edgewatch exporters: per-customer Layer-7 metrics from HTTP request logs
+//! and synthetic probes.
 //!
 //! Logpush-style batches pushed over HTTP are decompressed, parsed and
 //! aggregated per batch without locks ([`batch`]), then merged into one
@@ -6,7 +7,8 @@
 //! to a customer through the catalog's hosts; traffic of no customer is
 //! counted under `customer="unknown"`, never dropped. Cardinality is bounded
 //! by fixed label sets ([`classify`]), per-customer host caps, a series cap
-//! and idle expiry.
+//! and idle expiry. The catalog's probes run on their own schedule
+//! (`probe`) and their results are exposed beside the request metrics.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -27,6 +29,7 @@ mod files;
 mod hosts;
 mod http;
 mod ingest;
+mod probe;
 mod record;
 mod scan;
 mod series;
@@ -65,6 +68,37 @@ pub enum BuildError {
         #[source]
         source: SecretError,
     },
+    /// A probe's header secret could not be read.
+    #[error("customer `{customer}`, probe `{probe}`: header `{header}`: {source}")]
+    ProbeSecret {
+        /// The customer's id.
+        customer: String,
+        /// The probe's name.
+        probe: String,
+        /// The header whose value is the secret.
+        header: String,
+        /// Why.
+        #[source]
+        source: SecretError,
+    },
+    /// A probe's request cannot be sent (it never names a secret's value).
+    #[error("customer `{customer}`, probe `{probe}`: {message}")]
+    Probe {
+        /// The customer's id.
+        customer: String,
+        /// The probe's name.
+        probe: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// `probes.ca_file` cannot be used.
+    #[error("probes.ca_file `{}`: {message}", path.display())]
+    ProbeCaFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 /// A configured exporter, ready to serve.
@@ -80,6 +114,7 @@ pub(crate) struct Inner {
     pushes: Vec<Push>,
     files: Vec<config::FileConfig>,
     state_dir: std::path::PathBuf,
+    prober: Arc<probe::Prober>,
     /// Cleared when shutdown begins.
     ready: AtomicBool,
     /// File inputs not yet opened and read once; ready only at zero.
@@ -101,7 +136,8 @@ impl Inner {
 }
 
 impl Exporter {
-    /// Validates the configuration, reads secrets and sets up the state.
+    /// Validates the configuration, reads secrets (the push inputs' and the
+    /// probes' header secrets) and sets up the state and the probes.
     /// `env` looks up environment variables.
     pub fn build(config: &Config, catalog: &Catalog, env: impl Fn(&str) -> Option<String>) -> Result<Self, BuildError> {
         let problems = config.validate();
@@ -118,6 +154,7 @@ impl Exporter {
             };
             pushes.push(Push { config: p.clone(), secret });
         }
+        let prober = probe::Prober::build(&config.probes, catalog, &env)?;
         // Every latency threshold in the catalog is a bucket boundary, so a
         // latency SLO reads an exact bucket.
         let mut buckets = config.histograms.buckets.clone();
@@ -152,6 +189,7 @@ impl Exporter {
                 pushes,
                 files: config.files.clone(),
                 state_dir: config.state_dir.clone(),
+                prober: Arc::new(prober),
                 ready: AtomicBool::new(true),
                 starting: AtomicUsize::new(0),
             }),
@@ -164,7 +202,7 @@ impl Exporter {
     }
 
     /// Serves on `listener`, with the web config's TLS, basic auth and
-    /// headers, until `shutdown` completes; then drains.
+    /// headers, and runs the probes, until `shutdown` completes; then drains.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
@@ -173,6 +211,7 @@ impl Exporter {
     ) -> std::io::Result<()> {
         let inner = Arc::clone(&self.inner);
         let files = files::spawn(&inner, &inner.files, &inner.state_dir)?;
+        let probes = inner.prober.spawn();
         let expiry = tokio::spawn({
             let inner = Arc::clone(&inner);
             async move {
@@ -191,6 +230,7 @@ impl Exporter {
         };
         let result = edgewatch_web::serve(listener, self.router(), web, shutdown).await;
         expiry.abort();
+        probes.stop();
         files.stop();
         result
     }

@@ -1,11 +1,12 @@
-//! The exporter over real HTTP: batches pushed as Logpush pushes them, and
-//! what `/metrics` then says.
+//! The exporter over real HTTP: batches pushed as Logpush pushes them,
+//! probes run against servers on loopback, and what `/metrics` then says.
 
 // Helpers outside #[test] functions: a failed unwrap is a failed test here.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 mod examples;
 mod files;
+mod probe;
 mod prometheus;
 mod push;
 
@@ -45,10 +46,19 @@ customers:
 ";
 
 pub(crate) async fn start(config_yaml: &str) -> Running {
-    let catalog = edgewatch_catalog::load_str("catalog.yaml", CATALOG).unwrap().catalog;
-    let config = Config::parse(config_yaml).unwrap();
     let env = |k: &str| (k == "TEST_PUSH_SECRET").then(|| "s3cret".to_owned());
-    let exporter = Exporter::build(&config, &catalog, env).unwrap();
+    start_with(CATALOG, config_yaml, env).await
+}
+
+/// An exporter of this catalog and configuration, reading secrets from `env`.
+pub(crate) async fn start_with(catalog_yaml: &str, config_yaml: &str, env: impl Fn(&str) -> Option<String>) -> Running {
+    let catalog = edgewatch_catalog::load_str("catalog.yaml", catalog_yaml).unwrap().catalog;
+    let config = Config::parse(config_yaml).unwrap();
+    serve(Exporter::build(&config, &catalog, env).unwrap()).await
+}
+
+/// Serves `exporter` on a loopback port until the [`Running`] is dropped.
+pub(crate) async fn serve(exporter: Exporter) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -1,12 +1,12 @@
 //! The real Prometheus (Debian's package, started here on loopback) scrapes
-//! the exporter, and what it stores matches what was pushed; promtool finds
-//! nothing wrong with `/metrics`.
+//! the exporter, and what it stores matches what was pushed and probed;
+//! promtool finds nothing wrong with `/metrics`.
 
 use std::io::Write as _;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::start;
+use crate::{start, start_with};
 
 /// A child process killed on drop.
 struct Process(Child);
@@ -25,8 +25,11 @@ fn tool(name: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn prometheus_scrapes_what_was_pushed() {
-    let ex = start("").await;
+async fn prometheus_scrapes_what_was_pushed_and_probed() {
+    // Prometheus asks for OpenMetrics first: the probe families must parse too.
+    let (origin, _) = crate::probe::http_origin().await;
+    let catalog = crate::probe::with_probe(&format!("name: home, url: 'http://localhost:{origin}/ok'"));
+    let ex = start_with(&catalog, "", |_| None).await;
     let lines: Vec<String> = (0..300)
         .map(|i| {
             let (host, status) = match i % 3 {
@@ -92,6 +95,14 @@ async fn prometheus_scrapes_what_was_pushed() {
     assert_eq!(failed, Some(100.0));
     let globex = query(r#"sum(edgewatch_edge_ttfb_seconds_count{customer="globex"})"#).await;
     assert_eq!(globex, Some(100.0));
+    let probed = loop {
+        if let Some(v) = query(r#"edgewatch_probe_success{customer="initech",probe="home",ip="127.0.0.1"}"#).await {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "Prometheus stored no edgewatch_probe_success within 60s");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert!((probed - 1.0).abs() < f64::EPSILON, "{probed}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

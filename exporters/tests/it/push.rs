@@ -1,6 +1,6 @@
 //! Logpush-shaped batches in, counters out.
 
-use crate::{gzip, start};
+use crate::{gzip, start, start_with};
 
 const SECURED: &str = "push:\n  - name: cf\n    path: /ingest/cf\n    auth: {header: X-Logpush-Secret, secret: env:TEST_PUSH_SECRET}\n    max_body_bytes: 1MiB\n    max_decompressed_bytes: 4MiB\n";
 const AUTH: (&str, &str) = ("X-Logpush-Secret", "s3cret");
@@ -64,20 +64,24 @@ async fn a_gzip_batch_is_counted_by_customer_host_and_class() {
     assert_eq!(ex.sample(&req("acme", "www.acme.example", "2xx", "hit")).await, 2);
 }
 
-/// The exporter's half of the metric contract: every name in
-/// `names::metric` that is not the prober's shows on /metrics.
+/// The exporter's half of the metric contract: with a probe configured,
+/// every name in `names::metric` shows on /metrics, the prober's included.
 #[tokio::test]
 async fn produces_every_metric_of_the_contract() {
-    let ex = start(SECURED).await;
+    let origin = crate::probe::https_origin("contract").await;
+    let catalog = crate::probe::with_probe(&format!("name: home, url: 'https://localhost:{}/ok'", origin.port));
+    let config = format!("{SECURED}probes: {{ca_file: '{}'}}\n", origin.ca_file.display());
+    let env = |k: &str| (k == "TEST_PUSH_SECRET").then(|| "s3cret".to_owned());
+    let ex = start_with(&catalog, &config, env).await;
     let (status, _) = ex.push("/ingest/cf", batch(), &[AUTH]).await;
     assert_eq!(status, 200);
     let body = r#"{"ClientRequestHost":"www.acme.example","EdgeResponseStatus":200,"OriginResponseStatus":200,"OriginResponseDurationMs":12,"EdgeTimeToFirstByteMs":20,"EdgeResponseBytes":100}"#;
     ex.push("/ingest/cf", body.as_bytes().to_vec(), &[AUTH]).await;
-    let (_, metrics) = ex.get("/metrics").await;
-    for name in edgewatch_catalog::names::metric::ALL
-        .iter()
-        .filter(|m| !edgewatch_catalog::names::metric::FROM_PROBER.contains(m))
-    {
+    let metrics = crate::probe::until(&ex, "the probe's first run", |t| {
+        t.contains(r#"edgewatch_probe_success{customer="initech",probe="home",ip="127.0.0.1"} 1"#)
+    })
+    .await;
+    for name in edgewatch_catalog::names::metric::ALL {
         assert!(metrics.lines().any(|l| l.starts_with(name) && !l.starts_with('#')), "/metrics lacks {name}");
     }
 }
