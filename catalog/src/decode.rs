@@ -283,6 +283,17 @@ macro_rules! string_enum {
             }
         }
 
+        // For JSON the services store and read back (catalog YAML goes
+        // through `Decode`, with positions).
+        impl<'de> ::serde::Deserialize<'de> for $ty {
+            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <::std::borrow::Cow<'de, str> as ::serde::Deserialize>::deserialize(d)?;
+                s.parse().map_err(|()| {
+                    ::serde::de::Error::custom(format!("unknown {} `{s}`", $what))
+                })
+            }
+        }
+
         impl $crate::decode::Decode for $ty {
             fn decode(
                 v: &$crate::yaml::Value,

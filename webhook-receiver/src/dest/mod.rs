@@ -1,0 +1,107 @@
+//! Destinations: where actions go (Jira, PagerDuty, a log file). Each turns
+//! a [`Delivery`] into requests and says whether it worked, failed for a
+//! while (retry, maybe after a time the service named) or failed for good
+//! (a dead letter). Retries, ordering and backoff are the deliverer's, not
+//! theirs.
+
+pub(crate) mod http;
+pub(crate) mod jira;
+pub(crate) mod log;
+pub(crate) mod pagerduty;
+
+use std::time::Duration;
+
+use crate::action::Delivery;
+
+/// What a destination answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done; `external` is what later actions of the incident need (a Jira
+    /// issue key), kept by the store.
+    Delivered {
+        /// The destination's id for the incident, if it has one.
+        external: Option<String>,
+    },
+}
+
+/// Why a delivery failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    /// Worth retrying: a network error, a timeout, 429, 5xx.
+    #[error("{reason}")]
+    Transient {
+        /// What happened, without secrets.
+        reason: String,
+        /// When the service asked to be called again (`Retry-After`).
+        retry_after: Option<Duration>,
+    },
+    /// Not worth retrying until someone fixes something: 400, 401, 403, 404,
+    /// 410, a missing transition. The action becomes a dead letter.
+    #[error("{reason}")]
+    Permanent {
+        /// What happened, without secrets.
+        reason: String,
+    },
+}
+
+/// Why a destination could not be set up from the catalog.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A credential reference could not be read.
+    #[error("destination `{destination}`: {source}")]
+    Secret {
+        /// The destination's name in the catalog.
+        destination: String,
+        /// Why (names the variable or file, never a value).
+        source: edgewatch_catalog::SecretError,
+    },
+    /// The log file could not be opened.
+    #[error("destination `{destination}`: cannot open {path} for appending: {source}")]
+    Open {
+        /// The destination's name in the catalog.
+        destination: String,
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The HTTP client could not be built.
+    #[error("destination `{destination}`: cannot build an HTTP client: {source}")]
+    Client {
+        /// The destination's name in the catalog.
+        destination: String,
+        /// Why.
+        source: reqwest::Error,
+    },
+}
+
+/// A configured destination.
+#[derive(Debug)]
+pub enum Destination {
+    /// Jira Cloud or Data Center.
+    Jira(jira::Jira),
+    /// PagerDuty Events API v2.
+    PagerDuty(pagerduty::PagerDuty),
+    /// JSON lines to a file or stdout.
+    Log(log::Log),
+}
+
+impl Destination {
+    /// Carries out one action.
+    pub async fn deliver(&self, d: &Delivery<'_>) -> Result<Outcome, DeliveryError> {
+        match self {
+            Self::Jira(j) => j.deliver(d).await,
+            Self::PagerDuty(p) => p.deliver(d).await,
+            Self::Log(l) => l.deliver(d).await,
+        }
+    }
+
+    /// `jira`, `pagerduty` or `log`, for metrics.
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            Self::Jira(_) => "jira",
+            Self::PagerDuty(_) => "pagerduty",
+            Self::Log(_) => "log",
+        }
+    }
+}
