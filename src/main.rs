@@ -40,6 +40,10 @@ enum Command {
     /// Grafana dashboards) into a folder; with `--check`, fail when the
     /// folder is stale.
     Render(Box<cmd::render::Args>),
+    /// Take Alertmanager's webhooks: store each notification durably, group
+    /// alerts into incidents, and open, update and resolve Jira issues and
+    /// PagerDuty incidents; `dead-letters` lists and replays failed actions.
+    Receiver(Box<cmd::receiver::Args>),
 }
 
 /// Output format of `check`.
@@ -75,6 +79,7 @@ fn main() -> ExitCode {
         Command::Check { catalog, format } => cmd::check::run(&catalog, format),
         Command::Exporter(args) => cmd::exporter::run(&args),
         Command::Render(args) => cmd::render::run(&args),
+        Command::Receiver(args) => cmd::receiver::run(&args),
     };
     match result {
         Ok(code) => code,

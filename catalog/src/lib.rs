@@ -41,6 +41,7 @@ pub use types::duration::Duration;
 pub use types::host::{HostPattern, Zone};
 pub use types::ident::{LabelName, Slug};
 pub use types::secret::{Secret, SecretError, SecretRef};
+pub use types::size::ByteSize;
 pub use types::status::StatusMatcher;
 pub use types::template::{TEMPLATE_VARS, UrlTemplate};
 pub use types::text::{Email, HttpUrl, JiraKey, Pattern};

@@ -232,8 +232,13 @@ impl Alerting {
 
     /// Destinations for an alert, in route order, each once.
     pub fn destinations_for(&self, kind: AlertKind, severity: Severity) -> Vec<&Slug> {
+        self.destinations_matching(Some(kind), Some(severity))
+    }
+
+    /// Destinations for an alert whose kind or severity may be unknown.
+    pub fn destinations_matching(&self, kind: Option<AlertKind>, severity: Option<Severity>) -> Vec<&Slug> {
         let mut out: Vec<&Slug> = Vec::new();
-        for route in self.routes.iter().filter(|r| r.matches(kind, severity)) {
+        for route in self.routes.iter().filter(|r| r.matches_any(kind, severity)) {
             for d in &route.to {
                 if !out.contains(&d) {
                     out.push(d);
@@ -258,8 +263,15 @@ pub struct Route {
 impl Route {
     /// Whether an alert of this kind and severity takes this route.
     pub fn matches(&self, kind: AlertKind, severity: Severity) -> bool {
-        (self.severities.is_empty() || self.severities.contains(&severity))
-            && (self.alert_kinds.is_empty() || self.alert_kinds.contains(&kind))
+        self.matches_any(Some(kind), Some(severity))
+    }
+
+    /// Whether an alert matches when its kind or severity may be unknown (an
+    /// alert not from edgewatch's rules): an unknown one matches only a
+    /// route that does not filter on it.
+    pub fn matches_any(&self, kind: Option<AlertKind>, severity: Option<Severity>) -> bool {
+        (self.severities.is_empty() || severity.is_some_and(|s| self.severities.contains(&s)))
+            && (self.alert_kinds.is_empty() || kind.is_some_and(|k| self.alert_kinds.contains(&k)))
     }
 }
 

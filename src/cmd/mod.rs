@@ -2,5 +2,6 @@
 
 pub(crate) mod check;
 pub(crate) mod exporter;
+pub(crate) mod receiver;
 pub(crate) mod render;
 mod runtime;

@@ -3,6 +3,249 @@
 //! that does not depend on Alertmanager's routes, enriched from the catalog
 //! and Prometheus, and delivered to the destinations the catalog routes it
 //! to (Jira, PagerDuty, a log), in order, with retries and dead letters.
+//!
+//! Flow: [`http`] parses and authenticates; [`store`] records the
+//! notification, the incidents it changes ([`incident`]) and one outbox row
+//! per action and destination, in one transaction; [`deliver`] renders each
+//! action's text ([`text`], with [`live`] values) when it is due and hands
+//! it to its destination ([`dest`]).
 
 pub mod action;
+pub mod config;
+mod deliver;
 pub mod dest;
+mod http;
+pub mod incident;
+mod live;
+mod metrics;
+pub mod payload;
+pub mod store;
+pub mod text;
+pub mod time;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use edgewatch_catalog::names::{AlertKind, Severity};
+use edgewatch_catalog::{Catalog, Secret};
+
+pub use crate::config::Config;
+use crate::dest::Destination;
+pub use crate::http::WEBHOOK_PATH;
+use crate::incident::{GroupUpdate, Transition};
+use crate::store::{Policy, Store, StoreError};
+
+/// Why the receiver could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The configuration has mistakes (each named).
+    #[error("invalid receiver configuration:\n  {}", .0.join("\n  "))]
+    Config(Vec<String>),
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A destination could not be set up.
+    #[error(transparent)]
+    Destination(#[from] dest::BuildError),
+    /// The templates do not load.
+    #[error(transparent)]
+    Templates(#[from] text::TextError),
+    /// The bearer token could not be read.
+    #[error("auth.bearer_token: {0}")]
+    Secret(#[from] edgewatch_catalog::SecretError),
+    /// The HTTP client for Prometheus could not be built.
+    #[error("prometheus: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+/// How the store decides: incidents by the configured key, routes from the
+/// catalog.
+#[derive(Debug)]
+struct CatalogPolicy {
+    catalog: Arc<Catalog>,
+    reopen_window_ms: i64,
+    unrouted: Vec<String>,
+}
+
+impl Policy for CatalogPolicy {
+    fn transition(
+        &self,
+        current: Option<&action::Incident>,
+        update: &GroupUpdate,
+        resolved_ms_ago: Option<i64>,
+    ) -> Transition {
+        let customer = update
+            .alerts
+            .iter()
+            .find_map(|a| a.labels.get(edgewatch_catalog::names::label::CUSTOMER))
+            .filter(|id| self.catalog.customers.iter().any(|c| c.id.as_str() == id.as_str()))
+            .cloned();
+        let within = resolved_ms_ago.is_some_and(|ago| ago <= self.reopen_window_ms);
+        incident::apply(current, update, customer, &time::rfc3339(time::now_ms()), within)
+    }
+
+    fn plan(&self, incident: &action::Incident, _kind: action::ActionKind) -> Vec<String> {
+        let Some(c) =
+            incident.customer.as_deref().and_then(|id| self.catalog.customers.iter().find(|c| c.id.as_str() == id))
+        else {
+            return self.unrouted.clone();
+        };
+        let kind = incident.alert_kind.as_deref().and_then(|k| k.parse::<AlertKind>().ok());
+        let severity: Option<Severity> = incident.severity;
+        c.alerting.destinations_matching(kind, severity).into_iter().map(ToString::to_string).collect()
+    }
+}
+
+/// What the handlers and the deliverer share.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    store: Arc<dyn Store>,
+    policy: CatalogPolicy,
+    catalog: Arc<Catalog>,
+    destinations: BTreeMap<String, Destination>,
+    templates: text::Templates,
+    prometheus: Option<live::Prometheus>,
+    bases: text::LinkBases,
+    delivery: Delivery,
+    key_labels: Vec<String>,
+    body_limit: u64,
+    bearer: Option<Secret>,
+    metrics: metrics::Metrics,
+    wake: tokio::sync::Notify,
+    in_flight: deliver::InFlight,
+    retention_ms: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Delivery {
+    max_attempts: u32,
+    initial_backoff: std::time::Duration,
+    max_backoff: std::time::Duration,
+    concurrency: usize,
+}
+
+/// A receiver, ready to serve.
+#[derive(Debug, Clone)]
+pub struct Receiver {
+    inner: Arc<Inner>,
+}
+
+impl Receiver {
+    /// Checks `config` against `catalog`, opens the store, reads secrets
+    /// through `env` and sets up every destination of the catalog.
+    pub fn build(config: &Config, catalog: Catalog, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, BuildError> {
+        let problems = config.validate(&catalog);
+        if !problems.is_empty() {
+            return Err(BuildError::Config(problems));
+        }
+        let store = store::sqlite::Sqlite::open(&config.data_dir)?;
+        let client = dest::http::client(config.delivery.timeout.to_std())?;
+        let mut destinations = BTreeMap::new();
+        for (name, d) in &catalog.destinations {
+            let name = name.as_str();
+            let built = match d {
+                edgewatch_catalog::model::Destination::Jira(j) => {
+                    Destination::Jira(dest::jira::Jira::build(name, j, env, client.clone())?)
+                }
+                edgewatch_catalog::model::Destination::PagerDuty(p) => {
+                    Destination::PagerDuty(dest::pagerduty::PagerDuty::build(name, p, env, client.clone())?)
+                }
+                edgewatch_catalog::model::Destination::Log(l) => {
+                    Destination::Log(dest::log::Log::build(name, &l.path)?)
+                }
+            };
+            destinations.insert(name.to_owned(), built);
+        }
+        let bearer = config.auth.bearer_token.as_ref().map(|s| s.resolve(env)).transpose()?;
+        let prometheus =
+            config.prometheus.as_ref().map(|p| live::Prometheus::new(client.clone(), &p.url, p.timeout.to_std()));
+        let catalog = Arc::new(catalog);
+        let ms = |d: edgewatch_catalog::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store: Arc::new(store),
+                policy: CatalogPolicy {
+                    catalog: Arc::clone(&catalog),
+                    reopen_window_ms: ms(config.incidents.reopen_window),
+                    unrouted: config.unrouted.clone(),
+                },
+                catalog,
+                destinations,
+                templates: text::Templates::load(config.templates.as_deref())?,
+                prometheus,
+                bases: text::LinkBases {
+                    grafana: config.grafana_url.clone(),
+                    alertmanager: config.alertmanager_url.clone(),
+                },
+                delivery: Delivery {
+                    max_attempts: config.delivery.max_attempts,
+                    initial_backoff: config.delivery.initial_backoff.to_std(),
+                    max_backoff: config.delivery.max_backoff.to_std(),
+                    concurrency: config.delivery.concurrency,
+                },
+                key_labels: config.incidents.key_labels.clone(),
+                body_limit: config.body_limit.0,
+                bearer,
+                metrics: metrics::Metrics::default(),
+                wake: tokio::sync::Notify::new(),
+                in_flight: deliver::InFlight::default(),
+                retention_ms: ms(config.retention),
+            }),
+        })
+    }
+
+    /// The HTTP endpoints, for serving or for tests.
+    pub fn router(&self) -> axum::Router {
+        http::router(Arc::clone(&self.inner))
+    }
+
+    /// Delivers and prunes in the background, until the returned handle is
+    /// aborted or dropped with the runtime.
+    pub fn spawn_workers(&self) -> tokio::task::JoinHandle<()> {
+        let inner = Arc::clone(&self.inner);
+        tokio::spawn(async move {
+            let pruner = {
+                let inner = Arc::clone(&inner);
+                async move {
+                    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+                    loop {
+                        tick.tick().await;
+                        let store = Arc::clone(&inner.store);
+                        let before = time::now_ms() - inner.retention_ms;
+                        match tokio::task::spawn_blocking(move || store.prune(before)).await {
+                            Ok(Ok(p)) => tracing::info!(
+                                notifications = p.notifications,
+                                incidents = p.incidents,
+                                actions = p.actions,
+                                "pruned history"
+                            ),
+                            Ok(Err(e)) => tracing::warn!(error = %e, "pruning failed"),
+                            Err(e) => tracing::warn!(error = %e, "pruning task failed"),
+                        }
+                    }
+                }
+            };
+            tokio::join!(deliver::run(inner), pruner);
+        })
+    }
+
+    /// Serves on `listener` with the web config's TLS, basic auth and
+    /// headers, delivering in the background, until `shutdown` completes.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        web: &edgewatch_web::WebConfig,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let workers = self.spawn_workers();
+        let result = edgewatch_web::serve(listener, self.router(), web, shutdown).await;
+        workers.abort();
+        result
+    }
+}
+
+/// Opens the store in `data_dir` without starting a receiver: for the
+/// `dead-letters` commands, which may run beside a running receiver.
+pub fn open_store(data_dir: &std::path::Path) -> Result<impl Store, StoreError> {
+    store::sqlite::Sqlite::open(data_dir)
+}

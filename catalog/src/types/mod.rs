@@ -6,6 +6,7 @@ pub(crate) mod duration;
 pub(crate) mod host;
 pub(crate) mod ident;
 pub(crate) mod secret;
+pub(crate) mod size;
 pub(crate) mod status;
 pub(crate) mod template;
 pub(crate) mod text;

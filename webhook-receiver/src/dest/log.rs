@@ -51,7 +51,8 @@ impl Log {
         Ok(Self { name: name.to_owned(), path: path.display().to_string(), sink: Mutex::new(sink) })
     }
 
-    pub(crate) async fn deliver(&self, d: &Delivery<'_>) -> Result<Outcome, DeliveryError> {
+    /// Appends and syncs one line (small and local: no need to leave the task).
+    pub(crate) fn deliver(&self, d: &Delivery<'_>) -> Result<Outcome, DeliveryError> {
         let line = Line { destination: &self.name, action: d.kind, incident: d.incident, message: d.message };
         let mut text = serde_json::to_string(&line)
             .map_err(|e| DeliveryError::Permanent { reason: format!("log: cannot serialize: {e}") })?;

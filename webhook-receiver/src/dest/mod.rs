@@ -92,7 +92,7 @@ impl Destination {
         match self {
             Self::Jira(j) => j.deliver(d).await,
             Self::PagerDuty(p) => p.deliver(d).await,
-            Self::Log(l) => l.deliver(d).await,
+            Self::Log(l) => l.deliver(d),
         }
     }
 

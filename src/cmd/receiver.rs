@@ -1,0 +1,134 @@
+//! `edgewatch receiver`: the Alertmanager webhook target; and
+//! `edgewatch receiver dead-letters list|replay`, which work on its store
+//! beside a running receiver.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use edgewatch_webhook_receiver::store::Store as _;
+use edgewatch_webhook_receiver::{Config, Receiver};
+
+use super::runtime;
+
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub(crate) struct Args {
+    #[command(subcommand)]
+    command: Option<Sub>,
+    /// The receiver's configuration (store, auth, links, retries); built-in
+    /// defaults when absent.
+    #[arg(long, value_name = "FILE", global = true)]
+    config: Option<PathBuf>,
+    /// The customer catalog: a file or a folder of YAML files.
+    #[arg(long, value_name = "PATH", env = "EDGEWATCH_CATALOG")]
+    catalog: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long = "web.listen-address", value_name = "ADDR", default_value = "0.0.0.0:9818")]
+    listen: String,
+    /// TLS, basic auth and response headers, in exporter-toolkit's format.
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    web_config: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Sub {
+    /// Actions that failed for good or ran out of retries.
+    #[command(name = "dead-letters", subcommand)]
+    DeadLetters(DeadLetters),
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum DeadLetters {
+    /// Print every dead letter, oldest first.
+    List {
+        /// Output for people (`text`) or machines (`json`).
+        #[arg(long, value_enum, default_value_t = crate::Format::Text)]
+        format: crate::Format,
+    },
+    /// Queue dead letters for delivery again, in their order.
+    Replay {
+        /// The dead letter's id (from `list`).
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<i64>,
+        /// Every dead letter.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+fn config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
+    match path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            Config::parse(&text).map_err(|e| anyhow::anyhow!("{}:{e}", path.display()))
+        }
+        None => Ok(Config::default()),
+    }
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let config = config(args.config.as_ref())?;
+    match &args.command {
+        Some(Sub::DeadLetters(d)) => dead_letters(&config, d),
+        None => serve(args, &config),
+    }
+}
+
+fn serve(args: &Args, config: &Config) -> anyhow::Result<ExitCode> {
+    let path = args.catalog.as_ref().context("--catalog is required (or EDGEWATCH_CATALOG)")?;
+    let catalog = runtime::load_catalog(path)?;
+    let customers = catalog.customers.len();
+    let receiver = Receiver::build(config, catalog, &|k| std::env::var(k).ok())?;
+    let web = match &args.web_config {
+        Some(path) => edgewatch_web::WebConfig::load(path)?,
+        None => edgewatch_web::WebConfig::default(),
+    };
+    runtime::tokio()?.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let addr = listener.local_addr()?;
+        tracing::info!(address = %addr, tls = web.is_tls(), customers, data_dir = %config.data_dir.display(), "Receiver listening.");
+        receiver.serve(listener, &web, runtime::shutdown_signal()).await.context("server failed")
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn dead_letters(config: &Config, cmd: &DeadLetters) -> anyhow::Result<ExitCode> {
+    let store = edgewatch_webhook_receiver::open_store(&config.data_dir)?;
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        DeadLetters::List { format } => {
+            let letters = store.dead_letters()?;
+            if matches!(format, crate::Format::Json) {
+                writeln!(out, "{}", serde_json::to_string_pretty(&letters)?)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            for l in &letters {
+                writeln!(
+                    out,
+                    "{}\t{}\t{}\t{}\t{} attempt(s)\t{}\t{}",
+                    l.id,
+                    edgewatch_webhook_receiver::time::rfc3339(l.failed_at),
+                    l.destination,
+                    l.kind.as_str(),
+                    l.attempts,
+                    l.key,
+                    l.reason
+                )?;
+            }
+            writeln!(out, "{} dead letter(s)", letters.len())?;
+        }
+        DeadLetters::Replay { id, all } => {
+            let n = store.replay(if *all { None } else { *id }, edgewatch_webhook_receiver::time::now_ms())?;
+            if n == 0 && !all {
+                writeln!(out, "no dead letter {}", id.unwrap_or_default())?;
+                return Ok(ExitCode::FAILURE);
+            }
+            writeln!(out, "{n} dead letter(s) queued again; a running receiver delivers them within a second")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

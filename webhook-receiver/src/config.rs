@@ -1,0 +1,265 @@
+//! `receiver.yml`: where the store lives, how Alertmanager authenticates,
+//! where enrichment and links point, how incidents group, how delivery
+//! retries, and how long history is kept.
+//!
+//! Parsed (serde, unknown keys rejected), then validated (pure, every
+//! problem reported), then built into a [`crate::Receiver`] (effects).
+
+use std::path::PathBuf;
+
+use edgewatch_catalog::{ByteSize, Duration, SecretRef};
+use serde::Deserialize;
+
+use crate::incident::DEFAULT_KEY_LABELS;
+
+/// The receiver's configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The folder holding `receiver.db`.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// What Alertmanager must send.
+    #[serde(default)]
+    pub auth: AuthConfig,
+    /// Live values for tickets and pages.
+    pub prometheus: Option<PrometheusConfig>,
+    /// Grafana's base URL, for dashboard links.
+    pub grafana_url: Option<String>,
+    /// Alertmanager's URL for links, when the notifications' `externalURL`
+    /// is not reachable by people (a pod name).
+    pub alertmanager_url: Option<String>,
+    /// How alerts group into incidents.
+    #[serde(default)]
+    pub incidents: IncidentConfig,
+    /// How actions are delivered.
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
+    /// Resolved incidents, delivered actions and notifications older than
+    /// this are deleted.
+    #[serde(default = "default_retention")]
+    pub retention: Duration,
+    /// The largest notification body taken.
+    #[serde(default = "default_body_limit")]
+    pub body_limit: ByteSize,
+    /// Destinations (catalog names) for alerts whose `customer` label names
+    /// no customer of the catalog. Empty: such alerts are stored and
+    /// counted, and go nowhere.
+    #[serde(default)]
+    pub unrouted: Vec<String>,
+    /// A folder of templates (`title.hbs`, `description.hbs`,
+    /// `comment.hbs`) replacing the built-in ones.
+    pub templates: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: default_data_dir(),
+            auth: AuthConfig::default(),
+            prometheus: None,
+            grafana_url: None,
+            alertmanager_url: None,
+            incidents: IncidentConfig::default(),
+            delivery: DeliveryConfig::default(),
+            retention: default_retention(),
+            body_limit: default_body_limit(),
+            unrouted: Vec::new(),
+            templates: None,
+        }
+    }
+}
+
+/// Alertmanager's `http_config.authorization` (Bearer). Basic auth and TLS
+/// come from `--web.config.file`, as for the exporter.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// The token the webhook requires (`env:NAME` or `file:PATH`).
+    pub bearer_token: Option<SecretRef>,
+}
+
+/// Where live values come from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusConfig {
+    /// Prometheus' base URL (`http://prometheus:9090`).
+    pub url: String,
+    /// How long a ticket waits for live values before going without them.
+    #[serde(default = "default_prometheus_timeout")]
+    pub timeout: Duration,
+}
+
+/// How alerts group into incidents.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentConfig {
+    /// Labels whose values make the key.
+    #[serde(default = "default_key_labels")]
+    pub key_labels: Vec<String>,
+    /// An incident firing again within this after resolving reopens (same
+    /// issue, same page); later, a new one opens.
+    #[serde(default = "default_reopen_window")]
+    pub reopen_window: Duration,
+}
+
+impl Default for IncidentConfig {
+    fn default() -> Self {
+        Self { key_labels: default_key_labels(), reopen_window: default_reopen_window() }
+    }
+}
+
+/// Delivery retries.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// Per request.
+    #[serde(default = "default_timeout")]
+    pub timeout: Duration,
+    /// Attempts before an action becomes a dead letter.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// The first wait; doubled each time, with jitter.
+    #[serde(default = "default_initial_backoff")]
+    pub initial_backoff: Duration,
+    /// The longest wait (also caps a `Retry-After`).
+    #[serde(default = "default_max_backoff")]
+    pub max_backoff: Duration,
+    /// Actions delivered at once (each incident and destination stays in order).
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            timeout: default_timeout(),
+            max_attempts: default_max_attempts(),
+            initial_backoff: default_initial_backoff(),
+            max_backoff: default_max_backoff(),
+            concurrency: default_concurrency(),
+        }
+    }
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("data/receiver")
+}
+fn default_retention() -> Duration {
+    Duration::from_millis(30 * 86_400_000)
+}
+fn default_body_limit() -> ByteSize {
+    ByteSize(4 << 20)
+}
+fn default_prometheus_timeout() -> Duration {
+    Duration::from_millis(2_000)
+}
+fn default_key_labels() -> Vec<String> {
+    DEFAULT_KEY_LABELS.iter().map(|s| (*s).to_owned()).collect()
+}
+fn default_reopen_window() -> Duration {
+    Duration::from_millis(3_600_000)
+}
+fn default_timeout() -> Duration {
+    Duration::from_millis(10_000)
+}
+fn default_max_attempts() -> u32 {
+    12
+}
+fn default_initial_backoff() -> Duration {
+    Duration::from_millis(2_000)
+}
+fn default_max_backoff() -> Duration {
+    Duration::from_millis(600_000)
+}
+fn default_concurrency() -> usize {
+    4
+}
+
+fn is_http_url(s: &str) -> bool {
+    url::Url::parse(s).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+}
+
+impl Config {
+    /// Reads `receiver.yml`.
+    pub fn parse(text: &str) -> Result<Self, edgewatch_catalog::yaml::DeError> {
+        edgewatch_catalog::yaml::from_str(text)
+    }
+
+    /// Every problem, in plain words, against the catalog's destinations
+    /// (empty when fine).
+    pub fn validate(&self, catalog: &edgewatch_catalog::Catalog) -> Vec<String> {
+        let mut problems = Vec::new();
+        for (field, url) in [
+            ("prometheus.url", self.prometheus.as_ref().map(|p| p.url.as_str())),
+            ("grafana_url", self.grafana_url.as_deref()),
+            ("alertmanager_url", self.alertmanager_url.as_deref()),
+        ] {
+            if let Some(u) = url.filter(|u| !is_http_url(u)) {
+                problems.push(format!("{field}: `{u}` is not an http(s) URL"));
+            }
+        }
+        if self.incidents.key_labels.is_empty() {
+            problems.push("incidents.key_labels: name at least one label (`alertname`)".to_owned());
+        }
+        let d = &self.delivery;
+        if d.max_attempts == 0 {
+            problems.push("delivery.max_attempts: must be at least 1".to_owned());
+        }
+        if d.concurrency == 0 {
+            problems.push("delivery.concurrency: must be at least 1".to_owned());
+        }
+        if d.timeout.as_millis() == 0 || d.initial_backoff.as_millis() == 0 {
+            problems.push("delivery: timeout and initial_backoff must be above 0".to_owned());
+        }
+        if d.max_backoff < d.initial_backoff {
+            problems.push(format!(
+                "delivery.max_backoff: {} is shorter than initial_backoff {}",
+                d.max_backoff, d.initial_backoff
+            ));
+        }
+        if self.retention.as_millis() < 3_600_000 {
+            problems
+                .push(format!("retention: {} is under an hour; history would go before it is read", self.retention));
+        }
+        if self.body_limit.0 < 1024 {
+            problems.push(format!("body_limit: {} cannot hold a notification", self.body_limit));
+        }
+        for (i, name) in self.unrouted.iter().enumerate() {
+            if !catalog.destinations.keys().any(|d| d.as_str() == name) {
+                problems.push(format!("unrouted[{i}]: `{name}` is not a destination of the catalog"));
+            }
+        }
+        problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_mistakes_are_named() {
+        let catalog =
+            edgewatch_catalog::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/catalog")))
+                .unwrap()
+                .catalog;
+        assert!(Config::default().validate(&catalog).is_empty());
+        let c = Config::parse(
+            "prometheus: {url: 'prometheus:9090'}\ndelivery: {max_attempts: 0, initial_backoff: 10m, max_backoff: 1m}\nunrouted: [noc-jira, nowhere]\nretention: 5m\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.validate(&catalog),
+            [
+                "prometheus.url: `prometheus:9090` is not an http(s) URL",
+                "delivery.max_attempts: must be at least 1",
+                "delivery.max_backoff: 1m is shorter than initial_backoff 10m",
+                "retention: 5m is under an hour; history would go before it is read",
+                "unrouted[1]: `nowhere` is not a destination of the catalog",
+            ]
+        );
+        let e = Config::parse("data_dir: x\nlisten: y\n").unwrap_err();
+        assert!(e.to_string().contains("unknown field `listen`"), "{e}");
+    }
+}

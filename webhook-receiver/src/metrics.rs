@@ -1,0 +1,103 @@
+//! The receiver's own metrics, with prometheus-client.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::store::Depth;
+
+type Labels = Vec<(&'static str, String)>;
+
+/// Every metric.
+#[derive(Debug)]
+pub(crate) struct Metrics {
+    registry: Registry,
+    notifications: Family<Labels, Counter>,
+    actions: Family<Labels, Counter>,
+    pending: Gauge,
+    oldest_age: Gauge<f64, std::sync::atomic::AtomicU64>,
+    dead: Gauge,
+    enrichment: Histogram,
+    ack: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("edgewatch_receiver");
+        let notifications = Family::<Labels, Counter>::default();
+        registry.register(
+            "notifications",
+            "Notifications received, by result (accepted, duplicate, malformed, invalid, unauthorized, too_large, unavailable)",
+            notifications.clone(),
+        );
+        let actions = Family::<Labels, Counter>::default();
+        registry.register(
+            "actions",
+            "Action attempts, by destination and outcome (delivered, retried, dead)",
+            actions.clone(),
+        );
+        let pending = Gauge::default();
+        registry.register("outbox_pending", "Actions waiting to be delivered", pending.clone());
+        let oldest_age = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "outbox_oldest_pending_age_seconds",
+            "Age of the oldest action waiting to be delivered",
+            oldest_age.clone(),
+        );
+        let dead = Gauge::default();
+        registry.register("dead_letters", "Actions that failed for good, waiting for a replay", dead.clone());
+        let enrichment = Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]);
+        registry.register(
+            "enrichment_duration_seconds",
+            "Time spent fetching live values from Prometheus per action",
+            enrichment.clone(),
+        );
+        let ack = Histogram::new([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0]);
+        registry.register(
+            "ack_duration_seconds",
+            "Time from a notification's arrival to its durable answer",
+            ack.clone(),
+        );
+        Self { registry, notifications, actions, pending, oldest_age, dead, enrichment, ack }
+    }
+}
+
+impl Metrics {
+    /// Counts a notification's result.
+    pub(crate) fn notification(&self, result: &'static str) {
+        self.notifications.get_or_create(&vec![("result", result.to_owned())]).inc();
+    }
+
+    /// Counts an action attempt.
+    pub(crate) fn action(&self, destination: &str, outcome: &'static str) {
+        self.actions
+            .get_or_create(&vec![("destination", destination.to_owned()), ("outcome", outcome.to_owned())])
+            .inc();
+    }
+
+    /// Records an enrichment's duration.
+    pub(crate) fn enrichment(&self, seconds: f64) {
+        self.enrichment.observe(seconds);
+    }
+
+    /// Records an answer's latency.
+    pub(crate) fn ack(&self, seconds: f64) {
+        self.ack.observe(seconds);
+    }
+
+    /// The exposition, with the outbox gauges as of `depth` at `now_ms`.
+    pub(crate) fn render(&self, depth: Depth, now_ms: i64) -> String {
+        self.pending.set(i64::try_from(depth.pending).unwrap_or(i64::MAX));
+        self.dead.set(i64::try_from(depth.dead).unwrap_or(i64::MAX));
+        #[allow(clippy::cast_precision_loss)] // milliseconds of age
+        let age = depth.oldest_pending_at.map_or(0.0, |t| (now_ms - t).max(0) as f64 / 1000.0);
+        self.oldest_age.set(age);
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}

@@ -1,0 +1,165 @@
+//! The durable store: the inbox of notifications, incidents, the delivery
+//! outbox and dead letters. SQLite here ([`sqlite::Sqlite`]); the interface
+//! is what a PostgreSQL store will implement for receivers sharing one
+//! database.
+
+pub mod sqlite;
+
+use crate::action::{ActionKind, Incident};
+use crate::incident::{GroupUpdate, Transition};
+
+/// Why the store failed. Callers answer 503: Alertmanager retries.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database said no.
+    #[error("store: {0}")]
+    Database(#[from] rusqlite::Error),
+    /// A stored row does not decode (a bug, or a newer receiver's row).
+    #[error("store: cannot decode a stored {what}: {message}")]
+    Decode {
+        /// What.
+        what: &'static str,
+        /// Why.
+        message: String,
+    },
+    /// The data directory cannot be used.
+    #[error("store: {path}: {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The connection's lock was poisoned by a panic.
+    #[error("store: a previous operation panicked")]
+    Poisoned,
+}
+
+/// A notification to record.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    /// [`crate::payload::Notification::dedup_hash`].
+    pub hash: String,
+    /// Unix milliseconds.
+    pub received_at: i64,
+    /// The body as received.
+    pub body: String,
+    /// Its alerts by incident key.
+    pub groups: Vec<GroupUpdate>,
+}
+
+/// What recording did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepted {
+    /// Stored; `actions` outbox rows queued.
+    New {
+        /// Rows queued.
+        actions: usize,
+    },
+    /// Already stored (a retry or an HA peer): nothing done.
+    Duplicate,
+}
+
+/// How the store decides, supplied by the receiver: the lifecycle, and the
+/// destinations and text of each action.
+pub trait Policy {
+    /// What `update` does to the key's latest incident; `resolved_ms_ago` is
+    /// how long ago that incident resolved, if it did.
+    fn transition(&self, current: Option<&Incident>, update: &GroupUpdate, resolved_ms_ago: Option<i64>) -> Transition;
+    /// The destinations (catalog names) of an action. Its text is rendered
+    /// when it is delivered, with the live values of that moment.
+    fn plan(&self, incident: &Incident, kind: ActionKind) -> Vec<String>;
+}
+
+/// An outbox row due for delivery.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    /// Its id.
+    pub id: i64,
+    /// The incident.
+    pub incident_id: i64,
+    /// The destination's name.
+    pub destination: String,
+    /// What to do.
+    pub kind: ActionKind,
+    /// The incident when the action was decided.
+    pub incident: Incident,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// What the destination answered to an earlier action of the incident.
+    pub external: Option<String>,
+    /// When it was queued, unix milliseconds.
+    pub created_at: i64,
+}
+
+/// A dead letter: an action that failed for good or ran out of retries.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeadLetter {
+    /// The outbox row.
+    pub id: i64,
+    /// The incident key.
+    pub key: String,
+    /// The destination.
+    pub destination: String,
+    /// The action.
+    pub kind: ActionKind,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Why it stopped.
+    pub reason: String,
+    /// When it was queued, unix milliseconds.
+    pub created_at: i64,
+    /// When it died, unix milliseconds.
+    pub failed_at: i64,
+}
+
+/// Counts for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Depth {
+    /// Actions waiting.
+    pub pending: u64,
+    /// When the oldest waiting action was queued, unix milliseconds.
+    pub oldest_pending_at: Option<i64>,
+    /// Dead letters.
+    pub dead: u64,
+}
+
+/// What pruning removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Notifications.
+    pub notifications: u64,
+    /// Resolved incidents (with their delivered actions).
+    pub incidents: u64,
+    /// Delivered actions.
+    pub actions: u64,
+}
+
+/// The store's operations. Every method is one transaction.
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Records a notification and, in the same transaction, what it does to
+    /// each incident and the actions that follow; a notification already
+    /// recorded (same hash) changes nothing.
+    fn accept(&self, inbound: &Inbound, policy: &dyn Policy) -> Result<Accepted, StoreError>;
+    /// Actions due at `now`: per incident and destination, only the oldest
+    /// not yet delivered, and none behind a dead letter (order is kept).
+    fn due(&self, now: i64, limit: usize) -> Result<Vec<Pending>, StoreError>;
+    /// An action was delivered; `external` is kept for the incident's later
+    /// actions at that destination.
+    fn delivered(&self, id: i64, external: Option<&str>, now: i64) -> Result<(), StoreError>;
+    /// An action failed and is tried again at `next_at`.
+    fn retry_at(&self, id: i64, next_at: i64, error: &str) -> Result<(), StoreError>;
+    /// An action failed for good.
+    fn dead(&self, id: i64, reason: &str, now: i64) -> Result<(), StoreError>;
+    /// Every dead letter, oldest first.
+    fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError>;
+    /// Queues dead letters again (one, or all): returns how many.
+    fn replay(&self, id: Option<i64>, now: i64) -> Result<u64, StoreError>;
+    /// Deletes resolved incidents, delivered actions and notifications older
+    /// than `before` (unix milliseconds). Never a pending or dead action.
+    fn prune(&self, before: i64) -> Result<Pruned, StoreError>;
+    /// Outbox depth and dead letters.
+    fn depth(&self) -> Result<Depth, StoreError>;
+    /// Whether the store answers.
+    fn ping(&self) -> Result<(), StoreError>;
+}

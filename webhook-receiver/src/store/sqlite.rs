@@ -1,0 +1,315 @@
+//! The SQLite store: one file under the data directory, WAL journal, and
+//! `synchronous = FULL`, so a commit has reached the disk before the webhook
+//! answers 200. One connection behind a lock: SQLite takes one writer at a
+//! time anyway, and every operation is a short transaction.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
+
+use super::{Accepted, DeadLetter, Depth, Inbound, Pending, Policy, Pruned, Store, StoreError};
+use crate::action::{ActionKind, Incident, Status};
+
+/// Schema changes, applied in order; `PRAGMA user_version` counts those done.
+const MIGRATIONS: &[&str] = &[
+    // 1: the inbox, incidents, the outbox (dead letters are its `dead` rows),
+    // and what destinations answered (Jira issue keys).
+    "CREATE TABLE notifications (
+        id INTEGER PRIMARY KEY,
+        hash TEXT NOT NULL UNIQUE,
+        received_at INTEGER NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX notifications_received ON notifications (received_at);
+    CREATE TABLE incidents (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('firing', 'resolved')),
+        opened_at INTEGER NOT NULL,
+        resolved_at INTEGER,
+        updated_at INTEGER NOT NULL,
+        state TEXT NOT NULL
+    );
+    CREATE INDEX incidents_key ON incidents (key, id);
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        incident_id INTEGER NOT NULL REFERENCES incidents (id),
+        destination TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'dead')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        last_error TEXT,
+        created_at INTEGER NOT NULL,
+        done_at INTEGER
+    );
+    CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
+    CREATE INDEX outbox_pair ON outbox (incident_id, destination, id);
+    CREATE TABLE externals (
+        incident_id INTEGER NOT NULL REFERENCES incidents (id),
+        destination TEXT NOT NULL,
+        external TEXT NOT NULL,
+        PRIMARY KEY (incident_id, destination)
+    );",
+];
+
+/// The SQLite store.
+#[derive(Debug)]
+pub struct Sqlite {
+    conn: Mutex<Connection>,
+}
+
+fn decode<T: serde::de::DeserializeOwned>(what: &'static str, text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Decode { what, message: e.to_string() })
+}
+
+fn encode<T: serde::Serialize>(what: &'static str, value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Decode { what, message: e.to_string() })
+}
+
+fn kind_from(text: &str) -> Result<ActionKind, StoreError> {
+    decode("action kind", &format!("\"{text}\""))
+}
+
+impl Sqlite {
+    /// Opens (creating) `receiver.db` in `dir` and brings its schema up to date.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.display().to_string(), source })?;
+        Self::with(Connection::open(dir.join("receiver.db"))?)
+    }
+
+    fn with(mut conn: Connection) -> Result<Self, StoreError> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let done: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(done).unwrap_or(0)) {
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", i64::try_from(i + 1).unwrap_or(i64::MAX))?;
+        }
+        tx.commit()?;
+        Ok(Self { conn: Mutex::new(conn) })
+    }
+
+    fn conn(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
+        self.conn.lock().map_err(|_| StoreError::Poisoned)
+    }
+}
+
+fn status_str(s: Status) -> &'static str {
+    match s {
+        Status::Firing => "firing",
+        Status::Resolved => "resolved",
+    }
+}
+
+impl Store for Sqlite {
+    fn accept(&self, inbound: &Inbound, policy: &dyn Policy) -> Result<Accepted, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let now = inbound.received_at;
+        let inserted = tx.execute(
+            "INSERT OR IGNORE INTO notifications (hash, received_at, body) VALUES (?1, ?2, ?3)",
+            params![inbound.hash, now, inbound.body],
+        )?;
+        if inserted == 0 {
+            return Ok(Accepted::Duplicate);
+        }
+        let mut actions = 0;
+        for update in &inbound.groups {
+            let latest: Option<(i64, Option<i64>, String)> = tx
+                .query_row(
+                    "SELECT id, resolved_at, state FROM incidents WHERE key = ?1 ORDER BY id DESC LIMIT 1",
+                    params![update.key],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            let current: Option<Incident> = match &latest {
+                Some((_, _, state)) => Some(decode("incident", state)?),
+                None => None,
+            };
+            let resolved_ago = latest.as_ref().and_then(|(_, at, _)| *at).map(|at| now - at);
+            let t = policy.transition(current.as_ref(), update, resolved_ago);
+            let mut incident = t.incident;
+            let resolved_at = (incident.status == Status::Resolved).then_some(now);
+            if incident.id == 0 {
+                tx.execute(
+                    "INSERT INTO incidents (key, status, opened_at, resolved_at, updated_at, state) VALUES (?1, ?2, ?3, ?4, ?3, '{}')",
+                    params![incident.key, status_str(incident.status), now, resolved_at],
+                )?;
+                incident.id = tx.last_insert_rowid();
+            } else {
+                // A resolved incident keeps when it resolved; a reopened one drops it.
+                let keep = latest.as_ref().and_then(|(_, at, _)| *at).filter(|_| incident.status == Status::Resolved);
+                tx.execute(
+                    "UPDATE incidents SET status = ?2, resolved_at = ?3, updated_at = ?4 WHERE id = ?1",
+                    params![incident.id, status_str(incident.status), keep.or(resolved_at), now],
+                )?;
+            }
+            tx.execute(
+                "UPDATE incidents SET state = ?2 WHERE id = ?1",
+                params![incident.id, encode("incident", &incident)?],
+            )?;
+            if let Some(kind) = t.action {
+                // The incident as this action saw it, kept with the action.
+                let payload = encode("incident", &incident)?;
+                for destination in policy.plan(&incident, kind) {
+                    tx.execute(
+                        "INSERT INTO outbox (incident_id, destination, kind, payload, next_attempt_at, created_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                        params![incident.id, destination, kind.as_str(), payload, now],
+                    )?;
+                    actions += 1;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(Accepted::New { actions })
+    }
+
+    fn due(&self, now: i64, limit: usize) -> Result<Vec<Pending>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT o.id, o.incident_id, o.destination, o.kind, o.payload, o.attempts, o.created_at, e.external
+             FROM outbox o
+             LEFT JOIN externals e ON e.incident_id = o.incident_id AND e.destination = o.destination
+             WHERE o.status = 'pending' AND o.next_attempt_at <= ?1
+               AND NOT EXISTS (
+                 SELECT 1 FROM outbox p
+                 WHERE p.incident_id = o.incident_id AND p.destination = o.destination
+                   AND p.id < o.id AND p.status IN ('pending', 'dead'))
+             ORDER BY o.next_attempt_at, o.id
+             LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![now, i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, u32>(5)?,
+                r.get::<_, i64>(6)?,
+                r.get::<_, Option<String>>(7)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, incident_id, destination, kind, payload, attempts, created_at, external) = row?;
+            out.push(Pending {
+                id,
+                incident_id,
+                destination,
+                kind: kind_from(&kind)?,
+                incident: decode("incident", &payload)?,
+                attempts,
+                external,
+                created_at,
+            });
+        }
+        Ok(out)
+    }
+
+    fn delivered(&self, id: i64, external: Option<&str>, now: i64) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        tx.execute(
+            "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, done_at = ?2, last_error = NULL WHERE id = ?1",
+            params![id, now],
+        )?;
+        if let Some(ext) = external {
+            tx.execute(
+                "INSERT OR REPLACE INTO externals (incident_id, destination, external)
+                 SELECT incident_id, destination, ?2 FROM outbox WHERE id = ?1",
+                params![id, ext],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn retry_at(&self, id: i64, next_at: i64, error: &str) -> Result<(), StoreError> {
+        self.conn()?.execute(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?1",
+            params![id, next_at, error],
+        )?;
+        Ok(())
+    }
+
+    fn dead(&self, id: i64, reason: &str, now: i64) -> Result<(), StoreError> {
+        self.conn()?.execute(
+            "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ?2, done_at = ?3 WHERE id = ?1",
+            params![id, reason, now],
+        )?;
+        Ok(())
+    }
+
+    fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT o.id, i.key, o.destination, o.kind, o.attempts, COALESCE(o.last_error, ''), o.created_at, COALESCE(o.done_at, 0)
+             FROM outbox o JOIN incidents i ON i.id = o.incident_id
+             WHERE o.status = 'dead' ORDER BY o.id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, String>(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, key, destination, kind, attempts, reason, created_at, failed_at) = row?;
+            out.push(DeadLetter {
+                id,
+                key,
+                destination,
+                kind: kind_from(&kind)?,
+                attempts,
+                reason,
+                created_at,
+                failed_at,
+            });
+        }
+        Ok(out)
+    }
+
+    fn replay(&self, id: Option<i64>, now: i64) -> Result<u64, StoreError> {
+        let n = self.conn()?.execute(
+            "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?2, last_error = NULL, done_at = NULL
+             WHERE status = 'dead' AND (?1 IS NULL OR id = ?1)",
+            params![id, now],
+        )?;
+        Ok(n as u64)
+    }
+
+    fn prune(&self, before: i64) -> Result<Pruned, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        let actions = tx.execute("DELETE FROM outbox WHERE status = 'delivered' AND done_at < ?1", params![before])?;
+        // Resolved long enough ago, and nothing of theirs left to deliver.
+        let gone = "SELECT id FROM incidents i WHERE status = 'resolved' AND resolved_at < ?1
+                    AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.incident_id = i.id)";
+        tx.execute(&format!("DELETE FROM externals WHERE incident_id IN ({gone})"), params![before])?;
+        let incidents = tx.execute(&format!("DELETE FROM incidents WHERE id IN ({gone})"), params![before])?;
+        let notifications = tx.execute("DELETE FROM notifications WHERE received_at < ?1", params![before])?;
+        tx.commit()?;
+        Ok(Pruned { notifications: notifications as u64, incidents: incidents as u64, actions: actions as u64 })
+    }
+
+    fn depth(&self) -> Result<Depth, StoreError> {
+        let conn = self.conn()?;
+        let (pending, oldest): (i64, Option<i64>) =
+            conn.query_row("SELECT COUNT(*), MIN(created_at) FROM outbox WHERE status = 'pending'", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+        let dead: i64 = conn.query_row("SELECT COUNT(*) FROM outbox WHERE status = 'dead'", [], |r| r.get(0))?;
+        Ok(Depth { pending: pending.unsigned_abs(), oldest_pending_at: oldest, dead: dead.unsigned_abs() })
+    }
+
+    fn ping(&self) -> Result<(), StoreError> {
+        self.conn()?.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,228 @@
+//! The words of tickets and pages: handlebars templates (strict: a name
+//! that does not exist is an error, not an empty string; no HTML escaping),
+//! over the incident, the customer from the catalog, links and live values.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use edgewatch_catalog::names::AlertKind;
+use edgewatch_catalog::{Catalog, Customer};
+use handlebars::Handlebars;
+use serde_json::{Value, json};
+
+use crate::action::{ActionKind, Incident, Link, Message, Status};
+
+/// The built-in templates, by name.
+pub const DEFAULTS: [(&str, &str); 3] = [
+    ("title", "{{#if customer}}{{customer.name}}: {{/if}}{{summary}}"),
+    (
+        "description",
+        "{{description}}
+
+Customer: {{#if customer}}{{customer.name}} ({{customer.id}}), tier {{customer.tier}}{{else}}not in the catalog{{/if}}
+Severity: {{incident.severity}}
+Since: {{incident.started_at}}
+Firing: {{incident.firing}} of {{incident.total}} alert(s)
+{{#each incident.alerts}}- {{status}}: {{labels.alertname}}{{#if annotations.summary}}: {{annotations.summary}}{{/if}}
+{{/each}}{{#if live}}
+Now:
+{{#each live}}- {{@key}}: {{this}}
+{{/each}}{{/if}}{{#if customer}}
+Contacts:
+{{#each customer.contacts}}- {{name}} <{{email}}>{{#if role}} ({{role}}){{/if}}
+{{/each}}{{/if}}",
+    ),
+    (
+        "comment",
+        "{{#if (eq action \"resolve\")}}Resolved: every alert ended ({{incident.resolved_at}}).{{/if}}\
+{{#if (eq action \"reopen\")}}Firing again: {{incident.firing}} alert(s).{{/if}}\
+{{#if (eq action \"update\")}}Updated: {{incident.firing}} of {{incident.total}} alert(s) firing, severity {{incident.severity}}.{{/if}}\
+{{#if (eq action \"open\")}}Opened: {{incident.firing}} alert(s) firing.{{/if}}
+{{#each live}}- {{@key}}: {{this}}
+{{/each}}",
+    ),
+];
+
+/// Why templates could not be loaded or rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum TextError {
+    /// A template file could not be read.
+    #[error("template {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A template does not parse.
+    #[error("template `{name}`: {message}")]
+    Template {
+        /// Which.
+        name: String,
+        /// Why, with the line.
+        message: String,
+    },
+    /// A template failed on this incident (a name that does not exist).
+    #[error("rendering `{name}`: {message}")]
+    Render {
+        /// Which.
+        name: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// The templates, ready.
+#[derive(Debug)]
+pub struct Templates {
+    hb: Handlebars<'static>,
+}
+
+impl Templates {
+    /// The built-in templates, each replaced by `<name>.hbs` in `dir` when
+    /// that file exists.
+    pub fn load(dir: Option<&Path>) -> Result<Self, TextError> {
+        let mut hb = Handlebars::new();
+        hb.set_strict_mode(true);
+        hb.register_escape_fn(handlebars::no_escape);
+        for (name, default) in DEFAULTS {
+            let text = match dir.map(|d| d.join(format!("{name}.hbs"))) {
+                Some(path) if path.exists() => std::fs::read_to_string(&path)
+                    .map_err(|source| TextError::Read { path: path.display().to_string(), source })?,
+                _ => default.to_owned(),
+            };
+            hb.register_template_string(name, text)
+                .map_err(|e| TextError::Template { name: name.to_owned(), message: e.to_string() })?;
+        }
+        Ok(Self { hb })
+    }
+
+    fn render(&self, name: &str, cx: &Value) -> Result<String, TextError> {
+        self.hb.render(name, cx).map_err(|e| TextError::Render { name: name.to_owned(), message: e.to_string() })
+    }
+}
+
+/// What links point at.
+#[derive(Debug, Clone, Default)]
+pub struct LinkBases {
+    /// Grafana's base URL.
+    pub grafana: Option<String>,
+    /// Alertmanager's URL for people, instead of the notifications' own.
+    pub alertmanager: Option<String>,
+}
+
+fn first_annotation(i: &Incident, name: &str) -> Option<String> {
+    let firing = i.alerts.iter().filter(|a| a.status == Status::Firing);
+    firing.chain(i.alerts.iter()).find_map(|a| a.annotations.get(name).filter(|v| !v.is_empty()).cloned())
+}
+
+/// Percent-encodes a query value.
+fn encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The dashboard, runbook, Alertmanager and Prometheus links of an incident.
+pub fn links(i: &Incident, customer: Option<&Customer>, bases: &LinkBases) -> Vec<Link> {
+    let mut out = Vec::new();
+    // Grafana from the configured base, around the start; else the alert's own link.
+    let dashboard = match (&bases.grafana, &i.customer) {
+        (Some(g), Some(c)) => {
+            let start = crate::time::parse_rfc3339(&i.started_at).unwrap_or(0);
+            let to = i
+                .resolved_at
+                .as_deref()
+                .and_then(crate::time::parse_rfc3339)
+                .map_or("now".to_owned(), |t| (t + 3_600_000).to_string());
+            let slo = i.slo.as_ref().map(|s| format!("var-slo={}&", encode(s))).unwrap_or_default();
+            Some(format!(
+                "{}/d/{}?{slo}from={}&to={to}",
+                g.trim_end_matches('/'),
+                edgewatch_catalog::names::dashboard_uid(c),
+                start - 3_600_000
+            ))
+        }
+        _ => first_annotation(i, "dashboard_url"),
+    };
+    if let Some(href) = dashboard {
+        out.push(Link { text: "Dashboard".to_owned(), href });
+    }
+    let kind = i.alert_kind.as_deref().and_then(|k| k.parse::<AlertKind>().ok());
+    let runbook = first_annotation(i, "runbook_url").or_else(|| customer.zip(kind).and_then(|(c, k)| c.runbook_url(k)));
+    if let Some(href) = runbook {
+        out.push(Link { text: "Runbook".to_owned(), href });
+    }
+    let am = bases.alertmanager.as_deref().unwrap_or(&i.alertmanager_url);
+    if !am.is_empty() {
+        let customer = i.customer.as_ref().map(|c| format!(",customer=\"{c}\"")).unwrap_or_default();
+        let filter = format!("alertname=\"{}\"{customer}", i.alertname);
+        out.push(Link {
+            text: "Alertmanager".to_owned(),
+            href: format!("{}/#/alerts?filter={}", am.trim_end_matches('/'), encode(&format!("{{{filter}}}"))),
+        });
+    }
+    if let Some(href) = i.alerts.iter().map(|a| &a.generator_url).find(|u| !u.is_empty()) {
+        out.push(Link { text: "Prometheus".to_owned(), href: href.clone() });
+    }
+    out
+}
+
+/// The customer as templates see it.
+fn customer_json(c: &Customer) -> Value {
+    json!({
+        "id": c.id.as_str(),
+        "name": c.name,
+        "tier": c.tier.as_ref().map_or("none", edgewatch_catalog::Slug::as_str),
+        "contacts": c.contacts.iter().map(|p| json!({
+            "name": p.name, "email": p.email.as_str(), "role": p.role.clone().unwrap_or_default(),
+        })).collect::<Vec<_>>(),
+        "labels": c.labels.iter().map(|(k, v)| (k.as_str().to_owned(), v.clone())).collect::<BTreeMap<_, _>>(),
+        "jira_project": c.jira_project.as_ref().map(ToString::to_string).unwrap_or_default(),
+    })
+}
+
+/// Renders the message of `kind` for `incident`.
+pub fn message(
+    t: &Templates,
+    catalog: &Catalog,
+    incident: &Incident,
+    kind: ActionKind,
+    bases: &LinkBases,
+    live: &BTreeMap<String, String>,
+) -> Result<Message, TextError> {
+    let customer = incident.customer.as_deref().and_then(|id| catalog.customers.iter().find(|c| c.id.as_str() == id));
+    let links = links(incident, customer, bases);
+    let mut inc = serde_json::to_value(incident)
+        .map_err(|e| TextError::Render { name: "incident".to_owned(), message: e.to_string() })?;
+    if let Some(o) = inc.as_object_mut() {
+        o.insert("firing".to_owned(), json!(incident.firing()));
+        o.insert("total".to_owned(), json!(incident.alerts.len()));
+        o.insert("severity".to_owned(), json!(incident.severity.map_or("none", |s| s.as_str())));
+        o.insert("resolved_at".to_owned(), json!(incident.resolved_at.clone().unwrap_or_default()));
+    }
+    let cx = json!({
+        "action": kind.as_str(),
+        "incident": inc,
+        "summary": first_annotation(incident, "summary").unwrap_or_else(|| incident.alertname.clone()),
+        "description": first_annotation(incident, "description").unwrap_or_default(),
+        "customer": customer.map_or(Value::Null, customer_json),
+        "links": links.iter().map(|l| (l.text.to_lowercase(), l.href.clone())).collect::<BTreeMap<_, _>>(),
+        "live": live,
+    });
+    let mut details = BTreeMap::new();
+    details.insert("incident".to_owned(), json!(incident.key));
+    details.insert("firing".to_owned(), json!(incident.firing()));
+    details.insert("started_at".to_owned(), json!(incident.started_at));
+    if let Some(c) = customer {
+        details.insert("customer".to_owned(), customer_json(c));
+    }
+    if !live.is_empty() {
+        details.insert("live".to_owned(), json!(live));
+    }
+    Ok(Message {
+        title: t.render("title", &cx)?.trim().to_owned(),
+        description: t.render("description", &cx)?.trim_end().to_owned(),
+        comment: t.render("comment", &cx)?.trim_end().to_owned(),
+        links,
+        details,
+    })
+}

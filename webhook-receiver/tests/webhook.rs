@@ -1,0 +1,163 @@
+//! The webhook as Alertmanager meets it: authentication, bad input answered
+//! with the right 4xx, durable acceptance, duplicates recognized, and
+//! incidents delivered in order (to the log destination here).
+
+#![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use edgewatch_webhook_receiver::{Config, Receiver, WEBHOOK_PATH};
+
+const TOKEN: &str = "s3cret-token";
+
+fn catalog(dir: &Path) -> edgewatch_catalog::Catalog {
+    let text = format!(
+        "
+destinations:
+  audit: {{log: {{path: '{}'}}}}
+customers:
+  - id: shop
+    name: Shop & Co
+    hosts: [shop.example]
+    contacts: [{{name: Ada, email: ada@shop.example, role: technical}}]
+    alerting:
+      routes: [{{to: [audit]}}]
+    runbooks: {{default: 'https://runbooks.example/{{{{alert_kind}}}}'}}
+",
+        dir.join("audit.jsonl").display()
+    );
+    let file = dir.join("catalog.yaml");
+    std::fs::write(&file, text).unwrap();
+    edgewatch_catalog::load(&file).unwrap_or_else(|e| panic!("{e:?}")).catalog
+}
+
+struct Running {
+    url: String,
+    dir: std::path::PathBuf,
+    client: reqwest::Client,
+}
+
+async fn start(name: &str) -> Running {
+    let dir = edgewatch_test_kit::scratch_dir(name);
+    let config = Config::parse(&format!(
+        "data_dir: '{}'\nauth: {{bearer_token: 'env:TEST_RECEIVER_TOKEN'}}\nbody_limit: 64KiB\ngrafana_url: https://grafana.example\ndelivery: {{initial_backoff: 100ms, max_backoff: 1s}}\n",
+        dir.join("data").display()
+    ))
+    .unwrap();
+    let env = |k: &str| (k == "TEST_RECEIVER_TOKEN").then(|| TOKEN.to_owned());
+    let receiver = Receiver::build(&config, catalog(&dir), &env).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    receiver.spawn_workers();
+    tokio::spawn(async move { axum::serve(listener, receiver.router()).await });
+    Running { url, dir, client: reqwest::Client::new() }
+}
+
+impl Running {
+    async fn post(&self, body: &str, token: Option<&str>) -> (u16, String) {
+        let mut req = self.client.post(format!("{}{WEBHOOK_PATH}", self.url)).body(body.to_owned());
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.unwrap();
+        (resp.status().as_u16(), resp.text().await.unwrap())
+    }
+
+    /// The log destination's lines, once there are `n`.
+    async fn lines(&self, n: usize) -> Vec<serde_json::Value> {
+        let path = self.dir.join("audit.jsonl");
+        for _ in 0..100 {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+            if lines.len() >= n {
+                return lines;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("fewer than {n} lines in {}", path.display());
+    }
+}
+
+fn notification(status: &str, fingerprint: &str) -> String {
+    let ends = if status == "firing" { "0001-01-01T00:00:00Z" } else { "2026-11-21T09:00:00Z" };
+    format!(
+        r#"{{"receiver":"edgewatch\\.noc","status":"{status}","alerts":[{{"status":"{status}","labels":{{"alertname":"EdgewatchErrorBudgetBurnFast","customer":"shop","slo":"availability","severity":"page","alert_kind":"burn_rate_fast"}},"annotations":{{"summary":"shop: availability SLO error budget burning fast","description":"2% of requests failed"}},"startsAt":"2026-11-21T08:00:00Z","endsAt":"{ends}","generatorURL":"http://prometheus:9090/graph","fingerprint":"{fingerprint}"}}],"groupLabels":{{"alertname":"EdgewatchErrorBudgetBurnFast"}},"commonLabels":{{}},"commonAnnotations":{{}},"externalURL":"http://alertmanager:9093","version":"4","groupKey":"{{}}:{{alertname=\"EdgewatchErrorBudgetBurnFast\"}}","truncatedAlerts":0,"routeLabels":{{}}}}"#
+    )
+}
+
+#[tokio::test]
+async fn without_the_token_nothing_is_taken() {
+    let r = start("webhook-auth").await;
+    let (status, body) = r.post(&notification("firing", "aaaa000000000001"), None).await;
+    assert_eq!(status, 401, "{body}");
+    let (status, _) = r.post(&notification("firing", "aaaa000000000001"), Some("s3cret-tokem")).await;
+    assert_eq!(status, 401);
+    let metrics = r.client.get(format!("{}/metrics", r.url)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("edgewatch_receiver_notifications_total{result=\"unauthorized\"} 2"), "{metrics}");
+    assert!(!metrics.contains(TOKEN));
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_4xx() {
+    let r = start("webhook-bad").await;
+    let (status, body) = r.post("{\"version\": \"4\",\n \"alerts\": [}", Some(TOKEN)).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("malformed JSON at line 2, column 13"), "{body}");
+    let (status, body) = r.post("{\"version\": \"4\"}", Some(TOKEN)).await;
+    assert_eq!(status, 422);
+    assert!(body.contains("missing field"), "{body}");
+    let (status, body) =
+        r.post(&notification("firing", "a1").replace("\"version\":\"4\"", "\"version\":\"3\""), Some(TOKEN)).await;
+    assert_eq!(status, 422, "{body}");
+    let big = format!("{{\"pad\": \"{}\"}}", "x".repeat(70 * 1024));
+    let (status, body) = r.post(&big, Some(TOKEN)).await;
+    assert_eq!(status, 413, "{body}");
+    assert!(body.contains("65536 bytes"), "{body}");
+}
+
+#[tokio::test]
+async fn firing_then_resolved_opens_then_resolves_once_even_when_posted_three_times() {
+    let r = start("webhook-lifecycle").await;
+    // Three HA peers post the same notification at once: one is taken.
+    let firing = notification("firing", "bbbb000000000002");
+    let answers =
+        futures_join3(r.post(&firing, Some(TOKEN)), r.post(&firing, Some(TOKEN)), r.post(&firing, Some(TOKEN))).await;
+    let statuses: Vec<u16> = answers.iter().map(|(s, _)| *s).collect();
+    assert_eq!(statuses, [200, 200, 200]);
+    let accepted = answers.iter().filter(|(_, b)| b.contains("\"accepted\"")).count();
+    assert_eq!(accepted, 1, "{answers:?}");
+    let lines = r.lines(1).await;
+    assert_eq!(lines[0]["action"], "open");
+    assert_eq!(lines[0]["incident"]["customer"], "shop");
+    let message = &lines[0]["message"];
+    assert_eq!(message["title"], "Shop & Co: shop: availability SLO error budget burning fast", "no HTML escaping");
+    assert!(message["description"].as_str().unwrap().contains("Ada <ada@shop.example> (technical)"), "{message}");
+    let links: Vec<&str> = message["links"].as_array().unwrap().iter().map(|l| l["href"].as_str().unwrap()).collect();
+    assert!(links[0].starts_with("https://grafana.example/d/edgewatch-shop?var-slo=availability&from="), "{links:?}");
+    assert!(links.contains(&"https://runbooks.example/burn_rate_fast"), "{links:?}");
+
+    let (status, _) = r.post(&notification("resolved", "bbbb000000000002"), Some(TOKEN)).await;
+    assert_eq!(status, 200);
+    let lines = r.lines(2).await;
+    assert_eq!(lines[1]["action"], "resolve");
+    assert_eq!(lines[0]["incident"]["dedup"], lines[1]["incident"]["dedup"]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(r.lines(2).await.len(), 2, "no duplicate action");
+
+    let metrics = r.client.get(format!("{}/metrics", r.url)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("edgewatch_receiver_notifications_total{result=\"accepted\"} 2"), "{metrics}");
+    assert!(metrics.contains("edgewatch_receiver_notifications_total{result=\"duplicate\"} 2"), "{metrics}");
+    assert!(
+        metrics.contains("edgewatch_receiver_actions_total{destination=\"audit\",outcome=\"delivered\"} 2"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("edgewatch_receiver_outbox_pending 0"), "{metrics}");
+    let ready = r.client.get(format!("{}/-/ready", r.url)).send().await.unwrap();
+    assert_eq!(ready.status().as_u16(), 200);
+}
+
+async fn futures_join3<F: std::future::Future>(a: F, b: F, c: F) -> [F::Output; 3] {
+    let (a, b, c) = tokio::join!(a, b, c);
+    [a, b, c]
+}
