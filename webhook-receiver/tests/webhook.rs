@@ -39,9 +39,14 @@ struct Running {
 }
 
 async fn start(name: &str) -> Running {
+    start_with(name, "").await
+}
+
+/// A receiver with `extra` lines of configuration.
+async fn start_with(name: &str, extra: &str) -> Running {
     let dir = edgewatch_test_kit::scratch_dir(name);
     let config = Config::parse(&format!(
-        "data_dir: '{}'\nauth: {{bearer_token: 'env:TEST_RECEIVER_TOKEN'}}\nbody_limit: 64KiB\ngrafana_url: https://grafana.example\ndelivery: {{initial_backoff: 100ms, max_backoff: 1s}}\n",
+        "data_dir: '{}'\nauth: {{bearer_token: 'env:TEST_RECEIVER_TOKEN'}}\nbody_limit: 64KiB\ngrafana_url: https://grafana.example\ndelivery: {{initial_backoff: 100ms, max_backoff: 1s}}\n{extra}",
         dir.join("data").display()
     ))
     .unwrap();
@@ -160,4 +165,19 @@ async fn firing_then_resolved_opens_then_resolves_once_even_when_posted_three_ti
 async fn futures_join3<F: std::future::Future>(a: F, b: F, c: F) -> [F::Output; 3] {
     let (a, b, c) = tokio::join!(a, b, c);
     [a, b, c]
+}
+
+#[tokio::test]
+async fn prometheus_down_still_gives_a_ticket_without_live_values() {
+    // Nothing listens there: enrichment fails fast, or times out at 300ms.
+    let port = edgewatch_test_kit::free_port();
+    let r =
+        start_with("webhook-prom-down", &format!("prometheus: {{url: 'http://127.0.0.1:{port}', timeout: 300ms}}\n"))
+            .await;
+    let (status, _) = r.post(&notification("firing", "cccc000000000003"), Some(TOKEN)).await;
+    assert_eq!(status, 200);
+    let lines = r.lines(1).await;
+    assert_eq!(lines[0]["action"], "open");
+    assert!(lines[0]["message"]["details"].get("live").is_none(), "{}", lines[0]["message"]);
+    assert!(!lines[0]["message"]["description"].as_str().unwrap().contains("Now:"));
 }
