@@ -6,7 +6,16 @@
 //!
 //! `cargo bench -p edgewatch-webhook-receiver --bench ack [-- N CONCURRENCY]`
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::cast_precision_loss)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss
+)]
+
+use std::fmt::Write as _;
 
 use std::time::{Duration, Instant};
 
@@ -16,9 +25,7 @@ fn catalog(dir: &std::path::Path) -> edgewatch_catalog::Catalog {
     let mut text =
         format!("destinations:\n  audit: {{log: {{path: '{}'}}}}\ncustomers:\n", dir.join("audit.jsonl").display());
     for i in 0..50 {
-        text.push_str(&format!(
-            "  - id: c{i}\n    hosts: [c{i}.example]\n    alerting: {{routes: [{{to: [audit]}}]}}\n"
-        ));
+        let _ = write!(text, "  - id: c{i}\n    hosts: [c{i}.example]\n    alerting: {{routes: [{{to: [audit]}}]}}\n");
     }
     let file = dir.join("catalog.yaml");
     std::fs::write(&file, text).unwrap();

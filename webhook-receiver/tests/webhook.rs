@@ -138,9 +138,9 @@ async fn firing_then_resolved_opens_then_resolves_once_even_when_posted_three_ti
     let message = &lines[0]["message"];
     assert_eq!(message["title"], "Shop & Co: shop: availability SLO error budget burning fast", "no HTML escaping");
     assert!(message["description"].as_str().unwrap().contains("Ada <ada@shop.example> (technical)"), "{message}");
-    let links: Vec<&str> = message["links"].as_array().unwrap().iter().map(|l| l["href"].as_str().unwrap()).collect();
-    assert!(links[0].starts_with("https://grafana.example/d/edgewatch-shop?var-slo=availability&from="), "{links:?}");
-    assert!(links.contains(&"https://runbooks.example/burn_rate_fast"), "{links:?}");
+    let hrefs: Vec<&str> = message["links"].as_array().unwrap().iter().map(|l| l["href"].as_str().unwrap()).collect();
+    assert!(hrefs[0].starts_with("https://grafana.example/d/edgewatch-shop?var-slo=availability&from="), "{hrefs:?}");
+    assert!(hrefs.contains(&"https://runbooks.example/burn_rate_fast"), "{hrefs:?}");
 
     let (status, _) = r.post(&notification("resolved", "bbbb000000000002"), Some(TOKEN)).await;
     assert_eq!(status, 200);
