@@ -180,6 +180,16 @@ fn customer_json(c: &Customer) -> Value {
     })
 }
 
+/// The first alert's summary, without the `<customer id>: ` that edgewatch's
+/// rules start it with (titles name the customer by its display name).
+fn summary(i: &Incident) -> String {
+    let text = first_annotation(i, "summary").unwrap_or_else(|| i.alertname.clone());
+    match &i.customer {
+        Some(id) => text.strip_prefix(&format!("{id}: ")).map_or(text.clone(), str::to_owned),
+        None => text,
+    }
+}
+
 /// Renders the message of `kind` for `incident`.
 pub fn message(
     t: &Templates,
@@ -202,7 +212,7 @@ pub fn message(
     let cx = json!({
         "action": kind.as_str(),
         "incident": inc,
-        "summary": first_annotation(incident, "summary").unwrap_or_else(|| incident.alertname.clone()),
+        "summary": summary(incident),
         "description": first_annotation(incident, "description").unwrap_or_default(),
         "customer": customer.map_or(Value::Null, customer_json),
         "links": links.iter().map(|l| (l.text.to_lowercase(), l.href.clone())).collect::<BTreeMap<_, _>>(),

@@ -136,7 +136,7 @@ async fn firing_then_resolved_opens_then_resolves_once_even_when_posted_three_ti
     assert_eq!(lines[0]["action"], "open");
     assert_eq!(lines[0]["incident"]["customer"], "shop");
     let message = &lines[0]["message"];
-    assert_eq!(message["title"], "Shop & Co: shop: availability SLO error budget burning fast", "no HTML escaping");
+    assert_eq!(message["title"], "Shop & Co: availability SLO error budget burning fast", "no HTML escaping");
     assert!(message["description"].as_str().unwrap().contains("Ada <ada@shop.example> (technical)"), "{message}");
     let hrefs: Vec<&str> = message["links"].as_array().unwrap().iter().map(|l| l["href"].as_str().unwrap()).collect();
     assert!(hrefs[0].starts_with("https://grafana.example/d/edgewatch-shop?var-slo=availability&from="), "{hrefs:?}");
