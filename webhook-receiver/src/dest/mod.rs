@@ -5,7 +5,7 @@
 //! theirs.
 
 pub(crate) mod http;
-pub(crate) mod jira;
+pub mod jira;
 pub(crate) mod log;
 pub(crate) mod pagerduty;
 
