@@ -5,9 +5,7 @@
 //! theirs.
 
 pub(crate) mod http;
-// The placeholder's `build` and `deliver` are shaped for the real one.
-#[allow(clippy::unnecessary_wraps, clippy::unused_async, reason = "placeholder until the Jira work lands")]
-pub(crate) mod jira;
+pub mod jira;
 pub(crate) mod log;
 pub mod pagerduty;
 
