@@ -252,7 +252,7 @@ fn push(dir: &Path, url: &str) -> f64 {
     let batches = read_batches(dir);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async move {
-        let client = reqwest::Client::new();
+        let client = edgewatch_test_kit::http_client();
         let queue = std::sync::Arc::new(std::sync::Mutex::new(batches));
         let start = Instant::now();
         let mut tasks = Vec::new();
@@ -341,7 +341,7 @@ fn encode_time() -> (u64, f64, usize) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { exporter.serve(listener, &edgewatch_web::WebConfig::default(), std::future::pending()).await });
-        let client = reqwest::Client::new();
+        let client = edgewatch_test_kit::http_client();
         // 2,500 hosts of one unknown domain, each with 8 request series and
         // two histograms of 14 buckets: about 100k series.
         let mut body = String::new();

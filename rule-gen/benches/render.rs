@@ -87,7 +87,7 @@ fn evaluation(n: usize) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let target = listener.local_addr().unwrap().to_string();
         tokio::spawn(async move { exporter.serve(listener, &edgewatch_web::WebConfig::default(), std::future::pending()).await });
-        let client = reqwest::Client::new();
+        let client = edgewatch_test_kit::http_client();
         let push = |body: String| client.post(format!("http://{target}/ingest/logpush")).body(body).send();
         let mut body = String::new();
         for i in 0..n {

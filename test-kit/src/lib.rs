@@ -16,6 +16,13 @@ pub fn tool(name: &str, package: &str) -> String {
         .unwrap_or_else(|| panic!("`{name}` is not installed; scripts/test installs it (Debian package `{package}`)"))
 }
 
+/// An HTTP client for tests. The workspace builds reqwest with rustls but
+/// no crypto provider (the receiver picks ring), so this installs ring first.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 /// A loopback port nobody listens on now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()

@@ -32,7 +32,7 @@ async fn basic_auth_guards_every_endpoint_and_headers_are_added() {
         "basic_auth_users:\n  prometheus: '{hash}'\nhttp_server_config:\n  headers:\n    X-Frame-Options: deny\n"
     );
     let addr = serve(WebConfig::from_yaml(&yaml, Path::new("web.yml")).unwrap()).await;
-    let client = reqwest::Client::new();
+    let client = edgewatch_test_kit::http_client();
     let get = |user: Option<(&str, &str)>| {
         let mut req = client.get(format!("http://{addr}/metrics"));
         if let Some((u, p)) = user {
@@ -86,7 +86,7 @@ async fn tls_with_certificate_files_relative_to_the_config() {
     assert!(response.ends_with("ok\n"), "{response}");
 
     // Plain HTTP to a TLS port gets no answer but a closed connection.
-    let plain = reqwest::get(format!("http://{addr}/metrics")).await;
+    let plain = edgewatch_test_kit::http_client().get(format!("http://{addr}/metrics")).send().await;
     assert!(plain.is_err());
     let _ = std::fs::remove_dir_all(dir);
 }

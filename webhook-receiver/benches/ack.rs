@@ -55,7 +55,7 @@ fn main() {
         let url = format!("http://{}{WEBHOOK_PATH}", listener.local_addr().unwrap());
         receiver.spawn_workers();
         tokio::spawn(async move { axum::serve(listener, receiver.router()).await });
-        let client = reqwest::Client::new();
+        let client = edgewatch_test_kit::http_client();
         let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let started = Instant::now();
         let mut tasks = Vec::new();

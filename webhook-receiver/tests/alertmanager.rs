@@ -1,9 +1,12 @@
 //! End to end with the real Alertmanager (Debian's `prometheus-alertmanager`,
 //! started here on loopback): an alert posted to its API reaches the receiver
-//! through a generated `webhook_config` with bearer auth, opens one incident,
-//! and its resolution resolves it.
+//! through a generated `webhook_config` with bearer auth and becomes one Jira
+//! issue and one PagerDuty alert (on the contract fakes) and one audit line;
+//! its resolution resolves all three.
 
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
+
+mod fakes;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -12,6 +15,9 @@ use edgewatch_test_kit::{free_port, scratch_dir, tool};
 use edgewatch_webhook_receiver::{Config, Receiver, WEBHOOK_PATH};
 
 const TOKEN: &str = "am-to-receiver";
+const JIRA_USER: &str = "noc-bot@edgewatch.example";
+const JIRA_TOKEN: &str = "jira-api-token";
+const PD_KEY: &str = "e93facc04764012d7bfb002500d5d1a6";
 
 struct Kill(Child);
 
@@ -36,22 +42,21 @@ fn alert(starts_at: &str, ends_at: Option<&str>) -> serde_json::Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_alert_through_alertmanager_opens_and_resolves_one_incident() {
+async fn an_alert_through_alertmanager_opens_and_resolves_one_issue_and_one_page() {
     let dir = scratch_dir("receiver-am");
-    let catalog_file = dir.join("catalog.yaml");
-    std::fs::write(
-        &catalog_file,
-        format!(
-            "destinations:\n  audit: {{log: {{path: '{}'}}}}\ncustomers:\n  - id: shop\n    hosts: [shop.example]\n    alerting:\n      routes: [{{to: [audit]}}]\n",
-            dir.join("audit.jsonl").display()
-        ),
-    )
-    .unwrap();
-    let catalog = edgewatch_catalog::load(&catalog_file).unwrap().catalog;
+    let jira = fakes::jira::FakeJira::cloud().basic(JIRA_USER, JIRA_TOKEN).start().await;
+    let pd = fakes::pagerduty::PagerDutyFake::start().await;
+    let catalog = catalog(&dir, jira.url(), &pd.url());
     let config =
         Config::parse(&format!("data_dir: '{}'\nauth: {{bearer_token: 'env:T'}}\n", dir.join("data").display()))
             .unwrap();
-    let receiver = Receiver::build(&config, catalog, &|k| (k == "T").then(|| TOKEN.to_owned())).unwrap();
+    let env = |k: &str| match k {
+        "T" => Some(TOKEN.to_owned()),
+        "PD_KEY" => Some(PD_KEY.to_owned()),
+        "JIRA_TOKEN" => Some(JIRA_TOKEN.to_owned()),
+        _ => None,
+    };
+    let receiver = Receiver::build(&config, catalog, &env).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let receiver_url = format!("http://{}{WEBHOOK_PATH}", listener.local_addr().unwrap());
     receiver.spawn_workers();
@@ -78,7 +83,7 @@ async fn an_alert_through_alertmanager_opens_and_resolves_one_incident() {
             .spawn()
             .unwrap(),
     );
-    let client = reqwest::Client::new();
+    let client = edgewatch_test_kit::http_client();
     let api = format!("http://127.0.0.1:{am_port}/api/v2/alerts");
     let now = edgewatch_webhook_receiver::time::now_ms();
     let started = edgewatch_webhook_receiver::time::rfc3339(now - 60_000);
@@ -95,6 +100,12 @@ async fn an_alert_through_alertmanager_opens_and_resolves_one_incident() {
     assert_eq!(lines[0]["action"], "open");
     assert_eq!(lines[0]["incident"]["key"], "customer=shop,alertname=EdgewatchProbeDown,probe=home");
     assert_eq!(lines[0]["incident"]["severity"], "page");
+    let dedup = lines[0]["incident"]["dedup"].as_str().unwrap().to_owned();
+    eventually(|| jira.issues().len() == 1 && pd.alerts().len() == 1).await;
+    let issue = &jira.issues()[0];
+    assert_eq!(issue.project, "NOC");
+    assert!(issue.labels.contains(&dedup), "{:?}", issue.labels);
+    assert_eq!(pd.alerts()[0].dedup_key, dedup);
 
     // Resolved: an end in the past.
     let ended = edgewatch_webhook_receiver::time::rfc3339(edgewatch_webhook_receiver::time::now_ms() - 1000);
@@ -103,9 +114,58 @@ async fn an_alert_through_alertmanager_opens_and_resolves_one_incident() {
     let lines = wait_lines(&dir.join("audit.jsonl"), 2).await;
     assert_eq!(lines[1]["action"], "resolve");
     assert_eq!(lines[1]["incident"]["dedup"], lines[0]["incident"]["dedup"]);
-    // Alertmanager's repeats add nothing.
+    eventually(|| {
+        pd.alerts()[0].status == fakes::pagerduty::AlertStatus::Resolved
+            && jira.issues()[0].history.iter().any(|t| t == "Done")
+    })
+    .await;
+    // Alertmanager's repeats add nothing: one issue, one alert, two lines.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(wait_lines(&dir.join("audit.jsonl"), 2).await.len(), 2);
+    assert_eq!(jira.issues().len(), 1);
+    assert_eq!(pd.alerts().len(), 1);
+    assert_eq!(pd.alerts()[0].events, ["trigger", "resolve"]);
+}
+
+/// Routes `shop`'s pages to PagerDuty, and everything to Jira and a log.
+fn catalog(dir: &std::path::Path, jira_url: &str, pd_url: &str) -> edgewatch_catalog::Catalog {
+    let catalog_file = dir.join("catalog.yaml");
+    std::fs::write(
+        &catalog_file,
+        format!(
+            "destinations:
+  audit: {{log: {{path: '{}'}}}}
+  pd: {{pagerduty: {{routing_key: 'env:PD_KEY', url: '{}'}}}}
+  jira:
+    jira:
+      deployment: cloud
+      url: '{}'
+      project: NOC
+      issue_type: Incident
+      auth: {{basic: {{user: '{JIRA_USER}', token: 'env:JIRA_TOKEN'}}}}
+customers:
+  - id: shop
+    hosts: [shop.example]
+    alerting:
+      routes: [{{to: [pd], severities: [page]}}, {{to: [jira, audit]}}]
+",
+            dir.join("audit.jsonl").display(),
+            pd_url,
+            jira_url
+        ),
+    )
+    .unwrap();
+    edgewatch_catalog::load(&catalog_file).unwrap().catalog
+}
+
+async fn eventually(mut check: impl FnMut() -> bool) {
+    for _ in 0..300 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("not within 30s");
 }
 
 async fn wait_lines(path: &std::path::Path, n: usize) -> Vec<serde_json::Value> {

@@ -44,7 +44,7 @@ async fn start(name: &str, pd: &PagerDutyFake) -> Running {
     let url = format!("http://{}{WEBHOOK_PATH}", listener.local_addr().unwrap());
     receiver.spawn_workers();
     tokio::spawn(async move { axum::serve(listener, receiver.router()).await });
-    Running { url, data, client: reqwest::Client::new() }
+    Running { url, data, client: edgewatch_test_kit::http_client() }
 }
 
 fn notification(status: &str) -> String {

@@ -56,7 +56,7 @@ async fn start_with(name: &str, extra: &str) -> Running {
     let url = format!("http://{}", listener.local_addr().unwrap());
     receiver.spawn_workers();
     tokio::spawn(async move { axum::serve(listener, receiver.router()).await });
-    Running { url, dir, client: reqwest::Client::new() }
+    Running { url, dir, client: edgewatch_test_kit::http_client() }
 }
 
 impl Running {

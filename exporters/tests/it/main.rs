@@ -70,7 +70,7 @@ pub(crate) async fn serve(exporter: Exporter) -> Running {
             })
             .await
     });
-    Running { base, client: reqwest::Client::new(), stop: Some(stop) }
+    Running { base, client: edgewatch_test_kit::http_client(), stop: Some(stop) }
 }
 
 pub(crate) fn gzip(data: &[u8]) -> Vec<u8> {
