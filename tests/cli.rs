@@ -121,3 +121,28 @@ fn render_writes_rules_and_dashboards_and_check_finds_a_removed_customer() {
     assert!(!k8s.join("grafana/dashboards").exists());
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn receiver_dead_letters_work_on_a_store_without_a_running_receiver() {
+    let dir = std::env::temp_dir().join(format!("edgewatch-cli-dead-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("receiver.yml");
+    std::fs::write(&config, format!("data_dir: '{}'\n", dir.join("data").display())).unwrap();
+    let config = config.to_str().unwrap();
+    let list = edgewatch(&["receiver", "dead-letters", "list", "--config", config]);
+    assert_eq!(list.status.code(), Some(0), "{}", text(&list.stderr));
+    assert_eq!(text(&list.stdout), "0 dead letter(s)\n");
+    let json = edgewatch(&["receiver", "dead-letters", "list", "--format", "json", "--config", config]);
+    assert_eq!(text(&json.stdout), "[]\n");
+    let replay = edgewatch(&["receiver", "dead-letters", "replay", "99", "--config", config]);
+    assert_eq!(replay.status.code(), Some(1));
+    assert_eq!(text(&replay.stdout), "no dead letter 99\n");
+    let all = edgewatch(&["receiver", "dead-letters", "replay", "--all", "--config", config]);
+    assert_eq!(all.status.code(), Some(0));
+    // Serving needs a catalog.
+    let serve = edgewatch(&["receiver", "--config", config]);
+    assert_eq!(serve.status.code(), Some(2));
+    assert!(text(&serve.stderr).contains("--catalog is required"), "{}", text(&serve.stderr));
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -128,6 +128,11 @@ pub struct DeliveryConfig {
     /// Actions delivered at once (each incident and destination stays in order).
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
+    /// After a crash, how long an interrupted attempt waits before it runs
+    /// again: long enough for Jira's search to see an issue the interrupted
+    /// attempt may have created, so it is found by its label, not created twice.
+    #[serde(default = "default_settle")]
+    pub settle: Duration,
 }
 
 impl Default for DeliveryConfig {
@@ -138,6 +143,7 @@ impl Default for DeliveryConfig {
             initial_backoff: default_initial_backoff(),
             max_backoff: default_max_backoff(),
             concurrency: default_concurrency(),
+            settle: default_settle(),
         }
     }
 }
@@ -174,6 +180,9 @@ fn default_max_backoff() -> Duration {
 }
 fn default_concurrency() -> usize {
     4
+}
+fn default_settle() -> Duration {
+    Duration::from_millis(10_000)
 }
 
 fn is_http_url(s: &str) -> bool {

@@ -54,6 +54,18 @@ impl InFlight {
 /// Runs until the task is dropped: polls the outbox when woken or every
 /// second, and delivers what is due.
 pub(crate) async fn run(inner: Arc<Inner>) {
+    let store = Arc::clone(&inner.store);
+    let settle = inner.delivery.settle_ms;
+    match tokio::task::spawn_blocking(move || store.recover(now_ms(), settle)).await {
+        Ok(Ok(0)) => {}
+        Ok(Ok(n)) => tracing::warn!(
+            actions = n,
+            settle_ms = settle,
+            "attempts interrupted by a stop; they run again after the settle time"
+        ),
+        Ok(Err(e)) => tracing::error!(error = %e, "cannot recover interrupted attempts"),
+        Err(e) => tracing::error!(error = %e, "recovery task failed"),
+    }
     let permits = Arc::new(tokio::sync::Semaphore::new(inner.delivery.concurrency));
     loop {
         let store = Arc::clone(&inner.store);
@@ -129,6 +141,14 @@ async fn deliver_one(inner: &Inner, p: &Pending) {
 }
 
 async fn attempt(inner: &Inner, p: &Pending) -> Result<Outcome, DeliveryError> {
+    // Marked before anything leaves: a crash from here on is known at start.
+    let store = Arc::clone(&inner.store);
+    let id = p.id;
+    match tokio::task::spawn_blocking(move || store.begin(id, now_ms())).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(DeliveryError::Transient { reason: e.to_string(), retry_after: None }),
+        Err(e) => return Err(DeliveryError::Transient { reason: e.to_string(), retry_after: None }),
+    }
     let Some(dest) = inner.destinations.get(&p.destination) else {
         return Err(DeliveryError::Permanent {
             reason: format!("destination `{}` is not in the catalog any more", p.destination),

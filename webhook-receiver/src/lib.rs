@@ -122,6 +122,7 @@ struct Delivery {
     initial_backoff: std::time::Duration,
     max_backoff: std::time::Duration,
     concurrency: usize,
+    settle_ms: i64,
 }
 
 /// A receiver, ready to serve.
@@ -182,6 +183,7 @@ impl Receiver {
                     initial_backoff: config.delivery.initial_backoff.to_std(),
                     max_backoff: config.delivery.max_backoff.to_std(),
                     concurrency: config.delivery.concurrency,
+                    settle_ms: ms(config.delivery.settle),
                 },
                 key_labels: config.incidents.key_labels.clone(),
                 body_limit: config.body_limit.0,

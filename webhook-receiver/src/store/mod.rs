@@ -144,6 +144,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Actions due at `now`: per incident and destination, only the oldest
     /// not yet delivered, and none behind a dead letter (order is kept).
     fn due(&self, now: i64, limit: usize) -> Result<Vec<Pending>, StoreError>;
+    /// An attempt at an action starts: if the process dies before its
+    /// outcome is recorded, [`Store::recover`] knows it was interrupted.
+    fn begin(&self, id: i64, now: i64) -> Result<(), StoreError>;
+    /// At start: attempts a crash interrupted (the destination may or may
+    /// not have acted) wait `settle_ms`, so that what they did becomes
+    /// visible (Jira's search lags its writes) before they run again.
+    /// Returns how many.
+    fn recover(&self, now: i64, settle_ms: i64) -> Result<u64, StoreError>;
     /// An action was delivered; `external` is kept for the incident's later
     /// actions at that destination.
     fn delivered(&self, id: i64, external: Option<&str>, now: i64) -> Result<(), StoreError>;

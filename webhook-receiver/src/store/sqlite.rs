@@ -53,6 +53,8 @@ const MIGRATIONS: &[&str] = &[
         external TEXT NOT NULL,
         PRIMARY KEY (incident_id, destination)
     );",
+    // 2: when an attempt started, so one a crash interrupted is known.
+    "ALTER TABLE outbox ADD COLUMN sending_since INTEGER;",
 ];
 
 /// The SQLite store.
@@ -218,7 +220,7 @@ impl Store for Sqlite {
         let mut conn = self.conn()?;
         let tx = conn.transaction()?;
         tx.execute(
-            "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, done_at = ?2, last_error = NULL WHERE id = ?1",
+            "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, done_at = ?2, last_error = NULL, sending_since = NULL WHERE id = ?1",
             params![id, now],
         )?;
         if let Some(ext) = external {
@@ -234,7 +236,7 @@ impl Store for Sqlite {
 
     fn retry_at(&self, id: i64, next_at: i64, error: &str) -> Result<(), StoreError> {
         self.conn()?.execute(
-            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?1",
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3, sending_since = NULL WHERE id = ?1",
             params![id, next_at, error],
         )?;
         Ok(())
@@ -242,10 +244,24 @@ impl Store for Sqlite {
 
     fn dead(&self, id: i64, reason: &str, now: i64) -> Result<(), StoreError> {
         self.conn()?.execute(
-            "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ?2, done_at = ?3 WHERE id = ?1",
+            "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ?2, done_at = ?3, sending_since = NULL WHERE id = ?1",
             params![id, reason, now],
         )?;
         Ok(())
+    }
+
+    fn begin(&self, id: i64, now: i64) -> Result<(), StoreError> {
+        self.conn()?.execute("UPDATE outbox SET sending_since = ?2 WHERE id = ?1", params![id, now])?;
+        Ok(())
+    }
+
+    fn recover(&self, now: i64, settle_ms: i64) -> Result<u64, StoreError> {
+        let n = self.conn()?.execute(
+            "UPDATE outbox SET sending_since = NULL, next_attempt_at = MAX(next_attempt_at, ?1 + ?2)
+             WHERE status = 'pending' AND sending_since IS NOT NULL",
+            params![now, settle_ms],
+        )?;
+        Ok(n as u64)
     }
 
     fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
