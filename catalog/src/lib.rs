@@ -36,6 +36,7 @@ use std::path::Path;
 
 pub use diag::{Diagnostic, Severity as DiagnosticSeverity, render};
 pub use model::{Catalog, Customer, Summary};
+pub use raw::file::TEMPLATE_NAMES;
 pub use types::decimal::{Decimal, Percent};
 pub use types::duration::Duration;
 pub use types::host::{HostPattern, Zone};

@@ -28,6 +28,9 @@ pub struct Catalog {
     pub destinations: BTreeMap<Slug, Destination>,
     /// Tier names.
     pub tiers: Vec<Slug>,
+    /// The receiver's templates the catalog replaces (`title`,
+    /// `description`, `comment`), as handlebars text.
+    pub templates: BTreeMap<String, String>,
 }
 
 /// Counts for a one-line summary.

@@ -35,6 +35,7 @@ struct Merged {
     destinations: BTreeMap<Slug, Destination>,
     declared_tiers: Vec<String>,
     declared_destinations: Vec<String>,
+    templates: BTreeMap<String, String>,
 }
 
 fn merge(files: Vec<RawFile>, sources: &Sources, report: &mut Report) -> Merged {
@@ -59,6 +60,16 @@ fn merge(files: Vec<RawFile>, sources: &Sources, report: &mut Report) -> Merged 
         }
         for (name, dest) in file.destinations {
             define_once(&mut m.destinations, &mut dest_from, name, dest, "destination", report, file_name);
+        }
+        for (name, text) in file.templates {
+            match m.templates.entry(name.value) {
+                std::collections::btree_map::Entry::Occupied(e) => {
+                    report.error(name.origin, Anchor::Key, format!("template `{}` is defined twice", e.key()));
+                }
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert(text);
+                }
+            }
         }
         m.customers.extend(file.customers);
         m.declared_tiers.extend(file.declared_tiers);
@@ -101,7 +112,12 @@ pub(crate) fn resolve(files: Vec<RawFile>, sources: &Sources, report: &mut Repor
     if report.has_errors() {
         return None;
     }
-    Some(Catalog { customers, destinations: m.destinations, tiers: m.tiers.into_keys().collect() })
+    Some(Catalog {
+        customers,
+        destinations: m.destinations,
+        tiers: m.tiers.into_keys().collect(),
+        templates: m.templates,
+    })
 }
 
 fn customer(c: &RawCustomer, m: &Merged, report: &mut Report) -> Option<Customer> {

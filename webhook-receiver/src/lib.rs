@@ -160,6 +160,7 @@ impl Receiver {
         let bearer = config.auth.bearer_token.as_ref().map(|s| s.resolve(env)).transpose()?;
         let prometheus =
             config.prometheus.as_ref().map(|p| live::Prometheus::new(client.clone(), &p.url, p.timeout.to_std()));
+        let templates = text::Templates::load(&catalog.templates, config.templates.as_deref())?;
         let catalog = Arc::new(catalog);
         let ms = |d: edgewatch_catalog::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
         Ok(Self {
@@ -172,7 +173,7 @@ impl Receiver {
                 },
                 catalog,
                 destinations,
-                templates: text::Templates::load(config.templates.as_deref())?,
+                templates,
                 prometheus,
                 bases: text::LinkBases {
                     grafana: config.grafana_url.clone(),

@@ -79,9 +79,9 @@ pub struct Templates {
 }
 
 impl Templates {
-    /// The built-in templates, each replaced by `<name>.hbs` in `dir` when
-    /// that file exists.
-    pub fn load(dir: Option<&Path>) -> Result<Self, TextError> {
+    /// The built-in templates, each replaced by the catalog's (`templates:`)
+    /// and then by `<name>.hbs` in `dir` when that file exists.
+    pub fn load(catalog: &BTreeMap<String, String>, dir: Option<&Path>) -> Result<Self, TextError> {
         let mut hb = Handlebars::new();
         hb.set_strict_mode(true);
         hb.register_escape_fn(handlebars::no_escape);
@@ -89,7 +89,7 @@ impl Templates {
             let text = match dir.map(|d| d.join(format!("{name}.hbs"))) {
                 Some(path) if path.exists() => std::fs::read_to_string(&path)
                     .map_err(|source| TextError::Read { path: path.display().to_string(), source })?,
-                _ => default.to_owned(),
+                _ => catalog.get(name).cloned().unwrap_or_else(|| default.to_owned()),
             };
             hb.register_template_string(name, text)
                 .map_err(|e| TextError::Template { name: name.to_owned(), message: e.to_string() })?;

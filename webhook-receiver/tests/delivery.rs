@@ -122,3 +122,33 @@ async fn a_400_is_a_dead_letter_until_replayed_and_holds_back_what_follows() {
     assert_eq!(pd.alerts()[0].events, ["trigger", "resolve"]);
     assert!(store.dead_letters().unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_notification_posted_three_times_at_once_is_one_jira_issue() {
+    let jira = fakes::jira::FakeJira::cloud().basic("bot@example.com", "jira-token").start().await;
+    let dir = edgewatch_test_kit::scratch_dir("delivery-jira-triple");
+    let file = dir.join("catalog.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "destinations:\n  jira:\n    jira: {{deployment: cloud, url: '{}', project: NOC, issue_type: Incident, auth: {{basic: {{user: bot@example.com, token: 'env:JIRA_TOKEN'}}}}}}\ncustomers:\n  - id: shop\n    hosts: [shop.example]\n    alerting: {{routes: [{{to: [jira]}}]}}\n",
+            jira.url()
+        ),
+    )
+    .unwrap();
+    let catalog = edgewatch_catalog::load(&file).unwrap().catalog;
+    let config = Config::parse(&format!("data_dir: '{}'\n", dir.join("data").display())).unwrap();
+    let receiver =
+        Receiver::build(&config, catalog, &|k| (k == "JIRA_TOKEN").then(|| "jira-token".to_owned())).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}{WEBHOOK_PATH}", listener.local_addr().unwrap());
+    receiver.spawn_workers();
+    tokio::spawn(async move { axum::serve(listener, receiver.router()).await });
+    let r = Running { url, data: dir.join("data"), client: edgewatch_test_kit::http_client() };
+    let body = notification("firing");
+    tokio::join!(r.post(&body), r.post(&body), r.post(&body));
+    eventually(10, || jira.issues().len() == 1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(jira.issues().len(), 1);
+    assert_eq!(jira.calls().iter().filter(|c| c.as_str() == "POST /rest/api/3/issue").count(), 1);
+}

@@ -181,3 +181,59 @@ async fn prometheus_down_still_gives_a_ticket_without_live_values() {
     assert!(lines[0]["message"]["details"].get("live").is_none(), "{}", lines[0]["message"]);
     assert!(!lines[0]["message"]["description"].as_str().unwrap().contains("Now:"));
 }
+
+#[tokio::test]
+async fn the_catalog_replaces_a_template_and_strict_mode_refuses_unknown_names() {
+    let dir = edgewatch_test_kit::scratch_dir("webhook-templates");
+    let file = dir.join("catalog.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "templates:\n  title: '[{{{{incident.severity}}}}] {{{{customer.name}}}} <{{{{incident.alertname}}}}>'\ndestinations:\n  audit: {{log: {{path: '{}'}}}}\ncustomers:\n  - id: shop\n    hosts: [shop.example]\n    alerting: {{routes: [{{to: [audit]}}]}}\n",
+            dir.join("audit.jsonl").display()
+        ),
+    )
+    .unwrap();
+    let catalog = edgewatch_catalog::load(&file).unwrap().catalog;
+    let config = Config::parse(&format!("data_dir: '{}'\n", dir.join("data").display())).unwrap();
+    let receiver = Receiver::build(&config, catalog, &|_| None).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    receiver.spawn_workers();
+    tokio::spawn(async move { axum::serve(listener, receiver.router()).await });
+    let r = Running { url, dir, client: edgewatch_test_kit::http_client() };
+    let (status, _) = r.post(&notification("firing", "eeee000000000005"), None).await;
+    assert_eq!(status, 200);
+    let lines = r.lines(1).await;
+    assert_eq!(lines[0]["message"]["title"], "[page] shop <EdgewatchErrorBudgetBurnFast>", "no HTML escaping");
+
+    // A name that does not exist is an error, not an empty string: the
+    // action is a dead letter that says which.
+    let bad = edgewatch_test_kit::scratch_dir("webhook-templates-bad");
+    std::fs::write(bad.join("title.hbs"), "{{customer.nickname}}").unwrap();
+    let file = bad.join("catalog.yaml");
+    std::fs::write(&file, "destinations:\n  audit: {log: {path: '-'}}\ncustomers:\n  - id: shop\n    hosts: [shop.example]\n    alerting: {routes: [{to: [audit]}]}\n").unwrap();
+    let catalog = edgewatch_catalog::load(&file).unwrap().catalog;
+    let config =
+        Config::parse(&format!("data_dir: '{}'\ntemplates: '{}'\n", bad.join("data").display(), bad.display()))
+            .unwrap();
+    let message = edgewatch_webhook_receiver::text::message(
+        &edgewatch_webhook_receiver::text::Templates::load(&catalog.templates, config.templates.as_deref()).unwrap(),
+        &catalog,
+        &sample_incident(),
+        edgewatch_webhook_receiver::action::ActionKind::Open,
+        &edgewatch_webhook_receiver::text::LinkBases::default(),
+        &std::collections::BTreeMap::new(),
+    );
+    let err = message.unwrap_err().to_string();
+    assert!(err.starts_with("rendering `title`:") && err.contains("nickname"), "{err}");
+}
+
+fn sample_incident() -> edgewatch_webhook_receiver::action::Incident {
+    let n = edgewatch_webhook_receiver::payload::parse(notification("firing", "ffff000000000006").as_bytes()).unwrap();
+    let keys: Vec<String> =
+        edgewatch_webhook_receiver::incident::DEFAULT_KEY_LABELS.iter().map(|s| (*s).to_owned()).collect();
+    let g = &edgewatch_webhook_receiver::incident::groups(&n, &keys)[0];
+    edgewatch_webhook_receiver::incident::apply(None, g, Some("shop".to_owned()), "2026-11-21T08:00:00Z", false)
+        .incident
+}

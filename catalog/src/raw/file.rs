@@ -12,7 +12,10 @@ use crate::raw::profile::{PROFILE_KEYS, RawProfile, slug_keys};
 use crate::types::ident::Slug;
 use crate::yaml::Value;
 
-pub(crate) const TOP_KEYS: [&str; 4] = ["defaults", "tiers", "customers", "destinations"];
+pub(crate) const TOP_KEYS: [&str; 5] = ["defaults", "tiers", "customers", "destinations", "templates"];
+
+/// The receiver's texts a catalog may replace (`templates:`).
+pub const TEMPLATE_NAMES: [&str; 3] = ["title", "description", "comment"];
 
 #[derive(Debug, Default)]
 pub(crate) struct RawFile {
@@ -25,6 +28,8 @@ pub(crate) struct RawFile {
     /// reported a second time as naming nothing.
     pub(crate) declared_tiers: Vec<String>,
     pub(crate) declared_destinations: Vec<String>,
+    /// Receiver templates by name.
+    pub(crate) templates: Vec<(At<String>, String)>,
 }
 
 /// A profile on its own (`defaults:` and each tier).
@@ -37,6 +42,21 @@ impl Decode for Profile {
         let f = fields(v, path, cx, what, &PROFILE_KEYS)?;
         Some(Self(RawProfile::read(&f, cx)))
     }
+}
+
+/// Templates by a name the receiver knows.
+fn templates(map: BTreeMap<String, String>, path: &YamlPath, cx: &mut Cx<'_>) -> Vec<(At<String>, String)> {
+    map.into_iter()
+        .filter_map(|(k, v)| {
+            let p = path.key(&k);
+            if !TEMPLATE_NAMES.contains(&k.as_str()) {
+                cx.error(&p, crate::yaml::Anchor::Key, format!("unknown template `{k}`"))
+                    .hint(format!("the receiver's templates are {}", TEMPLATE_NAMES.join(", ")));
+                return None;
+            }
+            Some((At { value: k, origin: cx.origin(&p) }, v))
+        })
+        .collect()
 }
 
 impl RawFile {
@@ -62,6 +82,7 @@ impl RawFile {
             tiers: slug_keys(tiers, &f.path("tiers"), cx).into_iter().map(|(k, p)| (k, p.0)).collect(),
             customers: f.list("customers", cx),
             destinations: slug_keys(destinations, &f.path("destinations"), cx),
+            templates: templates(f.map("templates", cx), &f.path("templates"), cx),
         }
     }
 }
