@@ -248,6 +248,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_example_config_is_valid() {
+        let catalog =
+            edgewatch_catalog::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/catalog")))
+                .unwrap()
+                .catalog;
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/receiver.yml")).unwrap();
+        let c = Config::parse(&text).unwrap();
+        assert_eq!(c.validate(&catalog), Vec::<String>::new());
+        assert_eq!(c.delivery.settle.to_string(), "10s");
+        assert_eq!(c.incidents.key_labels, ["customer", "alertname", "slo", "probe"]);
+    }
+
+    #[test]
     fn defaults_are_valid_and_mistakes_are_named() {
         let catalog =
             edgewatch_catalog::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/catalog")))
