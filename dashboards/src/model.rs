@@ -31,6 +31,27 @@ pub struct Dashboard {
 }
 
 impl Dashboard {
+    /// A dashboard with edgewatch's settings (UTC, last 6h, refreshed every
+    /// minute, shared crosshair, read-only) and nothing in it yet.
+    pub(crate) fn base(uid: String, title: String, description: String, tags: Vec<String>) -> Self {
+        Self {
+            uid,
+            title,
+            description,
+            tags,
+            timezone: "utc",
+            editable: false,
+            graph_tooltip: 1,
+            time: TimeRange { from: "now-6h".to_owned(), to: "now" },
+            refresh: "1m",
+            schema_version: SCHEMA_VERSION,
+            links: Vec::new(),
+            templating: Templating { list: Vec::new() },
+            annotations: Annotations { list: Vec::new() },
+            panels: Vec::new(),
+        }
+    }
+
     /// The uid Grafana and the alerts' links know it by.
     pub fn uid(&self) -> &str {
         &self.uid

@@ -36,17 +36,8 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         None => Config::default(),
     };
     let exporter = Exporter::build(&config, &catalog, |k| std::env::var(k).ok())?;
-    let web = match &args.web_config {
-        Some(path) => edgewatch_web::WebConfig::load(path)?,
-        None => edgewatch_web::WebConfig::default(),
-    };
-    runtime::tokio()?.block_on(async {
-        let listener = tokio::net::TcpListener::bind(&args.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", args.listen))?;
-        let addr = listener.local_addr()?;
-        tracing::info!(address = %addr, tls = web.is_tls(), customers = catalog.customers.len(), "Exporter listening.");
-        exporter.serve(listener, &web, runtime::shutdown_signal()).await.context("server failed")
-    })?;
+    let web = runtime::web_config(args.web_config.as_deref())?;
+    tracing::info!(customers = catalog.customers.len(), "Exporter ready.");
+    runtime::serve(&args.listen, &web, "Exporter", |listener, stop| exporter.serve(listener, &web, stop))?;
     Ok(ExitCode::SUCCESS)
 }

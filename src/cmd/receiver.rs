@@ -81,18 +81,9 @@ fn serve(args: &Args, config: &Config) -> anyhow::Result<ExitCode> {
     let catalog = runtime::load_catalog(path)?;
     let customers = catalog.customers.len();
     let receiver = Receiver::build(config, catalog, &|k| std::env::var(k).ok())?;
-    let web = match &args.web_config {
-        Some(path) => edgewatch_web::WebConfig::load(path)?,
-        None => edgewatch_web::WebConfig::default(),
-    };
-    runtime::tokio()?.block_on(async {
-        let listener = tokio::net::TcpListener::bind(&args.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", args.listen))?;
-        let addr = listener.local_addr()?;
-        tracing::info!(address = %addr, tls = web.is_tls(), customers, data_dir = %config.data_dir.display(), "Receiver listening.");
-        receiver.serve(listener, &web, runtime::shutdown_signal()).await.context("server failed")
-    })?;
+    let web = runtime::web_config(args.web_config.as_deref())?;
+    tracing::info!(customers, data_dir = %config.data_dir.display(), "Receiver ready.");
+    runtime::serve(&args.listen, &web, "Receiver", |listener, stop| receiver.serve(listener, &web, stop))?;
     Ok(ExitCode::SUCCESS)
 }
 

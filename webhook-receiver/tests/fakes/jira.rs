@@ -539,19 +539,9 @@ fn unauthorized(flavor: Flavor) -> Response {
 
 /// ISO 8601 in UTC, as Cloud writes `X-RateLimit-Reset`.
 fn iso8601(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).unwrap().as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = i64::try_from(days).unwrap() + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    let ms = i64::try_from(t.duration_since(UNIX_EPOCH).unwrap().as_millis()).unwrap();
+    // Whole seconds, as Cloud writes it: `2026-11-21T08:00:00Z`.
+    format!("{}Z", &edgewatch_webhook_receiver::time::rfc3339(ms)[..19])
 }
 
 fn fault(flavor: Flavor, f: &Fault) -> Response {
