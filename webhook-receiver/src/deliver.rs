@@ -95,9 +95,15 @@ pub(crate) async fn run(inner: Arc<Inner>) {
     }
 }
 
+/// One action, its logs carrying the incident, customer, destination and action.
 async fn deliver_one(inner: &Inner, p: &Pending) {
     let span = tracing::info_span!("deliver", incident = %p.incident.key, customer = p.incident.customer.as_deref().unwrap_or(""), destination = %p.destination, action = p.kind.as_str());
-    let _enter = span.enter();
+    // Instrumented, not entered: a guard held across awaits would leak the
+    // span into whatever else the thread runs meanwhile.
+    tracing::Instrument::instrument(deliver_in_span(inner, p), span).await;
+}
+
+async fn deliver_in_span(inner: &Inner, p: &Pending) {
     let result = attempt(inner, p).await;
     let now = now_ms();
     let store = Arc::clone(&inner.store);
