@@ -97,6 +97,60 @@ fn yaml<T: serde::Serialize>(path: &str, header: &str, file: &T) -> Result<Outpu
     Ok(OutputFile { path: PathBuf::from(path), contents: format!("{header}{body}") })
 }
 
+/// One rule set as the target deploys it.
+fn wrap(name: &str, groups: Vec<rules::Group>, target: &Target, header: &str) -> Result<OutputFile, RenderError> {
+    match target {
+        Target::Prometheus => yaml(&format!("rules/{name}.yml"), header, &RuleFile { groups }),
+        Target::PrometheusOperator { namespace, labels } => {
+            let object = rules::PrometheusRule {
+                api_version: "monitoring.coreos.com/v1",
+                kind: "PrometheusRule",
+                metadata: rules::Metadata {
+                    name: name.replace('/', "-"),
+                    namespace: namespace.clone(),
+                    labels: labels.clone(),
+                },
+                spec: RuleFile { groups },
+            };
+            yaml(&format!("prometheus-operator/{}.yaml", name.replace('/', "-")), header, &object)
+        }
+        Target::Mimir { namespace, partial_response_strategy } => {
+            let groups = groups
+                .into_iter()
+                .map(|g| rules::Group { partial_response_strategy: partial_response_strategy.clone(), ..g })
+                .collect();
+            let file = rules::NamespaceFile { namespace: namespace.clone(), groups };
+            yaml(&format!("mimir/{name}.yml"), header, &file)
+        }
+    }
+}
+
+/// A customer's constants, and (target `prometheus`) its promtool tests
+/// beside the plain rule files they test.
+fn customer_files(
+    c: &edgewatch_catalog::Customer,
+    opts: &Options,
+    links: &alerts::Links,
+    header: &str,
+) -> Result<Vec<OutputFile>, RenderError> {
+    let mut files = vec![wrap(&format!("customers/{}", c.id), vec![constants::group(c)], &opts.target, header)?];
+    if opts.target == Target::Prometheus {
+        let rule_files = ["edgewatch-sli.yml", "edgewatch-alerts.yml", "edgewatch-traffic.yml", "edgewatch-probes.yml"]
+            .iter()
+            .map(|f| format!("../rules/{f}"))
+            .chain(std::iter::once(format!("../rules/customers/{}.yml", c.id)))
+            .collect();
+        if let Some(test) = unittests::file(c, links, rule_files) {
+            files.push(yaml(&format!("tests/{}.yml", c.id), header, &test)?);
+        }
+        let traffic_rules =
+            vec!["../rules/edgewatch-traffic.yml".to_owned(), format!("../rules/customers/{}.yml", c.id)];
+        let test = unittests::traffic_file(c, links, traffic_rules);
+        files.push(yaml(&format!("tests/{}-traffic.yml", c.id), header, &test)?);
+    }
+    Ok(files)
+}
+
 /// Every rule file for `catalog`, sorted by path.
 pub fn render(catalog: &Catalog, opts: &Options) -> Result<Vec<OutputFile>, RenderError> {
     let header = format!(
@@ -121,60 +175,48 @@ pub fn render(catalog: &Catalog, opts: &Options) -> Result<Vec<OutputFile>, Rend
         edgewatch_catalog::Duration::from_millis((opts.scrape_interval.as_millis() * 10).max(300_000)).to_string();
     let links = alerts::Links { grafana: opts.grafana_url.clone() };
 
-    // Rule sets by name; the target decides how each is wrapped.
-    let mut sets: Vec<(String, Vec<rules::Group>)> = vec![
+    // Shared rule sets, then each customer's files; the target decides how
+    // each set is wrapped.
+    let sets: Vec<(String, Vec<rules::Group>)> = vec![
         ("edgewatch-sli".to_owned(), sli::groups(&sources, probes, &periods)),
         ("edgewatch-alerts".to_owned(), alerts::groups(&links, &no_data_for)),
         ("edgewatch-traffic".to_owned(), traffic::groups(&links)),
         ("edgewatch-probes".to_owned(), probes::groups(&links)),
     ];
-    for c in &catalog.customers {
-        sets.push((format!("customers/{}", c.id), vec![constants::group(c)]));
-    }
     let mut files = Vec::new();
     for (name, groups) in sets {
-        files.push(match &opts.target {
-            Target::Prometheus => yaml(&format!("rules/{name}.yml"), &header, &RuleFile { groups })?,
-            Target::PrometheusOperator { namespace, labels } => {
-                let object = rules::PrometheusRule {
-                    api_version: "monitoring.coreos.com/v1",
-                    kind: "PrometheusRule",
-                    metadata: rules::Metadata {
-                        name: name.replace('/', "-"),
-                        namespace: namespace.clone(),
-                        labels: labels.clone(),
-                    },
-                    spec: RuleFile { groups },
-                };
-                yaml(&format!("prometheus-operator/{}.yaml", name.replace('/', "-")), &header, &object)?
-            }
-            Target::Mimir { namespace, partial_response_strategy } => {
-                let groups = groups
-                    .into_iter()
-                    .map(|g| rules::Group { partial_response_strategy: partial_response_strategy.clone(), ..g })
-                    .collect();
-                let file = rules::NamespaceFile { namespace: namespace.clone(), groups };
-                yaml(&format!("mimir/{name}.yml"), &header, &file)?
-            }
-        });
+        files.push(wrap(&name, groups, &opts.target, &header)?);
     }
-    // promtool tests beside the plain rule files they test.
-    if opts.target == Target::Prometheus {
-        for c in &catalog.customers {
-            let rule_files =
-                ["edgewatch-sli.yml", "edgewatch-alerts.yml", "edgewatch-traffic.yml", "edgewatch-probes.yml"]
-                    .iter()
-                    .map(|f| format!("../rules/{f}"))
-                    .chain(std::iter::once(format!("../rules/customers/{}.yml", c.id)))
-                    .collect();
-            if let Some(test) = unittests::file(c, &links, rule_files) {
-                files.push(yaml(&format!("tests/{}.yml", c.id), &header, &test)?);
-            }
-            let traffic_rules =
-                vec!["../rules/edgewatch-traffic.yml".to_owned(), format!("../rules/customers/{}.yml", c.id)];
-            let test = unittests::traffic_file(c, &links, traffic_rules);
-            files.push(yaml(&format!("tests/{}-traffic.yml", c.id), &header, &test)?);
-        }
+    // Customers' files are independent: rendered on every core (the order
+    // is restored by the sort below, so the output does not change).
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(8);
+    let chunk = catalog.customers.len().div_ceil(threads).max(1);
+    let rendered: Vec<Result<Vec<OutputFile>, RenderError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = catalog
+            .customers
+            .chunks(chunk)
+            .map(|customers| {
+                let (header, links) = (&header, &links);
+                scope.spawn(move || {
+                    let mut out = Vec::new();
+                    for c in customers {
+                        out.extend(customer_files(c, opts, links, header)?);
+                    }
+                    Ok(out)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(RenderError { path: "customers".to_owned(), message: "a render thread panicked".to_owned() })
+                })
+            })
+            .collect()
+    });
+    for part in rendered {
+        files.extend(part?);
     }
     let am = alertmanager::config(catalog, &opts.delivery);
     files.push(yaml("alertmanager/alertmanager.example.yml", &header, &am)?);
