@@ -171,8 +171,7 @@ async fn attempt(inner: &Inner, p: &Pending) -> Result<Outcome, DeliveryError> {
     };
     let message = crate::text::message(&inner.templates, &inner.catalog, &p.incident, p.kind, &inner.bases, &live)
         .map_err(|e| DeliveryError::Permanent { reason: e.to_string() })?;
-    let customer =
-        p.incident.customer.as_deref().and_then(|id| inner.catalog.customers.iter().find(|c| c.id.as_str() == id));
+    let customer = p.incident.customer.as_deref().and_then(|id| inner.catalog.customer(id));
     let jira_project = customer.and_then(|c| c.jira_project.as_ref()).map(edgewatch_catalog::JiraKey::as_str);
     let d = Delivery {
         kind: p.kind,

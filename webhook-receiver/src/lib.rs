@@ -72,22 +72,22 @@ impl Policy for CatalogPolicy {
         &self,
         current: Option<&action::Incident>,
         update: &GroupUpdate,
+        now: i64,
         resolved_ms_ago: Option<i64>,
     ) -> Transition {
         let customer = update
             .alerts
             .iter()
             .find_map(|a| a.labels.get(edgewatch_catalog::names::label::CUSTOMER))
-            .filter(|id| self.catalog.customers.iter().any(|c| c.id.as_str() == id.as_str()))
+            .filter(|id| self.catalog.customer(id).is_some())
             .cloned();
         let within = resolved_ms_ago.is_some_and(|ago| ago <= self.reopen_window_ms);
-        incident::apply(current, update, customer, &time::rfc3339(time::now_ms()), within)
+        // The notification's arrival: the instant the store records.
+        incident::apply(current, update, customer, &time::rfc3339(now), within)
     }
 
     fn plan(&self, incident: &action::Incident, _kind: action::ActionKind) -> Vec<String> {
-        let Some(c) =
-            incident.customer.as_deref().and_then(|id| self.catalog.customers.iter().find(|c| c.id.as_str() == id))
-        else {
+        let Some(c) = incident.customer.as_deref().and_then(|id| self.catalog.customer(id)) else {
             return self.unrouted.clone();
         };
         let kind = incident.alert_kind.as_deref().and_then(|k| k.parse::<AlertKind>().ok());

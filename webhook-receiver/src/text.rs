@@ -199,7 +199,7 @@ pub fn message(
     bases: &LinkBases,
     live: &BTreeMap<String, String>,
 ) -> Result<Message, TextError> {
-    let customer = incident.customer.as_deref().and_then(|id| catalog.customers.iter().find(|c| c.id.as_str() == id));
+    let customer = incident.customer.as_deref().and_then(|id| catalog.customer(id));
     let links = links(incident, customer, bases);
     let mut inc = serde_json::to_value(incident)
         .map_err(|e| TextError::Render { name: "incident".to_owned(), message: e.to_string() })?;

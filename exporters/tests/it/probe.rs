@@ -3,9 +3,7 @@
 //! slow to answer. Probes run every second, so each test waits a few.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -147,21 +145,6 @@ fn not_after(probe: &str) -> String {
 
 const LOCAL: &str = "127.0.0.1";
 
-fn promtool_check(metrics: &str) {
-    let promtool = edgewatch_test_kit::tool("promtool", "prometheus");
-    let mut child = Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(metrics.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success() && said.trim().is_empty(), "promtool check metrics:\n{said}\n--- metrics:\n{metrics}");
-}
-
 #[tokio::test]
 async fn http_probes_check_status_body_and_headers() {
     let (port, _) = http_origin().await;
@@ -206,7 +189,7 @@ async fn http_probes_check_status_body_and_headers() {
     // Counters keep counting.
     let runs = value(&text, &total("ok", LOCAL, "success")).unwrap();
     until(&ex, "another run", |t| value(t, &total("ok", LOCAL, "success")) > Some(runs)).await;
-    promtool_check(&text);
+    edgewatch_test_kit::check_metrics(&text);
 }
 
 #[tokio::test]
@@ -239,7 +222,7 @@ async fn refused_unresolvable_and_slow_targets_fail() {
     // A name that does not resolve fails under the family's unspecified address.
     assert_eq!(value(&text, &success("nowhere", "0.0.0.0")), Some(0.0));
     assert_eq!(value(&text, &status("nowhere", "0.0.0.0")), Some(0.0));
-    promtool_check(&text);
+    edgewatch_test_kit::check_metrics(&text);
 }
 
 #[tokio::test]
@@ -267,7 +250,7 @@ async fn https_probes_report_the_certificate_and_check_it() {
 
     assert_eq!(value(&text, &success("wrong-name", LOCAL)), Some(0.0));
     assert_eq!(value(&text, &status("wrong-name", LOCAL)), Some(0.0));
-    promtool_check(&text);
+    edgewatch_test_kit::check_metrics(&text);
 
     // OpenMetrics too: the seconds unit, and `# EOF` last.
     let resp = ex

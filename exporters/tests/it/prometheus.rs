@@ -2,7 +2,6 @@
 //! the exporter, and what it stores matches what was pushed and probed;
 //! promtool finds nothing wrong with `/metrics`.
 
-use std::io::Write as _;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -113,15 +112,5 @@ async fn promtool_finds_nothing_wrong_with_metrics() {
 {"ClientRequestHost":"www.acme.example","EdgeResponseStatus":522,"OriginResponseStatus":0,"SecurityAction":"block","ClientIP":"192.0.2.1"}"#;
     ex.push("/ingest/logpush", lines.as_bytes().to_vec(), &[]).await;
     let (_, metrics) = ex.get("/metrics").await;
-    let mut child = Command::new(tool("promtool"))
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(metrics.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success() && said.trim().is_empty(), "promtool check metrics:\n{said}\n--- metrics:\n{metrics}");
+    edgewatch_test_kit::check_metrics(&metrics);
 }

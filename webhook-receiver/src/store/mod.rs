@@ -63,9 +63,16 @@ pub enum Accepted {
 /// How the store decides, supplied by the receiver: the lifecycle, and the
 /// destinations and text of each action.
 pub trait Policy {
-    /// What `update` does to the key's latest incident; `resolved_ms_ago` is
-    /// how long ago that incident resolved, if it did.
-    fn transition(&self, current: Option<&Incident>, update: &GroupUpdate, resolved_ms_ago: Option<i64>) -> Transition;
+    /// What `update`, received at `now` (unix milliseconds), does to the
+    /// key's latest incident; `resolved_ms_ago` is how long ago that incident
+    /// resolved, if it did.
+    fn transition(
+        &self,
+        current: Option<&Incident>,
+        update: &GroupUpdate,
+        now: i64,
+        resolved_ms_ago: Option<i64>,
+    ) -> Transition;
     /// The destinations (catalog names) of an action. Its text is rendered
     /// when it is delivered, with the live values of that moment.
     fn plan(&self, incident: &Incident, kind: ActionKind) -> Vec<String>;

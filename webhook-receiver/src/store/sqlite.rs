@@ -135,7 +135,7 @@ impl Store for Sqlite {
                 None => None,
             };
             let resolved_ago = latest.as_ref().and_then(|(_, at, _)| *at).map(|at| now - at);
-            let t = policy.transition(current.as_ref(), update, resolved_ago);
+            let t = policy.transition(current.as_ref(), update, now, resolved_ago);
             let mut incident = t.incident;
             let resolved_at = (incident.status == Status::Resolved).then_some(now);
             if incident.id == 0 {
