@@ -9,8 +9,9 @@ pub(crate) type FastMap<K, V> = hashbrown::HashMap<K, V, foldhash::fast::RandomS
 use crate::classify;
 use crate::hosts::{self, CustomerIdx, HostIndex};
 use crate::record::{LineFormat, Record};
+use crate::scan::Shape;
 use crate::series::{Bounds, Histogram, HostSeries};
-use crate::topk::SpaceSaving;
+use crate::tally::Tally;
 
 /// Dimensions of the top-offender summaries.
 pub(crate) const DIMENSIONS: [&str; 5] = ["ip", "asn", "country", "path", "user_agent"];
@@ -28,6 +29,21 @@ pub(crate) struct Context {
     pub(crate) top_keys: usize,
     /// Each customer's availability SLO, by catalog index.
     pub(crate) availability: Vec<Option<crate::slo::Availability>>,
+    /// Emptied tallies of merged batches: their tables and arenas are reused
+    /// rather than grown again from nothing for every batch.
+    pub(crate) spare_tallies: std::sync::Mutex<Vec<Tally>>,
+}
+
+/// Spare tallies kept for reuse, each at most so large: more than the
+/// batches in flight, or than an ordinary batch needs, is waste.
+const SPARE_TALLIES: usize = 8;
+const SPARE_TALLY_BYTES: usize = 2 << 20;
+
+impl Context {
+    fn tally(&self) -> Tally {
+        let spare = self.spare_tallies.lock().ok().and_then(|mut s| s.pop());
+        spare.unwrap_or_else(|| Tally::new(self.top_keys))
+    }
 }
 
 /// A customer, or `None` for traffic that matches no customer.
@@ -38,24 +54,40 @@ pub(crate) type CustomerKey = Option<CustomerIdx>;
 #[derive(Debug)]
 pub(crate) struct Batch {
     pub(crate) series: FastMap<CustomerKey, FastMap<String, HostSeries>>,
-    pub(crate) offenders: FastMap<CustomerKey, Vec<SpaceSaving>>,
+    /// Top-offender keys among mitigated and failed requests.
+    pub(crate) offenders: Tally,
     /// Availability SLO events by customer: good, bad.
     pub(crate) slo: FastMap<CustomerIdx, [u64; 2]>,
     pub(crate) lines: u64,
     pub(crate) malformed: u64,
     /// Ingest lag: now minus the record's end time.
     pub(crate) lag: Histogram,
+    /// The keys of the JSON lines read so far.
+    shape: Shape,
 }
 
 impl Batch {
     pub(crate) fn new(cx: &Context) -> Self {
         Self {
             series: FastMap::default(),
-            offenders: FastMap::default(),
+            offenders: cx.tally(),
             slo: FastMap::default(),
             lines: 0,
             malformed: 0,
             lag: Histogram::new(&cx.lag_bounds),
+            shape: Shape::default(),
+        }
+    }
+
+    /// Hands the batch's allocations back for the next batch, once merged.
+    pub(crate) fn recycle(self, cx: &Context) {
+        let mut tally = self.offenders;
+        tally.clear();
+        if tally.allocated() <= SPARE_TALLY_BYTES
+            && let Ok(mut spare) = cx.spare_tallies.lock()
+            && spare.len() < SPARE_TALLIES
+        {
+            spare.push(tally);
         }
     }
 
@@ -71,8 +103,9 @@ impl Batch {
                 continue;
             }
             self.lines += 1;
-            match format.parse(line) {
-                Ok(r) => self.add(&r, cx, now),
+            let mut r = Record::default();
+            match format.parse_into(line, &mut self.shape, &mut r) {
+                Ok(()) => self.add(&r, cx, now),
                 Err(_) => self.malformed += 1,
             }
         }
@@ -129,19 +162,17 @@ impl Batch {
         // Top offenders among mitigated and failed requests.
         let failed = r.edge_status.is_some_and(|c| c >= 500);
         if action.is_some_and(classify::is_mitigation) || failed {
-            let tops =
-                self.offenders.entry(customer).or_insert_with(|| vec![SpaceSaving::new(cx.top_keys); DIMENSIONS.len()]);
-            let asn = r.client_asn.map(|a| a.to_string());
+            let mut asn = itoa::Buffer::new();
             let keys = [
                 r.client_ip.as_deref(),
-                asn.as_deref(),
+                r.client_asn.map(|a| asn.format(a)),
                 r.client_country.as_deref(),
                 r.path.as_deref(),
                 r.user_agent.as_deref(),
             ];
-            for (top, key) in tops.iter_mut().zip(keys) {
+            for (dimension, key) in keys.into_iter().enumerate() {
                 if let Some(k) = key.filter(|k| !k.is_empty()) {
-                    top.offer(k, 1);
+                    self.offenders.add(customer, dimension, k);
                 }
             }
         }
@@ -161,6 +192,7 @@ pub(crate) mod tests {
             lag_bounds: Bounds::new(vec![10.0, 60.0]),
             top_keys: 16,
             availability: crate::slo::Availability::of(&catalog),
+            spare_tallies: std::sync::Mutex::default(),
         }
     }
 
@@ -188,6 +220,7 @@ not json
         assert_eq!(acme.origin_errors.iter().sum::<u64>(), 1);
         assert_eq!(b.series[&None]["stranger.example"].total(), 1, "unknown customer, still counted");
         assert_eq!(b.lag.count(), 1);
-        assert_eq!(b.offenders[&Some(0)][0].top(1)[0].key, "192.0.2.1");
+        let ips: Vec<_> = b.offenders.counts().filter(|(_, d, _, _)| *d == 0).collect();
+        assert_eq!(ips, [(Some(0), 0, "192.0.2.1", 1)], "only the blocked request's address");
     }
 }

@@ -337,7 +337,7 @@ mod tests {
 "#;
         let mut b = Batch::new(&cx);
         b.add_lines(lines.as_bytes(), &crate::batch::tests::LOGPUSH, &cx, 1001.0);
-        s.merge("logpush", b, Instant::now(), 1001);
+        s.merge("logpush", &b, Instant::now(), 1001);
         s
     }
 

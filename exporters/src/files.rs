@@ -121,8 +121,9 @@ async fn follow(
         match result {
             Ok(_) => {
                 if batch.lines > 0 {
-                    inner.lock().merge(&name, batch, Instant::now(), unix_now_secs());
+                    inner.lock().merge(&name, &batch, Instant::now(), unix_now_secs());
                 }
+                batch.recycle(&inner.cx);
                 let mut store = store.lock().unwrap_or_else(PoisonError::into_inner);
                 store.record(tailer.checkpoint());
                 if let Err(e) = store.save() {

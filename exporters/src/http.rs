@@ -68,7 +68,8 @@ async fn ingest_push(State(inner): State<Arc<Inner>>, i: usize, headers: HeaderM
     match result {
         Ok(Ok(Outcome::Counted(batch))) => {
             let (lines, malformed) = (batch.lines, batch.malformed);
-            inner.lock().merge(&name, batch, std::time::Instant::now(), unix_now_secs());
+            inner.lock().merge(&name, &batch, std::time::Instant::now(), unix_now_secs());
+            batch.recycle(&inner.cx);
             (StatusCode::OK, axum::Json(json!({ "lines": lines, "malformed": malformed }))).into_response()
         }
         Ok(Ok(Outcome::Validation)) => {

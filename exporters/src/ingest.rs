@@ -19,7 +19,7 @@ const MAX_LINE: usize = 1 << 20;
 #[derive(Debug)]
 pub(crate) enum Outcome {
     /// Counted.
-    Counted(Batch),
+    Counted(Box<Batch>),
     /// Logpush's destination check (`{"content":"tests"}`); nothing to count.
     Validation,
 }
@@ -56,7 +56,7 @@ pub(crate) fn process(
             return Err(IngestError::TooLarge(max));
         }
         batch.add_lines(body, format, cx, now);
-        return Ok(Outcome::Counted(batch));
+        return Ok(Outcome::Counted(Box::new(batch)));
     }
 
     let mut decoder = MultiGzDecoder::new(body);
@@ -88,7 +88,7 @@ pub(crate) fn process(
             if !skipping {
                 batch.add_lines(data, format, cx, now);
             }
-            return Ok(Outcome::Counted(batch));
+            return Ok(Outcome::Counted(Box::new(batch)));
         }
         let Some(last_nl) = memchr::memrchr(b'\n', data) else {
             filled = end;
@@ -147,7 +147,7 @@ mod tests {
 
     fn counted(o: Result<Outcome, IngestError>) -> Batch {
         match o {
-            Ok(Outcome::Counted(b)) => b,
+            Ok(Outcome::Counted(b)) => *b,
             other => panic!("{other:?}"),
         }
     }

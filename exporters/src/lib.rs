@@ -36,6 +36,7 @@ mod series;
 mod slo;
 mod state;
 mod tail;
+mod tally;
 mod timestamp;
 mod topk;
 
@@ -181,7 +182,14 @@ impl Exporter {
         let availability = slo::Availability::of(catalog);
         let has_slo: Vec<bool> = availability.iter().map(Option::is_some).collect();
         let state = State::new(ids, &has_slo, limits, bounds.clone(), lag_bounds.clone());
-        let cx = Context { hosts: HostIndex::new(catalog), bounds, lag_bounds, top_keys: l.top_keys, availability };
+        let cx = Context {
+            hosts: HostIndex::new(catalog),
+            bounds,
+            lag_bounds,
+            top_keys: l.top_keys,
+            availability,
+            spare_tallies: std::sync::Mutex::default(),
+        };
         Ok(Self {
             inner: Arc::new(Inner {
                 state: Mutex::new(state),

@@ -11,6 +11,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
+use crate::scan::Shape;
 use crate::timestamp::{self, Timestamp};
 
 /// The fields edgewatch reads from a request record.
@@ -145,10 +146,20 @@ pub(crate) enum LineFormat {
 }
 
 impl LineFormat {
-    pub(crate) fn parse<'a>(&'a self, line: &'a [u8]) -> Result<Record<'a>, ParseError> {
+    /// `shape` remembers the keys of earlier JSON lines (see [`Shape`]).
+    /// Parses `line` into `r`, handed in empty.
+    pub(crate) fn parse_into<'a>(
+        &'a self,
+        line: &'a [u8],
+        shape: &mut Shape,
+        r: &mut Record<'a>,
+    ) -> Result<(), ParseError> {
         match self {
-            Self::Json(fields) => parse(line, fields),
-            Self::Combined { trailing, host } => crate::combined::parse(line, trailing, host.as_deref()),
+            Self::Json(fields) => parse_into(line, fields, shape, r),
+            Self::Combined { trailing, host } => {
+                *r = crate::combined::parse(line, trailing, host.as_deref())?;
+                Ok(())
+            }
         }
     }
 }
@@ -166,11 +177,23 @@ impl ParseError {
 
 /// Parses one JSON line: the byte scanner of [`crate::scan`] when it can,
 /// `serde_json` otherwise (escapes, unusual shapes, and every error).
-pub(crate) fn parse<'a>(line: &'a [u8], fields: &FieldMap) -> Result<Record<'a>, ParseError> {
-    if let Some(r) = crate::scan::parse(line, fields) {
-        return Ok(r);
+pub(crate) fn parse_into<'a>(
+    line: &'a [u8],
+    fields: &FieldMap,
+    shape: &mut Shape,
+    r: &mut Record<'a>,
+) -> Result<(), ParseError> {
+    if crate::scan::parse_into(line, fields, shape, r).is_none() {
+        *r = parse_serde(line, fields)?;
     }
-    parse_serde(line, fields)
+    Ok(())
+}
+
+#[cfg(test)]
+fn parse<'a>(line: &'a [u8], fields: &FieldMap, shape: &mut Shape) -> Result<Record<'a>, ParseError> {
+    let mut r = Record::default();
+    parse_into(line, fields, shape, &mut r)?;
+    Ok(r)
 }
 
 /// Parses one JSON line with `serde_json`.
@@ -360,7 +383,7 @@ mod tests {
 
     #[test]
     fn reads_a_logpush_line() {
-        let r = parse(LINE.as_bytes(), &FieldMap::Logpush).unwrap();
+        let r = parse(LINE.as_bytes(), &FieldMap::Logpush, &mut Shape::default()).unwrap();
         assert_eq!(r.host.as_deref(), Some("www.shop.example"));
         assert_eq!(r.edge_status, Some(502));
         assert_eq!(r.origin_status, Some(502));
@@ -375,9 +398,16 @@ mod tests {
 
     #[test]
     fn falls_back_to_the_old_waf_field() {
-        let r = parse(br#"{"WAFAction":"block","ClientRequestHost":"a.example"}"#, &FieldMap::Logpush).unwrap();
+        let r = parse(
+            br#"{"WAFAction":"block","ClientRequestHost":"a.example"}"#,
+            &FieldMap::Logpush,
+            &mut Shape::default(),
+        )
+        .unwrap();
         assert_eq!(r.security_action.as_deref(), Some("block"));
-        let r = parse(br#"{"SecurityAction":"challenge","WAFAction":"block"}"#, &FieldMap::Logpush).unwrap();
+        let r =
+            parse(br#"{"SecurityAction":"challenge","WAFAction":"block"}"#, &FieldMap::Logpush, &mut Shape::default())
+                .unwrap();
         assert_eq!(r.security_action.as_deref(), Some("challenge"));
     }
 
@@ -385,7 +415,7 @@ mod tests {
     fn accepts_all_timestamp_encodings_and_escapes() {
         for ts in ["1714564803", "1714564803000000000", r#""2024-05-01T12:00:03Z""#] {
             let line = format!(r#"{{"EdgeEndTimestamp":{ts},"ClientRequestHost":"a\u002eexample"}}"#);
-            let r = parse(line.as_bytes(), &FieldMap::Logpush).unwrap();
+            let r = parse(line.as_bytes(), &FieldMap::Logpush, &mut Shape::default()).unwrap();
             assert_eq!(r.end, Some(Timestamp(1_714_564_803_000_000_000)), "{ts}");
             assert_eq!(r.host.as_deref(), Some("a.example"));
         }
@@ -394,7 +424,7 @@ mod tests {
     #[test]
     fn rejects_what_is_not_one_object() {
         for bad in ["", "[]", "{", r#"{"EdgeResponseStatus":"x"}"#, "{} {}", r#"{"EdgeEndTimestamp":"yesterday"}"#] {
-            assert!(parse(bad.as_bytes(), &FieldMap::Logpush).is_err(), "{bad}");
+            assert!(parse(bad.as_bytes(), &FieldMap::Logpush, &mut Shape::default()).is_err(), "{bad}");
         }
     }
 
@@ -406,9 +436,9 @@ mod tests {
                 .map(|(k, f)| (k.to_owned(), f))
                 .collect(),
         );
-        let r = parse(br#"{"host":"a.example","status":"404","rt":"-"}"#, &map).unwrap();
+        let r = parse(br#"{"host":"a.example","status":"404","rt":"-"}"#, &map, &mut Shape::default()).unwrap();
         assert_eq!((r.host.as_deref(), r.edge_status, r.ttfb), (Some("a.example"), Some(404), None));
-        let r = parse(br#"{"host":"a.example","status":200,"rt":0.25}"#, &map).unwrap();
+        let r = parse(br#"{"host":"a.example","status":200,"rt":0.25}"#, &map, &mut Shape::default()).unwrap();
         assert_eq!(r.ttfb, Some(0.25));
     }
 
@@ -451,25 +481,52 @@ mod tests {
             let sep = if spaces { ", " } else { "," };
             let body: Vec<_> = entries.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
             let line = format!("{{{}}}", body.join(sep));
-            let fast = crate::scan::parse(line.as_bytes(), &FieldMap::Logpush);
             let slow = parse_serde(line.as_bytes(), &FieldMap::Logpush);
-            if let Some(fast) = fast {
-                let slow = slow.map_err(|e| TestCaseError::fail(format!("scanner accepted what serde rejects: {line}: {e}")))?;
-                prop_assert_eq!(fast, slow, "{}", line);
+            // A fresh shape reads every key; a second pass with the shape it
+            // learnt matches them by position instead: both must agree.
+            let mut shape = Shape::default();
+            for pass in ["learning", "shaped"] {
+                if let Some(fast) = crate::scan::parse(line.as_bytes(), &FieldMap::Logpush, &mut shape) {
+                    let slow = slow.as_ref().map_err(|e| TestCaseError::fail(format!("scanner ({pass}) accepted what serde rejects: {line}: {e}")))?;
+                    prop_assert_eq!(&fast, slow, "{} ({})", line, pass);
+                }
+            }
+        }
+
+        #[test]
+        fn a_shape_learnt_from_one_line_never_misreads_the_next(
+            first in prop::collection::vec(prop::sample::select(vec![
+                "ClientRequestHost", "EdgeResponseStatus", "RayID", "Other", "ClientIP", "ClientRequestHostX",
+            ]), 0..8),
+            second in prop::collection::vec(prop::sample::select(vec![
+                "ClientRequestHost", "EdgeResponseStatus", "RayID", "Other", "ClientIP", "ClientRequestHostX",
+            ]), 0..8),
+        ) {
+            // Keys that share a prefix (`ClientRequestHost`, `…HostX`) at
+            // the same position must not be taken for each other.
+            let line = |keys: &[&str]| {
+                let body: Vec<_> = keys.iter().enumerate().map(|(i, k)| format!("\"{k}\":{}", if k.contains("Status") { i.to_string() } else { format!("\"v{i}\"") })).collect();
+                format!("{{{}}}", body.join(","))
+            };
+            let mut shape = Shape::default();
+            for l in [line(&first), line(&second)] {
+                let fast = crate::scan::parse(l.as_bytes(), &FieldMap::Logpush, &mut shape);
+                let slow = parse_serde(l.as_bytes(), &FieldMap::Logpush).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(fast.as_ref(), Some(&slow), "{}", l);
             }
         }
 
         #[test]
         fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
-            let _ = parse(&bytes, &FieldMap::Logpush);
+            let _ = parse(&bytes, &FieldMap::Logpush, &mut Shape::default());
         }
 
         #[test]
         fn mutated_lines_never_panic(cut in 0..LINE.len(), byte in any::<u8>()) {
             let mut bytes = LINE.as_bytes().to_vec();
             bytes[cut] = byte;
-            let _ = parse(&bytes, &FieldMap::Logpush);
-            let _ = parse(&LINE.as_bytes()[..cut], &FieldMap::Logpush);
+            let _ = parse(&bytes, &FieldMap::Logpush, &mut Shape::default());
+            let _ = parse(&LINE.as_bytes()[..cut], &FieldMap::Logpush, &mut Shape::default());
         }
     }
 }

@@ -95,11 +95,31 @@ impl<'a> Cursor<'a> {
                     }
                 }
             }
+            b'-' | b'0'..=b'9' => self.number().map(|_| ()),
             _ => {
                 let v = self.bare();
-                (v == b"true" || v == b"false" || v == b"null" || number(v).is_some()).then_some(())
+                (v == b"true" || v == b"false" || v == b"null").then_some(())
             }
         }
+    }
+
+    /// A JSON number at the cursor. Whole numbers, by far the most common,
+    /// are read in the same pass that finds their end.
+    fn number(&mut self) -> Option<f64> {
+        let start = self.i;
+        let mut n: u64 = 0;
+        while let Some(d @ b'0'..=b'9') = self.peek() {
+            n = n.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
+            self.i += 1;
+        }
+        let len = self.i - start;
+        let ends = matches!(self.peek(), None | Some(b',' | b'}' | b']' | b' ' | b'\t' | b'\r' | b'\n'));
+        if ends && (1..=15).contains(&len) && (len == 1 || self.b.get(start) != Some(&b'0')) {
+            #[allow(clippy::cast_precision_loss)] // at most 15 digits: exact
+            return Some(n as f64);
+        }
+        self.i = start;
+        number(self.bare())
     }
 }
 
@@ -139,7 +159,7 @@ fn value<'a>(c: &mut Cursor<'a>) -> Option<Val<'a>> {
     match c.peek()? {
         b'"' => c.plain_str().and_then(|s| std::str::from_utf8(s).ok()).map(Val::Str),
         b'n' => (c.bare() == b"null").then_some(Val::Null),
-        _ => number(c.bare()).map(Val::Num),
+        _ => c.number().map(Val::Num),
     }
 }
 
@@ -173,20 +193,89 @@ fn time(v: Val<'_>) -> Scanned<Timestamp> {
     }
 }
 
-pub(crate) fn parse<'a>(line: &'a [u8], fields: &FieldMap) -> Option<Record<'a>> {
+/// The keys of the lines seen so far, in order, quotes included, with the
+/// field each feeds. A Logpush job writes the same keys in the same order on
+/// every line, so the next line's key at the same position is usually one
+/// comparison away, instead of a search for its end and a lookup.
+#[derive(Debug, Default)]
+pub(crate) struct Shape {
+    keys: Vec<Key>,
+}
+
+/// A remembered key, quotes included.
+#[derive(Debug)]
+struct Key {
+    quoted: Box<[u8]>,
+    /// The first 32 bytes of `quoted`, zero-padded, and a mask of the bytes
+    /// that count: most keys compare as two pairs of 16-byte words.
+    words: [u128; 2],
+    mask: [u128; 2],
+    field: Option<Field>,
+}
+
+impl Key {
+    fn new(quoted: &[u8], field: Option<Field>) -> Self {
+        let mut padded = [0u8; 32];
+        let mut mask = [0u8; 32];
+        for (i, b) in quoted.iter().take(32).enumerate() {
+            padded[i] = *b;
+            mask[i] = 0xff;
+        }
+        Self { quoted: quoted.into(), words: words(&padded), mask: words(&mask), field }
+    }
+
+    /// Whether `rest` starts with this key.
+    fn starts(&self, rest: &[u8]) -> bool {
+        match rest.first_chunk::<32>() {
+            Some(head) if self.quoted.len() <= 32 => {
+                let w = words(head);
+                ((w[0] ^ self.words[0]) & self.mask[0]) | ((w[1] ^ self.words[1]) & self.mask[1]) == 0
+            }
+            _ => rest.starts_with(&self.quoted),
+        }
+    }
+}
+
+fn words(b: &[u8; 32]) -> [u128; 2] {
+    let (lo, hi) = b.split_at(16);
+    let word = |half: &[u8]| half.try_into().map_or(0, u128::from_le_bytes);
+    [word(lo), word(hi)]
+}
+
+impl Shape {
+    /// The key at the cursor and its field: the remembered one when the line
+    /// has it at this position, else read and remembered.
+    fn key(&mut self, c: &mut Cursor<'_>, position: usize, fields: &FieldMap) -> Scanned<Field> {
+        if let Some(key) = self.keys.get(position)
+            && c.b.get(c.i..).is_some_and(|rest| key.starts(rest))
+        {
+            c.i += key.quoted.len();
+            return Some(key.field);
+        }
+        let start = c.i;
+        let key = c.plain_str()?;
+        let field = fields.field_bytes(key);
+        self.keys.truncate(position);
+        self.keys.push(Key::new(c.b.get(start..c.i)?, field));
+        Some(field)
+    }
+}
+
+/// Parses `line` into `r`, which the caller hands in empty (filling it in
+/// place spares moving a large record through every return).
+pub(crate) fn parse_into<'a>(line: &'a [u8], fields: &FieldMap, shape: &mut Shape, r: &mut Record<'a>) -> Option<()> {
     let mut c = Cursor { b: line, i: 0 };
-    let mut r = Record::default();
     let mut waf_action = None;
     c.ws();
     c.eat(b'{')?;
     c.ws();
     if c.eat(b'}').is_none() {
-        loop {
-            let key = c.plain_str()?;
+        for position in 0.. {
+            let field = shape.key(&mut c, position, fields)?;
             c.ws();
             c.eat(b':')?;
             c.ws();
-            match fields.field_bytes(key) {
+            match field {
                 None => c.skip_value()?,
                 Some(field) => {
                     let v = value(&mut c)?;
@@ -230,7 +319,14 @@ pub(crate) fn parse<'a>(line: &'a [u8], fields: &FieldMap) -> Option<Record<'a>>
         return None;
     }
     if r.security_action.as_deref().is_none_or(str::is_empty) {
-        r.security_action = waf_action.or(r.security_action);
+        r.security_action = waf_action.or(r.security_action.take());
     }
+    Some(())
+}
+
+#[cfg(test)]
+pub(crate) fn parse<'a>(line: &'a [u8], fields: &FieldMap, shape: &mut Shape) -> Option<Record<'a>> {
+    let mut r = Record::default();
+    parse_into(line, fields, shape, &mut r)?;
     Some(r)
 }

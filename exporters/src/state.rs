@@ -110,32 +110,28 @@ impl State {
 
     /// Merges a batch; `now` for expiry bookkeeping, `unix_now` for the
     /// offender windows.
-    pub(crate) fn merge(&mut self, input: &str, batch: Batch, now: Instant, unix_now: u64) {
-        for (key, hosts) in batch.series {
+    pub(crate) fn merge(&mut self, input: &str, batch: &Batch, now: Instant, unix_now: u64) {
+        for (&key, hosts) in &batch.series {
             let c = self.slot(key);
             for (host, series) in hosts {
-                self.merge_host(c, &host, &series, now);
+                self.merge_host(c, host, series, now);
             }
         }
-        for (c, [good, bad]) in batch.slo {
+        for (&c, &[good, bad]) in &batch.slo {
             let slot = self.slot(Some(c));
             if let Some(counts) = &mut self.customers[slot].slo {
                 counts[0] += good;
                 counts[1] += bad;
             }
         }
-        let limits = self.limits.clone();
-        for (key, tops) in batch.offenders {
-            let c = self.slot(key);
-            let windows = &mut self.customers[c].offenders;
-            if windows.is_empty() {
-                *windows = DIMENSIONS
-                    .iter()
-                    .map(|_| WindowedTopK::new(limits.top_capacity, limits.top_slot.as_secs().max(1), limits.top_slots))
-                    .collect();
+        for (key, summaries) in batch.offenders.spilled() {
+            for (w, s) in self.offender_windows(key).iter_mut().zip(summaries) {
+                w.merge(unix_now, s);
             }
-            for (w, t) in windows.iter_mut().zip(&tops) {
-                w.merge(unix_now, t);
+        }
+        for (key, dimension, counts) in batch.offenders.groups() {
+            if let Some(w) = self.offender_windows(key).get_mut(dimension) {
+                w.merge_counts(unix_now, counts);
             }
         }
         let stats = self.input(input);
@@ -143,6 +139,20 @@ impl State {
         stats.lines_malformed += batch.malformed;
         *stats.batches.entry("ok").or_default() += 1;
         stats.lag.merge_from(&batch.lag);
+    }
+
+    /// A customer's offender windows, one per dimension, made on first use.
+    fn offender_windows(&mut self, key: CustomerKey) -> &mut [WindowedTopK] {
+        let c = self.slot(key);
+        let limits = &self.limits;
+        let windows = &mut self.customers[c].offenders;
+        if windows.is_empty() {
+            *windows = DIMENSIONS
+                .iter()
+                .map(|_| WindowedTopK::new(limits.top_capacity, limits.top_slot.as_secs().max(1), limits.top_slots))
+                .collect();
+        }
+        windows
     }
 
     fn merge_host(&mut self, c: usize, host: &str, series: &HostSeries, now: Instant) {
@@ -242,7 +252,7 @@ mod tests {
         let cx = context();
         let mut s =
             State::new(vec!["acme".into()], &[true], limits(2, 10_000), cx.bounds.clone(), cx.lag_bounds.clone());
-        s.merge("push", batch_of(&cx, THREE_HOSTS), Instant::now(), 0);
+        s.merge("push", &batch_of(&cx, THREE_HOSTS), Instant::now(), 0);
         let unknown = &s.customers[1];
         assert_eq!(unknown.hosts.len(), 3, "two hosts and other");
         assert!(unknown.hosts.contains_key(OVERFLOW_HOST));
@@ -255,7 +265,7 @@ mod tests {
     fn the_series_cap_stops_new_hosts() {
         let cx = context();
         let mut s = State::new(vec!["acme".into()], &[true], limits(100, 1), cx.bounds.clone(), cx.lag_bounds.clone());
-        s.merge("push", batch_of(&cx, THREE_HOSTS), Instant::now(), 0);
+        s.merge("push", &batch_of(&cx, THREE_HOSTS), Instant::now(), 0);
         assert_eq!(s.customers[1].hosts.len(), 2, "the first host, then other");
         assert_eq!(s.customers[1].overflow, 2);
     }
@@ -266,7 +276,7 @@ mod tests {
         let mut s =
             State::new(vec!["acme".into()], &[true], limits(10, 10_000), cx.bounds.clone(), cx.lag_bounds.clone());
         let t0 = Instant::now();
-        s.merge("push", batch_of(&cx, THREE_HOSTS), t0, 0);
+        s.merge("push", &batch_of(&cx, THREE_HOSTS), t0, 0);
         assert!(s.series_total > 0);
         s.expire(t0 + Duration::from_secs(30));
         assert_eq!(s.customers[1].hosts.len(), 3);

@@ -51,7 +51,7 @@ fn rank(a: &Counter, b: &Counter) -> Ordering {
     b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key))
 }
 
-fn truncate_key(key: &str) -> &str {
+pub(crate) fn truncate_key(key: &str) -> &str {
     if key.len() <= MAX_KEY_BYTES {
         return key;
     }
@@ -224,14 +224,99 @@ impl SpaceSaving {
         // Every kept counter is at least `own_bound + other_bound`, which also bounds keys neither side monitored.
         self.floor = own_bound.saturating_add(other_bound);
         self.slots = merged;
+        self.rebuild();
+    }
+
+    /// Folds in the exact weights of distinct keys (a batch's tally): the
+    /// combine-then-prune of [`Self::merge`] with another side that missed
+    /// nothing, so no counter of ours is charged for it. Unlike offering the
+    /// keys one by one, nothing is evicted and re-indexed per key, and only
+    /// the keys that stay are copied.
+    pub(crate) fn merge_counts<'k>(&mut self, counts: impl IntoIterator<Item = (&'k str, u64)>) {
+        let own_bound = self.unmonitored_bound();
+        // New keys with their hash and combined count, in the order given.
+        let mut new: Vec<(&'k str, u64, u64)> = Vec::new();
+        let mut changed = false;
+        for (key, weight) in counts {
+            let key = truncate_key(key);
+            self.total = self.total.saturating_add(weight);
+            let hash = self.hasher.hash_one(key);
+            if let Some(s) = self.find(hash, key).and_then(|id| self.slots.get_mut(id)) {
+                s.count = s.count.saturating_add(weight);
+                changed = true;
+            } else if weight > 0 {
+                new.push((key, hash, weight.saturating_add(own_bound)));
+            }
+        }
+        if new.is_empty() {
+            if changed {
+                self.heapify();
+            }
+            return;
+        }
+        // Keep the `capacity` largest of ours and the new ones; on equal
+        // counts ours stay (fewer copies) and new ones go in the order given.
+        let ours = self.slots.len();
+        let mut order: Vec<(u64, usize)> =
+            self.slots.iter().map(|s| s.count).chain(new.iter().map(|n| n.2)).zip(0..).collect();
+        if order.len() > self.capacity {
+            order.select_nth_unstable_by(self.capacity.saturating_sub(1), |a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+            order.truncate(self.capacity);
+        }
+        let mut kept = vec![false; ours];
+        let mut entering = Vec::new();
+        for &(_, i) in &order {
+            match kept.get_mut(i) {
+                Some(k) => *k = true,
+                None => entering.extend(new.get(i - ours)),
+            }
+        }
+        // New keys take the slots of ours that lost (each loser was
+        // displaced by one of them, as ours never exceed the capacity), then
+        // new slots.
+        let mut lost = (0..ours).filter(|&id| !kept.get(id).copied().unwrap_or(true));
+        for (key, hash, count) in entering {
+            let id = if let Some(id) = lost.next() {
+                let Some(old) = self.slots.get(id).map(|s| self.hasher.hash_one(s.key.as_str())) else { continue };
+                if let Ok(entry) = self.table.find_entry(old, |&i| i == id) {
+                    entry.remove();
+                }
+                id
+            } else {
+                self.slots.push(Counter { key: String::new(), count: 0, error: 0, pos: 0 });
+                self.slots.len() - 1
+            };
+            let Some(slot) = self.slots.get_mut(id) else { continue };
+            slot.key.clear();
+            slot.key.push_str(key);
+            (slot.count, slot.error) = (count, own_bound);
+            self.index_slot(hash, id);
+        }
+        // Every counter is at least `own_bound`, which also bounds keys
+        // neither side monitored.
+        self.floor = self.floor.max(own_bound);
+        self.heapify();
+    }
+
+    /// Re-indexes every slot and restores the heap after slots were replaced.
+    fn rebuild(&mut self) {
         self.table.clear();
+        for id in 0..self.slots.len() {
+            let Some(s) = self.slots.get(id) else { break };
+            let hash = self.hasher.hash_one(s.key.as_str());
+            self.index_slot(hash, id);
+        }
+        self.heapify();
+    }
+
+    /// Restores the heap after counts changed in place.
+    fn heapify(&mut self) {
         self.heap.clear();
         for id in 0..self.slots.len() {
-            let Some(s) = self.slots.get_mut(id) else { break };
-            s.pos = id;
-            let hash = self.hasher.hash_one(s.key.as_str());
+            if let Some(s) = self.slots.get_mut(id) {
+                s.pos = id;
+            }
             self.heap.push(id);
-            self.index_slot(hash, id);
         }
         for pos in (0..self.heap.len() / 2).rev() {
             self.sift_down(pos);
@@ -258,10 +343,14 @@ impl SpaceSaving {
         self.heap.get(pos).and_then(|&id| self.slots.get(id))
     }
 
-    /// Whether the slot at heap position `a` ranks below the one at `b`.
+    /// Whether the slot at heap position `a` holds a smaller count than the
+    /// one at `b`. Ties are left where they are: most keys of a stream share
+    /// the smallest counts, and comparing their strings on every increment
+    /// cost more than the whole heap walk. Which of several equal counters is
+    /// evicted does not change the guarantees.
     fn evicts_before(&self, a: usize, b: usize) -> bool {
         match (self.slot_at(a), self.slot_at(b)) {
-            (Some(x), Some(y)) => rank(x, y) == Ordering::Greater,
+            (Some(x), Some(y)) => x.count < y.count,
             _ => false,
         }
     }
@@ -377,6 +466,13 @@ impl WindowedTopK {
     pub(crate) fn merge(&mut self, now: u64, batch: &SpaceSaving) {
         if let Some(summary) = self.current(now) {
             summary.merge(batch);
+        }
+    }
+
+    /// Folds a batch's exact counts of distinct keys into the slot for time `now` (unix seconds).
+    pub(crate) fn merge_counts<'k>(&mut self, now: u64, counts: impl IntoIterator<Item = (&'k str, u64)>) {
+        if let Some(summary) = self.current(now) {
+            summary.merge_counts(counts);
         }
     }
 
@@ -683,6 +779,18 @@ mod tests {
             check_guarantees(&merged, &true_counts(&all), capacity);
             let twice: Vec<_> = all.iter().chain(&c).cloned().collect();
             check_guarantees(&again, &true_counts(&twice), capacity);
+        }
+
+        #[test]
+        fn prop_merge_counts_guarantees(capacity in 1usize..12, a in stream(), b in stream(), c in stream()) {
+            // Exact counts folded into a summary, between offers, keep the guarantees.
+            let mut s = summarize(capacity, &a);
+            s.merge_counts(true_counts(&b).iter().map(|(k, n)| (k.as_str(), *n)));
+            for (key, weight) in &c {
+                s.offer(key, *weight);
+            }
+            let all: Vec<_> = a.iter().chain(&b).chain(&c).cloned().collect();
+            check_guarantees(&s, &true_counts(&all), capacity);
         }
 
         #[test]
