@@ -112,10 +112,11 @@ impl Batch {
     }
 
     fn add(&mut self, r: &Record<'_>, cx: &Context, now: f64) {
-        let customer = cx.hosts.lookup(r.host.as_deref(), r.zone.as_deref());
-        let host = match r.host.as_deref() {
+        let normalized = r.host.as_deref().map(hosts::normalize);
+        let customer = cx.hosts.lookup_normalized(normalized.as_deref(), r.zone.as_deref());
+        let host = match normalized {
             // A host header is client input: keep it a plausible label value.
-            Some(h) if h.len() <= MAX_HOST_LEN => hosts::normalize(h),
+            Some(h) if h.len() <= MAX_HOST_LEN => h,
             Some(_) => Cow::Borrowed("invalid"),
             None => Cow::Borrowed("none"),
         };

@@ -37,14 +37,20 @@ impl HostIndex {
     }
 
     /// The customer of a request for `host` in `zone`.
+    #[cfg(test)]
     pub(crate) fn lookup(&self, host: Option<&str>, zone: Option<&str>) -> Option<CustomerIdx> {
-        if let Some(host) = host.map(normalize) {
-            if let Some(&c) = self.exact.get(host.as_ref()) {
+        self.lookup_normalized(host.map(normalize).as_deref(), zone)
+    }
+
+    /// [`Self::lookup`] for a host already passed through [`normalize`].
+    pub(crate) fn lookup_normalized(&self, host: Option<&str>, zone: Option<&str>) -> Option<CustomerIdx> {
+        if let Some(host) = host {
+            if let Some(&c) = self.exact.get(host) {
                 return Some(c);
             }
             // Most specific wildcard first: for a.b.example.com try
             // b.example.com, then example.com.
-            let mut rest = host.as_ref();
+            let mut rest = host;
             while let Some(dot) = rest.find('.') {
                 rest = &rest[dot + 1..];
                 if let Some(&c) = self.wildcard.get(rest) {
@@ -52,7 +58,7 @@ impl HostIndex {
                 }
             }
             // A host inside a customer's zone belongs to that customer.
-            let mut rest = host.as_ref();
+            let mut rest = host;
             loop {
                 if let Some(&c) = self.zones.get(rest) {
                     return Some(c);
@@ -67,7 +73,10 @@ impl HostIndex {
 
 /// Lowercase, without a port or final dot; borrows when already clean.
 pub(crate) fn normalize(host: &str) -> Cow<'_, str> {
-    let host = match host.rsplit_once(':') {
+    // A port has at most five digits: look for its colon near the end only.
+    let tail = host.len().saturating_sub(6);
+    let colon = host.as_bytes().get(tail..).and_then(|t| t.iter().rposition(|&b| b == b':')).map(|i| tail + i);
+    let host = match colon.and_then(|i| Some((host.get(..i)?, host.get(i + 1..)?))) {
         // A port, not part of an IPv6 literal.
         Some((h, port)) if !h.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => h,
         _ => host,
@@ -105,5 +114,15 @@ mod tests {
         assert_eq!(ix.lookup(Some("elsewhere.example"), Some("c.example")), Some(2), "zone name");
         assert_eq!(ix.lookup(Some("elsewhere.example"), None), None);
         assert_eq!(ix.lookup(None, None), None);
+    }
+
+    #[test]
+    fn normalizing_strips_ports_not_addresses() {
+        assert_eq!(normalize("Shop.A.Example:8443"), "shop.a.example");
+        assert_eq!(normalize("shop.a.example."), "shop.a.example");
+        assert_eq!(normalize("2001:db8::1"), "2001:db8::1", "an IPv6 literal keeps its last group");
+        assert_eq!(normalize("[2001:db8::1]:8080"), "[2001:db8::1]:8080");
+        assert_eq!(normalize("a.example:"), "a.example");
+        assert_eq!(normalize(":"), "");
     }
 }

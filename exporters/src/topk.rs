@@ -45,6 +45,9 @@ struct Counter {
     error: u64,
     /// Where this slot sits in the heap.
     pos: usize,
+    /// The key's hash under the summary's hasher, kept so evicting or
+    /// re-indexing a slot never hashes its key again.
+    hash: u64,
 }
 
 fn rank(a: &Counter, b: &Counter) -> Ordering {
@@ -136,8 +139,8 @@ impl SpaceSaving {
     }
 
     fn index_slot(&mut self, hash: u64, id: usize) {
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        self.table.insert_unique(hash, id, |&i| slots.get(i).map_or(0, |s| hasher.hash_one(s.key.as_str())));
+        let slots = &self.slots;
+        self.table.insert_unique(hash, id, |&i| slots.get(i).map_or(0, |s| s.hash));
     }
 
     /// Counts `weight` more for `key`.
@@ -158,19 +161,20 @@ impl SpaceSaving {
             let id = self.slots.len();
             let pos = self.heap.len();
             let count = self.floor.saturating_add(weight);
-            self.slots.push(Counter { key: key.to_owned(), count, error: self.floor, pos });
+            self.slots.push(Counter { key: key.to_owned(), count, error: self.floor, pos, hash });
             self.heap.push(id);
             self.index_slot(hash, id);
             self.sift_up(pos);
         } else if let Some(&id) = self.heap.first() {
             // Full: the new key inherits the smallest counter, whose count bounds any unmonitored key.
-            let Some(old_hash) = self.slots.get(id).map(|s| self.hasher.hash_one(s.key.as_str())) else { return };
+            let Some(old_hash) = self.slots.get(id).map(|s| s.hash) else { return };
             if let Ok(entry) = self.table.find_entry(old_hash, |&i| i == id) {
                 entry.remove();
             }
             let Some(s) = self.slots.get_mut(id) else { return };
             s.key.clear();
             s.key.push_str(key);
+            s.hash = hash;
             self.floor = self.floor.max(s.count);
             s.error = s.count;
             s.count = s.count.saturating_add(weight);
@@ -201,7 +205,7 @@ impl SpaceSaving {
         for o in &other.slots {
             if self.find(self.hasher.hash_one(o.key.as_str()), &o.key).is_none() {
                 let (count, error) = (o.count.saturating_add(own_bound), o.error.saturating_add(own_bound));
-                merged.push(Counter { key: o.key.clone(), count, error, pos: 0 });
+                merged.push(Counter { key: o.key.clone(), count, error, pos: 0, hash: 0 });
             }
         }
         for s in std::mem::take(&mut self.slots) {
@@ -215,6 +219,7 @@ impl SpaceSaving {
                 error: s.error.saturating_add(error),
                 key: s.key,
                 pos: 0,
+                hash: s.hash,
             });
         }
         if merged.len() > self.capacity {
@@ -277,19 +282,19 @@ impl SpaceSaving {
         let mut lost = (0..ours).filter(|&id| !kept.get(id).copied().unwrap_or(true));
         for (key, hash, count) in entering {
             let id = if let Some(id) = lost.next() {
-                let Some(old) = self.slots.get(id).map(|s| self.hasher.hash_one(s.key.as_str())) else { continue };
+                let Some(old) = self.slots.get(id).map(|s| s.hash) else { continue };
                 if let Ok(entry) = self.table.find_entry(old, |&i| i == id) {
                     entry.remove();
                 }
                 id
             } else {
-                self.slots.push(Counter { key: String::new(), count: 0, error: 0, pos: 0 });
+                self.slots.push(Counter { key: String::new(), count: 0, error: 0, pos: 0, hash: 0 });
                 self.slots.len() - 1
             };
             let Some(slot) = self.slots.get_mut(id) else { continue };
             slot.key.clear();
             slot.key.push_str(key);
-            (slot.count, slot.error) = (count, own_bound);
+            (slot.count, slot.error, slot.hash) = (count, own_bound, hash);
             self.index_slot(hash, id);
         }
         // Every counter is at least `own_bound`, which also bounds keys
@@ -302,8 +307,10 @@ impl SpaceSaving {
     fn rebuild(&mut self) {
         self.table.clear();
         for id in 0..self.slots.len() {
-            let Some(s) = self.slots.get(id) else { break };
-            let hash = self.hasher.hash_one(s.key.as_str());
+            let hasher = &self.hasher;
+            let Some(s) = self.slots.get_mut(id) else { break };
+            s.hash = hasher.hash_one(s.key.as_str());
+            let hash = s.hash;
             self.index_slot(hash, id);
         }
         self.heapify();
