@@ -1,8 +1,9 @@
 //! The exporter's HTTP endpoints.
 //!
-//! - `POST <push path>`: a Logpush batch. 200 once counted; 401 without the
-//!   secret; 400 for a broken gzip stream; 413 over a size limit. Logpush
-//!   retries on failure, and a refused batch was counted in no part.
+//! - `POST <push path>`: a Logpush batch, counted as it streams in. 200 once
+//!   counted; 401 without the secret; 400 for a broken gzip stream or a body
+//!   cut off; 413 over a size limit. Logpush retries on failure, and a
+//!   refused batch was counted in no part.
 //! - `GET /metrics`: Prometheus text or OpenMetrics, by `Accept`.
 //! - `GET /-/healthy`, `GET /-/ready`.
 //! - `GET /api/v1/top?customer=ID&by=ip|asn|country|path|user_agent[&n=10]`.
@@ -11,15 +12,17 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use http_body_util::BodyExt as _;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::batch::DIMENSIONS;
+use crate::chunks::{self, ChunkReader};
 use crate::expose::{self, Format};
 use crate::ingest::{self, IngestError, Outcome};
 use crate::record::{FieldMap, LineFormat};
@@ -34,11 +37,9 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
         .route("/-/ready", get(ready))
         .route("/api/v1/top", get(top));
     for (i, push) in inner.pushes.iter().enumerate() {
-        let limit = usize::try_from(push.config.max_body_bytes.0).unwrap_or(usize::MAX);
         router = router.route(
             &push.config.path,
-            post(move |state: State<Arc<Inner>>, headers: HeaderMap, body: Bytes| ingest_push(state, i, headers, body))
-                .layer(DefaultBodyLimit::max(limit)),
+            post(move |state: State<Arc<Inner>>, headers: HeaderMap, body: Body| ingest_push(state, i, headers, body)),
         );
     }
     router.with_state(inner)
@@ -48,7 +49,18 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, axum::Json(json!({ "error": message.into() }))).into_response()
 }
 
-async fn ingest_push(State(inner): State<Arc<Inner>>, i: usize, headers: HeaderMap, body: Bytes) -> Response {
+/// How the body's transfer ended, as the HTTP task saw it.
+enum Received {
+    /// Every byte was handed to the parser (or the parser stopped early and
+    /// its own result says why).
+    Whole,
+    /// Over the push's `max_body_bytes`.
+    TooLarge(u64),
+    /// The client broke off or sent a malformed body.
+    Broken(String),
+}
+
+async fn ingest_push(State(inner): State<Arc<Inner>>, i: usize, headers: HeaderMap, body: Body) -> Response {
     let Some(push) = inner.pushes.get(i) else {
         return error(StatusCode::NOT_FOUND, "no such input");
     };
@@ -58,37 +70,91 @@ async fn ingest_push(State(inner): State<Arc<Inner>>, i: usize, headers: HeaderM
         let header = push.config.auth.as_ref().map_or("", |a| a.header.as_str());
         return error(StatusCode::UNAUTHORIZED, format!("missing or wrong `{header}` header"));
     }
-    let gzip = ingest::is_gzip(headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()), &body);
+    let limit = push.config.max_body_bytes.0;
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        inner.lock().count_batch(&name, "too_large");
+        return error(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is larger than {limit} bytes"));
+    }
+    let gzip_header = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|e| e.eq_ignore_ascii_case("gzip"));
     let max = push.config.max_decompressed_bytes.0;
-    // Decompressing and parsing is CPU work: keep it off the async workers,
-    // so batches use every core while the server stays responsive.
+
+    // Decompressing and parsing is CPU work: it runs on a blocking thread,
+    // reading the body while this task receives it, so batches use every
+    // core, a large batch is never held whole, and the server stays
+    // responsive.
+    let (tx, rx) = tokio::sync::mpsc::channel(chunks::IN_FLIGHT);
     let work = Arc::clone(&inner);
-    let result =
-        tokio::task::spawn_blocking(move || ingest::process(&body, gzip, max, &LOGPUSH, &work.cx, unix_now())).await;
-    match result {
-        Ok(Ok(Outcome::Counted(batch))) => {
+    let parser = tokio::task::spawn_blocking(move || {
+        let mut src = ChunkReader::new(rx);
+        // Logpush's Content-Encoding is not guaranteed: the magic bytes decide too.
+        let gzip = gzip_header || src.starts_with_gzip_magic();
+        ingest::process(src, gzip, max, &LOGPUSH, &work.cx, unix_now())
+    });
+    let received = receive(body, limit, &tx).await;
+    drop(tx);
+    let result = parser.await;
+
+    let refused = |reason: &'static str, status: StatusCode, message: String| {
+        inner.lock().count_batch(&name, reason);
+        error(status, message)
+    };
+    match (received, result) {
+        (Received::TooLarge(limit), _) => {
+            refused("too_large", StatusCode::PAYLOAD_TOO_LARGE, format!("the body is larger than {limit} bytes"))
+        }
+        (Received::Broken(e), _) => {
+            refused("broken", StatusCode::BAD_REQUEST, format!("the body could not be read: {e}"))
+        }
+        (Received::Whole, Ok(Ok(Outcome::Counted(batch)))) => {
             let (lines, malformed) = (batch.lines, batch.malformed);
             inner.lock().merge(&name, &batch, std::time::Instant::now(), unix_now_secs());
             batch.recycle(&inner.cx);
             (StatusCode::OK, axum::Json(json!({ "lines": lines, "malformed": malformed }))).into_response()
         }
-        Ok(Ok(Outcome::Validation)) => {
+        (Received::Whole, Ok(Ok(Outcome::Validation))) => {
             inner.lock().count_batch(&name, "validation");
             (StatusCode::OK, axum::Json(json!({ "validation": "ok" }))).into_response()
         }
-        Ok(Err(e @ IngestError::TooLarge(_))) => {
-            inner.lock().count_batch(&name, "too_large");
-            error(StatusCode::PAYLOAD_TOO_LARGE, e.to_string())
+        (Received::Whole, Ok(Err(e @ IngestError::TooLarge(_)))) => {
+            refused("too_large", StatusCode::PAYLOAD_TOO_LARGE, e.to_string())
         }
-        Ok(Err(e @ IngestError::BadGzip(_))) => {
-            inner.lock().count_batch(&name, "bad_gzip");
-            error(StatusCode::BAD_REQUEST, e.to_string())
+        (Received::Whole, Ok(Err(e @ IngestError::BadGzip(_)))) => {
+            refused("bad_gzip", StatusCode::BAD_REQUEST, e.to_string())
         }
-        Err(join) => {
+        (Received::Whole, Ok(Err(e @ IngestError::Read(_)))) => {
+            refused("broken", StatusCode::BAD_REQUEST, e.to_string())
+        }
+        (Received::Whole, Err(join)) => {
             tracing::error!(error = %join, input = %name, "Batch processing failed.");
             error(StatusCode::INTERNAL_SERVER_ERROR, "batch processing failed")
         }
     }
+}
+
+/// Hands the body to the parser chunk by chunk, up to `limit` bytes.
+async fn receive(mut body: Body, limit: u64, tx: &tokio::sync::mpsc::Sender<Bytes>) -> Received {
+    let mut received: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        let chunk = match frame.map(hyper::body::Frame::into_data) {
+            Ok(Ok(data)) => data,
+            // Trailers carry nothing to count.
+            Ok(Err(_)) => continue,
+            Err(e) => return Received::Broken(e.to_string()),
+        };
+        received += chunk.len() as u64;
+        if received > limit {
+            return Received::TooLarge(limit);
+        }
+        // A closed channel means the parser stopped early; its result says why.
+        if tx.send(chunk).await.is_err() {
+            break;
+        }
+    }
+    Received::Whole
 }
 
 fn authorized(push: &Push, headers: &HeaderMap) -> bool {

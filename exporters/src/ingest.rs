@@ -1,11 +1,11 @@
-//! A push body to a [`Batch`]: gzip or plain, decompressed in bounded chunks,
-//! split into lines and aggregated. Nothing reaches shared state until the
-//! whole body has been read, so a body that fails half-way (and will be sent
-//! again) is never counted twice.
+//! A push body to a [`Batch`]: gzip or plain, read as it arrives,
+//! decompressed in bounded chunks, split into lines and aggregated. Nothing
+//! reaches shared state until the whole body has been read, so a body that
+//! fails half-way (and will be sent again) is never counted twice.
 
-use std::io::Read as _;
+use std::io::{BufRead, Read};
 
-use flate2::read::MultiGzDecoder;
+use flate2::bufread::MultiGzDecoder;
 
 use crate::batch::{Batch, Context};
 use crate::record::LineFormat;
@@ -31,37 +31,37 @@ pub(crate) enum IngestError {
     TooLarge(u64),
     #[error("truncated or corrupt gzip stream: {0}")]
     BadGzip(String),
+    #[error("the body could not be read: {0}")]
+    Read(String),
 }
 
-/// Whether a body is gzip: by header, or by its magic bytes (Logpush's
-/// Content-Encoding is not guaranteed).
-pub(crate) fn is_gzip(content_encoding: Option<&str>, body: &[u8]) -> bool {
-    content_encoding.is_some_and(|e| e.eq_ignore_ascii_case("gzip")) || body.starts_with(&[0x1f, 0x8b])
-}
-
+/// Counts a body read from `src`, gzip or plain, as it arrives.
 pub(crate) fn process(
-    body: &[u8],
+    src: impl BufRead,
     gzip: bool,
     max: u64,
     format: &LineFormat,
     cx: &Context,
     now: f64,
 ) -> Result<Outcome, IngestError> {
-    let mut batch = Batch::new(cx);
-    if !gzip {
-        if is_validation(body) {
-            return Ok(Outcome::Validation);
-        }
-        if body.len() as u64 > max {
-            return Err(IngestError::TooLarge(max));
-        }
-        batch.add_lines(body, format, cx, now);
-        return Ok(Outcome::Counted(Box::new(batch)));
+    if gzip {
+        count(MultiGzDecoder::new(src), max, format, cx, now, |e| IngestError::BadGzip(e.to_string()))
+    } else {
+        count(src, max, format, cx, now, |e| IngestError::Read(e.to_string()))
     }
+}
 
-    let mut decoder = MultiGzDecoder::new(body);
-    // Decompressed bytes land in `buf[filled..]`; complete lines are counted
-    // and the partial last line moves to the front. Zeroed once, not per read.
+fn count(
+    mut src: impl Read,
+    max: u64,
+    format: &LineFormat,
+    cx: &Context,
+    now: f64,
+    broken: impl Fn(std::io::Error) -> IngestError,
+) -> Result<Outcome, IngestError> {
+    let mut batch = Batch::new(cx);
+    // Data lands in `buf[filled..]`; complete lines are counted and the
+    // partial last line moves to the front. Zeroed once, not per read.
     let mut buf = vec![0u8; 2 * CHUNK];
     let mut filled = 0;
     let mut total: u64 = 0;
@@ -72,14 +72,14 @@ pub(crate) fn process(
         if buf.len() - filled < CHUNK {
             buf.resize(filled + CHUNK, 0);
         }
-        let n = decoder.read(&mut buf[filled..]).map_err(|e| IngestError::BadGzip(e.to_string()))?;
+        let n = src.read(&mut buf[filled..filled + CHUNK]).map_err(&broken)?;
         total += n as u64;
         if total > max {
             return Err(IngestError::TooLarge(max));
         }
         let end = filled + n;
         let data = &buf[..end];
-        if first && n < CHUNK && is_validation(data) && decoder.read(&mut [0u8; 1]).is_ok_and(|m| m == 0) {
+        if first && n < CHUNK && is_validation(data) && src.read(&mut [0u8; 1]).is_ok_and(|m| m == 0) {
             return Ok(Outcome::Validation);
         }
         first = false;
@@ -156,8 +156,8 @@ mod tests {
     fn gzip_and_plain_count_the_same() {
         let cx = context();
         let data = lines(3000);
-        let plain = counted(process(&data, false, 1 << 30, &crate::batch::tests::LOGPUSH, &cx, 0.0));
-        let zipped = counted(process(&gz(&data), true, 1 << 30, &crate::batch::tests::LOGPUSH, &cx, 0.0));
+        let plain = counted(process(&data[..], false, 1 << 30, &crate::batch::tests::LOGPUSH, &cx, 0.0));
+        let zipped = counted(process(&gz(&data)[..], true, 1 << 30, &crate::batch::tests::LOGPUSH, &cx, 0.0));
         assert_eq!((plain.lines, zipped.lines), (3000, 3000));
         assert_eq!(zipped.malformed, 0, "no line is cut at a chunk boundary");
         assert_eq!(plain.series, zipped.series);
@@ -176,7 +176,7 @@ mod tests {
         let cx = context();
         let bomb = gz(&vec![b' '; 64 << 20]);
         assert!(bomb.len() < 1 << 20, "64 MiB of spaces compress to {} bytes", bomb.len());
-        let r = process(&bomb, true, 8 << 20, &crate::batch::tests::LOGPUSH, &cx, 0.0);
+        let r = process(&bomb[..], true, 8 << 20, &crate::batch::tests::LOGPUSH, &cx, 0.0);
         assert!(matches!(r, Err(IngestError::TooLarge(_))), "{r:?}");
     }
 
@@ -184,11 +184,11 @@ mod tests {
     fn answers_the_validation_upload() {
         let cx = context();
         assert!(matches!(
-            process(&gz(br#"{"content":"tests"}"#), true, 1 << 20, &crate::batch::tests::LOGPUSH, &cx, 0.0),
+            process(&gz(br#"{"content":"tests"}"#)[..], true, 1 << 20, &crate::batch::tests::LOGPUSH, &cx, 0.0),
             Ok(Outcome::Validation)
         ));
         assert!(matches!(
-            process(b"test", false, 1 << 20, &crate::batch::tests::LOGPUSH, &cx, 0.0),
+            process(&b"test"[..], false, 1 << 20, &crate::batch::tests::LOGPUSH, &cx, 0.0),
             Ok(Outcome::Validation)
         ));
     }
@@ -200,7 +200,7 @@ mod tests {
         data.extend(vec![b'x'; 3 * MAX_LINE]);
         data.push(b'\n');
         data.extend(lines(2));
-        let b = counted(process(&gz(&data), true, 1 << 30, &crate::batch::tests::LOGPUSH, &cx, 0.0));
+        let b = counted(process(&gz(&data)[..], true, 1 << 30, &crate::batch::tests::LOGPUSH, &cx, 0.0));
         assert_eq!((b.lines, b.malformed), (5, 1));
     }
 }

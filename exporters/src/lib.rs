@@ -21,6 +21,7 @@
 //! ```
 
 mod batch;
+mod chunks;
 mod classify;
 mod combined;
 pub mod config;

@@ -89,6 +89,42 @@ impl Running {
         (resp.status().as_u16(), resp.text().await.unwrap())
     }
 
+    /// Posts `chunks` with chunked transfer encoding, as a client streaming
+    /// a large batch does; with `finish` false the client stops sending
+    /// half-way and closes its side. Returns the raw response (none when cut off).
+    pub(crate) async fn push_chunked(
+        &self,
+        path: &str,
+        chunks: &[&[u8]],
+        headers: &[(&str, &str)],
+        finish: bool,
+    ) -> String {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let addr = self.base.strip_prefix("http://").unwrap();
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut head =
+            format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n");
+        for (k, v) in headers {
+            head = head + k + ": " + v + "\r\n";
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes()).await.unwrap();
+        for chunk in chunks {
+            stream.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).await.unwrap();
+            stream.write_all(chunk).await.unwrap();
+            stream.write_all(b"\r\n").await.unwrap();
+        }
+        if !finish {
+            // The server sees the body end early; no answer is expected.
+            stream.shutdown().await.unwrap();
+            return String::new();
+        }
+        stream.write_all(b"0\r\n\r\n").await.unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        response
+    }
+
     pub(crate) async fn get(&self, path: &str) -> (u16, String) {
         let resp = self.client.get(format!("{}{path}", self.base)).send().await.unwrap();
         (resp.status().as_u16(), resp.text().await.unwrap())

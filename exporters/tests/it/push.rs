@@ -122,7 +122,61 @@ async fn bombs_and_oversized_bodies_get_413() {
     assert_eq!(status, 413, "{body}");
     let (status, _) = ex.push("/ingest/cf", vec![b'\n'; 2 << 20], &[AUTH]).await;
     assert_eq!(status, 413, "over max_body_bytes");
+    assert_eq!(ex.sample(r#"edgewatch_exporter_batches_total{input="cf",result="too_large"}"#).await, 2);
+}
+
+#[tokio::test]
+async fn a_batch_streamed_in_small_chunks_is_counted_whole() {
+    let ex = start(SECURED).await;
+    let mut one = batch();
+    one.push(b'\n');
+    let body = gzip(&one.repeat(2000));
+    // A first chunk of one byte splits gzip's magic, and there is no
+    // Content-Encoding header: the body is still recognised as gzip.
+    let chunks: Vec<&[u8]> = std::iter::once(&body[..1]).chain(body[1..].chunks(997)).collect();
+    assert!(chunks.len() > 10);
+    let response = ex.push_chunked("/ingest/cf", &chunks, &[AUTH], true).await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.ends_with(r#"{"lines":12000,"malformed":2000}"#), "{response}");
+    assert_eq!(ex.sample(r#"edgewatch_exporter_lines_total{input="cf",result="ok"}"#).await, 10_000);
+}
+
+#[tokio::test]
+async fn a_streamed_body_over_the_limit_gets_413_without_content_length() {
+    let ex = start(SECURED).await;
+    let line = br#"{"ClientRequestHost":"www.acme.example","EdgeResponseStatus":200}"#.to_vec();
+    let mut data = Vec::new();
+    while data.len() <= 1 << 20 {
+        data.extend_from_slice(&line);
+        data.push(b'\n');
+    }
+    let chunks: Vec<&[u8]> = data.chunks(64 * 1024).collect();
+    let response = ex.push_chunked("/ingest/cf", &chunks, &[AUTH], true).await;
+    assert!(response.starts_with("HTTP/1.1 413"), "{response}");
+    assert_eq!(ex.sample(r#"edgewatch_exporter_lines_total{input="cf",result="ok"}"#).await, 0);
     assert_eq!(ex.sample(r#"edgewatch_exporter_batches_total{input="cf",result="too_large"}"#).await, 1);
+}
+
+#[tokio::test]
+async fn a_body_cut_off_counts_nothing_and_counts_once_when_resent() {
+    let ex = start(SECURED).await;
+    let mut one = batch();
+    one.push(b'\n');
+    let plain = one.repeat(400);
+    let chunks: Vec<&[u8]> = plain.chunks(4096).collect();
+    ex.push_chunked("/ingest/cf", &chunks[..chunks.len() / 2], &[AUTH], false).await;
+    let broken = r#"edgewatch_exporter_batches_total{input="cf",result="broken"}"#;
+    for _ in 0..100 {
+        if ex.sample(broken).await == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(ex.sample(broken).await, 1, "the cut-off batch is counted as broken");
+    assert_eq!(ex.sample(r#"edgewatch_exporter_lines_total{input="cf",result="ok"}"#).await, 0);
+    let response = ex.push_chunked("/ingest/cf", &chunks, &[AUTH], true).await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert_eq!(ex.sample(r#"edgewatch_exporter_lines_total{input="cf",result="ok"}"#).await, 2000);
 }
 
 #[tokio::test]
