@@ -13,6 +13,7 @@ use edgewatch_catalog::{Duration, SecretRef};
 use serde::Deserialize;
 
 pub use crate::combined::Trailing;
+use crate::native::{MAX_SCHEMA, MIN_SCHEMA, NativeSpec};
 pub use crate::record::Unit;
 use crate::record::{Field, FieldMap, LineFormat};
 
@@ -335,12 +336,94 @@ pub struct HistogramConfig {
     /// Upper bounds in seconds.
     #[serde(default = "default_buckets")]
     pub buckets: Vec<f64>,
+    /// Native histogram buckets, besides the classic ones.
+    #[serde(default)]
+    pub native: NativeConfig,
 }
 
 impl Default for HistogramConfig {
     fn default() -> Self {
-        Self { buckets: default_buckets() }
+        Self { buckets: default_buckets(), native: NativeConfig::default() }
     }
+}
+
+/// Native (sparse, exponential) buckets for the edge time-to-first-byte and
+/// origin-duration histograms, kept besides the classic buckets. Prometheus
+/// reads them only from the protobuf format, which the exporter serves to
+/// scrapers that ask for it; the text formats stay classic.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NativeConfig {
+    /// Off by default.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Resolution: each power of two is split into 2^schema buckets, from -4
+    /// to 8. The default, 3, makes each bucket about 9% wider than the last.
+    #[serde(default = "default_schema")]
+    pub schema: i32,
+    /// Populated buckets per histogram before its resolution is halved
+    /// (the schema decreased by one), as Prometheus' Go client does.
+    #[serde(default = "default_max_buckets")]
+    pub max_buckets: u32,
+    /// Latencies at or below this many seconds count in the zero bucket.
+    /// The default, 2^-128 as in Prometheus' clients, holds exact zeros.
+    #[serde(default = "default_zero_threshold")]
+    pub zero_threshold: f64,
+}
+
+impl Default for NativeConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            schema: default_schema(),
+            max_buckets: default_max_buckets(),
+            zero_threshold: default_zero_threshold(),
+        }
+    }
+}
+
+/// Most populated buckets a histogram may have: memory per histogram stays
+/// bounded whatever the input.
+const MAX_NATIVE_BUCKETS: u32 = 1000;
+
+impl NativeConfig {
+    /// How histograms keep native buckets; `None` when off.
+    pub(crate) fn spec(&self) -> Option<NativeSpec> {
+        self.enabled.then(|| NativeSpec {
+            schema: i8::try_from(self.schema.clamp(MIN_SCHEMA.into(), MAX_SCHEMA.into())).unwrap_or(MAX_SCHEMA),
+            zero_threshold: self.zero_threshold,
+            max_buckets: usize::try_from(self.max_buckets).unwrap_or(usize::MAX),
+        })
+    }
+
+    fn validate(&self, problems: &mut Vec<String>) {
+        if !(i32::from(MIN_SCHEMA)..=i32::from(MAX_SCHEMA)).contains(&self.schema) {
+            problems.push(format!(
+                "histograms.native.schema: {} is not a schema Prometheus defines; give {MIN_SCHEMA} to {MAX_SCHEMA} (3: buckets about 9% wide)",
+                self.schema
+            ));
+        }
+        if !(1..=MAX_NATIVE_BUCKETS).contains(&self.max_buckets) {
+            problems.push(format!(
+                "histograms.native.max_buckets: {} is out of range; give 1 to {MAX_NATIVE_BUCKETS} (160 suits latencies)",
+                self.max_buckets
+            ));
+        }
+        if !self.zero_threshold.is_finite() || self.zero_threshold < 0.0 {
+            problems.push("histograms.native.zero_threshold: seconds, 0 or more".to_owned());
+        }
+    }
+}
+
+fn default_schema() -> i32 {
+    3
+}
+fn default_max_buckets() -> u32 {
+    160
+}
+fn default_zero_threshold() -> f64 {
+    // 2^-128: a bucket boundary at every schema.
+    f64::from_bits(0x37f0_0000_0000_0000)
 }
 
 fn default_buckets() -> Vec<f64> {
@@ -444,6 +527,7 @@ impl Config {
         if self.histograms.buckets.iter().any(|b| !b.is_finite() || *b <= 0.0) {
             problems.push("histograms.buckets: bounds must be positive seconds".to_owned());
         }
+        self.histograms.native.validate(&mut problems);
         let l = &self.limits;
         if l.hosts_per_customer == 0 || l.max_series == 0 || l.top_keys == 0 {
             problems.push("limits: hosts_per_customer, max_series and top_keys must be above 0".to_owned());
@@ -531,6 +615,36 @@ mod tests {
         assert!(err.message.contains("unknown field `enable`"), "{err}");
         let c = Config::parse("probes: {ca_file: ''}\n").unwrap();
         assert_eq!(c.validate(), ["probes.ca_file: give the path of a PEM file, or leave the key out"]);
+    }
+
+    #[test]
+    fn native_histograms() {
+        let c = Config::parse("").unwrap();
+        assert!(!c.histograms.native.enabled && c.histograms.native.spec().is_none(), "off by default");
+        let n = &c.histograms.native;
+        assert_eq!((n.schema, n.max_buckets, n.zero_threshold), (3, 160, 2f64.powi(-128)));
+        let c = Config::parse(
+            "histograms:\n  native: {enabled: true, schema: -2, max_buckets: 50, zero_threshold: 0.0001}\n",
+        )
+        .unwrap();
+        assert!(c.validate().is_empty(), "{:?}", c.validate());
+        assert_eq!(
+            c.histograms.native.spec(),
+            Some(NativeSpec { schema: -2, zero_threshold: 0.0001, max_buckets: 50 })
+        );
+        assert_eq!(c.histograms.buckets.len(), 13, "the classic buckets stay");
+        let c = Config::parse("histograms: {native: {enabled: true, schema: 9, max_buckets: 0, zero_threshold: -1}}\n")
+            .unwrap();
+        assert_eq!(
+            c.validate(),
+            [
+                "histograms.native.schema: 9 is not a schema Prometheus defines; give -4 to 8 (3: buckets about 9% wide)",
+                "histograms.native.max_buckets: 0 is out of range; give 1 to 1000 (160 suits latencies)",
+                "histograms.native.zero_threshold: seconds, 0 or more",
+            ]
+        );
+        let err = Config::parse("histograms: {native: {enable: true}}\n").unwrap_err();
+        assert!(err.message.contains("unknown field `enable`"), "{err}");
     }
 
     #[test]

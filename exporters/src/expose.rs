@@ -1,9 +1,13 @@
-//! `/metrics`: the state written as Prometheus text (0.0.4) or OpenMetrics
-//! (1.0, with `RayID` exemplars), chosen by the scraper's `Accept` header.
+//! `/metrics`: the state written as Prometheus text (0.0.4), OpenMetrics
+//! (1.0, with `RayID` exemplars) or the Prometheus protobuf format (the only
+//! one that carries native histograms), chosen by the scraper's `Accept`
+//! header.
 //!
-//! One walk over the state feeds one writer; the two formats differ only in
-//! family naming, the `# UNIT`/`# EOF` lines and exemplars. The prober's
-//! families are written by `probe::metrics` through the same writer.
+//! One walk over the state feeds one writer; the text formats differ only in
+//! family naming, the `# UNIT`/`# EOF` lines and exemplars, and protobuf
+//! gets the same families and series from [`crate::proto`], so a scraper that
+//! switches format loses none. The prober's families are written by
+//! `probe::metrics` through the same writer.
 
 use std::fmt::Write as _;
 
@@ -11,6 +15,7 @@ use edgewatch_catalog::names::{label, metric};
 
 use crate::classify::{CACHE_STATUSES, ORIGIN_ERRORS, SECURITY_ACTIONS, STATUS_CLASSES};
 use crate::probe;
+use crate::proto::{self, MetricType};
 use crate::series::{Exemplar, Histogram};
 use crate::state::State;
 
@@ -21,15 +26,46 @@ pub(crate) enum Format {
     Prometheus,
     /// `application/openmetrics-text; version=1.0.0`
     OpenMetrics,
+    /// `application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited`
+    Protobuf,
 }
 
 impl Format {
-    /// The format a scraper asked for; classic text unless OpenMetrics is
-    /// accepted.
+    /// The format a scraper asked for: protobuf when it prefers it (as
+    /// Prometheus does with native histograms enabled), else classic text
+    /// unless OpenMetrics is accepted.
     pub(crate) fn negotiate(accept: Option<&str>) -> Self {
-        match accept {
-            Some(a) if a.contains("application/openmetrics-text") => Self::OpenMetrics,
-            _ => Self::Prometheus,
+        let Some(accept) = accept else { return Self::Prometheus };
+        // The highest quality given to delimited protobuf, and to anything
+        // else named (wildcards aside).
+        let (mut protobuf, mut others) = (0.0_f64, 0.0_f64);
+        for range in accept.split(',') {
+            let mut parts = range.split(';').map(str::trim);
+            let media = parts.next().unwrap_or_default();
+            let (mut q, mut proto, mut delimited) = (1.0, false, false);
+            for (k, v) in parts.filter_map(|p| p.split_once('=')) {
+                let v = v.trim().trim_matches('"');
+                match k.trim() {
+                    "q" => q = v.parse().unwrap_or(0.0),
+                    "proto" => proto = v == "io.prometheus.client.MetricFamily",
+                    "encoding" => delimited = v == "delimited",
+                    _ => {}
+                }
+            }
+            if media.eq_ignore_ascii_case("application/vnd.google.protobuf") {
+                if proto && delimited {
+                    protobuf = protobuf.max(q);
+                }
+            } else if !media.starts_with('*') && !media.ends_with("/*") {
+                others = others.max(q);
+            }
+        }
+        if protobuf > 0.0 && protobuf >= others {
+            Self::Protobuf
+        } else if accept.contains("application/openmetrics-text") {
+            Self::OpenMetrics
+        } else {
+            Self::Prometheus
         }
     }
 
@@ -37,6 +73,9 @@ impl Format {
         match self {
             Self::Prometheus => "text/plain; version=0.0.4; charset=utf-8",
             Self::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            Self::Protobuf => {
+                "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
+            }
         }
     }
 }
@@ -48,25 +87,42 @@ pub(crate) enum Kind {
     Histogram,
 }
 
+/// Writes families in one format: text into `out`, protobuf through `proto`.
 pub(crate) struct Writer {
     out: String,
     format: Format,
+    proto: Option<proto::Encoder>,
 }
 
 pub(crate) type Labels<'a> = [(&'a str, &'a str)];
 
 impl Writer {
     pub(crate) fn new(format: Format) -> Self {
-        Self { out: String::with_capacity(64 * 1024), format }
+        match format {
+            Format::Protobuf => Self { out: String::new(), format, proto: Some(proto::Encoder::new()) },
+            _ => Self { out: String::with_capacity(64 * 1024), format, proto: None },
+        }
     }
 
-    /// The text written.
-    pub(crate) fn finish(self) -> String {
-        self.out
+    /// The bytes written.
+    pub(crate) fn finish(self) -> Vec<u8> {
+        match self.proto {
+            Some(p) => p.finish(),
+            None => self.out.into_bytes(),
+        }
     }
 
     /// Starts a family. `name` is the sample name (counters end in `_total`).
-    pub(crate) fn family(&mut self, name: &str, help: &str, kind: Kind, unit: Option<&str>) {
+    pub(crate) fn family(&mut self, name: &str, help: &str, kind: Kind, unit: Option<&'static str>) {
+        if let Some(p) = &mut self.proto {
+            let kind = match kind {
+                Kind::Counter => MetricType::Counter,
+                Kind::Gauge => MetricType::Gauge,
+                Kind::Histogram => MetricType::Histogram,
+            };
+            p.family(name, help, kind, unit);
+            return;
+        }
         let kind_word = match kind {
             Kind::Counter => "counter",
             Kind::Gauge => "gauge",
@@ -119,17 +175,32 @@ impl Writer {
     }
 
     pub(crate) fn counter(&mut self, name: &str, labels: &Labels<'_>, value: u64) {
+        if let Some(p) = &mut self.proto {
+            p.counter(labels, value);
+            return;
+        }
         self.sample(name, labels, None, value);
         self.out.push('\n');
     }
 
-    /// One gauge sample; floats print as [`Float`] does.
-    pub(crate) fn gauge(&mut self, name: &str, labels: &Labels<'_>, value: impl std::fmt::Display) {
-        self.sample(name, labels, None, value);
+    /// One gauge sample; printed as [`Float`] does (integers without a
+    /// decimal point).
+    pub(crate) fn gauge(&mut self, name: &str, labels: &Labels<'_>, value: f64) {
+        if let Some(p) = &mut self.proto {
+            p.gauge(labels, value);
+            return;
+        }
+        self.sample(name, labels, None, Float(value));
         self.out.push('\n');
     }
 
+    /// A histogram's classic series (its native buckets only reach
+    /// protobuf: the text formats have no way to write them).
     fn histogram(&mut self, name: &str, labels: &Labels<'_>, h: &Histogram, bounds: &[f64]) {
+        if let Some(p) = &mut self.proto {
+            p.histogram(labels, h, bounds);
+            return;
+        }
         let mut cumulative = 0;
         let mut le = String::new();
         for (i, count) in h.counts.iter().enumerate() {
@@ -177,9 +248,9 @@ fn escape_into(out: &mut String, v: &str) {
 
 /// Writes every series of `state`, sorted by customer and host, then the
 /// prober's.
-pub(crate) fn encode(state: &State, probes: &probe::Metrics, format: Format) -> String {
+pub(crate) fn encode(state: &State, probes: &probe::Metrics, format: Format) -> Vec<u8> {
     let mut w = Writer::new(format);
-    let bounds = state.bounds.0.clone();
+    let bounds = state.bounds.le.clone();
     // (customer id, host, series), sorted for stable output.
     let mut rows: Vec<(&str, &str, &crate::series::HostSeries)> = Vec::new();
     for (id, c) in state.ids.iter().zip(&state.customers) {
@@ -295,7 +366,7 @@ fn self_metrics(w: &mut Writer, state: &State) {
         Some("seconds"),
     );
     for (input, s) in &inputs {
-        w.histogram("edgewatch_exporter_ingest_lag_seconds", &[("input", input)], &s.lag, &state.lag_bounds.0);
+        w.histogram("edgewatch_exporter_ingest_lag_seconds", &[("input", input)], &s.lag, &state.lag_bounds.le);
     }
     w.family(
         "edgewatch_exporter_overflow_total",
@@ -309,8 +380,7 @@ fn self_metrics(w: &mut Writer, state: &State) {
     w.family("edgewatch_exporter_expired_hosts_total", "Hosts dropped after being idle.", Kind::Counter, None);
     w.counter("edgewatch_exporter_expired_hosts_total", &[], state.expired);
     w.family("edgewatch_exporter_series", "Request series currently exposed.", Kind::Gauge, None);
-    w.sample("edgewatch_exporter_series", &[], None, state.series_total);
-    w.out.push('\n');
+    w.gauge("edgewatch_exporter_series", &[], proto::as_f64(state.series_total as u64));
 }
 
 #[cfg(test)]
@@ -319,10 +389,17 @@ mod tests {
 
     use super::*;
     use crate::batch::{Batch, tests::context};
+    use crate::native::NativeSpec;
+    use crate::proto::tests::{Message, delimited};
     use crate::state::Limits;
 
-    fn state() -> State {
-        let cx = context();
+    const LINES: &str = r#"{"ClientRequestHost":"www.acme.example","EdgeResponseStatus":200,"CacheCacheStatus":"hit","EdgeTimeToFirstByteMs":50,"RayID":"r\"1","EdgeEndTimestamp":1000,"EdgeResponseBytes":10}
+{"ClientRequestHost":"www.acme.example","EdgeResponseStatus":522,"OriginResponseStatus":0,"SecurityAction":"block"}
+"#;
+
+    fn state_with(native: Option<NativeSpec>, lines: &str) -> State {
+        let mut cx = context();
+        cx.bounds = cx.bounds.with_native(native);
         let limits = Limits {
             hosts_per_customer: 10,
             max_series: 1000,
@@ -332,18 +409,25 @@ mod tests {
             top_capacity: 8,
         };
         let mut s = State::new(vec!["acme".into()], &[true], limits, cx.bounds.clone(), cx.lag_bounds.clone());
-        let lines = r#"{"ClientRequestHost":"www.acme.example","EdgeResponseStatus":200,"CacheCacheStatus":"hit","EdgeTimeToFirstByteMs":50,"RayID":"r\"1","EdgeEndTimestamp":1000,"EdgeResponseBytes":10}
-{"ClientRequestHost":"www.acme.example","EdgeResponseStatus":522,"OriginResponseStatus":0,"SecurityAction":"block"}
-"#;
         let mut b = Batch::new(&cx);
         b.add_lines(lines.as_bytes(), &crate::batch::tests::LOGPUSH, &cx, 1001.0);
         s.merge("logpush", &b, Instant::now(), 1001);
         s
     }
 
+    fn state() -> State {
+        state_with(None, LINES)
+    }
+
+    const NATIVE: NativeSpec = NativeSpec { schema: 3, zero_threshold: 2.938_735_877_055_719e-39, max_buckets: 160 };
+
+    fn text(state: &State, format: Format) -> String {
+        String::from_utf8(encode(state, &probe::Metrics::default(), format)).unwrap()
+    }
+
     #[test]
     fn prometheus_text() {
-        let text = encode(&state(), &probe::Metrics::default(), Format::Prometheus);
+        let text = text(&state(), Format::Prometheus);
         assert!(text.contains("# TYPE edgewatch_requests_total counter\n"));
         assert!(text.contains(r#"edgewatch_requests_total{customer="acme",host="www.acme.example",status_class="2xx",cache_status="hit"} 1"#));
         assert!(
@@ -365,11 +449,140 @@ mod tests {
 
     #[test]
     fn openmetrics_with_exemplars() {
-        let text = encode(&state(), &probe::Metrics::default(), Format::OpenMetrics);
+        let text = text(&state(), Format::OpenMetrics);
         assert!(text.contains("# TYPE edgewatch_requests counter\n"));
         assert!(text.contains("# UNIT edgewatch_edge_ttfb_seconds seconds\n"));
         assert!(text.contains(r#"le="0.1"} 1 # {ray_id="r\"1"} 0.05 1000"#), "{text}");
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn text_formats_are_unchanged_byte_for_byte() {
+        // The fixtures were written by the exporter before native histograms
+        // and the protobuf format existed.
+        let prom = include_str!("../tests/fixtures/metrics.prom");
+        let om = include_str!("../tests/fixtures/metrics.om");
+        assert_eq!(text(&state(), Format::Prometheus), prom);
+        assert_eq!(text(&state(), Format::OpenMetrics), om);
+        // With native buckets on, the text formats show the same classic
+        // series; only the series gauge counts the native series too.
+        let native = state_with(Some(NATIVE), LINES);
+        let one_more = |t: &str| t.replace("edgewatch_exporter_series 11\n", "edgewatch_exporter_series 12\n");
+        assert_eq!(text(&native, Format::Prometheus), one_more(prom));
+        assert_eq!(text(&native, Format::OpenMetrics), one_more(om));
+    }
+
+    /// Family name, type and samples, in order, from a protobuf exposition.
+    fn families(state: &State) -> Vec<Message> {
+        delimited(&encode(state, &probe::Metrics::default(), Format::Protobuf))
+    }
+
+    fn family<'a>(fams: &'a [Message], name: &str) -> &'a Message {
+        fams.iter().find(|f| f.string(1).as_deref() == Some(name)).unwrap_or_else(|| panic!("no family {name}"))
+    }
+
+    #[test]
+    fn protobuf_carries_every_family_with_samples() {
+        let state = state();
+        let fams = families(&state);
+        // The same families as the text format, less those without samples.
+        let text = text(&state, Format::Prometheus);
+        let lines: Vec<&str> = text.lines().collect();
+        let with_samples: Vec<&str> = lines
+            .iter()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.split(' ').next())
+            .filter(|name| lines.iter().any(|l| !l.starts_with('#') && l.starts_with(name)))
+            .collect();
+        let names: Vec<String> = fams.iter().map(|f| f.string(1).unwrap()).collect();
+        assert_eq!(names, with_samples);
+        // Every sample of the text has its protobuf counterpart: counters and
+        // gauges by value, histograms by their count.
+        let samples = |f: &Message| f.messages(4).len();
+        assert_eq!(samples(family(&fams, "edgewatch_requests_total")), 2);
+        let requests = family(&fams, "edgewatch_requests_total");
+        assert_eq!(requests.uint(3), Some(0), "COUNTER");
+        assert_eq!(
+            requests.string(2).as_deref(),
+            Some("HTTP requests by customer, host, status class and cache status.")
+        );
+        let first = &requests.messages(4)[0];
+        let labels: Vec<(String, String)> = first.labels();
+        assert_eq!(
+            labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
+            ["customer=acme", "host=www.acme.example", "status_class=2xx", "cache_status=hit"]
+        );
+        assert_eq!(first.message(3).unwrap().double(1), Some(1.0));
+        let slo = family(&fams, "edgewatch_slo_requests_total");
+        assert_eq!(slo.messages(4).len(), 2, "zero counters are there too");
+        let bytes = family(&fams, "edgewatch_response_bytes_total");
+        assert_eq!(bytes.string(5).as_deref(), Some("bytes"), "unit");
+        let series = family(&fams, "edgewatch_exporter_series");
+        assert_eq!(series.uint(3), Some(1), "GAUGE");
+        assert_eq!(series.messages(4)[0].message(2).unwrap().double(1), Some(11.0));
+        assert!(series.messages(4)[0].labels().is_empty());
+
+        // The classic histogram: finite buckets (+Inf is implicit), sum,
+        // count and the exemplar; no native fields while native is off.
+        let ttfb = family(&fams, "edgewatch_edge_ttfb_seconds");
+        assert_eq!(ttfb.uint(3), Some(4), "HISTOGRAM");
+        let h = ttfb.messages(4)[0].message(7).unwrap();
+        assert_eq!((h.uint(1), h.double(2)), (Some(1), Some(0.05)));
+        let buckets = h.messages(3);
+        let bounds: Vec<(u64, f64)> = buckets.iter().map(|b| (b.uint(1).unwrap(), b.double(2).unwrap())).collect();
+        assert_eq!(bounds, [(1, 0.1), (1, 0.3), (1, 1.0)]);
+        let exemplar = buckets[0].message(3).unwrap();
+        assert_eq!(exemplar.messages(1)[0].string(2).as_deref(), Some("r\"1"));
+        assert_eq!(exemplar.double(2), Some(0.05));
+        assert_eq!(exemplar.message(3).unwrap().uint(1), Some(1000));
+        assert!(h.uint(5).is_none() && h.messages(12).is_empty(), "no native buckets");
+        let lag = family(&fams, "edgewatch_exporter_ingest_lag_seconds");
+        assert_eq!(lag.messages(4)[0].message(7).unwrap().uint(1), Some(1));
+    }
+
+    #[test]
+    fn protobuf_native_buckets() {
+        // 2 ms, 50 ms twice, 120 ms, 3 s; one 0 ms in the zero bucket.
+        let lines: String = [2, 50, 50, 120, 3000, 0]
+            .iter()
+            .map(|ms| format!("{{\"ClientRequestHost\":\"www.acme.example\",\"EdgeResponseStatus\":200,\"EdgeTimeToFirstByteMs\":{ms}}}\n"))
+            .collect::<Vec<_>>()
+            .concat();
+        let state = state_with(Some(NATIVE), &lines);
+        let fams = families(&state);
+        let h = family(&fams, "edgewatch_edge_ttfb_seconds").messages(4)[0].message(7).unwrap();
+        assert_eq!(h.uint(1), Some(6));
+        assert_eq!(h.messages(3).len(), 3, "classic buckets stay");
+        assert_eq!(crate::proto::tests::unzigzag(h.uint(5).unwrap()), 3, "schema");
+        assert_eq!(h.double(6), Some(NATIVE.zero_threshold));
+        assert_eq!(h.uint(7), Some(1), "zero count");
+        // Expand spans and deltas back into (index, count).
+        let mut expanded = Vec::new();
+        let deltas = h.packed_sint(13);
+        let (mut i, mut count, mut d) = (0_i64, 0_i64, deltas.iter());
+        for span in h.messages(12) {
+            i += crate::proto::tests::unzigzag(span.uint(1).unwrap_or(0));
+            for _ in 0..span.uint(2).unwrap_or(0) {
+                count += d.next().unwrap();
+                if count > 0 {
+                    expanded.push((i, count));
+                }
+                i += 1;
+            }
+        }
+        let idx = |v: f64| i64::from(crate::native::index(v, 3));
+        assert_eq!(expanded, [(idx(0.002), 1), (idx(0.05), 2), (idx(0.12), 1), (idx(3.0), 1)]);
+        // Without observations beyond zero, a no-op span still marks it native.
+        let zeros =
+            state_with(Some(NATIVE), "{\"ClientRequestHost\":\"www.acme.example\",\"EdgeTimeToFirstByteMs\":0}\n");
+        let fams = families(&zeros);
+        let h = family(&fams, "edgewatch_edge_ttfb_seconds").messages(4)[0].message(7).unwrap();
+        let spans = h.messages(12);
+        assert_eq!((spans.len(), spans[0].uint(1), spans[0].uint(2)), (1, Some(0), Some(0)));
+        assert!(h.packed_sint(13).is_empty());
+        // The origin histogram has native buckets too; the lag histogram not.
+        let lag = family(&fams, "edgewatch_exporter_ingest_lag_seconds");
+        assert!(lag.messages(4).iter().all(|m| m.message(7).unwrap().uint(5).is_none()));
     }
 
     #[test]
@@ -380,5 +593,25 @@ mod tests {
         );
         assert_eq!(Format::negotiate(Some("text/plain")), Format::Prometheus);
         assert_eq!(Format::negotiate(None), Format::Prometheus);
+        // What Prometheus 2.42 sends with --enable-feature=native-histograms.
+        let prometheus = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        assert_eq!(Format::negotiate(Some(prometheus)), Format::Protobuf);
+        // ... and without it.
+        let prometheus = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        assert_eq!(Format::negotiate(Some(prometheus)), Format::OpenMetrics);
+        // Protobuf only when preferred, delimited, and of MetricFamily.
+        let pb = "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
+        assert_eq!(Format::negotiate(Some(pb)), Format::Protobuf);
+        assert_eq!(Format::negotiate(Some(&format!("{pb};q=0.5,application/openmetrics-text"))), Format::OpenMetrics);
+        assert_eq!(Format::negotiate(Some(&format!("text/plain;q=0.9,{pb};q=0.2"))), Format::Prometheus);
+        assert_eq!(
+            Format::negotiate(Some(
+                "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text"
+            )),
+            Format::Prometheus
+        );
+        assert_eq!(Format::negotiate(Some("application/vnd.google.protobuf;encoding=delimited")), Format::Prometheus);
+        assert_eq!(Format::negotiate(Some(&format!("{pb};q=0"))), Format::Prometheus);
+        assert_eq!(Format::negotiate(Some(&format!("*/*,{pb};q=0.5"))), Format::Protobuf, "wildcards do not count");
     }
 }

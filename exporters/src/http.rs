@@ -4,7 +4,8 @@
 //!   counted; 401 without the secret; 400 for a broken gzip stream or a body
 //!   cut off; 413 over a size limit. Logpush retries on failure, and a
 //!   refused batch was counted in no part.
-//! - `GET /metrics`: Prometheus text or OpenMetrics, by `Accept`.
+//! - `GET /metrics`: Prometheus text, OpenMetrics or the Prometheus protobuf
+//!   format (with native histograms), by `Accept`.
 //! - `GET /-/healthy`, `GET /-/ready`.
 //! - `GET /api/v1/top?customer=ID&by=ip|asn|country|path|user_agent[&n=10]`.
 

@@ -30,7 +30,9 @@ mod files;
 mod hosts;
 mod http;
 mod ingest;
+mod native;
 mod probe;
+mod proto;
 mod record;
 mod scan;
 mod series;
@@ -167,7 +169,7 @@ impl Exporter {
                 }
             }
         }
-        let bounds = Bounds::new(buckets);
+        let bounds = Bounds::new(buckets).with_native(config.histograms.native.spec());
         let lag_bounds = Bounds::new(vec![1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0]);
         let l = &config.limits;
         let limits = Limits {

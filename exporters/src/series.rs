@@ -5,23 +5,33 @@
 use std::sync::Arc;
 
 use crate::classify::{CACHE_STATUSES, ORIGIN_ERRORS, SECURITY_ACTIONS, STATUS_CLASSES};
+use crate::native::{Native, NativeSpec};
 
-/// Histogram upper bounds in seconds, ascending, without `+Inf`.
+/// The buckets of a histogram: classic upper bounds in seconds, ascending,
+/// without `+Inf`, and native buckets when configured.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Bounds(pub(crate) Arc<[f64]>);
+pub(crate) struct Bounds {
+    pub(crate) le: Arc<[f64]>,
+    pub(crate) native: Option<NativeSpec>,
+}
 
 impl Bounds {
-    /// Sorted, deduplicated, finite and positive.
+    /// Sorted, deduplicated, finite and positive; classic buckets only.
     pub(crate) fn new(mut bounds: Vec<f64>) -> Self {
         bounds.retain(|b| b.is_finite() && *b > 0.0);
         bounds.sort_by(f64::total_cmp);
         bounds.dedup();
-        Self(bounds.into())
+        Self { le: bounds.into(), native: None }
+    }
+
+    /// Native buckets as well.
+    pub(crate) fn with_native(self, native: Option<NativeSpec>) -> Self {
+        Self { native, ..self }
     }
 
     /// The bucket a value falls in (`len()` for `+Inf`).
     fn bucket(&self, v: f64) -> usize {
-        self.0.partition_point(|b| *b < v)
+        self.le.partition_point(|b| *b < v)
     }
 }
 
@@ -34,18 +44,26 @@ pub(crate) struct Exemplar {
     pub(crate) time: Option<f64>,
 }
 
-/// A classic histogram: per-bucket (not cumulative) counts, sum and count.
+/// A classic histogram: per-bucket (not cumulative) counts, sum and count;
+/// and native buckets when its [`Bounds`] ask for them.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Histogram {
     pub(crate) counts: Box<[u64]>,
     pub(crate) sum: f64,
     pub(crate) exemplars: Box<[Option<Exemplar>]>,
+    /// Boxed: most exporters run without, and a histogram stays small.
+    pub(crate) native: Option<Box<Native>>,
 }
 
 impl Histogram {
     pub(crate) fn new(bounds: &Bounds) -> Self {
-        let n = bounds.0.len() + 1;
-        Self { counts: vec![0; n].into(), sum: 0.0, exemplars: vec![None; n].into() }
+        let n = bounds.le.len() + 1;
+        Self {
+            counts: vec![0; n].into(),
+            sum: 0.0,
+            exemplars: vec![None; n].into(),
+            native: bounds.native.map(|spec| Box::new(Native::new(spec))),
+        }
     }
 
     pub(crate) fn observe(&mut self, bounds: &Bounds, v: f64, exemplar: Option<(&str, Option<f64>)>) {
@@ -54,6 +72,9 @@ impl Histogram {
             *c += 1;
         }
         self.sum += v;
+        if let Some(n) = &mut self.native {
+            n.observe(v);
+        }
         // One exemplar per bucket per batch: the first request seen.
         if let (Some((ray, time)), Some(slot @ None)) = (exemplar, self.exemplars.get_mut(i)) {
             *slot = Some(Exemplar { ray_id: ray.into(), value: v, time });
@@ -65,10 +86,7 @@ impl Histogram {
     }
 
     fn merge(&mut self, other: &Self) {
-        for (a, b) in self.counts.iter_mut().zip(other.counts.iter()) {
-            *a += b;
-        }
-        self.sum += other.sum;
+        self.merge_from(other);
         // The newer batch's exemplars win: exemplars show recent requests.
         for (a, b) in self.exemplars.iter_mut().zip(other.exemplars.iter()) {
             if b.is_some() {
@@ -123,10 +141,13 @@ impl HostSeries {
     }
 
     /// How many series this host exposes now (non-zero cells; a histogram
-    /// counts its buckets, `+Inf`, sum and count).
+    /// counts its buckets, `+Inf`, sum and count, and one more for its
+    /// native buckets, which protobuf scrapes store as one series).
     pub(crate) fn series(&self) -> usize {
         let nonzero = |xs: &[u64]| xs.iter().filter(|&&x| x > 0).count();
-        let hist = |h: &Histogram| if h.count() > 0 { h.counts.len() + 2 } else { 0 };
+        let hist = |h: &Histogram| {
+            if h.count() > 0 { h.counts.len() + 2 + usize::from(h.native.is_some()) } else { 0 }
+        };
         self.requests.iter().map(|r| nonzero(r)).sum::<usize>()
             + hist(&self.ttfb)
             + hist(&self.origin)
@@ -143,7 +164,7 @@ mod tests {
     #[test]
     fn buckets_are_upper_inclusive() {
         let b = Bounds::new(vec![0.3, 0.1, 0.3, f64::NAN, -1.0, 1.0]);
-        assert_eq!(&*b.0, &[0.1, 0.3, 1.0]);
+        assert_eq!(&*b.le, &[0.1, 0.3, 1.0]);
         assert_eq!(b.bucket(0.1), 0, "le=0.1 holds 0.1");
         assert_eq!(b.bucket(0.1001), 1);
         assert_eq!(b.bucket(0.3), 1);
@@ -165,5 +186,22 @@ mod tests {
         assert_eq!(a.ttfb.exemplars[0].as_ref().map(|e| &*e.ray_id), Some("new"));
         assert_eq!(a.total(), 2);
         assert_eq!(a.series(), 1 + 5);
+    }
+
+    #[test]
+    fn merge_adds_native_buckets_too() {
+        let spec = NativeSpec { schema: 3, zero_threshold: 0.0, max_buckets: 160 };
+        let b = Bounds::new(vec![0.1, 1.0]).with_native(Some(spec));
+        let (mut a, mut n) = (HostSeries::new(&b), HostSeries::new(&b));
+        a.ttfb.observe(&b, 0.05, None);
+        n.ttfb.observe(&b, 0.05, None);
+        n.ttfb.observe(&b, 0.0, None);
+        n.origin.observe(&b, 2.0, None);
+        a.merge(&n);
+        let native = a.ttfb.native.as_deref().unwrap();
+        assert_eq!(native.buckets().collect::<Vec<_>>(), [(crate::native::index(0.05, 3), 2)]);
+        assert_eq!(native.zero_count(), 1);
+        assert_eq!(a.origin.native.as_deref().unwrap().buckets().collect::<Vec<_>>(), [(8, 1)]);
+        assert_eq!(a.series(), 2 * (3 + 2 + 1), "each histogram: 3 buckets, sum, count and the native series");
     }
 }

@@ -211,12 +211,15 @@ impl State {
 }
 
 impl Histogram {
-    /// Adds another histogram with the same bounds.
+    /// Adds another histogram with the same bounds (exemplars aside).
     pub(crate) fn merge_from(&mut self, other: &Self) {
         for (a, b) in self.counts.iter_mut().zip(other.counts.iter()) {
             *a += b;
         }
         self.sum += other.sum;
+        if let (Some(a), Some(b)) = (&mut self.native, &other.native) {
+            a.merge(b);
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use edgewatch_catalog::names::{label, metric};
 
 use super::run::{Outcome, Phase};
-use crate::expose::{Float, Kind, Writer};
+use crate::expose::{Kind, Writer};
 
 /// How long the counters of an address that is no longer probed are kept.
 const RETAIN: Duration = Duration::from_secs(3600);
@@ -119,7 +119,7 @@ impl Metrics {
         );
         for (s, ip, a) in &rows {
             let labels = [(label::CUSTOMER, s.customer.as_str()), (label::PROBE, s.probe.as_str()), (label::IP, ip)];
-            w.gauge(metric::PROBE_SUCCESS, &labels, u8::from(a.success));
+            w.gauge(metric::PROBE_SUCCESS, &labels, f64::from(u8::from(a.success)));
         }
         w.family(metric::PROBES_TOTAL, "Probes run, by address and result.", Kind::Counter, None);
         for (s, ip, a) in &rows {
@@ -147,7 +147,7 @@ impl Metrics {
                     (label::IP, ip),
                     (label::PHASE, phase.as_str()),
                 ];
-                w.gauge(metric::PROBE_DURATION_SECONDS, &labels, Float(secs));
+                w.gauge(metric::PROBE_DURATION_SECONDS, &labels, secs);
             }
         }
         w.family(
@@ -158,7 +158,7 @@ impl Metrics {
         );
         for (s, ip, a) in &rows {
             let labels = [(label::CUSTOMER, s.customer.as_str()), (label::PROBE, s.probe.as_str()), (label::IP, ip)];
-            w.gauge(metric::PROBE_HTTP_STATUS_CODE, &labels, a.status);
+            w.gauge(metric::PROBE_HTTP_STATUS_CODE, &labels, f64::from(a.status));
         }
         w.family(
             metric::PROBE_TLS_NOT_AFTER,
@@ -170,7 +170,9 @@ impl Metrics {
             let earliest = s.addresses.values().filter(|a| a.run == s.runs).filter_map(|a| a.not_after).min();
             if let Some(t) = earliest {
                 let labels = [(label::CUSTOMER, s.customer.as_str()), (label::PROBE, s.probe.as_str())];
-                w.gauge(metric::PROBE_TLS_NOT_AFTER, &labels, t);
+                // Unix seconds: exact as a float until the year 285 million.
+                #[allow(clippy::cast_precision_loss)]
+                w.gauge(metric::PROBE_TLS_NOT_AFTER, &labels, t as f64);
             }
         }
     }
@@ -197,7 +199,7 @@ mod tests {
     fn text(m: &Metrics) -> String {
         let mut w = Writer::new(Format::Prometheus);
         m.write(&mut w);
-        w.finish()
+        String::from_utf8(w.finish()).unwrap()
     }
 
     #[test]
