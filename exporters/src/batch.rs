@@ -166,13 +166,13 @@ impl Batch {
             let mut asn = itoa::Buffer::new();
             let keys = [
                 r.client_ip.as_deref(),
-                r.client_asn.map(|a| asn.format(a)),
+                r.client_asn.map(|a| asn.format(a).as_bytes()),
                 r.client_country.as_deref(),
                 r.path.as_deref(),
                 r.user_agent.as_deref(),
             ];
             for (dimension, key) in keys.into_iter().enumerate() {
-                if let Some(k) = key.filter(|k| !k.is_empty()) {
+                if let Some(k) = key.filter(|k| !k.is_empty()).and_then(|k| std::str::from_utf8(k).ok()) {
                     self.offenders.add(customer, dimension, k);
                 }
             }
@@ -195,6 +195,19 @@ pub(crate) mod tests {
             availability: crate::slo::Availability::of(&catalog),
             spare_tallies: std::sync::Mutex::default(),
         }
+    }
+
+    #[test]
+    fn a_client_field_that_is_not_utf8_costs_the_key_not_the_line() {
+        let cx = context();
+        let mut data = br#"{"ClientRequestHost":"www.acme.example","EdgeResponseStatus":503,"ClientIP":"192.0.2.9","ClientRequestPath":"/"#.to_vec();
+        data.extend_from_slice(b"\xff\xfe");
+        data.extend_from_slice(br#""}"#);
+        let mut b = Batch::new(&cx);
+        b.add_lines(&data, &LOGPUSH, &cx, 0.0);
+        assert_eq!((b.lines, b.malformed), (1, 0));
+        let offered: Vec<_> = b.offenders.counts().map(|(_, d, k, _)| (d, k.to_owned())).collect();
+        assert_eq!(offered, [(0, "192.0.2.9".to_owned())], "the address counts; the path is skipped");
     }
 
     pub(crate) const LOGPUSH: LineFormat = LineFormat::Json(crate::record::FieldMap::Logpush);

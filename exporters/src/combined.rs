@@ -105,9 +105,9 @@ pub(crate) fn parse<'a>(
         edge_status: Some(status),
         bytes,
         end: Some(end),
-        client_ip: Some(Cow::Borrowed(client_ip)),
-        path: request.split(' ').nth(1).map(|p| Cow::Borrowed(p.split('?').next().unwrap_or(p))),
-        user_agent: user_agent.filter(|u| *u != "-").map(Cow::Borrowed),
+        client_ip: Some(Cow::Borrowed(client_ip.as_bytes())),
+        path: request.split(' ').nth(1).map(|p| Cow::Borrowed(p.split('?').next().unwrap_or(p).as_bytes())),
+        user_agent: user_agent.filter(|u| *u != "-").map(|u| Cow::Borrowed(u.as_bytes())),
         ..Record::default()
     };
     for field in trailing {
@@ -140,11 +140,11 @@ mod tests {
         assert_eq!(r.origin_duration, Some(0.015), "the last upstream");
         assert_eq!(r.host.as_deref(), Some("shop.example"));
         assert_eq!(r.cache_status.as_deref(), Some("MISS"));
-        assert_eq!(r.client_ip.as_deref(), Some("203.0.113.9"));
+        assert_eq!(r.client_ip.as_deref(), Some(&b"203.0.113.9"[..]));
         assert_eq!(r.edge_status, Some(502));
         assert_eq!(r.bytes, Some(512));
-        assert_eq!(r.path.as_deref(), Some("/api/v1/cart"));
-        assert_eq!(r.user_agent.as_deref(), Some("Mozilla/5.0 (X11)"));
+        assert_eq!(r.path.as_deref(), Some(&b"/api/v1/cart"[..]));
+        assert_eq!(r.user_agent.as_deref(), Some(&b"Mozilla/5.0 (X11)"[..]));
         assert_eq!(r.ttfb, Some(0.12));
         assert_eq!(r.end, crate::timestamp::parse_rfc3339("2026-11-21T04:00:00Z"));
     }

@@ -14,7 +14,9 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visi
 use crate::scan::Shape;
 use crate::timestamp::{self, Timestamp};
 
-/// The fields edgewatch reads from a request record.
+/// The fields edgewatch reads from a request record. The request id and the
+/// client fields stay bytes: only exemplars and top offenders read them, for
+/// a minority of lines, and they are checked for UTF-8 there.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub(crate) struct Record<'a> {
     pub(crate) host: Option<Cow<'a, str>>,
@@ -30,13 +32,13 @@ pub(crate) struct Record<'a> {
     /// `SecurityAction`, or the older `WAFAction` when that is all there is.
     pub(crate) security_action: Option<Cow<'a, str>>,
     pub(crate) bytes: Option<u64>,
-    pub(crate) ray_id: Option<Cow<'a, str>>,
+    pub(crate) ray_id: Option<Cow<'a, [u8]>>,
     pub(crate) end: Option<Timestamp>,
-    pub(crate) client_ip: Option<Cow<'a, str>>,
+    pub(crate) client_ip: Option<Cow<'a, [u8]>>,
     pub(crate) client_asn: Option<u64>,
-    pub(crate) client_country: Option<Cow<'a, str>>,
-    pub(crate) path: Option<Cow<'a, str>>,
-    pub(crate) user_agent: Option<Cow<'a, str>>,
+    pub(crate) client_country: Option<Cow<'a, [u8]>>,
+    pub(crate) path: Option<Cow<'a, [u8]>>,
+    pub(crate) user_agent: Option<Cow<'a, [u8]>>,
 }
 
 /// A field of [`Record`] that a JSON key can feed.
@@ -240,13 +242,13 @@ impl<'de> Visitor<'de> for Seed<'_> {
                 Field::SecurityAction => r.security_action = map.next_value::<Str<'de>>()?.0,
                 Field::WafAction => waf_action = map.next_value::<Str<'de>>()?.0,
                 Field::Bytes => r.bytes = map.next_value::<Num>()?.count(),
-                Field::RayId => r.ray_id = map.next_value::<Str<'de>>()?.0,
+                Field::RayId => r.ray_id = map.next_value::<Str<'de>>()?.bytes(),
                 Field::End => r.end = map.next_value::<Time>()?.0,
-                Field::ClientIp => r.client_ip = map.next_value::<Str<'de>>()?.0,
+                Field::ClientIp => r.client_ip = map.next_value::<Str<'de>>()?.bytes(),
                 Field::ClientAsn => r.client_asn = map.next_value::<Num>()?.count(),
-                Field::ClientCountry => r.client_country = map.next_value::<Str<'de>>()?.0,
-                Field::Path => r.path = map.next_value::<Str<'de>>()?.0,
-                Field::UserAgent => r.user_agent = map.next_value::<Str<'de>>()?.0,
+                Field::ClientCountry => r.client_country = map.next_value::<Str<'de>>()?.bytes(),
+                Field::Path => r.path = map.next_value::<Str<'de>>()?.bytes(),
+                Field::UserAgent => r.user_agent = map.next_value::<Str<'de>>()?.bytes(),
             }
         }
         // Jobs created before the 2023 rename still send `WAFAction`.
@@ -282,6 +284,16 @@ impl<'de> de::Deserialize<'de> for CowStr<'de> {
 
 /// A string field; null reads as absent.
 struct Str<'a>(Option<Cow<'a, str>>);
+
+impl<'a> Str<'a> {
+    /// As a [`Record`]'s byte fields keep it.
+    fn bytes(self) -> Option<Cow<'a, [u8]>> {
+        self.0.map(|s| match s {
+            Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+            Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+        })
+    }
+}
 
 impl<'de> de::Deserialize<'de> for Str<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

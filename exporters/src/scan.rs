@@ -171,19 +171,29 @@ type Scanned<T> = Option<Option<T>>;
 #[derive(Clone, Copy)]
 enum Val<'a> {
     Null,
-    Str(&'a str),
+    /// Checked for UTF-8 only by the fields that need text.
+    Str(&'a [u8]),
     Num(f64),
 }
 
 fn value<'a>(c: &mut Cursor<'a>) -> Option<Val<'a>> {
     match c.peek()? {
-        b'"' => c.plain_str().and_then(|s| std::str::from_utf8(s).ok()).map(Val::Str),
+        b'"' => c.plain_str().map(Val::Str),
         b'n' => (c.bare() == b"null").then_some(Val::Null),
         _ => c.number().map(Val::Num),
     }
 }
 
 fn string(v: Val<'_>) -> Scanned<Cow<'_, str>> {
+    match v {
+        Val::Null => Some(None),
+        Val::Str(s) => std::str::from_utf8(s).ok().map(|s| Some(Cow::Borrowed(s))),
+        Val::Num(_) => None,
+    }
+}
+
+/// A string kept as bytes (see [`Record`]).
+fn raw(v: Val<'_>) -> Scanned<Cow<'_, [u8]>> {
     match v {
         Val::Null => Some(None),
         Val::Str(s) => Some(Some(Cow::Borrowed(s))),
@@ -195,8 +205,8 @@ fn string(v: Val<'_>) -> Scanned<Cow<'_, str>> {
 fn num(v: Val<'_>) -> Scanned<f64> {
     match v {
         Val::Num(n) => Some(Some(n)),
-        Val::Null | Val::Str("" | "-") => Some(None),
-        Val::Str(s) => s.parse().ok().map(Some),
+        Val::Null | Val::Str(b"" | b"-") => Some(None),
+        Val::Str(s) => std::str::from_utf8(s).ok()?.parse().ok().map(Some),
     }
 }
 
@@ -206,10 +216,13 @@ fn time(v: Val<'_>) -> Scanned<Timestamp> {
         #[allow(clippy::cast_possible_truncation)] // range checked
         Val::Num(n) if n.fract() == 0.0 && n.abs() < 9.2e18 => Some(Some(Timestamp::from_unix_int(n as i64))),
         Val::Num(_) => None,
-        Val::Str(s) => match s.parse::<i64>() {
-            Ok(n) => Some(Some(Timestamp::from_unix_int(n))),
-            Err(_) => timestamp::parse_rfc3339(s).map(Some),
-        },
+        Val::Str(s) => {
+            let s = std::str::from_utf8(s).ok()?;
+            match s.parse::<i64>() {
+                Ok(n) => Some(Some(Timestamp::from_unix_int(n))),
+                Err(_) => timestamp::parse_rfc3339(s).map(Some),
+            }
+        }
     }
 }
 
@@ -305,11 +318,11 @@ pub(crate) fn parse_into<'a>(line: &'a [u8], fields: &FieldMap, shape: &mut Shap
                         Field::CacheStatus => r.cache_status = string(v)?,
                         Field::SecurityAction => r.security_action = string(v)?,
                         Field::WafAction => waf_action = string(v)?,
-                        Field::RayId => r.ray_id = string(v)?,
-                        Field::ClientIp => r.client_ip = string(v)?,
-                        Field::ClientCountry => r.client_country = string(v)?,
-                        Field::Path => r.path = string(v)?,
-                        Field::UserAgent => r.user_agent = string(v)?,
+                        Field::RayId => r.ray_id = raw(v)?,
+                        Field::ClientIp => r.client_ip = raw(v)?,
+                        Field::ClientCountry => r.client_country = raw(v)?,
+                        Field::Path => r.path = raw(v)?,
+                        Field::UserAgent => r.user_agent = raw(v)?,
                         Field::EdgeStatus => r.edge_status = crate::record::as_status(num(v)?),
                         Field::OriginStatus => r.origin_status = crate::record::as_status(num(v)?),
                         Field::Ttfb(unit) => r.ttfb = unit.to_secs(num(v)?),

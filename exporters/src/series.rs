@@ -66,7 +66,8 @@ impl Histogram {
         }
     }
 
-    pub(crate) fn observe(&mut self, bounds: &Bounds, v: f64, exemplar: Option<(&str, Option<f64>)>) {
+    /// `exemplar`: the request id (bytes, as read) and time of the request.
+    pub(crate) fn observe(&mut self, bounds: &Bounds, v: f64, exemplar: Option<(&[u8], Option<f64>)>) {
         let i = bounds.bucket(v);
         if let Some(c) = self.counts.get_mut(i) {
             *c += 1;
@@ -77,7 +78,7 @@ impl Histogram {
         }
         // One exemplar per bucket per batch: the first request seen.
         if let (Some((ray, time)), Some(slot @ None)) = (exemplar, self.exemplars.get_mut(i)) {
-            *slot = Some(Exemplar { ray_id: ray.into(), value: v, time });
+            *slot = Some(Exemplar { ray_id: String::from_utf8_lossy(ray).into(), value: v, time });
         }
     }
 
@@ -175,10 +176,10 @@ mod tests {
     fn merge_adds_and_keeps_the_newest_exemplar() {
         let b = Bounds::new(vec![0.1, 1.0]);
         let mut a = HostSeries::new(&b);
-        a.ttfb.observe(&b, 0.05, Some(("old", None)));
+        a.ttfb.observe(&b, 0.05, Some((&b"old"[..], None)));
         let mut n = HostSeries::new(&b);
-        n.ttfb.observe(&b, 0.07, Some(("new", None)));
-        n.ttfb.observe(&b, 0.08, Some(("ignored", None)));
+        n.ttfb.observe(&b, 0.07, Some((&b"new"[..], None)));
+        n.ttfb.observe(&b, 0.08, Some((&b"ignored"[..], None)));
         n.requests[1][0] = 2;
         a.merge(&n);
         assert_eq!(a.ttfb.count(), 3);

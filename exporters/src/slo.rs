@@ -38,7 +38,7 @@ impl Availability {
         let e = &self.exclude;
         if e.statuses.iter().any(|m| m.matches(status))
             || e.hosts.iter().any(|h| h.matches(host))
-            || r.path.as_deref().is_some_and(|p| e.paths.iter().any(|prefix| p.starts_with(prefix.as_str())))
+            || r.path.as_deref().is_some_and(|p| e.paths.iter().any(|prefix| p.starts_with(prefix.as_bytes())))
         {
             return None;
         }
@@ -65,7 +65,7 @@ mod tests {
         let slo = Availability::of(&catalog).remove(0).unwrap();
         let rec = |status: u16, path: &'static str| Record {
             edge_status: Some(status),
-            path: Some(path.into()),
+            path: Some(path.as_bytes().into()),
             ..Record::default()
         };
         assert_eq!(slo.judge(&rec(200, "/"), "a.example"), Some(false));
