@@ -31,10 +31,11 @@ pub(crate) const CACHE_STATUSES: [&str; 14] = [
     "other",
 ];
 
-pub(crate) fn cache_status(raw: Option<&str>) -> usize {
+/// The index of a raw `CacheCacheStatus` (bytes as read) in [`CACHE_STATUSES`].
+pub(crate) fn cache_status(raw: Option<&[u8]>) -> usize {
     match raw {
-        None | Some("") => 12,
-        Some(s) => CACHE_STATUSES[..12].iter().position(|c| c.eq_ignore_ascii_case(s)).unwrap_or(13),
+        None | Some(b"") => 12,
+        Some(s) => CACHE_STATUSES[..12].iter().position(|c| c.as_bytes().eq_ignore_ascii_case(s)).unwrap_or(13),
     }
 }
 
@@ -56,19 +57,20 @@ pub(crate) const SECURITY_ACTIONS: [&str; 13] = [
     "other",
 ];
 
-/// The action's index, or `None` when the request met no security action.
-pub(crate) fn security_action(raw: Option<&str>) -> Option<usize> {
+/// The action's index (of the raw bytes as read), or `None` when the
+/// request met no security action.
+pub(crate) fn security_action(raw: Option<&[u8]>) -> Option<usize> {
     match raw {
-        None | Some("" | "unknown") => None,
+        None | Some(b"" | b"unknown") => None,
         Some(s) => {
             // Solved managed challenges come in two flavours; count them as one.
             let s = match s {
-                "managed_challenge_non_interactive_solved" | "managed_challenge_interactive_solved" => {
-                    "managed_challenge_solved"
+                b"managed_challenge_non_interactive_solved" | b"managed_challenge_interactive_solved" => {
+                    b"managed_challenge_solved"
                 }
                 other => other,
             };
-            Some(SECURITY_ACTIONS[..12].iter().position(|a| a.eq_ignore_ascii_case(s)).unwrap_or(12))
+            Some(SECURITY_ACTIONS[..12].iter().position(|a| a.as_bytes().eq_ignore_ascii_case(s)).unwrap_or(12))
         }
     }
 }
@@ -115,17 +117,17 @@ mod tests {
         assert_eq!(STATUS_CLASSES[status_class(503)], "5xx");
         assert_eq!(STATUS_CLASSES[status_class(0)], "other");
         assert_eq!(STATUS_CLASSES[status_class(999)], "other");
-        assert_eq!(CACHE_STATUSES[cache_status(Some("HIT"))], "hit");
-        assert_eq!(CACHE_STATUSES[cache_status(Some("weird"))], "other");
+        assert_eq!(CACHE_STATUSES[cache_status(Some(b"HIT"))], "hit");
+        assert_eq!(CACHE_STATUSES[cache_status(Some(b"weird"))], "other");
         assert_eq!(CACHE_STATUSES[cache_status(None)], "none");
-        assert_eq!(security_action(Some("")), None);
+        assert_eq!(security_action(Some(b"")), None);
         assert_eq!(
-            security_action(Some("managed_challenge_interactive_solved")).map(|i| SECURITY_ACTIONS[i]),
+            security_action(Some(b"managed_challenge_interactive_solved")).map(|i| SECURITY_ACTIONS[i]),
             Some("managed_challenge_solved")
         );
-        assert_eq!(security_action(Some("nonsense")).map(|i| SECURITY_ACTIONS[i]), Some("other"));
-        assert!(security_action(Some("block")).is_some_and(is_mitigation));
-        assert!(!security_action(Some("log")).is_some_and(is_mitigation));
+        assert_eq!(security_action(Some(b"nonsense")).map(|i| SECURITY_ACTIONS[i]), Some("other"));
+        assert!(security_action(Some(b"block")).is_some_and(is_mitigation));
+        assert!(!security_action(Some(b"log")).is_some_and(is_mitigation));
     }
 
     #[test]

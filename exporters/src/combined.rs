@@ -117,7 +117,7 @@ pub(crate) fn parse<'a>(
             Trailing::RequestTime => r.ttfb = value.and_then(seconds),
             Trailing::UpstreamResponseTime => r.origin_duration = value.and_then(seconds),
             Trailing::Host => r.host = value.map(Cow::Borrowed).or(r.host),
-            Trailing::UpstreamCacheStatus => r.cache_status = value.map(Cow::Borrowed),
+            Trailing::UpstreamCacheStatus => r.cache_status = value.map(|v| Cow::Borrowed(v.as_bytes())),
             Trailing::Ignore => {}
         }
     }
@@ -139,7 +139,7 @@ mod tests {
         let r = parse(LINE.as_bytes(), &[RequestTime, UpstreamResponseTime, Host, UpstreamCacheStatus], None).unwrap();
         assert_eq!(r.origin_duration, Some(0.015), "the last upstream");
         assert_eq!(r.host.as_deref(), Some("shop.example"));
-        assert_eq!(r.cache_status.as_deref(), Some("MISS"));
+        assert_eq!(r.cache_status.as_deref(), Some(&b"MISS"[..]));
         assert_eq!(r.client_ip.as_deref(), Some(&b"203.0.113.9"[..]));
         assert_eq!(r.edge_status, Some(502));
         assert_eq!(r.bytes, Some(512));

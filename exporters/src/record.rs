@@ -16,7 +16,9 @@ use crate::timestamp::{self, Timestamp};
 
 /// The fields edgewatch reads from a request record. The request id and the
 /// client fields stay bytes: only exemplars and top offenders read them, for
-/// a minority of lines, and they are checked for UTF-8 there.
+/// a minority of lines, and they are checked for UTF-8 there. Cache status
+/// and security action stay bytes too: they are only compared with fixed
+/// names.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub(crate) struct Record<'a> {
     pub(crate) host: Option<Cow<'a, str>>,
@@ -28,9 +30,9 @@ pub(crate) struct Record<'a> {
     pub(crate) ttfb: Option<f64>,
     /// Origin response duration, seconds.
     pub(crate) origin_duration: Option<f64>,
-    pub(crate) cache_status: Option<Cow<'a, str>>,
+    pub(crate) cache_status: Option<Cow<'a, [u8]>>,
     /// `SecurityAction`, or the older `WAFAction` when that is all there is.
-    pub(crate) security_action: Option<Cow<'a, str>>,
+    pub(crate) security_action: Option<Cow<'a, [u8]>>,
     pub(crate) bytes: Option<u64>,
     pub(crate) ray_id: Option<Cow<'a, [u8]>>,
     pub(crate) end: Option<Timestamp>,
@@ -238,9 +240,9 @@ impl<'de> Visitor<'de> for Seed<'_> {
                 Field::OriginStatus => r.origin_status = map.next_value::<Num>()?.status(),
                 Field::Ttfb(unit) => r.ttfb = unit.to_secs(map.next_value::<Num>()?.0),
                 Field::OriginDuration(unit) => r.origin_duration = unit.to_secs(map.next_value::<Num>()?.0),
-                Field::CacheStatus => r.cache_status = map.next_value::<Str<'de>>()?.0,
-                Field::SecurityAction => r.security_action = map.next_value::<Str<'de>>()?.0,
-                Field::WafAction => waf_action = map.next_value::<Str<'de>>()?.0,
+                Field::CacheStatus => r.cache_status = map.next_value::<Str<'de>>()?.bytes(),
+                Field::SecurityAction => r.security_action = map.next_value::<Str<'de>>()?.bytes(),
+                Field::WafAction => waf_action = map.next_value::<Str<'de>>()?.bytes(),
                 Field::Bytes => r.bytes = map.next_value::<Num>()?.count(),
                 Field::RayId => r.ray_id = map.next_value::<Str<'de>>()?.bytes(),
                 Field::End => r.end = map.next_value::<Time>()?.0,
@@ -252,7 +254,7 @@ impl<'de> Visitor<'de> for Seed<'_> {
             }
         }
         // Jobs created before the 2023 rename still send `WAFAction`.
-        if r.security_action.as_deref().is_none_or(str::is_empty) {
+        if r.security_action.as_deref().is_none_or(<[u8]>::is_empty) {
             r.security_action = waf_action.or(r.security_action);
         }
         Ok(r)
@@ -401,8 +403,8 @@ mod tests {
         assert_eq!(r.origin_status, Some(502));
         assert_eq!(r.ttfb, Some(1.851));
         assert_eq!(r.origin_duration, Some(1.834));
-        assert_eq!(r.cache_status.as_deref(), Some("dynamic"));
-        assert_eq!(r.security_action.as_deref(), Some(""));
+        assert_eq!(r.cache_status.as_deref(), Some(&b"dynamic"[..]));
+        assert_eq!(r.security_action.as_deref(), Some(&b""[..]));
         assert_eq!(r.client_asn, Some(3320));
         assert_eq!(r.end, Some(Timestamp(1_714_564_803_000_000_000)));
         assert!(matches!(r.host, Some(Cow::Borrowed(_))), "strings borrow from the line");
@@ -416,11 +418,11 @@ mod tests {
             &mut Shape::default(),
         )
         .unwrap();
-        assert_eq!(r.security_action.as_deref(), Some("block"));
+        assert_eq!(r.security_action.as_deref(), Some(&b"block"[..]));
         let r =
             parse(br#"{"SecurityAction":"challenge","WAFAction":"block"}"#, &FieldMap::Logpush, &mut Shape::default())
                 .unwrap();
-        assert_eq!(r.security_action.as_deref(), Some("challenge"));
+        assert_eq!(r.security_action.as_deref(), Some(&b"challenge"[..]));
     }
 
     #[test]

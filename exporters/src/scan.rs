@@ -210,7 +210,7 @@ fn num(v: Val<'_>) -> Scanned<f64> {
     }
 }
 
-fn time(v: Val<'_>) -> Scanned<Timestamp> {
+fn time(v: Val<'_>, last: &mut timestamp::LastDate) -> Scanned<Timestamp> {
     match v {
         Val::Null => Some(None),
         #[allow(clippy::cast_possible_truncation)] // range checked
@@ -220,7 +220,7 @@ fn time(v: Val<'_>) -> Scanned<Timestamp> {
             let s = std::str::from_utf8(s).ok()?;
             match s.parse::<i64>() {
                 Ok(n) => Some(Some(Timestamp::from_unix_int(n))),
-                Err(_) => timestamp::parse_rfc3339(s).map(Some),
+                Err(_) => timestamp::parse_rfc3339_with(s, last).map(Some),
             }
         }
     }
@@ -233,6 +233,8 @@ fn time(v: Val<'_>) -> Scanned<Timestamp> {
 #[derive(Debug, Default)]
 pub(crate) struct Shape {
     keys: Vec<Key>,
+    /// And the date of the last timestamp.
+    last_date: timestamp::LastDate,
 }
 
 /// A remembered key, quotes included.
@@ -315,9 +317,9 @@ pub(crate) fn parse_into<'a>(line: &'a [u8], fields: &FieldMap, shape: &mut Shap
                     match field {
                         Field::Host => r.host = string(v)?,
                         Field::Zone => r.zone = string(v)?,
-                        Field::CacheStatus => r.cache_status = string(v)?,
-                        Field::SecurityAction => r.security_action = string(v)?,
-                        Field::WafAction => waf_action = string(v)?,
+                        Field::CacheStatus => r.cache_status = raw(v)?,
+                        Field::SecurityAction => r.security_action = raw(v)?,
+                        Field::WafAction => waf_action = raw(v)?,
                         Field::RayId => r.ray_id = raw(v)?,
                         Field::ClientIp => r.client_ip = raw(v)?,
                         Field::ClientCountry => r.client_country = raw(v)?,
@@ -329,7 +331,7 @@ pub(crate) fn parse_into<'a>(line: &'a [u8], fields: &FieldMap, shape: &mut Shap
                         Field::OriginDuration(unit) => r.origin_duration = unit.to_secs(num(v)?),
                         Field::Bytes => r.bytes = crate::record::as_count(num(v)?),
                         Field::ClientAsn => r.client_asn = crate::record::as_count(num(v)?),
-                        Field::End => r.end = time(v)?,
+                        Field::End => r.end = time(v, &mut shape.last_date)?,
                     }
                 }
             }
@@ -351,7 +353,7 @@ pub(crate) fn parse_into<'a>(line: &'a [u8], fields: &FieldMap, shape: &mut Shap
     if c.i != line.len() {
         return None;
     }
-    if r.security_action.as_deref().is_none_or(str::is_empty) {
+    if r.security_action.as_deref().is_none_or(<[u8]>::is_empty) {
         r.security_action = waf_action.or(r.security_action.take());
     }
     Some(())

@@ -35,6 +35,9 @@ pub(crate) struct Tally {
     table: hashbrown::HashTable<u32>,
     /// Indexes into `entries`, by customer and dimension.
     groups: FastMap<(CustomerKey, u8), Vec<u32>>,
+    /// Per dimension, the entry the last key went to: the next key is often
+    /// the same (one client, one agent), found by a comparison, not a hash.
+    last: [Option<u32>; DIMENSIONS.len()],
     /// Seeded per process: keys are chosen by clients, including attackers.
     hasher: foldhash::fast::RandomState,
     /// What earlier spills summarised, per customer and dimension.
@@ -51,6 +54,7 @@ impl Tally {
             entries: Vec::new(),
             table: hashbrown::HashTable::new(),
             groups: FastMap::default(),
+            last: [None; DIMENSIONS.len()],
             hasher: foldhash::fast::RandomState::default(),
             spilled: FastMap::default(),
             capacity,
@@ -61,7 +65,16 @@ impl Tally {
     /// [`DIMENSIONS`]) for `customer`.
     pub(crate) fn add(&mut self, customer: CustomerKey, dimension: usize, key: &str) {
         let key = truncate_key(key);
+        let last = self.last.get(dimension).copied().flatten();
+        let index = dimension;
         let dimension = u8::try_from(dimension).unwrap_or(u8::MAX);
+        if let Some(e) = last.and_then(|id| self.entries.get_mut(id as usize))
+            && e.customer == customer
+            && text(&self.arena, e) == key
+        {
+            e.count += 1;
+            return;
+        }
         let hash = self.hasher.hash_one((customer, dimension, key));
         let (arena, entries) = (&self.arena, &mut self.entries);
         let found = self.table.find(hash, |&i| {
@@ -69,8 +82,11 @@ impl Tally {
                 .get(i as usize)
                 .is_some_and(|e| e.customer == customer && e.dimension == dimension && text(arena, e) == key)
         });
-        if let Some(e) = found.and_then(|&i| entries.get_mut(i as usize)) {
+        if let Some(&id) = found
+            && let Some(e) = entries.get_mut(id as usize)
+        {
             e.count += 1;
+            self.remember(index, id);
             return;
         }
         if self.arena.len() + key.len() > SPILL_BYTES {
@@ -89,6 +105,13 @@ impl Tally {
         self.table.insert_unique(hash, id, |&i| {
             entries.get(i as usize).map_or(0, |e| hasher.hash_one((e.customer, e.dimension, text(arena, e))))
         });
+        self.remember(index, id);
+    }
+
+    fn remember(&mut self, dimension: usize, id: u32) {
+        if let Some(last) = self.last.get_mut(dimension) {
+            *last = Some(id);
+        }
     }
 
     /// Forgets every count, keeping the allocations.
@@ -97,6 +120,7 @@ impl Tally {
         self.entries.clear();
         self.table.clear();
         self.groups.clear();
+        self.last = [None; DIMENSIONS.len()];
         self.spilled.clear();
     }
 
@@ -122,6 +146,7 @@ impl Tally {
         self.entries.clear();
         self.table.clear();
         self.groups.clear();
+        self.last = [None; DIMENSIONS.len()];
     }
 
     /// The distinct keys still in the arena and their counts, by customer

@@ -34,8 +34,21 @@ impl Timestamp {
     }
 }
 
+/// The last date [`parse_rfc3339_with`] read, and its day number: the lines
+/// of a batch share a date or two, so most lines skip the calendar.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct LastDate {
+    date: [u8; 10],
+    days: i64,
+}
+
 /// Parses `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`; `None` when malformed.
 pub(crate) fn parse_rfc3339(s: &str) -> Option<Timestamp> {
+    parse_rfc3339_with(s, &mut LastDate::default())
+}
+
+/// [`parse_rfc3339`], remembering the date in `last`.
+pub(crate) fn parse_rfc3339_with(s: &str, last: &mut LastDate) -> Option<Timestamp> {
     let b = s.as_bytes();
     if b.len() < 20
         || b[4] != b'-'
@@ -50,9 +63,22 @@ pub(crate) fn parse_rfc3339(s: &str) -> Option<Timestamp> {
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
         b.get(r)?.iter().try_fold(0i64, |n, c| c.is_ascii_digit().then(|| n * 10 + i64::from(c - b'0')))
     };
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    // The default `last` (all zero bytes) never matches: byte 4 is a '-'.
+    let days = if b.get(..10) == Some(&last.date[..]) {
+        last.days
+    } else {
+        let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+            return None;
+        }
+        let days = days_from_civil(year, month, day);
+        if let Some(date) = b.first_chunk::<10>() {
+            *last = LastDate { date: *date, days };
+        }
+        days
+    };
     let (hour, min, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 {
+    if hour > 23 || min > 59 || sec > 60 {
         return None;
     }
     let mut rest = &s[19..];
@@ -76,7 +102,6 @@ pub(crate) fn parse_rfc3339(s: &str) -> Option<Timestamp> {
         }
         _ => return None,
     };
-    let days = days_from_civil(year, month, day);
     let secs = days * 86_400 + hour * 3600 + min * 60 + sec - offset_secs;
     Some(Timestamp(secs.checked_mul(1_000_000_000)?.checked_add(nanos)?))
 }
@@ -153,7 +178,28 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_remembered_date_is_only_a_valid_one() {
+        let mut last = LastDate::default();
+        assert!(parse_rfc3339_with("2024-13-01T00:00:00Z", &mut last).is_none());
+        assert!(parse_rfc3339_with("2024-13-01T00:00:00Z", &mut last).is_none());
+        assert!(parse_rfc3339_with("2024-05-01T12:00:03Z", &mut last).is_some());
+        assert!(parse_rfc3339_with("2024-05-01T25:00:03Z", &mut last).is_none(), "the time is still checked");
+    }
+
     proptest! {
+        #[test]
+        fn remembering_dates_changes_no_result(secs in prop::collection::vec(1_700_000_000i64..1_700_400_000, 1..20)) {
+            let mut last = LastDate::default();
+            for s in secs {
+                let days = s.div_euclid(86_400);
+                let (y, m, d) = civil_from_days(days);
+                let t = s.rem_euclid(86_400);
+                let text = format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", t / 3600, t / 60 % 60, t % 60);
+                prop_assert_eq!(parse_rfc3339_with(&text, &mut last), parse_rfc3339(&text));
+            }
+        }
+
         #[test]
         fn rfc3339_matches_the_unix_seconds(secs in 0i64..4_102_444_800) {
             // Format with the inverse of days_from_civil and read it back.
