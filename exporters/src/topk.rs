@@ -76,6 +76,9 @@ pub(crate) struct SpaceSaving {
     slots: Vec<Counter>,
     /// Min-heap of slot indexes: the slot that ranks last is on top.
     heap: Vec<usize>,
+    /// Set when counts changed without the heap (see `merge_counts`); the
+    /// next offer rebuilds it first.
+    heap_stale: bool,
     table: hashbrown::HashTable<usize>,
     /// Seeded per process: keys are chosen by clients, including attackers.
     hasher: foldhash::quality::RandomState,
@@ -92,6 +95,7 @@ impl SpaceSaving {
             floor: 0,
             slots: Vec::with_capacity(capacity),
             heap: Vec::with_capacity(capacity),
+            heap_stale: false,
             table: hashbrown::HashTable::with_capacity(capacity),
             hasher: foldhash::quality::RandomState::default(),
         }
@@ -130,6 +134,7 @@ impl SpaceSaving {
         self.floor = 0;
         self.slots.clear();
         self.heap.clear();
+        self.heap_stale = false;
         self.table.clear();
     }
 
@@ -149,6 +154,9 @@ impl SpaceSaving {
             return;
         }
         let key = truncate_key(key);
+        if self.heap_stale {
+            self.heapify();
+        }
         self.total = self.total.saturating_add(weight);
         let hash = self.hasher.hash_one(key);
         if let Some(id) = self.find(hash, key) {
@@ -254,9 +262,9 @@ impl SpaceSaving {
             }
         }
         if new.is_empty() {
-            if changed {
-                self.heapify();
-            }
+            // Windows take batches by `merge_counts` alone and need no heap
+            // in between: it is rebuilt only should an offer come.
+            self.heap_stale |= changed;
             return;
         }
         // Keep the `capacity` largest of ours and the new ones; on equal
@@ -300,7 +308,7 @@ impl SpaceSaving {
         // Every counter is at least `own_bound`, which also bounds keys
         // neither side monitored.
         self.floor = self.floor.max(own_bound);
-        self.heapify();
+        self.heap_stale = true;
     }
 
     /// Re-indexes every slot and restores the heap after slots were replaced.
@@ -328,6 +336,7 @@ impl SpaceSaving {
         for pos in (0..self.heap.len() / 2).rev() {
             self.sift_down(pos);
         }
+        self.heap_stale = false;
     }
 
     /// The `n` largest counts, by count descending, then key.
@@ -340,6 +349,9 @@ impl SpaceSaving {
 
     /// The most an unmonitored key can have been offered.
     fn unmonitored_bound(&self) -> u64 {
+        if self.heap_stale && self.slots.len() >= self.capacity {
+            return self.slots.iter().map(|s| s.count).min().unwrap_or(self.floor);
+        }
         match self.heap.first().and_then(|&id| self.slots.get(id)) {
             Some(min) if self.slots.len() >= self.capacity => min.count,
             _ => self.floor,
@@ -798,6 +810,15 @@ mod tests {
             }
             let all: Vec<_> = a.iter().chain(&b).chain(&c).cloned().collect();
             check_guarantees(&s, &true_counts(&all), capacity);
+            // Exact counts again (the heap left stale), then merged into
+            // another summary: both still keep the guarantees.
+            s.merge_counts(true_counts(&a).iter().map(|(k, n)| (k.as_str(), *n)));
+            let twice: Vec<_> = all.iter().chain(&a).cloned().collect();
+            check_guarantees(&s, &true_counts(&twice), capacity);
+            let mut other = summarize(capacity, &c);
+            other.merge(&s);
+            let thrice: Vec<_> = twice.iter().chain(&c).cloned().collect();
+            check_guarantees(&other, &true_counts(&thrice), capacity);
         }
 
         #[test]
