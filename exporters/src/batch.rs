@@ -2,22 +2,19 @@
 //! body or a chunk of a tailed file becomes a [`Batch`], which is then merged
 //! into the shared [`crate::state::State`] in one short critical section.
 
-use std::borrow::Cow;
 /// Seeded per process, fast: keys come from client input.
 pub(crate) type FastMap<K, V> = hashbrown::HashMap<K, V, foldhash::fast::RandomState>;
 
+use crate::batch_hosts::BatchHosts;
 use crate::classify;
-use crate::hosts::{self, CustomerIdx, HostIndex};
+use crate::hosts::{CustomerIdx, HostIndex};
 use crate::record::{LineFormat, Record};
 use crate::scan::Shape;
-use crate::series::{Bounds, Histogram, HostSeries};
+use crate::series::{Bounds, Histogram};
 use crate::tally::Tally;
 
 /// Dimensions of the top-offender summaries.
 pub(crate) const DIMENSIONS: [&str; 5] = ["ip", "asn", "country", "path", "user_agent"];
-
-/// Longest host kept as a label value (the DNS limit).
-const MAX_HOST_LEN: usize = 253;
 
 /// What a batch needs to know, shared by every batch of an exporter.
 #[derive(Debug)]
@@ -49,11 +46,12 @@ impl Context {
 /// A customer, or `None` for traffic that matches no customer.
 pub(crate) type CustomerKey = Option<CustomerIdx>;
 
-/// Host keys are owned (one copy per distinct host per batch), so a batch
-/// can outlive the buffer its lines were read from.
+/// Keys are owned (one copy per distinct host per batch), so a batch can
+/// outlive the buffer its lines were read from.
 #[derive(Debug)]
 pub(crate) struct Batch {
-    pub(crate) series: FastMap<CustomerKey, FastMap<String, HostSeries>>,
+    /// Counts per customer and host.
+    pub(crate) series: BatchHosts,
     /// Top-offender keys among mitigated and failed requests.
     pub(crate) offenders: Tally,
     /// Availability SLO events by customer: good, bad.
@@ -69,7 +67,7 @@ pub(crate) struct Batch {
 impl Batch {
     pub(crate) fn new(cx: &Context) -> Self {
         Self {
-            series: FastMap::default(),
+            series: BatchHosts::default(),
             offenders: cx.tally(),
             slo: FastMap::default(),
             lines: 0,
@@ -112,27 +110,15 @@ impl Batch {
     }
 
     fn add(&mut self, r: &Record<'_>, cx: &Context, now: f64) {
-        let normalized = r.host.as_deref().map(hosts::normalize);
-        let customer = cx.hosts.lookup_normalized(normalized.as_deref(), r.zone.as_deref());
-        let host = match normalized {
-            // A host header is client input: keep it a plausible label value.
-            Some(h) if h.len() <= MAX_HOST_LEN => h,
-            Some(_) => Cow::Borrowed("invalid"),
-            None => Cow::Borrowed("none"),
-        };
+        let at = self.series.locate(r.host.as_deref(), r.zone.as_deref(), &cx.hosts, &cx.bounds);
+        let customer = at.customer;
         if let Some(c) = customer
             && let Some(Some(slo)) = cx.availability.get(c as usize)
-            && let Some(bad) = slo.judge(r, &host)
+            && let Some(bad) = slo.judge(r, self.series.label(at.series))
         {
             self.slo.entry(c).or_default()[usize::from(bad)] += 1;
         }
-        // One lookup; the key is copied only the first time a batch sees a host.
-        let s = self
-            .series
-            .entry(customer)
-            .or_default()
-            .entry_ref(host.as_ref())
-            .or_insert_with(|| HostSeries::new(&cx.bounds));
+        let Some(s) = self.series.series_mut(at.series) else { return };
 
         let class = r.edge_status.map_or(classify::STATUS_CLASSES.len() - 1, classify::status_class);
         let cache = classify::cache_status(r.cache_status.as_deref());
@@ -224,7 +210,7 @@ not json
         let mut b = Batch::new(&cx);
         b.add_lines(data, &LOGPUSH, &cx, 1030.0);
         assert_eq!((b.lines, b.malformed), (4, 1));
-        let acme = &b.series[&Some(0)]["www.acme.example"];
+        let acme = b.series.get(Some(0), "www.acme.example").unwrap();
         assert_eq!(acme.total(), 2);
         assert_eq!(acme.requests[1][0], 1, "2xx hit");
         assert_eq!(acme.requests[4][8], 1, "5xx dynamic");
@@ -232,7 +218,7 @@ not json
         assert_eq!(acme.ttfb.exemplars[0].as_ref().map(|e| &*e.ray_id), Some("r1"));
         assert_eq!(acme.origin.count(), 0, "no origin answer, no origin duration");
         assert_eq!(acme.origin_errors.iter().sum::<u64>(), 1);
-        assert_eq!(b.series[&None]["stranger.example"].total(), 1, "unknown customer, still counted");
+        assert_eq!(b.series.get(None, "stranger.example").unwrap().total(), 1, "unknown customer, still counted");
         assert_eq!(b.lag.count(), 1);
         let ips: Vec<_> = b.offenders.counts().filter(|(_, d, _, _)| *d == 0).collect();
         assert_eq!(ips, [(Some(0), 0, "192.0.2.1", 1)], "only the blocked request's address");

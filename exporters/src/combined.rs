@@ -101,7 +101,7 @@ pub(crate) fn parse<'a>(
     let user_agent = token(&mut rest);
 
     let mut r = Record {
-        host: host.map(Cow::Borrowed),
+        host: host.map(|h| Cow::Borrowed(h.as_bytes())),
         edge_status: Some(status),
         bytes,
         end: Some(end),
@@ -116,7 +116,7 @@ pub(crate) fn parse<'a>(
         match field {
             Trailing::RequestTime => r.ttfb = value.and_then(seconds),
             Trailing::UpstreamResponseTime => r.origin_duration = value.and_then(seconds),
-            Trailing::Host => r.host = value.map(Cow::Borrowed).or(r.host),
+            Trailing::Host => r.host = value.map(|v| Cow::Borrowed(v.as_bytes())).or(r.host),
             Trailing::UpstreamCacheStatus => r.cache_status = value.map(|v| Cow::Borrowed(v.as_bytes())),
             Trailing::Ignore => {}
         }
@@ -138,7 +138,7 @@ mod tests {
         // log_format, as `"$upstream_response_time"`.
         let r = parse(LINE.as_bytes(), &[RequestTime, UpstreamResponseTime, Host, UpstreamCacheStatus], None).unwrap();
         assert_eq!(r.origin_duration, Some(0.015), "the last upstream");
-        assert_eq!(r.host.as_deref(), Some("shop.example"));
+        assert_eq!(r.host.as_deref(), Some(&b"shop.example"[..]));
         assert_eq!(r.cache_status.as_deref(), Some(&b"MISS"[..]));
         assert_eq!(r.client_ip.as_deref(), Some(&b"203.0.113.9"[..]));
         assert_eq!(r.edge_status, Some(502));
@@ -153,7 +153,7 @@ mod tests {
     fn plain_combined_takes_the_configured_host() {
         let line = r#"198.51.100.1 - - [01/Jan/2026:00:00:00 +0000] "HEAD / HTTP/2.0" 200 0 "-" "-""#;
         let r = parse(line.as_bytes(), &[], Some("www.example.com")).unwrap();
-        assert_eq!((r.host.as_deref(), r.user_agent, r.edge_status), (Some("www.example.com"), None, Some(200)));
+        assert_eq!((r.host.as_deref(), r.user_agent, r.edge_status), (Some(&b"www.example.com"[..]), None, Some(200)));
         let quoted =
             r#"198.51.100.1 - - [01/Jan/2026:00:00:00 +0000] "GET / HTTP/1.1" 200 10 "-" "curl" "0.010, 0.020""#;
         let r = parse(quoted.as_bytes(), &[Trailing::UpstreamResponseTime], None).unwrap();

@@ -39,35 +39,39 @@ impl HostIndex {
     /// The customer of a request for `host` in `zone`.
     #[cfg(test)]
     pub(crate) fn lookup(&self, host: Option<&str>, zone: Option<&str>) -> Option<CustomerIdx> {
-        self.lookup_normalized(host.map(normalize).as_deref(), zone)
+        host.and_then(|h| self.lookup_host(&normalize(h))).or_else(|| self.lookup_zone(zone?))
     }
 
-    /// [`Self::lookup`] for a host already passed through [`normalize`].
-    pub(crate) fn lookup_normalized(&self, host: Option<&str>, zone: Option<&str>) -> Option<CustomerIdx> {
-        if let Some(host) = host {
-            if let Some(&c) = self.exact.get(host) {
+    /// The customer a host (passed through [`normalize`]) names by itself:
+    /// an exact host first, then the most specific wildcard, then a zone
+    /// the host is inside.
+    pub(crate) fn lookup_host(&self, host: &str) -> Option<CustomerIdx> {
+        if let Some(&c) = self.exact.get(host) {
+            return Some(c);
+        }
+        // Most specific wildcard first: for a.b.example.com try
+        // b.example.com, then example.com.
+        let mut rest = host;
+        while let Some(dot) = rest.find('.') {
+            rest = &rest[dot + 1..];
+            if let Some(&c) = self.wildcard.get(rest) {
                 return Some(c);
             }
-            // Most specific wildcard first: for a.b.example.com try
-            // b.example.com, then example.com.
-            let mut rest = host;
-            while let Some(dot) = rest.find('.') {
-                rest = &rest[dot + 1..];
-                if let Some(&c) = self.wildcard.get(rest) {
-                    return Some(c);
-                }
-            }
-            // A host inside a customer's zone belongs to that customer.
-            let mut rest = host;
-            loop {
-                if let Some(&c) = self.zones.get(rest) {
-                    return Some(c);
-                }
-                let Some(dot) = rest.find('.') else { break };
-                rest = &rest[dot + 1..];
-            }
         }
-        zone.map(normalize).and_then(|z| self.zones.get(z.as_ref()).copied())
+        let mut rest = host;
+        loop {
+            if let Some(&c) = self.zones.get(rest) {
+                return Some(c);
+            }
+            let Some(dot) = rest.find('.') else { break };
+            rest = &rest[dot + 1..];
+        }
+        None
+    }
+
+    /// The customer of a zone name as Logpush writes it.
+    pub(crate) fn lookup_zone(&self, zone: &str) -> Option<CustomerIdx> {
+        self.zones.get(normalize(zone).as_ref()).copied()
     }
 }
 

@@ -21,6 +21,7 @@
 //! ```
 
 mod batch;
+mod batch_hosts;
 mod chunks;
 mod classify;
 mod combined;

@@ -14,15 +14,15 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visi
 use crate::scan::Shape;
 use crate::timestamp::{self, Timestamp};
 
-/// The fields edgewatch reads from a request record. The request id and the
-/// client fields stay bytes: only exemplars and top offenders read them, for
-/// a minority of lines, and they are checked for UTF-8 there. Cache status
-/// and security action stay bytes too: they are only compared with fixed
-/// names.
+/// The fields edgewatch reads from a request record. Strings stay bytes as
+/// read and are checked for UTF-8 only where text is needed: a batch checks
+/// a host the first time it sees it, exemplars and top offenders check the
+/// request id and client fields for the minority of lines they take, and
+/// cache status and security action are only compared with fixed names.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub(crate) struct Record<'a> {
-    pub(crate) host: Option<Cow<'a, str>>,
-    pub(crate) zone: Option<Cow<'a, str>>,
+    pub(crate) host: Option<Cow<'a, [u8]>>,
+    pub(crate) zone: Option<Cow<'a, [u8]>>,
     pub(crate) edge_status: Option<u16>,
     /// 0 means the origin never answered.
     pub(crate) origin_status: Option<u16>,
@@ -234,8 +234,8 @@ impl<'de> Visitor<'de> for Seed<'_> {
                 continue;
             };
             match field {
-                Field::Host => r.host = map.next_value::<Str<'de>>()?.0,
-                Field::Zone => r.zone = map.next_value::<Str<'de>>()?.0,
+                Field::Host => r.host = map.next_value::<Str<'de>>()?.bytes(),
+                Field::Zone => r.zone = map.next_value::<Str<'de>>()?.bytes(),
                 Field::EdgeStatus => r.edge_status = map.next_value::<Num>()?.status(),
                 Field::OriginStatus => r.origin_status = map.next_value::<Num>()?.status(),
                 Field::Ttfb(unit) => r.ttfb = unit.to_secs(map.next_value::<Num>()?.0),
@@ -398,7 +398,7 @@ mod tests {
     #[test]
     fn reads_a_logpush_line() {
         let r = parse(LINE.as_bytes(), &FieldMap::Logpush, &mut Shape::default()).unwrap();
-        assert_eq!(r.host.as_deref(), Some("www.shop.example"));
+        assert_eq!(r.host.as_deref(), Some(&b"www.shop.example"[..]));
         assert_eq!(r.edge_status, Some(502));
         assert_eq!(r.origin_status, Some(502));
         assert_eq!(r.ttfb, Some(1.851));
@@ -431,7 +431,7 @@ mod tests {
             let line = format!(r#"{{"EdgeEndTimestamp":{ts},"ClientRequestHost":"a\u002eexample"}}"#);
             let r = parse(line.as_bytes(), &FieldMap::Logpush, &mut Shape::default()).unwrap();
             assert_eq!(r.end, Some(Timestamp(1_714_564_803_000_000_000)), "{ts}");
-            assert_eq!(r.host.as_deref(), Some("a.example"));
+            assert_eq!(r.host.as_deref(), Some(&b"a.example"[..]));
         }
     }
 
@@ -451,7 +451,7 @@ mod tests {
                 .collect(),
         );
         let r = parse(br#"{"host":"a.example","status":"404","rt":"-"}"#, &map, &mut Shape::default()).unwrap();
-        assert_eq!((r.host.as_deref(), r.edge_status, r.ttfb), (Some("a.example"), Some(404), None));
+        assert_eq!((r.host.as_deref(), r.edge_status, r.ttfb), (Some(&b"a.example"[..]), Some(404), None));
         let r = parse(br#"{"host":"a.example","status":200,"rt":0.25}"#, &map, &mut Shape::default()).unwrap();
         assert_eq!(r.ttfb, Some(0.25));
     }

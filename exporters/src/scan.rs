@@ -184,14 +184,6 @@ fn value<'a>(c: &mut Cursor<'a>) -> Option<Val<'a>> {
     }
 }
 
-fn string(v: Val<'_>) -> Scanned<Cow<'_, str>> {
-    match v {
-        Val::Null => Some(None),
-        Val::Str(s) => std::str::from_utf8(s).ok().map(|s| Some(Cow::Borrowed(s))),
-        Val::Num(_) => None,
-    }
-}
-
 /// A string kept as bytes (see [`Record`]).
 fn raw(v: Val<'_>) -> Scanned<Cow<'_, [u8]>> {
     match v {
@@ -315,8 +307,8 @@ pub(crate) fn parse_into<'a>(line: &'a [u8], fields: &FieldMap, shape: &mut Shap
                 Some(field) => {
                     let v = value(&mut c)?;
                     match field {
-                        Field::Host => r.host = string(v)?,
-                        Field::Zone => r.zone = string(v)?,
+                        Field::Host => r.host = raw(v)?,
+                        Field::Zone => r.zone = raw(v)?,
                         Field::CacheStatus => r.cache_status = raw(v)?,
                         Field::SecurityAction => r.security_action = raw(v)?,
                         Field::WafAction => waf_action = raw(v)?,

@@ -111,11 +111,9 @@ impl State {
     /// Merges a batch; `now` for expiry bookkeeping, `unix_now` for the
     /// offender windows.
     pub(crate) fn merge(&mut self, input: &str, batch: &Batch, now: Instant, unix_now: u64) {
-        for (&key, hosts) in &batch.series {
+        for (key, host, series) in batch.series.iter() {
             let c = self.slot(key);
-            for (host, series) in hosts {
-                self.merge_host(c, host, series, now);
-            }
+            self.merge_host(c, host, series, now);
         }
         for (&c, &[good, bad]) in &batch.slo {
             let slot = self.slot(Some(c));
