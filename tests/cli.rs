@@ -39,6 +39,29 @@ fn check_rejects_a_broken_catalog_with_every_diagnostic() {
 }
 
 #[test]
+fn check_refuses_receiver_templates_the_receiver_would_refuse() {
+    let dir = edgewatch_test_kit::scratch_dir("cli-templates");
+    for (templates, expected) in [
+        ("{titel: 'x'}", "templates.titel: unknown template `titel`"),
+        ("{title: '{{#if customer}}unclosed'}", "templates.title: "),
+    ] {
+        let catalog = dir.join("catalog.yaml");
+        let customers = "customers:\n  - {id: a, hosts: [a.example], alerting: {routes: [{to: [log]}]}}\n";
+        std::fs::write(
+            &catalog,
+            format!("destinations: {{log: {{log: {{path: '-'}}}}}}\ntemplates: {templates}\n{customers}"),
+        )
+        .unwrap();
+        let out = edgewatch(&["check", "--catalog", catalog.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{templates}");
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains(&format!("error: {expected}")), "{stderr}");
+        assert!(stderr.ends_with("catalog rejected: 1 error, 0 warnings\n"), "{stderr}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
 fn check_speaks_json_for_machines() {
     let out = edgewatch(&["check", "--catalog", "catalog/tests/fixtures/broken", "--format", "json"]);
     assert_eq!(out.status.code(), Some(1));

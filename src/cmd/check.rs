@@ -1,4 +1,6 @@
-//! `edgewatch check`: validate a catalog.
+//! `edgewatch check`: validate a catalog, including the receiver templates
+//! its `templates:` section replaces (the catalog checks their names; the
+//! receiver's template engine, that they parse).
 //!
 //! Text: warnings and errors on standard error, compiler style; the summary
 //! on standard output. JSON: one document on standard output. Exit 0 when the
@@ -16,7 +18,10 @@ use crate::Format;
 
 pub(crate) fn run(path: &Path, format: Format) -> anyhow::Result<ExitCode> {
     let (summary, diagnostics) = match edgewatch_catalog::load(path) {
-        Ok(loaded) => (Some(loaded.catalog.summary()), loaded.warnings),
+        Ok(loaded) => match template_error(path, &loaded.catalog) {
+            None => (Some(loaded.catalog.summary()), loaded.warnings),
+            Some(e) => (None, loaded.warnings.into_iter().chain([e]).collect()),
+        },
         Err(rejected) => (None, rejected.diagnostics),
     };
     match format {
@@ -25,6 +30,25 @@ pub(crate) fn run(path: &Path, format: Format) -> anyhow::Result<ExitCode> {
     }
     .context("cannot write the result")?;
     Ok(if summary.is_some() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// The receiver would refuse to start with these templates: say so now.
+fn template_error(path: &Path, catalog: &edgewatch_catalog::Catalog) -> Option<Diagnostic> {
+    use edgewatch_webhook_receiver::text::{Templates, TextError};
+    let e = Templates::load(&catalog.templates, None).err()?;
+    let (name, message) = match e {
+        TextError::Template { name, message } => (name, message),
+        other => (String::new(), other.to_string()),
+    };
+    Some(Diagnostic {
+        file: path.to_path_buf(),
+        line: None,
+        column: None,
+        severity: edgewatch_catalog::DiagnosticSeverity::Error,
+        path: if name.is_empty() { "templates".to_owned() } else { format!("templates.{name}") },
+        message,
+        hint: Some("see docs/receiver.md, Templates".to_owned()),
+    })
 }
 
 fn text(summary: Option<Summary>, diagnostics: &[Diagnostic]) -> std::io::Result<()> {
