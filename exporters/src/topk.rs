@@ -194,13 +194,9 @@ impl SpaceSaving {
     /// Folds `other` in (mergeable summaries: add, then keep the largest).
     pub(crate) fn merge(&mut self, other: &SpaceSaving) {
         // A summary that never filled never evicted: its counts are the
-        // stream itself, grouped, and offering them keeps every guarantee at
-        // a fraction of a rebuild's cost (a batch's summary of one customer
-        // rarely fills).
+        // stream itself, grouped, exact.
         if other.slots.len() < other.capacity && other.floor == 0 {
-            for c in &other.slots {
-                self.offer(&c.key, c.count);
-            }
+            self.merge_counts(other.slots.iter().map(|c| (c.key.as_str(), c.count)));
             return;
         }
         self.total = self.total.saturating_add(other.total);

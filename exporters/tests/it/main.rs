@@ -125,6 +125,11 @@ impl Running {
         response
     }
 
+    /// `GET /metrics`, asking for a format as a scraper does.
+    pub(crate) async fn metrics_as(&self, accept: &str) -> reqwest::Response {
+        self.client.get(format!("{}/metrics", self.base)).header("Accept", accept).send().await.unwrap()
+    }
+
     pub(crate) async fn get(&self, path: &str) -> (u16, String) {
         let resp = self.client.get(format!("{}{path}", self.base)).send().await.unwrap();
         (resp.status().as_u16(), resp.text().await.unwrap())

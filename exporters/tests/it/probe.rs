@@ -253,13 +253,7 @@ async fn https_probes_report_the_certificate_and_check_it() {
     edgewatch_test_kit::check_metrics(&text);
 
     // OpenMetrics too: the seconds unit, and `# EOF` last.
-    let resp = ex
-        .client
-        .get(format!("{}/metrics", ex.base))
-        .header("Accept", "application/openmetrics-text;version=1.0.0")
-        .send()
-        .await
-        .unwrap();
+    let resp = ex.metrics_as("application/openmetrics-text;version=1.0.0").await;
     let open = resp.text().await.unwrap();
     assert!(open.contains("# UNIT edgewatch_probe_tls_not_after_timestamp_seconds seconds\n"), "{open}");
     assert!(open.contains("# TYPE edgewatch_probes counter\n"), "{open}");

@@ -184,7 +184,7 @@ async fn prometheus_stores_native_histograms_scraped_over_protobuf() {
 
     // What Prometheus 2.42 sends with the flag: the exporter answers protobuf.
     let accept = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
-    let resp = native.client.get(format!("{}/metrics", native.base)).header("Accept", accept).send().await.unwrap();
+    let resp = native.metrics_as(accept).await;
     assert_eq!(
         resp.headers()["content-type"],
         "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"

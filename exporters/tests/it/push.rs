@@ -205,13 +205,7 @@ async fn health_readiness_metrics_and_top_offenders() {
     let ex = start("").await;
     assert_eq!(ex.get("/-/healthy").await.0, 200);
     assert_eq!(ex.get("/-/ready").await.0, 200);
-    let resp = ex
-        .client
-        .get(format!("{}/metrics", ex.base))
-        .header("Accept", "application/openmetrics-text;version=1.0.0")
-        .send()
-        .await
-        .unwrap();
+    let resp = ex.metrics_as("application/openmetrics-text;version=1.0.0").await;
     assert_eq!(resp.headers()["content-type"], "application/openmetrics-text; version=1.0.0; charset=utf-8");
     assert!(resp.text().await.unwrap().ends_with("# EOF\n"));
 
