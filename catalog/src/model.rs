@@ -122,18 +122,24 @@ impl Customer {
         self.slos.iter().filter(|s| s.kind() != SloKind::Probe || !self.probes.is_empty())
     }
 
-    /// The runbook link for alerts of `kind`, from the customer's templates.
-    /// SLO-specific templates read the availability SLO's name: there is one
-    /// link per customer and kind.
-    pub fn runbook_url(&self, kind: AlertKind) -> Option<String> {
+    /// The runbook link for alerts of `kind` about `slo` (when the alert is
+    /// about one), from the customer's templates. A template that names
+    /// `{{slo}}` gets an empty value for alerts about no SLO.
+    pub fn runbook_url(&self, kind: AlertKind, slo: Option<&str>) -> Option<String> {
         let template = self.runbooks.for_kind(kind)?;
         Some(template.render(|var| match var {
             "customer" => Some(self.id.to_string()),
             "alert_kind" => Some(kind.as_str().to_owned()),
             "tier" => self.tier.as_ref().map(ToString::to_string),
-            "slo" => Some("availability".to_owned()),
+            "slo" => Some(slo.unwrap_or_default().to_owned()),
             _ => None,
         }))
+    }
+
+    /// Whether the runbook template of `kind` names the SLO, so that each
+    /// SLO has a link of its own.
+    pub fn runbook_names_slo(&self, kind: AlertKind) -> bool {
+        self.runbooks.for_kind(kind).is_some_and(|t| t.uses("slo"))
     }
 }
 

@@ -117,12 +117,21 @@ fn links(catalog: &Catalog, c: &Customer, opts: &Options) -> Vec<DashboardLink> 
         if kind == AlertKind::ProbeDown && c.probes.is_empty() {
             continue;
         }
-        if let Some(url) = c.runbook_url(kind).filter(|u| seen.insert(u.clone())) {
-            out.push(DashboardLink::external(
-                format!("Runbook: {}", kind.as_str().replace('_', " ")),
-                format!("What to do when {} fires", kind.as_str()),
-                url,
-            ));
+        // A runbook that names the SLO has a page per SLO.
+        let slos: Vec<Option<&str>> = if c.runbook_names_slo(kind) {
+            c.measured_slos().map(|s| Some(s.name.as_str())).collect()
+        } else {
+            vec![None]
+        };
+        for slo in slos {
+            if let Some(url) = c.runbook_url(kind, slo).filter(|u| seen.insert(u.clone())) {
+                let about = slo.map(|s| format!(" ({s})")).unwrap_or_default();
+                out.push(DashboardLink::external(
+                    format!("Runbook: {}{about}", kind.as_str().replace('_', " ")),
+                    format!("What to do when {} fires{about}", kind.as_str()),
+                    url,
+                ));
+            }
         }
     }
     let mut jira = BTreeSet::new();

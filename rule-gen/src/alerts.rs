@@ -25,7 +25,7 @@ fn lookup(metric: &str, pipe: &str) -> String {
 
 pub(crate) fn runbook(kind: AlertKind) -> String {
     format!(
-        "{{{{ with printf \"{RUNBOOK}{{customer=%q,alert_kind=%q}}\" $labels.customer \"{}\" | query }}}}{{{{ (. | first).Labels.runbook_url }}}}{{{{ end }}}}",
+        "{{{{ with printf \"{RUNBOOK}{{customer=%q,alert_kind=%q,slo=~%q}}\" $labels.customer \"{}\" (printf \"%s|\" $labels.slo) | query }}}}{{{{ (. | first).Labels.runbook_url }}}}{{{{ end }}}}",
         kind.as_str()
     )
 }

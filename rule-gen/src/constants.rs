@@ -79,7 +79,20 @@ pub(crate) fn group(c: &Customer) -> Group {
                     .label(label::SEVERITY, severity.as_str()),
             );
         }
-        if let Some(url) = c.runbook_url(*kind) {
+        // A template that names the SLO gives each SLO its own link; the
+        // alerts look theirs up by `slo` (`runbook`, in alerts.rs).
+        if c.runbook_names_slo(*kind) {
+            for slo in measured(c) {
+                if let Some(url) = c.runbook_url(*kind, Some(slo.name.as_str())) {
+                    rules.push(
+                        constant(RUNBOOK, "1", c)
+                            .label(label::ALERT_KIND, kind.as_str())
+                            .label(label::SLO, slo.name.as_str())
+                            .label("runbook_url", url),
+                    );
+                }
+            }
+        } else if let Some(url) = c.runbook_url(*kind, None) {
             rules.push(constant(RUNBOOK, "1", c).label(label::ALERT_KIND, kind.as_str()).label("runbook_url", url));
         }
     }

@@ -209,7 +209,7 @@ fn labels(c: &Customer, slo: &str, slo_kind: &str, kind: AlertKind, severity: &s
 /// The runbook and dashboard annotations of an alert of `kind`, about
 /// `slo` when it has one.
 fn links(c: &Customer, slo: Option<&str>, kind: AlertKind, l: &Links) -> [(String, String); 2] {
-    let runbook = c.runbook_url(kind).unwrap_or_default();
+    let runbook = c.runbook_url(kind, slo).unwrap_or_default();
     let dashboard = format!(
         "{}/d/{}?{}from=now-6h&to=now",
         l.grafana.trim_end_matches('/'),

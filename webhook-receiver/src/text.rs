@@ -147,7 +147,8 @@ pub fn links(i: &Incident, customer: Option<&Customer>, bases: &LinkBases) -> Ve
         out.push(Link { text: "Dashboard".to_owned(), href });
     }
     let kind = i.alert_kind.as_deref().and_then(|k| k.parse::<AlertKind>().ok());
-    let runbook = first_annotation(i, "runbook_url").or_else(|| customer.zip(kind).and_then(|(c, k)| c.runbook_url(k)));
+    let runbook = first_annotation(i, "runbook_url")
+        .or_else(|| customer.zip(kind).and_then(|(c, k)| c.runbook_url(k, i.slo.as_deref())));
     if let Some(href) = runbook {
         out.push(Link { text: "Runbook".to_owned(), href });
     }

@@ -41,6 +41,11 @@ impl UrlTemplate {
         out
     }
 
+    /// Whether the template has the placeholder `name`.
+    pub fn uses(&self, name: &str) -> bool {
+        self.parts.iter().any(|p| matches!(p, Part::Var(v) if v == name))
+    }
+
     /// The template as written.
     pub fn as_str(&self) -> &str {
         &self.source

@@ -104,3 +104,24 @@ fn runbooks_render_per_kind_with_a_default() {
     assert_eq!(render(AlertKind::OriginErrors), "https://runbooks.edgewatch.example/alerts/origin_errors");
     assert_eq!(render(AlertKind::ProbeDown), "https://runbooks.edgewatch.example/probes?customer=acme-retail");
 }
+
+#[test]
+fn a_runbook_that_names_the_slo_links_each_slo_to_its_own_page() {
+    let c = example();
+    let acme = c.customer("acme-retail").unwrap();
+    // The `{{slo}}` of `burn_rate_fast` is the alert's SLO, not always `availability`.
+    assert_eq!(
+        acme.runbook_url(AlertKind::BurnRateFast, Some("ttfb")).as_deref(),
+        Some("https://wiki.acme-retail.example/edge/ttfb-fast-burn")
+    );
+    assert_eq!(
+        acme.runbook_url(AlertKind::BurnRateFast, Some("availability")).as_deref(),
+        Some("https://wiki.acme-retail.example/edge/availability-fast-burn")
+    );
+    assert!(acme.runbook_names_slo(AlertKind::BurnRateFast));
+    assert!(!acme.runbook_names_slo(AlertKind::OriginErrors));
+    assert_eq!(
+        acme.runbook_url(AlertKind::OriginErrors, None).as_deref(),
+        Some("https://runbooks.edgewatch.example/alerts/origin_errors")
+    );
+}
