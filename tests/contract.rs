@@ -61,7 +61,7 @@ fn every_metric_a_rule_or_panel_reads_is_produced() {
             target: edgewatch_rule_gen::Target::Prometheus,
             catalog_name: "examples/catalog".to_owned(),
             grafana_url: "http://grafana.example".to_owned(),
-            scrape_interval: "30s".parse().unwrap(),
+            scrape_interval: "15s".parse().unwrap(),
             delivery: edgewatch_rule_gen::Delivery {
                 receiver_url: "http://receiver.example/api/v1/alertmanager".to_owned(),
                 exporter_targets: vec!["exporter.example:9817".to_owned()],
@@ -101,8 +101,9 @@ fn every_metric_a_rule_or_panel_reads_is_produced() {
         .iter()
         .flat_map(|m| [(*m).to_owned(), format!("{m}_bucket"), format!("{m}_count"), format!("{m}_sum")])
         .collect();
-    // Prometheus' own series of firing alerts.
-    let builtin = BTreeSet::from(["ALERTS".to_owned()]);
+    // Prometheus' own series: firing alerts, and whether a scrape worked
+    // (the exporter-down and no-data alerts read the exporter job's `up`).
+    let builtin = BTreeSet::from(["ALERTS".to_owned(), "up".to_owned()]);
     for (who, read) in [("rules", &read_by_rules), ("panels", &read_by_panels)] {
         let unknown: Vec<_> =
             read.iter().filter(|m| !produced.contains(*m) && !recorded.contains(*m) && !builtin.contains(*m)).collect();

@@ -35,6 +35,10 @@ pub mod label {
     pub const IP: &str = "ip";
     /// A probe's phase, on probe timings.
     pub const PHASE: &str = "phase";
+    /// On a customer's alerts that are not part of its live-impact incident
+    /// (`certificate`, `config`): the receiver keys incidents by `customer`
+    /// and this label, so they get incidents of their own.
+    pub const INCIDENT: &str = "incident";
 
     /// Names a customer's free labels may not use, because edgewatch or
     /// Prometheus sets them.
@@ -54,6 +58,7 @@ pub mod label {
         "status_class",
         "cache_status",
         "window",
+        INCIDENT,
     ];
 }
 
@@ -130,6 +135,34 @@ pub mod recorded {
         format!("slo:sli_error:ratio_rate{w}")
     }
 
+    /// Share of an SLI's requests that were bad over window `w` of the
+    /// chronic SLI: 5-minute stretches that alone were a significant fast
+    /// burn (an outage) are left out, so the slow tiers do not hold a past
+    /// outage.
+    pub fn chronic_error_ratio(w: &str) -> String {
+        format!("slo:sli_error:ratio_chronic{w}")
+    }
+
+    /// Requests the chronic SLI counted over window `w` (a count, not a rate).
+    pub fn chronic_requests(w: &str) -> String {
+        format!("slo:sli_requests:increase_chronic{w}")
+    }
+
+    /// Share of requests that failed at the origin, per customer, over `w`.
+    pub fn origin_errors_ratio(w: &str) -> String {
+        format!("edgewatch:origin_errors:ratio_rate{w}")
+    }
+
+    /// Share of requests blocked or challenged, per customer, over `w`.
+    pub fn mitigated_ratio(w: &str) -> String {
+        format!("edgewatch:mitigated:ratio_rate{w}")
+    }
+
+    /// Share of 4xx responses, per customer, over `w`.
+    pub fn client_errors_ratio(w: &str) -> String {
+        format!("edgewatch:client_errors:ratio_rate{w}")
+    }
+
     /// The error ratio over `w` divided by the error budget.
     pub fn burn_rate(w: &str) -> String {
         format!("slo:burn_rate:ratio_rate{w}")
@@ -141,7 +174,8 @@ pub mod recorded {
     pub const ERROR_BUDGET: &str = "slo:error_budget:ratio";
     /// Constant: an SLO's period in days.
     pub const PERIOD_DAYS: &str = "slo:period:days";
-    /// Constant: the burn-rate threshold of a tier, by `tier` and `severity`.
+    /// Constant: the burn-rate threshold of a tier's window pair, by
+    /// `tier`, `long` (the pair's long window) and `severity`.
     pub const BURN_THRESHOLD: &str = "slo:burn_threshold:ratio";
     /// Constant: a latency SLO's threshold, as the `le` label.
     pub const LATENCY_THRESHOLD: &str = "slo:latency_threshold:info";
@@ -159,6 +193,10 @@ pub mod recorded {
     pub const REQUESTS_INCREASE: &str = "slo:sli_requests:increase5m";
     /// Bad requests over the last 5m (for the period sums).
     pub const ERRORS_INCREASE: &str = "slo:sli_errors:increase5m";
+    /// [`REQUESTS_INCREASE`], absent when the 5m stretch was an outage.
+    pub const REQUESTS_CHRONIC_INCREASE: &str = "slo:sli_requests_chronic:increase5m";
+    /// [`ERRORS_INCREASE`], absent when the 5m stretch was an outage.
+    pub const ERRORS_CHRONIC_INCREASE: &str = "slo:sli_errors_chronic:increase5m";
     /// Constant: 1 per customer, with `name` and `tier` labels.
     pub const CUSTOMER_INFO: &str = "edgewatch:customer:info";
     /// Constant: the customer's traffic floor for traffic alerts.
@@ -167,6 +205,8 @@ pub mod recorded {
     pub const ALERT_SEVERITY: &str = "edgewatch:alert_severity:info";
     /// Constant: the runbook link of an alert kind, as the `runbook_url` label.
     pub const RUNBOOK: &str = "edgewatch:runbook:info";
+    /// Requests per second per customer over 5m (the no-data alert).
+    pub const REQUESTS_5M: &str = "edgewatch:requests:rate5m";
     /// Requests per second per customer over 10m and 1h.
     pub const REQUESTS_10M: &str = "edgewatch:requests:rate10m";
     /// Requests per second per customer over 1h.

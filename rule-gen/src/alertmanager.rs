@@ -1,13 +1,16 @@
 //! Alertmanager routing and Prometheus scrape fragments, as typed structs.
 //!
-//! Every alert goes to the edgewatch receiver, which routes it to Jira,
-//! PagerDuty and the rest from the catalog; Alertmanager groups, times and
-//! inhibits. Routes are per customer and severity, so a customer's timing
-//! can be tuned without touching the others.
+//! Every alert goes to the edgewatch receiver, which keys incidents by
+//! `customer` (and `incident`), so one customer's outage is one incident
+//! whatever fires for it, and routes them to Jira, PagerDuty and the rest
+//! from the catalog. Alertmanager groups the same way (one group per
+//! customer and severity), times each severity, and inhibits only what is
+//! not news: customers' no-data while the exporter itself is down, a
+//! traffic drop while the customer's no-data alert says more. The routes
+//! are per severity, so they do not grow with the catalog.
 
 use serde::Serialize;
 
-use edgewatch_catalog::Catalog;
 use edgewatch_catalog::names::{AlertKind, Severity, label};
 
 /// Where Alertmanager sends notifications, and how Prometheus finds the
@@ -76,13 +79,15 @@ pub(crate) struct Inhibit {
 
 pub(crate) const RECEIVER: &str = "edgewatch";
 
-/// Timing per severity: pages wake people quickly and repeat often; tickets
-/// and info gather longer and repeat daily.
+/// Timing per severity (group wait, group interval, repeat). A page waits
+/// 10s for what fires with it; every severity's changes, resolutions
+/// included, go out within a minute, so an incident resolves minutes after
+/// its last alert (the receiver ignores repeats).
 fn timing(s: Severity) -> (&'static str, &'static str, &'static str) {
     match s {
-        Severity::Page => ("30s", "5m", "4h"),
-        Severity::Ticket => ("5m", "30m", "24h"),
-        Severity::Info => ("10m", "1h", "7d"),
+        Severity::Page => ("10s", "1m", "4h"),
+        Severity::Ticket => ("30s", "1m", "24h"),
+        Severity::Info => ("1m", "1m", "7d"),
     }
 }
 
@@ -90,56 +95,62 @@ fn matcher(k: &str, v: &str) -> String {
     format!("{k}=\"{v}\"")
 }
 
-pub(crate) fn routes(catalog: &Catalog) -> Vec<Route> {
-    let mut routes = Vec::new();
-    for c in &catalog.customers {
-        for s in Severity::ALL {
+pub(crate) fn routes() -> Vec<Route> {
+    Severity::ALL
+        .iter()
+        .map(|s| {
             let (wait, interval, repeat) = timing(*s);
-            routes.push(Route {
+            Route {
                 receiver: Some(RECEIVER.to_owned()),
-                matchers: vec![matcher(label::CUSTOMER, c.id.as_str()), matcher(label::SEVERITY, s.as_str())],
+                matchers: vec![matcher(label::SEVERITY, s.as_str())],
                 group_wait: Some(wait.to_owned()),
                 group_interval: Some(interval.to_owned()),
                 repeat_interval: Some(repeat.to_owned()),
                 ..Route::default()
-            });
-        }
-    }
-    routes
+            }
+        })
+        .collect()
 }
 
 pub(crate) fn inhibit_rules() -> Vec<Inhibit> {
     vec![
-        // The page says it already; a ticket for the same trouble is noise.
+        // The exporter down says it all: every customer's no-data and
+        // traffic anomaly then are its echo.
         Inhibit {
-            source_matchers: vec![matcher(label::SEVERITY, Severity::Page.as_str())],
-            target_matchers: vec![matcher(label::SEVERITY, Severity::Ticket.as_str())],
-            equal: vec![label::CUSTOMER.to_owned(), label::SLO.to_owned()],
+            source_matchers: vec![matcher("alertname", "EdgewatchExporterDown")],
+            target_matchers: vec![format!(
+                "{}=~\"{}|{}\"",
+                label::ALERT_KIND,
+                AlertKind::NoData.as_str(),
+                AlertKind::TrafficAnomaly.as_str()
+            )],
+            equal: Vec::new(),
         },
-        // A site that does not answer is slow too; the probe alert is the news.
+        // No requests at all is the news; a drop against last week is its echo.
         Inhibit {
-            source_matchers: vec![matcher(label::ALERT_KIND, AlertKind::ProbeDown.as_str())],
-            target_matchers: vec!["slo_kind=\"latency\"".to_owned()],
+            source_matchers: vec![matcher("alertname", "EdgewatchNoData")],
+            target_matchers: vec![matcher("alertname", "EdgewatchTrafficDrop")],
             equal: vec![label::CUSTOMER.to_owned()],
         },
     ]
 }
 
-/// `group_by` that keeps customers (and SLOs) apart: one notification never
-/// mixes two customers.
+/// `group_by` as the receiver keys incidents: one notification never mixes
+/// two customers, and carries all of one customer's alerts of a severity.
 pub(crate) fn group_by() -> Vec<String> {
-    vec!["alertname".to_owned(), label::CUSTOMER.to_owned(), label::SLO.to_owned(), label::SEVERITY.to_owned()]
+    vec![label::CUSTOMER.to_owned(), label::INCIDENT.to_owned()]
 }
 
-pub(crate) fn config(catalog: &Catalog, d: &Delivery) -> Config {
+pub(crate) fn config(d: &Delivery) -> Config {
+    let (wait, interval, repeat) = timing(Severity::Ticket);
     Config {
         route: Route {
             receiver: Some(RECEIVER.to_owned()),
             group_by: group_by(),
-            group_wait: Some("30s".to_owned()),
-            group_interval: Some("5m".to_owned()),
-            repeat_interval: Some("4h".to_owned()),
-            routes: routes(catalog),
+            group_wait: Some(wait.to_owned()),
+            group_interval: Some(interval.to_owned()),
+            repeat_interval: Some(repeat.to_owned()),
+            routes: routes(),
             ..Route::default()
         },
         receivers: vec![Receiver {
@@ -171,7 +182,7 @@ pub(crate) struct StaticConfig {
 pub(crate) fn scrape(d: &Delivery, interval: &str) -> ScrapeFragment {
     ScrapeFragment {
         scrape_configs: vec![ScrapeConfig {
-            job_name: "edgewatch-exporter".to_owned(),
+            job_name: crate::alerts::EXPORTER_JOB.to_owned(),
             scrape_interval: interval.to_owned(),
             static_configs: vec![StaticConfig { targets: d.exporter_targets.clone() }],
         }],

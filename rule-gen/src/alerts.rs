@@ -1,13 +1,17 @@
 //! Alerts shared by every customer: thresholds and severities come from the
-//! customers' constants, so one rule serves the whole catalog.
+//! customers' constants, so one rule serves the whole catalog. Here: the
+//! burn-rate tiers, no-data (the exporter, a customer's traffic), and a
+//! latency SLO gone blind.
 
-use edgewatch_catalog::Duration;
-use edgewatch_catalog::names::{AlertKind, label};
+use edgewatch_catalog::names::recorded::{CUSTOMER_INFO, REQUESTS_1H, REQUESTS_5M};
+use edgewatch_catalog::names::{AlertKind, LatencySource, label};
 
-use crate::burn::{TIERS, Tier};
+use crate::burn::{Pair, tier_name};
 use crate::constants::{ALERT_SEVERITY, BURN_THRESHOLD, MIN_REQUESTS, OBJECTIVE, RUNBOOK};
 use crate::rules::{Group, Rule};
-use crate::sli::{burn_rate, error_ratio, requests};
+use crate::sli::{
+    LATENCY_THRESHOLD, burn_rate, chronic_error_ratio, chronic_requests, count, error_ratio, on_slo, significant,
+};
 
 /// What alert texts need beyond the catalog.
 #[derive(Debug, Clone)]
@@ -65,71 +69,170 @@ pub(crate) fn kind_alert(name: &str, kind: AlertKind, expr: &str, for_: &str, te
         .annotation("dashboard_url", dashboard(links))
 }
 
-fn seconds(w: &str) -> u64 {
-    w.parse::<Duration>().map_or(0, |d| d.as_millis() / 1000)
+/// The scrape job of the exporters, as `prometheus/scrape-edgewatch.yml`
+/// names it; the exporter-down and no-data alerts read its `up`.
+pub(crate) const EXPORTER_JOB: &str = "edgewatch-exporter";
+
+fn up() -> String {
+    format!("up{{job=\"{EXPORTER_JOB}\"}}")
 }
 
-fn burn(tier: Tier, links: &Links) -> Rule {
-    let on = format!("on ({}, {})", label::CUSTOMER, label::SLO);
-    let threshold = format!("{BURN_THRESHOLD}{{tier=\"{}\"}}", tier.name);
-    let expr = format!(
-        "(\n  {long} > {on} group_left ({sev}) {threshold}\n)\nand {on}\n(\n  {short} > {on} group_left () {threshold}\n)\nand {on}\n(\n  {reqs} * {secs} >= {on} {MIN_REQUESTS}\n)",
-        long = error_ratio(tier.long),
-        short = error_ratio(tier.short),
-        reqs = requests(tier.long),
-        secs = seconds(tier.long),
+/// One window pair: the long and short windows above the pair's threshold,
+/// more bad requests than chance over the long window, and the traffic
+/// floor met over it.
+fn pair_expr(p: &Pair) -> String {
+    let on = on_slo();
+    let threshold = format!("{BURN_THRESHOLD}{{tier=\"{}\",long=\"{}\"}}", tier_name(p.kind), p.long);
+    let (long, short, n) = if p.chronic {
+        (chronic_error_ratio(&p.long), chronic_error_ratio(&p.short), chronic_requests(&p.long))
+    } else {
+        (error_ratio(&p.long), error_ratio(&p.short), count(&p.long))
+    };
+    format!(
+        "  (\n    {long} > {on} group_left ({sev}) {threshold}\n  )\n  and {on}\n  (\n    {short} > {on} group_left () {threshold}\n  )\n  and {on}\n  (\n    {sig}\n  )\n  and {on}\n  (\n    {n} >= {on} {MIN_REQUESTS}\n  )",
         sev = label::SEVERITY,
-    );
-    let name = match tier.kind {
-        AlertKind::BurnRateFast => "EdgewatchErrorBudgetBurnFast",
-        AlertKind::BurnRateMedium => "EdgewatchErrorBudgetBurnMedium",
-        _ => "EdgewatchErrorBudgetBurnSlow",
+        sig = significant(&long, &n),
+    )
+}
+
+/// The burn-rate alert of a tier: any of its window pairs. Its labels do
+/// not say which pair fired, so they stay the same while the alert lasts.
+pub(crate) fn burn(kind: AlertKind, pairs: &[Pair], links: &Links) -> Rule {
+    let expr = pairs
+        .iter()
+        .filter(|p| p.kind == kind)
+        .map(|p| format!("(\n{}\n)", pair_expr(p)))
+        .collect::<Vec<_>>()
+        .join("\nor\n");
+    let objective = lookup(OBJECTIVE, "humanizePercentage");
+    let (name, summary, description) = match kind {
+        AlertKind::BurnRateFast => (
+            "EdgewatchErrorBudgetBurnFast",
+            format!(
+                "{{{{ $labels.customer }}}}: the {{{{ $labels.slo }}}} SLO is failing {{{{ $value | humanizePercentage }}}} of {EVENTS}"
+            ),
+            format!(
+                "{{{{ $labels.customer }}}}: {{{{ $value | humanizePercentage }}}} of {EVENTS} failed the {{{{ $labels.slo }}}} SLO over the last minutes or hour, and still fail now: more than 14.4 times what the objective ({objective}) allows. Over the last hour the budget burned {}x.",
+                lookup(&burn_rate("1h"), "printf \"%.1f\""),
+            ),
+        ),
+        AlertKind::BurnRateMedium => (
+            "EdgewatchErrorBudgetBurnMedium",
+            "{{ $labels.customer }}: the {{ $labels.slo }} SLO has burned its error budget for hours".to_owned(),
+            format!(
+                "{{{{ $labels.customer }}}}: {{{{ $value | humanizePercentage }}}} of {EVENTS} failed the {{{{ $labels.slo }}}} SLO over the last 6 hours, outages left out, and over the last 30 minutes: more than 6 times what the objective ({objective}) allows. At this rate the period's budget lasts a sixth of the period."
+            ),
+        ),
+        _ => (
+            "EdgewatchErrorBudgetBurnSlow",
+            "{{ $labels.customer }}: the {{ $labels.slo }} SLO's error budget will not last its period".to_owned(),
+            format!(
+                "{{{{ $labels.customer }}}}: {{{{ $value | humanizePercentage }}}} of {EVENTS} failed the {{{{ $labels.slo }}}} SLO, outages left out: more than 3 times what the objective ({objective}) allows over the last 2 hours, or 1.5 times over the last 3 days, and still now. Find the steady source of errors: the budget runs out before the period ends."
+            ),
+        ),
     };
     Rule::alert(name, expr)
-        .label(label::ALERT_KIND, tier.kind.as_str())
-        .annotation(
-            "summary",
-            format!("{{{{ $labels.customer }}}}: {{{{ $labels.slo }}}} SLO error budget burning fast over the last {}", tier.long),
-        )
-        .annotation(
-            "description",
-            format!(
-                "{{{{ $labels.customer }}}}: {{{{ $value | humanizePercentage }}}} of {EVENTS} failed the {{{{ $labels.slo }}}} SLO over the last {}; objective {} (budget burning {}x).",
-                tier.long,
-                lookup(OBJECTIVE, "humanizePercentage"),
-                lookup(&burn_rate(tier.long), "printf \"%.1f\""),
-            ),
-        )
-        .annotation("runbook_url", runbook(tier.kind))
+        .label(label::ALERT_KIND, kind.as_str())
+        .annotation("summary", summary)
+        .annotation("description", description)
+        .annotation("runbook_url", runbook(kind))
         .annotation("dashboard_url", dashboard(links))
 }
 
-/// A customer's SLO with no requests for `for`, or no series at all: silence
-/// is not health.
-fn no_data(links: &Links, for_: &str) -> Rule {
-    let on = format!("on ({}, {})", label::CUSTOMER, label::SLO);
-    let req30 = requests("30m");
+/// A customer whose requests stop while the exporter is scraped: one alert
+/// per customer (not per SLO), with the same labels from pending to
+/// resolved. Only for customers whose last hour would put ten requests in
+/// five minutes, so a quiet customer's empty minutes are not news.
+fn no_data(links: &Links) -> Rule {
+    let c = label::CUSTOMER;
+    let expr = format!(
+        "  max by ({c}) (\n      ({REQUESTS_5M} == 0)\n    or\n      ({CUSTOMER_INFO} unless on ({c}) {REQUESTS_5M})\n  )\n  and on ({c}) ({REQUESTS_1H} * 300 >= 10)\n  and on () (count({up} == 1) > 0)",
+        up = up(),
+    );
     kind_alert(
         "EdgewatchNoData",
         AlertKind::NoData,
-        &format!("  ({req30} == 0)\n  or\n  ({OBJECTIVE} unless {on} {req30})"),
-        for_,
+        &expr,
+        "3m",
         [
-            &format!("{{{{ $labels.customer }}}}: no {EVENTS} seen for the {{{{ $labels.slo }}}} SLO"),
-            &format!(
-                "{{{{ $labels.customer }}}}: the {{{{ $labels.slo }}}} SLO has seen no {EVENTS} in the last 30 minutes, or its series are gone. Check the exporter, the log push, tail or prober, and the customer's traffic."
-            ),
+            "{{ $labels.customer }}: no requests for 5 minutes",
+            "{{ $labels.customer }}: no request of this customer reached edgewatch in the last 5 minutes, while the exporter is up and the hour before had traffic. Check the customer's DNS and edge configuration, and whether its logs still arrive (the Logpush job and its secret, the tailed files).",
         ],
         links,
     )
 }
 
-pub(crate) fn groups(links: &Links, no_data_for: &str) -> Vec<Group> {
-    let mut rules: Vec<Rule> = TIERS.iter().map(|t| burn(*t, links)).collect();
-    rules.push(no_data(links, no_data_for));
+/// The exporter not scraped: one alert per exporter (or one when the job
+/// is gone), not one per customer; it also holds back the customers'
+/// no-data alerts (their guard, and an inhibit rule).
+fn exporter_down(links: &Links) -> Rule {
+    Rule::alert("EdgewatchExporterDown", format!("  ({} == 0)\nor\n  absent({})", up(), up()))
+        .for_("2m")
+        .label(label::SEVERITY, edgewatch_catalog::names::Severity::Page.as_str())
+        .label(label::ALERT_KIND, AlertKind::NoData.as_str())
+        .annotation("summary", "edgewatch: the exporter {{ with $labels.instance }}{{ . }} {{ end }}is not scraped")
+        .annotation(
+            "description",
+            format!(
+                "Prometheus has not scraped the edgewatch exporter{{{{ with $labels.instance }}}} {{{{ . }}}}{{{{ end }}}} for 2 minutes, or no target of job {EXPORTER_JOB} exists: every customer's request metrics are stale, so their burn-rate, no-data and traffic alerts cannot fire. Check the exporter process and port, and Prometheus' targets page."
+            ),
+        )
+        .annotation(
+            "dashboard_url",
+            format!(
+                "{}/d/{}",
+                links.grafana.trim_end_matches('/'),
+                edgewatch_catalog::names::NOC_DASHBOARD_UID
+            ),
+        )
+}
+
+/// A latency SLO whose threshold bucket is missing from the exporter's
+/// histogram while requests flow: its error ratio is absent, so neither its
+/// burn-rate nor a no-data alert could fire. Names the customer, the SLO
+/// and the missing `le`.
+fn bucket_missing(sources: &[LatencySource], links: &Links) -> Option<Rule> {
+    let c = label::CUSTOMER;
+    let branches: Vec<String> = sources
+        .iter()
+        .map(|s| {
+            let m = s.metric();
+            format!(
+                "  (\n    {LATENCY_THRESHOLD}{{source=\"{src}\"}}\n    unless on ({c}, le)\n    count by ({c}, le) ({m}_bucket)\n  )\n  and on ({c})\n  (sum by ({c}) (rate({m}_count[5m])) > 0)",
+                src = s.as_str()
+            )
+        })
+        .collect();
+    if branches.is_empty() {
+        return None;
+    }
+    let rule = kind_alert(
+        "EdgewatchLatencyBucketMissing",
+        AlertKind::NoData,
+        &branches.join("\nor\n"),
+        "5m",
+        [
+            "{{ $labels.customer }}: the {{ $labels.slo }} latency SLO is blind: no le=\"{{ $labels.le }}\" bucket",
+            "{{ $labels.customer }}: requests flow, but the exporter's {{ $labels.source }} histogram has no bucket at the {{ $labels.slo }} SLO's threshold (le=\"{{ $labels.le }}\"), so the SLO measures nothing and its burn-rate alerts cannot fire. The exporter runs with another catalog than the rules: deploy the same catalog to both.",
+        ],
+        links,
+    );
+    Some(rule.label(label::INCIDENT, "config"))
+}
+
+/// The alerts read every scrape interval, beside the fast tier (which
+/// `lib.rs` puts with the acute recordings it reads).
+pub(crate) fn groups(links: &Links, pairs: &[Pair], sources: &[LatencySource], interval: &str) -> Vec<Group> {
+    let mut rules = vec![
+        burn(AlertKind::BurnRateMedium, pairs, links),
+        burn(AlertKind::BurnRateSlow, pairs, links),
+        no_data(links),
+        exporter_down(links),
+    ];
+    rules.extend(bucket_missing(sources, links));
     vec![Group {
         name: "edgewatch-slo-alerts".to_owned(),
-        interval: Some("1m".to_owned()),
+        interval: Some(interval.to_owned()),
         partial_response_strategy: None,
         rules,
     }]

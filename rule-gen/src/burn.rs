@@ -1,36 +1,125 @@
-//! Multiwindow, multi-burn-rate alerting (Google SRE Workbook, ch. 5): each
-//! tier fires when the error ratio over both its long and its short window
-//! exceeds `factor × budget`, with `factor = budget share × period ÷ long
-//! window`. Computed in exact rationals, so any period gives exact factors
-//! (14.4 for 30d, 13.44 for 28d) and thresholds print without float noise.
+//! Multiwindow, multi-burn-rate alerting (Google SRE Workbook, ch. 5), with
+//! fixed burn factors, one window set for every SLO period, and three
+//! changes that make the alerts trustworthy for a NOC (docs/alerts.md,
+//! "Burn-rate alerts", has the reasoning and the per-period table):
+//!
+//! - the factors do not scale with the period: a burn factor says how many
+//!   times faster than the objective allows requests fail, and the Workbook's
+//!   `budget share × period ÷ long window` made a 7-day SLO ticket at 0.23×
+//!   (inside its objective) and a 90-day SLO ignore 40× for an hour;
+//! - the fast tier also reads a window of twenty scrapes (`5m` at 15s), so
+//!   a full outage pages within a minute, and confirms "still failing" over
+//!   four and eight scrapes, so it resolves minutes after recovery;
+//! - the medium and slow tiers read the *chronic* SLI, which leaves out the
+//!   5-minute stretches that alone are a significant fast burn: an outage
+//!   the fast tier pages for cannot hold them firing for hours after it.
+//!
+//! Every tier also needs the bad requests in its long window to be more
+//! than chance at 1×: `√bad > 2 + √(budget × requests)`, a four-sigma bound
+//! on the square root of a Poisson count, which is what keeps windows that
+//! hold minutes of data (a fresh start) or a quiet night from firing.
+//! Thresholds are computed in exact rationals, so they print without float
+//! noise.
 
 use edgewatch_catalog::Duration;
 use edgewatch_catalog::names::AlertKind;
 
-/// One burn-rate tier.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Tier {
-    pub(crate) kind: AlertKind,
-    /// Label value and name part: `fast`, `medium`, `slow`.
-    pub(crate) name: &'static str,
-    pub(crate) long: &'static str,
-    pub(crate) short: &'static str,
-    /// Share of the period's budget spent in the long window, in percent.
-    pub(crate) budget_percent: u64,
+/// The windows that follow the scrape interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Windows {
+    /// Four scrapes (`1m` at 15s): the fast tier's "still failing now".
+    pub(crate) now: Duration,
+    /// Eight scrapes (`2m` at 15s): confirms the hour's burn.
+    pub(crate) confirm: Duration,
+    /// Twenty scrapes (`5m` at 15s): the outage window.
+    pub(crate) outage: Duration,
 }
 
-/// The tiers, as the SRE Workbook's table 5-8 recommends.
-pub(crate) const TIERS: [Tier; 3] = [
-    Tier { kind: AlertKind::BurnRateFast, name: "fast", long: "1h", short: "5m", budget_percent: 2 },
-    Tier { kind: AlertKind::BurnRateMedium, name: "medium", long: "6h", short: "30m", budget_percent: 5 },
-    Tier { kind: AlertKind::BurnRateSlow, name: "slow", long: "3d", short: "6h", budget_percent: 10 },
-];
+impl Windows {
+    /// The windows for Prometheus scraping every `scrape`: four scrapes is
+    /// the shortest window `rate()` reads reliably.
+    pub(crate) fn for_scrape(scrape: Duration) -> Self {
+        let s = scrape.as_millis().max(1000);
+        Self {
+            now: Duration::from_millis(4 * s),
+            confirm: Duration::from_millis(8 * s),
+            outage: Duration::from_millis(20 * s),
+        }
+    }
 
-/// Windows every SLI is recorded over from the raw metrics.
-pub(crate) const WINDOWS: [&str; 5] = ["5m", "30m", "1h", "2h", "6h"];
+    /// The windows recorded from the raw counters every scrape interval.
+    pub(crate) fn acute(self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for w in [self.now, self.confirm, self.outage] {
+            let w = w.to_string();
+            if !out.contains(&w) {
+                out.push(w);
+            }
+        }
+        out
+    }
+}
 
-/// Long windows, recorded from the 5m recordings instead (seconds too).
-pub(crate) const LONG_WINDOWS: [(&str, u64); 2] = [("1d", 86_400), ("3d", 259_200)];
+/// Windows recorded from the raw counters every minute (besides `5m` when it
+/// is not an acute window): the fast tier's hour and the dashboards' 6h.
+pub(crate) const MINUTE_WINDOWS: [&str; 2] = ["1h", "6h"];
+
+/// Windows of the chronic SLI, summed from recorded 5m increases.
+pub(crate) const CHRONIC_WINDOWS: [&str; 4] = ["10m", "30m", "2h", "6h"];
+
+/// Chronic windows recorded every five minutes (they span days).
+pub(crate) const CHRONIC_LONG_WINDOWS: [&str; 1] = ["3d"];
+
+/// Full-SLI windows recorded every five minutes from the 5m increases, for
+/// the dashboards' 3-day burn rate.
+pub(crate) const LONG_WINDOWS: [&str; 1] = ["3d"];
+
+/// The fast tier's factor, which also marks a 5-minute stretch as part of an
+/// outage for the chronic SLI.
+pub(crate) const FAST_FACTOR: Ratio = Ratio { num: 72, den: 5 };
+
+/// One window pair of a tier: it fires when the error ratio over both
+/// windows is above `factor × error budget`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Pair {
+    /// The tier (alert kind) the pair belongs to.
+    pub(crate) kind: AlertKind,
+    /// The long window: how much budget must have burned.
+    pub(crate) long: String,
+    /// The short window: that it still burns.
+    pub(crate) short: String,
+    /// Times the rate the budget allows.
+    pub(crate) factor: Ratio,
+    /// Whether it reads the chronic SLI (outage stretches left out).
+    pub(crate) chronic: bool,
+}
+
+/// The tiers' window pairs for `w`, in tier order.
+pub(crate) fn pairs(w: Windows) -> Vec<Pair> {
+    let pair = |kind, long: &str, short: &str, factor, chronic| Pair {
+        kind,
+        long: long.to_owned(),
+        short: short.to_owned(),
+        factor,
+        chronic,
+    };
+    vec![
+        pair(AlertKind::BurnRateFast, &w.outage.to_string(), &w.now.to_string(), FAST_FACTOR, false),
+        pair(AlertKind::BurnRateFast, "1h", &w.confirm.to_string(), FAST_FACTOR, false),
+        pair(AlertKind::BurnRateMedium, "6h", "30m", Ratio::new(6, 1), true),
+        pair(AlertKind::BurnRateSlow, "2h", "10m", Ratio::new(3, 1), true),
+        pair(AlertKind::BurnRateSlow, "3d", "6h", Ratio::new(3, 2), true),
+    ]
+}
+
+/// The `tier` label value of a burn-rate alert kind.
+pub(crate) const fn tier_name(kind: AlertKind) -> &'static str {
+    match kind {
+        AlertKind::BurnRateFast => "fast",
+        AlertKind::BurnRateMedium => "medium",
+        _ => "slow",
+    }
+}
 
 /// A non-negative rational number, kept exact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,56 +211,66 @@ fn round_up(int: u128, frac: &str) -> String {
     if frac.is_empty() { int.to_string() } else { format!("{int}.{frac}") }
 }
 
-/// The burn-rate factor of a tier for a period.
-pub(crate) fn factor(tier: Tier, period: Duration) -> Ratio {
-    let long: Duration = tier.long.parse().unwrap_or(Duration::from_secs(3600));
-    Ratio::new(u128::from(tier.budget_percent), 100)
-        .mul(Ratio::new(u128::from(period.as_millis()), u128::from(long.as_millis())))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn days(d: u64) -> Duration {
-        Duration::from_secs(d * 86_400)
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
     }
 
     #[test]
-    fn workbook_factors_for_every_period() {
-        let f = |i: usize, d| factor(TIERS[i], days(d)).decimal();
-        assert_eq!((f(0, 30), f(1, 30), f(2, 30)), ("14.4".into(), "6".into(), "1".into()));
-        assert_eq!((f(0, 28), f(1, 28), f(2, 28)), ("13.44".into(), "5.6".into(), "0.933333333333333".into()));
-        assert_eq!((f(0, 7), f(1, 7), f(2, 7)), ("3.36".into(), "1.4".into(), "0.233333333333333".into()));
+    fn windows_follow_the_scrape_interval() {
+        let w = Windows::for_scrape(secs(15));
+        assert_eq!(w.acute(), ["1m", "2m", "5m"]);
+        assert_eq!(Windows::for_scrape(secs(30)).acute(), ["2m", "4m", "10m"]);
+        assert_eq!(Windows::for_scrape(secs(1)).acute(), ["4s", "8s", "20s"]);
+        let p = pairs(w);
+        assert_eq!((p[0].long.as_str(), p[0].short.as_str()), ("5m", "1m"));
+        assert_eq!((p[1].long.as_str(), p[1].short.as_str()), ("1h", "2m"));
+    }
+
+    #[test]
+    fn no_tier_fires_at_or_below_one_times_the_budget() {
+        // Fixed factors, the same for every period: all above 1.
+        for p in pairs(Windows::for_scrape(secs(15))) {
+            assert!(p.factor.num() > p.factor.den(), "{p:?}");
+        }
+        let f: Vec<String> = pairs(Windows::for_scrape(secs(15))).iter().map(|p| p.factor.decimal()).collect();
+        assert_eq!(f, ["14.4", "14.4", "6", "3", "1.5"]);
     }
 
     #[test]
     fn thresholds_have_no_float_noise() {
-        let budget = Ratio::from_decimal(&"99.9".parse::<edgewatch_catalog::Percent>().unwrap().complement_ratio());
-        assert_eq!(factor(TIERS[0], days(30)).mul(budget).decimal(), "0.0144");
-        let budget = Ratio::from_decimal(&"99.95".parse::<edgewatch_catalog::Percent>().unwrap().complement_ratio());
-        assert_eq!(factor(TIERS[1], days(28)).mul(budget).decimal(), "0.0028");
+        let budget =
+            |o: &str| Ratio::from_decimal(&o.parse::<edgewatch_catalog::Percent>().unwrap().complement_ratio());
+        assert_eq!(FAST_FACTOR.mul(budget("99.9")).decimal(), "0.0144");
+        assert_eq!(FAST_FACTOR.mul(budget("99.95")).decimal(), "0.0072");
+        assert_eq!(Ratio::new(3, 2).mul(budget("99.9")).decimal(), "0.0015");
         assert_eq!(Ratio::new(2, 3).decimal(), "0.666666666666667");
         assert_eq!(Ratio::new(9_999_999_999_999_999, 10_000_000_000_000_000).decimal(), "1");
     }
 
     proptest! {
         /// The printed threshold equals factor × budget computed by hand in
-        /// integers: budget% × period_h × objective complement, no floats.
+        /// integers, and is above the budget (so above 1×).
         #[test]
-        fn printed_thresholds_match_exact_math(tier in 0usize..3, period in 7u64..=90, objective_bp in 1u64..10_000) {
+        fn printed_thresholds_match_exact_math(pair in 0usize..5, objective_bp in 1u64..10_000) {
             // objective = 100% - objective_bp basis points of a percent (0.01% steps).
             let budget = Ratio::new(u128::from(objective_bp), 1_000_000);
-            let t = TIERS[tier];
-            let long_h: u128 = match t.long { "1h" => 1, "6h" => 6, _ => 72 };
-            let exact = Ratio::new(u128::from(t.budget_percent) * u128::from(period) * 24 * u128::from(objective_bp), 100 * long_h * 1_000_000);
-            let got = factor(t, days(period)).mul(budget);
+            let p = &pairs(Windows::for_scrape(secs(15)))[pair];
+            let (fnum, fden): (u128, u128) = [(72, 5), (72, 5), (6, 1), (3, 1), (3, 2)][pair];
+            let exact = Ratio::new(fnum * u128::from(objective_bp), fden * 1_000_000);
+            let got = p.factor.mul(budget);
             prop_assert_eq!(got, exact);
             let printed: f64 = got.decimal().parse().unwrap();
             #[allow(clippy::cast_precision_loss)]
             let want = exact.num as f64 / exact.den as f64;
             prop_assert!((printed - want).abs() <= want * 1e-14);
+            #[allow(clippy::cast_precision_loss)]
+            let b = objective_bp as f64 / 1e6;
+            prop_assert!(printed > b);
         }
     }
 }

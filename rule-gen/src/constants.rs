@@ -7,7 +7,7 @@ use edgewatch_catalog::Customer;
 use edgewatch_catalog::model::{Slo, SloSpec};
 use edgewatch_catalog::names::{AlertKind, SloKind, label, le_label};
 
-use crate::burn::{Ratio, TIERS, factor};
+use crate::burn::{Pair, Ratio, tier_name};
 use crate::rules::{Group, Rule};
 use crate::sli::{ERROR_BUDGET, LATENCY_THRESHOLD, PERIOD_DAYS};
 
@@ -28,7 +28,7 @@ pub(crate) fn measured(c: &Customer) -> impl Iterator<Item = &Slo> {
 /// window: the customer's floor counts requests, which probes never reach.
 pub(crate) const PROBE_FLOOR: u64 = 10;
 
-pub(crate) fn group(c: &Customer) -> Group {
+pub(crate) fn group(c: &Customer, pairs: &[Pair]) -> Group {
     let mut rules = vec![
         constant(CUSTOMER_INFO, "1", c)
             .label("name", c.name.clone())
@@ -51,13 +51,13 @@ pub(crate) fn group(c: &Customer) -> Group {
         if slo.kind() == SloKind::Probe {
             rules.push(constant(PROBE_SLO, "1", c).label(label::SLO, name));
         }
-        for tier in TIERS {
-            if let Some(severity) = c.alerting.severity_of(tier.kind) {
-                let threshold = factor(tier, slo.period).mul(budget).decimal();
+        for pair in pairs {
+            if let Some(severity) = c.alerting.severity_of(pair.kind) {
                 rules.push(
-                    constant(BURN_THRESHOLD, &threshold, c)
+                    constant(BURN_THRESHOLD, &pair.factor.mul(budget).decimal(), c)
                         .label(label::SLO, name)
-                        .label("tier", tier.name)
+                        .label("tier", tier_name(pair.kind))
+                        .label("long", pair.long.clone())
                         .label(label::SEVERITY, severity.as_str()),
                 );
             }

@@ -3,8 +3,10 @@
 //! Output (target `prometheus`):
 //!
 //! - `rules/edgewatch-sli.yml`: SLI recording rules over every window and
-//!   burn rates, shared by all customers (`by (customer, slo)`);
-//! - `rules/edgewatch-alerts.yml`: burn-rate and no-data alerts, shared;
+//!   burn rates, shared by all customers (`by (customer, slo)`), and, in one
+//!   group with the shortest windows it reads, the fast burn-rate alert;
+//! - `rules/edgewatch-alerts.yml`: the other burn-rate tiers, no-data, and
+//!   latency SLOs gone blind, shared;
 //! - `rules/customers/<id>.yml`: each customer's constants (objectives,
 //!   budgets, thresholds with severities, traffic floor, runbook links);
 //! - `alertmanager/routes.yml` and `alertmanager/alertmanager.example.yml`:
@@ -32,7 +34,7 @@ use std::path::PathBuf;
 
 use edgewatch_catalog::Catalog;
 use edgewatch_catalog::model::SloSpec;
-use edgewatch_catalog::names::SloKind;
+use edgewatch_catalog::names::{AlertKind, SloKind};
 
 pub use crate::alertmanager::Delivery;
 use crate::rules::RuleFile;
@@ -67,8 +69,8 @@ pub struct Options {
     pub catalog_name: String,
     /// Grafana's base URL, for dashboard links in alerts.
     pub grafana_url: String,
-    /// How often Prometheus scrapes the exporters; the no-data alert waits
-    /// ten scrapes (at least 5m) before firing.
+    /// How often Prometheus scrapes the exporters: the alert groups run at
+    /// this interval, and the fast tier's windows are multiples of it.
     pub scrape_interval: edgewatch_catalog::Duration,
     /// The receiver and exporters, for the Alertmanager and scrape files.
     pub delivery: Delivery,
@@ -127,20 +129,25 @@ fn wrap(name: &str, groups: Vec<rules::Group>, target: &Target, header: &str) ->
 
 /// A customer's constants, and (target `prometheus`) its promtool tests
 /// beside the plain rule files they test.
+/// The shared rule files, which the generated tests load.
+const SHARED: [&str; 4] = ["edgewatch-sli", "edgewatch-alerts", "edgewatch-traffic", "edgewatch-probes"];
+
 fn customer_files(
     c: &edgewatch_catalog::Customer,
     opts: &Options,
+    pairs: &[burn::Pair],
     links: &alerts::Links,
     header: &str,
 ) -> Result<Vec<OutputFile>, RenderError> {
-    let mut files = vec![wrap(&format!("customers/{}", c.id), vec![constants::group(c)], &opts.target, header)?];
+    let mut files = vec![wrap(&format!("customers/{}", c.id), vec![constants::group(c, pairs)], &opts.target, header)?];
     if opts.target == Target::Prometheus {
-        let rule_files = ["edgewatch-sli.yml", "edgewatch-alerts.yml", "edgewatch-traffic.yml", "edgewatch-probes.yml"]
+        let rule_files = SHARED
             .iter()
-            .map(|f| format!("../rules/{f}"))
+            .map(|f| format!("../rules/{f}.yml"))
             .chain(std::iter::once(format!("../rules/customers/{}.yml", c.id)))
             .collect();
-        if let Some(test) = unittests::file(c, links, rule_files) {
+        let windows = burn::Windows::for_scrape(opts.scrape_interval);
+        if let Some(test) = unittests::file(c, links, windows, opts.scrape_interval, rule_files) {
             files.push(yaml(&format!("tests/{}.yml", c.id), header, &test)?);
         }
         let traffic_rules =
@@ -166,22 +173,36 @@ pub fn render(catalog: &Catalog, opts: &Options) -> Result<Vec<OutputFile>, Rend
             _ => None,
         })
         .collect();
-    let sources: Vec<_> = sources.into_iter().collect();
     let probes = catalog.customers.iter().flat_map(constants::measured).any(|s| s.kind() == SloKind::Probe);
     let periods: BTreeSet<u64> =
         catalog.customers.iter().flat_map(constants::measured).map(|s| s.period.as_millis() / 86_400_000).collect();
-    let periods: Vec<u64> = periods.into_iter().collect();
-    let no_data_for =
-        edgewatch_catalog::Duration::from_millis((opts.scrape_interval.as_millis() * 10).max(300_000)).to_string();
+    let slis = sli::Slis { sources: sources.into_iter().collect(), probes, periods: periods.into_iter().collect() };
     let links = alerts::Links { grafana: opts.grafana_url.clone() };
+    let windows = burn::Windows::for_scrape(opts.scrape_interval);
+    let pairs = burn::pairs(windows);
+    let every_scrape = opts.scrape_interval.to_string();
+
+    // The fast tier evaluates with the acute recordings it reads, in one
+    // group: Prometheus runs a group's rules in order, so the alert sees
+    // this evaluation's values, not the last one's.
+    let mut fast = sli::acute(&slis, windows);
+    fast.extend(traffic::acute(&windows.confirm.to_string()));
+    fast.push(alerts::burn(AlertKind::BurnRateFast, &pairs, &links));
+    let mut sli_groups = vec![rules::Group {
+        name: "edgewatch-fast".to_owned(),
+        interval: Some(every_scrape.clone()),
+        partial_response_strategy: None,
+        rules: fast,
+    }];
+    sli_groups.extend(sli::groups(&slis, windows));
 
     // Shared rule sets, then each customer's files; the target decides how
     // each set is wrapped.
     let sets: Vec<(String, Vec<rules::Group>)> = vec![
-        ("edgewatch-sli".to_owned(), sli::groups(&sources, probes, &periods)),
-        ("edgewatch-alerts".to_owned(), alerts::groups(&links, &no_data_for)),
-        ("edgewatch-traffic".to_owned(), traffic::groups(&links)),
-        ("edgewatch-probes".to_owned(), probes::groups(&links)),
+        (SHARED[0].to_owned(), sli_groups),
+        (SHARED[1].to_owned(), alerts::groups(&links, &pairs, &slis.sources, &every_scrape)),
+        (SHARED[2].to_owned(), traffic::groups(&links, &windows.confirm.to_string(), &every_scrape)),
+        (SHARED[3].to_owned(), probes::groups(&links, &every_scrape)),
     ];
     let mut files = Vec::new();
     for (name, groups) in sets {
@@ -196,11 +217,11 @@ pub fn render(catalog: &Catalog, opts: &Options) -> Result<Vec<OutputFile>, Rend
             .customers
             .chunks(chunk)
             .map(|customers| {
-                let (header, links) = (&header, &links);
+                let (header, links, pairs) = (&header, &links, &pairs);
                 scope.spawn(move || {
                     let mut out = Vec::new();
                     for c in customers {
-                        out.extend(customer_files(c, opts, links, header)?);
+                        out.extend(customer_files(c, opts, pairs, links, header)?);
                     }
                     Ok(out)
                 })
@@ -218,7 +239,7 @@ pub fn render(catalog: &Catalog, opts: &Options) -> Result<Vec<OutputFile>, Rend
     for part in rendered {
         files.extend(part?);
     }
-    let am = alertmanager::config(catalog, &opts.delivery);
+    let am = alertmanager::config(&opts.delivery);
     files.push(yaml("alertmanager/alertmanager.example.yml", &header, &am)?);
     let fragment = alertmanager::Fragment { routes: am.route.routes, inhibit_rules: am.inhibit_rules };
     files.push(yaml("alertmanager/routes.yml", &header, &fragment)?);

@@ -10,7 +10,7 @@ use crate::rules::Group;
 /// How long most addresses must fail before a probe is down.
 const DOWN_FOR: &str = "3m";
 
-pub(crate) fn groups(links: &Links) -> Vec<Group> {
+pub(crate) fn groups(links: &Links, interval: &str) -> Vec<Group> {
     let by = format!("{}, {}", label::CUSTOMER, label::PROBE);
     let failing = format!("sum by ({by}) ({s} == bool 0)\n/\ncount by ({by}) ({s})\n> 0.5", s = metric::PROBE_SUCCESS);
     let days_left = format!("({} - time()) / 86400", metric::PROBE_TLS_NOT_AFTER);
@@ -26,6 +26,8 @@ pub(crate) fn groups(links: &Links) -> Vec<Group> {
             ],
             links,
         ),
+        // A certificate to renew is its own piece of work: it gets its own
+        // incident, whatever else the customer has open.
         kind_alert(
             "EdgewatchCertificateExpiring",
             AlertKind::CertExpiryWarning,
@@ -36,7 +38,8 @@ pub(crate) fn groups(links: &Links) -> Vec<Group> {
                 "{{ $labels.customer }}: the certificate served to the {{ $labels.probe }} probe expires within 14 days. Check that renewal (ACME or the customer's upload) is running.",
             ],
             links,
-        ),
+        )
+        .label(label::INCIDENT, "certificate"),
         kind_alert(
             "EdgewatchCertificateExpiryImminent",
             AlertKind::CertExpiryCritical,
@@ -47,11 +50,12 @@ pub(crate) fn groups(links: &Links) -> Vec<Group> {
                 "{{ $labels.customer }}: the certificate served to the {{ $labels.probe }} probe expires within 3 days; browsers will refuse the site. Renew or upload a certificate now.",
             ],
             links,
-        ),
+        )
+        .label(label::INCIDENT, "certificate"),
     ];
     vec![Group {
         name: "edgewatch-probe-alerts".to_owned(),
-        interval: Some("1m".to_owned()),
+        interval: Some(interval.to_owned()),
         partial_response_strategy: None,
         rules,
     }]

@@ -1,17 +1,47 @@
 //! SLI recording rules, shared by every customer: they aggregate
 //! `by (customer, slo)`, so their number does not grow with the catalog.
 //! A window without requests yields no sample, never NaN or Inf.
+//!
+//! Three cadences: the acute windows (a few scrapes) every scrape interval,
+//! beside the fast alert that reads them (`lib.rs` puts them in one group);
+//! the hour, 6h and the chronic SLI every minute; windows of days every five
+//! minutes.
 
 use edgewatch_catalog::names::{LatencySource, label, metric};
 
-use crate::burn::{LONG_WINDOWS, TIERS, WINDOWS};
+use crate::burn::{CHRONIC_LONG_WINDOWS, CHRONIC_WINDOWS, FAST_FACTOR, LONG_WINDOWS, MINUTE_WINDOWS, Windows};
 use crate::rules::{Group, Rule};
 
 use edgewatch_catalog::names::recorded::PERIOD_ERROR_RATIO as PERIOD_RATIO;
 pub(crate) use edgewatch_catalog::names::recorded::{
-    BUDGET_REMAINING, ERROR_BUDGET, ERRORS_INCREASE, LATENCY_THRESHOLD, PERIOD_DAYS, PROBE_SLO, REQUESTS_INCREASE,
-    burn_rate, sli_error_ratio as error_ratio, sli_requests as requests,
+    BUDGET_REMAINING, ERROR_BUDGET, ERRORS_CHRONIC_INCREASE, ERRORS_INCREASE, LATENCY_THRESHOLD, PERIOD_DAYS,
+    PROBE_SLO, REQUESTS_CHRONIC_INCREASE, REQUESTS_INCREASE, burn_rate, chronic_error_ratio, chronic_requests,
+    sli_error_ratio as error_ratio, sli_requests as requests,
 };
+
+/// `on (customer, slo)`.
+pub(crate) fn on_slo() -> String {
+    format!("on ({}, {})", label::CUSTOMER, label::SLO)
+}
+
+/// Whole seconds of a window such as `5m`.
+pub(crate) fn seconds(w: &str) -> u64 {
+    w.parse::<edgewatch_catalog::Duration>().map_or(0, |d| d.as_millis() / 1000)
+}
+
+/// Requests counted over window `w` (a count: the recorded rate × seconds).
+pub(crate) fn count(w: &str) -> String {
+    format!("{} * {}", requests(w), seconds(w))
+}
+
+/// Keeps the SLOs whose bad requests over a window are more than chance
+/// could give at 1×: `√bad > 2 + √(budget × requests)` (a four-sigma bound
+/// on the square root of a Poisson count; below a handful of bad requests,
+/// never). `ratio` and `count` are the window's error ratio and request
+/// count, with the same labels.
+pub(crate) fn significant(ratio: &str, count: &str) -> String {
+    format!("sqrt({ratio} * {count}) > 2 + sqrt({count} * {} group_left () {ERROR_BUDGET})", on_slo())
+}
 
 /// Availability: the exporter's per-SLO verdicts.
 fn availability(w: &str) -> [Rule; 2] {
@@ -58,11 +88,36 @@ fn latency(source: LatencySource, w: &str) -> [Rule; 2] {
     ]
 }
 
+/// Which SLIs the catalog measures.
+#[derive(Debug, Clone)]
+pub(crate) struct Slis {
+    /// Latency sources some SLO reads.
+    pub(crate) sources: Vec<LatencySource>,
+    /// Whether some customer has a probe SLO.
+    pub(crate) probes: bool,
+    /// The SLO periods, in days.
+    pub(crate) periods: Vec<u64>,
+}
+
+impl Slis {
+    /// Requests and error ratio over `w`, for every kind of SLI measured.
+    fn over(&self, w: &str) -> Vec<Rule> {
+        let mut rules = availability(w).to_vec();
+        for s in &self.sources {
+            rules.extend(latency(*s, w));
+        }
+        if self.probes {
+            rules.extend(probe(w));
+        }
+        rules
+    }
+}
+
 /// The SLI over each SLO's own period (7d, 28d, 30d…): sums of recorded 5m
 /// increases, so no rule reads a month of raw counters. Both sums count each
 /// 5m stretch as often, so their ratio is the period's ratio of sums.
 fn period_rules(periods: &[u64]) -> Vec<Rule> {
-    let on = format!("on ({}, {})", label::CUSTOMER, label::SLO);
+    let on = on_slo();
     let mut rules = Vec::new();
     for days in periods {
         let w = format!("{days}d");
@@ -81,42 +136,97 @@ fn period_rules(periods: &[u64]) -> Vec<Rule> {
     rules
 }
 
-/// The SLI rules for the latency `sources` and, with `probes`, probe SLOs
-/// that the catalog uses.
-pub(crate) fn groups(sources: &[LatencySource], probes: bool, periods: &[u64]) -> Vec<Group> {
+/// A 5-minute stretch that alone is a significant fast burn: above the fast
+/// factor, with more bad requests than chance.
+fn outage_stretch() -> String {
+    let on = on_slo();
+    format!(
+        "(\n    {r5} > {on} group_left () ({fast} * {ERROR_BUDGET})\n  )\n  and {on}\n  (\n    {sig}\n  )",
+        r5 = error_ratio("5m"),
+        fast = FAST_FACTOR.decimal(),
+        sig = significant(&error_ratio("5m"), REQUESTS_INCREASE),
+    )
+}
+
+/// The chronic SLI over `w`, recorded by a group that runs every
+/// `cadence_secs`: the ratio of the sums of the 5m increases left in, and
+/// the requests they counted. Each request is in the 5m increase of every
+/// evaluation in the five minutes after it, so the sum counts it
+/// `300 / cadence` times. The sum only holds what happened (a fresh start
+/// has minutes of data, and counts minutes of requests), so the floor and
+/// the significance bound see the data the ratio comes from. (promtool
+/// evaluates every group at its own `evaluation_interval`: faster than the
+/// group's interval, it counts more requests, which only makes a test of
+/// quiet stricter.)
+fn chronic(w: &str, cadence_secs: u64) -> [Rule; 2] {
+    [
+        Rule::record(
+            chronic_error_ratio(w),
+            format!(
+                "sum_over_time({ERRORS_CHRONIC_INCREASE}[{w}])\n/\n(sum_over_time({REQUESTS_CHRONIC_INCREASE}[{w}]) > 0)"
+            ),
+        ),
+        Rule::record(
+            chronic_requests(w),
+            format!(
+                "sum_over_time({REQUESTS_CHRONIC_INCREASE}[{w}]) * {}",
+                crate::burn::Ratio::new(u128::from(cadence_secs), 300).decimal()
+            ),
+        ),
+    ]
+}
+
+/// The acute recordings (every scrape interval): the windows of a few
+/// scrapes the fast tier reads.
+pub(crate) fn acute(slis: &Slis, w: Windows) -> Vec<Rule> {
+    w.acute().iter().flat_map(|w| slis.over(w)).collect()
+}
+
+/// The recording groups besides the acute one: every minute (the hour, 6h,
+/// the 5m increases and the chronic SLI) and every five minutes (days).
+pub(crate) fn groups(slis: &Slis, w: Windows) -> Vec<Group> {
     let mut rules = Vec::new();
-    for w in WINDOWS {
-        rules.extend(availability(w));
-        for s in sources {
-            rules.extend(latency(*s, w));
-        }
-        if probes {
-            rules.extend(probe(w));
-        }
+    // The 5m window feeds the increases; it is acute at a 15s scrape.
+    if !w.acute().iter().any(|a| a == "5m") {
+        rules.extend(slis.over("5m"));
+    }
+    for w in MINUTE_WINDOWS {
+        rules.extend(slis.over(w));
     }
     rules.push(Rule::record(REQUESTS_INCREASE, format!("{} * 300", requests("5m"))));
     rules.push(Rule::record(ERRORS_INCREASE, format!("{} * {} * 300", error_ratio("5m"), requests("5m"))));
-    // 1d and 3d from the recorded 5m series: a sum over one recorded sample
-    // a minute per SLO, where `rate()` over the raw counters would read every
-    // scrape of every host and status series for days. The ratio is a ratio
-    // of sums (each 5m stretch counted as often above and below); the rate
-    // sums one minute's worth of each 5m rate, since this group runs every
-    // minute (a skipped evaluation makes it lower, so the floor stricter).
-    for (w, secs) in LONG_WINDOWS {
-        rules.push(Rule::record(requests(w), format!("sum_over_time({}[{w}]) * 60 / {secs}", requests("5m"))));
-        rules.push(Rule::record(
+    let outage = outage_stretch();
+    rules.push(Rule::record(
+        REQUESTS_CHRONIC_INCREASE,
+        format!("{REQUESTS_INCREASE}\nunless {}\n(\n  {outage}\n)", on_slo()),
+    ));
+    rules.push(Rule::record(
+        ERRORS_CHRONIC_INCREASE,
+        format!("{ERRORS_INCREASE}\nunless {}\n(\n  {outage}\n)", on_slo()),
+    ));
+    for w in CHRONIC_WINDOWS {
+        rules.extend(chronic(w, 60));
+    }
+    // Burn rates for alert texts and dashboards.
+    for w in MINUTE_WINDOWS {
+        rules.push(Rule::record(burn_rate(w), format!("{} / {} {ERROR_BUDGET}", error_ratio(w), on_slo())));
+    }
+
+    // Days, from the recorded 5m series: a sum over one recorded sample a
+    // minute per SLO, where `rate()` over the raw counters would read every
+    // scrape of every host and status series for days.
+    let mut long = Vec::new();
+    for w in LONG_WINDOWS {
+        long.push(Rule::record(
             error_ratio(w),
             format!("sum_over_time({ERRORS_INCREASE}[{w}])\n/\n(sum_over_time({REQUESTS_INCREASE}[{w}]) > 0)"),
         ));
+        long.push(Rule::record(burn_rate(w), format!("{} / {} {ERROR_BUDGET}", error_ratio(w), on_slo())));
     }
-    // Burn rates over the tiers' long windows, for alert texts and dashboards.
-    let mut burn = Vec::new();
-    for tier in TIERS {
-        burn.push(Rule::record(
-            burn_rate(tier.long),
-            format!("{} / on ({}, {}) {ERROR_BUDGET}", error_ratio(tier.long), label::CUSTOMER, label::SLO),
-        ));
+    for w in CHRONIC_LONG_WINDOWS {
+        long.extend(chronic(w, 300));
     }
+    long.extend(period_rules(&slis.periods));
     vec![
         Group {
             name: "edgewatch-sli".to_owned(),
@@ -124,18 +234,12 @@ pub(crate) fn groups(sources: &[LatencySource], probes: bool, periods: &[u64]) -
             partial_response_strategy: None,
             rules,
         },
+        // Every 5m is enough for windows of days, and inside the lookback.
         Group {
-            name: "edgewatch-burn-rate".to_owned(),
-            interval: Some("1m".to_owned()),
-            partial_response_strategy: None,
-            rules: burn,
-        },
-        // Every 5m is enough for a month-long window, and inside the lookback.
-        Group {
-            name: "edgewatch-sli-period".to_owned(),
+            name: "edgewatch-sli-long".to_owned(),
             interval: Some("5m".to_owned()),
             partial_response_strategy: None,
-            rules: period_rules(periods),
+            rules: long,
         },
     ]
 }

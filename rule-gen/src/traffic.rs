@@ -21,37 +21,64 @@ pub(crate) const MITIGATED_SHARE: &str = "0.1";
 pub(crate) const CLIENT_ERROR_SHARE: &str = "0.2";
 
 use edgewatch_catalog::names::recorded::{
-    CLIENT_ERRORS_1D, CLIENT_ERRORS_10M, MITIGATED_1D, MITIGATED_10M, ORIGIN_ERRORS_10M, REQUESTS_1H, REQUESTS_10M,
+    CLIENT_ERRORS_1D, CLIENT_ERRORS_10M, MITIGATED_1D, MITIGATED_10M, ORIGIN_ERRORS_10M, REQUESTS_1H, REQUESTS_5M,
+    REQUESTS_10M, client_errors_ratio, mitigated_ratio, origin_errors_ratio,
 };
 
 fn by_customer(expr: &str) -> String {
     format!("sum by ({}) ({expr})", label::CUSTOMER)
 }
 
-fn recordings() -> Vec<Rule> {
-    let reqs = |w: &str| by_customer(&format!("rate({}[{w}])", metric::REQUESTS_TOTAL));
-    let mitigated = |w: &str| {
-        by_customer(&format!(
+fn reqs(w: &str) -> String {
+    by_customer(&format!("rate({}[{w}])", metric::REQUESTS_TOTAL))
+}
+
+fn share(part: &str, w: &str) -> String {
+    format!("{part}\n/\n({} > 0)", reqs(w))
+}
+
+fn origin_errors(w: &str) -> String {
+    share(&by_customer(&format!("rate({}[{w}])", metric::ORIGIN_ERRORS_TOTAL)), w)
+}
+
+fn mitigated(w: &str) -> String {
+    share(
+        &by_customer(&format!(
             "rate({}{{{}=~\"{}\"}}[{w}])",
             metric::SECURITY_ACTIONS_TOTAL,
             label::ACTION,
             edgewatch_catalog::names::MITIGATING_ACTIONS
-        ))
-    };
-    let client_errors =
-        |w: &str| by_customer(&format!("rate({}{{{}=\"4xx\"}}[{w}])", metric::REQUESTS_TOTAL, label::STATUS_CLASS));
-    let share = |part: String, w: &str| format!("{part}\n/\n({} > 0)", reqs(w));
+        )),
+        w,
+    )
+}
+
+fn client_errors(w: &str) -> String {
+    share(&by_customer(&format!("rate({}{{{}=\"4xx\"}}[{w}])", metric::REQUESTS_TOTAL, label::STATUS_CLASS)), w)
+}
+
+fn recordings() -> Vec<Rule> {
     vec![
+        Rule::record(REQUESTS_5M, reqs("5m")),
         Rule::record(REQUESTS_10M, reqs("10m")),
         Rule::record(REQUESTS_1H, reqs("1h")),
-        Rule::record(
-            ORIGIN_ERRORS_10M,
-            share(by_customer(&format!("rate({}[10m])", metric::ORIGIN_ERRORS_TOTAL)), "10m"),
-        ),
-        Rule::record(MITIGATED_10M, share(mitigated("10m"), "10m")),
-        Rule::record(MITIGATED_1D, share(mitigated("1d"), "1d")),
-        Rule::record(CLIENT_ERRORS_10M, share(client_errors("10m"), "10m")),
-        Rule::record(CLIENT_ERRORS_1D, share(client_errors("1d"), "1d")),
+        Rule::record(ORIGIN_ERRORS_10M, origin_errors("10m")),
+        Rule::record(MITIGATED_10M, mitigated("10m")),
+        Rule::record(MITIGATED_1D, mitigated("1d")),
+        Rule::record(CLIENT_ERRORS_10M, client_errors("10m")),
+        Rule::record(CLIENT_ERRORS_1D, client_errors("1d")),
+    ]
+}
+
+/// The shares over `w` (the fast group's confirm window), which say a
+/// trouble still goes on: recorded every scrape interval with the fast
+/// tier's windows, so an alert ends minutes after its cause and none starts
+/// after it from a 10-minute window that still holds it.
+pub(crate) fn acute(w: &str) -> Vec<Rule> {
+    vec![
+        Rule::record(origin_errors_ratio(w), origin_errors(w)),
+        Rule::record(mitigated_ratio(w), mitigated(w)),
+        Rule::record(client_errors_ratio(w), client_errors(w)),
     ]
 }
 
@@ -61,7 +88,7 @@ fn guarded(expr: &str) -> String {
     format!("  (\n{expr}\n  )\n  and on ({c})\n  ({REQUESTS_1H} * 3600 >= on ({c}) {CUSTOMER_MIN_REQUESTS})")
 }
 
-pub(crate) fn groups(links: &Links) -> Vec<Group> {
+pub(crate) fn groups(links: &Links, confirm: &str, interval: &str) -> Vec<Group> {
     let c = label::CUSTOMER;
     let week = format!("sum by ({c}) (rate({}[10m] offset 1w))", metric::REQUESTS_TOTAL);
     let hour_before = format!("sum by ({c}) (rate({}[1h] offset 10m))", metric::REQUESTS_TOTAL);
@@ -69,7 +96,10 @@ pub(crate) fn groups(links: &Links) -> Vec<Group> {
         kind_alert(
             "EdgewatchOriginErrors",
             AlertKind::OriginErrors,
-            &guarded(&format!("{ORIGIN_ERRORS_10M} > {ORIGIN_ERROR_SHARE}")),
+            &guarded(&format!(
+                "{ORIGIN_ERRORS_10M} > {ORIGIN_ERROR_SHARE}\nand on ({c})\n{} > {ORIGIN_ERROR_SHARE}",
+                origin_errors_ratio(confirm)
+            )),
             "5m",
             [
                 "{{ $labels.customer }}: the origin failed {{ $value | humanizePercentage }} of requests",
@@ -107,7 +137,8 @@ pub(crate) fn groups(links: &Links) -> Vec<Group> {
             "EdgewatchSuspectedAttack",
             AlertKind::Attack,
             &guarded(&format!(
-                "{MITIGATED_10M} > {MITIGATED_SHARE}\nand on ({c})\n{MITIGATED_10M} > 3 * {MITIGATED_1D}"
+                "{MITIGATED_10M} > {MITIGATED_SHARE}\nand on ({c})\n{MITIGATED_10M} > 3 * {MITIGATED_1D}\nand on ({c})\n{} > {MITIGATED_SHARE}",
+                mitigated_ratio(confirm)
             )),
             "5m",
             [
@@ -120,7 +151,8 @@ pub(crate) fn groups(links: &Links) -> Vec<Group> {
             "EdgewatchClientErrorSurge",
             AlertKind::Attack,
             &guarded(&format!(
-                "{CLIENT_ERRORS_10M} > {CLIENT_ERROR_SHARE}\nand on ({c})\n{CLIENT_ERRORS_10M} > 3 * {CLIENT_ERRORS_1D}"
+                "{CLIENT_ERRORS_10M} > {CLIENT_ERROR_SHARE}\nand on ({c})\n{CLIENT_ERRORS_10M} > 3 * {CLIENT_ERRORS_1D}\nand on ({c})\n{} > {CLIENT_ERROR_SHARE}",
+                client_errors_ratio(confirm)
             )),
             "5m",
             [
@@ -139,7 +171,7 @@ pub(crate) fn groups(links: &Links) -> Vec<Group> {
         },
         Group {
             name: "edgewatch-traffic-alerts".to_owned(),
-            interval: Some("1m".to_owned()),
+            interval: Some(interval.to_owned()),
             partial_response_strategy: None,
             rules: alerts,
         },

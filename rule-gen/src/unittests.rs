@@ -14,19 +14,20 @@ use edgewatch_catalog::names::{AlertKind, SloKind, label, metric};
 use serde::Serialize;
 
 use crate::alerts::Links;
-use crate::burn::{Ratio, TIERS, factor};
+use crate::burn::Ratio;
+use edgewatch_catalog::Duration;
 
 #[derive(Debug, Serialize)]
 pub(crate) struct TestFile {
     rule_files: Vec<String>,
-    evaluation_interval: &'static str,
+    evaluation_interval: String,
     tests: Vec<TestGroup>,
 }
 
 #[derive(Debug, Serialize)]
 struct TestGroup {
     name: String,
-    interval: &'static str,
+    interval: String,
     input_series: Vec<Series>,
     alert_rule_test: Vec<AlertTest>,
 }
@@ -39,7 +40,7 @@ struct Series {
 
 #[derive(Debug, Serialize)]
 struct AlertTest {
-    eval_time: &'static str,
+    eval_time: String,
     alertname: &'static str,
     exp_alerts: Vec<ExpAlert>,
 }
@@ -53,6 +54,43 @@ struct ExpAlert {
 /// When the burn tests evaluate, in minutes from the start of their series.
 const EVAL_MINUTES: u128 = 20;
 
+/// How the SLO tests sample: one sample each scrape interval, as Prometheus
+/// would scrape the exporter, for `minutes` minutes.
+#[derive(Debug, Clone, Copy)]
+struct Steps {
+    /// The scrape interval, as promtool writes it.
+    every: Duration,
+    /// Samples a minute.
+    per_minute: u128,
+}
+
+impl Steps {
+    fn new(scrape: Duration) -> Self {
+        let secs = u128::from((scrape.as_millis() / 1000).clamp(1, 60));
+        // A scrape interval that does not divide a minute samples each second.
+        let per_minute = if 60 % secs == 0 { 60 / secs } else { 60 };
+        #[allow(clippy::cast_possible_truncation)] // at most 60
+        let every = Duration::from_secs(60 / per_minute as u64);
+        Self { every, per_minute }
+    }
+
+    fn interval(self) -> String {
+        self.every.to_string()
+    }
+
+    /// `n` a minute, as a counter sampled each step for `minutes`, then
+    /// `then` a minute for `more` minutes.
+    fn counter(self, n: u128, minutes: u128, then: u128, more: u128) -> String {
+        let (a, b) = (n / self.per_minute, then / self.per_minute);
+        let steps = minutes * self.per_minute;
+        if more == 0 {
+            format!("0+{a}x{steps}")
+        } else {
+            format!("0+{a}x{steps} {}+{b}x{}", a * steps + b, more * self.per_minute - 1)
+        }
+    }
+}
+
 /// Go's `%.4g`, which `humanizePercentage` uses, for values from 1e-4 to 1e4.
 fn go_g4(v: f64) -> String {
     if v == 0.0 {
@@ -65,24 +103,24 @@ fn go_g4(v: f64) -> String {
     if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_owned() } else { s }
 }
 
-fn counter(customer: &str, result: &str, per_minute: u128) -> Series {
+fn counter(customer: &str, result: &str, values: String) -> Series {
     Series {
         series: format!(
             "{}{{customer=\"{customer}\",slo=\"availability\",result=\"{result}\"}}",
             metric::SLO_REQUESTS_TOTAL
         ),
-        values: format!("0+{per_minute}x120"),
+        values,
     }
 }
 
 /// The prober's counters for `c`'s first probe, when `c` has a measured
-/// probe SLO: `per_minute` probes, `failed` of them failing.
-fn probes(c: &Customer, per_minute: u128, failed: u128) -> Vec<Series> {
+/// probe SLO: `ok` and `failed` probes a minute.
+fn probes(c: &Customer, st: Steps, ok: u128, failed: u128) -> Vec<Series> {
     let Some(probe) = c.probes.first() else { return Vec::new() };
     if !c.measured_slos().any(|s| s.kind() == SloKind::Probe) {
         return Vec::new();
     }
-    [("success", per_minute - failed), ("failure", failed)]
+    [("success", ok), ("failure", failed)]
         .into_iter()
         .map(|(result, n)| Series {
             series: format!(
@@ -91,7 +129,7 @@ fn probes(c: &Customer, per_minute: u128, failed: u128) -> Vec<Series> {
                 c.id,
                 probe.name
             ),
-            values: format!("0+{n}x120"),
+            values: st.counter(n, 120, 0, 0),
         })
         .collect()
 }
@@ -103,7 +141,7 @@ fn events(slo: &Slo) -> &'static str {
 
 /// Histogram series for each latency SLO of `c`: `per_minute` requests,
 /// all at or under the threshold, but `slow` of them for the SLO named.
-fn latency(c: &Customer, per_minute: u128, slow: Option<(&str, u128)>) -> Vec<Series> {
+fn latency(c: &Customer, st: Steps, per_minute: u128, slow: Option<(&str, u128)>) -> Vec<Series> {
     let mut out = Vec::new();
     for slo in &c.slos {
         if let SloSpec::Latency { source, threshold } = &slo.spec {
@@ -113,11 +151,11 @@ fn latency(c: &Customer, per_minute: u128, slow: Option<(&str, u128)>) -> Vec<Se
             let fast = per_minute - slow.filter(|(name, _)| *name == slo.name.as_str()).map_or(0, |(_, n)| n);
             out.push(Series {
                 series: format!("{m}_count{{customer=\"{}\",{host}}}", c.id),
-                values: format!("0+{per_minute}x120"),
+                values: st.counter(per_minute, 120, 0, 0),
             });
             out.push(Series {
                 series: format!("{m}_bucket{{customer=\"{}\",{host},le=\"{le}\"}}", c.id),
-                values: format!("0+{fast}x120"),
+                values: st.counter(fast, 120, 0, 0),
             });
         }
     }
@@ -127,46 +165,46 @@ fn latency(c: &Customer, per_minute: u128, slow: Option<(&str, u128)>) -> Vec<Se
 /// A test that a burn of a whole multiple of `slo`'s budget above the fast
 /// tier's factor fires the fast alert, with its texts; `None` when no such
 /// burn fits under 100% errors.
-fn fast_burn(c: &Customer, slo: &Slo, l: &Links) -> Option<TestGroup> {
+fn fast_burn(c: &Customer, slo: &Slo, st: Steps, outage: Duration, l: &Links) -> Option<TestGroup> {
     let id = c.id.as_str();
     let name = slo.name.as_str();
     let budget = Ratio::from_decimal(&slo.objective.complement_ratio());
     let budget_f: f64 = budget.decimal().parse().ok()?;
-    // Requests a minute: a multiple of the budget's denominator (so errors
-    // come in whole requests), and enough that the hour's window meets the
-    // floor by the evaluation at 20m, when it holds only 20 minutes of data.
-    let unit = budget.den();
+    // Requests a minute: whole requests each step for each result (a
+    // multiple of the budget's denominator and of the steps a minute), and
+    // enough that the outage window alone meets the floor.
+    let unit = budget.den() * st.per_minute;
     let floor = if slo.kind() == SloKind::Probe { crate::constants::PROBE_FLOOR } else { c.alerting.min_requests };
-    let min = u128::from(floor);
-    let per_minute = unit * (min.div_ceil(EVAL_MINUTES * unit)).max(1) * 2;
-    let fast = TIERS[0];
-    let burn = factor(fast, slo.period).decimal().parse::<f64>().ok()?.floor() + 2.0;
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // a small positive whole number
-    let burn_n = burn as u128;
-    let bad = budget.num() * burn_n * (per_minute / unit);
+    let outage_minutes = (u128::from(outage.as_millis()) / 60_000).max(1);
+    let per_minute = unit * u128::from(floor).div_ceil(outage_minutes * unit).max(1) * 2;
+    let burn: u128 = 16;
+    let bad = budget.num() * burn * (per_minute / budget.den());
     if bad > per_minute {
         return None;
     }
-    let exp_alerts = match c.alerting.severity_of(fast.kind) {
+    let fast = AlertKind::BurnRateFast;
+    let exp_alerts = match c.alerting.severity_of(fast) {
         None => Vec::new(),
         Some(severity) => {
-            let mut annotations: BTreeMap<String, String> = links(c, Some(name), fast.kind, l).into_iter().collect();
-            annotations
-                .insert("summary".to_owned(), format!("{id}: {name} SLO error budget burning fast over the last 1h"));
+            let mut annotations: BTreeMap<String, String> = links(c, Some(name), fast, l).into_iter().collect();
             #[allow(clippy::cast_precision_loss)]
             let ratio = bad as f64 / per_minute as f64;
+            let events = events(slo);
+            annotations.insert(
+                "summary".to_owned(),
+                format!("{id}: the {name} SLO is failing {}% of {events}", go_g4(ratio * 100.0)),
+            );
             annotations.insert(
                 "description".to_owned(),
                 format!(
-                    "{id}: {}% of {} failed the {name} SLO over the last 1h; objective {}% (budget burning {:.1}x).",
+                    "{id}: {}% of {events} failed the {name} SLO over the last minutes or hour, and still fail now: more than 14.4 times what the objective ({}%) allows. Over the last hour the budget burned {:.1}x.",
                     go_g4(ratio * 100.0),
-                    events(slo),
                     go_g4(slo.objective.ratio().to_f64() * 100.0),
                     ratio / budget_f,
                 ),
             );
             vec![ExpAlert {
-                exp_labels: labels(c, name, slo.kind().as_str(), fast.kind, severity.as_str()),
+                exp_labels: labels(c, name, slo.kind().as_str(), fast, severity.as_str()),
                 exp_annotations: annotations,
             }]
         }
@@ -176,16 +214,21 @@ fn fast_burn(c: &Customer, slo: &Slo, l: &Links) -> Option<TestGroup> {
         SloSpec::Latency { .. } => (0, Some((name, bad)), 0),
         SloSpec::Probe => (0, None, bad),
     };
+    let whole = |n| st.counter(n, 120, 0, 0);
     Some(TestGroup {
-        name: format!("{id}: {burn_n}x the {name} budget fires the fast burn alert"),
-        interval: "1m",
+        name: format!("{id}: {burn}x the {name} budget fires the fast burn alert"),
+        interval: st.interval(),
         input_series: [
-            vec![counter(id, "good", per_minute - avail_bad), counter(id, "bad", avail_bad)],
-            latency(c, per_minute, slow),
-            probes(c, per_minute, probes_bad),
+            vec![counter(id, "good", whole(per_minute - avail_bad)), counter(id, "bad", whole(avail_bad))],
+            latency(c, st, per_minute, slow),
+            probes(c, st, per_minute - probes_bad, probes_bad),
         ]
         .concat(),
-        alert_rule_test: vec![AlertTest { eval_time: "20m", alertname: "EdgewatchErrorBudgetBurnFast", exp_alerts }],
+        alert_rule_test: vec![AlertTest {
+            eval_time: format!("{EVAL_MINUTES}m"),
+            alertname: "EdgewatchErrorBudgetBurnFast",
+            exp_alerts,
+        }],
     })
 }
 
@@ -219,15 +262,46 @@ fn links(c: &Customer, slo: Option<&str>, kind: AlertKind, l: &Links) -> [(Strin
     [("runbook_url".to_owned(), runbook), ("dashboard_url".to_owned(), dashboard)]
 }
 
+/// `edgewatch_requests_total` of `c`: `n` a minute for `minutes`, then
+/// `then` a minute for `more`.
+fn requests_total(c: &Customer, st: Steps, n: u128, minutes: u128, then: u128, more: u128) -> Series {
+    Series {
+        series: format!(
+            "{}{{customer=\"{}\",host=\"test.{}.example\",status_class=\"2xx\",cache_status=\"hit\"}}",
+            metric::REQUESTS_TOTAL,
+            c.id,
+            c.id
+        ),
+        values: st.counter(n, minutes, then, more),
+    }
+}
+
+/// The exporter scraped all along.
+fn up(st: Steps, minutes: u128) -> Series {
+    Series {
+        series: format!("up{{job=\"{}\",instance=\"exporter.test:9817\"}}", crate::alerts::EXPORTER_JOB),
+        values: format!("1x{}", minutes * st.per_minute),
+    }
+}
+
 /// The tests for `c`, or `None` without an availability SLO.
-pub(crate) fn file(c: &Customer, l: &Links, rule_files: Vec<String>) -> Option<TestFile> {
+pub(crate) fn file(
+    c: &Customer,
+    l: &Links,
+    windows: crate::burn::Windows,
+    scrape: Duration,
+    rule_files: Vec<String>,
+) -> Option<TestFile> {
     let slo = c.slos.iter().find(|s| matches!(s.spec, SloSpec::Availability { .. }))?;
     let budget = Ratio::from_decimal(&slo.objective.complement_ratio());
+    let st = Steps::new(scrape);
     let id = c.id.as_str();
     let min = u128::from(c.alerting.min_requests);
-    // Requests a minute for the quiet cases: enough for the floor over an hour.
-    let unit = budget.den();
-    let per_minute = unit * (min.div_ceil(60 * unit)).max(1) * 2;
+    // Requests a minute for the quiet cases: enough for the floor over the
+    // outage window, in whole requests each step.
+    let unit = budget.den() * st.per_minute;
+    let outage_minutes = (u128::from(windows.outage.as_millis()) / 60_000).max(1);
+    let per_minute = unit * (min.div_ceil(outage_minutes * unit)).max(1) * 2;
     let mut tests = Vec::new();
 
     // Each SLO's fast burn, on its own: a latency SLO sharing its histogram
@@ -241,75 +315,82 @@ pub(crate) fn file(c: &Customer, l: &Links, rule_files: Vec<String>) -> Option<T
             _ => false,
         };
         if !shares_histogram {
-            tests.extend(fast_burn(c, slo, l));
+            tests.extend(fast_burn(c, slo, st, windows.outage, l));
         }
     }
 
-    let quiet = |eval_time, names: &[&'static str]| {
-        names.iter().map(|n| AlertTest { eval_time, alertname: n, exp_alerts: Vec::new() }).collect::<Vec<_>>()
+    let quiet = |eval_time: &str, names: &[&'static str]| {
+        names
+            .iter()
+            .map(|n| AlertTest { eval_time: eval_time.to_owned(), alertname: n, exp_alerts: Vec::new() })
+            .collect::<Vec<_>>()
     };
     let burns = ["EdgewatchErrorBudgetBurnFast", "EdgewatchErrorBudgetBurnMedium", "EdgewatchErrorBudgetBurnSlow"];
     let mut all = burns.to_vec();
     all.push("EdgewatchNoData");
+    let whole = |n| st.counter(n, 120, 0, 0);
     tests.push(TestGroup {
         name: format!("{id}: no errors, no alert"),
-        interval: "1m",
+        interval: st.interval(),
         input_series: [
-            vec![counter(id, "good", per_minute), counter(id, "bad", 0)],
-            latency(c, per_minute, None),
-            probes(c, per_minute, 0),
+            vec![counter(id, "good", whole(per_minute)), counter(id, "bad", whole(0))],
+            latency(c, st, per_minute, None),
+            probes(c, st, per_minute, 0),
+            vec![requests_total(c, st, per_minute, 120, 0, 0), up(st, 120)],
         ]
         .concat(),
         alert_rule_test: quiet("90m", &all),
     });
 
     // Every request fails, but fewer come than the floor in any window.
-    let low = (min.saturating_sub(1)) / 90;
+    let low = (min.saturating_sub(1)) / 90 / st.per_minute * st.per_minute;
     if low > 0 {
         tests.push(TestGroup {
             name: format!("{id}: below the traffic floor, no burn alert"),
-            interval: "1m",
+            interval: st.interval(),
             input_series: [
-                vec![counter(id, "good", 0), counter(id, "bad", low)],
-                latency(c, low, None),
-                probes(c, u128::from(crate::constants::PROBE_FLOOR), 0),
+                vec![counter(id, "good", whole(0)), counter(id, "bad", whole(low))],
+                latency(c, st, low, None),
+                probes(c, st, u128::from(crate::constants::PROBE_FLOOR), 0),
             ]
             .concat(),
             alert_rule_test: quiet("90m", &burns),
         });
     }
 
-    let mut no_traffic = quiet("60m", &burns);
-    // Every measured SLO of the customer goes quiet.
-    let exp_alerts = match c.alerting.severity_of(AlertKind::NoData) {
-        None => Vec::new(),
-        Some(severity) => crate::constants::measured(c)
-            .map(|s| {
-                let name = s.name.as_str();
-                let mut annotations: BTreeMap<String, String> =
-                    links(c, Some(name), AlertKind::NoData, l).into_iter().collect();
-                let events = events(s);
-                annotations.insert("summary".to_owned(), format!("{id}: no {events} seen for the {name} SLO"));
-                annotations.insert(
-                    "description".to_owned(),
-                    format!("{id}: the {name} SLO has seen no {events} in the last 30 minutes, or its series are gone. Check the exporter, the log push, tail or prober, and the customer's traffic."),
-                );
-                let exp_labels = labels(c, name, s.kind().as_str(), AlertKind::NoData, severity.as_str());
-                ExpAlert { exp_labels, exp_annotations: annotations }
-            })
-            .collect(),
-    };
-    no_traffic.push(AlertTest { eval_time: "60m", alertname: "EdgewatchNoData", exp_alerts });
+    // Requests stop after half an hour while the exporter is up: one no-data
+    // alert for the customer (not one per SLO), within 10 minutes.
+    let mut stopped = quiet("36m", &["EdgewatchNoData"]);
+    stopped.extend(quiet("40m", &burns));
+    let exp_alerts = expect(
+        c,
+        AlertKind::NoData,
+        &[],
+        [
+            format!("{id}: no requests for 5 minutes"),
+            format!(
+                "{id}: no request of this customer reached edgewatch in the last 5 minutes, while the exporter is up and the hour before had traffic. Check the customer's DNS and edge configuration, and whether its logs still arrive (the Logpush job and its secret, the tailed files)."
+            ),
+        ],
+        l,
+    );
+    stopped.push(AlertTest { eval_time: "40m".to_owned(), alertname: "EdgewatchNoData", exp_alerts });
+    let stop = |n| st.counter(n, 30, 0, 30);
     tests.push(TestGroup {
-        name: format!("{id}: no traffic, no burn alert, no-data fires"),
-        interval: "1m",
-        input_series: [vec![counter(id, "good", 0), counter(id, "bad", 0)], latency(c, 0, None), probes(c, 0, 0)]
-            .concat(),
-        alert_rule_test: no_traffic,
+        name: format!("{id}: requests stop, no burn alert, one no-data alert"),
+        interval: st.interval(),
+        input_series: [
+            vec![counter(id, "good", stop(per_minute)), counter(id, "bad", stop(0))],
+            vec![requests_total(c, st, per_minute, 30, 0, 30), up(st, 60)],
+        ]
+        .concat(),
+        alert_rule_test: stopped,
     });
     tests.extend(probe_alerts(c, l));
 
-    Some(TestFile { rule_files, evaluation_interval: "1m", tests })
+    // Samples come each scrape interval; evaluating each minute is enough
+    // for these cases and keeps the file to seconds.
+    Some(TestFile { rule_files, evaluation_interval: "1m".to_owned(), tests })
 }
 
 /// The labels of an alert of `kind` about the whole customer, plus `extra`.
@@ -354,21 +435,22 @@ fn probe_alerts(c: &Customer, l: &Links) -> Vec<TestGroup> {
                 "{id}: the certificate served to the {p} probe expires within 3 days; browsers will refuse the site. Renew or upload a certificate now."
             ),
         };
-        expect(c, kind, &on_probe, [format!("{id}: the certificate of {p} expires in {days} days"), description], l)
+        let labels = [(label::PROBE, p), (label::INCIDENT, "certificate")];
+        expect(c, kind, &labels, [format!("{id}: the certificate of {p} expires in {days} days"), description], l)
     };
     vec![
         TestGroup {
             name: format!("{id}: probe {p} failing from two of three addresses is down"),
-            interval: "1m",
+            interval: "1m".to_owned(),
             input_series: vec![
                 success("192.0.2.1", "1x3 0x20"),
                 success("192.0.2.2", "1x3 0x20"),
                 success("2001:db8::1", "1x23"),
             ],
             alert_rule_test: vec![
-                AlertTest { eval_time: "4m", alertname: "EdgewatchProbeDown", exp_alerts: Vec::new() },
+                AlertTest { eval_time: "4m".to_owned(), alertname: "EdgewatchProbeDown", exp_alerts: Vec::new() },
                 AlertTest {
-                    eval_time: "10m",
+                    eval_time: "10m".to_owned(),
                     alertname: "EdgewatchProbeDown",
                     exp_alerts: expect(
                         c,
@@ -387,23 +469,27 @@ fn probe_alerts(c: &Customer, l: &Links) -> Vec<TestGroup> {
         },
         TestGroup {
             name: format!("{id}: a certificate with 10 days left warns"),
-            interval: "1m",
+            interval: "1m".to_owned(),
             input_series: vec![not_after(10 * 86_400)],
             alert_rule_test: vec![
                 AlertTest {
-                    eval_time: "20m",
+                    eval_time: "20m".to_owned(),
                     alertname: "EdgewatchCertificateExpiring",
                     exp_alerts: cert("10.0", AlertKind::CertExpiryWarning),
                 },
-                AlertTest { eval_time: "20m", alertname: "EdgewatchCertificateExpiryImminent", exp_alerts: Vec::new() },
+                AlertTest {
+                    eval_time: "20m".to_owned(),
+                    alertname: "EdgewatchCertificateExpiryImminent",
+                    exp_alerts: Vec::new(),
+                },
             ],
         },
         TestGroup {
             name: format!("{id}: a certificate with 2 days left pages"),
-            interval: "1m",
+            interval: "1m".to_owned(),
             input_series: vec![not_after(2 * 86_400)],
             alert_rule_test: vec![AlertTest {
-                eval_time: "20m",
+                eval_time: "20m".to_owned(),
                 alertname: "EdgewatchCertificateExpiryImminent",
                 exp_alerts: cert("2.0", AlertKind::CertExpiryCritical),
             }],
@@ -415,7 +501,7 @@ fn probe_alerts(c: &Customer, l: &Links) -> Vec<TestGroup> {
 /// series, so they load only the traffic rules and the customer's constants.
 pub(crate) fn traffic_file(c: &Customer, l: &Links, rule_files: Vec<String>) -> TestFile {
     // Evaluating every 5m (the samples' spacing) keeps a week to seconds.
-    TestFile { rule_files, evaluation_interval: "5m", tests: vec![traffic_drop(c, l)] }
+    TestFile { rule_files, evaluation_interval: "5m".to_owned(), tests: vec![traffic_drop(c, l)] }
 }
 
 /// A week of steady traffic, then a fifth of it: the drop alert fires, on
@@ -439,12 +525,12 @@ fn traffic_drop(c: &Customer, l: &Links) -> TestGroup {
     };
     TestGroup {
         name: format!("{id}: traffic falling to a fifth of last week's and the hour before's is a drop"),
-        interval: "5m",
+        interval: "5m".to_owned(),
         input_series: vec![series],
         alert_rule_test: vec![
-            AlertTest { eval_time: "10145m", alertname: "EdgewatchTrafficDrop", exp_alerts: Vec::new() },
+            AlertTest { eval_time: "10145m".to_owned(), alertname: "EdgewatchTrafficDrop", exp_alerts: Vec::new() },
             AlertTest {
-                eval_time: "10185m",
+                eval_time: "10185m".to_owned(),
                 alertname: "EdgewatchTrafficDrop",
                 exp_alerts: expect(
                     c,

@@ -14,7 +14,7 @@ fn options() -> Options {
         target: Target::Prometheus,
         catalog_name: "test".to_owned(),
         grafana_url: "https://grafana.example".to_owned(),
-        scrape_interval: "30s".parse().unwrap(),
+        scrape_interval: "15s".parse().unwrap(),
         delivery: edgewatch_rule_gen::Delivery {
             receiver_url: "http://receiver.example:9818/api/v1/alertmanager".to_owned(),
             exporter_targets: vec!["exporter.example:9817".to_owned()],
@@ -61,13 +61,18 @@ fn alertmanager_and_scrape_files_pass_amtool_and_promtool() {
         &std::fs::read_to_string(dir.join("alertmanager/alertmanager.example.yml")).unwrap(),
     )
     .unwrap();
-    assert_eq!(am["route"]["group_by"], serde_json::json!(["alertname", "customer", "slo", "severity"]));
+    // One group per customer (and incident), as the receiver keys incidents;
+    // a route per severity, so the file does not grow with the catalog.
+    assert_eq!(am["route"]["group_by"], serde_json::json!(["customer", "incident"]));
     let routes = am["route"]["routes"].as_array().unwrap();
-    assert_eq!(routes.len(), 4 * 3, "a route per customer and severity");
-    assert_eq!(routes[0]["matchers"], serde_json::json!([r#"customer="acme-retail""#, r#"severity="page""#]));
+    assert_eq!(routes.len(), 3, "a route per severity");
+    assert_eq!(routes[0]["matchers"], serde_json::json!([r#"severity="page""#]));
+    assert_eq!((&routes[0]["group_wait"], &routes[0]["group_interval"]), (&"10s".into(), &"1m".into()));
     assert_eq!(routes[0]["repeat_interval"], "4h");
     assert_eq!(am["receivers"][0]["webhook_configs"][0]["url"], "http://receiver.example:9818/api/v1/alertmanager");
-    assert_eq!(am["inhibit_rules"][0]["equal"], serde_json::json!(["customer", "slo"]));
+    // Only echoes are inhibited: customers' no-data while the exporter is down.
+    assert_eq!(am["inhibit_rules"][0]["source_matchers"], serde_json::json!([r#"alertname="EdgewatchExporterDown""#]));
+    assert_eq!(am["inhibit_rules"][0]["equal"], serde_json::json!([]));
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -196,24 +201,25 @@ customers:
       default: https://runbooks.example/{{alert_kind}}
 ";
 
-/// 28d period: the fast tier's factor is 13.44, so its threshold is 1.344%.
+/// 99.9%: the fast tier's threshold is 14.4 × 0.1% = 1.44%, whatever the
+/// period. Samples every 15s, as the rules' scrape interval.
 const UNIT_TEST: &str = r#"
 rule_files: [RULES]
 evaluation_interval: 1m
 tests:
-  # 2% of 600 requests a minute fail: above 1.344% on both windows.
-  - interval: 1m
+  # 2% of 600 requests a minute fail: above 1.44% on every window.
+  - interval: 15s
     input_series:
-      - {series: 'edgewatch_slo_requests_total{customer="shop",slo="availability",result="good"}', values: '0+588x120'}
-      - {series: 'edgewatch_slo_requests_total{customer="shop",slo="availability",result="bad"}', values: '0+12x120'}
+      - {series: 'edgewatch_slo_requests_total{customer="shop",slo="availability",result="good"}', values: '0+147x480'}
+      - {series: 'edgewatch_slo_requests_total{customer="shop",slo="availability",result="bad"}', values: '0+3x480'}
     alert_rule_test:
       - eval_time: 20m
         alertname: EdgewatchErrorBudgetBurnFast
         exp_alerts:
           - exp_labels: {customer: shop, slo: availability, slo_kind: availability, severity: page, alert_kind: burn_rate_fast}
             exp_annotations:
-              summary: "shop: availability SLO error budget burning fast over the last 1h"
-              description: "shop: 2% of requests failed the availability SLO over the last 1h; objective 99.9% (budget burning 20.0x)."
+              summary: "shop: the availability SLO is failing 2% of requests"
+              description: "shop: 2% of requests failed the availability SLO over the last minutes or hour, and still fail now: more than 14.4 times what the objective (99.9%) allows. Over the last hour the budget burned 20.0x."
               runbook_url: "https://runbooks.example/burn_rate_fast"
               dashboard_url: "https://grafana.example/d/edgewatch-shop?var-slo=availability&from=now-6h&to=now"
       - {eval_time: 20m, alertname: EdgewatchNoData, exp_alerts: []}
@@ -233,37 +239,45 @@ tests:
         exp_samples:
           - {labels: '{customer="shop",slo="availability",slo_kind="availability",period="28d"}', value: 0.0005}
   # No errors: nothing fires.
-  - interval: 1m
+  - interval: 15s
     input_series:
-      - {series: 'edgewatch_slo_requests_total{customer="shop",slo="availability",result="good"}', values: '0+600x120'}
-      - {series: 'edgewatch_slo_requests_total{customer="shop",slo="availability",result="bad"}', values: '0+0x120'}
+      - {series: 'edgewatch_slo_requests_total{customer="shop",slo="availability",result="good"}', values: '0+150x480'}
+      - {series: 'edgewatch_slo_requests_total{customer="shop",slo="availability",result="bad"}', values: '0+0x480'}
+      - {series: 'edgewatch_requests_total{customer="shop",host="shop.example",status_class="2xx",cache_status="hit"}', values: '0+150x480'}
+      - {series: 'up{job="edgewatch-exporter",instance="exporter:9817"}', values: '1x480'}
     alert_rule_test:
       - {eval_time: 90m, alertname: EdgewatchErrorBudgetBurnFast, exp_alerts: []}
       - {eval_time: 90m, alertname: EdgewatchErrorBudgetBurnMedium, exp_alerts: []}
+      - {eval_time: 90m, alertname: EdgewatchErrorBudgetBurnSlow, exp_alerts: []}
       - {eval_time: 90m, alertname: EdgewatchNoData, exp_alerts: []}
-  # Half of the requests fail, but 10 a minute is below the floor of 1000 an hour.
+  # Half of the requests fail, but 10 a minute is below the floor of 1000
+  # in any window the tiers read.
   - interval: 1m
     input_series:
       - {series: 'edgewatch_slo_requests_total{customer="shop",slo="availability",result="good"}', values: '0+5x120'}
       - {series: 'edgewatch_slo_requests_total{customer="shop",slo="availability",result="bad"}', values: '0+5x120'}
     alert_rule_test:
       - {eval_time: 90m, alertname: EdgewatchErrorBudgetBurnFast, exp_alerts: []}
-  # No traffic at all: no burn alert, but no-data fires.
-  - interval: 1m
+      - {eval_time: 90m, alertname: EdgewatchErrorBudgetBurnSlow, exp_alerts: []}
+  # Requests stop after 30 minutes while the exporter is scraped: no burn
+  # alert, and one no-data alert for the customer within 10 minutes.
+  - interval: 15s
     input_series:
-      - {series: 'edgewatch_slo_requests_total{customer="shop",slo="availability",result="good"}', values: '0+0x120'}
-      - {series: 'edgewatch_slo_requests_total{customer="shop",slo="availability",result="bad"}', values: '0+0x120'}
+      - {series: 'edgewatch_slo_requests_total{customer="shop",slo="availability",result="good"}', values: '0+150x120 18000x120'}
+      - {series: 'edgewatch_slo_requests_total{customer="shop",slo="availability",result="bad"}', values: '0x240'}
+      - {series: 'edgewatch_requests_total{customer="shop",host="shop.example",status_class="2xx",cache_status="hit"}', values: '0+150x120 18000x120'}
+      - {series: 'up{job="edgewatch-exporter",instance="exporter:9817"}', values: '1x240'}
     alert_rule_test:
-      - {eval_time: 60m, alertname: EdgewatchErrorBudgetBurnFast, exp_alerts: []}
-      - eval_time: 60m
+      - {eval_time: 40m, alertname: EdgewatchErrorBudgetBurnFast, exp_alerts: []}
+      - eval_time: 40m
         alertname: EdgewatchNoData
         exp_alerts:
-          - exp_labels: {customer: shop, slo: availability, slo_kind: availability, severity: ticket, alert_kind: no_data}
+          - exp_labels: {customer: shop, severity: ticket, alert_kind: no_data}
             exp_annotations:
-              summary: "shop: no requests seen for the availability SLO"
-              description: "shop: the availability SLO has seen no requests in the last 30 minutes, or its series are gone. Check the exporter, the log push, tail or prober, and the customer's traffic."
+              summary: "shop: no requests for 5 minutes"
+              description: "shop: no request of this customer reached edgewatch in the last 5 minutes, while the exporter is up and the hour before had traffic. Check the customer's DNS and edge configuration, and whether its logs still arrive (the Logpush job and its secret, the tailed files)."
               runbook_url: "https://runbooks.example/no_data"
-              dashboard_url: "https://grafana.example/d/edgewatch-shop?var-slo=availability&from=now-6h&to=now"
+              dashboard_url: "https://grafana.example/d/edgewatch-shop?from=now-6h&to=now"
 "#;
 
 /// Origin failures, an attack after a quiet day, and a drop against last
@@ -345,7 +359,7 @@ tests:
       - eval_time: 20m
         alertname: EdgewatchCertificateExpiring
         exp_alerts:
-          - exp_labels: {customer: shop, probe: home, severity: ticket, alert_kind: cert_expiry_warning}
+          - exp_labels: {customer: shop, probe: home, severity: ticket, alert_kind: cert_expiry_warning, incident: certificate}
             exp_annotations:
               summary: "shop: the certificate of home expires in 10.0 days"
               description: "shop: the certificate served to the home probe expires within 14 days. Check that renewal (ACME or the customer's upload) is running."

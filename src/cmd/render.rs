@@ -27,8 +27,10 @@ pub(crate) struct Args {
     /// Grafana's base URL, for the dashboard links in alerts.
     #[arg(long, value_name = "URL", default_value = "http://localhost:3000")]
     grafana_url: String,
-    /// How often Prometheus scrapes the exporters (sets the no-data alert's wait).
-    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    /// How often Prometheus scrapes the exporters: the alert groups run at
+    /// this interval and the fast burn-rate tier's windows are 4, 8 and 20
+    /// scrapes long.
+    #[arg(long, value_name = "DURATION", default_value = "15s")]
     scrape_interval: edgewatch_catalog::Duration,
     /// Deployment format of the rules.
     #[arg(long, value_enum, default_value_t = TargetArg::Prometheus)]
