@@ -103,6 +103,29 @@ impl Incident {
     pub fn firing(&self) -> usize {
         self.alerts.iter().filter(|a| a.status == Status::Firing).count()
     }
+
+    /// When a resolved incident ended: the latest `endsAt` of its alerts,
+    /// else `resolved_at` (when the news arrived); `None` while it fires.
+    pub fn ended_at(&self) -> Option<String> {
+        if self.status != Status::Resolved {
+            return None;
+        }
+        // Alertmanager tells of an end a `group_interval` or more after it
+        // happened: the alerts' own end is when the customer's problem ended.
+        latest_end(&self.alerts).or_else(|| self.resolved_at.clone())
+    }
+}
+
+/// The latest `endsAt` among `alerts`, as written.
+pub(crate) fn latest_end(alerts: &[AlertState]) -> Option<String> {
+    alerts
+        .iter()
+        .filter_map(|a| {
+            let end = a.ends_at.as_deref()?;
+            Some((crate::time::parse_rfc3339(end)?, end))
+        })
+        .max_by_key(|(ms, _)| *ms)
+        .map(|(_, end)| end.to_owned())
 }
 
 /// The text and links rendered for people, once per action.
@@ -145,4 +168,7 @@ pub struct Delivery<'a> {
     pub external: Option<&'a str>,
     /// The customer's Jira project, overriding the destination's.
     pub jira_project: Option<&'a str>,
+    /// Alertmanager's URL for people (the receiver's `alertmanager_url`),
+    /// used instead of the incident's `externalURL` when set.
+    pub alertmanager_url: Option<&'a str>,
 }

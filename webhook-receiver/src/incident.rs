@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use edgewatch_catalog::names::{Severity, label};
 use sha2::{Digest as _, Sha256};
 
-use crate::action::{ActionKind, AlertState, Incident, Status};
+use crate::action::{ActionKind, AlertState, Incident, Status, latest_end};
 use crate::payload::{Notification, hex};
 
 /// The labels whose values make an incident's key, in order.
@@ -130,8 +130,9 @@ fn firing_set(i: &Incident) -> Vec<&str> {
 }
 
 /// What `update` does to the key's latest incident `current`. `now` is RFC
-/// 3339; `within_reopen` says whether `current` resolved recently enough to
-/// reopen.
+/// 3339, the notification's arrival: a resolved incident's `resolved_at` is
+/// its alerts' latest `endsAt`, and `now` only when none has one.
+/// `within_reopen` says whether `current` resolved recently enough to reopen.
 pub fn apply(
     current: Option<&Incident>,
     update: &GroupUpdate,
@@ -147,7 +148,7 @@ pub fn apply(
         None => {
             let mut i = open(update, customer);
             i.status = Status::Resolved;
-            i.resolved_at = Some(now.to_owned());
+            i.resolved_at = Some(latest_end(&i.alerts).unwrap_or_else(|| now.to_owned()));
             Transition { incident: i, action: None }
         }
         Some(cur) if cur.status == Status::Resolved => {
@@ -170,7 +171,7 @@ pub fn apply(
             merge(&mut i, &update.alerts);
             if i.firing() == 0 {
                 i.status = Status::Resolved;
-                i.resolved_at = Some(now.to_owned());
+                i.resolved_at = Some(latest_end(&i.alerts).unwrap_or_else(|| now.to_owned()));
                 return Transition { incident: i, action: Some(ActionKind::Resolve) };
             }
             let changed = firing_set(&i) != firing_set(cur) || i.severity != cur.severity;
@@ -251,6 +252,23 @@ mod tests {
         // Resolved news of an unknown incident: kept, nobody told.
         let t = apply(None, &update(vec![alert("a", Status::Resolved, "ticket")]), None, now, false);
         assert_eq!((t.action, t.incident.status), (None, Status::Resolved));
+    }
+
+    #[test]
+    fn an_incident_resolves_when_its_alerts_ended_not_when_the_news_arrived() {
+        let t = apply(None, &update(vec![alert("a", Status::Firing, "page")]), None, "2026-11-21T08:00:00Z", false);
+        let mut ended = alert("a", Status::Resolved, "page");
+        ended.ends_at = Some("2026-11-21T09:00:00Z".to_owned());
+        // Alertmanager's group_interval and retries: the news comes 210 s late.
+        let arrival = "2026-11-21T09:03:30.000Z";
+        let t = apply(Some(&t.incident), &update(vec![ended]), None, arrival, false);
+        assert_eq!(t.action, Some(ActionKind::Resolve));
+        assert_eq!(t.incident.resolved_at.as_deref(), Some("2026-11-21T09:00:00Z"));
+        assert_eq!(t.incident.ended_at().as_deref(), Some("2026-11-21T09:00:00Z"));
+        // Without any end, the arrival is all there is.
+        let t = apply(Some(&t.incident), &update(vec![alert("b", Status::Firing, "page")]), None, arrival, true);
+        let t = apply(Some(&t.incident), &update(vec![alert("b", Status::Resolved, "page")]), None, arrival, false);
+        assert_eq!(t.incident.resolved_at.as_deref(), Some(arrival));
     }
 
     #[test]

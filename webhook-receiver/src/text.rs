@@ -129,7 +129,7 @@ pub fn links(i: &Incident, customer: Option<&Customer>, bases: &LinkBases) -> Ve
         (Some(g), Some(c)) => {
             let start = crate::time::parse_rfc3339(&i.started_at).unwrap_or(0);
             let to = i
-                .resolved_at
+                .ended_at()
                 .as_deref()
                 .and_then(crate::time::parse_rfc3339)
                 .map_or("now".to_owned(), |t| (t + 3_600_000).to_string());
@@ -208,7 +208,7 @@ pub fn message(
         o.insert("firing".to_owned(), json!(incident.firing()));
         o.insert("total".to_owned(), json!(incident.alerts.len()));
         o.insert("severity".to_owned(), json!(incident.severity.map_or("none", |s| s.as_str())));
-        o.insert("resolved_at".to_owned(), json!(incident.resolved_at.clone().unwrap_or_default()));
+        o.insert("resolved_at".to_owned(), json!(incident.ended_at().unwrap_or_default()));
     }
     let cx = json!({
         "action": kind.as_str(),

@@ -116,7 +116,14 @@ async fn act(
 ) -> Result<Outcome, DeliveryError> {
     let (incident, mut message) = (incident(), message());
     message.comment = format!("{} ({})", message.comment, kind.as_str());
-    let d = Delivery { kind, incident: &incident, message: &message, external, jira_project: project };
+    let d = Delivery {
+        kind,
+        incident: &incident,
+        message: &message,
+        external,
+        jira_project: project,
+        alertmanager_url: None,
+    };
     dest.deliver(&d).await
 }
 
@@ -232,8 +239,14 @@ async fn long_titles_are_cut_to_jiras_summary_limit() {
     let (fake, dest) = cloud_site(FakeJira::cloud(), "").await;
     let (incident, mut message) = (incident(), message());
     message.title = format!("{}\n{}", "é".repeat(200), "😀".repeat(100));
-    let d =
-        Delivery { kind: ActionKind::Open, incident: &incident, message: &message, external: None, jira_project: None };
+    let d = Delivery {
+        kind: ActionKind::Open,
+        incident: &incident,
+        message: &message,
+        external: None,
+        jira_project: None,
+        alertmanager_url: None,
+    };
     key(dest.deliver(&d).await);
     let summary = fake.issue("NOC-1").fields["summary"].as_str().unwrap().to_owned();
     // 200 + a space + 26 emoji of 2 UTF-16 units + `…` = 254: a 27th emoji
