@@ -35,6 +35,9 @@ pub mod label {
     pub const IP: &str = "ip";
     /// A probe's phase, on probe timings.
     pub const PHASE: &str = "phase";
+    /// On a customer's alerts that are not part of its live-impact incident
+    /// (`certificate`, `config`): the receiver groups them apart.
+    pub const INCIDENT: &str = "incident";
 
     /// Names a customer's free labels may not use, because edgewatch or
     /// Prometheus sets them.

@@ -14,7 +14,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use edgewatch_catalog::model;
 use edgewatch_catalog::names::Severity;
-use edgewatch_webhook_receiver::action::{ActionKind, Delivery, Incident, Link, Message, Status};
+use edgewatch_webhook_receiver::action::{ActionKind, Change, Delivery, Incident, Link, Message, Status};
 use edgewatch_webhook_receiver::dest::jira::Jira;
 use edgewatch_webhook_receiver::dest::{DeliveryError, Destination, Outcome};
 use fake::{FakeJira, Fault, GONE, Seed, adf};
@@ -79,6 +79,7 @@ fn incident() -> Incident {
     Incident {
         id: 1,
         key: "acme/EdgewatchBurnRateFast/availability".into(),
+        grouped_by: BTreeMap::new(),
         dedup: DEDUP.into(),
         customer: Some("acme".into()),
         alertname: "EdgewatchBurnRateFast".into(),
@@ -91,6 +92,9 @@ fn incident() -> Incident {
         resolved_at: None,
         alerts: Vec::new(),
         alertmanager_url: "http://alertmanager.example".into(),
+        change: Change::default(),
+        engaged: None,
+        notified: None,
     }
 }
 

@@ -315,7 +315,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::action::{AlertState, Link, Message, Status};
+    use crate::action::{AlertState, Change, Link, Message, Status};
 
     proptest! {
         #[test]
@@ -381,6 +381,7 @@ mod tests {
         Incident {
             id: 1,
             key: "acme/SLOFastBurn/availability".to_owned(),
+            grouped_by: BTreeMap::new(),
             dedup: "edgewatch-0123456789abcdef01234567".to_owned(),
             customer: Some("acme".to_owned()),
             alertname: "SLOFastBurn".to_owned(),
@@ -393,6 +394,9 @@ mod tests {
             resolved_at: None,
             alerts: vec![alert("a", Status::Firing), alert("b", Status::Resolved)],
             alertmanager_url: "http://alertmanager:9093".to_owned(),
+            change: Change::default(),
+            engaged: None,
+            notified: None,
         }
     }
 

@@ -73,9 +73,18 @@ pub trait Policy {
         now: i64,
         resolved_ms_ago: Option<i64>,
     ) -> Transition;
-    /// The destinations (catalog names) of an action. Its text is rendered
-    /// when it is delivered, with the live values of that moment.
-    fn plan(&self, incident: &Incident, kind: ActionKind) -> Vec<String>;
+    /// The action each destination (catalog name) gets, from the key's
+    /// latest incident `before` the notification, the incident `after` it
+    /// and the transition's `action`; records in `after` where the incident
+    /// is open now and where it has been (see [`crate::incident::plan`]).
+    /// Each action's text is rendered when it is delivered, with the live
+    /// values of that moment.
+    fn plan(
+        &self,
+        before: Option<&Incident>,
+        after: &mut Incident,
+        action: Option<ActionKind>,
+    ) -> Vec<(String, ActionKind)>;
 }
 
 /// An outbox row due for delivery.

@@ -137,6 +137,7 @@ impl Store for Sqlite {
             let resolved_ago = latest.as_ref().and_then(|(_, at, _)| *at).map(|at| now - at);
             let t = policy.transition(current.as_ref(), update, now, resolved_ago);
             let mut incident = t.incident;
+            let steps = policy.plan(current.as_ref(), &mut incident, t.action);
             let resolved_at = (incident.status == Status::Resolved).then_some(now);
             if incident.id == 0 {
                 tx.execute(
@@ -156,10 +157,10 @@ impl Store for Sqlite {
                 "UPDATE incidents SET state = ?2 WHERE id = ?1",
                 params![incident.id, encode("incident", &incident)?],
             )?;
-            if let Some(kind) = t.action {
-                // The incident as this action saw it, kept with the action.
+            if !steps.is_empty() {
+                // The incident as these actions saw it, kept with each.
                 let payload = encode("incident", &incident)?;
-                for destination in policy.plan(&incident, kind) {
+                for (destination, kind) in steps {
                     tx.execute(
                         "INSERT INTO outbox (incident_id, destination, kind, payload, next_attempt_at, created_at)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
