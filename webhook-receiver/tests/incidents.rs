@@ -2,8 +2,8 @@
 //! Jira and PagerDuty contract fakes: a customer's burn-rate page, origin
 //! errors ticket and probe-down page, in separate notifications, are one
 //! Jira issue and one PagerDuty alert; PagerDuty follows the pages and Jira
-//! everything; a certificate alert of the same customer is an incident of
-//! its own.
+//! everything, its priority following the severity; a certificate alert of
+//! the same customer is an incident of its own.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -118,6 +118,11 @@ const CERTIFICATE: Alert = Alert {
 
 /// A notification of one alert, firing or (with `ends`) resolved.
 fn notification(a: &Alert, ends: Option<&str>) -> String {
+    notification_from(a, "2026-11-21T08:00:00Z", ends)
+}
+
+/// The same, for an alert that started at `starts`.
+fn notification_from(a: &Alert, starts: &str, ends: Option<&str>) -> String {
     let status = if ends.is_some() { "resolved" } else { "firing" };
     let mut labels = json!({
         "alertname": a.name, "customer": "shop", "severity": a.severity, "alert_kind": a.kind,
@@ -131,7 +136,7 @@ fn notification(a: &Alert, ends: Option<&str>) -> String {
         "externalURL": "http://alertmanager:9093",
         "alerts": [{
             "status": status, "labels": labels, "annotations": {"summary": a.summary},
-            "startsAt": "2026-11-21T08:00:00Z", "endsAt": ends.unwrap_or("0001-01-01T00:00:00Z"),
+            "startsAt": starts, "endsAt": ends.unwrap_or("0001-01-01T00:00:00Z"),
             "generatorURL": "http://prometheus:9090/graph", "fingerprint": a.fingerprint,
         }],
     })
@@ -241,4 +246,59 @@ async fn one_customer_problem_is_one_issue_and_one_page_and_a_certificate_is_ano
     let burn = "Shop & Co: availability SLO error budget burning fast";
     assert_eq!(summaries, [burn, burn, burn, "Shop & Co: probe home fails from 66.67% of its addresses"]);
     assert_eq!(jira.issues()[1].status, "To Do", "the certificate is still to do");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pagerduty_follows_the_pages_and_jiras_priority_follows_the_severity() {
+    let jira = FakeJira::cloud().basic(USER, JIRA_TOKEN).start().await;
+    let pd = PagerDutyFake::start().await;
+    let r = start("incidents-severity", &jira, &pd).await;
+    let priorities = || jira.issues().first().map(|i| i.priorities.clone()).unwrap_or_default();
+
+    // A ticket: Jira only, at the ticket's priority.
+    r.post(notification(&ORIGIN, None)).await;
+    eventually("the issue", || jira.issues().len() == 1).await;
+    assert_eq!(priorities(), ["Medium"]);
+
+    // A page joins: PagerDuty opens, Jira's priority rises, and the comment
+    // says so and names the page.
+    r.post(notification(&BURN, None)).await;
+    eventually("the page", || pd.alerts().len() == 1).await;
+    eventually("the comment", || jira.issues()[0].comments.len() == 1).await;
+    assert_eq!(priorities(), ["Medium", "Highest"]);
+    let said = comments(&jira.issues()[0]);
+    assert!(
+        said[0].starts_with(
+            "Updated: 2 of 2 alert(s) firing, severity raised to page.\n\
+             Joined: EdgewatchErrorBudgetBurnFast (page): availability SLO error budget burning fast"
+        ),
+        "{said:?}"
+    );
+    let dedup = pd.alerts()[0].dedup_key.clone();
+    assert_eq!(pd.received().len(), 1, "PagerDuty heard nothing of the ticket before the page");
+
+    // The page ends, the ticket fires on: PagerDuty resolves, Jira's
+    // priority falls back.
+    r.post(notification(&BURN, Some("2026-11-21T09:00:00Z"))).await;
+    eventually("the page resolved", || pd.alerts()[0].status == AlertStatus::Resolved).await;
+    eventually("the second comment", || jira.issues()[0].comments.len() == 2).await;
+    assert_eq!(priorities(), ["Medium", "Highest", "Medium"]);
+    assert!(comments(&jira.issues()[0])[1].starts_with("Updated: 1 of 2 alert(s) firing, severity lowered to ticket."));
+    assert_eq!(jira.issues()[0].status, "To Do");
+
+    // Everything ends: Jira resolves; PagerDuty has nothing more to hear.
+    r.post(notification(&ORIGIN, Some("2026-11-21T09:10:00Z"))).await;
+    eventually("the issue done", || jira.issues()[0].status == "Done").await;
+    assert_eq!(pd.alerts()[0].events, ["trigger", "resolve"]);
+
+    // The page fires again within the reopen window: the same issue and the
+    // same PagerDuty key, both reopened, and the priority up again.
+    r.post(notification_from(&BURN, "2026-11-21T09:30:00Z", None)).await;
+    eventually("the issue reopened", || jira.issues()[0].status == "To Do").await;
+    eventually("a new alert under the key", || pd.alerts_for(&dedup).len() == 2).await;
+    assert_eq!(pd.alerts_for(&dedup)[1].status, AlertStatus::Triggered);
+    assert_eq!(jira.issues()[0].history, ["Done", "Reopen"]);
+    eventually("the priority up", || priorities().len() == 4).await;
+    assert_eq!(priorities(), ["Medium", "Highest", "Medium", "Highest"]);
+    assert_eq!(jira.issues().len(), 1);
 }
