@@ -77,6 +77,37 @@ pub fn groups(n: &Notification, key_labels: &[String]) -> Vec<GroupUpdate> {
     by_key.into_values().collect()
 }
 
+/// Moves the alerts that belong to an incident `held` under another key
+/// (`(key, fingerprints)`: one that was firing when the receiver's key
+/// changed, on an upgrade) to an update of that key, so that the incident
+/// gets their news until it resolves instead of being left open while a
+/// second incident opens for the same alerts. The rest keep their key.
+pub fn divert(groups: Vec<GroupUpdate>, held: &[(String, BTreeSet<String>)]) -> Vec<GroupUpdate> {
+    if held.is_empty() {
+        return groups;
+    }
+    let mut by_key: BTreeMap<String, GroupUpdate> = BTreeMap::new();
+    for g in groups {
+        let GroupUpdate { key, labels, alerts, alertmanager_url } = g;
+        for a in alerts {
+            let owner = held.iter().find(|(k, fps)| *k != key && fps.contains(&a.fingerprint));
+            let (k, l) = match owner {
+                // The stored incident keeps its own `grouped_by` (empty in old rows).
+                Some((k, _)) => (k.clone(), BTreeMap::new()),
+                None => (key.clone(), labels.clone()),
+            };
+            let group = by_key.entry(k.clone()).or_insert_with(|| GroupUpdate {
+                key: k,
+                labels: l,
+                alerts: Vec::new(),
+                alertmanager_url: alertmanager_url.clone(),
+            });
+            group.alerts.push(a);
+        }
+    }
+    by_key.into_values().collect()
+}
+
 /// What a notification did to an incident.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transition {
@@ -512,6 +543,26 @@ mod tests {
         resolved.status = Status::Resolved;
         let (_, steps) = step(Some(&resolved), vec![alert("a", Status::Firing, "page")], true);
         assert_eq!(steps, to(&[("pagerduty", ActionKind::Reopen), ("jira", ActionKind::Reopen)]));
+    }
+
+    #[test]
+    fn alerts_of_an_incident_held_under_an_old_key_go_to_it_until_it_resolves() {
+        let held = vec![(
+            "customer=acme,alertname=EdgewatchProbeDown,probe=home".to_owned(),
+            BTreeSet::from(["a".to_owned(), "c".to_owned()]),
+        )];
+        let g = update(vec![alert("a", Status::Resolved, "page"), alert("bb", Status::Firing, "page")]);
+        let out = divert(vec![g.clone()], &held);
+        let keys: Vec<(&str, Vec<&str>)> =
+            out.iter().map(|g| (g.key.as_str(), g.alerts.iter().map(|a| a.fingerprint.as_str()).collect())).collect();
+        assert_eq!(
+            keys,
+            [("customer=acme", vec!["bb"]), ("customer=acme,alertname=EdgewatchProbeDown,probe=home", vec!["a"])]
+        );
+        // Nothing held, or held under the same key: as they were.
+        assert_eq!(divert(vec![g.clone()], &[]), std::slice::from_ref(&g));
+        let same = vec![("customer=acme".to_owned(), BTreeSet::from(["a".to_owned()]))];
+        assert_eq!(divert(vec![g.clone()], &same), [g]);
     }
 
     #[test]

@@ -155,6 +155,13 @@ impl Receiver {
             return Err(BuildError::Config(problems));
         }
         let store = store::sqlite::Sqlite::open(&config.data_dir)?;
+        let held = store.use_key_labels(&config.incidents.key_labels)?;
+        if held > 0 {
+            tracing::info!(
+                incidents = held,
+                "Incident key labels changed: the incidents firing keep their alerts until they resolve."
+            );
+        }
         let client = dest::http::client(config.delivery.timeout.to_std())?;
         let mut destinations = BTreeMap::new();
         for (name, d) in &catalog.destinations {

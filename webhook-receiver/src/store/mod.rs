@@ -157,6 +157,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// each incident and the actions that follow; a notification already
     /// recorded (same hash) changes nothing.
     fn accept(&self, inbound: &Inbound, policy: &dyn Policy) -> Result<Accepted, StoreError>;
+    /// The receiver groups alerts by `key_labels` from now on. When they are
+    /// not the ones recorded (or none are: a store from before they were
+    /// kept), every firing incident is held under its key: the news of its
+    /// alerts goes to it until it resolves (see
+    /// [`crate::incident::divert`]), so that it is not left open while a
+    /// second incident opens for them. Returns how many were held.
+    fn use_key_labels(&self, key_labels: &[String]) -> Result<u64, StoreError>;
     /// Actions due at `now`: per incident and destination, only the oldest
     /// not yet delivered, and none behind a dead letter (order is kept).
     fn due(&self, now: i64, limit: usize) -> Result<Vec<Pending>, StoreError>;
