@@ -31,11 +31,12 @@
 //!
 //! **Actions.**
 //! - *open*: reuse the issue found by label (reopen it if it is done, set
-//!   its priority as for an update, comment), else create one: project (the customer's `jira_project`, else
-//!   the destination's), issue type, summary (one line, at most 255
-//!   characters), description (the message's text and links, at most
-//!   32,767), priority by severity, components, labels (the destination's
-//!   plus the dedup label; spaces become `-`), custom fields as given.
+//!   its priority as for an update, comment), else create one: project
+//!   (the customer's `jira_project`, else the destination's), issue type,
+//!   summary (one line, at most 255 characters), description (the
+//!   message's text and links, at most 32,767), priority by severity,
+//!   components, labels (the destination's plus the dedup label; spaces
+//!   become `-`), custom fields as given.
 //! - *update*: when the severity changed and `priorities` names the new
 //!   one, set the issue's priority (`PUT /issue/{key}`); then comment with
 //!   what changed (without a known issue and none found by label: create
