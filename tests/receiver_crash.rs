@@ -83,11 +83,13 @@ customers:
         ),
     )
     .unwrap();
+    // One incident per probe, not one for the customer: many incidents in
+    // flight while the receiver is killed.
     let config = dir.join("receiver.yml");
     std::fs::write(
         &config,
         format!(
-            "data_dir: '{}'\ndelivery: {{initial_backoff: 100ms, max_backoff: 1s, settle: 1500ms}}\n",
+            "data_dir: '{}'\ndelivery: {{initial_backoff: 100ms, max_backoff: 1s, settle: 1500ms}}\nincidents: {{key_labels: [customer, probe]}}\n",
             dir.join("data").display()
         ),
     )

@@ -3,7 +3,7 @@
 //! text rendered for people. Stored with each outbox row, so a retry or a
 //! replay sends exactly what was decided.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use edgewatch_catalog::names::Severity;
 use serde::{Deserialize, Serialize};
@@ -64,27 +64,34 @@ pub struct AlertState {
     pub generator_url: String,
 }
 
-/// An incident as an action saw it.
+/// An incident as an action saw it. Rows stored by older receivers lack the
+/// fields marked `serde(default)`; they decode with those empty or unknown.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
     /// The store's id.
     pub id: i64,
-    /// The grouping key (`customer/alertname/slo`).
+    /// The grouping key (`customer=acme`, `customer=acme,incident=certificate`,
+    /// or `alertname=X` for alerts without any key label).
     pub key: String,
+    /// The labels and values of the key (`customer: acme`).
+    #[serde(default)]
+    pub grouped_by: BTreeMap<String, String>,
     /// Stable per incident (also across reopens), safe as a Jira label and a
     /// PagerDuty `dedup_key`: `edgewatch-` and 24 hex digits.
     pub dedup: String,
     /// The catalog id of the customer, when the alerts name a known one.
     pub customer: Option<String>,
-    /// The alerts' `alertname`.
+    /// The lead alert's `alertname`: the first firing alert of the highest
+    /// severity (it names the incident in titles).
     pub alertname: String,
-    /// The highest severity among the firing alerts (or the last ones).
+    /// The most urgent severity among the firing alerts; once none fires,
+    /// the last one it had.
     pub severity: Option<Severity>,
-    /// The alerts' `alert_kind` label.
+    /// The lead alert's `alert_kind` label.
     pub alert_kind: Option<String>,
-    /// The alerts' `slo` label.
+    /// The lead alert's `slo` label.
     pub slo: Option<String>,
-    /// The alerts' `probe` label.
+    /// The lead alert's `probe` label.
     pub probe: Option<String>,
     /// Firing or resolved.
     pub status: Status,
@@ -92,10 +99,59 @@ pub struct Incident {
     pub started_at: String,
     /// When it resolved (RFC 3339).
     pub resolved_at: Option<String>,
-    /// Every alert seen, firing ones first.
+    /// Every alert seen: firing ones first, the most urgent first, then by
+    /// start. The first is the lead.
     pub alerts: Vec<AlertState>,
     /// Alertmanager's external URL, for links back.
     pub alertmanager_url: String,
+    /// What the last notification changed.
+    #[serde(default)]
+    pub change: Change,
+    /// Destinations (catalog names) where the incident is open now: opened
+    /// (or reopened) there and not resolved since. `None` in a row stored
+    /// before receivers kept it: unknown.
+    #[serde(default)]
+    pub engaged: Option<BTreeSet<String>>,
+    /// Destinations that ever received the incident: a destination that
+    /// did gets `reopen` rather than `open`. `None` likewise.
+    #[serde(default)]
+    pub notified: Option<BTreeSet<String>>,
+}
+
+/// What one notification changed in an incident.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    /// Fingerprints of the alerts that started firing in it (new ones, or
+    /// ones firing again).
+    #[serde(default)]
+    pub joined: Vec<String>,
+    /// Fingerprints of the alerts that stopped firing.
+    #[serde(default)]
+    pub ended: Vec<String>,
+    /// The incident's severity before (`None` for a new incident).
+    #[serde(default)]
+    pub severity_before: Option<Severity>,
+    /// Its severity after.
+    #[serde(default)]
+    pub severity_after: Option<Severity>,
+}
+
+impl Change {
+    /// Whether the severity changed (from none, for a new incident).
+    pub fn severity_changed(&self) -> bool {
+        self.severity_before != self.severity_after
+    }
+
+    /// Whether it became more urgent (`ticket` to `page`).
+    pub fn severity_raised(&self) -> bool {
+        // `Severity` orders the most urgent first.
+        matches!((self.severity_before, self.severity_after), (Some(b), Some(a)) if a < b)
+    }
+
+    /// Whether it became less urgent (`page` to `ticket`).
+    pub fn severity_lowered(&self) -> bool {
+        matches!((self.severity_before, self.severity_after), (Some(b), Some(a)) if a > b)
+    }
 }
 
 impl Incident {
@@ -103,6 +159,29 @@ impl Incident {
     pub fn firing(&self) -> usize {
         self.alerts.iter().filter(|a| a.status == Status::Firing).count()
     }
+
+    /// When a resolved incident ended: the latest `endsAt` of its alerts,
+    /// else `resolved_at` (when the news arrived); `None` while it fires.
+    pub fn ended_at(&self) -> Option<String> {
+        if self.status != Status::Resolved {
+            return None;
+        }
+        // Alertmanager tells of an end a `group_interval` or more after it
+        // happened: the alerts' own end is when the customer's problem ended.
+        latest_end(&self.alerts).or_else(|| self.resolved_at.clone())
+    }
+}
+
+/// The latest `endsAt` among `alerts`, as written.
+pub(crate) fn latest_end(alerts: &[AlertState]) -> Option<String> {
+    alerts
+        .iter()
+        .filter_map(|a| {
+            let end = a.ends_at.as_deref()?;
+            Some((crate::time::parse_rfc3339(end)?, end))
+        })
+        .max_by_key(|(ms, _)| *ms)
+        .map(|(_, end)| end.to_owned())
 }
 
 /// The text and links rendered for people, once per action.
@@ -145,4 +224,7 @@ pub struct Delivery<'a> {
     pub external: Option<&'a str>,
     /// The customer's Jira project, overriding the destination's.
     pub jira_project: Option<&'a str>,
+    /// Alertmanager's URL for people (the receiver's `alertmanager_url`),
+    /// used instead of the incident's `externalURL` when set.
+    pub alertmanager_url: Option<&'a str>,
 }

@@ -94,7 +94,8 @@ pub struct PrometheusConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentConfig {
-    /// Labels whose values make the key.
+    /// Labels whose values make the key; alerts with none of them group by
+    /// their `alertname`.
     #[serde(default = "default_key_labels")]
     pub key_labels: Vec<String>,
     /// An incident firing again within this after resolving reopens (same
@@ -257,7 +258,7 @@ mod tests {
         let c = Config::parse(&text).unwrap();
         assert_eq!(c.validate(&catalog), Vec::<String>::new());
         assert_eq!(c.delivery.settle.to_string(), "10s");
-        assert_eq!(c.incidents.key_labels, ["customer", "alertname", "slo", "probe"]);
+        assert_eq!(c.incidents.key_labels, ["customer", "incident"]);
     }
 
     #[test]

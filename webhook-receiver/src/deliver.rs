@@ -179,6 +179,7 @@ async fn attempt(inner: &Inner, p: &Pending) -> Result<Outcome, DeliveryError> {
         message: &message,
         external: p.external.as_deref(),
         jira_project,
+        alertmanager_url: inner.bases.alertmanager.as_deref(),
     };
     dest.deliver(&d).await
 }

@@ -26,7 +26,7 @@ pub mod time;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use edgewatch_catalog::names::{AlertKind, Severity};
+use edgewatch_catalog::names::{AlertKind, Severity, label};
 use edgewatch_catalog::{Catalog, Secret};
 
 pub use crate::config::Config;
@@ -78,7 +78,7 @@ impl Policy for CatalogPolicy {
         let customer = update
             .alerts
             .iter()
-            .find_map(|a| a.labels.get(edgewatch_catalog::names::label::CUSTOMER))
+            .find_map(|a| a.labels.get(label::CUSTOMER))
             .filter(|id| self.catalog.customer(id).is_some())
             .cloned();
         let within = resolved_ms_ago.is_some_and(|ago| ago <= self.reopen_window_ms);
@@ -86,13 +86,28 @@ impl Policy for CatalogPolicy {
         incident::apply(current, update, customer, &time::rfc3339(now), within)
     }
 
-    fn plan(&self, incident: &action::Incident, _kind: action::ActionKind) -> Vec<String> {
-        let Some(c) = incident.customer.as_deref().and_then(|id| self.catalog.customer(id)) else {
-            return self.unrouted.clone();
+    fn plan(
+        &self,
+        before: Option<&action::Incident>,
+        after: &mut action::Incident,
+        action: Option<action::ActionKind>,
+    ) -> Vec<(String, action::ActionKind)> {
+        let customer = after.customer.as_deref().and_then(|id| self.catalog.customer(id));
+        // Unknown customers go to `unrouted`, whatever the alerts say.
+        let matching = |kind: Option<&str>, severity: Option<Severity>| match customer {
+            Some(c) => {
+                let kind = kind.and_then(|k| k.parse::<AlertKind>().ok());
+                c.alerting.destinations_matching(kind, severity).into_iter().map(ToString::to_string).collect()
+            }
+            None => self.unrouted.clone(),
         };
-        let kind = incident.alert_kind.as_deref().and_then(|k| k.parse::<AlertKind>().ok());
-        let severity: Option<Severity> = incident.severity;
-        c.alerting.destinations_matching(kind, severity).into_iter().map(ToString::to_string).collect()
+        let route = |a: &action::AlertState| {
+            let severity = a.labels.get(label::SEVERITY).and_then(|s| s.parse().ok());
+            matching(a.labels.get(label::ALERT_KIND).map(String::as_str), severity)
+        };
+        // What receivers before per-destination tracking routed by.
+        let legacy = |i: &action::Incident| matching(i.alert_kind.as_deref(), i.severity);
+        incident::plan(before, after, action, &route, &legacy)
     }
 }
 
@@ -140,6 +155,13 @@ impl Receiver {
             return Err(BuildError::Config(problems));
         }
         let store = store::sqlite::Sqlite::open(&config.data_dir)?;
+        let held = store.use_key_labels(&config.incidents.key_labels)?;
+        if held > 0 {
+            tracing::info!(
+                incidents = held,
+                "Incident key labels changed: the incidents firing keep their alerts until they resolve."
+            );
+        }
         let client = dest::http::client(config.delivery.timeout.to_std())?;
         let mut destinations = BTreeMap::new();
         for (name, d) in &catalog.destinations {

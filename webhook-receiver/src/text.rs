@@ -35,10 +35,13 @@ Contacts:
     (
         "comment",
         "{{#if (eq action \"resolve\")}}Resolved: every alert ended ({{incident.resolved_at}}).{{/if}}\
-{{#if (eq action \"reopen\")}}Firing again: {{incident.firing}} alert(s).{{/if}}\
-{{#if (eq action \"update\")}}Updated: {{incident.firing}} of {{incident.total}} alert(s) firing, severity {{incident.severity}}.{{/if}}\
+{{#if (eq action \"reopen\")}}Firing again: {{incident.firing}} alert(s), severity {{incident.severity}}.{{/if}}\
+{{#if (eq action \"update\")}}Updated: {{incident.firing}} of {{incident.total}} alert(s) firing, severity \
+{{#if change.severity.raised}}raised to {{/if}}{{#if change.severity.lowered}}lowered to {{/if}}{{incident.severity}}.{{/if}}\
 {{#if (eq action \"open\")}}Opened: {{incident.firing}} alert(s) firing.{{/if}}
-{{#each live}}- {{@key}}: {{this}}
+{{#unless (eq action \"open\")}}{{#each change.joined}}Joined: {{alertname}} ({{severity}}){{#if summary}}: {{summary}}{{/if}}
+{{/each}}{{#each change.ended}}Ended: {{alertname}}{{#if summary}}: {{summary}}{{/if}}
+{{/each}}{{/unless}}{{#each live}}- {{@key}}: {{this}}
 {{/each}}",
     ),
 ];
@@ -129,7 +132,7 @@ pub fn links(i: &Incident, customer: Option<&Customer>, bases: &LinkBases) -> Ve
         (Some(g), Some(c)) => {
             let start = crate::time::parse_rfc3339(&i.started_at).unwrap_or(0);
             let to = i
-                .resolved_at
+                .ended_at()
                 .as_deref()
                 .and_then(crate::time::parse_rfc3339)
                 .map_or("now".to_owned(), |t| (t + 3_600_000).to_string());
@@ -154,8 +157,15 @@ pub fn links(i: &Incident, customer: Option<&Customer>, bases: &LinkBases) -> Ve
     }
     let am = bases.alertmanager.as_deref().unwrap_or(&i.alertmanager_url);
     if !am.is_empty() {
-        let customer = i.customer.as_ref().map(|c| format!(",customer=\"{c}\"")).unwrap_or_default();
-        let filter = format!("alertname=\"{}\"{customer}", i.alertname);
+        // The incident's alerts are those with its key's labels; a row from
+        // before the key was kept falls back to the lead alert's name.
+        let filter = if i.grouped_by.is_empty() {
+            let customer = i.customer.as_ref().map(|c| format!(",customer=\"{c}\"")).unwrap_or_default();
+            format!("alertname=\"{}\"{customer}", i.alertname)
+        } else {
+            let matchers: Vec<String> = i.grouped_by.iter().map(|(l, v)| format!("{l}={}", quoted(v))).collect();
+            matchers.join(",")
+        };
         out.push(Link {
             text: "Alertmanager".to_owned(),
             href: format!("{}/#/alerts?filter={}", am.trim_end_matches('/'), encode(&format!("{{{filter}}}"))),
@@ -165,6 +175,57 @@ pub fn links(i: &Incident, customer: Option<&Customer>, bases: &LinkBases) -> Ve
         out.push(Link { text: "Prometheus".to_owned(), href: href.clone() });
     }
     out
+}
+
+/// A matcher value: double-quoted, with `\\` and `"` escaped.
+fn quoted(v: &str) -> String {
+    format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// A summary without the `<customer id>: ` that edgewatch's rules start it
+/// with (titles name the customer by its display name).
+fn without_customer(i: &Incident, text: String) -> String {
+    match &i.customer {
+        Some(id) => text.strip_prefix(&format!("{id}: ")).map_or(text.clone(), str::to_owned),
+        None => text,
+    }
+}
+
+/// The alerts of a change (fingerprints) as templates see them.
+fn change_alerts(i: &Incident, fingerprints: &[String]) -> Value {
+    let alerts: Vec<Value> = fingerprints
+        .iter()
+        .filter_map(|fp| i.alerts.iter().find(|a| &a.fingerprint == fp))
+        .map(|a| {
+            let label = |name: &str| a.labels.get(name).cloned().unwrap_or_default();
+            let summary = a.annotations.get("summary").cloned().unwrap_or_default();
+            json!({
+                "fingerprint": a.fingerprint,
+                "alertname": label("alertname"),
+                "severity": a.labels.get(edgewatch_catalog::names::label::SEVERITY).map_or("none", String::as_str),
+                "summary": without_customer(i, summary),
+                "labels": a.labels,
+            })
+        })
+        .collect();
+    Value::Array(alerts)
+}
+
+/// What the last notification changed, as templates see it.
+fn change_json(i: &Incident) -> Value {
+    let c = &i.change;
+    let name = |s: Option<edgewatch_catalog::names::Severity>| s.map_or("none", |s| s.as_str());
+    json!({
+        "joined": change_alerts(i, &c.joined),
+        "ended": change_alerts(i, &c.ended),
+        "severity": {
+            "before": name(c.severity_before),
+            "after": name(c.severity_after),
+            "changed": c.severity_changed(),
+            "raised": c.severity_raised(),
+            "lowered": c.severity_lowered(),
+        },
+    })
 }
 
 /// The customer as templates see it.
@@ -181,14 +242,10 @@ fn customer_json(c: &Customer) -> Value {
     })
 }
 
-/// The first alert's summary, without the `<customer id>: ` that edgewatch's
-/// rules start it with (titles name the customer by its display name).
+/// The lead alert's summary (the first firing one of the highest severity),
+/// without the customer id its text starts with.
 fn summary(i: &Incident) -> String {
-    let text = first_annotation(i, "summary").unwrap_or_else(|| i.alertname.clone());
-    match &i.customer {
-        Some(id) => text.strip_prefix(&format!("{id}: ")).map_or(text.clone(), str::to_owned),
-        None => text,
-    }
+    without_customer(i, first_annotation(i, "summary").unwrap_or_else(|| i.alertname.clone()))
 }
 
 /// Renders the message of `kind` for `incident`.
@@ -208,11 +265,12 @@ pub fn message(
         o.insert("firing".to_owned(), json!(incident.firing()));
         o.insert("total".to_owned(), json!(incident.alerts.len()));
         o.insert("severity".to_owned(), json!(incident.severity.map_or("none", |s| s.as_str())));
-        o.insert("resolved_at".to_owned(), json!(incident.resolved_at.clone().unwrap_or_default()));
+        o.insert("resolved_at".to_owned(), json!(incident.ended_at().unwrap_or_default()));
     }
     let cx = json!({
         "action": kind.as_str(),
         "incident": inc,
+        "change": change_json(incident),
         "summary": summary(incident),
         "description": first_annotation(incident, "description").unwrap_or_default(),
         "customer": customer.map_or(Value::Null, customer_json),
@@ -236,4 +294,104 @@ pub fn message(
         links,
         details,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::action::AlertState;
+    use crate::incident::{GroupUpdate, apply};
+
+    fn catalog() -> Catalog {
+        let yaml = "destinations:\n  audit: {log: {path: '-'}}\ncustomers:\n  - id: shop\n    name: Shop & Co\n    hosts: [shop.example]\n    alerting: {routes: [{to: [audit]}]}\n";
+        edgewatch_catalog::load_str("catalog.yaml", yaml).unwrap().catalog
+    }
+
+    fn alert(fp: &str, name: &str, severity: &str, status: Status) -> AlertState {
+        AlertState {
+            fingerprint: fp.to_owned(),
+            status,
+            labels: [("alertname", name), ("customer", "shop"), ("severity", severity)]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            annotations: BTreeMap::from([("summary".to_owned(), format!("shop: {name} summary"))]),
+            starts_at: "2026-11-21T08:00:00Z".to_owned(),
+            ends_at: (status == Status::Resolved).then(|| "2026-11-21T09:00:00Z".to_owned()),
+            generator_url: String::new(),
+        }
+    }
+
+    fn update(alerts: Vec<AlertState>) -> GroupUpdate {
+        GroupUpdate {
+            key: "customer=shop".to_owned(),
+            labels: BTreeMap::from([("customer".to_owned(), "shop".to_owned())]),
+            alerts,
+            alertmanager_url: "http://alertmanager:9093".to_owned(),
+        }
+    }
+
+    fn comment(incident: &Incident, kind: ActionKind) -> String {
+        let t = Templates::load(&BTreeMap::new(), None).unwrap();
+        message(&t, &catalog(), incident, kind, &LinkBases::default(), &BTreeMap::new()).unwrap().comment
+    }
+
+    #[test]
+    fn an_update_says_what_joined_what_ended_and_where_the_severity_went() {
+        let now = "2026-11-21T08:10:00Z";
+        let shop = Some("shop".to_owned());
+        let origin = |s| alert("o", "EdgewatchOriginErrors", "ticket", s);
+        let probe = |s| alert("p", "EdgewatchProbeDown", "page", s);
+        let opened = apply(None, &update(vec![origin(Status::Firing)]), shop.clone(), now, false).incident;
+        let paged = apply(Some(&opened), &update(vec![probe(Status::Firing)]), shop.clone(), now, false).incident;
+        assert_eq!(
+            comment(&paged, ActionKind::Update),
+            "Updated: 2 of 2 alert(s) firing, severity raised to page.\nJoined: EdgewatchProbeDown (page): EdgewatchProbeDown summary"
+        );
+        let calmer = apply(Some(&paged), &update(vec![probe(Status::Resolved)]), shop.clone(), now, false).incident;
+        assert_eq!(
+            comment(&calmer, ActionKind::Update),
+            "Updated: 1 of 2 alert(s) firing, severity lowered to ticket.\nEnded: EdgewatchProbeDown: EdgewatchProbeDown summary"
+        );
+        let done = apply(Some(&calmer), &update(vec![origin(Status::Resolved)]), shop, now, false).incident;
+        assert_eq!(
+            comment(&done, ActionKind::Resolve),
+            "Resolved: every alert ended (2026-11-21T09:00:00Z).\nEnded: EdgewatchOriginErrors: EdgewatchOriginErrors summary"
+        );
+    }
+
+    #[test]
+    fn the_title_and_links_follow_the_lead_alert_and_the_key() {
+        let shop = Some("shop".to_owned());
+        let now = "2026-11-21T08:10:00Z";
+        let origin = alert("o", "EdgewatchOriginErrors", "ticket", Status::Firing);
+        let opened = apply(None, &update(vec![origin]), shop.clone(), now, false).incident;
+        let probe = alert("p", "EdgewatchProbeDown", "page", Status::Firing);
+        let paged = apply(Some(&opened), &update(vec![probe]), shop, now, false).incident;
+        let t = Templates::load(&BTreeMap::new(), None).unwrap();
+        let m = message(&t, &catalog(), &paged, ActionKind::Update, &LinkBases::default(), &BTreeMap::new()).unwrap();
+        // The page leads: its summary is the title.
+        assert_eq!(m.title, "Shop & Co: EdgewatchProbeDown summary");
+        // Alertmanager shows every alert of the incident, not the lead's name.
+        let am = m.links.iter().find(|l| l.text == "Alertmanager").unwrap();
+        assert_eq!(am.href, "http://alertmanager:9093/#/alerts?filter=%7Bcustomer%3D%22shop%22%7D");
+    }
+
+    #[test]
+    fn templates_see_the_change() {
+        let replaced = BTreeMap::from([(
+            "comment".to_owned(),
+            "{{change.severity.before}} to {{change.severity.after}} ({{change.severity.changed}}); \
+             {{#each change.joined}}{{fingerprint}} {{labels.alertname}}{{/each}}"
+                .to_owned(),
+        )]);
+        let t = Templates::load(&replaced, None).unwrap();
+        let shop = Some("shop".to_owned());
+        let now = "2026-11-21T08:10:00Z";
+        let opened = apply(None, &update(vec![alert("o", "A", "ticket", Status::Firing)]), shop, now, false).incident;
+        let m = message(&t, &catalog(), &opened, ActionKind::Open, &LinkBases::default(), &BTreeMap::new());
+        assert_eq!(m.unwrap().comment, "none to ticket (true); o A");
+    }
 }

@@ -98,7 +98,7 @@ async fn an_alert_through_alertmanager_opens_and_resolves_one_issue_and_one_page
     }
     let lines = wait_lines(&dir.join("audit.jsonl"), 1).await;
     assert_eq!(lines[0]["action"], "open");
-    assert_eq!(lines[0]["incident"]["key"], "customer=shop,alertname=EdgewatchProbeDown,probe=home");
+    assert_eq!(lines[0]["incident"]["key"], "customer=shop");
     assert_eq!(lines[0]["incident"]["severity"], "page");
     let dedup = lines[0]["incident"]["dedup"].as_str().unwrap().to_owned();
     eventually(|| jira.issues().len() == 1 && pd.alerts().len() == 1).await;

@@ -22,6 +22,11 @@ struct Running {
 }
 
 async fn start(name: &str, pd: &PagerDutyFake) -> Running {
+    start_with(name, pd, "").await
+}
+
+/// A receiver with `extra` lines of configuration.
+async fn start_with(name: &str, pd: &PagerDutyFake, extra: &str) -> Running {
     let dir = edgewatch_test_kit::scratch_dir(name);
     let file = dir.join("catalog.yaml");
     std::fs::write(
@@ -35,7 +40,7 @@ async fn start(name: &str, pd: &PagerDutyFake) -> Running {
     let catalog = edgewatch_catalog::load(&file).unwrap().catalog;
     let data = dir.join("data");
     let config = Config::parse(&format!(
-        "data_dir: '{}'\ndelivery: {{initial_backoff: 100ms, max_backoff: 2s, max_attempts: 8}}\n",
+        "data_dir: '{}'\ndelivery: {{initial_backoff: 100ms, max_backoff: 2s, max_attempts: 8}}\n{extra}",
         data.display()
     ))
     .unwrap();
@@ -49,6 +54,11 @@ async fn start(name: &str, pd: &PagerDutyFake) -> Running {
 
 fn notification(status: &str) -> String {
     let ends = if status == "firing" { "0001-01-01T00:00:00Z" } else { "2026-11-21T09:00:00Z" };
+    notification_ending(status, ends)
+}
+
+/// The probe alert, resolved at `ends` (or firing, with the zero time).
+fn notification_ending(status: &str, ends: &str) -> String {
     format!(
         r#"{{"receiver":"edgewatch","status":"{status}","alerts":[{{"status":"{status}","labels":{{"alertname":"EdgewatchProbeDown","customer":"shop","probe":"home","severity":"page","alert_kind":"probe_down"}},"annotations":{{"summary":"shop: probe home fails from 66.67% of its addresses"}},"startsAt":"2026-11-21T08:00:00Z","endsAt":"{ends}","generatorURL":"","fingerprint":"dddd000000000004"}}],"groupLabels":{{}},"commonLabels":{{}},"commonAnnotations":{{}},"externalURL":"http://alertmanager:9093","version":"4","groupKey":"g","truncatedAlerts":0}}"#
     )
@@ -82,6 +92,17 @@ async fn firing_then_resolved_is_one_trigger_then_one_resolve() {
     assert_eq!(alerts[0].events, ["trigger", "resolve"]);
     assert_eq!(alerts[0].summary, "shop: probe home fails from 66.67% of its addresses", "the id is the name here");
     assert!(alerts[0].dedup_key.starts_with("edgewatch-"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pagerduty_links_back_to_the_configured_alertmanager() {
+    let pd = PagerDutyFake::start().await;
+    let r = start_with("delivery-client-url", &pd, "alertmanager_url: https://alertmanager.example.net\n").await;
+    r.post(&notification("firing")).await;
+    eventually(10, || pd.alerts().len() == 1).await;
+    // The notification's `externalURL` is `http://alertmanager:9093`, a name
+    // people's browsers cannot reach.
+    assert_eq!(pd.bodies()[0]["client_url"], "https://alertmanager.example.net");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -123,10 +144,9 @@ async fn a_400_is_a_dead_letter_until_replayed_and_holds_back_what_follows() {
     assert!(store.dead_letters().unwrap().is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_same_notification_posted_three_times_at_once_is_one_jira_issue() {
-    let jira = fakes::jira::FakeJira::cloud().basic("bot@example.com", "jira-token").start().await;
-    let dir = edgewatch_test_kit::scratch_dir("delivery-jira-triple");
+/// A receiver routing `shop` to a Jira Cloud destination on `jira`.
+async fn start_jira(name: &str, jira: &fakes::jira::FakeJira) -> Running {
+    let dir = edgewatch_test_kit::scratch_dir(name);
     let file = dir.join("catalog.yaml");
     std::fs::write(
         &file,
@@ -144,11 +164,33 @@ async fn the_same_notification_posted_three_times_at_once_is_one_jira_issue() {
     let url = format!("http://{}{WEBHOOK_PATH}", listener.local_addr().unwrap());
     receiver.spawn_workers();
     tokio::spawn(async move { axum::serve(listener, receiver.router()).await });
-    let r = Running { url, data: dir.join("data"), client: edgewatch_test_kit::http_client() };
+    Running { url, data: dir.join("data"), client: edgewatch_test_kit::http_client() }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_notification_posted_three_times_at_once_is_one_jira_issue() {
+    let jira = fakes::jira::FakeJira::cloud().basic("bot@example.com", "jira-token").start().await;
+    let r = start_jira("delivery-jira-triple", &jira).await;
     let body = notification("firing");
     tokio::join!(r.post(&body), r.post(&body), r.post(&body));
     eventually(10, || jira.issues().len() == 1).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(jira.issues().len(), 1);
     assert_eq!(jira.calls().iter().filter(|c| c.as_str() == "POST /rest/api/3/issue").count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_resolve_comment_gives_the_time_the_alerts_ended_not_when_the_news_came() {
+    let jira = fakes::jira::FakeJira::cloud().basic("bot@example.com", "jira-token").start().await;
+    let r = start_jira("delivery-jira-ended", &jira).await;
+    r.post(&notification("firing")).await;
+    eventually(10, || jira.issues().len() == 1).await;
+    // Alertmanager tells of the end 210 s after it (group_interval, retries).
+    let now = edgewatch_webhook_receiver::time::now_ms();
+    let ended = edgewatch_webhook_receiver::time::rfc3339(now - 210_000);
+    r.post(&notification_ending("resolved", &ended)).await;
+    eventually(10, || jira.issues()[0].status == "Done").await;
+    let comments = &jira.issues()[0].comments;
+    let text = fakes::jira::adf::plain(comments.last().unwrap());
+    assert!(text.starts_with(&format!("Resolved: every alert ended ({ended}).")), "{text}");
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use edgewatch_catalog::model;
 use edgewatch_catalog::names::Severity;
-use edgewatch_webhook_receiver::action::{ActionKind, Delivery, Incident, Link, Message, Status};
+use edgewatch_webhook_receiver::action::{ActionKind, Change, Delivery, Incident, Link, Message, Status};
 use edgewatch_webhook_receiver::dest::jira::Jira;
 use edgewatch_webhook_receiver::dest::{DeliveryError, Destination, Outcome};
 use fake::{FakeJira, Fault, GONE, Seed, adf};
@@ -79,6 +79,7 @@ fn incident() -> Incident {
     Incident {
         id: 1,
         key: "acme/EdgewatchBurnRateFast/availability".into(),
+        grouped_by: BTreeMap::new(),
         dedup: DEDUP.into(),
         customer: Some("acme".into()),
         alertname: "EdgewatchBurnRateFast".into(),
@@ -91,6 +92,9 @@ fn incident() -> Incident {
         resolved_at: None,
         alerts: Vec::new(),
         alertmanager_url: "http://alertmanager.example".into(),
+        change: Change::default(),
+        engaged: None,
+        notified: None,
     }
 }
 
@@ -116,7 +120,14 @@ async fn act(
 ) -> Result<Outcome, DeliveryError> {
     let (incident, mut message) = (incident(), message());
     message.comment = format!("{} ({})", message.comment, kind.as_str());
-    let d = Delivery { kind, incident: &incident, message: &message, external, jira_project: project };
+    let d = Delivery {
+        kind,
+        incident: &incident,
+        message: &message,
+        external,
+        jira_project: project,
+        alertmanager_url: None,
+    };
     dest.deliver(&d).await
 }
 
@@ -232,8 +243,14 @@ async fn long_titles_are_cut_to_jiras_summary_limit() {
     let (fake, dest) = cloud_site(FakeJira::cloud(), "").await;
     let (incident, mut message) = (incident(), message());
     message.title = format!("{}\n{}", "é".repeat(200), "😀".repeat(100));
-    let d =
-        Delivery { kind: ActionKind::Open, incident: &incident, message: &message, external: None, jira_project: None };
+    let d = Delivery {
+        kind: ActionKind::Open,
+        incident: &incident,
+        message: &message,
+        external: None,
+        jira_project: None,
+        alertmanager_url: None,
+    };
     key(dest.deliver(&d).await);
     let summary = fake.issue("NOC-1").fields["summary"].as_str().unwrap().to_owned();
     // 200 + a space + 26 emoji of 2 UTF-16 units + `…` = 254: a 27th emoji
@@ -421,6 +438,103 @@ async fn reopen_moves_a_done_issue_back_then_comments() {
         fake.calls()[before..],
         [format!("GET /rest/api/3/issue/{k}"), format!("POST /rest/api/3/issue/{k}/comment")]
     );
+}
+
+// --- Priority follows severity ----------------------------------------------
+
+/// One action for `incident`, whose last notification moved its severity
+/// from `before` to its own.
+async fn act_on(
+    dest: &Destination,
+    kind: ActionKind,
+    external: Option<&str>,
+    incident: &Incident,
+) -> Result<Outcome, DeliveryError> {
+    let message = message();
+    let d = Delivery { kind, incident, message: &message, external, jira_project: None, alertmanager_url: None };
+    dest.deliver(&d).await
+}
+
+fn moved(before: Option<Severity>, after: Severity) -> Incident {
+    let mut i = incident();
+    i.severity = Some(after);
+    i.change = Change { severity_before: before, severity_after: Some(after), ..Change::default() };
+    i
+}
+
+#[tokio::test]
+async fn an_update_that_moves_the_severity_sets_the_priority_before_it_comments() {
+    let (fake, dest) = cloud_site(FakeJira::cloud(), EVERYTHING).await;
+    let k = key(act(&dest, ActionKind::Open, None, None).await);
+    let lowered = moved(Some(Severity::Page), Severity::Ticket);
+    assert_eq!(key(act_on(&dest, ActionKind::Update, Some(&k), &lowered).await), k);
+    assert_eq!(
+        fake.calls()[2..],
+        [format!("PUT /rest/api/3/issue/{k}"), format!("POST /rest/api/3/issue/{k}/comment")]
+    );
+    assert_eq!(fake.requests()[2].body, json!({"fields": {"priority": {"name": "High"}}}));
+    let raised = moved(Some(Severity::Ticket), Severity::Page);
+    key(act_on(&dest, ActionKind::Update, Some(&k), &raised).await);
+    assert_eq!(fake.issue(&k).priorities, ["Highest", "High", "Highest"]);
+    assert_eq!(fake.issue(&k).fields["priority"], json!({"name": "Highest"}));
+
+    // The same severity: only a comment.
+    let before = fake.calls().len();
+    let same = moved(Some(Severity::Page), Severity::Page);
+    key(act_on(&dest, ActionKind::Update, Some(&k), &same).await);
+    assert_eq!(fake.calls()[before..], [format!("POST /rest/api/3/issue/{k}/comment")]);
+
+    // Data Center: REST v2.
+    let (fake, dest) = dc_site(FakeJira::data_center(), EVERYTHING).await;
+    let k = key(act(&dest, ActionKind::Open, None, None).await);
+    key(act_on(&dest, ActionKind::Update, Some(&k), &lowered).await);
+    assert_eq!(fake.calls()[2], format!("PUT /rest/api/2/issue/{k}"));
+    assert_eq!(fake.issue(&k).priorities, ["Highest", "High"]);
+}
+
+#[tokio::test]
+async fn a_reopen_or_a_found_open_sets_the_priority_of_the_new_severity() {
+    let (fake, dest) = cloud_site(FakeJira::cloud().search_lag(LAG), EVERYTHING).await;
+    // Found by its label (a store that was lost): its priority is unknown.
+    let old = Seed { project: "NOC", summary: "earlier", labels: &[DEDUP], status: "To Do", age: LAG * 2 };
+    let k = fake.seed(&old);
+    let opened = moved(None, Severity::Ticket);
+    assert_eq!(key(act_on(&dest, ActionKind::Open, None, &opened).await), k);
+    assert_eq!(fake.issue(&k).priorities, ["High"]);
+    // Resolved as a ticket, back as a page.
+    key(act_on(&dest, ActionKind::Resolve, Some(&k), &opened).await);
+    let reopened = moved(Some(Severity::Ticket), Severity::Page);
+    key(act_on(&dest, ActionKind::Reopen, Some(&k), &reopened).await);
+    let issue = fake.issue(&k);
+    assert_eq!(
+        (issue.status.as_str(), issue.priorities.as_slice()),
+        ("To Do", ["High", "Highest"].map(String::from).as_slice())
+    );
+}
+
+#[tokio::test]
+async fn no_priority_named_for_the_severity_leaves_the_priority_alone() {
+    let (fake, dest) = cloud_site(FakeJira::cloud(), "priorities: {page: Highest}\n").await;
+    let k = key(act(&dest, ActionKind::Open, None, None).await);
+    key(act_on(&dest, ActionKind::Update, Some(&k), &moved(Some(Severity::Page), Severity::Ticket)).await);
+    assert_eq!(fake.calls()[2..], [format!("POST /rest/api/3/issue/{k}/comment")]);
+    assert_eq!(fake.issue(&k).priorities, ["Highest"]);
+}
+
+#[tokio::test]
+async fn a_priority_jira_does_not_have_is_a_dead_letter_before_anything_is_said() {
+    let (fake, dest) = cloud_site(FakeJira::cloud(), "priorities: {page: Highest, ticket: Urgent}\n").await;
+    let k = key(act(&dest, ActionKind::Open, None, None).await);
+    let reason =
+        permanent(act_on(&dest, ActionKind::Update, Some(&k), &moved(Some(Severity::Page), Severity::Ticket)).await);
+    assert_eq!(
+        reason,
+        format!(
+            "Jira `jira`: set the priority of {k} to Urgent: HTTP 400: \
+             {{\"errorMessages\":[],\"errors\":{{\"priority\":\"Priority name 'Urgent' is not valid\"}}}}"
+        )
+    );
+    assert!(fake.issue(&k).comments.is_empty());
 }
 
 #[tokio::test]
@@ -691,6 +805,34 @@ async fn fake_cloud_keeps_jiras_contract() {
 }
 
 #[tokio::test]
+async fn fake_cloud_edits_issues_as_jira_does() {
+    use reqwest::Method;
+    let fake = FakeJira::cloud().basic(USER, TOKEN).start().await;
+    let (c, u) = (raw_client(), fake.url().to_owned());
+    let issue_url = format!("{u}/rest/api/3/issue");
+    let fields = json!({"fields": {"project": {"key": "NOC"}, "issuetype": {"name": "Task"}, "summary": "s"}});
+    assert_eq!(call(&c, Method::POST, issue_url.clone(), Some(fields)).await.0, 201);
+    // Edits: 204; a priority Jira does not have, an unknown issue, no
+    // credentials, as Jira answers them.
+    let priority = |name: &str| json!({"fields": {"priority": {"name": name}}});
+    assert_eq!(call(&c, Method::PUT, format!("{issue_url}/NOC-1"), Some(priority("Low"))).await.0, 204);
+    assert_eq!(fake.issue("NOC-1").priorities, ["Low"]);
+    let (status, _, answer) = call(&c, Method::PUT, format!("{issue_url}/NOC-1"), Some(priority("Urgent"))).await;
+    assert_eq!(
+        (status, answer),
+        (400, json!({"errorMessages": [], "errors": {"priority": "Priority name 'Urgent' is not valid"}}))
+    );
+    assert_eq!(call(&c, Method::PUT, format!("{issue_url}/NOC-99"), Some(priority("Low"))).await.0, 404);
+    let anonymous = c.put(format!("{issue_url}/NOC-1")).json(&priority("High")).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(fake.issue("NOC-1").priorities, ["Low"], "refused edits change nothing");
+    let hidden = json!({"fields": {"environment": "prod"}});
+    let (status, _, answer) = call(&c, Method::PUT, format!("{issue_url}/NOC-1"), Some(hidden)).await;
+    assert_eq!(status, 400);
+    assert!(answer["errors"]["environment"].as_str().unwrap().contains("not on the appropriate screen"), "{answer}");
+}
+
+#[tokio::test]
 async fn fake_data_center_keeps_jiras_contract() {
     use reqwest::Method;
     let fake = FakeJira::data_center().bearer(PAT).start().await;
@@ -721,4 +863,10 @@ async fn fake_data_center_keeps_jiras_contract() {
     assert!(answer.headers().contains_key("x-ratelimit-fillrate"));
     let answer = c.get(format!("{u}/rest/api/2/issue/NOC-1")).basic_auth(USER, Some(TOKEN)).send().await.unwrap();
     assert_eq!(answer.status(), 401, "no Basic unless allowed");
+    let priority = json!({"fields": {"priority": {"name": "High"}}});
+    let answer = c.put(format!("{u}/rest/api/2/issue/NOC-1")).basic_auth(USER, Some(TOKEN)).json(&priority);
+    assert_eq!(answer.send().await.unwrap().status(), 401, "edits too");
+    assert_eq!(pat(Method::PUT, "/rest/api/3/issue/NOC-1").json(&priority).send().await.unwrap().status(), 404);
+    assert_eq!(pat(Method::PUT, "/rest/api/2/issue/NOC-1").json(&priority).send().await.unwrap().status(), 204);
+    assert_eq!(fake.issue("NOC-1").priorities, ["High"]);
 }

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use edgewatch_catalog::model::{PagerDuty as PagerDutyConfig, PagerDutySeverity};
 use edgewatch_catalog::names::Severity;
-use edgewatch_webhook_receiver::action::{ActionKind, AlertState, Delivery, Incident, Link, Message, Status};
+use edgewatch_webhook_receiver::action::{ActionKind, AlertState, Change, Delivery, Incident, Link, Message, Status};
 use edgewatch_webhook_receiver::dest::pagerduty::PagerDuty;
 use edgewatch_webhook_receiver::dest::{DeliveryError, Destination, Outcome, http_client};
 use fakes::pagerduty::{AlertStatus, Fault, Options, PagerDutyFake};
@@ -59,6 +59,7 @@ fn incident() -> Incident {
     Incident {
         id: 7,
         key: "acme/SLOFastBurn/availability".to_owned(),
+        grouped_by: BTreeMap::new(),
         dedup: DEDUP.to_owned(),
         customer: Some("acme".to_owned()),
         alertname: "SLOFastBurn".to_owned(),
@@ -71,6 +72,9 @@ fn incident() -> Incident {
         resolved_at: None,
         alerts: vec![alert("1a30ba71cca2921f", Status::Firing)],
         alertmanager_url: "http://alertmanager.example:9093".to_owned(),
+        change: Change::default(),
+        engaged: None,
+        notified: None,
     }
 }
 
@@ -97,7 +101,7 @@ async fn send(
     incident: &Incident,
     message: &Message,
 ) -> Result<Outcome, DeliveryError> {
-    d.deliver(&Delivery { kind, incident, message, external: None, jira_project: None }).await
+    d.deliver(&Delivery { kind, incident, message, external: None, jira_project: None, alertmanager_url: None }).await
 }
 
 fn delivered() -> Outcome {

@@ -162,6 +162,29 @@ async fn firing_then_resolved_opens_then_resolves_once_even_when_posted_three_ti
     assert_eq!(ready.status().as_u16(), 200);
 }
 
+#[tokio::test]
+async fn the_dashboard_of_a_resolved_incident_ends_an_hour_after_its_alerts_did() {
+    let r = start("webhook-dashboard-end").await;
+    let (status, _) = r.post(&notification("firing", "abab000000000008"), Some(TOKEN)).await;
+    assert_eq!(status, 200);
+    // Ended at 2026-11-21T09:00:00Z; the news arrives now, days later.
+    let (status, _) = r.post(&notification("resolved", "abab000000000008"), Some(TOKEN)).await;
+    assert_eq!(status, 200);
+    let lines = r.lines(2).await;
+    assert_eq!(lines[1]["action"], "resolve");
+    let dashboard = lines[1]["message"]["links"][0]["href"].as_str().unwrap();
+    let end = edgewatch_webhook_receiver::time::parse_rfc3339("2026-11-21T09:00:00Z").unwrap();
+    let start = edgewatch_webhook_receiver::time::parse_rfc3339("2026-11-21T08:00:00Z").unwrap();
+    assert_eq!(
+        dashboard,
+        format!(
+            "https://grafana.example/d/edgewatch-shop?var-slo=availability&from={}&to={}",
+            start - 3_600_000,
+            end + 3_600_000
+        )
+    );
+}
+
 async fn futures_join3<F: std::future::Future>(a: F, b: F, c: F) -> [F::Output; 3] {
     let (a, b, c) = tokio::join!(a, b, c);
     [a, b, c]

@@ -18,7 +18,8 @@
 //! the incident's start as `timestamp`, its SLO or probe as `component`, its
 //! alert kind as `class`, the message's details plus `num_firing` and
 //! `num_resolved` as `custom_details`, the message's links, and Alertmanager's
-//! URL as `client_url`. An event over PagerDuty's 512 KB limit has its
+//! URL for people as `client_url` (the receiver's `alertmanager_url`, else the
+//! notification's `externalURL`). An event over PagerDuty's 512 KB limit has its
 //! details replaced by a note saying so, rather than being refused.
 //!
 //! Answers: 202 is delivered (the `dedup_key` is kept as the external id);
@@ -224,7 +225,8 @@ impl<'a> Request<'a> {
             class: incident.alert_kind.as_deref(),
             custom_details,
         };
-        let am = incident.alertmanager_url.as_str();
+        // The configured URL for people first: `externalURL` may be a pod name.
+        let am = d.alertmanager_url.unwrap_or(incident.alertmanager_url.as_str());
         Self {
             routing_key,
             event_action: "trigger",
@@ -313,7 +315,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::action::{AlertState, Link, Message, Status};
+    use crate::action::{AlertState, Change, Link, Message, Status};
 
     proptest! {
         #[test]
@@ -379,6 +381,7 @@ mod tests {
         Incident {
             id: 1,
             key: "acme/SLOFastBurn/availability".to_owned(),
+            grouped_by: BTreeMap::new(),
             dedup: "edgewatch-0123456789abcdef01234567".to_owned(),
             customer: Some("acme".to_owned()),
             alertname: "SLOFastBurn".to_owned(),
@@ -391,6 +394,9 @@ mod tests {
             resolved_at: None,
             alerts: vec![alert("a", Status::Firing), alert("b", Status::Resolved)],
             alertmanager_url: "http://alertmanager:9093".to_owned(),
+            change: Change::default(),
+            engaged: None,
+            notified: None,
         }
     }
 
@@ -408,7 +414,7 @@ mod tests {
     }
 
     fn event_json(kind: ActionKind, incident: &Incident, message: &Message) -> Value {
-        let d = Delivery { kind, incident, message, external: None, jira_project: None };
+        let d = Delivery { kind, incident, message, external: None, jira_project: None, alertmanager_url: None };
         let body = Request::new(&d, "k".repeat(32).as_str(), PagerDutySeverity::Critical).into_body().unwrap();
         serde_json::from_slice(&body).unwrap()
     }
@@ -475,7 +481,14 @@ mod tests {
         let big = BTreeMap::from([("dump".to_owned(), Value::from("x".repeat(MAX_EVENT_BYTES)))]);
         let i = incident();
         let m = message(big);
-        let d = Delivery { kind: ActionKind::Open, incident: &i, message: &m, external: None, jira_project: None };
+        let d = Delivery {
+            kind: ActionKind::Open,
+            incident: &i,
+            message: &m,
+            external: None,
+            jira_project: None,
+            alertmanager_url: None,
+        };
         let body = Request::new(&d, "k", PagerDutySeverity::Error).into_body().unwrap();
         assert!(body.len() <= MAX_EVENT_BYTES);
         let e: Value = serde_json::from_slice(&body).unwrap();

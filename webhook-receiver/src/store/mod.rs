@@ -73,9 +73,18 @@ pub trait Policy {
         now: i64,
         resolved_ms_ago: Option<i64>,
     ) -> Transition;
-    /// The destinations (catalog names) of an action. Its text is rendered
-    /// when it is delivered, with the live values of that moment.
-    fn plan(&self, incident: &Incident, kind: ActionKind) -> Vec<String>;
+    /// The action each destination (catalog name) gets, from the key's
+    /// latest incident `before` the notification, the incident `after` it
+    /// and the transition's `action`; records in `after` where the incident
+    /// is open now and where it has been (see [`crate::incident::plan`]).
+    /// Each action's text is rendered when it is delivered, with the live
+    /// values of that moment.
+    fn plan(
+        &self,
+        before: Option<&Incident>,
+        after: &mut Incident,
+        action: Option<ActionKind>,
+    ) -> Vec<(String, ActionKind)>;
 }
 
 /// An outbox row due for delivery.
@@ -148,6 +157,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// each incident and the actions that follow; a notification already
     /// recorded (same hash) changes nothing.
     fn accept(&self, inbound: &Inbound, policy: &dyn Policy) -> Result<Accepted, StoreError>;
+    /// The receiver groups alerts by `key_labels` from now on. When they are
+    /// not the ones recorded (or none are: a store from before they were
+    /// kept), every firing incident is held under its key: the news of its
+    /// alerts goes to it until it resolves (see
+    /// [`crate::incident::divert`]), so that it is not left open while a
+    /// second incident opens for them. Returns how many were held.
+    fn use_key_labels(&self, key_labels: &[String]) -> Result<u64, StoreError>;
     /// Actions due at `now`: per incident and destination, only the oldest
     /// not yet delivered, and none behind a dead letter (order is kept).
     fn due(&self, now: i64, limit: usize) -> Result<Vec<Pending>, StoreError>;

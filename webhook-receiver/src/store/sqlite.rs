@@ -3,6 +3,7 @@
 //! answers 200. One connection behind a lock: SQLite takes one writer at a
 //! time anyway, and every operation is a short transaction.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
@@ -10,6 +11,7 @@ use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 
 use super::{Accepted, DeadLetter, Depth, Inbound, Pending, Policy, Pruned, Store, StoreError};
 use crate::action::{ActionKind, Incident, Status};
+use crate::incident;
 
 /// Schema changes, applied in order; `PRAGMA user_version` counts those done.
 const MIGRATIONS: &[&str] = &[
@@ -55,6 +57,13 @@ const MIGRATIONS: &[&str] = &[
     );",
     // 2: when an attempt started, so one a crash interrupted is known.
     "ALTER TABLE outbox ADD COLUMN sending_since INTEGER;",
+    // 3: incidents firing when the key labels change (as when the key became
+    // one per customer problem) are held: their alerts' news go to them
+    // under their old key until they resolve (`incident::divert`). `meta`
+    // records the key labels in use.
+    "ALTER TABLE incidents ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX incidents_held ON incidents (id) WHERE held = 1;
+    CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);",
 ];
 
 /// The SQLite store.
@@ -102,6 +111,20 @@ impl Sqlite {
     }
 }
 
+/// The firing incidents held under an old key, with their alerts'
+/// fingerprints. Usually none: an index probe.
+fn held(tx: &rusqlite::Transaction<'_>) -> Result<Vec<(String, BTreeSet<String>)>, StoreError> {
+    let mut stmt = tx.prepare_cached("SELECT key, state FROM incidents WHERE held = 1 AND status = 'firing'")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (key, state) = row?;
+        let incident: Incident = decode("incident", &state)?;
+        out.push((key, incident.alerts.into_iter().map(|a| a.fingerprint).collect()));
+    }
+    Ok(out)
+}
+
 fn status_str(s: Status) -> &'static str {
     match s {
         Status::Firing => "firing",
@@ -122,7 +145,15 @@ impl Store for Sqlite {
             return Ok(Accepted::Duplicate);
         }
         let mut actions = 0;
-        for update in &inbound.groups {
+        let held = held(&tx)?;
+        let diverted;
+        let groups = if held.is_empty() {
+            &inbound.groups
+        } else {
+            diverted = incident::divert(inbound.groups.clone(), &held);
+            &diverted
+        };
+        for update in groups {
             let latest: Option<(i64, Option<i64>, String)> = tx
                 .query_row(
                     "SELECT id, resolved_at, state FROM incidents WHERE key = ?1 ORDER BY id DESC LIMIT 1",
@@ -137,6 +168,7 @@ impl Store for Sqlite {
             let resolved_ago = latest.as_ref().and_then(|(_, at, _)| *at).map(|at| now - at);
             let t = policy.transition(current.as_ref(), update, now, resolved_ago);
             let mut incident = t.incident;
+            let steps = policy.plan(current.as_ref(), &mut incident, t.action);
             let resolved_at = (incident.status == Status::Resolved).then_some(now);
             if incident.id == 0 {
                 tx.execute(
@@ -145,10 +177,12 @@ impl Store for Sqlite {
                 )?;
                 incident.id = tx.last_insert_rowid();
             } else {
-                // A resolved incident keeps when it resolved; a reopened one drops it.
+                // A resolved incident keeps when it resolved; a reopened one
+                // drops it. A held one, resolved, is held no more.
                 let keep = latest.as_ref().and_then(|(_, at, _)| *at).filter(|_| incident.status == Status::Resolved);
                 tx.execute(
-                    "UPDATE incidents SET status = ?2, resolved_at = ?3, updated_at = ?4 WHERE id = ?1",
+                    "UPDATE incidents SET status = ?2, resolved_at = ?3, updated_at = ?4,
+                     held = CASE WHEN ?2 = 'resolved' THEN 0 ELSE held END WHERE id = ?1",
                     params![incident.id, status_str(incident.status), keep.or(resolved_at), now],
                 )?;
             }
@@ -156,10 +190,10 @@ impl Store for Sqlite {
                 "UPDATE incidents SET state = ?2 WHERE id = ?1",
                 params![incident.id, encode("incident", &incident)?],
             )?;
-            if let Some(kind) = t.action {
-                // The incident as this action saw it, kept with the action.
+            if !steps.is_empty() {
+                // The incident as these actions saw it, kept with each.
                 let payload = encode("incident", &incident)?;
-                for destination in policy.plan(&incident, kind) {
+                for (destination, kind) in steps {
                     tx.execute(
                         "INSERT INTO outbox (incident_id, destination, kind, payload, next_attempt_at, created_at)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
@@ -171,6 +205,21 @@ impl Store for Sqlite {
         }
         tx.commit()?;
         Ok(Accepted::New { actions })
+    }
+
+    fn use_key_labels(&self, key_labels: &[String]) -> Result<u64, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let now = encode("key labels", &key_labels)?;
+        let recorded: Option<String> =
+            tx.query_row("SELECT value FROM meta WHERE name = 'key_labels'", [], |r| r.get(0)).optional()?;
+        if recorded.as_deref() == Some(now.as_str()) {
+            return Ok(0);
+        }
+        let held = tx.execute("UPDATE incidents SET held = 1 WHERE status = 'firing'", [])?;
+        tx.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('key_labels', ?1)", params![now])?;
+        tx.commit()?;
+        Ok(held as u64)
     }
 
     fn due(&self, now: i64, limit: usize) -> Result<Vec<Pending>, StoreError> {
@@ -327,5 +376,107 @@ impl Store for Sqlite {
     fn ping(&self) -> Result<(), StoreError> {
         self.conn()?.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incident::{DEFAULT_KEY_LABELS, groups};
+
+    /// A store as a receiver before migration 3 left it, holding one firing
+    /// incident under the old key `[customer, alertname, slo, probe]`,
+    /// opened by a receiver with the key `[customer, incident]`.
+    fn upgraded() -> Sqlite {
+        let conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..2] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        let state = r#"{"id":1,"key":"customer=shop,alertname=EdgewatchProbeDown,probe=home","dedup":"edgewatch-0123456789abcdef01234567","customer":"shop","alertname":"EdgewatchProbeDown","severity":"page","alert_kind":"probe_down","slo":null,"probe":"home","status":"firing","started_at":"2026-11-21T08:00:00Z","resolved_at":null,"alerts":[{"fingerprint":"aaaa000000000001","status":"firing","labels":{"alertname":"EdgewatchProbeDown","customer":"shop","probe":"home","severity":"page","alert_kind":"probe_down"},"annotations":{},"starts_at":"2026-11-21T08:00:00Z","generator_url":""}],"alertmanager_url":"http://am"}"#;
+        conn.execute(
+            "INSERT INTO incidents (id, key, status, opened_at, updated_at, state) VALUES (1, ?1, 'firing', 0, 0, ?2)",
+            params!["customer=shop,alertname=EdgewatchProbeDown,probe=home", state],
+        )
+        .unwrap();
+        let store = Sqlite::with(conn).unwrap();
+        let keys: Vec<String> = DEFAULT_KEY_LABELS.iter().map(|s| (*s).to_owned()).collect();
+        assert_eq!(store.use_key_labels(&keys).unwrap(), 1, "the firing incident is held");
+        assert_eq!(store.use_key_labels(&keys).unwrap(), 0, "once");
+        store
+    }
+
+    fn policy() -> crate::CatalogPolicy {
+        let yaml = "destinations:\n  pd: {log: {path: '-'}}\n  jira: {log: {path: '-'}}\ncustomers:\n  - id: shop\n    hosts: [shop.example]\n    alerting:\n      routes: [{to: [pd], severities: [page]}, {to: [jira]}]\n";
+        let catalog = edgewatch_catalog::load_str("catalog.yaml", yaml).unwrap().catalog;
+        crate::CatalogPolicy {
+            catalog: std::sync::Arc::new(catalog),
+            reopen_window_ms: 3_600_000,
+            unrouted: Vec::new(),
+        }
+    }
+
+    fn inbound(hash: &str, alerts: &str) -> Inbound {
+        let body = format!(
+            r#"{{"receiver":"r","status":"firing","alerts":[{alerts}],"externalURL":"http://am","version":"4","groupKey":"g"}}"#
+        );
+        let n = crate::payload::parse(body.as_bytes()).unwrap();
+        let keys: Vec<String> = DEFAULT_KEY_LABELS.iter().map(|s| (*s).to_owned()).collect();
+        Inbound { hash: hash.to_owned(), received_at: 1_795_300_000_000, body, groups: groups(&n, &keys) }
+    }
+
+    fn alert(fp: &str, name: &str, status: &str) -> String {
+        let ends = if status == "firing" { "0001-01-01T00:00:00Z" } else { "2026-11-21T09:00:00Z" };
+        format!(
+            r#"{{"status":"{status}","labels":{{"alertname":"{name}","customer":"shop","probe":"home","severity":"page","alert_kind":"probe_down"}},"startsAt":"2026-11-21T08:00:00Z","endsAt":"{ends}","fingerprint":"{fp}"}}"#
+        )
+    }
+
+    /// (incident key, destination, action) of every outbox row, in order.
+    fn outbox(s: &Sqlite) -> Vec<(String, String, String)> {
+        let conn = s.conn().unwrap();
+        let mut stmt = conn
+            .prepare("SELECT i.key, o.destination, o.kind FROM outbox o JOIN incidents i ON i.id = o.incident_id ORDER BY o.id")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect()
+    }
+
+    #[test]
+    fn an_incident_firing_at_the_upgrade_keeps_its_alerts_until_it_resolves() {
+        let store = upgraded();
+        let policy = policy();
+        let old = "customer=shop,alertname=EdgewatchProbeDown,probe=home";
+        // Its alert fires on (a repeat), and another problem of the customer
+        // starts: the first stays with the old incident, saying nothing new;
+        // the second opens one under the new key.
+        let both = format!(
+            "{},{}",
+            alert("aaaa000000000001", "EdgewatchProbeDown", "firing"),
+            alert("bbbb000000000002", "EdgewatchOriginErrors", "firing")
+        );
+        assert_eq!(store.accept(&inbound("h1", &both), &policy).unwrap(), Accepted::New { actions: 2 });
+        let row = |n: usize| outbox(&store)[n].clone();
+        assert_eq!(row(0), ("customer=shop".to_owned(), "pd".to_owned(), "open".to_owned()));
+        assert_eq!(row(1), ("customer=shop".to_owned(), "jira".to_owned(), "open".to_owned()));
+        // Its alert ends: the old incident resolves where its severity sent
+        // it, and is held no more.
+        let ended = alert("aaaa000000000001", "EdgewatchProbeDown", "resolved");
+        assert_eq!(store.accept(&inbound("h2", &ended), &policy).unwrap(), Accepted::New { actions: 2 });
+        assert_eq!(row(2), (old.to_owned(), "jira".to_owned(), "resolve".to_owned()));
+        assert_eq!(row(3), (old.to_owned(), "pd".to_owned(), "resolve".to_owned()));
+        let conn = store.conn().unwrap();
+        let held: i64 = conn.query_row("SELECT COUNT(*) FROM incidents WHERE held = 1", [], |r| r.get(0)).unwrap();
+        assert_eq!(held, 0);
+        drop(conn);
+        // The same alert firing again is news for the new key's incident.
+        let again = alert("aaaa000000000001", "EdgewatchProbeDown", "firing").replace("08:00:00Z", "10:00:00Z");
+        store.accept(&inbound("h3", &again), &policy).unwrap();
+        assert_eq!(
+            outbox(&store)[4..],
+            [
+                ("customer=shop".to_owned(), "pd".to_owned(), "update".to_owned()),
+                ("customer=shop".to_owned(), "jira".to_owned(), "update".to_owned())
+            ]
+        );
     }
 }

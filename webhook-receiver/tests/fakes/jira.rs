@@ -17,18 +17,22 @@
 //!   such as `reconcileIssues` are a 400), and rate-limits with the
 //!   token-bucket headers.
 //! - Both: 201 `{id,key,self}` on create, 201 on comment, 204 on
-//!   transition, Jira's 400 body (`{"errorMessages":[…],"errors":{field:
+//!   transition and on an edit (`PUT /rest/api/{2,3}/issue/{key}` with
+//!   `fields`; 404 for an unknown issue), Jira's 400 body (`{"errorMessages":[…],"errors":{field:
 //!   message}}`) for a missing or too long or multi-line summary, a too
 //!   long description, a label with a space or over 255 characters, a
 //!   field not on the screen, an unknown project, issue type, priority or
-//!   component, and an invalid transition; a workflow To Do (new) → In
+//!   component (on create and on edit), and an invalid transition; a workflow To Do (new) → In
 //!   Progress (indeterminate) → Done (done) with transitions "Start
 //!   Progress", "Done" and "Reopen", extensible.
 //! - Faults on demand: N answers of 429 (with `Retry-After` and the
 //!   flavour's `X-RateLimit-*` headers), N of 503 with `Retry-After`, or
 //!   400 on every request until fixed.
 //!
-//! Not reproduced: issue edits (`PUT`), `GET` searches, pagination limits
+//! Each issue keeps its priority history (at creation, then each edit).
+//!
+//! Not reproduced: edits through `update` operations, `notifyUsers`, edit
+//! screens distinct from the create screen, `GET` searches, pagination limits
 //! beyond `maxResults`, per-issue write limits, permissions, screens on
 //! transitions, JQL beyond `field = value AND …` on `project`, `labels`,
 //! `key` and `status`, `ORDER BY created`.
@@ -238,6 +242,9 @@ pub(crate) struct Issue {
     pub(crate) comments: Vec<Value>,
     /// Names of the transitions applied, oldest first.
     pub(crate) history: Vec<String>,
+    /// Priority names the issue had, oldest first: at creation (if set),
+    /// then each edit that set one.
+    pub(crate) priorities: Vec<String>,
     created: Instant,
 }
 
@@ -394,6 +401,7 @@ impl State {
             labels,
             comments: Vec::new(),
             history: Vec::new(),
+            priorities: Vec::new(),
             created,
         });
         self.issues.last().unwrap()
@@ -614,6 +622,7 @@ fn respond(st: &mut State, method: &Method, uri: &Uri, body: Option<&Value>) -> 
             let wanted: Option<Vec<String>> = query.get("fields").map(|f| f.split(',').map(str::to_owned).collect());
             answer(StatusCode::OK, &st.issue_json(&st.issues[i], version, wanted.as_deref()))
         }
+        ("PUT", ["issue", key]) => edit(st, version, key, body),
         ("POST", ["issue", key, "comment"]) => comment(st, version, key, body),
         ("GET", ["issue", key, "transitions"]) => {
             let Some(i) = st.find(key) else { return no_issue() };
@@ -701,11 +710,8 @@ fn create(st: &mut State, version: &str, body: &Value) -> Response {
     {
         error("description", problem);
     }
-    if let Some(p) = fields.get("priority") {
-        match name_of(p) {
-            Some(n) if st.config.priorities.iter().any(|k| k == n) => {}
-            n => error("priority", format!("Priority name '{}' is not valid", n.unwrap_or_default())),
-        }
+    if let Some(problem) = fields.get("priority").and_then(|p| priority_problem(st, p)) {
+        error("priority", problem);
     }
     for c in fields.get("components").and_then(Value::as_array).into_iter().flatten() {
         let n = name_of(c).unwrap_or_default();
@@ -739,10 +745,63 @@ fn create(st: &mut State, version: &str, body: &Value) -> Response {
     }
     let initial = st.config.statuses.iter().find(|s| s.category == "new").map(|s| s.name.clone()).unwrap();
     let url = st.url.clone();
-    let issue = st.insert(&project, Value::Object(fields.clone()), labels, &initial, Instant::now());
+    let priority = fields.get("priority").and_then(name_of).map(str::to_owned);
+    st.insert(&project, Value::Object(fields.clone()), labels, &initial, Instant::now());
+    let issue = st.issues.last_mut().unwrap();
+    issue.priorities.extend(priority);
     let self_url = format!("{url}/rest/api/{version}/issue/{}", issue.id);
     let created = json!({"id": issue.id.to_string(), "key": issue.key, "self": self_url});
     answer(StatusCode::CREATED, &created)
+}
+
+/// Jira's message for a priority it does not have; `None` when it has it.
+fn priority_problem(st: &State, priority: &Value) -> Option<String> {
+    match name_of(priority) {
+        Some(n) if st.config.priorities.iter().any(|k| k == n) => None,
+        n => Some(format!("Priority name '{}' is not valid", n.unwrap_or_default())),
+    }
+}
+
+/// `PUT /issue/{key}`: sets `fields` (rich text checked as on create), 204.
+fn edit(st: &mut State, version: &str, key: &str, body: &Value) -> Response {
+    let Some(i) = st.find(key) else { return no_issue() };
+    let Some(fields) = body.get("fields").and_then(Value::as_object) else {
+        return bad_request("No fields given.");
+    };
+    let mut errors = Map::new();
+    for (name, value) in fields {
+        let custom =
+            name.strip_prefix("customfield_").is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        let problem = if (!custom && !KNOWN.contains(&name.as_str())) || st.config.hidden_fields.contains(name) {
+            Some(format!("Field '{name}' cannot be set. It is not on the appropriate screen, or unknown."))
+        } else {
+            match name.as_str() {
+                "priority" => priority_problem(st, value),
+                "description" => rich_text_problem(version, value),
+                "project" | "issuetype" => Some(format!("Field '{name}' cannot be changed by an edit.")),
+                _ => None,
+            }
+        };
+        if let Some(problem) = problem {
+            errors.insert(name.clone(), Value::String(problem));
+        }
+    }
+    if !errors.is_empty() {
+        return field_errors(&errors);
+    }
+    let issue = &mut st.issues[i];
+    for (name, value) in fields {
+        if name == "labels" {
+            issue.labels =
+                value.as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect();
+        } else if let Value::Object(stored) = &mut issue.fields {
+            stored.insert(name.clone(), value.clone());
+        }
+        if name == "priority" {
+            issue.priorities.extend(name_of(value).map(str::to_owned));
+        }
+    }
+    StatusCode::NO_CONTENT.into_response()
 }
 
 fn comment(st: &mut State, version: &str, key: &str, body: &Value) -> Response {

@@ -146,6 +146,13 @@ impl Jira {
         Ok(Issue { key: found.key, done: found.fields.status.category.key == "done" })
     }
 
+    /// Sets an issue's priority by name (`PUT /issue/{key}`, 204).
+    pub(crate) async fn set_priority(&self, key: &str, priority: &str) -> Result<(), DeliveryError> {
+        let what = format!("Jira `{}`: set the priority of {key} to {priority}", self.name);
+        let body = json!({"fields": {"priority": {"name": priority}}});
+        self.send(&what, self.client.put(self.endpoint(&["issue", key])).json(&body)).await.map(drop)
+    }
+
     /// Adds a comment (`body` is ADF or a wiki string).
     pub(crate) async fn comment(&self, key: &str, body: Value) -> Result<(), DeliveryError> {
         let what = format!("Jira `{}`: comment on {key}", self.name);

@@ -30,20 +30,24 @@
 //! duplicates.
 //!
 //! **Actions.**
-//! - *open*: reuse the issue found by label (comment; reopen it if it is
-//!   done), else create one: project (the customer's `jira_project`, else
-//!   the destination's), issue type, summary (one line, at most 255
-//!   characters), description (the message's text and links, at most
-//!   32,767), priority by severity, components, labels (the destination's
-//!   plus the dedup label; spaces become `-`), custom fields as given.
-//! - *update*: comment with what changed (without a known issue and none
-//!   found by label: create one, as for an open).
+//! - *open*: reuse the issue found by label (reopen it if it is done, set
+//!   its priority as for an update, comment), else create one: project
+//!   (the customer's `jira_project`, else the destination's), issue type,
+//!   summary (one line, at most 255 characters), description (the
+//!   message's text and links, at most 32,767), priority by severity,
+//!   components, labels (the destination's plus the dedup label; spaces
+//!   become `-`), custom fields as given.
+//! - *update*: when the severity changed and `priorities` names the new
+//!   one, set the issue's priority (`PUT /issue/{key}`); then comment with
+//!   what changed (without a known issue and none found by label: create
+//!   one, as for an open).
 //! - *resolve*: nothing if the issue is already done; else take the
 //!   transition named `transitions.resolve`, or the first one into a status
 //!   of the `done` category, comment, and transition.
 //! - *reopen*: if the issue is done, take `transitions.reopen`, or the
-//!   first transition into a `new` or `indeterminate` status; then comment
-//!   (no issue at all: create one, as for an open).
+//!   first transition into a `new` or `indeterminate` status; then set the
+//!   priority as for an update, and comment (no issue at all: create one,
+//!   as for an open).
 //! - *resolve* without any issue (its open became a dead letter) is
 //!   delivered with nothing to do, and logged.
 //!
@@ -219,6 +223,7 @@ impl Jira {
                         // The store lost the reopen; the issue is closed.
                         self.reopen(&issue.key, Some(true)).await?;
                     }
+                    self.follow_severity(d, &issue.key).await?;
                     let (text, links) = comment_text(d);
                     self.add_comment(&issue.key, text, links).await?;
                     tracing::info!(
@@ -240,6 +245,7 @@ impl Jira {
             ActionKind::Reopen => match self.locate(d, project).await? {
                 Some(issue) => {
                     self.reopen(&issue.key, issue.done).await?;
+                    self.follow_severity(d, &issue.key).await?;
                     self.add_comment(&issue.key, &d.message.comment, &[]).await?;
                     issue.key
                 }
@@ -300,6 +306,23 @@ impl Jira {
             fields[id.as_str()] = value.clone();
         }
         fields
+    }
+
+    /// Sets the issue's priority to the one `priorities` names for the
+    /// incident's severity, when the notification changed the severity
+    /// (for an open, from none: an issue found by its label may carry any
+    /// priority). Before the comment, so that a retry after a failed
+    /// comment repeats an edit, not a comment.
+    async fn follow_severity(&self, d: &Delivery<'_>, key: &str) -> Result<(), DeliveryError> {
+        if !d.incident.change.severity_changed() {
+            return Ok(());
+        }
+        let Some(priority) = d.incident.severity.and_then(|s| self.settings.priorities.get(&s)) else {
+            return Ok(());
+        };
+        self.set_priority(key, priority).await?;
+        tracing::info!(destination = %self.name, issue = %key, priority = %priority, "Jira issue priority set.");
+        Ok(())
     }
 
     /// Comments `text` and `links`, if there is anything to say.
