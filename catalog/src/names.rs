@@ -26,7 +26,8 @@ pub mod label {
     pub const CACHE_STATUS: &str = "cache_status";
     /// What kind of origin failure.
     pub const KIND: &str = "kind";
-    /// The terminating security action.
+    /// The security action a request met, whether it stopped the request or
+    /// not; [`super::MITIGATING_ACTIONS`] are the ones that did.
     pub const ACTION: &str = "action";
     /// `good` or `bad` on SLO event counters, `success` or `failure` on
     /// probe counters.
@@ -72,7 +73,13 @@ pub mod metric {
     pub const ORIGIN_DURATION_SECONDS: &str = "edgewatch_origin_duration_seconds";
     /// Counter of origin failures by customer, host and kind.
     pub const ORIGIN_ERRORS_TOTAL: &str = "edgewatch_origin_errors_total";
-    /// Counter of requests that met a security action, by action.
+    /// Counter of requests by the security action they met, by `customer`,
+    /// `host` and `action`: every action, whether it stopped the request or
+    /// not. Only [`super::MITIGATING_ACTIONS`] (block and the challenges)
+    /// stop it; `log`, `skip` and `allow` let it through, the `*_solved` and
+    /// `*_failed` outcomes record how an earlier challenge ended, and `other`
+    /// is an action the exporter does not list. Whatever means "blocked or
+    /// challenged" selects the mitigating actions.
     pub const SECURITY_ACTIONS_TOTAL: &str = "edgewatch_security_actions_total";
     /// Counter of response bytes sent to clients.
     pub const RESPONSE_BYTES_TOTAL: &str = "edgewatch_response_bytes_total";

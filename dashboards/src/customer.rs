@@ -19,7 +19,7 @@ use crate::model::{
     VariableKind,
 };
 use crate::options::GraphFieldConfig;
-use crate::panel::{buckets, series, table_rows};
+use crate::panel::{Query, buckets, series, table_rows};
 use crate::text::{markdown_escape, text_panel};
 
 /// `customer="$customer"`, with more matchers.
@@ -46,7 +46,7 @@ fn slo_sel(metric: &str) -> String {
 pub(crate) fn dashboard(catalog: &Catalog, c: &Customer, opts: &Options) -> Dashboard {
     let mut l = Layout::default();
     slo_rows(&mut l, c);
-    traffic_rows(&mut l);
+    traffic_rows(&mut l, c);
     latency_rows(&mut l, c);
     origin_rows(&mut l);
     security_rows(&mut l);
@@ -277,7 +277,7 @@ fn organize(hide: &[&str], rename: &[(&str, &str)]) -> Transformation {
     }
 }
 
-fn traffic_rows(l: &mut Layout) {
+fn traffic_rows(l: &mut Layout, c: &Customer) {
     let req = |more: &str| on_hosts(metric::REQUESTS_TOTAL, more);
     l.row("Traffic");
     l.panel(
@@ -297,16 +297,9 @@ fn traffic_rows(l: &mut Layout) {
             rate(&req(""))
         )
     };
-    l.panel(
-        Panel::timeseries(
-            "Error share",
-            "Share of requests answered 5xx (the edge's or the origin's) and 4xx.",
-            "percentunit",
-            vec![series(share("5xx"), "5xx"), series(share("4xx"), "4xx")],
-        )
-        .range(Some(0.0), None)
-        .size(6, 8),
-    );
+    let (mut queries, description) = error_share(c);
+    queries.extend([series(share("5xx"), "5xx"), series(share("4xx"), "4xx")]);
+    l.panel(Panel::timeseries("Error share", &description, "percentunit", queries).range(Some(0.0), None).size(6, 8));
     l.panel(
         Panel::timeseries(
             "Requests by host",
@@ -316,6 +309,43 @@ fn traffic_rows(l: &mut Layout) {
         )
         .size(6, 8),
     );
+}
+
+/// The share of requests each availability SLO of the customer counts as
+/// bad, and the panel's description. The exporter judges requests by the
+/// SLO's own error statuses and exclusions (a `429` the SLO lists is bad
+/// though it is no 5xx), which the status classes cannot show.
+fn error_share(c: &Customer) -> (Vec<Query>, String) {
+    let mut queries = Vec::new();
+    let mut about = Vec::new();
+    for slo in &c.slos {
+        let SloSpec::Availability { errors, .. } = &slo.spec else { continue };
+        let judged = format!("{}=\"{}\"", label::SLO, slo.name);
+        let bad = format!("{judged}, {}=\"bad\"", label::RESULT);
+        queries.push(series(
+            format!(
+                "sum ({})\n/\n(sum ({}) > 0)",
+                rate(&sel(metric::SLO_REQUESTS_TOTAL, &bad)),
+                rate(&sel(metric::SLO_REQUESTS_TOTAL, &judged))
+            ),
+            format!("{} SLO errors", slo.name),
+        ));
+        let statuses: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        about.push(format!(
+            "Share of the requests the {} SLO judges that it counts as failed ({}; its exclusions left out), on every host: its counter has no host label.",
+            slo.name,
+            statuses.join(", ")
+        ));
+    }
+    let description = if about.is_empty() {
+        "Share of requests answered 5xx (the edge's or the origin's) and 4xx.".to_owned()
+    } else {
+        format!(
+            "{} For context, the shares answered 5xx (the edge's or the origin's) and 4xx on the selected hosts.",
+            about.join(" ")
+        )
+    };
+    (queries, description)
 }
 
 /// The customer's latency SLO thresholds on `source`.

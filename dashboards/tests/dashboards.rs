@@ -160,6 +160,58 @@ fn customer_dashboards_have_every_section_the_noc_reads() {
     }
 }
 
+/// The customer dashboard's "Error share" panel, as JSON.
+fn error_share(d: &Dashboard) -> serde_json::Value {
+    json(d)["panels"].as_array().unwrap().iter().find(|p| p["title"] == "Error share").unwrap().clone()
+}
+
+#[test]
+fn the_error_share_is_what_the_availability_slo_counts_as_bad() {
+    // Hooli's availability SLO counts 429 as a failure: its dashboard must
+    // show the share that SLO judges bad, not 5xx alone.
+    let catalog = example_catalog();
+    let i = catalog.customers.iter().position(|c| c.id.as_str() == "hooli").unwrap();
+    let panel = error_share(&example_dashboards()[i]);
+    let targets = panel["targets"].as_array().unwrap();
+    let slo = targets
+        .iter()
+        .find(|t| {
+            t["expr"]
+                .as_str()
+                .unwrap()
+                .contains(r#"edgewatch_slo_requests_total{customer="$customer", slo="availability", result="bad"}"#)
+        })
+        .unwrap_or_else(|| panic!("no SLO series in {targets:#?}"));
+    assert!(slo["legendFormat"].as_str().unwrap().contains("availability"), "{slo}");
+    // Divided by every request the same SLO judged, not by all requests.
+    assert!(
+        slo["expr"]
+            .as_str()
+            .unwrap()
+            .contains(r#"edgewatch_slo_requests_total{customer="$customer", slo="availability"}"#),
+        "{slo}"
+    );
+    // 5xx and 4xx stay as context.
+    let legends: Vec<&str> = targets.iter().map(|t| t["legendFormat"].as_str().unwrap()).collect();
+    assert!(legends.contains(&"5xx") && legends.contains(&"4xx"), "{legends:?}");
+    assert!(panel["description"].as_str().unwrap().contains("5xx, 429"), "{}", panel["description"]);
+
+    // A customer without an availability SLO has only the context series.
+    let yaml = "customers:
+  - id: plain
+    hosts: [plain.example]
+    slos:
+      latency:
+        ttfb: {threshold: 300ms, objective: 99}
+";
+    let catalog = edgewatch_catalog::load_str("c.yaml", yaml).unwrap().catalog;
+    let boards = dashboards(&catalog, &options(files_target())).unwrap();
+    let panel = error_share(&boards[0]);
+    let exprs: Vec<&str> = panel["targets"].as_array().unwrap().iter().map(|t| t["expr"].as_str().unwrap()).collect();
+    assert_eq!(exprs.len(), 2, "{exprs:?}");
+    assert!(exprs.iter().all(|e| !e.contains(names::metric::SLO_REQUESTS_TOTAL)), "{exprs:?}");
+}
+
 #[test]
 fn the_noc_overview_sorts_customers_by_worst_burn_and_links_to_them() {
     let noc = json(example_dashboards().last().unwrap());

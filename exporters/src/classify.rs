@@ -39,8 +39,9 @@ pub(crate) fn cache_status(raw: Option<&[u8]>) -> usize {
     }
 }
 
-/// Terminating security actions (`SecurityAction`, formerly `WAFAction`),
-/// then `other`.
+/// Security actions (`SecurityAction`, formerly `WAFAction`), then `other`.
+/// Every one is counted, whether it stopped the request or not: only the
+/// mitigating ones ([`is_mitigation`]) did, and readers select those.
 pub(crate) const SECURITY_ACTIONS: [&str; 13] = [
     "block",
     "challenge",

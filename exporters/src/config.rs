@@ -147,7 +147,7 @@ pub enum FieldName {
     OriginDuration,
     /// Cache status.
     CacheStatus,
-    /// Terminating security action.
+    /// Security action, whether it stopped the request or not.
     SecurityAction,
     /// Response bytes.
     Bytes,

@@ -306,7 +306,7 @@ pub(crate) fn encode(state: &State, probes: &probe::Metrics, format: Format) -> 
     }
     w.family(
         metric::SECURITY_ACTIONS_TOTAL,
-        "Requests that met a terminating security action, by action.",
+        "Requests by the security action they met, whether it stopped them or not: block, challenge, jschallenge and managed_challenge (the mitigating actions) stop the request; log, skip and allow let it through; the *_solved and *_failed outcomes record how an earlier challenge ended; other is any action not listed.",
         Kind::Counter,
         None,
     );

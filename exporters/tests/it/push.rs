@@ -87,6 +87,30 @@ async fn produces_every_metric_of_the_contract() {
 }
 
 #[tokio::test]
+async fn every_security_action_is_counted_by_its_own_action() {
+    // `skip` lets the request through, `block` stops it: both are counted,
+    // each under its own label, and the HELP text does not call every
+    // action terminating (dashboards and alerts pick the mitigating ones).
+    let ex = start(SECURED).await;
+    let line = |action: &str| {
+        format!(r#"{{"ClientRequestHost":"www.acme.example","EdgeResponseStatus":200,"SecurityAction":"{action}"}}"#)
+    };
+    let body = [line("skip"), line("skip"), line("block")].join("\n");
+    let (status, _) = ex.push("/ingest/cf", body.into_bytes(), &[AUTH]).await;
+    assert_eq!(status, 200);
+    let action = |a: &str| {
+        format!(r#"edgewatch_security_actions_total{{customer="acme",host="www.acme.example",action="{a}"}}"#)
+    };
+    assert_eq!(ex.sample(&action("skip")).await, 2);
+    assert_eq!(ex.sample(&action("block")).await, 1);
+    let (_, metrics) = ex.get("/metrics").await;
+    let help = metrics.lines().find(|l| l.starts_with("# HELP edgewatch_security_actions_total ")).unwrap();
+    assert!(!help.contains("terminating"), "{help}");
+    // It says which actions stop the request and which do not.
+    assert!(help.contains("block") && help.contains("skip"), "{help}");
+}
+
+#[tokio::test]
 async fn without_the_secret_nothing_is_counted() {
     let ex = start(SECURED).await;
     let (status, body) = ex.push("/ingest/cf", batch(), &[]).await;
