@@ -200,9 +200,14 @@ pub mod recorded {
     pub const REQUESTS_INCREASE: &str = "slo:sli_requests:increase5m";
     /// Bad requests over the last 5m (for the period sums).
     pub const ERRORS_INCREASE: &str = "slo:sli_errors:increase5m";
-    /// [`REQUESTS_INCREASE`], absent when the 5m stretch was an outage.
+    /// 1 while an SLO burns acutely (over the fast tier's outage window,
+    /// above its factor, beyond chance); absent otherwise.
+    pub const ACUTE_BURN: &str = "slo:acute_burn:flag";
+    /// [`REQUESTS_INCREASE`] five minutes ago, absent when the SLO burned
+    /// acutely in those five minutes or the five after.
     pub const REQUESTS_CHRONIC_INCREASE: &str = "slo:sli_requests_chronic:increase5m";
-    /// [`ERRORS_INCREASE`], absent when the 5m stretch was an outage.
+    /// [`ERRORS_INCREASE`] five minutes ago, absent like
+    /// [`REQUESTS_CHRONIC_INCREASE`].
     pub const ERRORS_CHRONIC_INCREASE: &str = "slo:sli_errors_chronic:increase5m";
     /// Constant: 1 per customer, with `name` and `tier` labels.
     pub const CUSTOMER_INFO: &str = "edgewatch:customer:info";
@@ -302,14 +307,16 @@ impl PolicyLevel {
 /// customers may change (`alerting.severity`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AlertKind {
-    /// 2% of the period's error budget spent within 1h, confirmed over 5m
-    /// (a burn rate of 14.4 for a 30d period).
+    /// The budget burns at 14.4× over the outage window and the last
+    /// scrapes, or over the last hour (docs/alerts.md).
     BurnRateFast,
-    /// 5% of the budget spent within 6h, confirmed over 30m (6 for 30d).
+    /// The budget burns at 6× over 6h and 30m, outages left out.
     BurnRateMedium,
-    /// 10% of the budget spent within 3d, confirmed over 6h (1 for 30d).
+    /// The budget burns at 3× over 2h and 10m, or 1.5× over 3d and 6h,
+    /// outages left out.
     BurnRateSlow,
-    /// A customer's request or probe series disappeared.
+    /// A customer's requests stopped while the exporter runs, a latency
+    /// SLO's threshold bucket is missing, or the exporter is not scraped.
     NoData,
     /// A probe fails from most of its addresses.
     ProbeDown,

@@ -80,12 +80,12 @@ pub(crate) struct Inhibit {
 pub(crate) const RECEIVER: &str = "edgewatch";
 
 /// Timing per severity (group wait, group interval, repeat). A page waits
-/// 10s for what fires with it; every severity's changes, resolutions
+/// 5s for what fires with it; every severity's changes, resolutions
 /// included, go out within a minute, so an incident resolves minutes after
 /// its last alert (the receiver ignores repeats).
 fn timing(s: Severity) -> (&'static str, &'static str, &'static str) {
     match s {
-        Severity::Page => ("10s", "1m", "4h"),
+        Severity::Page => ("5s", "1m", "4h"),
         Severity::Ticket => ("30s", "1m", "24h"),
         Severity::Info => ("1m", "1m", "7d"),
     }

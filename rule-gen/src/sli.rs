@@ -14,9 +14,9 @@ use crate::rules::{Group, Rule};
 
 use edgewatch_catalog::names::recorded::PERIOD_ERROR_RATIO as PERIOD_RATIO;
 pub(crate) use edgewatch_catalog::names::recorded::{
-    BUDGET_REMAINING, ERROR_BUDGET, ERRORS_CHRONIC_INCREASE, ERRORS_INCREASE, LATENCY_THRESHOLD, PERIOD_DAYS,
-    PROBE_SLO, REQUESTS_CHRONIC_INCREASE, REQUESTS_INCREASE, burn_rate, chronic_error_ratio, chronic_requests,
-    sli_error_ratio as error_ratio, sli_requests as requests,
+    ACUTE_BURN, BUDGET_REMAINING, ERROR_BUDGET, ERRORS_CHRONIC_INCREASE, ERRORS_INCREASE, LATENCY_THRESHOLD,
+    PERIOD_DAYS, PROBE_SLO, REQUESTS_CHRONIC_INCREASE, REQUESTS_INCREASE, burn_rate, chronic_error_ratio,
+    chronic_requests, sli_error_ratio as error_ratio, sli_requests as requests,
 };
 
 /// `on (customer, slo)`.
@@ -136,29 +136,34 @@ fn period_rules(periods: &[u64]) -> Vec<Rule> {
     rules
 }
 
-/// A 5-minute stretch that alone is a significant fast burn: above the fast
-/// factor, with more bad requests than chance.
-fn outage_stretch() -> String {
+/// 1 while the SLO burns acutely: over the fast tier's outage window
+/// (twenty scrapes), above the fast factor with more bad requests than
+/// chance, as the fast tier's first pair reads it. Recorded every scrape
+/// interval; absent otherwise.
+fn acute_flag(window: &str) -> Rule {
     let on = on_slo();
-    format!(
-        "(\n    {r5} > {on} group_left () ({fast} * {ERROR_BUDGET})\n  )\n  and {on}\n  (\n    {sig}\n  )",
-        r5 = error_ratio("5m"),
-        fast = FAST_FACTOR.decimal(),
-        sig = significant(&error_ratio("5m"), REQUESTS_INCREASE),
+    let n = count(window);
+    Rule::record(
+        ACUTE_BURN,
+        format!(
+            "(\n  (\n    {r} > {on} group_left () ({fast} * {ERROR_BUDGET})\n  )\n  and {on}\n  (\n    {sig}\n  )\n) * 0 + 1",
+            r = error_ratio(window),
+            fast = FAST_FACTOR.decimal(),
+            sig = significant(&error_ratio(window), &n),
+        ),
     )
 }
 
-/// The chronic SLI over `w`, recorded by a group that runs every
-/// `cadence_secs`: the ratio of the sums of the 5m increases left in, and
-/// the requests they counted. Each request is in the 5m increase of every
-/// evaluation in the five minutes after it, so the sum counts it
-/// `300 / cadence` times. The sum only holds what happened (a fresh start
-/// has minutes of data, and counts minutes of requests), so the floor and
-/// the significance bound see the data the ratio comes from. (promtool
-/// evaluates every group at its own `evaluation_interval`: faster than the
-/// group's interval, it counts more requests, which only makes a test of
-/// quiet stricter.)
-fn chronic(w: &str, cadence_secs: u64) -> [Rule; 2] {
+/// The chronic SLI over `w`: the ratio of the sums of the 5m increases left
+/// in, and the requests they counted. The increases are recorded every
+/// minute and each request is in the five that follow it, so the sum counts
+/// it five times. The sum only holds what happened (a fresh start has
+/// minutes of data, and counts minutes of requests), so the floor and the
+/// significance bound see the data the ratio comes from. (promtool
+/// evaluates every group at the test's `evaluation_interval`: faster than a
+/// minute, it counts more requests, which only makes a test of quiet
+/// stricter.)
+fn chronic(w: &str) -> [Rule; 2] {
     [
         Rule::record(
             chronic_error_ratio(w),
@@ -166,20 +171,16 @@ fn chronic(w: &str, cadence_secs: u64) -> [Rule; 2] {
                 "sum_over_time({ERRORS_CHRONIC_INCREASE}[{w}])\n/\n(sum_over_time({REQUESTS_CHRONIC_INCREASE}[{w}]) > 0)"
             ),
         ),
-        Rule::record(
-            chronic_requests(w),
-            format!(
-                "sum_over_time({REQUESTS_CHRONIC_INCREASE}[{w}]) * {}",
-                crate::burn::Ratio::new(u128::from(cadence_secs), 300).decimal()
-            ),
-        ),
+        Rule::record(chronic_requests(w), format!("sum_over_time({REQUESTS_CHRONIC_INCREASE}[{w}]) / 5")),
     ]
 }
 
 /// The acute recordings (every scrape interval): the windows of a few
 /// scrapes the fast tier reads.
 pub(crate) fn acute(slis: &Slis, w: Windows) -> Vec<Rule> {
-    w.acute().iter().flat_map(|w| slis.over(w)).collect()
+    let mut rules: Vec<Rule> = w.acute().iter().flat_map(|w| slis.over(w)).collect();
+    rules.push(acute_flag(&w.outage.to_string()));
+    rules
 }
 
 /// The recording groups besides the acute one: every minute (the hour, 6h,
@@ -195,17 +196,17 @@ pub(crate) fn groups(slis: &Slis, w: Windows) -> Vec<Group> {
     }
     rules.push(Rule::record(REQUESTS_INCREASE, format!("{} * 300", requests("5m"))));
     rules.push(Rule::record(ERRORS_INCREASE, format!("{} * {} * 300", error_ratio("5m"), requests("5m"))));
-    let outage = outage_stretch();
-    rules.push(Rule::record(
-        REQUESTS_CHRONIC_INCREASE,
-        format!("{REQUESTS_INCREASE}\nunless {}\n(\n  {outage}\n)", on_slo()),
-    ));
-    rules.push(Rule::record(
-        ERRORS_CHRONIC_INCREASE,
-        format!("{ERRORS_INCREASE}\nunless {}\n(\n  {outage}\n)", on_slo()),
-    ));
+    // The chronic SLI takes each 5m increase five minutes late, and leaves
+    // it out when the SLO burned acutely in those five minutes or the five
+    // after: from an outage's first seconds (whose 5m ratio is not above the
+    // factor yet) to its last, nothing of it reaches the slower tiers.
+    let acute = format!("max_over_time({ACUTE_BURN}[10m])");
+    for (name, increase) in [(REQUESTS_CHRONIC_INCREASE, REQUESTS_INCREASE), (ERRORS_CHRONIC_INCREASE, ERRORS_INCREASE)]
+    {
+        rules.push(Rule::record(name, format!("{increase} offset 5m\nunless {} {acute}", on_slo())));
+    }
     for w in CHRONIC_WINDOWS {
-        rules.extend(chronic(w, 60));
+        rules.extend(chronic(w));
     }
     // Burn rates for alert texts and dashboards.
     for w in MINUTE_WINDOWS {
@@ -224,7 +225,7 @@ pub(crate) fn groups(slis: &Slis, w: Windows) -> Vec<Group> {
         long.push(Rule::record(burn_rate(w), format!("{} / {} {ERROR_BUDGET}", error_ratio(w), on_slo())));
     }
     for w in CHRONIC_LONG_WINDOWS {
-        long.extend(chronic(w, 300));
+        long.extend(chronic(w));
     }
     long.extend(period_rules(&slis.periods));
     vec![

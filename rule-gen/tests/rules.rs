@@ -67,7 +67,7 @@ fn alertmanager_and_scrape_files_pass_amtool_and_promtool() {
     let routes = am["route"]["routes"].as_array().unwrap();
     assert_eq!(routes.len(), 3, "a route per severity");
     assert_eq!(routes[0]["matchers"], serde_json::json!([r#"severity="page""#]));
-    assert_eq!((&routes[0]["group_wait"], &routes[0]["group_interval"]), (&"10s".into(), &"1m".into()));
+    assert_eq!((&routes[0]["group_wait"], &routes[0]["group_interval"]), (&"5s".into(), &"1m".into()));
     assert_eq!(routes[0]["repeat_interval"], "4h");
     assert_eq!(am["receivers"][0]["webhook_configs"][0]["url"], "http://receiver.example:9818/api/v1/alertmanager");
     // Only echoes are inhibited: customers' no-data while the exporter is down.
@@ -250,6 +250,23 @@ tests:
       - {eval_time: 90m, alertname: EdgewatchErrorBudgetBurnMedium, exp_alerts: []}
       - {eval_time: 90m, alertname: EdgewatchErrorBudgetBurnSlow, exp_alerts: []}
       - {eval_time: 90m, alertname: EdgewatchNoData, exp_alerts: []}
+  # An hour at 0.5x, then 1% of 1200 requests a minute fail (10x): the slow
+  # tier tickets, and says what it means (not "burning fast").
+  - interval: 15s
+    input_series:
+      - {series: 'edgewatch_slo_requests_total{customer="shop",slo="availability",result="good"}', values: '0+299.85x240 72261+297x559'}
+      - {series: 'edgewatch_slo_requests_total{customer="shop",slo="availability",result="bad"}', values: '0+0.15x240 39+3x559'}
+    alert_rule_test:
+      - {eval_time: 59m, alertname: EdgewatchErrorBudgetBurnSlow, exp_alerts: []}
+      - eval_time: 190m
+        alertname: EdgewatchErrorBudgetBurnSlow
+        exp_alerts:
+          - exp_labels: {customer: shop, slo: availability, slo_kind: availability, severity: ticket, alert_kind: burn_rate_slow}
+            exp_annotations:
+              summary: "shop: the availability SLO's error budget will not last its period"
+              description: "shop: 1% of requests failed the availability SLO, outages left out: more than 3 times what the objective (99.9%) allows over the last 2 hours, or 1.5 times over the last 3 days, and still now. Find the steady source of errors: the budget runs out before the period ends."
+              runbook_url: "https://runbooks.example/burn_rate_slow"
+              dashboard_url: "https://grafana.example/d/edgewatch-shop?var-slo=availability&from=now-6h&to=now"
   # Half of the requests fail, but 10 a minute is below the floor of 1000
   # in any window the tiers read.
   - interval: 1m

@@ -156,7 +156,8 @@ fn series(c: &Customer, step: u64, minutes: u64, rng: &mut Rng) -> Vec<(String, 
             if c.bucket { "0.3" } else { "0.25" }
         ),
     ];
-    let mut totals = [0u64; 6];
+    // Exact expectations may be fractions: counters are floats.
+    let mut totals = [0f64; 6];
     let mut values: Vec<String> = vec![String::new(); 6];
     for i in 0..=steps {
         let minute = (i * step) as f64 / 60.0;
@@ -167,13 +168,16 @@ fn series(c: &Customer, step: u64, minutes: u64, rng: &mut Rng) -> Vec<(String, 
             continue;
         }
         if i > 0 {
+            // The increment since the last sample: the traffic of the step
+            // that ends here, at that step's start.
+            let minute = ((i - 1) * step) as f64 / 60.0;
             let mean = (t.rps)(minute) * step as f64;
-            let draw = |rng: &mut Rng, m: f64| if t.noisy { rng.poisson(m) } else { m.round() as u64 };
+            let draw = |rng: &mut Rng, m: f64| if t.noisy { rng.poisson(m) as f64 } else { m };
             let n = draw(rng, mean);
             let share = |f: fn(f64) -> f64| (f)(minute).clamp(0.0, 1.0);
-            let bad = draw(rng, n as f64 * share(t.bad)).min(n);
-            let slow = draw(rng, n as f64 * share(t.slow)).min(n);
-            let origin = draw(rng, n as f64 * share(t.origin)).min(n);
+            let bad = draw(rng, n * share(t.bad)).min(n);
+            let slow = draw(rng, n * share(t.slow)).min(n);
+            let origin = draw(rng, n * share(t.origin)).min(n);
             for (k, add) in [n - bad, bad, n, origin, n, n - slow].into_iter().enumerate() {
                 totals[k] += add;
             }
@@ -182,7 +186,9 @@ fn series(c: &Customer, step: u64, minutes: u64, rng: &mut Rng) -> Vec<(String, 
             if !v.is_empty() {
                 v.push(' ');
             }
-            let _ = write!(v, "{total}");
+            // Six decimals: exact for whole counts, close for fractions.
+            let text = format!("{total:.6}");
+            v.push_str(text.trim_end_matches('0').trim_end_matches('.'));
         }
     }
     let keep = if c.latency { 6 } else { 4 };
@@ -525,6 +531,29 @@ fn a_full_outage_pages_within_a_minute_and_nothing_fires_after_recovery() {
 }
 
 #[test]
+fn an_outage_right_after_a_fresh_start_is_the_fast_tier_s_alone() {
+    // Prometheus started a minute before a 40-second outage: the slower
+    // tiers' windows hold little else, and still nothing of the outage
+    // reaches them; everything is quiet 3 minutes after recovery.
+    fn fresh_outage(m: f64) -> f64 {
+        if (1.0..1.0 + 40.0 / 60.0).contains(&m) { 1.0 } else { 0.0 }
+    }
+    let t =
+        Traffic { rps: steady20, bad: fresh_outage, slow: zero, origin: fresh_outage, noisy: true, gone_after: None };
+    let groups = [Group {
+        name: "fresh outage",
+        customers: vec![Customer::new("shop", "28d", t)],
+        step: 15,
+        minutes: 30,
+        checks: format!(
+            "  promql_expr_test:\n  - {{expr: 'count by (alertname) (count_over_time(ALERTS{{alertstate=\"firing\"}}[30m]))', eval_time: 30m, exp_samples: [{{labels: '{{alertname=\"EdgewatchErrorBudgetBurnFast\"}}', value: 1}}]}}\n{}",
+            silent("30m", 25)
+        ),
+    }];
+    pass("fresh-outage", "15s", "15s", &groups);
+}
+
+#[test]
 fn the_exporter_down_is_one_alert_and_a_stopped_customer_is_one_alert() {
     fn stops_at_40m(m: f64) -> f64 {
         if (40.0..70.0).contains(&m) { 0.0 } else { 20.0 }
@@ -595,4 +624,119 @@ fn a_latency_slo_without_its_threshold_bucket_names_the_customer_slo_and_le() {
         checks: "  alert_rule_test:\n  - eval_time: 15m\n    alertname: EdgewatchLatencyBucketMissing\n    exp_alerts:\n    - exp_labels: {customer: blind, slo: ttfb, source: edge_ttfb, le: '0.3', severity: ticket, alert_kind: no_data, incident: config}\n      exp_annotations:\n        summary: 'blind: the ttfb latency SLO is blind: no le=\"0.3\" bucket'\n        description: 'blind: requests flow, but the exporter''s edge_ttfb histogram has no bucket at the ttfb SLO''s threshold (le=\"0.3\"), so the SLO measures nothing and its burn-rate alerts cannot fire. The exporter runs with another catalog than the rules: deploy the same catalog to both.'\n        dashboard_url: 'https://grafana.example/d/edgewatch-blind?var-slo=ttfb&from=now-6h&to=now'\n        runbook_url: ''\n".to_owned(),
     }];
     pass("bucket", "15s", "15s", &groups);
+}
+
+/// The burn rates `detection_times` measures: customer id and multiple of
+/// the budget (99.9%: 0.1% errors is 1×).
+const BURNS: [(&str, f64); 9] = [
+    ("b1-5", 1.5),
+    ("b2", 2.0),
+    ("b3", 3.0),
+    ("b5", 5.0),
+    ("b10", 10.0),
+    ("b20", 20.0),
+    ("b50", 50.0),
+    ("b200", 200.0),
+    ("b1000", 1000.0),
+];
+
+/// When the burns of `detection_times` start, in minutes (one measurement
+/// runs at a time).
+static BURN_START: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(60);
+
+/// The error share of customer `id` at `minute`: half the budget before
+/// [`BURN_START`], then its burn.
+fn burn_of(id: &str, minute: f64) -> f64 {
+    let b = BURNS.iter().find(|(c, _)| *c == id).map_or(0.5, |(_, b)| *b);
+    let start = BURN_START.load(std::sync::atomic::Ordering::SeqCst) as f64;
+    if minute < start { 0.0005 } else { (b * 0.001).min(1.0) }
+}
+
+/// One customer per burn rate, deterministic traffic (20 requests/s), the
+/// burns starting at `start` minutes; promtool reports, per alert and
+/// customer, the first time it fired, evaluating every `every` seconds.
+fn first_fired(
+    burns: &[&str],
+    scrape: &str,
+    step: u64,
+    every: u64,
+    start: u64,
+    minutes: u64,
+) -> Vec<(String, String, f64)> {
+    BURN_START.store(start, std::sync::atomic::Ordering::SeqCst);
+    // A `fn` per burn (Traffic holds plain function pointers).
+    macro_rules! burn_fns {
+        ($($name:ident => $id:literal),*) => {
+            $(fn $name(m: f64) -> f64 { burn_of($id, m) })*
+        };
+    }
+    burn_fns!(f1 => "b1-5", f2 => "b2", f3 => "b3", f4 => "b5", f5 => "b10", f6 => "b20", f7 => "b50", f8 => "b200", f9 => "b1000");
+    let fns: [fn(f64) -> f64; 9] = [f1, f2, f3, f4, f5, f6, f7, f8, f9];
+    let customers: Vec<Customer> = BURNS
+        .iter()
+        .zip(fns)
+        .filter(|((id, _), _)| burns.contains(id))
+        .map(|((id, _), bad)| {
+            Customer::new(
+                id,
+                "30d",
+                Traffic { rps: steady20, bad, slow: zero, origin: zero, noisy: false, gone_after: None },
+            )
+        })
+        .collect();
+    let checks = format!(
+        "  promql_expr_test:\n  - {{expr: 'min by (alertname, customer) (min_over_time(timestamp(ALERTS{{alertstate=\"firing\"}})[{minutes}m:{every}s]))', eval_time: {minutes}m, exp_samples: []}}\n"
+    );
+    let group = Group { name: "detection", customers, step, minutes, checks };
+    let (_, said) = promtool("detection", scrape, &format!("{every}s"), &[group]);
+    // promtool prints what it got: `{alertname="…", customer="…"} 3.66E+03, …`.
+    let got = said.lines().find_map(|l| l.trim().strip_prefix("got: ")).unwrap_or_default().to_owned();
+    got.split(", {")
+        .filter_map(|part| {
+            let alert = part.split("alertname=\"").nth(1)?.split('"').next()?.to_owned();
+            let customer = part.split("customer=\"").nth(1)?.split('"').next()?.to_owned();
+            let value: f64 = part.split("} ").nth(1)?.trim().parse().ok()?;
+            Some((alert, customer, value - (start * 60) as f64))
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "a measurement (a few minutes): cargo test -p edgewatch-rule-gen --test scenarios -- --ignored --nocapture"]
+fn detection_times() {
+    // The fast tier at the shipped 15s scrape, evaluated every 15s, its
+    // hour full of healthy traffic before the burn; the slower tiers, whose
+    // windows do not depend on the scrape, evaluated every 5 minutes (within
+    // promtool's sample limit) after three healthy days, so every window is
+    // full when the burn starts.
+    let all: Vec<&str> = BURNS.iter().map(|(id, _)| *id).collect();
+    let mut fired = first_fired(&all, "15s", 15, 15, 60, 120);
+    fired.retain(|(a, _, _)| a == "EdgewatchErrorBudgetBurnFast");
+    let slower = first_fired(&all[3..], "1m", 60, 300, 3 * 1440, 4 * 1440);
+    fired.extend(slower.into_iter().filter(|(a, _, _)| a != "EdgewatchErrorBudgetBurnFast"));
+    // The lowest burns take days: three more days, for three customers only
+    // (the period's sum reads every sample of the six days).
+    let lowest = first_fired(&all[..3], "1m", 60, 300, 3 * 1440, 6 * 1440);
+    fired.extend(lowest.into_iter().filter(|(a, _, _)| a != "EdgewatchErrorBudgetBurnFast"));
+    println!("\n| burn | errors (99.9%) | fast (page) | medium (page) | slow (ticket) |\n|---|---|---|---|---|");
+    for (id, b) in BURNS {
+        let at = |alert: &str| {
+            fired.iter().find(|(a, c, _)| a == alert && c == id).map_or("—".to_owned(), |(_, _, s)| {
+                if *s < 120.0 {
+                    format!("{s:.0} s")
+                } else if *s < 3.0 * 3600.0 {
+                    format!("{:.0} min", s / 60.0)
+                } else {
+                    format!("{:.1} h", s / 3600.0)
+                }
+            })
+        };
+        println!(
+            "| {b}× | {} | {} | {} | {} |",
+            format!("{:.2}%", (b * 0.1).min(100.0)).replace(".00%", "%"),
+            at("EdgewatchErrorBudgetBurnFast"),
+            at("EdgewatchErrorBudgetBurnMedium"),
+            at("EdgewatchErrorBudgetBurnSlow")
+        );
+    }
 }
