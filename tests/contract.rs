@@ -65,6 +65,7 @@ fn every_metric_a_rule_or_panel_reads_is_produced() {
             delivery: edgewatch_rule_gen::Delivery {
                 receiver_url: "http://receiver.example/api/v1/alertmanager".to_owned(),
                 exporter_targets: vec!["exporter.example:9817".to_owned()],
+                exporter_job: edgewatch_rule_gen::DEFAULT_EXPORTER_JOB.to_owned(),
             },
         },
     )

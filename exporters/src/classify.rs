@@ -58,6 +58,21 @@ pub(crate) const SECURITY_ACTIONS: [&str; 13] = [
     "other",
 ];
 
+/// Whether `raw` spells `name` (snake case), ignoring case and
+/// underscores: Logpush writes `managedChallenge`, other sources
+/// `managed_challenge`.
+fn spells(raw: &[u8], name: &str) -> bool {
+    let mut raw = raw.iter().filter(|b| **b != b'_');
+    let mut name = name.bytes().filter(|b| *b != b'_');
+    loop {
+        match (raw.next(), name.next()) {
+            (None, None) => return true,
+            (Some(a), Some(b)) if a.eq_ignore_ascii_case(&b) => {}
+            _ => return false,
+        }
+    }
+}
+
 /// The action's index (of the raw bytes as read), or `None` when the
 /// request met no security action.
 pub(crate) fn security_action(raw: Option<&[u8]>) -> Option<usize> {
@@ -65,13 +80,14 @@ pub(crate) fn security_action(raw: Option<&[u8]>) -> Option<usize> {
         None | Some(b"" | b"unknown") => None,
         Some(s) => {
             // Solved managed challenges come in two flavours; count them as one.
-            let s = match s {
-                b"managed_challenge_non_interactive_solved" | b"managed_challenge_interactive_solved" => {
-                    b"managed_challenge_solved"
-                }
-                other => other,
+            let s: &[u8] = if spells(s, "managed_challenge_non_interactive_solved")
+                || spells(s, "managed_challenge_interactive_solved")
+            {
+                b"managed_challenge_solved"
+            } else {
+                s
             };
-            Some(SECURITY_ACTIONS[..12].iter().position(|a| a.as_bytes().eq_ignore_ascii_case(s)).unwrap_or(12))
+            Some(SECURITY_ACTIONS[..12].iter().position(|a| spells(s, a)).unwrap_or(12))
         }
     }
 }
@@ -129,6 +145,21 @@ mod tests {
         assert_eq!(security_action(Some(b"nonsense")).map(|i| SECURITY_ACTIONS[i]), Some("other"));
         assert!(security_action(Some(b"block")).is_some_and(is_mitigation));
         assert!(!security_action(Some(b"log")).is_some_and(is_mitigation));
+    }
+
+    #[test]
+    fn logpush_camel_case_actions_are_recognised() {
+        // Logpush's `SecurityAction` values are camel case.
+        let action = |raw: &[u8]| security_action(Some(raw)).map(|i| SECURITY_ACTIONS[i]);
+        assert_eq!(action(b"managedChallenge"), Some("managed_challenge"));
+        assert!(security_action(Some(b"managedChallenge")).is_some_and(is_mitigation));
+        assert_eq!(action(b"jschallenge"), Some("jschallenge"));
+        assert_eq!(action(b"challengeSolved"), Some("challenge_solved"));
+        assert_eq!(action(b"managedChallengeNonInteractiveSolved"), Some("managed_challenge_solved"));
+        assert_eq!(action(b"managedChallengeInteractiveSolved"), Some("managed_challenge_solved"));
+        assert_eq!(action(b"challengeFailed"), Some("challenge_failed"));
+        assert_eq!(action(b"connectionClose"), Some("other"));
+        assert_eq!(action(b"managedChallengeX"), Some("other"));
     }
 
     #[test]

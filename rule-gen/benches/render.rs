@@ -34,6 +34,7 @@ fn options() -> Options {
         delivery: Delivery {
             receiver_url: "http://localhost:9818/api/v1/alertmanager".to_owned(),
             exporter_targets: vec![],
+            exporter_job: edgewatch_rule_gen::DEFAULT_EXPORTER_JOB.to_owned(),
         },
     }
 }

@@ -21,7 +21,14 @@ pub struct Delivery {
     pub receiver_url: String,
     /// The exporters' `host:port` addresses.
     pub exporter_targets: Vec<String>,
+    /// The scrape job that scrapes them: the exporter-down and no-data
+    /// alerts read its `up` ([`DEFAULT_EXPORTER_JOB`] unless your own
+    /// scrape configuration names it otherwise).
+    pub exporter_job: String,
 }
+
+/// The scrape job `prometheus/scrape-edgewatch.yml` names by default.
+pub const DEFAULT_EXPORTER_JOB: &str = "edgewatch-exporter";
 
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Config {
@@ -182,7 +189,7 @@ pub(crate) struct StaticConfig {
 pub(crate) fn scrape(d: &Delivery, interval: &str) -> ScrapeFragment {
     ScrapeFragment {
         scrape_configs: vec![ScrapeConfig {
-            job_name: crate::alerts::EXPORTER_JOB.to_owned(),
+            job_name: d.exporter_job.clone(),
             scrape_interval: interval.to_owned(),
             static_configs: vec![StaticConfig { targets: d.exporter_targets.clone() }],
         }],

@@ -69,12 +69,9 @@ pub(crate) fn kind_alert(name: &str, kind: AlertKind, expr: &str, for_: &str, te
         .annotation("dashboard_url", dashboard(links))
 }
 
-/// The scrape job of the exporters, as `prometheus/scrape-edgewatch.yml`
-/// names it; the exporter-down and no-data alerts read its `up`.
-pub(crate) const EXPORTER_JOB: &str = "edgewatch-exporter";
-
-fn up() -> String {
-    format!("up{{job=\"{EXPORTER_JOB}\"}}")
+/// Whether the exporters' scrapes worked: `up` of their scrape job.
+fn up(job: &str) -> String {
+    format!("up{{job=\"{job}\"}}")
 }
 
 /// One window pair: the long and short windows above the pair's threshold,
@@ -143,11 +140,11 @@ pub(crate) fn burn(kind: AlertKind, pairs: &[Pair], links: &Links) -> Rule {
 /// per customer (not per SLO), with the same labels from pending to
 /// resolved. Only for customers whose last hour would put ten requests in
 /// five minutes, so a quiet customer's empty minutes are not news.
-fn no_data(links: &Links) -> Rule {
+fn no_data(links: &Links, job: &str) -> Rule {
     let c = label::CUSTOMER;
     let expr = format!(
         "  max by ({c}) (\n      ({REQUESTS_5M} == 0)\n    or\n      ({CUSTOMER_INFO} unless on ({c}) {REQUESTS_5M})\n  )\n  and on ({c}) ({REQUESTS_1H} * 300 >= 10)\n  and on () (count({up} == 1) > 0)",
-        up = up(),
+        up = up(job),
     );
     kind_alert(
         "EdgewatchNoData",
@@ -165,8 +162,8 @@ fn no_data(links: &Links) -> Rule {
 /// The exporter not scraped: one alert per exporter (or one when the job
 /// is gone), not one per customer; it also holds back the customers'
 /// no-data alerts (their guard, and an inhibit rule).
-fn exporter_down(links: &Links) -> Rule {
-    Rule::alert("EdgewatchExporterDown", format!("  ({} == 0)\nor\n  absent({})", up(), up()))
+fn exporter_down(links: &Links, job: &str) -> Rule {
+    Rule::alert("EdgewatchExporterDown", format!("  ({} == 0)\nor\n  absent({})", up(job), up(job)))
         .for_("2m")
         .label(label::SEVERITY, edgewatch_catalog::names::Severity::Page.as_str())
         .label(label::ALERT_KIND, AlertKind::NoData.as_str())
@@ -174,7 +171,7 @@ fn exporter_down(links: &Links) -> Rule {
         .annotation(
             "description",
             format!(
-                "Prometheus has not scraped the edgewatch exporter{{{{ with $labels.instance }}}} {{{{ . }}}}{{{{ end }}}} for 2 minutes, or no target of job {EXPORTER_JOB} exists: every customer's request metrics are stale, so their burn-rate, no-data and traffic alerts cannot fire. Check the exporter process and port, and Prometheus' targets page."
+                "Prometheus has not scraped the edgewatch exporter{{{{ with $labels.instance }}}} {{{{ . }}}}{{{{ end }}}} for 2 minutes, or no target of job {job} exists: every customer's request metrics are stale, so their burn-rate, no-data and traffic alerts cannot fire. Check the exporter process and port, and Prometheus' targets page."
             ),
         )
         .annotation(
@@ -222,12 +219,18 @@ fn bucket_missing(sources: &[LatencySource], links: &Links) -> Option<Rule> {
 
 /// The alerts read every scrape interval, beside the fast tier (which
 /// `lib.rs` puts with the acute recordings it reads).
-pub(crate) fn groups(links: &Links, pairs: &[Pair], sources: &[LatencySource], interval: &str) -> Vec<Group> {
+pub(crate) fn groups(
+    links: &Links,
+    pairs: &[Pair],
+    sources: &[LatencySource],
+    interval: &str,
+    job: &str,
+) -> Vec<Group> {
     let mut rules = vec![
         burn(AlertKind::BurnRateMedium, pairs, links),
         burn(AlertKind::BurnRateSlow, pairs, links),
-        no_data(links),
-        exporter_down(links),
+        no_data(links, job),
+        exporter_down(links, job),
     ];
     rules.extend(bucket_missing(sources, links));
     vec![Group {

@@ -28,6 +28,11 @@ pub(crate) fn measured(c: &Customer) -> impl Iterator<Item = &Slo> {
 /// window: the customer's floor counts requests, which probes never reach.
 pub(crate) const PROBE_FLOOR: u64 = 10;
 
+/// The name of `c`'s group of constants.
+pub(crate) fn group_name(c: &Customer) -> String {
+    format!("edgewatch-customer-{}", c.id)
+}
+
 pub(crate) fn group(c: &Customer, pairs: &[Pair]) -> Group {
     let mut rules = vec![
         constant(CUSTOMER_INFO, "1", c)
@@ -96,10 +101,5 @@ pub(crate) fn group(c: &Customer, pairs: &[Pair]) -> Group {
             rules.push(constant(RUNBOOK, "1", c).label(label::ALERT_KIND, kind.as_str()).label("runbook_url", url));
         }
     }
-    Group {
-        name: format!("edgewatch-customer-{}", c.id),
-        interval: Some("1m".to_owned()),
-        partial_response_strategy: None,
-        rules,
-    }
+    Group { name: group_name(c), interval: Some("1m".to_owned()), partial_response_strategy: None, rules }
 }

@@ -36,7 +36,7 @@ use edgewatch_catalog::Catalog;
 use edgewatch_catalog::model::SloSpec;
 use edgewatch_catalog::names::{AlertKind, SloKind};
 
-pub use crate::alertmanager::Delivery;
+pub use crate::alertmanager::{DEFAULT_EXPORTER_JOB, Delivery};
 use crate::rules::RuleFile;
 
 /// The format rules are deployed in.
@@ -129,6 +129,18 @@ fn wrap(name: &str, groups: Vec<rules::Group>, target: &Target, header: &str) ->
 
 /// A customer's constants, and (target `prometheus`) its promtool tests
 /// beside the plain rule files they test.
+/// The shared rule groups, each before the groups that read it: the order
+/// Prometheus' intervals make effective, which promtool tests are given.
+pub const GROUP_ORDER: [&str; 7] = [
+    "edgewatch-fast",
+    "edgewatch-sli",
+    "edgewatch-sli-long",
+    "edgewatch-traffic",
+    "edgewatch-slo-alerts",
+    "edgewatch-traffic-alerts",
+    "edgewatch-probe-alerts",
+];
+
 /// The shared rule files, which the generated tests load.
 const SHARED: [&str; 4] = ["edgewatch-sli", "edgewatch-alerts", "edgewatch-traffic", "edgewatch-probes"];
 
@@ -147,7 +159,7 @@ fn customer_files(
             .chain(std::iter::once(format!("../rules/customers/{}.yml", c.id)))
             .collect();
         let windows = burn::Windows::for_scrape(opts.scrape_interval);
-        if let Some(test) = unittests::file(c, links, windows, opts.scrape_interval, rule_files) {
+        if let Some(test) = unittests::file(c, links, windows, opts, rule_files) {
             files.push(yaml(&format!("tests/{}.yml", c.id), header, &test)?);
         }
         let traffic_rules =
@@ -200,7 +212,10 @@ pub fn render(catalog: &Catalog, opts: &Options) -> Result<Vec<OutputFile>, Rend
     // each set is wrapped.
     let sets: Vec<(String, Vec<rules::Group>)> = vec![
         (SHARED[0].to_owned(), sli_groups),
-        (SHARED[1].to_owned(), alerts::groups(&links, &pairs, &slis.sources, &every_scrape)),
+        (
+            SHARED[1].to_owned(),
+            alerts::groups(&links, &pairs, &slis.sources, &every_scrape, &opts.delivery.exporter_job),
+        ),
         (SHARED[2].to_owned(), traffic::groups(&links, &windows.confirm.to_string(), &every_scrape)),
         (SHARED[3].to_owned(), probes::groups(&links, &every_scrape)),
     ];

@@ -21,7 +21,16 @@ use edgewatch_catalog::Duration;
 pub(crate) struct TestFile {
     rule_files: Vec<String>,
     evaluation_interval: String,
+    /// promtool runs groups in no fixed order unless told: in the order
+    /// Prometheus' intervals make effective (constants, then each group
+    /// before those that read it), so a result never depends on chance.
+    group_eval_order: Vec<String>,
     tests: Vec<TestGroup>,
+}
+
+/// The groups in the order they feed each other, `c`'s constants first.
+fn eval_order(c: &Customer, shared: &[&str]) -> Vec<String> {
+    std::iter::once(crate::constants::group_name(c)).chain(shared.iter().map(|g| (*g).to_owned())).collect()
 }
 
 #[derive(Debug, Serialize)]
@@ -276,10 +285,10 @@ fn requests_total(c: &Customer, st: Steps, n: u128, minutes: u128, then: u128, m
     }
 }
 
-/// The exporter scraped all along.
-fn up(st: Steps, minutes: u128) -> Series {
+/// The exporter scraped all along, by `job`.
+fn up(job: &str, st: Steps, minutes: u128) -> Series {
     Series {
-        series: format!("up{{job=\"{}\",instance=\"exporter.test:9817\"}}", crate::alerts::EXPORTER_JOB),
+        series: format!("up{{job=\"{job}\",instance=\"exporter.test:9817\"}}"),
         values: format!("1x{}", minutes * st.per_minute),
     }
 }
@@ -289,12 +298,13 @@ pub(crate) fn file(
     c: &Customer,
     l: &Links,
     windows: crate::burn::Windows,
-    scrape: Duration,
+    opts: &crate::Options,
     rule_files: Vec<String>,
 ) -> Option<TestFile> {
+    let job = opts.delivery.exporter_job.as_str();
     let slo = c.slos.iter().find(|s| matches!(s.spec, SloSpec::Availability { .. }))?;
     let budget = Ratio::from_decimal(&slo.objective.complement_ratio());
-    let st = Steps::new(scrape);
+    let st = Steps::new(opts.scrape_interval);
     let id = c.id.as_str();
     let min = u128::from(c.alerting.min_requests);
     // Requests a minute for the quiet cases: enough for the floor over the
@@ -336,7 +346,7 @@ pub(crate) fn file(
             vec![counter(id, "good", whole(per_minute)), counter(id, "bad", whole(0))],
             latency(c, st, per_minute, None),
             probes(c, st, per_minute, 0),
-            vec![requests_total(c, st, per_minute, 120, 0, 0), up(st, 120)],
+            vec![requests_total(c, st, per_minute, 120, 0, 0), up(job, st, 120)],
         ]
         .concat(),
         alert_rule_test: quiet("90m", &all),
@@ -381,7 +391,7 @@ pub(crate) fn file(
         interval: st.interval(),
         input_series: [
             vec![counter(id, "good", stop(per_minute)), counter(id, "bad", stop(0))],
-            vec![requests_total(c, st, per_minute, 30, 0, 30), up(st, 60)],
+            vec![requests_total(c, st, per_minute, 30, 0, 30), up(job, st, 60)],
         ]
         .concat(),
         alert_rule_test: stopped,
@@ -390,7 +400,8 @@ pub(crate) fn file(
 
     // Samples come each scrape interval; evaluating each minute is enough
     // for these cases and keeps the file to seconds.
-    Some(TestFile { rule_files, evaluation_interval: "1m".to_owned(), tests })
+    let group_eval_order = eval_order(c, &crate::GROUP_ORDER);
+    Some(TestFile { rule_files, evaluation_interval: "1m".to_owned(), group_eval_order, tests })
 }
 
 /// The labels of an alert of `kind` about the whole customer, plus `extra`.
@@ -501,7 +512,12 @@ fn probe_alerts(c: &Customer, l: &Links) -> Vec<TestGroup> {
 /// series, so they load only the traffic rules and the customer's constants.
 pub(crate) fn traffic_file(c: &Customer, l: &Links, rule_files: Vec<String>) -> TestFile {
     // Evaluating every 5m (the samples' spacing) keeps a week to seconds.
-    TestFile { rule_files, evaluation_interval: "5m".to_owned(), tests: vec![traffic_drop(c, l)] }
+    TestFile {
+        rule_files,
+        evaluation_interval: "5m".to_owned(),
+        group_eval_order: eval_order(c, &["edgewatch-traffic", "edgewatch-traffic-alerts"]),
+        tests: vec![traffic_drop(c, l)],
+    }
 }
 
 /// A week of steady traffic, then a fifth of it: the drop alert fires, on

@@ -18,6 +18,7 @@ fn options() -> Options {
         delivery: edgewatch_rule_gen::Delivery {
             receiver_url: "http://receiver.example:9818/api/v1/alertmanager".to_owned(),
             exporter_targets: vec!["exporter.example:9817".to_owned()],
+            exporter_job: edgewatch_rule_gen::DEFAULT_EXPORTER_JOB.to_owned(),
         },
     }
 }
@@ -180,6 +181,25 @@ fn generated_unit_tests_pass_for_every_customer() {
 }
 
 #[test]
+fn the_group_order_given_to_promtool_covers_every_shared_group() {
+    let catalog =
+        edgewatch_catalog::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/catalog")).unwrap().catalog;
+    let mut shared: Vec<String> = render(&catalog, &options())
+        .unwrap()
+        .iter()
+        .filter(|f| f.path.starts_with("rules") && !f.path.starts_with("rules/customers"))
+        .flat_map(|f| {
+            let doc: serde_json::Value = edgewatch_catalog::yaml::from_str(&f.contents).unwrap();
+            doc["groups"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+        })
+        .collect();
+    shared.sort();
+    let mut order: Vec<String> = edgewatch_rule_gen::GROUP_ORDER.iter().map(|g| (*g).to_owned()).collect();
+    order.sort();
+    assert_eq!(shared, order);
+}
+
+#[test]
 fn rendering_is_deterministic() {
     let catalog =
         edgewatch_catalog::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/catalog")).unwrap().catalog;
@@ -206,6 +226,8 @@ customers:
 const UNIT_TEST: &str = r#"
 rule_files: [RULES]
 evaluation_interval: 1m
+# As Prometheus would: constants first, then what each group reads.
+group_eval_order: [edgewatch-customer-shop, edgewatch-fast, edgewatch-sli, edgewatch-sli-long, edgewatch-traffic, edgewatch-slo-alerts]
 tests:
   # 2% of 600 requests a minute fail: above 1.44% on every window.
   - interval: 15s

@@ -214,6 +214,7 @@ fn rules(name: &str, customers: &[Customer], scrape: &str) -> (PathBuf, Vec<Path
         delivery: edgewatch_rule_gen::Delivery {
             receiver_url: "http://receiver.example/api/v1/alertmanager".to_owned(),
             exporter_targets: vec!["exporter.example:9817".to_owned()],
+            exporter_job: edgewatch_rule_gen::DEFAULT_EXPORTER_JOB.to_owned(),
         },
     };
     let mut files = Vec::new();
@@ -250,9 +251,17 @@ fn promtool(name: &str, scrape: &str, every: &str, groups: &[Group<'_>]) -> (boo
         }
     }
     let (dir, files) = rules(name, &all, scrape);
+    // Constants first, then each group before those that read it, as
+    // Prometheus' intervals make it: promtool's own order is chance.
+    let order: Vec<String> = all
+        .iter()
+        .map(|c| format!("edgewatch-customer-{}", c.id))
+        .chain(edgewatch_rule_gen::GROUP_ORDER.iter().map(|g| (*g).to_owned()))
+        .collect();
     let mut test = format!(
-        "rule_files: [{}]\nevaluation_interval: {every}\ntests:\n",
-        files.iter().map(|f| format!("'{}'", f.display())).collect::<Vec<_>>().join(", ")
+        "rule_files: [{}]\nevaluation_interval: {every}\ngroup_eval_order: [{}]\ntests:\n",
+        files.iter().map(|f| format!("'{}'", f.display())).collect::<Vec<_>>().join(", "),
+        order.join(", ")
     );
     let mut rng = Rng(0x5EED_2026_1204);
     for g in groups {

@@ -45,6 +45,11 @@ pub(crate) struct Args {
     /// The edgewatch receiver's webhook URL, for the Alertmanager files.
     #[arg(long, value_name = "URL", default_value = "http://localhost:9818/api/v1/alertmanager")]
     receiver_url: String,
+    /// The scrape job of the exporters: the scrape fragment names it, and
+    /// the exporter-down and no-data alerts read its `up` (set it to your
+    /// own job's name when you scrape the exporters your way).
+    #[arg(long, value_name = "NAME", default_value = edgewatch_rule_gen::DEFAULT_EXPORTER_JOB)]
+    exporter_job: String,
     /// An exporter's HOST:PORT for the scrape fragment (repeatable).
     #[arg(long = "exporter", value_name = "HOST:PORT", default_values_t = ["localhost:9817".to_owned()])]
     exporters: Vec<String>,
@@ -131,6 +136,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         delivery: edgewatch_rule_gen::Delivery {
             receiver_url: args.receiver_url.clone(),
             exporter_targets: args.exporters.clone(),
+            exporter_job: args.exporter_job.clone(),
         },
     };
     let mut files = edgewatch_rule_gen::render(&catalog, &opts)?;
