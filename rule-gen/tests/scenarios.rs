@@ -350,10 +350,7 @@ fn exactly_one_times_the_budget_alerts_nothing_for_any_period() {
     fn at_budget(_: f64) -> f64 {
         0.001
     }
-    fn steady(_: f64) -> f64 {
-        20.0
-    }
-    let traffic = Traffic { rps: steady, bad: at_budget, slow: zero, origin: zero, noisy: false, gone_after: None };
+    let traffic = Traffic { rps: steady20, bad: at_budget, slow: zero, origin: zero, noisy: false, gone_after: None };
     // Three and a half days: the longest window (3d) full, and then some.
     let customers: Vec<Customer> = [("p7", "7d"), ("p14", "14d"), ("p28", "28d"), ("p30", "30d"), ("p90", "90d")]
         .iter()
