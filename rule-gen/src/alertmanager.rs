@@ -94,7 +94,7 @@ fn timing(s: Severity) -> (&'static str, &'static str, &'static str) {
     match s {
         Severity::Page => ("5s", "1m", "4h"),
         Severity::Ticket => ("30s", "1m", "24h"),
-        Severity::Info => ("1m", "1m", "7d"),
+        Severity::Info => ("1m", "1m", "4d"),
     }
 }
 
