@@ -96,7 +96,10 @@ impl Stack {
         let (exporter, receiver, prometheus, alertmanager) = (free_port(), free_port(), free_port(), free_port());
         let bin = env!("CARGO_BIN_EXE_edgewatch");
 
-        // The configs as `edgewatch render` writes them.
+        // The configs as `edgewatch render` writes them: Prometheus' whole
+        // example, Alertmanager's with the receiver's token file.
+        let token = dir.join("receiver-token");
+        std::fs::write(&token, "alertmanager-to-receiver").unwrap();
         let out = dir.join("deploy");
         let rendered = Command::new(bin)
             .args(["render", "--catalog"])
@@ -106,27 +109,18 @@ impl Stack {
             .args(["--scrape-interval", scrape])
             .arg(format!("--exporter=127.0.0.1:{exporter}"))
             .arg(format!("--receiver-url=http://127.0.0.1:{receiver}/api/v1/alertmanager"))
+            .arg(format!("--alertmanager-url=http://127.0.0.1:{alertmanager}"))
+            .arg("--receiver-credentials-file")
+            .arg(&token)
             .output()
             .unwrap();
         assert!(rendered.status.success(), "render: {}", String::from_utf8_lossy(&rendered.stderr));
-        let scrape_file: serde_json::Value = edgewatch_catalog::yaml::from_str(
-            &std::fs::read_to_string(out.join("prometheus/scrape-edgewatch.yml")).unwrap(),
-        )
-        .unwrap();
-        // YAML takes JSON: Prometheus' configuration, with the rendered
-        // scrape job and rule files, alerting to our Alertmanager.
-        let prom_config = serde_json::json!({
-            "global": {"scrape_interval": scrape, "evaluation_interval": scrape},
-            "rule_files": [out.join("rules/*.yml"), out.join("rules/customers/*.yml")],
-            "alerting": {"alertmanagers": [{"static_configs": [{"targets": [format!("127.0.0.1:{alertmanager}")]}]}]},
-            "scrape_configs": scrape_file["scrape_configs"],
-        });
-        std::fs::write(dir.join("prometheus.yml"), prom_config.to_string()).unwrap();
         std::fs::write(
             dir.join("receiver.yml"),
             format!(
-                "data_dir: '{}'\nprometheus: {{url: 'http://127.0.0.1:{prometheus}', timeout: 2s}}\n",
-                dir.join("receiver-data").display()
+                "data_dir: '{}'\nauth: {{bearer_token: 'file:{}'}}\nprometheus: {{url: 'http://127.0.0.1:{prometheus}', timeout: 2s}}\n",
+                dir.join("receiver-data").display(),
+                token.display()
             ),
         )
         .unwrap();
@@ -161,7 +155,7 @@ impl Stack {
         ];
         processes.push(spawn(
             Command::new(tool("prometheus", "prometheus"))
-                .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
+                .arg(format!("--config.file={}", out.join("prometheus/prometheus.example.yml").display()))
                 .arg(format!("--storage.tsdb.path={}", dir.join("prom-data").display()))
                 .arg(format!("--web.listen-address=127.0.0.1:{prometheus}")),
             &dir.join("prometheus.log"),

@@ -114,7 +114,8 @@ fn render_writes_rules_and_dashboards_and_check_finds_a_removed_customer() {
     let (catalog_s, out_s) = (catalog.to_str().unwrap(), out.to_str().unwrap());
     let run = edgewatch(&["render", "--catalog", catalog_s, "--out", out_s]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
-    assert_eq!(text(&run.stdout), format!("wrote 26 files to {out_s}\n"));
+    assert_eq!(text(&run.stdout), format!("wrote 28 files to {out_s}\n"));
+    assert!(out.join("README.md").is_file() && out.join("prometheus/prometheus.example.yml").is_file());
     let hooli = out.join("grafana/dashboards/standard/edgewatch-hooli.json");
     let dashboard: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&hooli).unwrap()).unwrap();
     assert_eq!(dashboard["uid"], "edgewatch-hooli");
@@ -143,6 +144,38 @@ fn render_writes_rules_and_dashboards_and_check_finds_a_removed_customer() {
     assert!(k8s.join("grafana/sidecar/edgewatch-dashboard-acme-retail.yaml").is_file());
     assert!(!k8s.join("grafana/dashboards").exists());
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn render_check_agrees_however_the_catalog_path_is_spelled() {
+    let dir = std::env::temp_dir().join(format!("edgewatch-cli-spelling-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = dir.join("out");
+    let out_s = out.to_str().unwrap();
+    let run = edgewatch(&["render", "--catalog", "examples/catalog", "--out", out_s]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    // The same catalog, spelled otherwise and copied elsewhere: nothing stale.
+    let absolute = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/catalog");
+    let copy = dir.join("elsewhere/catalog");
+    copy_catalog(&copy, &[]);
+    for spelled in ["./examples/catalog", "examples/catalog/", absolute.to_str().unwrap(), copy.to_str().unwrap()] {
+        let check = edgewatch(&["render", "--catalog", spelled, "--out", out_s, "--check"]);
+        assert_eq!(check.status.code(), Some(0), "{spelled}: {}", text(&check.stdout));
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn render_rejects_a_broken_catalog_as_check_does() {
+    let dir = std::env::temp_dir().join(format!("edgewatch-cli-render-broken-{}", std::process::id()));
+    let broken = ["--catalog", "catalog/tests/fixtures/broken"];
+    let render = edgewatch(&["render", broken[0], broken[1], "--out", dir.to_str().unwrap()]);
+    let check = edgewatch(&["check", broken[0], broken[1]]);
+    assert_eq!(render.status.code(), Some(1));
+    // The same diagnostics, one per line (not one log line with `\n` in it).
+    assert_eq!(text(&render.stderr), text(&check.stderr));
+    assert!(text(&render.stderr).lines().any(|l| l.ends_with("unknown tier `enterprize`")), "{}", text(&render.stderr));
+    assert!(!dir.exists(), "nothing written");
 }
 
 #[test]

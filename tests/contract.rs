@@ -66,6 +66,8 @@ fn every_metric_a_rule_or_panel_reads_is_produced() {
                 receiver_url: "http://receiver.example/api/v1/alertmanager".to_owned(),
                 exporter_targets: vec!["exporter.example:9817".to_owned()],
                 exporter_job: edgewatch_rule_gen::DEFAULT_EXPORTER_JOB.to_owned(),
+                receiver_credentials_file: None,
+                alertmanager_url: "http://localhost:9093".to_owned(),
             },
         },
     )

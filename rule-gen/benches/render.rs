@@ -35,6 +35,8 @@ fn options() -> Options {
             receiver_url: "http://localhost:9818/api/v1/alertmanager".to_owned(),
             exporter_targets: vec![],
             exporter_job: edgewatch_rule_gen::DEFAULT_EXPORTER_JOB.to_owned(),
+            receiver_credentials_file: None,
+            alertmanager_url: "http://localhost:9093".to_owned(),
         },
     }
 }

@@ -25,6 +25,11 @@ pub struct Delivery {
     /// alerts read its `up` ([`DEFAULT_EXPORTER_JOB`] unless your own
     /// scrape configuration names it otherwise).
     pub exporter_job: String,
+    /// A file holding the receiver's bearer token, for Alertmanager's
+    /// `http_config.authorization.credentials_file`; `None`: no auth.
+    pub receiver_credentials_file: Option<String>,
+    /// Alertmanager's URL, for Prometheus' `alerting` section.
+    pub alertmanager_url: String,
 }
 
 /// The scrape job `prometheus/scrape-edgewatch.yml` names by default.
@@ -75,6 +80,21 @@ pub(crate) struct Webhook {
     pub(crate) send_resolved: bool,
     /// 0: all alerts of a group in one notification.
     pub(crate) max_alerts: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) http_config: Option<HttpConfig>,
+}
+
+/// Alertmanager's HTTP client settings: the receiver's bearer token.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct HttpConfig {
+    pub(crate) authorization: Authorization,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Authorization {
+    #[serde(rename = "type")]
+    pub(crate) kind: &'static str,
+    pub(crate) credentials_file: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -162,7 +182,14 @@ pub(crate) fn config(d: &Delivery) -> Config {
         },
         receivers: vec![Receiver {
             name: RECEIVER.to_owned(),
-            webhook_configs: vec![Webhook { url: d.receiver_url.clone(), send_resolved: true, max_alerts: 0 }],
+            webhook_configs: vec![Webhook {
+                url: d.receiver_url.clone(),
+                send_resolved: true,
+                max_alerts: 0,
+                http_config: d.receiver_credentials_file.clone().map(|credentials_file| HttpConfig {
+                    authorization: Authorization { kind: "Bearer", credentials_file },
+                }),
+            }],
         }],
         inhibit_rules: inhibit_rules(),
     }
@@ -184,6 +211,59 @@ pub(crate) struct ScrapeConfig {
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct StaticConfig {
     pub(crate) targets: Vec<String>,
+}
+
+/// A complete Prometheus configuration around the scrape job: the rule
+/// files beside it, and alerting to Alertmanager.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct PrometheusConfig {
+    pub(crate) global: Global,
+    pub(crate) rule_files: Vec<String>,
+    pub(crate) alerting: Alerting,
+    pub(crate) scrape_configs: Vec<ScrapeConfig>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Global {
+    pub(crate) scrape_interval: String,
+    pub(crate) evaluation_interval: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Alerting {
+    pub(crate) alertmanagers: Vec<AlertmanagerConfig>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct AlertmanagerConfig {
+    pub(crate) scheme: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) path_prefix: Option<String>,
+    pub(crate) static_configs: Vec<StaticConfig>,
+}
+
+/// `prometheus/prometheus.example.yml`: the rule files are relative to it
+/// (Prometheus resolves them from the configuration's folder).
+pub(crate) fn prometheus(d: &Delivery, interval: &str) -> PrometheusConfig {
+    let am = url::Url::parse(&d.alertmanager_url).ok();
+    let scheme = am.as_ref().map_or("http", url::Url::scheme).to_owned();
+    let target = am
+        .as_ref()
+        .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
+        .unwrap_or_else(|| "localhost:9093".to_owned());
+    let path_prefix = am.as_ref().map(|u| u.path().trim_end_matches('/').to_owned()).filter(|p| !p.is_empty());
+    PrometheusConfig {
+        global: Global { scrape_interval: interval.to_owned(), evaluation_interval: interval.to_owned() },
+        rule_files: vec!["../rules/*.yml".to_owned(), "../rules/customers/*.yml".to_owned()],
+        alerting: Alerting {
+            alertmanagers: vec![AlertmanagerConfig {
+                scheme,
+                path_prefix,
+                static_configs: vec![StaticConfig { targets: vec![target] }],
+            }],
+        },
+        scrape_configs: scrape(d, interval).scrape_configs,
+    }
 }
 
 pub(crate) fn scrape(d: &Delivery, interval: &str) -> ScrapeFragment {

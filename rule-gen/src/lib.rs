@@ -10,10 +10,13 @@
 //! - `rules/customers/<id>.yml`: each customer's constants (objectives,
 //!   budgets, thresholds with severities, traffic floor, runbook links);
 //! - `alertmanager/routes.yml` and `alertmanager/alertmanager.example.yml`:
-//!   routes per customer and severity to the edgewatch receiver, and
-//!   inhibit rules;
-//! - `prometheus/scrape-edgewatch.yml`: the scrape job for the exporters;
-//! - `tests/<id>.yml`: promtool unit tests of each customer's alerts.
+//!   a route per severity to the edgewatch receiver (with its bearer
+//!   token's file), and inhibit rules;
+//! - `prometheus/scrape-edgewatch.yml`: the scrape job for the exporters,
+//!   and `prometheus/prometheus.example.yml`, a whole configuration that
+//!   loads the rules, scrapes the exporters and alerts to Alertmanager;
+//! - `tests/<id>.yml`: promtool unit tests of each customer's alerts;
+//! - `README.md`: which file goes where.
 //!
 //! The number of rules that query metrics does not grow with the catalog;
 //! only the constants do, one small group per customer. Rendering is pure
@@ -24,6 +27,7 @@ mod alerts;
 mod burn;
 mod constants;
 mod probes;
+mod readme;
 mod rules;
 mod sli;
 mod traffic;
@@ -258,11 +262,13 @@ pub fn render(catalog: &Catalog, opts: &Options) -> Result<Vec<OutputFile>, Rend
     files.push(yaml("alertmanager/alertmanager.example.yml", &header, &am)?);
     let fragment = alertmanager::Fragment { routes: am.route.routes, inhibit_rules: am.inhibit_rules };
     files.push(yaml("alertmanager/routes.yml", &header, &fragment)?);
-    files.push(yaml(
-        "prometheus/scrape-edgewatch.yml",
-        &header,
-        &alertmanager::scrape(&opts.delivery, &opts.scrape_interval.to_string()),
-    )?);
+    let interval = opts.scrape_interval.to_string();
+    files.push(yaml("prometheus/scrape-edgewatch.yml", &header, &alertmanager::scrape(&opts.delivery, &interval))?);
+    if opts.target == Target::Prometheus {
+        let prometheus = alertmanager::prometheus(&opts.delivery, &interval);
+        files.push(yaml("prometheus/prometheus.example.yml", &header, &prometheus)?);
+    }
+    files.push(OutputFile { path: PathBuf::from("README.md"), contents: readme::text(opts) });
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)
 }

@@ -19,6 +19,8 @@ fn options() -> Options {
             receiver_url: "http://receiver.example:9818/api/v1/alertmanager".to_owned(),
             exporter_targets: vec!["exporter.example:9817".to_owned()],
             exporter_job: edgewatch_rule_gen::DEFAULT_EXPORTER_JOB.to_owned(),
+            receiver_credentials_file: Some("/etc/alertmanager/edgewatch-receiver-token".to_owned()),
+            alertmanager_url: "http://localhost:9093".to_owned(),
         },
     }
 }
@@ -57,6 +59,8 @@ fn alertmanager_and_scrape_files_pass_amtool_and_promtool() {
     };
     check("amtool", "prometheus-alertmanager", &["check-config"], "alertmanager/alertmanager.example.yml");
     check("promtool", "prometheus", &["check", "config"], "prometheus/scrape-edgewatch.yml");
+    // The whole example loads every rule file (paths relative to it).
+    check("promtool", "prometheus", &["check", "config"], "prometheus/prometheus.example.yml");
 
     let am: serde_json::Value = edgewatch_catalog::yaml::from_str(
         &std::fs::read_to_string(dir.join("alertmanager/alertmanager.example.yml")).unwrap(),
@@ -70,7 +74,12 @@ fn alertmanager_and_scrape_files_pass_amtool_and_promtool() {
     assert_eq!(routes[0]["matchers"], serde_json::json!([r#"severity="page""#]));
     assert_eq!((&routes[0]["group_wait"], &routes[0]["group_interval"]), (&"5s".into(), &"1m".into()));
     assert_eq!(routes[0]["repeat_interval"], "4h");
-    assert_eq!(am["receivers"][0]["webhook_configs"][0]["url"], "http://receiver.example:9818/api/v1/alertmanager");
+    let webhook = &am["receivers"][0]["webhook_configs"][0];
+    assert_eq!(webhook["url"], "http://receiver.example:9818/api/v1/alertmanager");
+    assert_eq!(
+        webhook["http_config"]["authorization"],
+        serde_json::json!({"type": "Bearer", "credentials_file": "/etc/alertmanager/edgewatch-receiver-token"})
+    );
     // Only echoes are inhibited: customers' no-data while the exporter is down.
     assert_eq!(am["inhibit_rules"][0]["source_matchers"], serde_json::json!([r#"alertname="EdgewatchExporterDown""#]));
     assert_eq!(am["inhibit_rules"][0]["equal"], serde_json::json!([]));

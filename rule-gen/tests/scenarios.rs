@@ -215,6 +215,8 @@ fn rules(name: &str, customers: &[Customer], scrape: &str) -> (PathBuf, Vec<Path
             receiver_url: "http://receiver.example/api/v1/alertmanager".to_owned(),
             exporter_targets: vec!["exporter.example:9817".to_owned()],
             exporter_job: edgewatch_rule_gen::DEFAULT_EXPORTER_JOB.to_owned(),
+            receiver_credentials_file: None,
+            alertmanager_url: "http://localhost:9093".to_owned(),
         },
     };
     let mut files = Vec::new();

@@ -25,7 +25,7 @@ pub(crate) fn run(path: &Path, format: Format) -> anyhow::Result<ExitCode> {
         Err(rejected) => (None, rejected.diagnostics),
     };
     match format {
-        Format::Text => text(summary, &diagnostics),
+        Format::Text => report(summary, &diagnostics),
         Format::Json => json(summary, &diagnostics),
     }
     .context("cannot write the result")?;
@@ -51,7 +51,9 @@ fn template_error(path: &Path, catalog: &edgewatch_catalog::Catalog) -> Option<D
     })
 }
 
-fn text(summary: Option<Summary>, diagnostics: &[Diagnostic]) -> std::io::Result<()> {
+/// Diagnostics on standard error, compiler style, then the summary (on
+/// standard output) or the verdict; `render` reports a catalog the same way.
+pub(crate) fn report(summary: Option<Summary>, diagnostics: &[Diagnostic]) -> std::io::Result<()> {
     let mut err = std::io::stderr().lock();
     err.write_all(edgewatch_catalog::render(diagnostics).as_bytes())?;
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();

@@ -10,8 +10,6 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use edgewatch_rule_gen::{Options, OutputFile, Target};
 
-use super::runtime;
-
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// The customer catalog: a file or a folder of YAML files.
@@ -50,6 +48,10 @@ pub(crate) struct Args {
     /// own job's name when you scrape the exporters your way).
     #[arg(long, value_name = "NAME", default_value = edgewatch_rule_gen::DEFAULT_EXPORTER_JOB)]
     exporter_job: String,
+    /// The file Alertmanager reads the receiver's bearer token from
+    /// (`http_config.authorization.credentials_file`); empty: no auth.
+    #[arg(long, value_name = "PATH", default_value = "/etc/alertmanager/edgewatch-receiver-token")]
+    receiver_credentials_file: String,
     /// An exporter's HOST:PORT for the scrape fragment (repeatable).
     #[arg(long = "exporter", value_name = "HOST:PORT", default_values_t = ["localhost:9817".to_owned()])]
     exporters: Vec<String>,
@@ -66,7 +68,8 @@ pub(crate) struct Args {
     /// `files`: the Prometheus URL in the datasource provisioning example.
     #[arg(long, value_name = "URL", default_value = "http://localhost:9090")]
     prometheus_url: String,
-    /// `files`: the Alertmanager URL in the datasource provisioning example.
+    /// Alertmanager's URL: where `prometheus.example.yml` sends alerts, and
+    /// (`files`) the Alertmanager datasource in the provisioning example.
     #[arg(long, value_name = "URL", default_value = "http://localhost:9093")]
     alertmanager_url: String,
     /// `grafana-operator`: a label of the Grafana instances to load the
@@ -116,7 +119,19 @@ const GENERATED_DIRS: [&str; 7] = [
 ];
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let catalog = runtime::load_catalog(&args.catalog)?;
+    // An invalid catalog is reported as `check` reports it, and exits 1.
+    let catalog = match edgewatch_catalog::load(&args.catalog) {
+        Ok(loaded) => {
+            std::io::stderr()
+                .write_all(edgewatch_catalog::render(&loaded.warnings).as_bytes())
+                .context("cannot write the warnings")?;
+            loaded.catalog
+        }
+        Err(rejected) => {
+            super::check::report(None, &rejected.diagnostics).context("cannot write the diagnostics")?;
+            return Ok(ExitCode::FAILURE);
+        }
+    };
     let target = match args.target {
         TargetArg::Prometheus => Target::Prometheus,
         TargetArg::PrometheusOperator => Target::PrometheusOperator {
@@ -130,13 +145,15 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     };
     let opts = Options {
         target,
-        catalog_name: args.catalog.display().to_string(),
+        catalog_name: catalog_name(&args.catalog),
         grafana_url: args.grafana_url.clone(),
         scrape_interval: args.scrape_interval,
         delivery: edgewatch_rule_gen::Delivery {
             receiver_url: args.receiver_url.clone(),
             exporter_targets: args.exporters.clone(),
             exporter_job: args.exporter_job.clone(),
+            receiver_credentials_file: Some(args.receiver_credentials_file.clone()).filter(|f| !f.is_empty()),
+            alertmanager_url: args.alertmanager_url.clone(),
         },
     };
     let mut files = edgewatch_rule_gen::render(&catalog, &opts)?;
@@ -192,10 +209,18 @@ fn dashboard_options(args: &Args) -> edgewatch_dashboards::Options {
                 instance_selector: args.grafana_instance.iter().cloned().collect(),
             },
         },
-        catalog_name: args.catalog.display().to_string(),
+        catalog_name: catalog_name(&args.catalog),
         grafana_url: args.grafana_url.clone(),
         scrape_interval: args.scrape_interval,
     }
+}
+
+/// The catalog's name in file headers: its file or folder name, however
+/// the path was spelled (`./examples/catalog`, a trailing slash, absolute),
+/// so `render --check` agrees across machines.
+fn catalog_name(path: &Path) -> String {
+    let full = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    full.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
 }
 
 /// Files under `dir` (relative to `out`), recursively.
