@@ -7,6 +7,7 @@
 //! - `GET /metrics`: Prometheus text, OpenMetrics or the Prometheus protobuf
 //!   format (with native histograms), by `Accept`.
 //! - `GET /-/healthy`, `GET /-/ready`.
+//! - `GET /`: a landing page linking the endpoints.
 //! - `GET /api/v1/top?customer=ID&by=ip|asn|country|path|user_agent[&n=10]`.
 
 use std::sync::Arc;
@@ -31,8 +32,35 @@ use crate::{Inner, Push, unix_now, unix_now_secs};
 
 const LOGPUSH: LineFormat = LineFormat::Json(FieldMap::Logpush);
 
+/// The landing page: what the exporter is and where its endpoints are.
+fn landing(inner: &Inner) -> edgewatch_web::Landing {
+    use edgewatch_web::Endpoint;
+    let mut endpoints = vec![
+        Endpoint::get("/metrics", "per-customer metrics (Prometheus text, OpenMetrics or protobuf)"),
+        Endpoint::get("/-/healthy", "200 while the process runs"),
+        Endpoint::get("/-/ready", "200 when it takes pushes; 503 while it starts or stops"),
+        Endpoint::get(
+            "/api/v1/top?customer=ID&by=ip",
+            "top offenders of a customer (by ip, asn, country, path or user_agent)",
+        ),
+    ];
+    for push in &inner.pushes {
+        endpoints.push(Endpoint::post(
+            push.config.path.clone(),
+            format!("Logpush batches for input `{}`", push.config.name),
+        ));
+    }
+    edgewatch_web::Landing {
+        name: "edgewatch exporter",
+        description: "Per-customer Layer-7 metrics from request logs and synthetic probes.",
+        version: env!("CARGO_PKG_VERSION"),
+        endpoints,
+    }
+}
+
 pub(crate) fn router(inner: Arc<Inner>) -> Router {
     let mut router = Router::new()
+        .route("/", landing(&inner).route())
         .route("/metrics", get(metrics))
         .route("/-/healthy", get(|| async { "OK\n" }))
         .route("/-/ready", get(ready))

@@ -24,11 +24,13 @@
 
 mod auth;
 mod config;
+mod landing;
 mod tls;
 
 use std::future::Future;
 
 pub use config::{WebConfig, WebConfigError};
+pub use landing::{Endpoint, Landing};
 
 /// Serves `router` on `listener` with the web config's TLS, basic auth and
 /// headers, until `shutdown` completes; then lets requests in flight finish.

@@ -1,5 +1,5 @@
-//! The receiver's endpoints: the webhook, `/metrics`, `/-/healthy` and
-//! `/-/ready`.
+//! The receiver's endpoints: the webhook, `/metrics`, `/-/healthy`,
+//! `/-/ready`, and a landing page at `/`.
 //!
 //! The webhook answers 200 only once the notification is committed to the
 //! store; 503 when it could not be (Alertmanager retries 5xx, and re-sends
@@ -23,9 +23,26 @@ use crate::time::now_ms;
 /// The webhook's path.
 pub const WEBHOOK_PATH: &str = "/api/v1/alertmanager";
 
+/// The landing page: what the receiver is and where its endpoints are.
+fn landing() -> edgewatch_web::Landing {
+    use edgewatch_web::Endpoint;
+    edgewatch_web::Landing {
+        name: "edgewatch receiver",
+        description: "Alertmanager's webhook target: incidents, Jira issues and PagerDuty alerts.",
+        version: env!("CARGO_PKG_VERSION"),
+        endpoints: vec![
+            Endpoint::post(WEBHOOK_PATH, "Alertmanager's webhook (version 4 notifications)"),
+            Endpoint::get("/metrics", "the receiver's own metrics (OpenMetrics)"),
+            Endpoint::get("/-/healthy", "200 while the process runs"),
+            Endpoint::get("/-/ready", "200 when the store answers"),
+        ],
+    }
+}
+
 pub(crate) fn router(inner: Arc<Inner>) -> Router {
     let limit = usize::try_from(inner.body_limit).unwrap_or(usize::MAX);
     Router::new()
+        .route("/", landing().route())
         .route(WEBHOOK_PATH, post(webhook).layer(DefaultBodyLimit::max(limit)))
         .route("/metrics", get(metrics))
         .route("/-/healthy", get(|| async { "Healthy.\n" }))

@@ -260,3 +260,16 @@ fn sample_incident() -> edgewatch_webhook_receiver::action::Incident {
     edgewatch_webhook_receiver::incident::apply(None, g, Some("shop".to_owned()), "2026-11-21T08:00:00Z", false)
         .incident
 }
+
+#[tokio::test]
+async fn the_root_is_a_landing_page_linking_the_endpoints() {
+    let r = start("landing").await;
+    let resp = r.client.get(format!("{}/", r.url)).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let page = resp.text().await.unwrap();
+    for link in ["<a href=\"/metrics\">", "<a href=\"/-/healthy\">", "<a href=\"/-/ready\">", WEBHOOK_PATH] {
+        assert!(page.contains(link), "{link} missing:\n{page}");
+    }
+    assert!(page.contains(env!("CARGO_PKG_VERSION")), "{page}");
+}

@@ -204,6 +204,18 @@ async fn a_body_cut_off_counts_nothing_and_counts_once_when_resent() {
 }
 
 #[tokio::test]
+async fn the_root_is_a_landing_page_linking_the_endpoints() {
+    let ex = start(SECURED).await;
+    let (status, page) = ex.get("/").await;
+    assert_eq!(status, 200);
+    for link in
+        ["<a href=\"/metrics\">", "<a href=\"/-/healthy\">", "<a href=\"/-/ready\">", "/api/v1/top", "/ingest/cf"]
+    {
+        assert!(page.contains(link), "{link} missing:\n{page}");
+    }
+}
+
+#[tokio::test]
 async fn answers_logpush_destination_validation() {
     let ex = start(SECURED).await;
     let (status, _) = ex.push("/ingest/cf", gzip(br#"{"content":"tests"}"#), &[AUTH]).await;
