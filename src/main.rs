@@ -2,6 +2,7 @@
 //! over to the crates; each subcommand lives in `cmd/`.
 
 use std::io::IsTerminal as _;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -84,7 +85,16 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            tracing::error!(error = format!("{err:#}"), "edgewatch failed.");
+            // Plain text on stderr, each cause once: a library error that
+            // already says its source is not followed by it again.
+            let mut message = err.to_string();
+            for cause in err.chain().skip(1) {
+                let cause = cause.to_string();
+                if !message.contains(&cause) {
+                    message = format!("{message}: {cause}");
+                }
+            }
+            let _ = writeln!(std::io::stderr(), "edgewatch: error: {message}");
             ExitCode::from(2)
         }
     }

@@ -202,3 +202,39 @@ fn receiver_dead_letters_work_on_a_store_without_a_running_receiver() {
     assert!(text(&serve.stderr).contains("--catalog is required"), "{}", text(&serve.stderr));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_receiver_that_cannot_start_says_why_once_and_what_to_do() {
+    let dir = std::env::temp_dir().join(format!("edgewatch-cli-receiver-start-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("no-such-folder/audit.jsonl");
+    let catalog = dir.join("catalog.yaml");
+    std::fs::write(
+        &catalog,
+        format!(
+            "destinations:\n  audit-log: {{log: {{path: '{}'}}}}\ncustomers:\n  - {{id: shop, hosts: [shop.example], alerting: {{routes: [{{to: [audit-log]}}]}}}}\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    let config = dir.join("receiver.yml");
+    std::fs::write(&config, format!("data_dir: '{}'\n", dir.join("data").display())).unwrap();
+    let out = edgewatch(&[
+        "receiver",
+        "--catalog",
+        catalog.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+        "--web.listen-address",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    // The path, the cause once, and what to do; plain text, one line.
+    assert!(err.contains(&log.display().to_string()), "{err}");
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    assert!(err.contains("destinations.audit-log.log.path"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -56,7 +56,9 @@ pub enum BuildError {
         source: edgewatch_catalog::SecretError,
     },
     /// The log file could not be opened.
-    #[error("destination `{destination}`: cannot open {path} for appending: {source}")]
+    #[error(
+        "destination `{destination}`: cannot open {path} for appending: {source}; create its folder, or point `destinations.{destination}.log.path` in the catalog elsewhere (`-` is standard output)"
+    )]
     Open {
         /// The destination's name in the catalog.
         destination: String,
