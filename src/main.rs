@@ -45,6 +45,10 @@ enum Command {
     /// alerts into incidents, and open, update and resolve Jira issues and
     /// PagerDuty incidents; `dead-letters` lists and replays failed actions.
     Receiver(Box<cmd::receiver::Args>),
+    /// The whole alert loop on one machine: the exporter and the receiver,
+    /// the real Prometheus and Alertmanager as children, and with `--demo`
+    /// synthetic traffic and an outage.
+    Up(Box<cmd::up::Args>),
 }
 
 /// Output format of `check`.
@@ -81,6 +85,7 @@ fn main() -> ExitCode {
         Command::Exporter(args) => cmd::exporter::run(&args),
         Command::Render(args) => cmd::render::run(&args),
         Command::Receiver(args) => cmd::receiver::run(&args),
+        Command::Up(args) => cmd::up::run(&args),
     };
     match result {
         Ok(code) => code,

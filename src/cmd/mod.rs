@@ -5,3 +5,4 @@ pub(crate) mod exporter;
 pub(crate) mod receiver;
 pub(crate) mod render;
 mod runtime;
+pub(crate) mod up;

@@ -20,6 +20,7 @@ pub(crate) struct Metrics {
     pending: Gauge,
     oldest_age: Gauge<f64, std::sync::atomic::AtomicU64>,
     dead: Gauge,
+    open: Gauge,
     enrichment: Histogram,
     ack: Histogram,
 }
@@ -49,6 +50,8 @@ impl Default for Metrics {
         );
         let dead = Gauge::default();
         registry.register("dead_letters", "Actions that failed for good, waiting for a replay", dead.clone());
+        let open = Gauge::default();
+        registry.register("incidents_open", "Incidents firing now", open.clone());
         let enrichment = Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]);
         registry.register(
             "enrichment_duration_seconds",
@@ -61,7 +64,7 @@ impl Default for Metrics {
             "Time from a notification's arrival to its durable answer",
             ack.clone(),
         );
-        Self { registry, notifications, actions, pending, oldest_age, dead, enrichment, ack }
+        Self { registry, notifications, actions, pending, oldest_age, dead, open, enrichment, ack }
     }
 }
 
@@ -92,6 +95,7 @@ impl Metrics {
     pub(crate) fn render(&self, depth: Depth, now_ms: i64) -> String {
         self.pending.set(i64::try_from(depth.pending).unwrap_or(i64::MAX));
         self.dead.set(i64::try_from(depth.dead).unwrap_or(i64::MAX));
+        self.open.set(i64::try_from(depth.open_incidents).unwrap_or(i64::MAX));
         #[allow(clippy::cast_precision_loss)] // milliseconds of age
         let age = depth.oldest_pending_at.map_or(0.0, |t| (now_ms - t).max(0) as f64 / 1000.0);
         self.oldest_age.set(age);

@@ -138,6 +138,8 @@ pub struct Depth {
     pub oldest_pending_at: Option<i64>,
     /// Dead letters.
     pub dead: u64,
+    /// Incidents firing now.
+    pub open_incidents: u64,
 }
 
 /// What pruning removed.

@@ -370,7 +370,13 @@ impl Store for Sqlite {
                 Ok((r.get(0)?, r.get(1)?))
             })?;
         let dead: i64 = conn.query_row("SELECT COUNT(*) FROM outbox WHERE status = 'dead'", [], |r| r.get(0))?;
-        Ok(Depth { pending: pending.unsigned_abs(), oldest_pending_at: oldest, dead: dead.unsigned_abs() })
+        let open: i64 = conn.query_row("SELECT COUNT(*) FROM incidents WHERE status = 'firing'", [], |r| r.get(0))?;
+        Ok(Depth {
+            pending: pending.unsigned_abs(),
+            oldest_pending_at: oldest,
+            dead: dead.unsigned_abs(),
+            open_incidents: open.unsigned_abs(),
+        })
     }
 
     fn ping(&self) -> Result<(), StoreError> {

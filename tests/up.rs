@@ -1,0 +1,111 @@
+//! `edgewatch up --demo` on the example catalog, with the real Prometheus
+//! and Alertmanager on ports it picks: the scripted outage becomes an
+//! incident in the log destination, which resolves; SIGTERM then stops `up`
+//! and every process it started.
+
+#![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Processes whose command line names `needle` (the state folder), besides
+/// this test itself.
+fn processes_naming(needle: &str) -> Vec<String> {
+    let me = std::process::id().to_string();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let pid = entry.file_name().to_string_lossy().into_owned();
+        if !pid.bytes().all(|b| b.is_ascii_digit()) || pid == me {
+            continue;
+        }
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if cmdline.contains(needle) {
+                found.push(format!("{pid}: {cmdline}"));
+            }
+        }
+    }
+    found
+}
+
+/// The log destination's actions so far: (action, incident key).
+fn actions(path: &std::path::Path) -> Vec<(String, String)> {
+    let Ok(text) = std::fs::read_to_string(path) else { return Vec::new() };
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .map(|v| {
+            (v["action"].as_str().unwrap_or("").to_owned(), v["incident"]["key"].as_str().unwrap_or("").to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn up_demo_runs_the_loop_to_an_incident_and_sigterm_leaves_nothing_running() {
+    // The real parts must be installed (scripts/test installs them).
+    let _ = edgewatch_test_kit::tool("prometheus", "prometheus");
+    let _ = edgewatch_test_kit::tool("prometheus-alertmanager", "prometheus-alertmanager");
+    let state = edgewatch_test_kit::scratch_dir("up-demo");
+    let state_s = state.to_str().unwrap().to_owned();
+    let any = "127.0.0.1:0";
+    let mut up = Command::new(env!("CARGO_BIN_EXE_edgewatch"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["up", "--catalog", "examples/catalog", "--state-dir", &state_s, "--demo"])
+        // The demo's timings, shortened for the test.
+        .args(["--scrape-interval", "1s", "--demo.warmup", "15s", "--demo.outage", "40s"])
+        .args(["--exporter.listen-address", any, "--receiver.listen-address", any])
+        .args(["--prometheus.listen-address", any, "--alertmanager.listen-address", any])
+        .env_remove("EDGEWATCH_PD_ROUTING_KEY")
+        .env_remove("EDGEWATCH_JIRA_TOKEN")
+        .stdout(std::fs::File::create(state.with_extension("out")).unwrap())
+        .stderr(std::fs::File::create(state.with_extension("err")).unwrap())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+
+    // The outage's incident opens in the log destination, then resolves.
+    let log = state.join("logs/audit-log.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let (opened, resolved) = loop {
+        let seen = actions(&log);
+        let opened = seen.iter().find(|(a, _)| a == "open").map(|(_, k)| k.clone());
+        if let Some(key) = &opened
+            && seen.iter().any(|(a, k)| a == "resolve" && k == key)
+        {
+            break (key.clone(), true);
+        }
+        if let Ok(Some(status)) = up.try_wait() {
+            panic!(
+                "up exited ({status}): {}",
+                std::fs::read_to_string(state.with_extension("err")).unwrap_or_default()
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no incident opened and resolved within 240s: {seen:?}\n{}",
+            std::fs::read_to_string(state.with_extension("out")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(opened.starts_with("customer=") && resolved, "{opened}");
+    let children = processes_naming(&state_s);
+    assert!(children.len() >= 2, "Prometheus and Alertmanager run under the state folder: {children:?}");
+
+    // SIGTERM: `up` stops everything it started and exits 0.
+    let term = Command::new("kill").args(["-TERM", &up.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = up.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "up did not stop within 30s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(status.success(), "up exited {status}");
+    let left = processes_naming(&state_s);
+    assert!(left.is_empty(), "left running: {left:?}");
+    let out = std::fs::read_to_string(state.with_extension("out")).unwrap();
+    assert!(out.contains("prometheus    http://127.0.0.1:"), "{out}");
+    assert!(out.contains("stopped: everything edgewatch up started has exited"), "{out}");
+    let _ = std::fs::remove_dir_all(&state);
+}
