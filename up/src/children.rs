@@ -26,12 +26,16 @@ pub(crate) fn missing(what: &str, package: &str) -> String {
     )
 }
 
-/// `addr`, with a free port when its port is 0: children bind their own.
-pub(crate) fn port_for(addr: SocketAddr) -> std::io::Result<SocketAddr> {
-    if addr.port() != 0 {
-        return Ok(addr);
+/// `addr` for a child to bind: port 0 becomes a free port, and a port in
+/// use (Debian's `prometheus` package starts its own service on 9090) a
+/// free one too, which the second value says.
+pub(crate) fn port_for(addr: SocketAddr) -> std::io::Result<(SocketAddr, Option<String>)> {
+    if addr.port() != 0 && std::net::TcpListener::bind(addr).is_ok() {
+        return Ok((addr, None));
     }
-    std::net::TcpListener::bind(addr)?.local_addr()
+    let free = std::net::TcpListener::bind(SocketAddr::new(addr.ip(), 0))?.local_addr()?;
+    let note = (addr.port() != 0).then(|| format!("{addr} is in use (another service?); using {free}"));
+    Ok((free, note))
 }
 
 /// The children started, by name.

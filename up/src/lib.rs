@@ -139,8 +139,14 @@ async fn start(opts: &Options, say: &mut dyn Say) -> Result<Started, UpError> {
     let receiver_listener = bind(opts.listen.receiver).await?;
     let exporter = exporter_listener.local_addr().map_err(io(state))?;
     let receiver = receiver_listener.local_addr().map_err(io(state))?;
-    let prometheus = children::port_for(opts.listen.prometheus).map_err(io(state))?;
-    let alertmanager = children::port_for(opts.listen.alertmanager).map_err(io(state))?;
+    let (prometheus, busy) = children::port_for(opts.listen.prometheus).map_err(io(state))?;
+    if let Some(note) = busy {
+        say.line(&format!("prometheus: {note}"));
+    }
+    let (alertmanager, busy) = children::port_for(opts.listen.alertmanager).map_err(io(state))?;
+    if let Some(note) = busy {
+        say.line(&format!("alertmanager: {note}"));
+    }
 
     let deploy = state.join("deploy");
     prepare::render(
