@@ -46,10 +46,13 @@ fn up_demo_runs_the_loop_to_an_incident_and_sigterm_leaves_nothing_running() {
     let _ = edgewatch_test_kit::tool("prometheus-alertmanager", "prometheus-alertmanager");
     let state = edgewatch_test_kit::scratch_dir("up-demo");
     let state_s = state.to_str().unwrap().to_owned();
+    // Given relative to the working folder, as the README's command does.
+    let (cwd, relative) = (state.parent().unwrap(), state.file_name().unwrap().to_str().unwrap());
     let any = "127.0.0.1:0";
+    let catalog = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/catalog");
     let mut up = Command::new(env!("CARGO_BIN_EXE_edgewatch"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["up", "--catalog", "examples/catalog", "--state-dir", &state_s, "--demo"])
+        .current_dir(cwd)
+        .args(["up", "--catalog", catalog.to_str().unwrap(), "--state-dir", relative, "--demo"])
         // The demo's timings, shortened for the test.
         .args(["--scrape-interval", "1s", "--demo.warmup", "15s", "--demo.outage", "40s"])
         .args(["--exporter.listen-address", any, "--receiver.listen-address", any])

@@ -120,10 +120,12 @@ struct Started {
 /// Writes the state, renders the configs, starts the exporter and the
 /// receiver in this process and Prometheus and Alertmanager as children.
 async fn start(opts: &Options, say: &mut dyn Say) -> Result<Started, UpError> {
-    let state = &opts.state_dir;
-    for dir in [state.join("logs"), state.join("receiver"), state.join("prometheus"), state.join("alertmanager")] {
+    for dir in ["logs", "receiver", "prometheus", "alertmanager"].map(|d| opts.state_dir.join(d)) {
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
     }
+    // Absolute: the configs name files in it, and Alertmanager reads a
+    // relative path from its own configuration's folder.
+    let state = &std::fs::canonicalize(&opts.state_dir).map_err(io(&opts.state_dir))?;
     let token_file = state.join("receiver-token");
     prepare::write_token(&token_file)?;
     let prepared =
