@@ -112,3 +112,52 @@ fn up_demo_runs_the_loop_to_an_incident_and_sigterm_leaves_nothing_running() {
     assert!(out.contains("stopped: everything edgewatch up started has exited"), "{out}");
     let _ = std::fs::remove_dir_all(&state);
 }
+
+#[test]
+fn a_child_that_dies_is_reported_and_up_exits_non_zero() {
+    let state = edgewatch_test_kit::scratch_dir("up-child-dies");
+    let any = "127.0.0.1:0";
+    // `false` stands for a Prometheus that exits at once.
+    let out = Command::new(env!("CARGO_BIN_EXE_edgewatch"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["up", "--catalog", "examples/catalog", "--state-dir", state.to_str().unwrap()])
+        .args(["--prometheus", "/bin/false", "--alertmanager", "/bin/false"])
+        .args(["--exporter.listen-address", any, "--receiver.listen-address", any])
+        .args(["--prometheus.listen-address", any, "--alertmanager.listen-address", any])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stdout));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("exited") && err.contains("logs/"), "{err}");
+    let left = processes_naming(state.to_str().unwrap());
+    assert!(left.is_empty(), "left running: {left:?}");
+    let _ = std::fs::remove_dir_all(&state);
+}
+
+#[test]
+fn without_prometheus_and_alertmanager_up_says_how_to_install_them() {
+    let state = edgewatch_test_kit::scratch_dir("up-missing");
+    let any = "127.0.0.1:0";
+    let up = Command::new(env!("CARGO_BIN_EXE_edgewatch"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["up", "--catalog", "examples/catalog", "--state-dir", state.to_str().unwrap()])
+        .args(["--exporter.listen-address", any, "--receiver.listen-address", any])
+        .args(["--prometheus.listen-address", any, "--alertmanager.listen-address", any])
+        // A PATH with neither.
+        .env("PATH", "/nonexistent")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let _ = Command::new("/bin/kill").args(["-TERM", &up.id().to_string()]).status();
+    let out = up.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("sudo apt-get install prometheus"), "{said}");
+    assert!(said.contains("sudo apt-get install prometheus-alertmanager"), "{said}");
+    assert!(said.contains("exporter      http://127.0.0.1:"), "{said}");
+    let _ = std::fs::remove_dir_all(&state);
+}
