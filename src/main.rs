@@ -9,12 +9,14 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod cmd;
+mod logging;
 
 /// Per-customer L7 SLO monitoring for edge networks, driven by one catalog.
 #[derive(Debug, Parser)]
 #[command(name = "edgewatch", version, about, long_about = None)]
 struct Cli {
-    /// Only log messages at this level or above.
+    /// Only log edgewatch's messages at this level or above (other crates
+    /// log warnings and errors; `RUST_LOG` overrides both, by target).
     #[arg(long = "log.level", value_enum, default_value_t = LogLevel::Info, global = true)]
     log_level: LogLevel,
 
@@ -75,7 +77,8 @@ fn main() -> ExitCode {
         LogLevel::Error => tracing::Level::ERROR,
     };
     tracing_subscriber::fmt()
-        .with_max_level(level)
+        .with_env_filter(logging::filter(level))
+        .fmt_fields(logging::EscapedFields)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();

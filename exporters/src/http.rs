@@ -2,8 +2,9 @@
 //!
 //! - `POST <push path>`: a Logpush batch, counted as it streams in. 200 once
 //!   counted; 401 without the secret; 400 for a broken gzip stream or a body
-//!   cut off; 413 over a size limit. Logpush retries on failure, and a
-//!   refused batch was counted in no part.
+//!   cut off; 408 for a body sent too slowly; 413 over a size limit; 503
+//!   with `Retry-After` past `--web.max-in-flight` or while stopping.
+//!   Logpush retries on failure, and a refused batch was counted in no part.
 //! - `GET /metrics`: Prometheus text, OpenMetrics or the Prometheus protobuf
 //!   format (with native histograms), by `Accept`.
 //! - `GET /-/healthy`, `GET /-/ready`.
@@ -85,8 +86,9 @@ enum Received {
     Whole,
     /// Over the push's `max_body_bytes`.
     TooLarge(u64),
-    /// The client broke off or sent a malformed body.
-    Broken(String),
+    /// The client broke off, sent a malformed body (400) or sent it too
+    /// slowly (408).
+    Broken(StatusCode, String),
 }
 
 async fn ingest_push(State(inner): State<Arc<Inner>>, i: usize, headers: HeaderMap, body: Body) -> Response {
@@ -135,8 +137,9 @@ async fn ingest_push(State(inner): State<Arc<Inner>>, i: usize, headers: HeaderM
         (Received::TooLarge(limit), _) => {
             refused("too_large", StatusCode::PAYLOAD_TOO_LARGE, format!("the body is larger than {limit} bytes"))
         }
-        (Received::Broken(e), _) => {
-            refused("broken", StatusCode::BAD_REQUEST, format!("the body could not be read: {e}"))
+        (Received::Broken(status, e), _) => {
+            let reason = if status == StatusCode::REQUEST_TIMEOUT { "timeout" } else { "broken" };
+            refused(reason, status, format!("the body could not be read: {e}"))
         }
         (Received::Whole, Ok(Ok(Outcome::Counted(batch)))) => {
             let (lines, malformed) = (batch.lines, batch.malformed);
@@ -172,7 +175,7 @@ async fn receive(mut body: Body, limit: u64, tx: &tokio::sync::mpsc::Sender<Byte
             Ok(Ok(data)) => data,
             // Trailers carry nothing to count.
             Ok(Err(_)) => continue,
-            Err(e) => return Received::Broken(e.to_string()),
+            Err(e) => return Received::Broken(edgewatch_web::body_error_status(&e), e.to_string()),
         };
         received += chunk.len() as u64;
         if received > limit {

@@ -213,6 +213,13 @@ impl Exporter {
         http::router(Arc::clone(&self.inner))
     }
 
+    /// Pushes parsed at once unless `--web.max-in-flight` says otherwise:
+    /// twice the cores (a push waits on the network part of the time), at
+    /// least 4. Each holds at most one batch's memory (docs/exporter.md).
+    pub fn default_in_flight() -> usize {
+        std::thread::available_parallelism().map_or(4, |n| n.get() * 2).max(4)
+    }
+
     /// Serves on `listener`, with the web config's TLS, basic auth and
     /// headers, and runs the probes, until `shutdown` completes; then drains.
     pub async fn serve(

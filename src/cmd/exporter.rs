@@ -21,9 +21,8 @@ pub(crate) struct Args {
     /// Address to listen on.
     #[arg(long = "web.listen-address", value_name = "ADDR", default_value = "0.0.0.0:9817")]
     listen: String,
-    /// TLS, basic auth and response headers, in exporter-toolkit's format.
-    #[arg(long = "web.config.file", value_name = "FILE")]
-    web_config: Option<PathBuf>,
+    #[command(flatten)]
+    web: super::web::WebArgs,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -36,7 +35,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         None => Config::default(),
     };
     let exporter = Exporter::build(&config, &catalog, |k| std::env::var(k).ok())?;
-    let web = runtime::web_config(args.web_config.as_deref())?;
+    let web = args.web.load(Exporter::default_in_flight())?;
     tracing::info!(customers = catalog.customers.len(), "Exporter ready.");
     runtime::serve(&args.listen, &web, "Exporter", |listener, stop| exporter.serve(listener, &web, stop))?;
     Ok(ExitCode::SUCCESS)

@@ -6,3 +6,4 @@ pub(crate) mod receiver;
 pub(crate) mod render;
 mod runtime;
 pub(crate) mod up;
+mod web;

@@ -27,9 +27,8 @@ pub(crate) struct Args {
     /// Address to listen on.
     #[arg(long = "web.listen-address", value_name = "ADDR", default_value = "0.0.0.0:9818")]
     listen: String,
-    /// TLS, basic auth and response headers, in exporter-toolkit's format.
-    #[arg(long = "web.config.file", value_name = "FILE")]
-    web_config: Option<PathBuf>,
+    #[command(flatten)]
+    web: super::web::WebArgs,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -81,7 +80,7 @@ fn serve(args: &Args, config: &Config) -> anyhow::Result<ExitCode> {
     let catalog = runtime::load_catalog(path)?;
     let customers = catalog.customers.len();
     let receiver = Receiver::build(config, catalog, &|k| std::env::var(k).ok())?;
-    let web = runtime::web_config(args.web_config.as_deref())?;
+    let web = args.web.load(Receiver::DEFAULT_IN_FLIGHT)?;
     tracing::info!(customers, data_dir = %config.data_dir.display(), "Receiver ready.");
     runtime::serve(&args.listen, &web, "Receiver", |listener, stop| receiver.serve(listener, &web, stop))?;
     Ok(ExitCode::SUCCESS)

@@ -25,27 +25,23 @@ pub(crate) fn load_catalog(path: &Path) -> anyhow::Result<Catalog> {
     }
 }
 
-/// The `--web.config.file`, or no TLS and no auth.
-pub(crate) fn web_config(path: Option<&Path>) -> anyhow::Result<edgewatch_web::WebConfig> {
-    Ok(match path {
-        Some(path) => edgewatch_web::WebConfig::load(path)?,
-        None => edgewatch_web::WebConfig::default(),
-    })
-}
-
 /// Binds `listen`, logs `what` listening, and runs `serve` on the listener
-/// until Ctrl-C or SIGTERM.
+/// until Ctrl-C or SIGTERM. Work still running on the runtime's threads
+/// afterwards (a batch being parsed for a cut request) gets a second.
 pub(crate) fn serve<F, Fut>(listen: &str, web: &edgewatch_web::WebConfig, what: &str, serve: F) -> anyhow::Result<()>
 where
     F: FnOnce(tokio::net::TcpListener, std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) -> Fut,
     Fut: Future<Output = std::io::Result<()>>,
 {
-    tokio()?.block_on(async {
+    let runtime = tokio()?;
+    let result = runtime.block_on(async {
         let listener =
             tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
         tracing::info!(address = %listener.local_addr()?, tls = web.is_tls(), "{what} listening.");
         serve(listener, Box::pin(shutdown_signal())).await.context("server failed")
-    })
+    });
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    result
 }
 
 pub(crate) fn tokio() -> anyhow::Result<tokio::runtime::Runtime> {

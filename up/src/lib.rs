@@ -189,7 +189,16 @@ async fn start(opts: &Options, say: &mut dyn Say) -> Result<Started, UpError> {
         ("exporter", {
             let stop = stopped(stop_rx.clone());
             tokio::spawn(async move {
-                exporter_service.serve(exporter_listener, &edgewatch_web::WebConfig::default(), stop).await
+                exporter_service
+                    .serve(
+                        exporter_listener,
+                        &edgewatch_web::WebConfig::default().with_limits(edgewatch_web::Limits {
+                            max_in_flight: edgewatch_exporters::Exporter::default_in_flight(),
+                            ..edgewatch_web::Limits::default()
+                        }),
+                        stop,
+                    )
+                    .await
             })
         }),
         ("receiver", {

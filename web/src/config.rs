@@ -59,6 +59,8 @@ pub struct WebConfig {
     /// User name → bcrypt hash.
     pub(crate) users: BTreeMap<String, String>,
     pub(crate) headers: Vec<(axum::http::HeaderName, axum::http::HeaderValue)>,
+    /// Timeouts and caps; from flags, not from the file.
+    pub(crate) limits: crate::Limits,
 }
 
 impl std::fmt::Debug for WebConfig {
@@ -68,6 +70,7 @@ impl std::fmt::Debug for WebConfig {
             .field("tls", &self.tls.is_some())
             .field("users", &self.users.keys().collect::<Vec<_>>())
             .field("headers", &self.headers)
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -138,7 +141,19 @@ impl WebConfig {
             headers.push((n, v));
         }
         let tls = raw.tls_server_config.map(|t| build_tls(&t, base).map_err(invalid)).transpose()?;
-        Ok(Self { tls, users: raw.basic_auth_users, headers })
+        Ok(Self { tls, users: raw.basic_auth_users, headers, limits: crate::Limits::default() })
+    }
+
+    /// The same config under other limits.
+    #[must_use]
+    pub fn with_limits(mut self, limits: crate::Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The timeouts and caps connections are served under.
+    pub fn limits(&self) -> &crate::Limits {
+        &self.limits
     }
 
     /// Whether connections are TLS.

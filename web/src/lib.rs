@@ -20,32 +20,37 @@
 //! ```
 //!
 //! Basic auth and headers apply to every endpoint. [`serve`] runs a router
-//! with them until shutdown.
+//! with them until shutdown, under [`Limits`] (timeouts, connection and
+//! work caps, the shutdown grace period) that the services set from their
+//! `--web.*` flags.
 
 mod auth;
+mod body;
 mod config;
+mod conn;
 mod landing;
-mod tls;
+mod limits;
+mod serve;
 
 use std::future::Future;
 
+pub use body::{BodyTimeout, body_error_status};
 pub use config::{WebConfig, WebConfigError};
 pub use landing::{Endpoint, Landing};
+pub use limits::Limits;
 
-/// Serves `router` on `listener` with the web config's TLS, basic auth and
-/// headers, until `shutdown` completes; then lets requests in flight finish.
+/// Serves `router` on `listener` with the web config's TLS, basic auth,
+/// headers and limits, until `shutdown` completes. Then it drains: GET
+/// requests are still answered (so `/-/ready` can say 503), other requests
+/// get 503 with `Retry-After`, connections close as their requests end, and
+/// what is still open after the grace period is cut. It returns when every
+/// connection is closed, at most the grace period (and a second) after
+/// `shutdown` completed.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: axum::Router,
     web: &WebConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let router = auth::layer(router, web);
-    match &web.tls {
-        None => axum::serve(listener, router).with_graceful_shutdown(shutdown).await,
-        Some(tls) => {
-            let listener = tls::TlsListener::new(listener, tls.acceptor.clone());
-            axum::serve(listener, router).with_graceful_shutdown(shutdown).await
-        }
-    }
+    serve::serve(listener, router, web, shutdown).await
 }

@@ -51,9 +51,15 @@ impl InFlight {
     }
 }
 
-/// Runs until the task is dropped: polls the outbox when woken or every
-/// second, and delivers what is due.
-pub(crate) async fn run(inner: Arc<Inner>) {
+/// Polls the outbox when woken or every second, and delivers what is due,
+/// at most `permits`' worth at once, until `stop` turns true (or the task is
+/// dropped). Deliveries in progress then go on in their own tasks: the
+/// caller waits for them by taking every permit.
+pub(crate) async fn run(
+    inner: Arc<Inner>,
+    permits: Arc<tokio::sync::Semaphore>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     let store = Arc::clone(&inner.store);
     let settle = inner.delivery.settle_ms;
     match tokio::task::spawn_blocking(move || store.recover(now_ms(), settle)).await {
@@ -66,18 +72,27 @@ pub(crate) async fn run(inner: Arc<Inner>) {
         Ok(Err(e)) => tracing::error!(error = %e, "cannot recover interrupted attempts"),
         Err(e) => tracing::error!(error = %e, "recovery task failed"),
     }
-    let permits = Arc::new(tokio::sync::Semaphore::new(inner.delivery.concurrency));
     loop {
+        if *stop.borrow() {
+            return;
+        }
         let store = Arc::clone(&inner.store);
         let limit = inner.delivery.concurrency * 4;
         let due = tokio::task::spawn_blocking(move || store.due(now_ms(), limit)).await;
         match due {
             Ok(Ok(rows)) => {
                 for p in rows {
+                    if *stop.borrow() {
+                        return;
+                    }
                     if !inner.in_flight.claim(&p) {
                         continue;
                     }
                     let Ok(permit) = Arc::clone(&permits).acquire_owned().await else { return };
+                    if *stop.borrow() {
+                        inner.in_flight.release(&p);
+                        return;
+                    }
                     let inner = Arc::clone(&inner);
                     tokio::spawn(async move {
                         deliver_one(&inner, &p).await;
@@ -91,7 +106,10 @@ pub(crate) async fn run(inner: Arc<Inner>) {
             Ok(Err(e)) => tracing::error!(error = %e, "cannot read the outbox; retrying"),
             Err(e) => tracing::error!(error = %e, "outbox reader failed"),
         }
-        let _ = tokio::time::timeout(Duration::from_secs(1), inner.wake.notified()).await;
+        tokio::select! {
+            _ = tokio::time::timeout(Duration::from_secs(1), inner.wake.notified()) => {}
+            _ = stop.changed() => {}
+        }
     }
 }
 

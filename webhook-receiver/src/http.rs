@@ -7,8 +7,8 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::body::{Body, Bytes};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -34,16 +34,15 @@ fn landing() -> edgewatch_web::Landing {
             Endpoint::post(WEBHOOK_PATH, "Alertmanager's webhook (version 4 notifications)"),
             Endpoint::get("/metrics", "the receiver's own metrics (OpenMetrics)"),
             Endpoint::get("/-/healthy", "200 while the process runs"),
-            Endpoint::get("/-/ready", "200 when the store answers"),
+            Endpoint::get("/-/ready", "200 while the store can commit; 503 otherwise and while stopping"),
         ],
     }
 }
 
 pub(crate) fn router(inner: Arc<Inner>) -> Router {
-    let limit = usize::try_from(inner.body_limit).unwrap_or(usize::MAX);
     Router::new()
         .route("/", landing().route())
-        .route(WEBHOOK_PATH, post(webhook).layer(DefaultBodyLimit::max(limit)))
+        .route(WEBHOOK_PATH, post(webhook))
         .route("/metrics", get(metrics))
         .route("/-/healthy", get(|| async { "Healthy.\n" }))
         .route("/-/ready", get(ready))
@@ -54,20 +53,38 @@ fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({"status": "error", "error": message}))).into_response()
 }
 
-/// Whether the request carries the configured bearer token.
+/// Whether the request carries the configured bearer token. The scheme is
+/// case-insensitive (RFC 9110, section 11.1).
 fn authorized(inner: &Inner, headers: &HeaderMap) -> bool {
     let Some(token) = &inner.bearer else { return true };
     headers
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+        .and_then(|v| {
+            let v = v.as_bytes();
+            let space = v.iter().position(|b| *b == b' ')?;
+            let (scheme, rest) = v.split_at(space);
+            scheme.eq_ignore_ascii_case(b"bearer").then(|| rest.trim_ascii())
+        })
         .is_some_and(|presented| token.matches(presented))
 }
 
-async fn webhook(
-    State(inner): State<Arc<Inner>>,
-    headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Response {
+/// Why a webhook's body was not read whole.
+enum BodyError {
+    TooLarge,
+    Unreadable(StatusCode, String),
+}
+
+/// Reads the body, never holding more than `limit` bytes of it.
+async fn read_body(body: Body, limit: u64) -> Result<Bytes, BodyError> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    match http_body_util::BodyExt::collect(http_body_util::Limited::new(body, limit)).await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),
+        Err(e) => Err(BodyError::Unreadable(edgewatch_web::body_error_status(&*e), e.to_string())),
+    }
+}
+
+async fn webhook(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Body) -> Response {
     let started = std::time::Instant::now();
     if !authorized(&inner, &headers) {
         inner.metrics.notification("unauthorized");
@@ -76,18 +93,24 @@ async fn webhook(
         r.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
         return r;
     }
-    let body = match body {
+    // The declared length is checked before a byte of the body is read.
+    let too_large = || {
+        inner.metrics.notification("too_large");
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("the body is over the limit of {} bytes; lower the webhook's max_alerts", inner.body_limit),
+        )
+    };
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > inner.body_limit) {
+        return too_large();
+    }
+    let body = match read_body(body, inner.body_limit).await {
         Ok(b) => b,
-        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            inner.metrics.notification("too_large");
-            return error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &format!("the body is over the limit of {} bytes; lower the webhook's max_alerts", inner.body_limit),
-            );
-        }
-        Err(e) => {
-            inner.metrics.notification("malformed");
-            return error(StatusCode::BAD_REQUEST, &e.body_text());
+        Err(BodyError::TooLarge) => return too_large(),
+        Err(BodyError::Unreadable(status, message)) => {
+            inner.metrics.notification(if status == StatusCode::REQUEST_TIMEOUT { "timeout" } else { "malformed" });
+            return error(status, &format!("the body could not be read: {message}"));
         }
     };
     let n = match crate::payload::parse(&body) {
@@ -146,10 +169,20 @@ async fn metrics(State(inner): State<Arc<Inner>>) -> Response {
         .into_response()
 }
 
+/// 200 only while the store can commit and the receiver is not stopping:
+/// a load balancer sends webhooks elsewhere otherwise.
 async fn ready(State(inner): State<Arc<Inner>>) -> Response {
+    if inner.stopping.load(std::sync::atomic::Ordering::Relaxed) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "Not ready: shutting down.\n").into_response();
+    }
     let store = Arc::clone(&inner.store);
-    match tokio::task::spawn_blocking(move || store.ping()).await {
+    let checked = tokio::task::spawn_blocking(move || store.check_commit(now_ms())).await;
+    match checked {
         Ok(Ok(())) => (StatusCode::OK, "Ready.\n").into_response(),
-        _ => (StatusCode::SERVICE_UNAVAILABLE, "The store does not answer.\n").into_response(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "Not ready: the store cannot commit.");
+            (StatusCode::SERVICE_UNAVAILABLE, format!("Not ready: the store cannot commit: {e}\n")).into_response()
+        }
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("Not ready: {e}\n")).into_response(),
     }
 }

@@ -129,6 +129,8 @@ pub(crate) struct Inner {
     wake: tokio::sync::Notify,
     in_flight: deliver::InFlight,
     retention_ms: i64,
+    /// Set when shutdown begins: `/-/ready` answers 503.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -215,6 +217,7 @@ impl Receiver {
                 wake: tokio::sync::Notify::new(),
                 in_flight: deliver::InFlight::default(),
                 retention_ms: ms(config.retention),
+                stopping: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
@@ -224,9 +227,28 @@ impl Receiver {
         http::router(Arc::clone(&self.inner))
     }
 
+    /// Webhooks handled at once unless `--web.max-in-flight` says
+    /// otherwise. Each holds at most `body_limit` bytes.
+    pub const DEFAULT_IN_FLIGHT: usize = 64;
+
     /// Delivers and prunes in the background, until the returned handle is
     /// aborted or dropped with the runtime.
     pub fn spawn_workers(&self) -> tokio::task::JoinHandle<()> {
+        let permits = Arc::new(tokio::sync::Semaphore::new(self.inner.delivery.concurrency));
+        // Never told to stop: the sender lives in the task.
+        let (stop, until) = tokio::sync::watch::channel(false);
+        let workers = self.spawn_workers_until(permits, until);
+        tokio::spawn(async move {
+            let _stop = stop;
+            let _ = workers.await;
+        })
+    }
+
+    fn spawn_workers_until(
+        &self,
+        permits: Arc<tokio::sync::Semaphore>,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
         let inner = Arc::clone(&self.inner);
         tokio::spawn(async move {
             let pruner = {
@@ -250,20 +272,51 @@ impl Receiver {
                     }
                 }
             };
-            tokio::join!(deliver::run(inner), pruner);
+            // The pruner has nothing to finish: it ends with the deliverer.
+            tokio::select! {
+                () = deliver::run(inner, permits, stop) => {}
+                () = pruner => {}
+            }
         })
     }
 
-    /// Serves on `listener` with the web config's TLS, basic auth and
-    /// headers, delivering in the background, until `shutdown` completes.
+    /// Serves on `listener` with the web config's TLS, basic auth,
+    /// headers and limits, delivering in the background, until `shutdown`
+    /// completes. Then `/-/ready` answers 503, no new delivery starts, and
+    /// webhooks and deliveries in progress get the grace period to finish.
+    /// A delivery cut off is run again at the next start, after the settle
+    /// time, as after a crash (docs/receiver.md).
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
         web: &edgewatch_web::WebConfig,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let workers = self.spawn_workers();
+        let concurrency = self.inner.delivery.concurrency;
+        let permits = Arc::new(tokio::sync::Semaphore::new(concurrency));
+        let (stop, until) = tokio::sync::watch::channel(false);
+        let workers = self.spawn_workers_until(Arc::clone(&permits), until);
+        let grace = web.limits().shutdown_grace;
+        let began = Arc::new(std::sync::OnceLock::new());
+        let shutdown = {
+            let (inner, began) = (Arc::clone(&self.inner), Arc::clone(&began));
+            async move {
+                shutdown.await;
+                let _ = began.set(tokio::time::Instant::now());
+                inner.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
+                let _ = stop.send(true);
+            }
+        };
         let result = edgewatch_web::serve(listener, self.router(), web, shutdown).await;
+        let deadline = *began.get_or_init(tokio::time::Instant::now) + grace;
+        let all = u32::try_from(concurrency).unwrap_or(u32::MAX);
+        if tokio::time::timeout_at(deadline, permits.acquire_many(all)).await.is_err() {
+            let cut = concurrency - permits.available_permits();
+            tracing::warn!(
+                deliveries = cut,
+                "Deliveries still in progress at the end of the grace period were stopped; they run again at the next start."
+            );
+        }
         workers.abort();
         result
     }

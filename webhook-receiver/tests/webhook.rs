@@ -273,3 +273,77 @@ async fn the_root_is_a_landing_page_linking_the_endpoints() {
     }
     assert!(page.contains(env!("CARGO_PKG_VERSION")), "{page}");
 }
+
+/// Writes `head` (and `body`) on a raw connection and reads the answer's
+/// status line, with the time it took.
+async fn raw(url: &str, head: &str, body: &[u8]) -> (String, Duration) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let addr = url.trim_start_matches("http://");
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let start = std::time::Instant::now();
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(body).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await.unwrap().unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]).to_string();
+    (text.lines().next().unwrap_or_default().to_owned(), start.elapsed())
+}
+
+#[tokio::test]
+async fn a_declared_oversized_body_is_refused_before_it_is_read_and_auth_comes_first() {
+    let r = start("webhook-declared").await;
+    let head = |auth: &str| {
+        format!(
+            "POST {WEBHOOK_PATH} HTTP/1.1\r\nHost: r\r\n{auth}Content-Type: application/json\r\nContent-Length: 52428800\r\n\r\n"
+        )
+    };
+    // 50 MiB declared, 2 bytes sent: answered at once, not after the body.
+    let (status, took) = raw(&r.url, &head(&format!("Authorization: Bearer {TOKEN}\r\n")), b"{}").await;
+    assert!(status.contains("413"), "{status}");
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    // Without the token the body's size is nobody's business: 401.
+    let (status, took) = raw(&r.url, &head(""), b"{}").await;
+    assert!(status.contains("401"), "{status}");
+    assert!(took < Duration::from_secs(1), "{took:?}");
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let r = start("webhook-bearer-case").await;
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let resp = r
+            .client
+            .post(format!("{}{WEBHOOK_PATH}", r.url))
+            .header("Authorization", format!("{scheme}  {TOKEN}"))
+            .body(notification("firing", "cccc000000000001"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{scheme}");
+    }
+    let (status, _) = raw(
+        &r.url,
+        &format!(
+            "POST {WEBHOOK_PATH} HTTP/1.1\r\nHost: r\r\nAuthorization: Basic {TOKEN}\r\nContent-Length: 2\r\n\r\n"
+        ),
+        b"{}",
+    )
+    .await;
+    assert!(status.contains("401"), "{status}");
+}
+
+#[tokio::test]
+async fn ready_is_503_while_the_store_cannot_commit_and_200_again_when_it_can() {
+    let r = start("webhook-ready-store").await;
+    let ready = || async { r.client.get(format!("{}/-/ready", r.url)).send().await.unwrap() };
+    assert_eq!(ready().await.status(), 200);
+    // Another process holds the database's write lock (as a full disk, a
+    // commit cannot happen): the receiver cannot take webhooks, and says so.
+    let db = rusqlite::Connection::open(r.dir.join("data/receiver.db")).unwrap();
+    db.execute_batch("BEGIN EXCLUSIVE; INSERT OR REPLACE INTO meta (name, value) VALUES ('lock', 'held');").unwrap();
+    let locked = ready().await;
+    assert_eq!(locked.status(), 503);
+    assert!(locked.text().await.unwrap().contains("the store cannot commit"));
+    db.execute_batch("ROLLBACK;").unwrap();
+    assert_eq!(ready().await.status(), 200);
+}

@@ -193,6 +193,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn prune(&self, before: i64) -> Result<Pruned, StoreError>;
     /// Outbox depth and dead letters.
     fn depth(&self) -> Result<Depth, StoreError>;
-    /// Whether the store answers.
-    fn ping(&self) -> Result<(), StoreError>;
+    /// Whether the store can commit: writes and commits a heartbeat, so a
+    /// full disk or a lost lock shows here, not only on the next webhook.
+    fn check_commit(&self, now: i64) -> Result<(), StoreError>;
 }

@@ -379,8 +379,11 @@ impl Store for Sqlite {
         })
     }
 
-    fn ping(&self) -> Result<(), StoreError> {
-        self.conn()?.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?;
+    fn check_commit(&self, now: i64) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('ready_probe', ?1)", params![now.to_string()])?;
+        tx.commit()?;
         Ok(())
     }
 }
