@@ -26,8 +26,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Validate a catalog and print a summary, or every problem with its
-    /// file, line and column.
+    /// Validate a catalog (and the services' config files) and print a
+    /// summary, or every problem with its file, line and column.
     Check {
         /// A catalog file, or a folder of YAML files merged into one catalog.
         #[arg(long, value_name = "PATH", env = "EDGEWATCH_CATALOG")]
@@ -35,6 +35,8 @@ enum Command {
         /// Output for people (`text`) or for machines (`json`).
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        #[command(flatten)]
+        configs: cmd::check::ConfigFiles,
     },
     /// Turn Logpush-style pushes of HTTP request logs into per-customer
     /// Prometheus metrics.
@@ -84,7 +86,7 @@ fn main() -> ExitCode {
         .init();
 
     let result = match cli.command {
-        Command::Check { catalog, format } => cmd::check::run(&catalog, format),
+        Command::Check { catalog, format, configs } => cmd::check::run(&catalog, format, &configs),
         Command::Exporter(args) => cmd::exporter::run(&args),
         Command::Render(args) => cmd::render::run(&args),
         Command::Receiver(args) => cmd::receiver::run(&args),

@@ -238,3 +238,58 @@ fn a_receiver_that_cannot_start_says_why_once_and_what_to_do() {
     assert_eq!(err.lines().count(), 1, "{err}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn check_takes_the_service_configs_and_places_every_problem() {
+    let out = edgewatch(&[
+        "check",
+        "--catalog",
+        "examples/catalog",
+        "--exporter-config",
+        "examples/exporter.yml",
+        "--receiver-config",
+        "examples/receiver.yml",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    let dir = edgewatch_test_kit::scratch_dir("cli-service-configs");
+    let write = |name: &str, body: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, body).unwrap();
+        path.display().to_string()
+    };
+    let exporter = write("exporter.yml", "push:\n  - {name: a, path: /metrics}\n  - {name: a, path: /x}\n");
+    let receiver = write("receiver.yml", "incidents:\n  key_labels: []\n  reopn_window: 1h\n");
+    let web = write("web.yml", "basic_auth_users:\n  alice: hunter2\n");
+    let out = edgewatch(&[
+        "check",
+        "--catalog",
+        "examples/catalog",
+        "--exporter-config",
+        &exporter,
+        "--receiver-config",
+        &receiver,
+        "--web.config.file",
+        &web,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    for expected in [
+        format!("{exporter}:2:15: error: push[0].path: `/metrics` is served by the exporter itself\n"),
+        format!("{exporter}:3:6: error: push[1].name: `a` is used twice\n"),
+        format!("{receiver}:3:3: error: incidents: unknown field `reopn_window`"),
+        "  hint: did you mean `reopen_window`?\n".to_owned(),
+        format!("{web}:2:3: error: basic_auth_users.alice: expected a bcrypt hash"),
+    ] {
+        assert!(stderr.contains(&expected), "missing {expected:?} in\n{stderr}");
+    }
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    assert!(stderr.ends_with("config rejected: 4 errors\n"), "{stderr}");
+    // The catalog itself is fine, and says so.
+    assert!(text(&out.stdout).starts_with("catalog ok: "));
+
+    // The exporter refuses to start on the same file, with the same words.
+    let out = edgewatch(&["exporter", "--catalog", "examples/catalog", "--config", &exporter]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains(&format!("{exporter}:3:6: error: push[1].name: `a` is used twice")));
+}

@@ -27,6 +27,7 @@ mod path;
 mod raw;
 mod report;
 mod resolve;
+pub mod service;
 mod source;
 mod types;
 mod validate;

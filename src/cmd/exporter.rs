@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use edgewatch_exporters::Exporter;
 use edgewatch_exporters::config::Config;
 
@@ -28,10 +27,7 @@ pub(crate) struct Args {
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let catalog = runtime::load_catalog(&args.catalog)?;
     let config = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-            Config::parse(&text).map_err(|e| anyhow::anyhow!("{}:{e}", path.display()))?
-        }
+        Some(path) => runtime::load_config(path, Config::validate)?,
         None => Config::default(),
     };
     let exporter = Exporter::build(&config, &catalog, |k| std::env::var(k).ok())?;

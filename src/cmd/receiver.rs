@@ -57,12 +57,11 @@ enum DeadLetters {
     },
 }
 
+/// The config file, decoded and checked without the catalog (the
+/// dead-letter commands need none); `serve` checks it against the catalog.
 fn config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
     match path {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-            Config::parse(&text).map_err(|e| anyhow::anyhow!("{}:{e}", path.display()))
-        }
+        Some(path) => runtime::load_config(path, |_: &Config| Vec::new()),
         None => Ok(Config::default()),
     }
 }
@@ -78,6 +77,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
 fn serve(args: &Args, config: &Config) -> anyhow::Result<ExitCode> {
     let path = args.catalog.as_ref().context("--catalog is required (or EDGEWATCH_CATALOG)")?;
     let catalog = runtime::load_catalog(path)?;
+    if let Some(file) = &args.config {
+        runtime::load_config(file, |c: &Config| c.validate(&catalog))?;
+    }
     let customers = catalog.customers.len();
     let receiver = Receiver::build(config, catalog, &|k| std::env::var(k).ok())?;
     let web = args.web.load(Receiver::DEFAULT_IN_FLIGHT)?;

@@ -25,6 +25,18 @@ pub(crate) fn load_catalog(path: &Path) -> anyhow::Result<Catalog> {
     }
 }
 
+/// Reads a service config file and checks it as `edgewatch check` does:
+/// every problem with its file, line and column.
+pub(crate) fn load_config<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    problems: impl FnOnce(&T) -> Vec<String>,
+) -> anyhow::Result<T> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    edgewatch_catalog::service::load(path, &text, problems).map_err(|diags| {
+        anyhow::anyhow!("{} is not valid:\n{}", path.display(), edgewatch_catalog::render(&diags).trim_end())
+    })
+}
+
 /// Binds `listen`, logs `what` listening, and runs `serve` on the listener
 /// until Ctrl-C or SIGTERM. Work still running on the runtime's threads
 /// afterwards (a batch being parsed for a cut request) gets a second.

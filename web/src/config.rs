@@ -91,18 +91,12 @@ pub enum WebConfigError {
         #[source]
         source: std::io::Error,
     },
-    /// The file is not a valid web config.
-    #[error("{path}:{source}", path = path.display())]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// What and where.
-        #[source]
-        source: edgewatch_catalog::yaml::DeError,
-    },
-    /// A value is wrong.
+    /// The file is not a valid web config: every problem, with its place.
+    #[error("{}", edgewatch_catalog::render(.0).trim_end())]
+    Invalid(Vec<edgewatch_catalog::Diagnostic>),
+    /// The certificates or keys it names cannot be used.
     #[error("{path}: {message}", path = path.display())]
-    Invalid {
+    Tls {
         /// The file.
         path: PathBuf,
         /// What is wrong.
@@ -118,29 +112,31 @@ impl WebConfig {
         Self::from_yaml(&text, path)
     }
 
+    /// Every problem with a web config's text, without loading the files it
+    /// names (what `edgewatch check --web.config.file` reports).
+    pub fn check(text: &str, path: &Path) -> Vec<edgewatch_catalog::Diagnostic> {
+        edgewatch_catalog::service::load(path, text, problems).err().unwrap_or_default()
+    }
+
     /// Builds from YAML text; `path` names the file in errors and anchors
     /// relative certificate paths.
     pub fn from_yaml(text: &str, path: &Path) -> Result<Self, WebConfigError> {
-        let raw: RawWebConfig = edgewatch_catalog::yaml::from_str(text)
-            .map_err(|source| WebConfigError::Parse { path: path.into(), source })?;
-        let invalid = |message: String| WebConfigError::Invalid { path: path.into(), message };
+        let raw: RawWebConfig =
+            edgewatch_catalog::service::load(path, text, problems).map_err(WebConfigError::Invalid)?;
         let base = path.parent().unwrap_or_else(|| Path::new("."));
-        for (user, hash) in &raw.basic_auth_users {
-            if !["$2a$", "$2b$", "$2y$"].iter().any(|p| hash.starts_with(p)) || hash.len() != 60 {
-                return Err(invalid(format!(
-                    "basic_auth_users.{user}: expected a bcrypt hash (`$2y$...`, 60 characters), as `htpasswd -nBC 10 {user}` prints"
-                )));
-            }
-        }
         let mut headers = Vec::new();
         for (name, value) in &raw.http_server_config.headers {
-            let n = axum::http::HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| invalid(format!("http_server_config.headers: `{name}` is not a header name")))?;
-            let v = axum::http::HeaderValue::from_str(value)
-                .map_err(|_| invalid(format!("http_server_config.headers.{name}: not a valid header value")))?;
-            headers.push((n, v));
+            // Checked by `problems`: these parse.
+            if let (Ok(n), Ok(v)) =
+                (axum::http::HeaderName::from_bytes(name.as_bytes()), axum::http::HeaderValue::from_str(value))
+            {
+                headers.push((n, v));
+            }
         }
-        let tls = raw.tls_server_config.map(|t| build_tls(&t, base).map_err(invalid)).transpose()?;
+        let tls = raw
+            .tls_server_config
+            .map(|t| build_tls(&t, base).map_err(|message| WebConfigError::Tls { path: path.into(), message }))
+            .transpose()?;
         Ok(Self { tls, users: raw.basic_auth_users, headers, limits: crate::Limits::default() })
     }
 
@@ -160,6 +156,32 @@ impl WebConfig {
     pub fn is_tls(&self) -> bool {
         self.tls.is_some()
     }
+}
+
+/// What is wrong with the file as written, each as `path: message`.
+fn problems(raw: &RawWebConfig) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (user, hash) in &raw.basic_auth_users {
+        if !["$2a$", "$2b$", "$2y$"].iter().any(|p| hash.starts_with(p)) || hash.len() != 60 {
+            problems.push(format!(
+                "basic_auth_users.{user}: expected a bcrypt hash (`$2y$...`, 60 characters), as `htpasswd -nBC 10 {user}` prints"
+            ));
+        }
+    }
+    for (name, value) in &raw.http_server_config.headers {
+        if axum::http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            problems.push(format!("http_server_config.headers: `{name}` is not a header name"));
+        } else if axum::http::HeaderValue::from_str(value).is_err() {
+            problems.push(format!("http_server_config.headers.{name}: not a valid header value"));
+        }
+    }
+    if let Some(t) = &raw.tls_server_config
+        && t.client_auth_type == Some(ClientAuth::RequireAndVerifyClientCert)
+        && t.client_ca_file.is_none()
+    {
+        problems.push("tls_server_config.client_auth_type: RequireAndVerifyClientCert needs client_ca_file".to_owned());
+    }
+    problems
 }
 
 fn build_tls(t: &RawTls, base: &Path) -> Result<Tls, String> {
