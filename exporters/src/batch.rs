@@ -287,4 +287,20 @@ not json
         assert_eq!(unknown.overflow, 19_990);
         assert_eq!(unknown.hosts.get(crate::state::OVERFLOW_HOST).map(|h| h.series.total()), Some(19_990));
     }
+
+    #[test]
+    fn only_tallies_of_ordinary_size_are_kept_for_reuse() {
+        let cx = context();
+        let mut big = Batch::new(&cx);
+        for i in 0..100_000 {
+            big.offenders.add(None, 3, &format!("/path/number/{i}"));
+        }
+        assert!(big.offenders.allocated() > SPARE_TALLY_BYTES);
+        big.recycle(&cx);
+        assert_eq!(cx.spare_tallies.lock().unwrap().len(), 0, "freed, not kept");
+        let mut small = Batch::new(&cx);
+        small.offenders.add(None, 3, "/");
+        small.recycle(&cx);
+        assert_eq!(cx.spare_tallies.lock().unwrap().len(), 1);
+    }
 }
