@@ -8,11 +8,14 @@
 //! `/proc/PID/status` (`VmRSS` every 10 ms, and `VmHWM`, the peak) and prints
 //! what the child held before, at its peak, and after each push.
 //!
-//! Two hostile batches: `hosts`, where every line has another host, and
-//! `hosts+offenders`, where every line is also blocked and has another
-//! client address, ASN, country, path and user agent (the top-offender
-//! tally's worst case). `EW_BENCH_LINES` sets the lines per hostile batch
-//! (default 1,000,000).
+//! Hostile batches: `hosts`, where every line has another host of no
+//! customer; `hosts+offenders`, where every line is also blocked and has
+//! another client address, ASN, country, path and user agent (the
+//! top-offender tally's worst case); `hosts of 200 customers`, where the
+//! hosts are spread over 200 customers' wildcards, so that the batch fills
+//! its whole host table (`limits.batch_hosts`), pushed alone and four at
+//! once. `EW_BENCH_LINES` sets the lines per hostile batch (default
+//! 1,000,000).
 
 // A benchmark reports on stdout and stops loudly on a broken setup.
 #![allow(
@@ -43,58 +46,70 @@ fn main() {
     let lines: usize = std::env::var("EW_BENCH_LINES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
     let ordinary = gzip(&ordinary_lines(20_000));
     println!(
-        "| batch | gzip body | lines | RSS before | peak (VmHWM) | RSS after | RSS after a second push | RSS after an ordinary batch | time of the first push |"
+        "| batch | pushes at once | gzip body | lines | RSS before | peak (VmHWM) | RSS after | RSS after a second round | RSS after an ordinary batch | time of the first round |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
-    for offenders in [false, true] {
-        let body = gzip(&hostile_lines(lines, offenders));
-        let name = if offenders { "hosts+offenders" } else { "hosts" };
-        run(name, lines, &body, &ordinary);
-    }
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    let hosts = gzip(&hostile_lines(lines, Spread::NoCustomer, false));
+    run("hosts", 1, lines, &hosts, &ordinary);
+    drop(hosts);
+    let offenders = gzip(&hostile_lines(lines, Spread::NoCustomer, true));
+    run("hosts+offenders", 1, lines, &offenders, &ordinary);
+    drop(offenders);
+    let spread = gzip(&hostile_lines(lines, Spread::Customers, false));
+    run("hosts of 200 customers", 1, lines, &spread, &ordinary);
+    run("hosts of 200 customers", 4, lines, &spread, &ordinary);
 }
 
-/// One child exporter: steady state, two hostile pushes, one ordinary push.
-fn run(name: &str, lines: usize, body: &[u8], ordinary: &[u8]) {
+/// One child exporter: steady state, two rounds of `at_once` hostile
+/// pushes, one ordinary push.
+fn run(name: &str, at_once: usize, lines: usize, body: &[u8], ordinary: &[u8]) {
     let (mut child, url) = spawn();
     let pid = child.id();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let client = edgewatch_test_kit::http_client();
-    let push = |body: &[u8]| {
+    let push = |body: &[u8], n: usize| {
         let started = Instant::now();
-        let resp = rt.block_on(async {
-            let resp = client
-                .post(&url)
-                .header("Content-Encoding", "gzip")
-                .body(body.to_vec())
-                .timeout(Duration::from_secs(600))
-                .send()
-                .await
-                .unwrap();
-            (resp.status().as_u16(), resp.text().await.unwrap())
+        rt.block_on(async {
+            let tasks: Vec<_> = (0..n)
+                .map(|_| {
+                    let request = client
+                        .post(&url)
+                        .header("Content-Encoding", "gzip")
+                        .body(body.to_vec())
+                        .timeout(Duration::from_secs(600));
+                    tokio::spawn(async move {
+                        let resp = request.send().await.unwrap();
+                        (resp.status().as_u16(), resp.text().await.unwrap())
+                    })
+                })
+                .collect();
+            for t in tasks {
+                let (status, text) = t.await.unwrap();
+                assert_eq!(status, 200, "{text}");
+            }
         });
-        assert_eq!(resp.0, 200, "{}", resp.1);
         started.elapsed()
     };
     // Steady state: an ordinary batch or two, then what the process holds.
-    push(ordinary);
-    push(ordinary);
+    push(ordinary, 1);
+    push(ordinary, 1);
     settle();
     let before = status(pid, "VmRSS");
     let sampler = Sampler::start(pid);
-    let took = push(body);
+    let took = push(body, at_once);
     settle();
     let after = status(pid, "VmRSS");
     let peak = status(pid, "VmHWM").max(sampler.stop());
-    push(body);
+    push(body, at_once);
     settle();
     let after_second = status(pid, "VmRSS");
-    push(ordinary);
+    push(ordinary, 1);
     settle();
     let after_ordinary = status(pid, "VmRSS");
     drop(child.stdin.take());
     let _ = child.wait();
     println!(
-        "| {name} | {:.1} MB | {lines} | {} | {} | {} | {} | {} | {:.1} s |",
+        "| {name} | {at_once} | {:.1} MB | {lines} | {} | {} | {} | {} | {} | {:.1} s |",
         body.len() as f64 / 1e6,
         mb(before),
         mb(peak),
@@ -177,14 +192,27 @@ fn ordinary_lines(n: usize) -> Vec<u8> {
     out
 }
 
-/// Lines that each name another host of no customer; with `offenders`,
-/// blocked, each with other client fields too.
-fn hostile_lines(n: usize, offenders: bool) -> Vec<u8> {
+/// Whose hosts a hostile batch names.
+#[derive(Clone, Copy)]
+enum Spread {
+    /// Hosts of no customer.
+    NoCustomer,
+    /// Hosts under the wildcards of the catalog's customers, in turn.
+    Customers,
+}
+
+/// Lines that each name another host; with `offenders`, blocked, each with
+/// other client fields too.
+fn hostile_lines(n: usize, spread: Spread, offenders: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(n * if offenders { 330 } else { 230 });
     for i in 0..n {
+        let domain = match spread {
+            Spread::NoCustomer => "attack.example".to_owned(),
+            Spread::Customers => format!("customer{:03}.example.com", i % CUSTOMERS),
+        };
         write!(
             out,
-            r#"{{"ClientRequestHost":"h{i:07}.attack.example","EdgeResponseStatus":200,"OriginResponseStatus":200,"OriginResponseDurationMs":{},"EdgeTimeToFirstByteMs":{},"CacheCacheStatus":"miss","EdgeResponseBytes":1234,"RayID":"{i:016x}","EdgeEndTimestamp":"2024-05-01T12:00:00Z""#,
+            r#"{{"ClientRequestHost":"h{i:07}.{domain}","EdgeResponseStatus":200,"OriginResponseStatus":200,"OriginResponseDurationMs":{},"EdgeTimeToFirstByteMs":{},"CacheCacheStatus":"miss","EdgeResponseBytes":1234,"RayID":"{i:016x}","EdgeEndTimestamp":"2024-05-01T12:00:00Z""#,
             i % 300,
             i % 300 + 5,
         )
@@ -219,12 +247,15 @@ fn spawn() -> (Child, String) {
     (child, url)
 }
 
-/// The exporter alone, with the default configuration and 50 customers:
-/// prints its push URL, serves until standard input closes.
+/// Customers in the catalog, each with a host and a wildcard.
+const CUSTOMERS: usize = 200;
+
+/// The exporter alone, with the default configuration: prints its push URL,
+/// serves until standard input closes.
 fn serve() {
     let mut yaml = String::from("customers:\n");
-    for i in 0..50 {
-        yaml.push_str(&format!("  - {{id: customer{i:03}, hosts: [customer{i:03}.example.com], slos: {{latency: {{ttfb: {{threshold: 300ms, objective: 99}}}}}}}}\n"));
+    for i in 0..CUSTOMERS {
+        yaml.push_str(&format!("  - {{id: customer{i:03}, hosts: [customer{i:03}.example.com, '*.customer{i:03}.example.com'], slos: {{latency: {{ttfb: {{threshold: 300ms, objective: 99}}}}}}}}\n"));
     }
     let catalog = edgewatch_catalog::load_str("bench.yaml", &yaml).unwrap().catalog;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
