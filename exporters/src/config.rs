@@ -485,7 +485,7 @@ fn default_top_keys() -> usize {
     64
 }
 fn default_batch_hosts() -> usize {
-    10_000
+    4096
 }
 
 /// Paths the exporter serves itself; a push input cannot take them.
