@@ -29,8 +29,8 @@ pub(crate) struct Context {
     pub(crate) availability: Vec<Option<crate::slo::Availability>>,
     /// Hosts a batch counts apart, in all (`limits.batch_hosts`) ...
     pub(crate) batch_hosts: usize,
-    /// ... and per customer, of hosts the state does not count apart yet
-    /// (`limits.hosts_per_customer`).
+    /// ... and per customer (`limits.hosts_per_customer`), unless the state
+    /// counts the host apart already.
     pub(crate) hosts_per_customer: usize,
     /// The hosts the state counts apart.
     pub(crate) known: std::sync::Arc<KnownHosts>,
