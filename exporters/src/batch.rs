@@ -11,6 +11,7 @@ use crate::hosts::{CustomerIdx, HostIndex};
 use crate::record::{LineFormat, Record};
 use crate::scan::Shape;
 use crate::series::{Bounds, Histogram};
+use crate::state::KnownHosts;
 use crate::tally::Tally;
 
 /// Dimensions of the top-offender summaries.
@@ -26,6 +27,13 @@ pub(crate) struct Context {
     pub(crate) top_keys: usize,
     /// Each customer's availability SLO, by catalog index.
     pub(crate) availability: Vec<Option<crate::slo::Availability>>,
+    /// Hosts a batch counts apart, in all (`limits.batch_hosts`) ...
+    pub(crate) batch_hosts: usize,
+    /// ... and per customer (`limits.hosts_per_customer`), unless the state
+    /// counts the host apart already.
+    pub(crate) hosts_per_customer: usize,
+    /// The hosts the state counts apart.
+    pub(crate) known: std::sync::Arc<KnownHosts>,
     /// Emptied tallies of merged batches: their tables and arenas are reused
     /// rather than grown again from nothing for every batch.
     pub(crate) spare_tallies: std::sync::Mutex<Vec<Tally>>,
@@ -110,11 +118,11 @@ impl Batch {
     }
 
     fn add(&mut self, r: &Record<'_>, cx: &Context, now: f64) {
-        let at = self.series.locate(r.host.as_deref(), r.zone.as_deref(), &cx.hosts, &cx.bounds);
+        let at = self.series.locate(r.host.as_deref(), r.zone.as_deref(), cx);
         let customer = at.customer;
         if let Some(c) = customer
             && let Some(Some(slo)) = cx.availability.get(c as usize)
-            && let Some(bad) = slo.judge(r, self.series.label(at.series))
+            && let Some(bad) = slo.judge(r, at.slo_excluded)
         {
             self.slo.entry(c).or_default()[usize::from(bad)] += 1;
         }
@@ -171,14 +179,22 @@ pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn context() -> Context {
-        let yaml = "customers:\n  - {id: acme, hosts: [www.acme.example]}\n";
-        let catalog = edgewatch_catalog::load_str("c.yaml", yaml).unwrap().catalog;
+        context_of("customers:\n  - {id: acme, hosts: [www.acme.example]}\n")
+    }
+
+    /// A context of this catalog, with the default host caps.
+    pub(crate) fn context_of(catalog_yaml: &str) -> Context {
+        let catalog = edgewatch_catalog::load_str("c.yaml", catalog_yaml).unwrap().catalog;
+        let limits = crate::config::LimitsConfig::default();
         Context {
             hosts: HostIndex::new(&catalog),
             bounds: Bounds::new(vec![0.1, 0.3, 1.0]),
             lag_bounds: Bounds::new(vec![10.0, 60.0]),
             top_keys: 16,
             availability: crate::slo::Availability::of(&catalog),
+            batch_hosts: limits.batch_hosts,
+            hosts_per_customer: limits.hosts_per_customer,
+            known: std::sync::Arc::default(),
             spare_tallies: std::sync::Mutex::default(),
         }
     }
@@ -222,5 +238,69 @@ not json
         assert_eq!(b.lag.count(), 1);
         let ips: Vec<_> = b.offenders.counts().filter(|(_, d, _, _)| *d == 0).collect();
         assert_eq!(ips, [(Some(0), 0, "192.0.2.1", 1)], "only the blocked request's address");
+    }
+
+    #[test]
+    fn a_batch_of_endless_hosts_stays_within_its_caps_and_counts_every_line() {
+        let mut cx = context();
+        (cx.hosts_per_customer, cx.batch_hosts) = (10, 50);
+        let mut data = String::new();
+        for i in 0..20_000 {
+            let line = format!(
+                r#"{{"ClientRequestHost":"h{i}.stranger.example","EdgeResponseStatus":200,"EdgeTimeToFirstByteMs":5,"RayID":"{i}"}}"#
+            );
+            data.push_str(&line);
+            data.push('\n');
+            if i % 100 == 0 {
+                data.push_str(r#"{"ClientRequestHost":"www.acme.example","EdgeResponseStatus":200}"#);
+                data.push('\n');
+            }
+        }
+        let mut b = Batch::new(&cx);
+        b.add_lines(data.as_bytes(), &LOGPUSH, &cx, 0.0);
+        assert_eq!(b.lines, 20_200);
+
+        // Ten strangers and acme's host apart, the other strangers folded.
+        let sizes = b.series.sizes();
+        assert_eq!((sizes.own, sizes.series), (11, 12));
+        assert!(sizes.index_capacity < 2 * cx.batch_hosts, "{sizes:?}");
+        assert!(sizes.seen <= cx.batch_hosts && sizes.seen_capacity < 2 * cx.batch_hosts, "{sizes:?}");
+        assert_eq!(b.series.folded(None).map(crate::series::HostSeries::total), Some(19_990));
+        assert_eq!(b.series.get(Some(0), "www.acme.example").map(crate::series::HostSeries::total), Some(200));
+        let total: u64 = b.series.iter().map(|(_, _, s)| s.total()).sum();
+        assert_eq!(total, 20_200, "every line counted once");
+
+        // The state adds the folded hosts to `other` and to the overflow.
+        let limits = crate::state::Limits {
+            hosts_per_customer: 100,
+            max_series: 10_000,
+            idle_timeout: std::time::Duration::from_secs(60),
+            top_slot: std::time::Duration::from_secs(60),
+            top_slots: 5,
+            top_capacity: 16,
+        };
+        let mut state =
+            crate::state::State::new(vec!["acme".into()], &[false], limits, cx.bounds.clone(), cx.lag_bounds.clone());
+        state.merge("push", &b, std::time::Instant::now(), 0);
+        let unknown = &state.customers[1];
+        assert_eq!(unknown.hosts.len(), 11, "ten strangers and other");
+        assert_eq!(unknown.overflow, 19_990);
+        assert_eq!(unknown.hosts.get(crate::state::OVERFLOW_HOST).map(|h| h.series.total()), Some(19_990));
+    }
+
+    #[test]
+    fn only_tallies_of_ordinary_size_are_kept_for_reuse() {
+        let cx = context();
+        let mut big = Batch::new(&cx);
+        for i in 0..100_000 {
+            big.offenders.add(None, 3, &format!("/path/number/{i}"));
+        }
+        assert!(big.offenders.allocated() > SPARE_TALLY_BYTES);
+        big.recycle(&cx);
+        assert_eq!(cx.spare_tallies.lock().unwrap().len(), 0, "freed, not kept");
+        let mut small = Batch::new(&cx);
+        small.offenders.add(None, 3, "/");
+        small.recycle(&cx);
+        assert_eq!(cx.spare_tallies.lock().unwrap().len(), 1);
     }
 }

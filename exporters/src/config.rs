@@ -449,6 +449,11 @@ pub struct LimitsConfig {
     /// Keys kept per customer and dimension for top offenders.
     #[serde(default = "default_top_keys")]
     pub top_keys: usize,
+    /// Hosts one batch counts apart, across customers, before it counts
+    /// further hosts under `host="other"` of their customer: bounds a
+    /// batch's memory whatever hosts it names.
+    #[serde(default = "default_batch_hosts")]
+    pub batch_hosts: usize,
 }
 
 impl Default for LimitsConfig {
@@ -459,6 +464,7 @@ impl Default for LimitsConfig {
             idle_timeout: default_idle(),
             top_window: default_top_window(),
             top_keys: default_top_keys(),
+            batch_hosts: default_batch_hosts(),
         }
     }
 }
@@ -477,6 +483,9 @@ fn default_top_window() -> Duration {
 }
 fn default_top_keys() -> usize {
     64
+}
+fn default_batch_hosts() -> usize {
+    4096
 }
 
 /// Paths the exporter serves itself; a push input cannot take them.
@@ -529,8 +538,9 @@ impl Config {
         }
         self.histograms.native.validate(&mut problems);
         let l = &self.limits;
-        if l.hosts_per_customer == 0 || l.max_series == 0 || l.top_keys == 0 {
-            problems.push("limits: hosts_per_customer, max_series and top_keys must be above 0".to_owned());
+        if l.hosts_per_customer == 0 || l.max_series == 0 || l.top_keys == 0 || l.batch_hosts == 0 {
+            problems
+                .push("limits: hosts_per_customer, max_series, top_keys and batch_hosts must be above 0".to_owned());
         }
         if l.idle_timeout.as_millis() < 60_000 {
             problems.push("limits.idle_timeout: at least 1m, or series flap between scrapes".to_owned());

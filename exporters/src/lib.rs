@@ -192,6 +192,9 @@ impl Exporter {
             lag_bounds,
             top_keys: l.top_keys,
             availability,
+            batch_hosts: l.batch_hosts,
+            hosts_per_customer: l.hosts_per_customer,
+            known: Arc::clone(&state.known),
             spare_tallies: std::sync::Mutex::default(),
         };
         Ok(Self {

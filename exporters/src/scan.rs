@@ -218,6 +218,11 @@ fn time(v: Val<'_>, last: &mut timestamp::LastDate) -> Scanned<Timestamp> {
     }
 }
 
+/// Keys remembered per line: more than any Logpush dataset has (about 80
+/// for `http_requests`), few enough that a hostile line of short keys
+/// cannot make a batch hold thousands.
+const MAX_SHAPE_KEYS: usize = 256;
+
 /// The keys of the lines seen so far, in order, quotes included, with the
 /// field each feeds. A Logpush job writes the same keys in the same order on
 /// every line, so the next line's key at the same position is usually one
@@ -282,8 +287,11 @@ impl Shape {
         let start = c.i;
         let key = c.plain_str()?;
         let field = fields.field_bytes(key);
-        self.keys.truncate(position);
-        self.keys.push(Key::new(c.b.get(start..c.i)?, field));
+        // A line of thousands of keys is no Logpush job's: not remembered.
+        if position < MAX_SHAPE_KEYS {
+            self.keys.truncate(position);
+            self.keys.push(Key::new(c.b.get(start..c.i)?, field));
+        }
         Some(field)
     }
 }
@@ -362,7 +370,25 @@ pub(crate) fn parse<'a>(line: &'a [u8], fields: &FieldMap, shape: &mut Shape) ->
 mod tests {
     use proptest::prelude::*;
 
-    use super::quote_or_backslash;
+    use super::{MAX_SHAPE_KEYS, Shape, parse_into, quote_or_backslash};
+    use crate::record::{FieldMap, Record};
+
+    #[test]
+    fn a_line_of_many_keys_is_read_whole_and_remembered_in_part() {
+        use std::fmt::Write as _;
+        let mut line = String::from("{");
+        for i in 0..1000 {
+            write!(line, "\"k{i}\":{i},").unwrap();
+        }
+        line.push_str("\"ClientRequestHost\":\"www.acme.example\"}");
+        let mut shape = Shape::default();
+        for _ in 0..2 {
+            let mut r = Record::default();
+            parse_into(line.as_bytes(), &FieldMap::Logpush, &mut shape, &mut r).unwrap();
+            assert_eq!(r.host.as_deref(), Some(&b"www.acme.example"[..]));
+        }
+        assert_eq!(shape.keys.len(), MAX_SHAPE_KEYS);
+    }
 
     proptest! {
         #[test]

@@ -37,6 +37,12 @@ impl Bounds {
     }
 }
 
+/// Longest request id an exemplar keeps, in bytes: Logpush's `RayID` has
+/// 16, nginx's `$request_id` 32. OpenMetrics allows an exemplar 128
+/// characters of label names and values, and a longer id would hold memory
+/// per bucket for nothing.
+const MAX_EXEMPLAR_ID: usize = 64;
+
 /// An exemplar: the request that last landed in a bucket.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Exemplar {
@@ -80,7 +86,13 @@ impl Histogram {
         }
         // One exemplar per bucket per batch: the first request seen.
         if let (Some((ray, time)), Some(slot @ None)) = (exemplar, self.exemplars.get_mut(i)) {
-            *slot = Some(Exemplar { ray_id: String::from_utf8_lossy(ray).into(), value: v, time });
+            let ray = ray.get(..MAX_EXEMPLAR_ID).unwrap_or(ray);
+            let mut id = String::from_utf8_lossy(ray).into_owned();
+            // A character cut at the end becomes U+FFFD; drop it.
+            if ray.len() == MAX_EXEMPLAR_ID && id.ends_with(char::REPLACEMENT_CHARACTER) {
+                id.pop();
+            }
+            *slot = Some(Exemplar { ray_id: id.into(), value: v, time });
         }
     }
 
@@ -217,5 +229,16 @@ mod tests {
         assert_eq!(native.zero_count(), 1);
         assert_eq!(a.origin.native.as_deref().unwrap().buckets().collect::<Vec<_>>(), [(8, 1)]);
         assert_eq!(a.series(), 2 * (3 + 2 + 1), "each histogram: 3 buckets, sum, count and the native series");
+    }
+
+    #[test]
+    fn exemplars_keep_the_first_bytes_of_a_long_request_id() {
+        let b = Bounds::new(vec![1.0]);
+        let mut h = Histogram::new(&b);
+        let long = format!("{}é{}", "r".repeat(MAX_EXEMPLAR_ID - 1), "x".repeat(10_000));
+        h.observe(&b, 0.5, Some((long.as_bytes(), None)));
+        h.observe(&b, 5.0, Some((&b"short"[..], None)));
+        let ids: Vec<_> = h.exemplars.iter().flatten().map(|e| e.ray_id.to_string()).collect();
+        assert_eq!(ids, ["r".repeat(MAX_EXEMPLAR_ID - 1), "short".to_owned()], "cut before the split character");
     }
 }

@@ -31,13 +31,20 @@ impl Availability {
             .collect()
     }
 
+    /// Whether the SLO leaves out every request for `host` (a host label:
+    /// normalized, or `none`, or `invalid`). Asked once per host and batch.
+    pub(crate) fn excludes_host(&self, host: &str) -> bool {
+        self.exclude.hosts.iter().any(|h| h.matches(host))
+    }
+
     /// `Some(true)` for a bad request, `Some(false)` for a good one, `None`
-    /// when the SLO leaves it out (or it has no status to judge by).
-    pub(crate) fn judge(&self, r: &Record<'_>, host: &str) -> Option<bool> {
+    /// when the SLO leaves it out (or it has no status to judge by);
+    /// `host_excluded`: what [`Self::excludes_host`] said of its host.
+    pub(crate) fn judge(&self, r: &Record<'_>, host_excluded: bool) -> Option<bool> {
         let status = r.edge_status?;
         let e = &self.exclude;
-        if e.statuses.iter().any(|m| m.matches(status))
-            || e.hosts.iter().any(|h| h.matches(host))
+        if host_excluded
+            || e.statuses.iter().any(|m| m.matches(status))
             || r.path.as_deref().is_some_and(|p| e.paths.iter().any(|prefix| p.starts_with(prefix.as_bytes())))
         {
             return None;
@@ -68,12 +75,12 @@ mod tests {
             path: Some(path.as_bytes().into()),
             ..Record::default()
         };
-        assert_eq!(slo.judge(&rec(200, "/"), "a.example"), Some(false));
-        assert_eq!(slo.judge(&rec(503, "/"), "a.example"), Some(true));
-        assert_eq!(slo.judge(&rec(429, "/"), "a.example"), Some(true), "a code, not a class");
-        assert_eq!(slo.judge(&rec(503, "/healthz/deep"), "a.example"), None, "excluded path prefix");
-        assert_eq!(slo.judge(&rec(503, "/"), "status.a.example"), None, "excluded host");
-        assert_eq!(slo.judge(&rec(404, "/"), "a.example"), None, "excluded status");
-        assert_eq!(slo.judge(&Record::default(), "a.example"), None, "no status");
+        assert_eq!(slo.judge(&rec(200, "/"), slo.excludes_host("a.example")), Some(false));
+        assert_eq!(slo.judge(&rec(503, "/"), slo.excludes_host("a.example")), Some(true));
+        assert_eq!(slo.judge(&rec(429, "/"), slo.excludes_host("a.example")), Some(true), "a code, not a class");
+        assert_eq!(slo.judge(&rec(503, "/healthz/deep"), slo.excludes_host("a.example")), None, "excluded path prefix");
+        assert_eq!(slo.judge(&rec(503, "/"), slo.excludes_host("status.a.example")), None, "excluded host");
+        assert_eq!(slo.judge(&rec(404, "/"), slo.excludes_host("a.example")), None, "excluded status");
+        assert_eq!(slo.judge(&Record::default(), slo.excludes_host("a.example")), None, "no status");
     }
 }

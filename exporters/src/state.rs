@@ -4,11 +4,17 @@
 //! each customer has at most `hosts_per_customer` hosts (more fold into
 //! `host="other"`, counted by an overflow counter), the whole exporter stops
 //! adding hosts at `max_series`, and hosts idle for `idle_timeout` expire.
+//! Batches past their own host caps fold hosts before the merge (see
+//! [`crate::batch_hosts`]); [`KnownHosts`] tells them which hosts the state
+//! counts apart, without its lock.
 
 use std::collections::HashMap;
+use std::hash::BuildHasher as _;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use crate::batch::{Batch, CustomerKey, DIMENSIONS};
+use crate::batch::{Batch, CustomerKey, DIMENSIONS, FastMap};
+use crate::hosts::CustomerIdx;
 use crate::series::{Bounds, Histogram, HostSeries};
 use crate::topk::{Report, WindowedTopK};
 
@@ -68,6 +74,49 @@ pub(crate) struct State {
     pub(crate) series_total: usize,
     /// Hosts expired since start.
     pub(crate) expired: u64,
+    /// The hosts of `customers`, for batches to ask without the lock.
+    pub(crate) known: Arc<KnownHosts>,
+}
+
+/// Which hosts the state counts apart, by customer, as hashes of customer
+/// and host label. A batch past its host caps asks it for each new host, so
+/// a host that already has its series keeps it. Two hosts whose hashes meet
+/// (never in practice: 64 bits, seeded per process) would both count as
+/// known, which only lets a batch keep one more host apart.
+#[derive(Debug, Default)]
+pub(crate) struct KnownHosts {
+    hasher: foldhash::fast::RandomState,
+    /// How many of the state's hosts have each hash.
+    counts: RwLock<FastMap<u64, u32>>,
+}
+
+impl KnownHosts {
+    fn key(&self, customer: CustomerKey, host: &str) -> u64 {
+        self.hasher.hash_one((customer, host))
+    }
+
+    /// Whether the state counts `host` of `customer` apart.
+    pub(crate) fn contains(&self, customer: CustomerKey, host: &str) -> bool {
+        let key = self.key(customer, host);
+        self.counts.read().unwrap_or_else(PoisonError::into_inner).contains_key(&key)
+    }
+
+    fn insert(&self, customer: CustomerKey, host: &str) {
+        let key = self.key(customer, host);
+        *self.counts.write().unwrap_or_else(PoisonError::into_inner).entry(key).or_default() += 1;
+    }
+
+    fn remove(&self, customer: CustomerKey, host: &str) {
+        let key = self.key(customer, host);
+        let mut counts = self.counts.write().unwrap_or_else(PoisonError::into_inner);
+        if let hashbrown::hash_map::Entry::Occupied(mut e) = counts.entry(key) {
+            if *e.get() > 1 {
+                *e.get_mut() -= 1;
+            } else {
+                e.remove();
+            }
+        }
+    }
 }
 
 impl State {
@@ -84,11 +133,26 @@ impl State {
                 ..CustomerState::default()
             })
             .collect();
-        Self { ids, customers, inputs: HashMap::new(), limits, bounds, lag_bounds, series_total: 0, expired: 0 }
+        Self {
+            ids,
+            customers,
+            inputs: HashMap::new(),
+            limits,
+            bounds,
+            lag_bounds,
+            series_total: 0,
+            expired: 0,
+            known: Arc::default(),
+        }
     }
 
     fn slot(&self, key: CustomerKey) -> usize {
         key.map_or(self.ids.len() - 1, |i| usize::try_from(i).unwrap_or(usize::MAX).min(self.ids.len() - 1))
+    }
+
+    /// The customer of a slot, as batches name it.
+    fn customer_key(&self, slot: usize) -> CustomerKey {
+        if slot + 1 >= self.ids.len() { None } else { CustomerIdx::try_from(slot).ok() }
     }
 
     /// Counts a batch that added no line to the counters (refused, a
@@ -153,20 +217,24 @@ impl State {
         windows
     }
 
-    fn merge_host(&mut self, c: usize, host: &str, series: &HostSeries, now: Instant) {
+    /// `host`: `None` for hosts the batch folded already (past its caps).
+    fn merge_host(&mut self, c: usize, host: Option<&str>, series: &HostSeries, now: Instant) {
         let hosts_per_customer = self.limits.hosts_per_customer;
         let room_for_series = self.series_total < self.limits.max_series;
+        let key = self.customer_key(c);
         let customer = &mut self.customers[c];
-        let known = customer.hosts.contains_key(host);
         // A new host takes a slot while the customer and the exporter have
         // room; `other` itself is always allowed.
-        let target = if known || (customer.hosts.len() < hosts_per_customer && room_for_series) {
-            host
-        } else {
-            customer.overflow += series.total();
-            OVERFLOW_HOST
+        let target = match host {
+            Some(h) if customer.hosts.contains_key(h) => h,
+            Some(h) if customer.hosts.len() < hosts_per_customer && room_for_series => h,
+            _ => {
+                customer.overflow += series.total();
+                OVERFLOW_HOST
+            }
         };
         let bounds = &self.bounds;
+        let hosts_before = customer.hosts.len();
         let entry = customer
             .hosts
             .entry(target.into())
@@ -175,17 +243,23 @@ impl State {
         entry.series.merge(series);
         entry.last_seen = now;
         self.series_total = self.series_total + entry.series.series() - before;
+        if customer.hosts.len() > hosts_before {
+            self.known.insert(key, target);
+        }
     }
 
     /// Drops hosts not seen for the idle timeout.
     pub(crate) fn expire(&mut self, now: Instant) {
         let idle = self.limits.idle_timeout;
-        for customer in &mut self.customers {
-            customer.hosts.retain(|_, h| {
+        for c in 0..self.customers.len() {
+            let key = self.customer_key(c);
+            let (known, series_total, expired) = (&self.known, &mut self.series_total, &mut self.expired);
+            self.customers[c].hosts.retain(|name, h| {
                 let keep = now.saturating_duration_since(h.last_seen) < idle;
                 if !keep {
-                    self.series_total -= h.series.series();
-                    self.expired += 1;
+                    *series_total -= h.series.series();
+                    *expired += 1;
+                    known.remove(key, name);
                 }
                 keep
             });
@@ -222,9 +296,18 @@ impl Histogram {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::batch::tests::context;
+
+    /// A set of known hosts, as a state holding these would have.
+    pub(crate) fn known(hosts: &[(CustomerKey, &str)]) -> KnownHosts {
+        let known = KnownHosts::default();
+        for (c, h) in hosts {
+            known.insert(*c, h);
+        }
+        known
+    }
 
     fn limits(hosts: usize, series: usize) -> Limits {
         Limits {
@@ -284,5 +367,43 @@ mod tests {
         s.expire(t0 + Duration::from_secs(61));
         assert_eq!(s.customers[1].hosts.len(), 0);
         assert_eq!((s.series_total, s.expired), (0, 3));
+    }
+
+    #[test]
+    fn batches_learn_which_hosts_the_state_counts_apart() {
+        let cx = context();
+        let mut s =
+            State::new(vec!["acme".into()], &[true], limits(2, 10_000), cx.bounds.clone(), cx.lag_bounds.clone());
+        let t0 = Instant::now();
+        s.merge("push", &batch_of(&cx, THREE_HOSTS), t0, 0);
+        let known = |h: &str| s.known.contains(None, h);
+        assert_eq!(
+            (known("a.stranger.example"), known("b.stranger.example"), known("c.stranger.example"), known("other")),
+            (true, true, false, true)
+        );
+        assert!(!s.known.contains(Some(0), "a.stranger.example"), "per customer");
+        s.expire(t0 + Duration::from_secs(61));
+        assert!(!s.known.contains(None, "a.stranger.example"), "expired hosts are forgotten");
+        assert!(s.known.counts.read().unwrap().is_empty());
+    }
+
+    #[test]
+    fn hosts_a_batch_folded_count_as_overflow_and_known_hosts_keep_their_series() {
+        let mut cx = context();
+        cx.hosts_per_customer = 1;
+        let mut s =
+            State::new(vec!["acme".into()], &[true], limits(10, 10_000), cx.bounds.clone(), cx.lag_bounds.clone());
+        cx.known = Arc::clone(&s.known);
+        let one = "{\"ClientRequestHost\":\"c.stranger.example\",\"EdgeResponseStatus\":200}\n";
+        s.merge("push", &batch_of(&cx, one), Instant::now(), 0);
+        // a takes the batch's one slot for new hosts, b is folded; c has
+        // its series in the state, so it keeps it in the batch too.
+        let b = batch_of(&cx, THREE_HOSTS);
+        assert!(b.series.folded(None).is_some_and(|f| f.total() == 1));
+        s.merge("push", &b, Instant::now(), 0);
+        let unknown = &s.customers[1];
+        let totals: HashMap<&str, u64> = unknown.hosts.iter().map(|(h, e)| (&**h, e.series.total())).collect();
+        assert_eq!(totals, HashMap::from([("a.stranger.example", 1), ("c.stranger.example", 2), (OVERFLOW_HOST, 1)]));
+        assert_eq!(unknown.overflow, 1, "b, folded by the batch");
     }
 }

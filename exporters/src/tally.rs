@@ -4,9 +4,14 @@
 //! and a comparison; the shared sliding windows then take each distinct key
 //! of the batch once, with its count. Attack traffic repeats itself (the same
 //! addresses, paths and agents), so a batch usually holds far fewer distinct
-//! keys than lines. Past [`SPILL_BYTES`] of keys the tally spills into
-//! per-customer Space-Saving summaries and starts again, so a batch's memory
-//! stays bounded however large and varied it is.
+//! keys than lines. Past [`SPILL_BYTES`] of keys, or [`SPILL_ENTRIES`]
+//! distinct keys however short, the tally spills into per-customer
+//! Space-Saving summaries and starts again, so a batch's memory stays
+//! bounded however large and varied it is: at most the arena (8 MiB), the
+//! entries (32 bytes a key: 7 MiB, in a vector of 8 MiB), the table (2^18
+//! buckets of 5 bytes: 1.25 MiB) and the groups (4 bytes a key, up to twice
+//! that while a group's vector grows), plus what the spills summarised: per
+//! customer and dimension, one summary of `capacity` keys.
 
 use std::hash::BuildHasher as _;
 
@@ -15,6 +20,10 @@ use crate::topk::{SpaceSaving, truncate_key};
 
 /// Arena size at which the tally spills into summaries.
 const SPILL_BYTES: usize = 8 << 20;
+/// Distinct keys at which the tally spills: what a table of 2^18 buckets
+/// holds, so it never doubles past that (short keys, such as two-letter
+/// countries, would otherwise fill millions of entries before the arena).
+const SPILL_ENTRIES: usize = (1 << 18) / 8 * 7;
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {
@@ -89,7 +98,7 @@ impl Tally {
             self.remember(index, id);
             return;
         }
-        if self.arena.len() + key.len() > SPILL_BYTES {
+        if self.arena.len() + key.len() > SPILL_BYTES || self.entries.len() >= SPILL_ENTRIES {
             self.spill();
         }
         // Both fit in u32: the arena is kept below SPILL_BYTES plus one key.
@@ -126,9 +135,19 @@ impl Tally {
 
     /// Roughly the bytes its allocations hold.
     pub(crate) fn allocated(&self) -> usize {
+        use std::mem::size_of;
         self.arena.capacity()
-            + self.entries.capacity() * std::mem::size_of::<Entry>()
-            + self.table.capacity() * (std::mem::size_of::<u32>() + 1)
+            + self.entries.capacity() * size_of::<Entry>()
+            + self.table.capacity() * (size_of::<u32>() + 1)
+            + self.groups.capacity() * (size_of::<((CustomerKey, u8), Vec<u32>)>() + 1)
+            + self.groups.values().map(|ids| ids.capacity() * size_of::<u32>()).sum::<usize>()
+            + self.spilled.capacity() * (size_of::<(CustomerKey, Vec<SpaceSaving>)>() + 1)
+    }
+
+    /// How many distinct keys it holds, and has room for, before it grows.
+    #[cfg(test)]
+    pub(crate) fn entries(&self) -> (usize, usize) {
+        (self.entries.len(), self.table.capacity())
     }
 
     /// Folds the counts so far into the summaries and empties the arena.
@@ -232,5 +251,20 @@ mod tests {
         assert_eq!(summary.total() + in_arena, 2 * n as u64, "every offer is in the summary or the arena");
         assert_eq!(summary.top(1)[0].key, "/login", "the heavy key survives the spill");
         assert!(t.arena.len() <= SPILL_BYTES);
+    }
+
+    #[test]
+    fn spills_past_the_limit_of_distinct_keys_however_short() {
+        let mut t = Tally::new(8);
+        let n = SPILL_ENTRIES + 1000;
+        for i in 0..n {
+            t.add(Some(0), 2, &format!("{i:x}"));
+        }
+        let (entries, room) = t.entries();
+        assert_eq!(entries, 1000, "spilled once, at SPILL_ENTRIES");
+        assert!(room <= SPILL_ENTRIES, "the table never doubled past 2^18 buckets: {room}");
+        let spilled: Vec<_> = t.spilled().collect();
+        assert_eq!(spilled[0].1[2].total() + entries as u64, n as u64, "no weight lost");
+        assert!(t.allocated() < 20 << 20, "{}", t.allocated());
     }
 }

@@ -236,6 +236,42 @@ async fn hosts_past_the_cap_count_as_other() {
     assert_eq!(ex.sample(r#"edgewatch_exporter_overflow_total{customer="acme",label="host"}"#).await, 3);
 }
 
+/// A batch naming far more hosts than the caps: its customers' further
+/// hosts count under `other` at once, and every request still counts.
+#[tokio::test]
+async fn a_batch_of_thousands_of_hosts_counts_every_request_within_the_caps() {
+    use std::fmt::Write as _;
+    let ex = start("limits: {hosts_per_customer: 3, batch_hosts: 10}\n").await;
+    let mut body = String::new();
+    for i in 0..5_000 {
+        writeln!(body, r#"{{"ClientRequestHost":"h{i}.stranger.example","EdgeResponseStatus":200}}"#).unwrap();
+        if i % 1000 == 999 {
+            body.push_str(r#"{"ClientRequestHost":"www.acme.example","EdgeResponseStatus":200}"#);
+            body.push('\n');
+        }
+    }
+    let (status, answer) = ex.push("/ingest/logpush", gzip(body.as_bytes()), &[]).await;
+    assert_eq!((status, answer.as_str()), (200, r#"{"lines":5005,"malformed":0}"#));
+    let (_, metrics) = ex.get("/metrics").await;
+    let requests: Vec<(&str, u64)> = metrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("edgewatch_requests_total{"))
+        .map(|l| {
+            let (labels, value) = l.rsplit_once("} ").unwrap();
+            (labels, value.parse().unwrap())
+        })
+        .collect();
+    let unknown: Vec<_> = requests.iter().filter(|(l, _)| l.starts_with(r#"customer="unknown""#)).collect();
+    assert_eq!(unknown.len(), 4, "three hosts and other: {unknown:?}");
+    assert_eq!(requests.iter().map(|(_, n)| n).sum::<u64>(), 5005, "every request");
+    let other = r#"edgewatch_requests_total{customer="unknown",host="other",status_class="2xx",cache_status="none"}"#;
+    assert_eq!(ex.sample(other).await, 4997);
+    assert_eq!(ex.sample(r#"edgewatch_exporter_overflow_total{customer="unknown",label="host"}"#).await, 4997);
+    let acme =
+        r#"edgewatch_requests_total{customer="acme",host="www.acme.example",status_class="2xx",cache_status="none"}"#;
+    assert_eq!(ex.sample(acme).await, 5, "another customer keeps its host");
+}
+
 #[tokio::test]
 async fn health_readiness_metrics_and_top_offenders() {
     let ex = start("").await;
