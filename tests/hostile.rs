@@ -237,7 +237,8 @@ fn notification(customer_label: &str) -> String {
 
 #[test]
 fn labels_with_control_characters_cannot_forge_log_lines() {
-    let mut receiver = start("hostile-log-injection", "receiver", &[]);
+    // At debug level, which must not turn on other crates' output either.
+    let mut receiver = start("hostile-log-injection", "receiver", &["--log.level", "debug"]);
     let forged = "x\n2026-12-01T00:00:00Z FORGED edgewatch: ERROR root access\u{0}\u{1b}[31m\r\u{2028}";
     let mut body = notification(forged);
     // The incident is keyed by customer and incident; the key holds what
@@ -266,4 +267,6 @@ fn labels_with_control_characters_cannot_forge_log_lines() {
         assert!(!line.chars().any(char::is_control), "a control character: {line:?}");
     }
     assert!(log.contains(r"\x00\x1b[31m\r\u{2028}"), "{log}");
+    assert!(log.contains(" DEBUG "), "{log}");
+    assert!(!log.contains("handlebars"), "third-party debug output: {log}");
 }
