@@ -37,14 +37,18 @@ where
 pub fn diagnostic(file: &Path, text: &str, problem: &str) -> Diagnostic {
     let (path, message) = split_path(problem);
     let at = path.as_ref().and_then(|p| locate(text, p, Anchor::Key));
+    error(file, path.as_ref(), message, at, None)
+}
+
+fn error(file: &Path, path: Option<&YamlPath>, message: &str, at: Option<LineCol>, hint: Option<String>) -> Diagnostic {
     Diagnostic {
         file: file.to_path_buf(),
         line: at.map(|a| a.line),
         column: at.map(|a| a.column),
         severity: Severity::Error,
-        path: path.map(|p| p.to_string()).unwrap_or_default(),
+        path: path.map(ToString::to_string).unwrap_or_default(),
         message: message.to_owned(),
-        hint: None,
+        hint,
     }
 }
 
@@ -54,15 +58,7 @@ fn decode_error(file: &Path, message: &str, at: Option<LineCol>) -> Diagnostic {
     let hint = unknown_word(message).and_then(|(word, candidates)| {
         unknown_word_hint(word, candidates.iter().map(String::as_str).collect::<Vec<_>>())
     });
-    Diagnostic {
-        file: file.to_path_buf(),
-        line: at.map(|a| a.line),
-        column: at.map(|a| a.column),
-        severity: Severity::Error,
-        path: path.map(|p| p.to_string()).unwrap_or_default(),
-        message: message.to_owned(),
-        hint,
-    }
+    error(file, path.as_ref(), message, at, hint)
 }
 
 /// `push[0].auth: message` → (the path, `message`); a message without a
