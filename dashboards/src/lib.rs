@@ -93,7 +93,6 @@ pub enum RenderError {
     /// A file could not be serialized.
     #[error("cannot serialize {path}: {message}")]
     Serialize {
-        /// The file.
         path: String,
         /// What went wrong.
         message: String,

@@ -32,7 +32,6 @@ pub enum UpError {
     Io {
         /// Which.
         path: String,
-        /// Why.
         source: std::io::Error,
     },
     /// Cannot listen on an address.
@@ -42,7 +41,6 @@ pub enum UpError {
     Listen {
         /// The address.
         address: String,
-        /// Why.
         source: std::io::Error,
     },
     /// Rendering the catalog failed.

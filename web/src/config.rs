@@ -85,9 +85,7 @@ pub enum WebConfigError {
     /// The file could not be read.
     #[error("cannot read {path}: {source}", path = path.display())]
     Read {
-        /// The file.
         path: PathBuf,
-        /// Why.
         #[source]
         source: std::io::Error,
     },
@@ -97,7 +95,6 @@ pub enum WebConfigError {
     /// The certificates or keys it names cannot be used.
     #[error("{path}: {message}", path = path.display())]
     Tls {
-        /// The file.
         path: PathBuf,
         /// What is wrong.
         message: String,
