@@ -17,6 +17,7 @@ use serde_json::json;
 
 use crate::Inner;
 use crate::incident::groups;
+use crate::payload::PayloadError;
 use crate::store::{Accepted, Inbound};
 use crate::time::now_ms;
 
@@ -49,8 +50,35 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
         .with_state(inner)
 }
 
-fn error(status: StatusCode, message: &str) -> Response {
-    (status, Json(json!({"status": "error", "error": message}))).into_response()
+/// What the API answers when it does not take a request: its status and
+/// `{"status":"error","error":"<message>"}`. A 401 also names the scheme
+/// it wants (`WWW-Authenticate: Bearer`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self { status, message: message.into() }
+    }
+}
+
+impl From<PayloadError> for ApiError {
+    fn from(e: PayloadError) -> Self {
+        Self::new(e.status(), e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut r = (self.status, Json(json!({"status": "error", "error": self.message}))).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        }
+        r
+    }
 }
 
 /// Whether the request carries the configured bearer token. The scheme is
@@ -88,18 +116,20 @@ async fn webhook(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Body
     let started = std::time::Instant::now();
     if !authorized(&inner, &headers) {
         inner.metrics.notification("unauthorized");
-        let mut r =
-            error(StatusCode::UNAUTHORIZED, "a bearer token is required (Alertmanager's http_config.authorization)");
-        r.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
-        return r;
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "a bearer token is required (Alertmanager's http_config.authorization)",
+        )
+        .into_response();
     }
     // The declared length is checked before a byte of the body is read.
     let too_large = || {
         inner.metrics.notification("too_large");
-        error(
+        ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("the body is over the limit of {} bytes; lower the webhook's max_alerts", inner.body_limit),
+            format!("the body is over the limit of {} bytes; lower the webhook's max_alerts", inner.body_limit),
         )
+        .into_response()
     };
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > inner.body_limit) {
@@ -110,15 +140,14 @@ async fn webhook(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Body
         Err(BodyError::TooLarge) => return too_large(),
         Err(BodyError::Unreadable(status, message)) => {
             inner.metrics.notification(if status == StatusCode::REQUEST_TIMEOUT { "timeout" } else { "malformed" });
-            return error(status, &format!("the body could not be read: {message}"));
+            return ApiError::new(status, format!("the body could not be read: {message}")).into_response();
         }
     };
     let n = match crate::payload::parse(&body) {
         Ok(n) => n,
         Err(e) => {
-            inner.metrics.notification(if e.status() == 400 { "malformed" } else { "invalid" });
-            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
-            return error(status, &e.to_string());
+            inner.metrics.notification(if e.status() == StatusCode::BAD_REQUEST { "malformed" } else { "invalid" });
+            return ApiError::from(e).into_response();
         }
     };
     let inbound = Inbound {
@@ -147,12 +176,14 @@ async fn webhook(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Body
         Ok(Err(e)) => {
             inner.metrics.notification("unavailable");
             tracing::error!(error = %e, group = %n.group_key, "cannot store a notification; answering 503 so Alertmanager retries");
-            error(StatusCode::SERVICE_UNAVAILABLE, "the notification could not be stored; retry")
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the notification could not be stored; retry")
+                .into_response()
         }
         Err(e) => {
             inner.metrics.notification("unavailable");
             tracing::error!(error = %e, "the store task failed");
-            error(StatusCode::SERVICE_UNAVAILABLE, "the notification could not be stored; retry")
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the notification could not be stored; retry")
+                .into_response()
         }
     };
     inner.metrics.ack(started.elapsed().as_secs_f64());
@@ -184,5 +215,28 @@ async fn ready(State(inner): State<Arc<Inner>>) -> Response {
             (StatusCode::SERVICE_UNAVAILABLE, format!("Not ready: the store cannot commit: {e}\n")).into_response()
         }
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("Not ready: {e}\n")).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn errors_answer_in_one_json_shape() {
+        let answer = |e: ApiError| async move {
+            let r = e.into_response();
+            let (status, scheme) = (r.status(), r.headers().get(header::WWW_AUTHENTICATE).cloned());
+            let body = axum::body::to_bytes(r.into_body(), usize::MAX).await.unwrap();
+            (status, scheme, serde_json::from_slice::<serde_json::Value>(&body).unwrap())
+        };
+        let (status, scheme, body) = answer(ApiError::new(StatusCode::UNAUTHORIZED, "a token, please")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(scheme.unwrap(), "Bearer");
+        assert_eq!(body, json!({"status": "error", "error": "a token, please"}));
+        let malformed = crate::payload::parse(b"{").unwrap_err();
+        let (status, scheme, body) = answer(ApiError::from(malformed.clone())).await;
+        assert_eq!((status, scheme), (StatusCode::BAD_REQUEST, None));
+        assert_eq!(body, json!({"status": "error", "error": malformed.to_string()}));
     }
 }

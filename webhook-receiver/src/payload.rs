@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use axum::http::StatusCode;
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
@@ -95,10 +96,10 @@ pub enum PayloadError {
 
 impl PayloadError {
     /// The HTTP status the webhook answers with.
-    pub const fn status(&self) -> u16 {
+    pub const fn status(&self) -> StatusCode {
         match self {
-            Self::Malformed { .. } => 400,
-            Self::Invalid(_) | Self::Version(_) => 422,
+            Self::Malformed { .. } => StatusCode::BAD_REQUEST,
+            Self::Invalid(_) | Self::Version(_) => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
 }
@@ -187,10 +188,10 @@ pub(crate) mod tests {
     #[test]
     fn bad_bodies_say_where_and_what() {
         let e = parse(b"{\"version\": \"4\",\n \"alerts\": [}").unwrap_err();
-        assert_eq!(e.status(), 400);
+        assert_eq!(e.status(), StatusCode::BAD_REQUEST);
         assert!(matches!(e, PayloadError::Malformed { line: 2, column: 13, .. }), "{e}");
         let e = parse(b"{\"version\": \"4\"}").unwrap_err();
-        assert_eq!(e.status(), 422);
+        assert_eq!(e.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert!(e.to_string().contains("missing field `groupKey`"), "{e}");
         let e = parse(SAMPLE.replace("\"version\":\"4\"", "\"version\":\"3\"").as_bytes()).unwrap_err();
         assert_eq!(e.to_string(), "unsupported payload version `3`: edgewatch takes Alertmanager's version 4");
