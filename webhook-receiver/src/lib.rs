@@ -19,6 +19,7 @@ pub mod incident;
 mod live;
 mod metrics;
 pub mod payload;
+mod policy;
 pub mod store;
 pub mod text;
 pub mod time;
@@ -26,14 +27,12 @@ pub mod time;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use edgewatch_catalog::names::{AlertKind, Severity, label};
 use edgewatch_catalog::{Catalog, Secret};
 
 pub use crate::config::Config;
 use crate::dest::Destination;
 pub use crate::http::WEBHOOK_PATH;
-use crate::incident::{GroupUpdate, Transition};
-use crate::store::{Policy, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 /// Why the receiver could not start.
 #[derive(Debug, thiserror::Error)]
@@ -58,64 +57,11 @@ pub enum BuildError {
     Client(#[from] reqwest::Error),
 }
 
-/// How the store decides: incidents by the configured key, routes from the
-/// catalog.
-#[derive(Debug)]
-struct CatalogPolicy {
-    catalog: Arc<Catalog>,
-    reopen_window_ms: i64,
-    unrouted: Vec<String>,
-}
-
-impl Policy for CatalogPolicy {
-    fn transition(
-        &self,
-        current: Option<&action::Incident>,
-        update: &GroupUpdate,
-        now: i64,
-        resolved_ms_ago: Option<i64>,
-    ) -> Transition {
-        let customer = update
-            .alerts
-            .iter()
-            .find_map(|a| a.labels.get(label::CUSTOMER))
-            .filter(|id| self.catalog.customer(id).is_some())
-            .cloned();
-        let within = resolved_ms_ago.is_some_and(|ago| ago <= self.reopen_window_ms);
-        // The notification's arrival: the instant the store records.
-        incident::apply(current, update, customer, &time::rfc3339(now), within)
-    }
-
-    fn plan(
-        &self,
-        before: Option<&action::Incident>,
-        after: &mut action::Incident,
-        action: Option<action::ActionKind>,
-    ) -> Vec<(String, action::ActionKind)> {
-        let customer = after.customer.as_deref().and_then(|id| self.catalog.customer(id));
-        // Unknown customers go to `unrouted`, whatever the alerts say.
-        let matching = |kind: Option<&str>, severity: Option<Severity>| match customer {
-            Some(c) => {
-                let kind = kind.and_then(|k| k.parse::<AlertKind>().ok());
-                c.alerting.destinations_matching(kind, severity).into_iter().map(ToString::to_string).collect()
-            }
-            None => self.unrouted.clone(),
-        };
-        let route = |a: &action::AlertState| {
-            let severity = a.labels.get(label::SEVERITY).and_then(|s| s.parse().ok());
-            matching(a.labels.get(label::ALERT_KIND).map(String::as_str), severity)
-        };
-        // What receivers before per-destination tracking routed by.
-        let legacy = |i: &action::Incident| matching(i.alert_kind.as_deref(), i.severity);
-        incident::plan(before, after, action, &route, &legacy)
-    }
-}
-
 /// What the handlers and the deliverer share.
 #[derive(Debug)]
 pub(crate) struct Inner {
     store: Arc<dyn Store>,
-    policy: CatalogPolicy,
+    policy: policy::CatalogPolicy,
     catalog: Arc<Catalog>,
     destinations: BTreeMap<String, Destination>,
     templates: text::Templates,
@@ -186,15 +132,10 @@ impl Receiver {
             config.prometheus.as_ref().map(|p| live::Prometheus::new(client.clone(), &p.url, p.timeout.to_std()));
         let templates = text::Templates::load(&catalog.templates, config.templates.as_deref())?;
         let catalog = Arc::new(catalog);
-        let ms = |d: edgewatch_catalog::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
         Ok(Self {
             inner: Arc::new(Inner {
                 store: Arc::new(store),
-                policy: CatalogPolicy {
-                    catalog: Arc::clone(&catalog),
-                    reopen_window_ms: ms(config.incidents.reopen_window),
-                    unrouted: config.unrouted.clone(),
-                },
+                policy: policy::CatalogPolicy::new(Arc::clone(&catalog), config),
                 catalog,
                 destinations,
                 templates,
@@ -208,7 +149,7 @@ impl Receiver {
                     initial_backoff: config.delivery.initial_backoff.to_std(),
                     max_backoff: config.delivery.max_backoff.to_std(),
                     concurrency: config.delivery.concurrency,
-                    settle_ms: ms(config.delivery.settle),
+                    settle_ms: time::millis(config.delivery.settle),
                 },
                 key_labels: config.incidents.key_labels.clone(),
                 body_limit: config.body_limit.0,
@@ -216,7 +157,7 @@ impl Receiver {
                 metrics: metrics::Metrics::default(),
                 wake: tokio::sync::Notify::new(),
                 in_flight: deliver::InFlight::default(),
-                retention_ms: ms(config.retention),
+                retention_ms: time::millis(config.retention),
                 stopping: std::sync::atomic::AtomicBool::new(false),
             }),
         })

@@ -415,14 +415,11 @@ mod tests {
         store
     }
 
-    fn policy() -> crate::CatalogPolicy {
+    fn policy() -> crate::policy::CatalogPolicy {
         let yaml = "destinations:\n  pd: {log: {path: '-'}}\n  jira: {log: {path: '-'}}\ncustomers:\n  - id: shop\n    hosts: [shop.example]\n    alerting:\n      routes: [{to: [pd], severities: [page]}, {to: [jira]}]\n";
         let catalog = edgewatch_catalog::load_str("catalog.yaml", yaml).unwrap().catalog;
-        crate::CatalogPolicy {
-            catalog: std::sync::Arc::new(catalog),
-            reopen_window_ms: 3_600_000,
-            unrouted: Vec::new(),
-        }
+        // The default reopen window, an hour; nothing unrouted.
+        crate::policy::CatalogPolicy::new(std::sync::Arc::new(catalog), &crate::Config::default())
     }
 
     fn inbound(hash: &str, alerts: &str) -> Inbound {
