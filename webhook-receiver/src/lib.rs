@@ -27,7 +27,7 @@ pub mod time;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use edgewatch_catalog::{Catalog, Secret};
+use edgewatch_catalog::Catalog;
 
 pub use crate::config::Config;
 use crate::dest::Destination;
@@ -57,41 +57,12 @@ pub enum BuildError {
     Client(#[from] reqwest::Error),
 }
 
-/// What the handlers and the deliverer share.
-#[derive(Debug)]
-pub(crate) struct Inner {
-    store: Arc<dyn Store>,
-    policy: policy::CatalogPolicy,
-    catalog: Arc<Catalog>,
-    destinations: BTreeMap<String, Destination>,
-    templates: text::Templates,
-    prometheus: Option<live::Prometheus>,
-    bases: text::LinkBases,
-    delivery: Delivery,
-    key_labels: Vec<String>,
-    body_limit: u64,
-    bearer: Option<Secret>,
-    metrics: metrics::Metrics,
-    wake: tokio::sync::Notify,
-    in_flight: deliver::InFlight,
-    retention_ms: i64,
-    /// Set when shutdown begins: `/-/ready` answers 503.
-    stopping: std::sync::atomic::AtomicBool,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Delivery {
-    max_attempts: u32,
-    initial_backoff: std::time::Duration,
-    max_backoff: std::time::Duration,
-    concurrency: usize,
-    settle_ms: i64,
-}
-
-/// A receiver, ready to serve.
+/// A receiver, ready to serve: the webhook's intake and the deliverer,
+/// which share the store, the metrics and a wake-up.
 #[derive(Debug, Clone)]
 pub struct Receiver {
-    inner: Arc<Inner>,
+    intake: Arc<http::Intake>,
+    deliverer: Arc<deliver::Deliverer>,
 }
 
 impl Receiver {
@@ -102,7 +73,7 @@ impl Receiver {
         if !problems.is_empty() {
             return Err(BuildError::Config(problems));
         }
-        let store = store::sqlite::Sqlite::open(&config.data_dir)?;
+        let store: Arc<dyn Store> = Arc::new(store::sqlite::Sqlite::open(&config.data_dir)?);
         let held = store.use_key_labels(&config.incidents.key_labels)?;
         if held > 0 {
             tracing::info!(
@@ -113,59 +84,46 @@ impl Receiver {
         let client = dest::http::client(config.delivery.timeout.to_std())?;
         let mut destinations = BTreeMap::new();
         for (name, d) in &catalog.destinations {
-            let name = name.as_str();
-            let built = match d {
-                edgewatch_catalog::model::Destination::Jira(j) => {
-                    Destination::Jira(dest::jira::Jira::build(name, j, env, client.clone())?)
-                }
-                edgewatch_catalog::model::Destination::PagerDuty(p) => {
-                    Destination::PagerDuty(dest::pagerduty::PagerDuty::build(name, p, env, client.clone())?)
-                }
-                edgewatch_catalog::model::Destination::Log(l) => {
-                    Destination::Log(dest::log::Log::build(name, &l.path)?)
-                }
-            };
-            destinations.insert(name.to_owned(), built);
+            destinations.insert(name.as_str().to_owned(), Destination::build(name.as_str(), d, env, &client)?);
         }
         let bearer = config.auth.bearer_token.as_ref().map(|s| s.resolve(env)).transpose()?;
         let prometheus =
             config.prometheus.as_ref().map(|p| live::Prometheus::new(client.clone(), &p.url, p.timeout.to_std()));
         let templates = text::Templates::load(&catalog.templates, config.templates.as_deref())?;
         let catalog = Arc::new(catalog);
-        Ok(Self {
-            inner: Arc::new(Inner {
-                store: Arc::new(store),
-                policy: policy::CatalogPolicy::new(Arc::clone(&catalog), config),
-                catalog,
-                destinations,
-                templates,
-                prometheus,
-                bases: text::LinkBases {
-                    grafana: config.grafana_url.clone(),
-                    alertmanager: config.alertmanager_url.clone(),
-                },
-                delivery: Delivery {
-                    max_attempts: config.delivery.max_attempts,
-                    initial_backoff: config.delivery.initial_backoff.to_std(),
-                    max_backoff: config.delivery.max_backoff.to_std(),
-                    concurrency: config.delivery.concurrency,
-                    settle_ms: time::millis(config.delivery.settle),
-                },
-                key_labels: config.incidents.key_labels.clone(),
-                body_limit: config.body_limit.0,
-                bearer,
-                metrics: metrics::Metrics::default(),
-                wake: tokio::sync::Notify::new(),
-                in_flight: deliver::InFlight::default(),
-                retention_ms: time::millis(config.retention),
-                stopping: std::sync::atomic::AtomicBool::new(false),
-            }),
-        })
+        let metrics = Arc::new(metrics::Metrics::default());
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let intake = http::Intake {
+            store: Arc::clone(&store),
+            policy: policy::CatalogPolicy::new(Arc::clone(&catalog), config),
+            key_labels: config.incidents.key_labels.clone(),
+            body_limit: config.body_limit.0,
+            bearer,
+            metrics: Arc::clone(&metrics),
+            wake: Arc::clone(&wake),
+            stopping: std::sync::atomic::AtomicBool::new(false),
+        };
+        let deliverer = deliver::Deliverer {
+            store,
+            destinations,
+            catalog,
+            templates,
+            prometheus,
+            bases: text::LinkBases {
+                grafana: config.grafana_url.clone(),
+                alertmanager: config.alertmanager_url.clone(),
+            },
+            settings: deliver::Settings::new(config),
+            metrics,
+            wake,
+            in_flight: deliver::InFlight::default(),
+        };
+        Ok(Self { intake: Arc::new(intake), deliverer: Arc::new(deliverer) })
     }
 
     /// The HTTP endpoints, for serving or for tests.
     pub fn router(&self) -> axum::Router {
-        http::router(Arc::clone(&self.inner))
+        http::router(Arc::clone(&self.intake))
     }
 
     /// Webhooks handled at once unless `--web.max-in-flight` says
@@ -175,50 +133,7 @@ impl Receiver {
     /// Delivers and prunes in the background, until the returned handle is
     /// aborted or dropped with the runtime.
     pub fn spawn_workers(&self) -> tokio::task::JoinHandle<()> {
-        let permits = Arc::new(tokio::sync::Semaphore::new(self.inner.delivery.concurrency));
-        // Never told to stop: the sender lives in the task.
-        let (stop, until) = tokio::sync::watch::channel(false);
-        let workers = self.spawn_workers_until(permits, until);
-        tokio::spawn(async move {
-            let _stop = stop;
-            let _ = workers.await;
-        })
-    }
-
-    fn spawn_workers_until(
-        &self,
-        permits: Arc<tokio::sync::Semaphore>,
-        stop: tokio::sync::watch::Receiver<bool>,
-    ) -> tokio::task::JoinHandle<()> {
-        let inner = Arc::clone(&self.inner);
-        tokio::spawn(async move {
-            let pruner = {
-                let inner = Arc::clone(&inner);
-                async move {
-                    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
-                    loop {
-                        tick.tick().await;
-                        let store = Arc::clone(&inner.store);
-                        let before = time::now_ms() - inner.retention_ms;
-                        match tokio::task::spawn_blocking(move || store.prune(before)).await {
-                            Ok(Ok(p)) => tracing::info!(
-                                notifications = p.notifications,
-                                incidents = p.incidents,
-                                actions = p.actions,
-                                "pruned history"
-                            ),
-                            Ok(Err(e)) => tracing::warn!(error = %e, "pruning failed"),
-                            Err(e) => tracing::warn!(error = %e, "pruning task failed"),
-                        }
-                    }
-                }
-            };
-            // The pruner has nothing to finish: it ends with the deliverer.
-            tokio::select! {
-                () = deliver::run(inner, permits, stop) => {}
-                () = pruner => {}
-            }
-        })
+        tokio::spawn(deliver::Workers::start(Arc::clone(&self.deliverer)).run())
     }
 
     /// Serves on `listener` with the web config's TLS, basic auth,
@@ -233,32 +148,20 @@ impl Receiver {
         web: &edgewatch_web::WebConfig,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let concurrency = self.inner.delivery.concurrency;
-        let permits = Arc::new(tokio::sync::Semaphore::new(concurrency));
-        let (stop, until) = tokio::sync::watch::channel(false);
-        let workers = self.spawn_workers_until(Arc::clone(&permits), until);
-        let grace = web.limits().shutdown_grace;
+        let workers = deliver::Workers::start(Arc::clone(&self.deliverer));
         let began = Arc::new(std::sync::OnceLock::new());
         let shutdown = {
-            let (inner, began) = (Arc::clone(&self.inner), Arc::clone(&began));
+            let (intake, began, stop) = (Arc::clone(&self.intake), Arc::clone(&began), workers.stopper());
             async move {
                 shutdown.await;
                 let _ = began.set(tokio::time::Instant::now());
-                inner.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
-                let _ = stop.send(true);
+                intake.stop();
+                stop();
             }
         };
         let result = edgewatch_web::serve(listener, self.router(), web, shutdown).await;
-        let deadline = *began.get_or_init(tokio::time::Instant::now) + grace;
-        let all = u32::try_from(concurrency).unwrap_or(u32::MAX);
-        if tokio::time::timeout_at(deadline, permits.acquire_many(all)).await.is_err() {
-            let cut = concurrency - permits.available_permits();
-            tracing::warn!(
-                deliveries = cut,
-                "Deliveries still in progress at the end of the grace period were stopped; they run again at the next start."
-            );
-        }
-        workers.abort();
+        let deadline = *began.get_or_init(tokio::time::Instant::now) + web.limits().shutdown_grace;
+        workers.finish(deadline).await;
         result
     }
 }

@@ -96,6 +96,23 @@ pub enum Destination {
 }
 
 impl Destination {
+    /// Sets up the catalog's destination `name`, reading its secrets
+    /// through `env`; Jira and PagerDuty send with `client` (one client for
+    /// every destination: one connection pool, the configured timeouts).
+    pub fn build(
+        name: &str,
+        config: &edgewatch_catalog::model::Destination,
+        env: &dyn Fn(&str) -> Option<String>,
+        client: &reqwest::Client,
+    ) -> Result<Self, BuildError> {
+        use edgewatch_catalog::model::Destination as Config;
+        Ok(match config {
+            Config::Jira(j) => Self::Jira(jira::Jira::build(name, j, env, client.clone())?),
+            Config::PagerDuty(p) => Self::PagerDuty(pagerduty::PagerDuty::build(name, p, env, client.clone())?),
+            Config::Log(l) => Self::Log(log::Log::build(name, &l.path)?),
+        })
+    }
+
     /// Carries out one action.
     pub async fn deliver(&self, d: &Delivery<'_>) -> Result<Outcome, DeliveryError> {
         match self {
