@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use edgewatch_catalog::Customer;
 use edgewatch_catalog::names::Severity;
 use serde::{Deserialize, Serialize};
 
@@ -222,8 +223,8 @@ pub struct Delivery<'a> {
     /// What this destination answered to an earlier action of the incident
     /// (a Jira issue key), if anything.
     pub external: Option<&'a str>,
-    /// The customer's Jira project, overriding the destination's.
-    pub jira_project: Option<&'a str>,
+    /// The incident's customer, when the catalog has it.
+    pub customer: Option<&'a Customer>,
     /// Alertmanager's URL for people (the receiver's `alertmanager_url`),
     /// used instead of the incident's `externalURL` when set.
     pub alertmanager_url: Option<&'a str>,

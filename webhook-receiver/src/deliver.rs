@@ -322,13 +322,12 @@ async fn attempt(d: &Deliverer, p: &Pending) -> Result<Outcome, DeliveryError> {
     let message = crate::text::message(&d.templates, &d.catalog, &p.incident, p.kind, &d.bases, &live)
         .map_err(|e| DeliveryError::Permanent { reason: e.to_string() })?;
     let customer = p.incident.customer.as_deref().and_then(|id| d.catalog.customer(id));
-    let jira_project = customer.and_then(|c| c.jira_project.as_ref()).map(edgewatch_catalog::JiraKey::as_str);
     let delivery = Delivery {
         kind: p.kind,
         incident: &p.incident,
         message: &message,
         external: p.external.as_deref(),
-        jira_project,
+        customer,
         alertmanager_url: d.bases.alertmanager.as_deref(),
     };
     dest.deliver(&delivery).await

@@ -111,7 +111,13 @@ fn message() -> Message {
     }
 }
 
-/// One action, against `dest`.
+/// A catalog whose customer `acme` has its own Jira project.
+fn with_project(project: &str) -> edgewatch_catalog::Catalog {
+    let yaml = format!("customers:\n  - id: acme\n    hosts: [acme.example]\n    jira_project: {project}\n");
+    edgewatch_catalog::load_str("catalog.yaml", &yaml).unwrap().catalog
+}
+
+/// One action, against `dest`; the customer has Jira `project` if given.
 async fn act(
     dest: &Destination,
     kind: ActionKind,
@@ -120,12 +126,13 @@ async fn act(
 ) -> Result<Outcome, DeliveryError> {
     let (incident, mut message) = (incident(), message());
     message.comment = format!("{} ({})", message.comment, kind.as_str());
+    let catalog = project.map(with_project);
     let d = Delivery {
         kind,
         incident: &incident,
         message: &message,
         external,
-        jira_project: project,
+        customer: catalog.as_ref().and_then(|c| c.customer("acme")),
         alertmanager_url: None,
     };
     dest.deliver(&d).await
@@ -248,7 +255,7 @@ async fn long_titles_are_cut_to_jiras_summary_limit() {
         incident: &incident,
         message: &message,
         external: None,
-        jira_project: None,
+        customer: None,
         alertmanager_url: None,
     };
     key(dest.deliver(&d).await);
@@ -451,7 +458,7 @@ async fn act_on(
     incident: &Incident,
 ) -> Result<Outcome, DeliveryError> {
     let message = message();
-    let d = Delivery { kind, incident, message: &message, external, jira_project: None, alertmanager_url: None };
+    let d = Delivery { kind, incident, message: &message, external, customer: None, alertmanager_url: None };
     dest.deliver(&d).await
 }
 

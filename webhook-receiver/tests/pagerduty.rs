@@ -101,7 +101,7 @@ async fn send(
     incident: &Incident,
     message: &Message,
 ) -> Result<Outcome, DeliveryError> {
-    d.deliver(&Delivery { kind, incident, message, external: None, jira_project: None, alertmanager_url: None }).await
+    d.deliver(&Delivery { kind, incident, message, external: None, customer: None, alertmanager_url: None }).await
 }
 
 fn delivered() -> Outcome {

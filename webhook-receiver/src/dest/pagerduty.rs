@@ -414,7 +414,7 @@ mod tests {
     }
 
     fn event_json(kind: ActionKind, incident: &Incident, message: &Message) -> Value {
-        let d = Delivery { kind, incident, message, external: None, jira_project: None, alertmanager_url: None };
+        let d = Delivery { kind, incident, message, external: None, customer: None, alertmanager_url: None };
         let body = Request::new(&d, "k".repeat(32).as_str(), PagerDutySeverity::Critical).into_body().unwrap();
         serde_json::from_slice(&body).unwrap()
     }
@@ -486,7 +486,7 @@ mod tests {
             incident: &i,
             message: &m,
             external: None,
-            jira_project: None,
+            customer: None,
             alertmanager_url: None,
         };
         let body = Request::new(&d, "k", PagerDutySeverity::Error).into_body().unwrap();

@@ -77,9 +77,9 @@ use std::fmt;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use edgewatch_catalog::Secret;
 use edgewatch_catalog::model::{JiraAuth, JiraDeployment};
 use edgewatch_catalog::names::Severity;
+use edgewatch_catalog::{JiraKey, Secret};
 use serde_json::{Value, json};
 
 use self::api::{Issue, Transition};
@@ -215,7 +215,8 @@ impl Jira {
     }
 
     pub(crate) async fn deliver(&self, d: &Delivery<'_>) -> Result<Outcome, DeliveryError> {
-        let project = d.jira_project.unwrap_or(&self.project);
+        // The customer's project, else the destination's.
+        let project = d.customer.and_then(|c| c.jira_project.as_ref()).map_or(self.project.as_str(), JiraKey::as_str);
         let key = match d.kind {
             ActionKind::Open | ActionKind::Update => match self.locate(d, project).await? {
                 Some(issue) => {
