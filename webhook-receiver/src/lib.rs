@@ -4,35 +4,54 @@
 //! and Prometheus, and delivered to the destinations the catalog routes it
 //! to (Jira, PagerDuty, a log), in order, with retries and dead letters.
 //!
-//! Flow: [`http`] parses and authenticates; [`store`] records the
-//! notification, the incidents it changes ([`incident`]) and one outbox row
-//! per action and destination, in one transaction; [`deliver`] renders each
-//! action's text ([`text`], with [`live`] values) when it is due and hands
-//! it to its destination ([`dest`]).
+//! The public face: the [`Receiver`] and its [`Config`], why it would not
+//! start ([`BuildError`]), [`DeadLetters`] to list and replay, and
+//! [`check_templates`] for `edgewatch check`.
+//!
+//! Flow: `http` checks and reads a webhook (the intake); `store` records
+//! the notification, the incidents it changes (`incident`, under the
+//! catalog's `policy`) and one outbox row per action and destination, in one
+//! transaction; `deliver` renders each action's text (`text`, with `live`
+//! values) when it is due and hands it to its destination (`dest`). This
+//! file only wires them.
 
-pub mod action;
-pub mod config;
+// `pub` items of `action`, `dest` and `time` are re-exported by `testing`;
+// without that feature they are reachable from the crate only.
+#[cfg_attr(not(feature = "testing"), allow(unreachable_pub))]
+mod action;
+mod config;
+mod dead_letters;
 mod deliver;
-pub mod dest;
+#[cfg_attr(not(feature = "testing"), allow(unreachable_pub))]
+mod dest;
 mod http;
-pub mod incident;
+mod incident;
 mod live;
 mod metrics;
-pub mod payload;
+mod payload;
 mod policy;
-pub mod store;
-pub mod text;
-pub mod time;
+mod store;
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub mod testing;
+mod text;
+#[cfg_attr(not(feature = "testing"), allow(unreachable_pub))]
+mod time;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use edgewatch_catalog::Catalog;
 
-pub use crate::config::Config;
+pub use crate::action::ActionKind;
+pub use crate::config::{AuthConfig, Config, DeliveryConfig, IncidentConfig, PrometheusConfig};
+pub use crate::dead_letters::DeadLetters;
+pub use crate::dest::BuildError as DestinationError;
 use crate::dest::Destination;
 pub use crate::http::WEBHOOK_PATH;
-use crate::store::{Store, StoreError};
+use crate::store::Store;
+pub use crate::store::{DeadLetter, StoreError};
+pub use crate::text::TextError;
 
 /// Why the receiver could not start.
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +64,7 @@ pub enum BuildError {
     Store(#[from] StoreError),
     /// A destination could not be set up.
     #[error(transparent)]
-    Destination(#[from] dest::BuildError),
+    Destination(#[from] DestinationError),
     /// The templates do not load.
     #[error(transparent)]
     Templates(#[from] text::TextError),
@@ -166,8 +185,8 @@ impl Receiver {
     }
 }
 
-/// Opens the store in `data_dir` without starting a receiver: for the
-/// `dead-letters` commands, which may run beside a running receiver.
-pub fn open_store(data_dir: &std::path::Path) -> Result<impl Store, StoreError> {
-    store::sqlite::Sqlite::open(data_dir)
+/// Checks the catalog's `templates:` as the receiver loads them at start
+/// (strict handlebars, no HTML escaping): the error names the template.
+pub fn check_templates(templates: &BTreeMap<String, String>) -> Result<(), TextError> {
+    text::Templates::load(templates, None).map(drop)
 }

@@ -85,8 +85,8 @@ async fn an_alert_through_alertmanager_opens_and_resolves_one_issue_and_one_page
     );
     let client = edgewatch_test_kit::http_client();
     let api = format!("http://127.0.0.1:{am_port}/api/v2/alerts");
-    let now = edgewatch_webhook_receiver::time::now_ms();
-    let started = edgewatch_webhook_receiver::time::rfc3339(now - 60_000);
+    let now = edgewatch_webhook_receiver::testing::now_ms();
+    let started = edgewatch_webhook_receiver::testing::rfc3339(now - 60_000);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         match client.post(&api).json(&alert(&started, None)).send().await {
@@ -108,7 +108,7 @@ async fn an_alert_through_alertmanager_opens_and_resolves_one_issue_and_one_page
     assert_eq!(pd.alerts()[0].dedup_key, dedup);
 
     // Resolved: an end in the past.
-    let ended = edgewatch_webhook_receiver::time::rfc3339(edgewatch_webhook_receiver::time::now_ms() - 1000);
+    let ended = edgewatch_webhook_receiver::testing::rfc3339(edgewatch_webhook_receiver::testing::now_ms() - 1000);
     let resolved = client.post(&api).json(&alert(&started, Some(&ended))).send().await.unwrap();
     assert!(resolved.status().is_success());
     let lines = wait_lines(&dir.join("audit.jsonl"), 2).await;

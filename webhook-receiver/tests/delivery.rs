@@ -9,8 +9,7 @@ mod fakes;
 
 use std::time::{Duration, Instant};
 
-use edgewatch_webhook_receiver::store::Store as _;
-use edgewatch_webhook_receiver::{Config, Receiver, WEBHOOK_PATH};
+use edgewatch_webhook_receiver::{Config, DeadLetters, Receiver, WEBHOOK_PATH};
 use fakes::pagerduty::{AlertStatus, Fault, PagerDutyFake};
 
 const KEY: &str = "e93facc04764012d7bfb002500d5d1a6";
@@ -69,6 +68,11 @@ impl Running {
         let r = self.client.post(&self.url).body(body.to_owned()).send().await.unwrap();
         assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
     }
+
+    async fn metrics(&self) -> String {
+        let url = self.url.replace(WEBHOOK_PATH, "/metrics");
+        self.client.get(url).send().await.unwrap().text().await.unwrap()
+    }
 }
 
 /// Waits until `check` holds, up to `secs`.
@@ -126,22 +130,22 @@ async fn a_400_is_a_dead_letter_until_replayed_and_holds_back_what_follows() {
     pd.inject(1, Fault { status: 400, retry_after: None });
     let r = start("delivery-dead", &pd).await;
     r.post(&notification("firing")).await;
-    let store = edgewatch_webhook_receiver::open_store(&r.data).unwrap();
-    eventually(10, || store.dead_letters().unwrap().len() == 1).await;
-    let dead = &store.dead_letters().unwrap()[0];
+    let store = DeadLetters::open(&r.data).unwrap();
+    eventually(10, || store.list().unwrap().len() == 1).await;
+    let dead = &store.list().unwrap()[0];
     assert_eq!(dead.destination, "pd");
     assert!(dead.reason.contains("HTTP 400"), "{}", dead.reason);
     // The resolve waits behind the dead open: nothing reaches PagerDuty.
     r.post(&notification("resolved")).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(pd.alerts().is_empty());
-    assert_eq!(store.depth().unwrap().pending, 1);
+    assert!(r.metrics().await.contains("edgewatch_receiver_outbox_pending 1\n"));
 
     // Fixed (the fault is spent): replay; the open, then the resolve, arrive.
-    assert_eq!(store.replay(None, edgewatch_webhook_receiver::time::now_ms()).unwrap(), 1);
+    assert_eq!(store.replay(None).unwrap(), 1);
     eventually(10, || pd.alerts().first().is_some_and(|a| a.status == AlertStatus::Resolved)).await;
     assert_eq!(pd.alerts()[0].events, ["trigger", "resolve"]);
-    assert!(store.dead_letters().unwrap().is_empty());
+    assert!(store.list().unwrap().is_empty());
 }
 
 /// A receiver routing `shop` to a Jira Cloud destination on `jira`.
@@ -186,8 +190,8 @@ async fn the_resolve_comment_gives_the_time_the_alerts_ended_not_when_the_news_c
     r.post(&notification("firing")).await;
     eventually(10, || jira.issues().len() == 1).await;
     // Alertmanager tells of the end 210 s after it (group_interval, retries).
-    let now = edgewatch_webhook_receiver::time::now_ms();
-    let ended = edgewatch_webhook_receiver::time::rfc3339(now - 210_000);
+    let now = edgewatch_webhook_receiver::testing::now_ms();
+    let ended = edgewatch_webhook_receiver::testing::rfc3339(now - 210_000);
     r.post(&notification_ending("resolved", &ended)).await;
     eventually(10, || jira.issues()[0].status == "Done").await;
     let comments = &jira.issues()[0].comments;

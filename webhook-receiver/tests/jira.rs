@@ -14,9 +14,9 @@ use std::time::Duration;
 use base64::Engine as _;
 use edgewatch_catalog::model;
 use edgewatch_catalog::names::Severity;
-use edgewatch_webhook_receiver::action::{ActionKind, Change, Delivery, Incident, Link, Message, Status};
-use edgewatch_webhook_receiver::dest::jira::Jira;
-use edgewatch_webhook_receiver::dest::{DeliveryError, Destination, Outcome};
+use edgewatch_webhook_receiver::testing::{
+    ActionKind, Change, Delivery, DeliveryError, Destination, Incident, Link, Message, Outcome, Status,
+};
 use fake::{FakeJira, Fault, GONE, Seed, adf};
 use serde_json::{Value, json};
 
@@ -69,10 +69,9 @@ fn destination(url: &str, yaml: &str) -> Destination {
     let catalog = format!("destinations:\n  jira:\n    jira:\n      url: {url}\n{body}");
     let loaded = edgewatch_catalog::load_str("catalog.yaml", &catalog)
         .unwrap_or_else(|e| panic!("{}", edgewatch_catalog::render(&e.diagnostics)));
-    let Some(model::Destination::Jira(config)) = loaded.catalog.destinations.values().next() else {
-        panic!("not a Jira destination")
-    };
-    Destination::Jira(Jira::standalone("jira", config, &env, Duration::from_secs(5)).unwrap())
+    let config = loaded.catalog.destinations.values().next().unwrap();
+    assert!(matches!(config, model::Destination::Jira(_)), "not a Jira destination");
+    edgewatch_webhook_receiver::testing::destination("jira", config, &env, Duration::from_secs(5)).unwrap()
 }
 
 fn incident() -> Incident {

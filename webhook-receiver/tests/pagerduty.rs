@@ -15,11 +15,11 @@ mod fakes;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use edgewatch_catalog::model::{PagerDuty as PagerDutyConfig, PagerDutySeverity};
+use edgewatch_catalog::model::{self, PagerDuty as PagerDutyConfig, PagerDutySeverity};
 use edgewatch_catalog::names::Severity;
-use edgewatch_webhook_receiver::action::{ActionKind, AlertState, Change, Delivery, Incident, Link, Message, Status};
-use edgewatch_webhook_receiver::dest::pagerduty::PagerDuty;
-use edgewatch_webhook_receiver::dest::{DeliveryError, Destination, Outcome, http_client};
+use edgewatch_webhook_receiver::testing::{
+    ActionKind, AlertState, Change, Delivery, DeliveryError, Destination, Incident, Link, Message, Outcome, Status,
+};
 use fakes::pagerduty::{AlertStatus, Fault, Options, PagerDutyFake};
 use serde_json::{Value, json};
 
@@ -35,8 +35,8 @@ fn destination_with(url: &str, key: &str, severities: BTreeMap<Severity, PagerDu
         url: Some(url.parse().unwrap()),
     };
     let env = |name: &str| (name == KEY_VAR).then(|| key.to_owned());
-    let client = http_client("noc-pagerduty", Duration::from_secs(5)).unwrap();
-    Destination::PagerDuty(PagerDuty::build("noc-pagerduty", &config, &env, client).unwrap())
+    let config = model::Destination::PagerDuty(config);
+    edgewatch_webhook_receiver::testing::destination("noc-pagerduty", &config, &env, Duration::from_secs(5)).unwrap()
 }
 
 fn destination(fake: &PagerDutyFake) -> Destination {
@@ -338,7 +338,7 @@ struct Raw {
 
 impl Raw {
     fn new(fake: &PagerDutyFake) -> Self {
-        Self { client: http_client("raw", Duration::from_secs(5)).unwrap(), url: fake.url() }
+        Self { client: edgewatch_test_kit::http_client(), url: fake.url() }
     }
 
     async fn post(&self, body: &Value) -> (u16, Value) {

@@ -173,8 +173,8 @@ async fn the_dashboard_of_a_resolved_incident_ends_an_hour_after_its_alerts_did(
     let lines = r.lines(2).await;
     assert_eq!(lines[1]["action"], "resolve");
     let dashboard = lines[1]["message"]["links"][0]["href"].as_str().unwrap();
-    let end = edgewatch_webhook_receiver::time::parse_rfc3339("2026-11-21T09:00:00Z").unwrap();
-    let start = edgewatch_webhook_receiver::time::parse_rfc3339("2026-11-21T08:00:00Z").unwrap();
+    let end = edgewatch_webhook_receiver::testing::parse_rfc3339("2026-11-21T09:00:00Z").unwrap();
+    let start = edgewatch_webhook_receiver::testing::parse_rfc3339("2026-11-21T08:00:00Z").unwrap();
     assert_eq!(
         dashboard,
         format!(
@@ -240,25 +240,23 @@ async fn the_catalog_replaces_a_template_and_strict_mode_refuses_unknown_names()
     let config =
         Config::parse(&format!("data_dir: '{}'\ntemplates: '{}'\n", bad.join("data").display(), bad.display()))
             .unwrap();
-    let message = edgewatch_webhook_receiver::text::message(
-        &edgewatch_webhook_receiver::text::Templates::load(&catalog.templates, config.templates.as_deref()).unwrap(),
-        &catalog,
-        &sample_incident(),
-        edgewatch_webhook_receiver::action::ActionKind::Open,
-        &edgewatch_webhook_receiver::text::LinkBases::default(),
-        &std::collections::BTreeMap::new(),
-    );
-    let err = message.unwrap_err().to_string();
+    let receiver = Receiver::build(&config, catalog, &|_| None).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    receiver.spawn_workers();
+    tokio::spawn(async move { axum::serve(listener, receiver.router()).await });
+    let r = Running { url, dir: bad.clone(), client: edgewatch_test_kit::http_client() };
+    let (status, _) = r.post(&notification("firing", "ffff000000000006"), None).await;
+    assert_eq!(status, 200);
+    let letters = edgewatch_webhook_receiver::DeadLetters::open(&bad.join("data")).unwrap();
+    for _ in 0..100 {
+        if !letters.list().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let err = letters.list().unwrap()[0].reason.clone();
     assert!(err.starts_with("rendering `title`:") && err.contains("nickname"), "{err}");
-}
-
-fn sample_incident() -> edgewatch_webhook_receiver::action::Incident {
-    let n = edgewatch_webhook_receiver::payload::parse(notification("firing", "ffff000000000006").as_bytes()).unwrap();
-    let keys: Vec<String> =
-        edgewatch_webhook_receiver::incident::DEFAULT_KEY_LABELS.iter().map(|s| (*s).to_owned()).collect();
-    let g = &edgewatch_webhook_receiver::incident::groups(&n, &keys)[0];
-    edgewatch_webhook_receiver::incident::apply(None, g, Some("shop".to_owned()), "2026-11-21T08:00:00Z", false)
-        .incident
 }
 
 #[tokio::test]

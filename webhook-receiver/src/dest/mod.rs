@@ -5,9 +5,9 @@
 //! theirs.
 
 pub(crate) mod http;
-pub mod jira;
+pub(crate) mod jira;
 pub(crate) mod log;
-pub mod pagerduty;
+pub(crate) mod pagerduty;
 
 use std::time::Duration;
 
@@ -77,13 +77,6 @@ pub enum BuildError {
     },
 }
 
-/// The HTTP client the Jira and PagerDuty destinations send with: rustls
-/// with the platform's roots, connect and total timeouts of `timeout` (connect
-/// at most 10 s), no redirects.
-pub fn http_client(destination: &str, timeout: Duration) -> Result<reqwest::Client, BuildError> {
-    http::client(timeout).map_err(|source| BuildError::Client { destination: destination.to_owned(), source })
-}
-
 /// A configured destination.
 #[derive(Debug)]
 pub enum Destination {
@@ -119,15 +112,6 @@ impl Destination {
             Self::Jira(j) => j.deliver(d).await,
             Self::PagerDuty(p) => p.deliver(d).await,
             Self::Log(l) => l.deliver(d),
-        }
-    }
-
-    /// `jira`, `pagerduty` or `log`, for metrics.
-    pub const fn kind(&self) -> &'static str {
-        match self {
-            Self::Jira(_) => "jira",
-            Self::PagerDuty(_) => "pagerduty",
-            Self::Log(_) => "log",
         }
     }
 }

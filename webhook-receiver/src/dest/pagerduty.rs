@@ -42,14 +42,14 @@ use super::{BuildError, DeliveryError, Outcome, http};
 use crate::action::{ActionKind, Delivery, Incident};
 
 /// Where events go unless the catalog names another endpoint.
-pub const DEFAULT_URL: &str = "https://events.pagerduty.com/v2/enqueue";
+pub(crate) const DEFAULT_URL: &str = "https://events.pagerduty.com/v2/enqueue";
 
 /// PagerDuty's limit on `payload.summary`, in characters.
-pub const MAX_SUMMARY_CHARS: usize = 1024;
+pub(crate) const MAX_SUMMARY_CHARS: usize = 1024;
 
 /// PagerDuty's limit on a whole event ("512 KB"; Alertmanager reads it as
 /// 512,000 bytes, and so do we, to stay on the safe side).
-pub const MAX_EVENT_BYTES: usize = 512_000;
+pub(crate) const MAX_EVENT_BYTES: usize = 512_000;
 
 /// `payload.source` and `group` when the alerts name no customer, and
 /// `client` always.

@@ -549,7 +549,7 @@ fn unauthorized(flavor: Flavor) -> Response {
 fn iso8601(t: SystemTime) -> String {
     let ms = i64::try_from(t.duration_since(UNIX_EPOCH).unwrap().as_millis()).unwrap();
     // Whole seconds, as Cloud writes it: `2026-11-21T08:00:00Z`.
-    format!("{}Z", &edgewatch_webhook_receiver::time::rfc3339(ms)[..19])
+    format!("{}Z", &edgewatch_webhook_receiver::testing::rfc3339(ms)[..19])
 }
 
 fn fault(flavor: Flavor, f: &Fault) -> Response {

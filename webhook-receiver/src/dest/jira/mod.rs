@@ -75,7 +75,6 @@ mod body;
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use edgewatch_catalog::model::{JiraAuth, JiraDeployment};
 use edgewatch_catalog::names::Severity;
@@ -84,11 +83,11 @@ use serde_json::{Value, json};
 
 use self::api::{Issue, Transition};
 use self::body::Markup;
-use super::{BuildError, DeliveryError, Outcome, http};
+use super::{BuildError, DeliveryError, Outcome};
 use crate::action::{ActionKind, Delivery};
 
 /// How many created issues the destination remembers for `reconcileIssues`.
-pub const RECENT: usize = 256;
+pub(crate) const RECENT: usize = 256;
 
 /// Cloud or Data Center: the API version, the body format and the search.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,19 +198,6 @@ impl Jira {
             client,
             recent: Mutex::new(VecDeque::new()),
         })
-    }
-
-    /// Like [`Jira::build`], with an HTTP client of its own whose requests
-    /// give up after `timeout`.
-    pub fn standalone(
-        name: &str,
-        config: &edgewatch_catalog::model::Jira,
-        env: &dyn Fn(&str) -> Option<String>,
-        timeout: Duration,
-    ) -> Result<Self, BuildError> {
-        let client =
-            http::client(timeout).map_err(|source| BuildError::Client { destination: name.to_owned(), source })?;
-        Self::build(name, config, env, client)
     }
 
     pub(crate) async fn deliver(&self, d: &Delivery<'_>) -> Result<Outcome, DeliveryError> {
@@ -431,11 +417,14 @@ fn comment_text<'a>(d: &Delivery<'a>) -> (&'a str, &'a [crate::action::Link]) {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::dest::http;
 
     fn jira(yaml: &str) -> Jira {
         let env = |k: &str| (k == "PAT").then(|| "s3cret".to_owned());
-        Jira::standalone("j", &config(yaml), &env, Duration::from_secs(1)).unwrap()
+        Jira::build("j", &config(yaml), &env, http::client(Duration::from_secs(1)).unwrap()).unwrap()
     }
 
     const DC: &str = "\
@@ -484,7 +473,7 @@ auth: {bearer: env:PAT}
     #[test]
     fn a_missing_secret_names_the_variable() {
         let config = config(&DC.replace("env:PAT", "env:NOPE"));
-        let e = Jira::standalone("j", &config, &|_: &str| None, Duration::from_secs(1)).unwrap_err();
+        let e = Jira::build("j", &config, &|_: &str| None, http::client(Duration::from_secs(1)).unwrap()).unwrap_err();
         assert_eq!(e.to_string(), "destination `j`: environment variable `NOPE` is not set or empty");
     }
 }
