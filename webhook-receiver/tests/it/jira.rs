@@ -3,27 +3,20 @@
 //! issue by its label, and how Jira's answers become retries or dead
 //! letters. The fake's own contract is checked at the end.
 
-#![allow(clippy::unwrap_used, clippy::panic)]
-
-#[path = "fakes/jira.rs"]
-mod fake;
-
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use base64::Engine as _;
 use edgewatch_catalog::model;
 use edgewatch_catalog::names::Severity;
-use edgewatch_webhook_receiver::testing::{
-    ActionKind, Change, Delivery, DeliveryError, Destination, Incident, Link, Message, Outcome, Status,
-};
-use fake::{FakeJira, Fault, GONE, Seed, adf};
+use edgewatch_webhook_receiver::testing::{ActionKind, Change, DeliveryError, Destination, Incident, Outcome};
 use serde_json::{Value, json};
+
+use crate::fakes::jira::{self as fake, FakeJira, Fault, GONE, Seed, adf};
+use crate::support::{DEDUP, deliver, incident, message};
 
 const USER: &str = "noc-bot@edgewatch.example";
 const TOKEN: &str = "s3cret-api-token-0001";
 const PAT: &str = "s3cret-personal-access-token-0002";
-const DEDUP: &str = "edgewatch-0123456789abcdef01234567";
 
 fn env(name: &str) -> Option<String> {
     match name {
@@ -74,42 +67,6 @@ fn destination(url: &str, yaml: &str) -> Destination {
     edgewatch_webhook_receiver::testing::destination("jira", config, &env, Duration::from_secs(5)).unwrap()
 }
 
-fn incident() -> Incident {
-    Incident {
-        id: 1,
-        key: "acme/EdgewatchBurnRateFast/availability".into(),
-        grouped_by: BTreeMap::new(),
-        dedup: DEDUP.into(),
-        customer: Some("acme".into()),
-        alertname: "EdgewatchBurnRateFast".into(),
-        severity: Some(Severity::Page),
-        alert_kind: Some("burn_rate_fast".into()),
-        slo: Some("availability".into()),
-        probe: None,
-        status: Status::Firing,
-        started_at: "2026-08-20T10:00:00Z".into(),
-        resolved_at: None,
-        alerts: Vec::new(),
-        alertmanager_url: "http://alertmanager.example".into(),
-        change: Change::default(),
-        engaged: None,
-        notified: None,
-    }
-}
-
-fn message() -> Message {
-    Message {
-        title: "acme availability: error budget burning 14.4x".into(),
-        description: "Burn rate 14.4 over 1h and 5m.\nCustomer: acme (enterprise)\n\nSee the dashboard.".into(),
-        comment: "2 alerts firing.".into(),
-        links: vec![
-            Link { text: "Dashboard".into(), href: "https://grafana.example/d/edgewatch-acme".into() },
-            Link { text: "Runbook".into(), href: "https://runbooks.example/alerts/burn_rate_fast".into() },
-        ],
-        details: BTreeMap::new(),
-    }
-}
-
 /// A catalog whose customer `acme` has its own Jira project.
 fn with_project(project: &str) -> edgewatch_catalog::Catalog {
     let yaml = format!("customers:\n  - id: acme\n    hosts: [acme.example]\n    jira_project: {project}\n");
@@ -126,15 +83,8 @@ async fn act(
     let (incident, mut message) = (incident(), message());
     message.comment = format!("{} ({})", message.comment, kind.as_str());
     let catalog = project.map(with_project);
-    let d = Delivery {
-        kind,
-        incident: &incident,
-        message: &message,
-        external,
-        customer: catalog.as_ref().and_then(|c| c.customer("acme")),
-        alertmanager_url: None,
-    };
-    dest.deliver(&d).await
+    let customer = catalog.as_ref().and_then(|c| c.customer("acme"));
+    deliver(dest, kind, &incident, &message, external, customer).await
 }
 
 fn key(outcome: Result<Outcome, DeliveryError>) -> String {
@@ -249,15 +199,7 @@ async fn long_titles_are_cut_to_jiras_summary_limit() {
     let (fake, dest) = cloud_site(FakeJira::cloud(), "").await;
     let (incident, mut message) = (incident(), message());
     message.title = format!("{}\n{}", "é".repeat(200), "😀".repeat(100));
-    let d = Delivery {
-        kind: ActionKind::Open,
-        incident: &incident,
-        message: &message,
-        external: None,
-        customer: None,
-        alertmanager_url: None,
-    };
-    key(dest.deliver(&d).await);
+    key(deliver(&dest, ActionKind::Open, &incident, &message, None, None).await);
     let summary = fake.issue("NOC-1").fields["summary"].as_str().unwrap().to_owned();
     // 200 + a space + 26 emoji of 2 UTF-16 units + `…` = 254: a 27th emoji
     // would not fit, and is not split.
@@ -456,9 +398,7 @@ async fn act_on(
     external: Option<&str>,
     incident: &Incident,
 ) -> Result<Outcome, DeliveryError> {
-    let message = message();
-    let d = Delivery { kind, incident, message: &message, external, customer: None, alertmanager_url: None };
-    dest.deliver(&d).await
+    deliver(dest, kind, incident, &message(), external, None).await
 }
 
 fn moved(before: Option<Severity>, after: Severity) -> Incident {
