@@ -1,9 +1,10 @@
 //! The Jira destination against the contract fake of Jira Cloud and Data
 //! Center: what it creates, comments and transitions, how it recovers an
-//! issue by its label, and how Jira's answers become retries or dead
-//! letters. The fake's own contract is checked at the end.
+//! issue by its label, how Jira's answers become retries or dead letters,
+//! and the delivery contract through the whole receiver, on both. The
+//! fake's own contract is checked at the end.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use edgewatch_catalog::model;
@@ -11,6 +12,7 @@ use edgewatch_catalog::names::Severity;
 use edgewatch_webhook_receiver::testing::{ActionKind, Change, DeliveryError, Destination, Incident, Outcome};
 use serde_json::{Value, json};
 
+use crate::contract::{self, Failure};
 use crate::fakes::jira::{self as fake, FakeJira, Fault, GONE, Seed, adf};
 use crate::support::{DEDUP, deliver, incident, message};
 
@@ -610,6 +612,68 @@ async fn secrets_appear_in_no_error_and_no_debug_output() {
     for t in &texts {
         assert!(!leaks(t), "a secret leaked: {t}");
     }
+}
+
+// --- The delivery contract ---------------------------------------------------
+
+/// A Jira site and the catalog entry of a destination on it.
+struct Site {
+    fake: FakeJira,
+    /// The keys under `jira:` but `url`, on one line.
+    entry: &'static str,
+    secret: &'static str,
+}
+
+impl contract::Service for Site {
+    fn destination(&self) -> String {
+        format!("{{jira: {{url: '{}', {}}}}}", self.fake.url(), self.entry)
+    }
+
+    fn env(&self) -> Vec<(&'static str, &'static str)> {
+        vec![("JIRA_TOKEN", TOKEN), ("JIRA_PAT", PAT)]
+    }
+
+    fn secret(&self) -> &'static str {
+        self.secret
+    }
+
+    fn fail_next(&self, n: usize, failure: Failure) {
+        match failure {
+            Failure::RateLimited(retry_after) => self.fake.fail_next(n, Fault::RateLimited { retry_after }),
+            Failure::Unavailable(retry_after) => self.fake.fail_next(n, Fault::Unavailable { retry_after }),
+            Failure::Late(by) => self.fake.delay_next(n, by),
+        }
+    }
+
+    fn refuse_until_fixed(&self, message: &str) {
+        self.fake.break_until_fixed(message);
+    }
+
+    fn fix(&self) {
+        self.fake.fix();
+    }
+
+    fn answers(&self) -> Vec<(Instant, u16)> {
+        self.fake.requests().iter().map(|r| (r.at, r.status)).collect()
+    }
+
+    fn incidents(&self) -> Vec<bool> {
+        self.fake.issues().iter().map(|i| i.status != "Done").collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloud_keeps_the_delivery_contract() {
+    let fake = FakeJira::cloud().basic(USER, TOKEN).start().await;
+    let entry = "deployment: cloud, project: NOC, issue_type: Incident, auth: {basic: {user: noc-bot@edgewatch.example, token: 'env:JIRA_TOKEN'}}";
+    contract::check("contract-jira-cloud", &Site { fake, entry, secret: TOKEN }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_center_keeps_the_delivery_contract() {
+    let fake = FakeJira::data_center().bearer(PAT).start().await;
+    let entry = "deployment: data_center, project: NOC, issue_type: Task, auth: {bearer: 'env:JIRA_PAT'}";
+    contract::check("contract-jira-dc", &Site { fake, entry, secret: PAT }).await;
 }
 
 // --- The fake's contract ------------------------------------------------------

@@ -22,6 +22,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod alertmanager;
+mod contract;
 mod delivery;
 mod fakes;
 mod incidents;

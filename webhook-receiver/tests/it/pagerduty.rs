@@ -1,5 +1,6 @@
-//! The PagerDuty destination against the PagerDuty contract fake, and the
-//! fake against the contract.
+//! The PagerDuty destination against the PagerDuty contract fake, the
+//! delivery contract through the whole receiver, and the fake against the
+//! contract.
 //!
 //! With `EDGEWATCH_PD_REQUESTS_OUT=<file>` set,
 //! `requests_for_the_conformance_check` writes every body the destination
@@ -8,13 +9,14 @@
 //! description.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use edgewatch_catalog::model::{self, PagerDuty as PagerDutyConfig, PagerDutySeverity};
 use edgewatch_catalog::names::Severity;
 use edgewatch_webhook_receiver::testing::{ActionKind, DeliveryError, Destination, Incident, Message, Outcome, Status};
 use serde_json::{Value, json};
 
+use crate::contract::{self, Failure};
 use crate::fakes::pagerduty::{AlertStatus, Fault, Options, PagerDutyFake};
 use crate::support::{DEDUP, PD_KEY as KEY, alert, incident, resolved};
 
@@ -267,6 +269,49 @@ async fn the_routing_key_never_shows() {
     let answers: Vec<String> = fake.received().iter().map(|r| r.answer.to_string()).collect();
     assert!(answers.iter().any(|a| a.contains("invalid event")), "{answers:?}");
     assert!(answers.iter().all(|a| !a.contains(KEY)), "{answers:?}");
+}
+
+impl contract::Service for PagerDutyFake {
+    fn destination(&self) -> String {
+        format!("{{pagerduty: {{routing_key: 'env:PD_KEY', url: '{}'}}}}", self.url())
+    }
+
+    fn env(&self) -> Vec<(&'static str, &'static str)> {
+        vec![("PD_KEY", KEY)]
+    }
+
+    fn secret(&self) -> &'static str {
+        KEY
+    }
+
+    fn fail_next(&self, n: usize, failure: Failure) {
+        match failure {
+            Failure::RateLimited(secs) => self.inject(n, Fault { status: 429, retry_after: Some(secs) }),
+            Failure::Unavailable(secs) => self.inject(n, Fault { status: 503, retry_after: Some(secs) }),
+            Failure::Late(by) => self.delay_next(n, by),
+        }
+    }
+
+    fn refuse_until_fixed(&self, message: &str) {
+        PagerDutyFake::refuse_until_fixed(self, message);
+    }
+
+    fn fix(&self) {
+        PagerDutyFake::fix(self);
+    }
+
+    fn answers(&self) -> Vec<(Instant, u16)> {
+        self.received().iter().map(|r| (r.at, r.status)).collect()
+    }
+
+    fn incidents(&self) -> Vec<bool> {
+        self.alerts().iter().map(|a| a.status != AlertStatus::Resolved).collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keeps_the_delivery_contract() {
+    contract::check("contract-pagerduty", &PagerDutyFake::start().await).await;
 }
 
 /// Raw events, to pin the fake's side of the contract.
