@@ -40,7 +40,6 @@ pub(crate) struct Notification {
     /// Alertmanager's own URL.
     #[serde(default, rename = "externalURL")]
     pub external_url: String,
-    /// The alerts.
     pub alerts: Vec<Alert>,
 }
 
@@ -48,11 +47,9 @@ pub(crate) struct Notification {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Alert {
-    /// Firing or resolved.
     pub status: Status,
     /// Its labels (`alertname` among them).
     pub labels: BTreeMap<String, String>,
-    /// Its annotations.
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
     /// When it started, RFC 3339.

@@ -51,28 +51,18 @@ Contacts:
 pub enum TextError {
     /// A template file could not be read.
     #[error("template {path}: {source}")]
-    Read {
-        /// The file.
-        path: String,
-        /// Why.
-        source: std::io::Error,
-    },
+    Read { path: String, source: std::io::Error },
     /// A template does not parse.
     #[error("template `{name}`: {message}")]
     Template {
-        /// Which.
+        /// `title`, `description` or `comment`.
         name: String,
-        /// Why, with the line.
+        /// The parser's message, with the line.
         message: String,
     },
     /// A template failed on this incident (a name that does not exist).
     #[error("rendering `{name}`: {message}")]
-    Render {
-        /// Which.
-        name: String,
-        /// Why.
-        message: String,
-    },
+    Render { name: String, message: String },
 }
 
 /// The templates, ready.

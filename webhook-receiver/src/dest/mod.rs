@@ -1,8 +1,8 @@
 //! Destinations: where actions go (Jira, PagerDuty, a log file). Each turns
 //! a [`Delivery`] into requests and says whether it worked, failed for a
 //! while (retry, maybe after a time the service named) or failed for good
-//! (a dead letter). Retries, ordering and backoff are the deliverer's, not
-//! theirs.
+//! (a dead letter); the HTTP ones send and read through [`http::send`].
+//! Retries, ordering and backoff are the deliverer's, not theirs.
 
 pub(crate) mod http;
 pub(crate) mod jira;
@@ -62,9 +62,7 @@ pub enum BuildError {
     Open {
         /// The destination's name in the catalog.
         destination: String,
-        /// The file.
         path: String,
-        /// Why.
         source: std::io::Error,
     },
     /// The HTTP client could not be built.
@@ -72,7 +70,6 @@ pub enum BuildError {
     Client {
         /// The destination's name in the catalog.
         destination: String,
-        /// Why.
         source: reqwest::Error,
     },
 }

@@ -77,7 +77,7 @@ impl std::fmt::Debug for PagerDuty {
 impl PagerDuty {
     /// Sets up the destination `name` from the catalog: reads the routing
     /// key through `env` (or its file) and sends with `client` (built by
-    /// [`super::http_client`], which sets the timeouts).
+    /// the receiver for every destination, with its timeouts).
     pub fn build(
         name: &str,
         config: &edgewatch_catalog::model::PagerDuty,

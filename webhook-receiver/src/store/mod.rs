@@ -17,19 +17,13 @@ pub enum StoreError {
     /// A stored row does not decode (a bug, or a newer receiver's row).
     #[error("store: cannot decode a stored {what}: {message}")]
     Decode {
-        /// What.
+        /// The kind of row (`incident`).
         what: &'static str,
-        /// Why.
         message: String,
     },
     /// The data directory cannot be used.
     #[error("store: {path}: {source}")]
-    Io {
-        /// The path.
-        path: String,
-        /// Why.
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
     /// The connection's lock was poisoned by a panic.
     #[error("store: a previous operation panicked")]
     Poisoned,
@@ -60,8 +54,8 @@ pub(crate) enum Accepted {
     Duplicate,
 }
 
-/// How the store decides, supplied by the receiver: the lifecycle, and the
-/// destinations and text of each action.
+/// How the store decides, supplied by the receiver (the catalog's policy):
+/// the lifecycle, and the destinations of each action.
 pub(crate) trait Policy {
     /// What `update`, received at `now` (unix milliseconds), does to the
     /// key's latest incident; `resolved_ms_ago` is how long ago that incident
@@ -90,13 +84,10 @@ pub(crate) trait Policy {
 /// An outbox row due for delivery.
 #[derive(Debug, Clone)]
 pub(crate) struct Pending {
-    /// Its id.
     pub id: i64,
-    /// The incident.
     pub incident_id: i64,
-    /// The destination's name.
+    /// The destination's name in the catalog.
     pub destination: String,
-    /// What to do.
     pub kind: ActionKind,
     /// The incident when the action was decided.
     pub incident: Incident,
@@ -113,9 +104,8 @@ pub struct DeadLetter {
     pub id: i64,
     /// The incident key.
     pub key: String,
-    /// The destination.
+    /// The destination's name in the catalog.
     pub destination: String,
-    /// The action.
     pub kind: ActionKind,
     /// Attempts made.
     pub attempts: u32,

@@ -1,15 +1,14 @@
 //! Jira Cloud (REST v3, Atlassian Document Format) and Jira Data Center
 //! (REST v2, wiki markup): one issue per incident, commented on while it
 //! fires, moved to a `done` status when it resolves and back when it
-//! fires again.
+//! fires again. What users see is in `docs/receiver.md` ("Jira"); this is
+//! how.
 //!
-//! # Notes for `docs/receiver.md` ("Jira")
-//!
-//! **Auth.** Cloud: `basic: {user: <account e-mail>, token: <API token>}`
-//! (`Authorization: Basic`). Data Center: `bearer: <personal access
-//! token>`, or `basic` where the site still allows it. The catalog refuses
-//! a bearer token for Cloud (Cloud answers 401/403 to one). Secrets are
-//! read once at start; they never appear in logs, errors or `Debug`.
+//! **Auth.** Cloud: `Authorization: Basic` with the account's e-mail and
+//! an API token. Data Center: `Bearer` with a personal access token, or
+//! Basic where the site allows it. Secrets are read once at start; they
+//! never appear in logs, errors (an answer that quotes one has it cut out)
+//! or `Debug`.
 //!
 //! **Which issue.** Every issue carries the incident's dedup label
 //! (`edgewatch-` and 24 hex digits). The store keeps the issue key; when it
@@ -22,12 +21,10 @@
 //! consistent: an issue created moments ago may not be found yet, unless
 //! its id is passed in `reconcileIssues`. The destination passes the ids of
 //! the issues it created itself (the last [`RECENT`] of them, in memory),
-//! so a retry after a lost answer from the store finds them. An issue
-//! created by another process (a previous run, a replica) is found only
-//! once the index has caught up, usually within seconds; within that
-//! window, a recovery search can miss it and a duplicate issue is
-//! created. The receiver's own store, not search, is what prevents
-//! duplicates.
+//! so a retry after a lost answer finds them. An issue created by another
+//! process (a run that crashed) is found once the index has caught up,
+//! usually within seconds: that is why the deliverer waits
+//! `delivery.settle` before it runs again an attempt a crash interrupted.
 //!
 //! **Actions.**
 //! - *open*: reuse the issue found by label (reopen it if it is done, set
