@@ -9,7 +9,7 @@ The webhook-receiver test `requests_for_the_conformance_check` writes it when
 EDGEWATCH_PD_REQUESTS_OUT names a file:
 
     EDGEWATCH_PD_REQUESTS_OUT=/tmp/pd.jsonl cargo test -p edgewatch-webhook-receiver \\
-        --test pagerduty --locked -- requests_for_the_conformance_check
+        --test it --locked -- requests_for_the_conformance_check
 
 Each body is validated against the request body schema of `POST /v2/enqueue`
 (the path joined to its server's path), with the document's `$ref`s resolved

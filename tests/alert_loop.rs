@@ -16,7 +16,7 @@
 // The measured seconds are printed from a helper the two tests share.
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used, clippy::print_stdout)]
 
-#[path = "../webhook-receiver/tests/fakes/mod.rs"]
+#[path = "../webhook-receiver/tests/it/fakes/mod.rs"]
 mod fakes;
 
 use std::fmt::Write as _;

@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
 
-#[path = "../webhook-receiver/tests/fakes/mod.rs"]
+#[path = "../webhook-receiver/tests/it/fakes/mod.rs"]
 mod fakes;
 
 use std::process::{Child, Command, Stdio};

@@ -95,8 +95,8 @@ fn check_configs(files: &ConfigFiles, catalog: Option<&edgewatch_catalog::Catalo
 
 /// The receiver would refuse to start with these templates: say so now.
 fn template_error(path: &Path, catalog: &edgewatch_catalog::Catalog) -> Option<Diagnostic> {
-    use edgewatch_webhook_receiver::text::{Templates, TextError};
-    let e = Templates::load(&catalog.templates, None).err()?;
+    use edgewatch_webhook_receiver::TextError;
+    let e = edgewatch_webhook_receiver::check_templates(&catalog.templates).err()?;
     let (name, message) = match e {
         TextError::Template { name, message } => (name, message),
         other => (String::new(), other.to_string()),

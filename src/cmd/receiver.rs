@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use edgewatch_webhook_receiver::store::Store as _;
 use edgewatch_webhook_receiver::{Config, Receiver};
 
 use super::runtime;
@@ -89,11 +88,11 @@ fn serve(args: &Args, config: &Config) -> anyhow::Result<ExitCode> {
 }
 
 fn dead_letters(config: &Config, cmd: &DeadLetters) -> anyhow::Result<ExitCode> {
-    let store = edgewatch_webhook_receiver::open_store(&config.data_dir)?;
+    let store = edgewatch_webhook_receiver::DeadLetters::open(&config.data_dir)?;
     let mut out = std::io::stdout().lock();
     match cmd {
         DeadLetters::List { format } => {
-            let letters = store.dead_letters()?;
+            let letters = store.list()?;
             if matches!(format, crate::Format::Json) {
                 writeln!(out, "{}", serde_json::to_string_pretty(&letters)?)?;
                 return Ok(ExitCode::SUCCESS);
@@ -103,7 +102,7 @@ fn dead_letters(config: &Config, cmd: &DeadLetters) -> anyhow::Result<ExitCode> 
                     out,
                     "{}\t{}\t{}\t{}\t{} attempt(s)\t{}\t{}",
                     l.id,
-                    edgewatch_webhook_receiver::time::rfc3339(l.failed_at),
+                    l.failed_at_rfc3339(),
                     l.destination,
                     l.kind.as_str(),
                     l.attempts,
@@ -114,7 +113,7 @@ fn dead_letters(config: &Config, cmd: &DeadLetters) -> anyhow::Result<ExitCode> 
             writeln!(out, "{} dead letter(s)", letters.len())?;
         }
         DeadLetters::Replay { id, all } => {
-            let n = store.replay(if *all { None } else { *id }, edgewatch_webhook_receiver::time::now_ms())?;
+            let n = store.replay(if *all { None } else { *id })?;
             if n == 0 && !all {
                 writeln!(out, "no dead letter {}", id.unwrap_or_default())?;
                 return Ok(ExitCode::FAILURE);

@@ -1,10 +1,12 @@
 //! What the receiver asks a destination to do: an incident changed (opened,
-//! updated, resolved, reopened), with the incident as it stood then and the
-//! text rendered for people. Stored with each outbox row, so a retry or a
-//! replay sends exactly what was decided.
+//! updated, resolved, reopened). Each outbox row keeps the incident as it
+//! stood when the action was decided, so a retry or a replay acts on that;
+//! the text for people is rendered at each attempt, with the live values of
+//! that moment.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use edgewatch_catalog::Customer;
 use edgewatch_catalog::names::Severity;
 use serde::{Deserialize, Serialize};
 
@@ -38,9 +40,7 @@ impl ActionKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
-    /// Active.
     Firing,
-    /// Over.
     Resolved,
 }
 
@@ -49,11 +49,8 @@ pub enum Status {
 pub struct AlertState {
     /// Alertmanager's hash of the label set.
     pub fingerprint: String,
-    /// Firing or resolved.
     pub status: Status,
-    /// The alert's labels.
     pub labels: BTreeMap<String, String>,
-    /// The alert's annotations.
     pub annotations: BTreeMap<String, String>,
     /// When it started (RFC 3339).
     pub starts_at: String,
@@ -93,7 +90,6 @@ pub struct Incident {
     pub slo: Option<String>,
     /// The lead alert's `probe` label.
     pub probe: Option<String>,
-    /// Firing or resolved.
     pub status: Status,
     /// When the first alert started (RFC 3339).
     pub started_at: String,
@@ -184,7 +180,7 @@ pub(crate) fn latest_end(alerts: &[AlertState]) -> Option<String> {
         .map(|(_, end)| end.to_owned())
 }
 
-/// The text and links rendered for people, once per action.
+/// The text and links rendered for people, at each attempt of an action.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
     /// One line: a Jira summary, a PagerDuty summary (cut by each destination
@@ -204,26 +200,23 @@ pub struct Message {
 /// A titled link.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Link {
-    /// What it is.
     pub text: String,
-    /// Where it goes.
     pub href: String,
 }
 
 /// One action for one destination.
 #[derive(Debug, Clone, Copy)]
 pub struct Delivery<'a> {
-    /// What changed.
     pub kind: ActionKind,
-    /// The incident then.
+    /// The incident as it stood when the action was decided.
     pub incident: &'a Incident,
-    /// Its text.
+    /// Its text, rendered now.
     pub message: &'a Message,
     /// What this destination answered to an earlier action of the incident
     /// (a Jira issue key), if anything.
     pub external: Option<&'a str>,
-    /// The customer's Jira project, overriding the destination's.
-    pub jira_project: Option<&'a str>,
+    /// The incident's customer, when the catalog has it.
+    pub customer: Option<&'a Customer>,
     /// Alertmanager's URL for people (the receiver's `alertmanager_url`),
     /// used instead of the incident's `externalURL` when set.
     pub alertmanager_url: Option<&'a str>,

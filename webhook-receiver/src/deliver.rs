@@ -2,17 +2,149 @@
 //! with the live values of the moment, hands them to their destination, and
 //! records the outcome: delivered, retried later (exponential backoff with
 //! jitter, or the service's `Retry-After`), or a dead letter. Only one action
-//! per incident and destination is in flight, so they arrive in order.
+//! per incident and destination is in flight, so they arrive in order. It
+//! also prunes old history, hourly.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::Inner;
+use edgewatch_catalog::Catalog;
+use tokio::sync::{Notify, Semaphore, watch};
+
 use crate::action::Delivery;
-use crate::dest::{DeliveryError, Outcome};
-use crate::store::Pending;
-use crate::time::now_ms;
+use crate::config::Config;
+use crate::dest::{DeliveryError, Destination, Outcome};
+use crate::live::Prometheus;
+use crate::metrics::Metrics;
+use crate::store::{Pending, Store};
+use crate::text::{LinkBases, Templates};
+use crate::time::{self, now_ms};
+
+/// What the deliverer works with: the outbox, the destinations, what the
+/// text is made of, and how it retries.
+#[derive(Debug)]
+pub(crate) struct Deliverer {
+    pub(crate) store: Arc<dyn Store>,
+    /// By catalog name.
+    pub(crate) destinations: BTreeMap<String, Destination>,
+    /// For the customer of each action.
+    pub(crate) catalog: Arc<Catalog>,
+    pub(crate) templates: Templates,
+    /// Live values, when configured.
+    pub(crate) prometheus: Option<Prometheus>,
+    pub(crate) bases: LinkBases,
+    pub(crate) settings: Settings,
+    pub(crate) metrics: Arc<Metrics>,
+    /// Notified by the webhook when it queued actions.
+    pub(crate) wake: Arc<Notify>,
+    pub(crate) in_flight: InFlight,
+}
+
+/// Retries, concurrency and history, from the receiver's configuration.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Settings {
+    max_attempts: u32,
+    initial_backoff: Duration,
+    max_backoff: Duration,
+    pub(crate) concurrency: usize,
+    settle_ms: i64,
+    retention_ms: i64,
+}
+
+impl Settings {
+    pub(crate) fn new(config: &Config) -> Self {
+        let d = &config.delivery;
+        Self {
+            max_attempts: d.max_attempts,
+            initial_backoff: d.initial_backoff.to_std(),
+            max_backoff: d.max_backoff.to_std(),
+            concurrency: d.concurrency,
+            settle_ms: time::millis(d.settle),
+            retention_ms: time::millis(config.retention),
+        }
+    }
+}
+
+/// The deliverer and the pruner at work, in a task of their own.
+#[derive(Debug)]
+pub(crate) struct Workers {
+    task: tokio::task::JoinHandle<()>,
+    permits: Arc<Semaphore>,
+    concurrency: usize,
+    stop: watch::Sender<bool>,
+}
+
+impl Workers {
+    /// Starts delivering and pruning.
+    pub(crate) fn start(deliverer: Arc<Deliverer>) -> Self {
+        let concurrency = deliverer.settings.concurrency;
+        let permits = Arc::new(Semaphore::new(concurrency));
+        let (stop, until) = watch::channel(false);
+        let task = {
+            let permits = Arc::clone(&permits);
+            tokio::spawn(async move {
+                // The pruner has nothing to finish: it ends with the deliverer.
+                tokio::select! {
+                    () = run(Arc::clone(&deliverer), permits, until) => {}
+                    () = prune_hourly(&deliverer) => {}
+                }
+            })
+        };
+        Self { task, permits, concurrency, stop }
+    }
+
+    /// Runs until this future is dropped (then no new delivery starts).
+    pub(crate) async fn run(self) {
+        let Self { task, stop, .. } = self;
+        let _stop = stop;
+        let _ = task.await;
+    }
+
+    /// Something to call when no new delivery may start (those in progress
+    /// go on): for a shutdown future.
+    pub(crate) fn stopper(&self) -> impl FnOnce() + Send + 'static {
+        let stop = self.stop.clone();
+        move || {
+            let _ = stop.send(true);
+        }
+    }
+
+    /// Waits until the deliveries in progress have finished, or `deadline`;
+    /// those still running then are stopped, to run again at the next start.
+    pub(crate) async fn finish(self, deadline: tokio::time::Instant) {
+        let _ = self.stop.send(true);
+        let all = u32::try_from(self.concurrency).unwrap_or(u32::MAX);
+        if tokio::time::timeout_at(deadline, self.permits.acquire_many(all)).await.is_err() {
+            let cut = self.concurrency - self.permits.available_permits();
+            tracing::warn!(
+                deliveries = cut,
+                "Deliveries still in progress at the end of the grace period were stopped; they run again at the next start."
+            );
+        }
+        self.task.abort();
+    }
+}
+
+/// Deletes, every hour, history older than the retention.
+async fn prune_hourly(d: &Deliverer) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let store = Arc::clone(&d.store);
+        let before = now_ms() - d.settings.retention_ms;
+        match tokio::task::spawn_blocking(move || store.prune(before)).await {
+            Ok(Ok(p)) => tracing::info!(
+                notifications = p.notifications,
+                incidents = p.incidents,
+                actions = p.actions,
+                "pruned history"
+            ),
+            Ok(Err(e)) => tracing::warn!(error = %e, "pruning failed"),
+            Err(e) => tracing::warn!(error = %e, "pruning task failed"),
+        }
+    }
+}
 
 /// How long to wait before attempt `attempts + 1`.
 pub(crate) fn backoff(
@@ -52,16 +184,12 @@ impl InFlight {
 }
 
 /// Polls the outbox when woken or every second, and delivers what is due,
-/// at most `permits`' worth at once, until `stop` turns true (or the task is
-/// dropped). Deliveries in progress then go on in their own tasks: the
-/// caller waits for them by taking every permit.
-pub(crate) async fn run(
-    inner: Arc<Inner>,
-    permits: Arc<tokio::sync::Semaphore>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
-    let store = Arc::clone(&inner.store);
-    let settle = inner.delivery.settle_ms;
+/// at most `permits`' worth at once, until `stop` turns true or its sender
+/// is gone (or the task is dropped). Deliveries in progress then go on in
+/// their own tasks: the caller waits for them by taking every permit.
+async fn run(d: Arc<Deliverer>, permits: Arc<Semaphore>, mut stop: watch::Receiver<bool>) {
+    let store = Arc::clone(&d.store);
+    let settle = d.settings.settle_ms;
     match tokio::task::spawn_blocking(move || store.recover(now_ms(), settle)).await {
         Ok(Ok(0)) => {}
         Ok(Ok(n)) => tracing::warn!(
@@ -76,8 +204,8 @@ pub(crate) async fn run(
         if *stop.borrow() {
             return;
         }
-        let store = Arc::clone(&inner.store);
-        let limit = inner.delivery.concurrency * 4;
+        let store = Arc::clone(&d.store);
+        let limit = d.settings.concurrency * 4;
         let due = tokio::task::spawn_blocking(move || store.due(now_ms(), limit)).await;
         match due {
             Ok(Ok(rows)) => {
@@ -85,21 +213,21 @@ pub(crate) async fn run(
                     if *stop.borrow() {
                         return;
                     }
-                    if !inner.in_flight.claim(&p) {
+                    if !d.in_flight.claim(&p) {
                         continue;
                     }
                     let Ok(permit) = Arc::clone(&permits).acquire_owned().await else { return };
                     if *stop.borrow() {
-                        inner.in_flight.release(&p);
+                        d.in_flight.release(&p);
                         return;
                     }
-                    let inner = Arc::clone(&inner);
+                    let d = Arc::clone(&d);
                     tokio::spawn(async move {
-                        deliver_one(&inner, &p).await;
-                        inner.in_flight.release(&p);
+                        deliver_one(&d, &p).await;
+                        d.in_flight.release(&p);
                         drop(permit);
                         // The next action of the pair may be due now.
-                        inner.wake.notify_one();
+                        d.wake.notify_one();
                     });
                 }
             }
@@ -107,40 +235,44 @@ pub(crate) async fn run(
             Err(e) => tracing::error!(error = %e, "outbox reader failed"),
         }
         tokio::select! {
-            _ = tokio::time::timeout(Duration::from_secs(1), inner.wake.notified()) => {}
-            _ = stop.changed() => {}
+            _ = tokio::time::timeout(Duration::from_secs(1), d.wake.notified()) => {}
+            changed = stop.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
         }
     }
 }
 
 /// One action, its logs carrying the incident, customer, destination and action.
-async fn deliver_one(inner: &Inner, p: &Pending) {
+async fn deliver_one(d: &Deliverer, p: &Pending) {
     let span = tracing::info_span!("deliver", incident = %p.incident.key, customer = p.incident.customer.as_deref().unwrap_or(""), destination = %p.destination, action = p.kind.as_str());
     // Instrumented, not entered: a guard held across awaits would leak the
     // span into whatever else the thread runs meanwhile.
-    tracing::Instrument::instrument(deliver_in_span(inner, p), span).await;
+    tracing::Instrument::instrument(deliver_in_span(d, p), span).await;
 }
 
-async fn deliver_in_span(inner: &Inner, p: &Pending) {
-    let result = attempt(inner, p).await;
+async fn deliver_in_span(d: &Deliverer, p: &Pending) {
+    let result = attempt(d, p).await;
     let now = now_ms();
-    let store = Arc::clone(&inner.store);
+    let store = Arc::clone(&d.store);
     let (id, attempts) = (p.id, p.attempts + 1);
     let outcome = match result {
         Ok(Outcome::Delivered { external }) => {
-            inner.metrics.action(&p.destination, "delivered");
+            d.metrics.action(&p.destination, "delivered");
             tracing::info!(attempts, "delivered");
             tokio::task::spawn_blocking(move || store.delivered(id, external.as_deref(), now)).await
         }
-        Err(DeliveryError::Transient { reason, retry_after }) if attempts < inner.delivery.max_attempts => {
+        Err(DeliveryError::Transient { reason, retry_after }) if attempts < d.settings.max_attempts => {
             let wait = backoff(
                 p.attempts,
-                inner.delivery.initial_backoff,
-                inner.delivery.max_backoff,
+                d.settings.initial_backoff,
+                d.settings.max_backoff,
                 retry_after,
                 id.unsigned_abs() ^ u64::from(attempts),
             );
-            inner.metrics.action(&p.destination, "retried");
+            d.metrics.action(&p.destination, "retried");
             tracing::warn!(attempts, retry_in_ms = wait.as_millis(), %reason, "delivery failed; retrying");
             let next = now + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
             tokio::task::spawn_blocking(move || store.retry_at(id, next, &reason)).await
@@ -150,7 +282,7 @@ async fn deliver_in_span(inner: &Inner, p: &Pending) {
                 DeliveryError::Transient { reason, .. } => format!("gave up after {attempts} attempts: {reason}"),
                 DeliveryError::Permanent { reason } => reason.clone(),
             };
-            inner.metrics.action(&p.destination, "dead");
+            d.metrics.action(&p.destination, "dead");
             tracing::error!(attempts, %reason, "delivery failed for good; kept as a dead letter");
             tokio::task::spawn_blocking(move || store.dead(id, &reason, now)).await
         }
@@ -164,42 +296,41 @@ async fn deliver_in_span(inner: &Inner, p: &Pending) {
     }
 }
 
-async fn attempt(inner: &Inner, p: &Pending) -> Result<Outcome, DeliveryError> {
+async fn attempt(d: &Deliverer, p: &Pending) -> Result<Outcome, DeliveryError> {
     // Marked before anything leaves: a crash from here on is known at start.
-    let store = Arc::clone(&inner.store);
+    let store = Arc::clone(&d.store);
     let id = p.id;
     match tokio::task::spawn_blocking(move || store.begin(id, now_ms())).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => return Err(DeliveryError::Transient { reason: e.to_string(), retry_after: None }),
         Err(e) => return Err(DeliveryError::Transient { reason: e.to_string(), retry_after: None }),
     }
-    let Some(dest) = inner.destinations.get(&p.destination) else {
+    let Some(dest) = d.destinations.get(&p.destination) else {
         return Err(DeliveryError::Permanent {
             reason: format!("destination `{}` is not in the catalog any more", p.destination),
         });
     };
-    let live = match &inner.prometheus {
+    let live = match &d.prometheus {
         Some(prom) => {
             let started = std::time::Instant::now();
             let v = prom.values(&p.incident).await;
-            inner.metrics.enrichment(started.elapsed().as_secs_f64());
+            d.metrics.enrichment(started.elapsed().as_secs_f64());
             v
         }
         None => BTreeMap::new(),
     };
-    let message = crate::text::message(&inner.templates, &inner.catalog, &p.incident, p.kind, &inner.bases, &live)
+    let message = crate::text::message(&d.templates, &d.catalog, &p.incident, p.kind, &d.bases, &live)
         .map_err(|e| DeliveryError::Permanent { reason: e.to_string() })?;
-    let customer = p.incident.customer.as_deref().and_then(|id| inner.catalog.customer(id));
-    let jira_project = customer.and_then(|c| c.jira_project.as_ref()).map(edgewatch_catalog::JiraKey::as_str);
-    let d = Delivery {
+    let customer = p.incident.customer.as_deref().and_then(|id| d.catalog.customer(id));
+    let delivery = Delivery {
         kind: p.kind,
         incident: &p.incident,
         message: &message,
         external: p.external.as_deref(),
-        jira_project,
-        alertmanager_url: inner.bases.alertmanager.as_deref(),
+        customer,
+        alertmanager_url: d.bases.alertmanager.as_deref(),
     };
-    dest.deliver(&d).await
+    dest.deliver(&delivery).await
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! the group at its next interval); 4xx for what retrying cannot fix.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -15,10 +16,40 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
-use crate::Inner;
+use edgewatch_catalog::Secret;
+use tokio::sync::Notify;
+
 use crate::incident::groups;
-use crate::store::{Accepted, Inbound};
+use crate::metrics::Metrics;
+use crate::payload::PayloadError;
+use crate::policy::CatalogPolicy;
+use crate::store::{Accepted, Inbound, Store};
 use crate::time::now_ms;
+
+/// What the endpoints work with: how a webhook is checked and read, the
+/// store it is recorded in, under the catalog's policy, and the deliverer to
+/// wake when actions were queued.
+#[derive(Debug)]
+pub(crate) struct Intake {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) policy: CatalogPolicy,
+    /// The labels incidents are keyed by.
+    pub(crate) key_labels: Vec<String>,
+    pub(crate) body_limit: u64,
+    /// The token Alertmanager must send, if any.
+    pub(crate) bearer: Option<Secret>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) wake: Arc<Notify>,
+    /// Set when shutdown begins: `/-/ready` answers 503.
+    pub(crate) stopping: AtomicBool,
+}
+
+impl Intake {
+    /// Shutdown began: `/-/ready` answers 503 from now on.
+    pub(crate) fn stop(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+    }
+}
 
 /// The webhook's path.
 pub const WEBHOOK_PATH: &str = "/api/v1/alertmanager";
@@ -39,24 +70,51 @@ fn landing() -> edgewatch_web::Landing {
     }
 }
 
-pub(crate) fn router(inner: Arc<Inner>) -> Router {
+pub(crate) fn router(intake: Arc<Intake>) -> Router {
     Router::new()
         .route("/", landing().route())
         .route(WEBHOOK_PATH, post(webhook))
         .route("/metrics", get(metrics))
         .route("/-/healthy", get(|| async { "Healthy.\n" }))
         .route("/-/ready", get(ready))
-        .with_state(inner)
+        .with_state(intake)
 }
 
-fn error(status: StatusCode, message: &str) -> Response {
-    (status, Json(json!({"status": "error", "error": message}))).into_response()
+/// What the API answers when it does not take a request: its status and
+/// `{"status":"error","error":"<message>"}`. A 401 also names the scheme
+/// it wants (`WWW-Authenticate: Bearer`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self { status, message: message.into() }
+    }
+}
+
+impl From<PayloadError> for ApiError {
+    fn from(e: PayloadError) -> Self {
+        Self::new(e.status(), e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut r = (self.status, Json(json!({"status": "error", "error": self.message}))).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        }
+        r
+    }
 }
 
 /// Whether the request carries the configured bearer token. The scheme is
 /// case-insensitive (RFC 9110, section 11.1).
-fn authorized(inner: &Inner, headers: &HeaderMap) -> bool {
-    let Some(token) = &inner.bearer else { return true };
+fn authorized(intake: &Intake, headers: &HeaderMap) -> bool {
+    let Some(token) = &intake.bearer else { return true };
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| {
@@ -84,98 +142,101 @@ async fn read_body(body: Body, limit: u64) -> Result<Bytes, BodyError> {
     }
 }
 
-async fn webhook(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Body) -> Response {
+async fn webhook(State(intake): State<Arc<Intake>>, headers: HeaderMap, body: Body) -> Response {
     let started = std::time::Instant::now();
-    if !authorized(&inner, &headers) {
-        inner.metrics.notification("unauthorized");
-        let mut r =
-            error(StatusCode::UNAUTHORIZED, "a bearer token is required (Alertmanager's http_config.authorization)");
-        r.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
-        return r;
+    if !authorized(&intake, &headers) {
+        intake.metrics.notification("unauthorized");
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "a bearer token is required (Alertmanager's http_config.authorization)",
+        )
+        .into_response();
     }
     // The declared length is checked before a byte of the body is read.
     let too_large = || {
-        inner.metrics.notification("too_large");
-        error(
+        intake.metrics.notification("too_large");
+        ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("the body is over the limit of {} bytes; lower the webhook's max_alerts", inner.body_limit),
+            format!("the body is over the limit of {} bytes; lower the webhook's max_alerts", intake.body_limit),
         )
+        .into_response()
     };
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > inner.body_limit) {
+    if declared.is_some_and(|n| n > intake.body_limit) {
         return too_large();
     }
-    let body = match read_body(body, inner.body_limit).await {
+    let body = match read_body(body, intake.body_limit).await {
         Ok(b) => b,
         Err(BodyError::TooLarge) => return too_large(),
         Err(BodyError::Unreadable(status, message)) => {
-            inner.metrics.notification(if status == StatusCode::REQUEST_TIMEOUT { "timeout" } else { "malformed" });
-            return error(status, &format!("the body could not be read: {message}"));
+            intake.metrics.notification(if status == StatusCode::REQUEST_TIMEOUT { "timeout" } else { "malformed" });
+            return ApiError::new(status, format!("the body could not be read: {message}")).into_response();
         }
     };
     let n = match crate::payload::parse(&body) {
         Ok(n) => n,
         Err(e) => {
-            inner.metrics.notification(if e.status() == 400 { "malformed" } else { "invalid" });
-            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
-            return error(status, &e.to_string());
+            intake.metrics.notification(if e.status() == StatusCode::BAD_REQUEST { "malformed" } else { "invalid" });
+            return ApiError::from(e).into_response();
         }
     };
     let inbound = Inbound {
         hash: n.dedup_hash(),
         received_at: now_ms(),
         body: String::from_utf8_lossy(&body).into_owned(),
-        groups: groups(&n, &inner.key_labels),
+        groups: groups(&n, &intake.key_labels),
     };
     let accepted = {
-        let inner = Arc::clone(&inner);
-        tokio::task::spawn_blocking(move || inner.store.accept(&inbound, &inner.policy)).await
+        let intake = Arc::clone(&intake);
+        tokio::task::spawn_blocking(move || intake.store.accept(&inbound, &intake.policy)).await
     };
     let answer = match accepted {
         Ok(Ok(Accepted::New { actions })) => {
-            inner.metrics.notification("accepted");
+            intake.metrics.notification("accepted");
             if actions > 0 {
-                inner.wake.notify_one();
+                intake.wake.notify_one();
             }
             tracing::debug!(group = %n.group_key, alerts = n.alerts.len(), actions, "notification stored");
             (StatusCode::OK, Json(json!({"status": "accepted", "actions": actions}))).into_response()
         }
         Ok(Ok(Accepted::Duplicate)) => {
-            inner.metrics.notification("duplicate");
+            intake.metrics.notification("duplicate");
             (StatusCode::OK, Json(json!({"status": "duplicate"}))).into_response()
         }
         Ok(Err(e)) => {
-            inner.metrics.notification("unavailable");
+            intake.metrics.notification("unavailable");
             tracing::error!(error = %e, group = %n.group_key, "cannot store a notification; answering 503 so Alertmanager retries");
-            error(StatusCode::SERVICE_UNAVAILABLE, "the notification could not be stored; retry")
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the notification could not be stored; retry")
+                .into_response()
         }
         Err(e) => {
-            inner.metrics.notification("unavailable");
+            intake.metrics.notification("unavailable");
             tracing::error!(error = %e, "the store task failed");
-            error(StatusCode::SERVICE_UNAVAILABLE, "the notification could not be stored; retry")
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the notification could not be stored; retry")
+                .into_response()
         }
     };
-    inner.metrics.ack(started.elapsed().as_secs_f64());
+    intake.metrics.ack(started.elapsed().as_secs_f64());
     answer
 }
 
-async fn metrics(State(inner): State<Arc<Inner>>) -> Response {
-    let store = Arc::clone(&inner.store);
+async fn metrics(State(intake): State<Arc<Intake>>) -> Response {
+    let store = Arc::clone(&intake.store);
     let depth = tokio::task::spawn_blocking(move || store.depth()).await.ok().and_then(Result::ok).unwrap_or_default();
     (
         [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
-        inner.metrics.render(depth, now_ms()),
+        intake.metrics.render(depth, now_ms()),
     )
         .into_response()
 }
 
 /// 200 only while the store can commit and the receiver is not stopping:
 /// a load balancer sends webhooks elsewhere otherwise.
-async fn ready(State(inner): State<Arc<Inner>>) -> Response {
-    if inner.stopping.load(std::sync::atomic::Ordering::Relaxed) {
+async fn ready(State(intake): State<Arc<Intake>>) -> Response {
+    if intake.stopping.load(Ordering::Relaxed) {
         return (StatusCode::SERVICE_UNAVAILABLE, "Not ready: shutting down.\n").into_response();
     }
-    let store = Arc::clone(&inner.store);
+    let store = Arc::clone(&intake.store);
     let checked = tokio::task::spawn_blocking(move || store.check_commit(now_ms())).await;
     match checked {
         Ok(Ok(())) => (StatusCode::OK, "Ready.\n").into_response(),
@@ -184,5 +245,28 @@ async fn ready(State(inner): State<Arc<Inner>>) -> Response {
             (StatusCode::SERVICE_UNAVAILABLE, format!("Not ready: the store cannot commit: {e}\n")).into_response()
         }
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("Not ready: {e}\n")).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn errors_answer_in_one_json_shape() {
+        let answer = |e: ApiError| async move {
+            let r = e.into_response();
+            let (status, scheme) = (r.status(), r.headers().get(header::WWW_AUTHENTICATE).cloned());
+            let body = axum::body::to_bytes(r.into_body(), usize::MAX).await.unwrap();
+            (status, scheme, serde_json::from_slice::<serde_json::Value>(&body).unwrap())
+        };
+        let (status, scheme, body) = answer(ApiError::new(StatusCode::UNAUTHORIZED, "a token, please")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(scheme.unwrap(), "Bearer");
+        assert_eq!(body, json!({"status": "error", "error": "a token, please"}));
+        let malformed = crate::payload::parse(b"{").unwrap_err();
+        let (status, scheme, body) = answer(ApiError::from(malformed.clone())).await;
+        assert_eq!((status, scheme), (StatusCode::BAD_REQUEST, None));
+        assert_eq!(body, json!({"status": "error", "error": malformed.to_string()}));
     }
 }

@@ -17,11 +17,11 @@ use crate::payload::{Notification, hex};
 /// The labels whose values make an incident's key, in order: one incident
 /// per customer, and apart from it those of its alerts labelled with
 /// another `incident` (`certificate`, `config`).
-pub const DEFAULT_KEY_LABELS: &[&str] = &[label::CUSTOMER, label::INCIDENT];
+pub(crate) const DEFAULT_KEY_LABELS: &[&str] = &[label::CUSTOMER, label::INCIDENT];
 
 /// The alerts of one notification that share an incident key.
 #[derive(Debug, Clone, PartialEq)]
-pub struct GroupUpdate {
+pub(crate) struct GroupUpdate {
     /// `customer=acme,incident=certificate` (labels without a value left
     /// out), or `alertname=X` when the alerts have none of the key labels.
     pub key: String,
@@ -54,7 +54,7 @@ fn key_of(labels: &BTreeMap<String, String>, key_labels: &[String]) -> (String, 
 }
 
 /// Splits a notification into incident updates, in key order.
-pub fn groups(n: &Notification, key_labels: &[String]) -> Vec<GroupUpdate> {
+pub(crate) fn groups(n: &Notification, key_labels: &[String]) -> Vec<GroupUpdate> {
     let mut by_key: BTreeMap<String, GroupUpdate> = BTreeMap::new();
     for a in &n.alerts {
         let (key, labels) = key_of(&a.labels, key_labels);
@@ -82,7 +82,7 @@ pub fn groups(n: &Notification, key_labels: &[String]) -> Vec<GroupUpdate> {
 /// changed, on an upgrade) to an update of that key, so that the incident
 /// gets their news until it resolves instead of being left open while a
 /// second incident opens for the same alerts. The rest keep their key.
-pub fn divert(groups: Vec<GroupUpdate>, held: &[(String, BTreeSet<String>)]) -> Vec<GroupUpdate> {
+pub(crate) fn divert(groups: Vec<GroupUpdate>, held: &[(String, BTreeSet<String>)]) -> Vec<GroupUpdate> {
     if held.is_empty() {
         return groups;
     }
@@ -110,7 +110,7 @@ pub fn divert(groups: Vec<GroupUpdate>, held: &[(String, BTreeSet<String>)]) -> 
 
 /// What a notification did to an incident.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Transition {
+pub(crate) struct Transition {
     /// The incident after it; `id` 0 when it is a new one.
     pub incident: Incident,
     /// What the destinations that have the incident should do, if anything.
@@ -221,7 +221,7 @@ fn diff(before: Option<&Incident>, after: &Incident) -> Change {
 /// 3339, the notification's arrival: a resolved incident's `resolved_at` is
 /// its alerts' latest `endsAt`, and `now` only when none has one.
 /// `within_reopen` says whether `current` resolved recently enough to reopen.
-pub fn apply(
+pub(crate) fn apply(
     current: Option<&Incident>,
     update: &GroupUpdate,
     customer: Option<String>,
@@ -286,7 +286,7 @@ pub fn apply(
 /// routed gets `resolve`. An incident stored before receivers kept
 /// `engaged` and `notified` counts as engaged (if firing) and notified
 /// where `legacy(incident)` says its stored severity was routed.
-pub fn plan(
+pub(crate) fn plan(
     before: Option<&Incident>,
     after: &mut Incident,
     action: Option<ActionKind>,

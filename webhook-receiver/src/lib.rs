@@ -4,36 +4,54 @@
 //! and Prometheus, and delivered to the destinations the catalog routes it
 //! to (Jira, PagerDuty, a log), in order, with retries and dead letters.
 //!
-//! Flow: [`http`] parses and authenticates; [`store`] records the
-//! notification, the incidents it changes ([`incident`]) and one outbox row
-//! per action and destination, in one transaction; [`deliver`] renders each
-//! action's text ([`text`], with [`live`] values) when it is due and hands
-//! it to its destination ([`dest`]).
+//! The public face: the [`Receiver`] and its [`Config`], why it would not
+//! start ([`BuildError`]), [`DeadLetters`] to list and replay, and
+//! [`check_templates`] for `edgewatch check`.
+//!
+//! Flow: `http` checks and reads a webhook (the intake); `store` records
+//! the notification, the incidents it changes (`incident`, under the
+//! catalog's `policy`) and one outbox row per action and destination, in one
+//! transaction; `deliver` renders each action's text (`text`, with `live`
+//! values) when it is due and hands it to its destination (`dest`). This
+//! file only wires them.
 
-pub mod action;
-pub mod config;
+// `pub` items of `action`, `dest` and `time` are re-exported by `testing`;
+// without that feature they are reachable from the crate only.
+#[cfg_attr(not(feature = "testing"), allow(unreachable_pub))]
+mod action;
+mod config;
+mod dead_letters;
 mod deliver;
-pub mod dest;
+#[cfg_attr(not(feature = "testing"), allow(unreachable_pub))]
+mod dest;
 mod http;
-pub mod incident;
+mod incident;
 mod live;
 mod metrics;
-pub mod payload;
-pub mod store;
-pub mod text;
-pub mod time;
+mod payload;
+mod policy;
+mod store;
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub mod testing;
+mod text;
+#[cfg_attr(not(feature = "testing"), allow(unreachable_pub))]
+mod time;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use edgewatch_catalog::names::{AlertKind, Severity, label};
-use edgewatch_catalog::{Catalog, Secret};
+use edgewatch_catalog::Catalog;
 
-pub use crate::config::Config;
+pub use crate::action::ActionKind;
+pub use crate::config::{AuthConfig, Config, DeliveryConfig, IncidentConfig, PrometheusConfig};
+pub use crate::dead_letters::DeadLetters;
+pub use crate::dest::BuildError as DestinationError;
 use crate::dest::Destination;
 pub use crate::http::WEBHOOK_PATH;
-use crate::incident::{GroupUpdate, Transition};
-use crate::store::{Policy, Store, StoreError};
+use crate::store::Store;
+pub use crate::store::{DeadLetter, StoreError};
+pub use crate::text::TextError;
 
 /// Why the receiver could not start.
 #[derive(Debug, thiserror::Error)]
@@ -46,7 +64,7 @@ pub enum BuildError {
     Store(#[from] StoreError),
     /// A destination could not be set up.
     #[error(transparent)]
-    Destination(#[from] dest::BuildError),
+    Destination(#[from] DestinationError),
     /// The templates do not load.
     #[error(transparent)]
     Templates(#[from] text::TextError),
@@ -58,94 +76,12 @@ pub enum BuildError {
     Client(#[from] reqwest::Error),
 }
 
-/// How the store decides: incidents by the configured key, routes from the
-/// catalog.
-#[derive(Debug)]
-struct CatalogPolicy {
-    catalog: Arc<Catalog>,
-    reopen_window_ms: i64,
-    unrouted: Vec<String>,
-}
-
-impl Policy for CatalogPolicy {
-    fn transition(
-        &self,
-        current: Option<&action::Incident>,
-        update: &GroupUpdate,
-        now: i64,
-        resolved_ms_ago: Option<i64>,
-    ) -> Transition {
-        let customer = update
-            .alerts
-            .iter()
-            .find_map(|a| a.labels.get(label::CUSTOMER))
-            .filter(|id| self.catalog.customer(id).is_some())
-            .cloned();
-        let within = resolved_ms_ago.is_some_and(|ago| ago <= self.reopen_window_ms);
-        // The notification's arrival: the instant the store records.
-        incident::apply(current, update, customer, &time::rfc3339(now), within)
-    }
-
-    fn plan(
-        &self,
-        before: Option<&action::Incident>,
-        after: &mut action::Incident,
-        action: Option<action::ActionKind>,
-    ) -> Vec<(String, action::ActionKind)> {
-        let customer = after.customer.as_deref().and_then(|id| self.catalog.customer(id));
-        // Unknown customers go to `unrouted`, whatever the alerts say.
-        let matching = |kind: Option<&str>, severity: Option<Severity>| match customer {
-            Some(c) => {
-                let kind = kind.and_then(|k| k.parse::<AlertKind>().ok());
-                c.alerting.destinations_matching(kind, severity).into_iter().map(ToString::to_string).collect()
-            }
-            None => self.unrouted.clone(),
-        };
-        let route = |a: &action::AlertState| {
-            let severity = a.labels.get(label::SEVERITY).and_then(|s| s.parse().ok());
-            matching(a.labels.get(label::ALERT_KIND).map(String::as_str), severity)
-        };
-        // What receivers before per-destination tracking routed by.
-        let legacy = |i: &action::Incident| matching(i.alert_kind.as_deref(), i.severity);
-        incident::plan(before, after, action, &route, &legacy)
-    }
-}
-
-/// What the handlers and the deliverer share.
-#[derive(Debug)]
-pub(crate) struct Inner {
-    store: Arc<dyn Store>,
-    policy: CatalogPolicy,
-    catalog: Arc<Catalog>,
-    destinations: BTreeMap<String, Destination>,
-    templates: text::Templates,
-    prometheus: Option<live::Prometheus>,
-    bases: text::LinkBases,
-    delivery: Delivery,
-    key_labels: Vec<String>,
-    body_limit: u64,
-    bearer: Option<Secret>,
-    metrics: metrics::Metrics,
-    wake: tokio::sync::Notify,
-    in_flight: deliver::InFlight,
-    retention_ms: i64,
-    /// Set when shutdown begins: `/-/ready` answers 503.
-    stopping: std::sync::atomic::AtomicBool,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Delivery {
-    max_attempts: u32,
-    initial_backoff: std::time::Duration,
-    max_backoff: std::time::Duration,
-    concurrency: usize,
-    settle_ms: i64,
-}
-
-/// A receiver, ready to serve.
+/// A receiver, ready to serve: the webhook's intake and the deliverer,
+/// which share the store, the metrics and a wake-up.
 #[derive(Debug, Clone)]
 pub struct Receiver {
-    inner: Arc<Inner>,
+    intake: Arc<http::Intake>,
+    deliverer: Arc<deliver::Deliverer>,
 }
 
 impl Receiver {
@@ -156,7 +92,7 @@ impl Receiver {
         if !problems.is_empty() {
             return Err(BuildError::Config(problems));
         }
-        let store = store::sqlite::Sqlite::open(&config.data_dir)?;
+        let store: Arc<dyn Store> = Arc::new(store::sqlite::Sqlite::open(&config.data_dir)?);
         let held = store.use_key_labels(&config.incidents.key_labels)?;
         if held > 0 {
             tracing::info!(
@@ -167,64 +103,46 @@ impl Receiver {
         let client = dest::http::client(config.delivery.timeout.to_std())?;
         let mut destinations = BTreeMap::new();
         for (name, d) in &catalog.destinations {
-            let name = name.as_str();
-            let built = match d {
-                edgewatch_catalog::model::Destination::Jira(j) => {
-                    Destination::Jira(dest::jira::Jira::build(name, j, env, client.clone())?)
-                }
-                edgewatch_catalog::model::Destination::PagerDuty(p) => {
-                    Destination::PagerDuty(dest::pagerduty::PagerDuty::build(name, p, env, client.clone())?)
-                }
-                edgewatch_catalog::model::Destination::Log(l) => {
-                    Destination::Log(dest::log::Log::build(name, &l.path)?)
-                }
-            };
-            destinations.insert(name.to_owned(), built);
+            destinations.insert(name.as_str().to_owned(), Destination::build(name.as_str(), d, env, &client)?);
         }
         let bearer = config.auth.bearer_token.as_ref().map(|s| s.resolve(env)).transpose()?;
         let prometheus =
             config.prometheus.as_ref().map(|p| live::Prometheus::new(client.clone(), &p.url, p.timeout.to_std()));
         let templates = text::Templates::load(&catalog.templates, config.templates.as_deref())?;
         let catalog = Arc::new(catalog);
-        let ms = |d: edgewatch_catalog::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
-        Ok(Self {
-            inner: Arc::new(Inner {
-                store: Arc::new(store),
-                policy: CatalogPolicy {
-                    catalog: Arc::clone(&catalog),
-                    reopen_window_ms: ms(config.incidents.reopen_window),
-                    unrouted: config.unrouted.clone(),
-                },
-                catalog,
-                destinations,
-                templates,
-                prometheus,
-                bases: text::LinkBases {
-                    grafana: config.grafana_url.clone(),
-                    alertmanager: config.alertmanager_url.clone(),
-                },
-                delivery: Delivery {
-                    max_attempts: config.delivery.max_attempts,
-                    initial_backoff: config.delivery.initial_backoff.to_std(),
-                    max_backoff: config.delivery.max_backoff.to_std(),
-                    concurrency: config.delivery.concurrency,
-                    settle_ms: ms(config.delivery.settle),
-                },
-                key_labels: config.incidents.key_labels.clone(),
-                body_limit: config.body_limit.0,
-                bearer,
-                metrics: metrics::Metrics::default(),
-                wake: tokio::sync::Notify::new(),
-                in_flight: deliver::InFlight::default(),
-                retention_ms: ms(config.retention),
-                stopping: std::sync::atomic::AtomicBool::new(false),
-            }),
-        })
+        let metrics = Arc::new(metrics::Metrics::default());
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let intake = http::Intake {
+            store: Arc::clone(&store),
+            policy: policy::CatalogPolicy::new(Arc::clone(&catalog), config),
+            key_labels: config.incidents.key_labels.clone(),
+            body_limit: config.body_limit.0,
+            bearer,
+            metrics: Arc::clone(&metrics),
+            wake: Arc::clone(&wake),
+            stopping: std::sync::atomic::AtomicBool::new(false),
+        };
+        let deliverer = deliver::Deliverer {
+            store,
+            destinations,
+            catalog,
+            templates,
+            prometheus,
+            bases: text::LinkBases {
+                grafana: config.grafana_url.clone(),
+                alertmanager: config.alertmanager_url.clone(),
+            },
+            settings: deliver::Settings::new(config),
+            metrics,
+            wake,
+            in_flight: deliver::InFlight::default(),
+        };
+        Ok(Self { intake: Arc::new(intake), deliverer: Arc::new(deliverer) })
     }
 
     /// The HTTP endpoints, for serving or for tests.
     pub fn router(&self) -> axum::Router {
-        http::router(Arc::clone(&self.inner))
+        http::router(Arc::clone(&self.intake))
     }
 
     /// Webhooks handled at once unless `--web.max-in-flight` says
@@ -234,50 +152,7 @@ impl Receiver {
     /// Delivers and prunes in the background, until the returned handle is
     /// aborted or dropped with the runtime.
     pub fn spawn_workers(&self) -> tokio::task::JoinHandle<()> {
-        let permits = Arc::new(tokio::sync::Semaphore::new(self.inner.delivery.concurrency));
-        // Never told to stop: the sender lives in the task.
-        let (stop, until) = tokio::sync::watch::channel(false);
-        let workers = self.spawn_workers_until(permits, until);
-        tokio::spawn(async move {
-            let _stop = stop;
-            let _ = workers.await;
-        })
-    }
-
-    fn spawn_workers_until(
-        &self,
-        permits: Arc<tokio::sync::Semaphore>,
-        stop: tokio::sync::watch::Receiver<bool>,
-    ) -> tokio::task::JoinHandle<()> {
-        let inner = Arc::clone(&self.inner);
-        tokio::spawn(async move {
-            let pruner = {
-                let inner = Arc::clone(&inner);
-                async move {
-                    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
-                    loop {
-                        tick.tick().await;
-                        let store = Arc::clone(&inner.store);
-                        let before = time::now_ms() - inner.retention_ms;
-                        match tokio::task::spawn_blocking(move || store.prune(before)).await {
-                            Ok(Ok(p)) => tracing::info!(
-                                notifications = p.notifications,
-                                incidents = p.incidents,
-                                actions = p.actions,
-                                "pruned history"
-                            ),
-                            Ok(Err(e)) => tracing::warn!(error = %e, "pruning failed"),
-                            Err(e) => tracing::warn!(error = %e, "pruning task failed"),
-                        }
-                    }
-                }
-            };
-            // The pruner has nothing to finish: it ends with the deliverer.
-            tokio::select! {
-                () = deliver::run(inner, permits, stop) => {}
-                () = pruner => {}
-            }
-        })
+        tokio::spawn(deliver::Workers::start(Arc::clone(&self.deliverer)).run())
     }
 
     /// Serves on `listener` with the web config's TLS, basic auth,
@@ -292,38 +167,26 @@ impl Receiver {
         web: &edgewatch_web::WebConfig,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let concurrency = self.inner.delivery.concurrency;
-        let permits = Arc::new(tokio::sync::Semaphore::new(concurrency));
-        let (stop, until) = tokio::sync::watch::channel(false);
-        let workers = self.spawn_workers_until(Arc::clone(&permits), until);
-        let grace = web.limits().shutdown_grace;
+        let workers = deliver::Workers::start(Arc::clone(&self.deliverer));
         let began = Arc::new(std::sync::OnceLock::new());
         let shutdown = {
-            let (inner, began) = (Arc::clone(&self.inner), Arc::clone(&began));
+            let (intake, began, stop) = (Arc::clone(&self.intake), Arc::clone(&began), workers.stopper());
             async move {
                 shutdown.await;
                 let _ = began.set(tokio::time::Instant::now());
-                inner.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
-                let _ = stop.send(true);
+                intake.stop();
+                stop();
             }
         };
         let result = edgewatch_web::serve(listener, self.router(), web, shutdown).await;
-        let deadline = *began.get_or_init(tokio::time::Instant::now) + grace;
-        let all = u32::try_from(concurrency).unwrap_or(u32::MAX);
-        if tokio::time::timeout_at(deadline, permits.acquire_many(all)).await.is_err() {
-            let cut = concurrency - permits.available_permits();
-            tracing::warn!(
-                deliveries = cut,
-                "Deliveries still in progress at the end of the grace period were stopped; they run again at the next start."
-            );
-        }
-        workers.abort();
+        let deadline = *began.get_or_init(tokio::time::Instant::now) + web.limits().shutdown_grace;
+        workers.finish(deadline).await;
         result
     }
 }
 
-/// Opens the store in `data_dir` without starting a receiver: for the
-/// `dead-letters` commands, which may run beside a running receiver.
-pub fn open_store(data_dir: &std::path::Path) -> Result<impl Store, StoreError> {
-    store::sqlite::Sqlite::open(data_dir)
+/// Checks the catalog's `templates:` as the receiver loads them at start
+/// (strict handlebars, no HTML escaping): the error names the template.
+pub fn check_templates(templates: &BTreeMap<String, String>) -> Result<(), TextError> {
+    text::Templates::load(templates, None).map(drop)
 }

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::action::{ActionKind, Incident, Link, Message, Status};
 
 /// The built-in templates, by name.
-pub const DEFAULTS: [(&str, &str); 3] = [
+pub(crate) const DEFAULTS: [(&str, &str); 3] = [
     ("title", "{{#if customer}}{{customer.name}}: {{/if}}{{summary}}"),
     (
         "description",
@@ -51,40 +51,30 @@ Contacts:
 pub enum TextError {
     /// A template file could not be read.
     #[error("template {path}: {source}")]
-    Read {
-        /// The file.
-        path: String,
-        /// Why.
-        source: std::io::Error,
-    },
+    Read { path: String, source: std::io::Error },
     /// A template does not parse.
     #[error("template `{name}`: {message}")]
     Template {
-        /// Which.
+        /// `title`, `description` or `comment`.
         name: String,
-        /// Why, with the line.
+        /// The parser's message, with the line.
         message: String,
     },
     /// A template failed on this incident (a name that does not exist).
     #[error("rendering `{name}`: {message}")]
-    Render {
-        /// Which.
-        name: String,
-        /// Why.
-        message: String,
-    },
+    Render { name: String, message: String },
 }
 
 /// The templates, ready.
 #[derive(Debug)]
-pub struct Templates {
+pub(crate) struct Templates {
     hb: Handlebars<'static>,
 }
 
 impl Templates {
     /// The built-in templates, each replaced by the catalog's (`templates:`)
     /// and then by `<name>.hbs` in `dir` when that file exists.
-    pub fn load(catalog: &BTreeMap<String, String>, dir: Option<&Path>) -> Result<Self, TextError> {
+    pub(crate) fn load(catalog: &BTreeMap<String, String>, dir: Option<&Path>) -> Result<Self, TextError> {
         let mut hb = Handlebars::new();
         hb.set_strict_mode(true);
         hb.register_escape_fn(handlebars::no_escape);
@@ -107,7 +97,7 @@ impl Templates {
 
 /// What links point at.
 #[derive(Debug, Clone, Default)]
-pub struct LinkBases {
+pub(crate) struct LinkBases {
     /// Grafana's base URL.
     pub grafana: Option<String>,
     /// Alertmanager's URL for people, instead of the notifications' own.
@@ -125,7 +115,7 @@ fn encode(s: &str) -> String {
 }
 
 /// The dashboard, runbook, Alertmanager and Prometheus links of an incident.
-pub fn links(i: &Incident, customer: Option<&Customer>, bases: &LinkBases) -> Vec<Link> {
+pub(crate) fn links(i: &Incident, customer: Option<&Customer>, bases: &LinkBases) -> Vec<Link> {
     let mut out = Vec::new();
     // Grafana from the configured base, around the start; else the alert's own link.
     let dashboard = match (&bases.grafana, &i.customer) {
@@ -249,7 +239,7 @@ fn summary(i: &Incident) -> String {
 }
 
 /// Renders the message of `kind` for `incident`.
-pub fn message(
+pub(crate) fn message(
     t: &Templates,
     catalog: &Catalog,
     incident: &Incident,

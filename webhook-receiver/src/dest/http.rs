@@ -1,10 +1,11 @@
 //! What every HTTP destination shares: one client with timeouts, and one
-//! reading of an answer into delivered, retry later, or give up.
+//! way to send a request and read its answer into delivered, retry later,
+//! or give up ([`send`]).
 
 use std::time::{Duration, SystemTime};
 
-use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{RequestBuilder, StatusCode};
 
 use super::DeliveryError;
 
@@ -19,6 +20,32 @@ pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Erro
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("edgewatch-receiver/", env!("CARGO_PKG_VERSION")))
         .build()
+}
+
+/// Sends `request` and reads the answer: the body of a success, else why
+/// not ([`classify`]). `what` names the request in the reason (`Jira
+/// create`); `error_text` puts an error answer into words (a service's error
+/// JSON), and `secret` is cut out of whatever is quoted from it. An answer
+/// that cannot be read whole counts as none: worth a retry.
+pub(crate) async fn send(
+    what: &str,
+    request: RequestBuilder,
+    error_text: fn(&str) -> String,
+    secret: &str,
+) -> Result<String, DeliveryError> {
+    let answer = request.send().await.map_err(|e| unanswered(what, e))?;
+    let status = answer.status();
+    let headers = answer.headers().clone();
+    let body = answer.text().await.map_err(|e| unanswered(what, e))?;
+    if !status.is_success() {
+        classify(what, status, &headers, &redact(&error_text(&body), secret))?;
+    }
+    Ok(body)
+}
+
+/// `text` with every occurrence of `secret` replaced by `**REDACTED**`.
+pub(crate) fn redact(text: &str, secret: &str) -> String {
+    if secret.is_empty() { text.to_owned() } else { text.replace(secret, "**REDACTED**") }
 }
 
 /// `Retry-After` as seconds or an HTTP date, capped at an hour.

@@ -1,13 +1,13 @@
 //! Destinations: where actions go (Jira, PagerDuty, a log file). Each turns
 //! a [`Delivery`] into requests and says whether it worked, failed for a
 //! while (retry, maybe after a time the service named) or failed for good
-//! (a dead letter). Retries, ordering and backoff are the deliverer's, not
-//! theirs.
+//! (a dead letter); the HTTP ones send and read through [`http::send`].
+//! Retries, ordering and backoff are the deliverer's, not theirs.
 
 pub(crate) mod http;
-pub mod jira;
+pub(crate) mod jira;
 pub(crate) mod log;
-pub mod pagerduty;
+pub(crate) mod pagerduty;
 
 use std::time::Duration;
 
@@ -62,9 +62,7 @@ pub enum BuildError {
     Open {
         /// The destination's name in the catalog.
         destination: String,
-        /// The file.
         path: String,
-        /// Why.
         source: std::io::Error,
     },
     /// The HTTP client could not be built.
@@ -72,16 +70,8 @@ pub enum BuildError {
     Client {
         /// The destination's name in the catalog.
         destination: String,
-        /// Why.
         source: reqwest::Error,
     },
-}
-
-/// The HTTP client the Jira and PagerDuty destinations send with: rustls
-/// with the platform's roots, connect and total timeouts of `timeout` (connect
-/// at most 10 s), no redirects.
-pub fn http_client(destination: &str, timeout: Duration) -> Result<reqwest::Client, BuildError> {
-    http::client(timeout).map_err(|source| BuildError::Client { destination: destination.to_owned(), source })
 }
 
 /// A configured destination.
@@ -96,21 +86,29 @@ pub enum Destination {
 }
 
 impl Destination {
+    /// Sets up the catalog's destination `name`, reading its secrets
+    /// through `env`; Jira and PagerDuty send with `client` (one client for
+    /// every destination: one connection pool, the configured timeouts).
+    pub fn build(
+        name: &str,
+        config: &edgewatch_catalog::model::Destination,
+        env: &dyn Fn(&str) -> Option<String>,
+        client: &reqwest::Client,
+    ) -> Result<Self, BuildError> {
+        use edgewatch_catalog::model::Destination as Config;
+        Ok(match config {
+            Config::Jira(j) => Self::Jira(jira::Jira::build(name, j, env, client.clone())?),
+            Config::PagerDuty(p) => Self::PagerDuty(pagerduty::PagerDuty::build(name, p, env, client.clone())?),
+            Config::Log(l) => Self::Log(log::Log::build(name, &l.path)?),
+        })
+    }
+
     /// Carries out one action.
     pub async fn deliver(&self, d: &Delivery<'_>) -> Result<Outcome, DeliveryError> {
         match self {
             Self::Jira(j) => j.deliver(d).await,
             Self::PagerDuty(p) => p.deliver(d).await,
             Self::Log(l) => l.deliver(d),
-        }
-    }
-
-    /// `jira`, `pagerduty` or `log`, for metrics.
-    pub const fn kind(&self) -> &'static str {
-        match self {
-            Self::Jira(_) => "jira",
-            Self::PagerDuty(_) => "pagerduty",
-            Self::Log(_) => "log",
         }
     }
 }

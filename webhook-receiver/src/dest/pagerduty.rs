@@ -34,7 +34,6 @@ use std::borrow::Cow;
 use edgewatch_catalog::Secret;
 use edgewatch_catalog::model::PagerDutySeverity;
 use edgewatch_catalog::names::Severity;
-use reqwest::StatusCode;
 use reqwest::header::CONTENT_TYPE;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -43,14 +42,14 @@ use super::{BuildError, DeliveryError, Outcome, http};
 use crate::action::{ActionKind, Delivery, Incident};
 
 /// Where events go unless the catalog names another endpoint.
-pub const DEFAULT_URL: &str = "https://events.pagerduty.com/v2/enqueue";
+pub(crate) const DEFAULT_URL: &str = "https://events.pagerduty.com/v2/enqueue";
 
 /// PagerDuty's limit on `payload.summary`, in characters.
-pub const MAX_SUMMARY_CHARS: usize = 1024;
+pub(crate) const MAX_SUMMARY_CHARS: usize = 1024;
 
 /// PagerDuty's limit on a whole event ("512 KB"; Alertmanager reads it as
 /// 512,000 bytes, and so do we, to stay on the safe side).
-pub const MAX_EVENT_BYTES: usize = 512_000;
+pub(crate) const MAX_EVENT_BYTES: usize = 512_000;
 
 /// `payload.source` and `group` when the alerts name no customer, and
 /// `client` always.
@@ -78,7 +77,7 @@ impl std::fmt::Debug for PagerDuty {
 impl PagerDuty {
     /// Sets up the destination `name` from the catalog: reads the routing
     /// key through `env` (or its file) and sends with `client` (built by
-    /// [`super::http_client`], which sets the timeouts).
+    /// the receiver for every destination, with its timeouts).
     pub fn build(
         name: &str,
         config: &edgewatch_catalog::model::PagerDuty,
@@ -108,21 +107,8 @@ impl PagerDuty {
         let event = Request::new(d, self.routing_key.expose(), self.severity(d.incident.severity));
         let what = format!("{}: PagerDuty {}", self.name, event.event_action);
         let body = event.into_body().map_err(|e| DeliveryError::Permanent { reason: format!("{what}: {e}") })?;
-        let response = self
-            .client
-            .post(&self.url)
-            .header(CONTENT_TYPE, "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| http::unanswered(&what, e))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        // The answer's text only matters when it is an error.
-        let text = response.text().await.unwrap_or_default();
-        if status != StatusCode::ACCEPTED {
-            http::classify(&what, status, &headers, &self.error_text(&text))?;
-        }
+        let request = self.client.post(&self.url).header(CONTENT_TYPE, "application/json").body(body);
+        http::send(&what, request, error_text, self.routing_key.expose()).await?;
         tracing::debug!(
             destination = %self.name,
             action = d.kind.as_str(),
@@ -136,23 +122,21 @@ impl PagerDuty {
     fn severity(&self, s: Option<Severity>) -> PagerDutySeverity {
         s.map_or(PagerDutySeverity::Error, |s| self.config.severity_for(s))
     }
+}
 
-    /// PagerDuty's error answer, as `message: error; error`, without the
-    /// routing key should an answer ever quote it.
-    fn error_text(&self, body: &str) -> String {
-        #[derive(Deserialize)]
-        struct Answer {
-            message: String,
-            #[serde(default)]
-            errors: Vec<String>,
-        }
-        let text = match serde_json::from_str::<Answer>(body) {
-            Ok(a) if a.errors.is_empty() => a.message,
-            Ok(a) => format!("{}: {}", a.message, a.errors.join("; ")),
-            Err(_) => body.to_owned(),
-        };
-        let key = self.routing_key.expose();
-        if key.is_empty() { text } else { text.replace(key, "**REDACTED**") }
+/// PagerDuty's error answer, as `message: error; error` (the routing key,
+/// should an answer ever quote it, is cut out by [`http::send`]).
+fn error_text(body: &str) -> String {
+    #[derive(Deserialize)]
+    struct Answer {
+        message: String,
+        #[serde(default)]
+        errors: Vec<String>,
+    }
+    match serde_json::from_str::<Answer>(body) {
+        Ok(a) if a.errors.is_empty() => a.message,
+        Ok(a) => format!("{}: {}", a.message, a.errors.join("; ")),
+        Err(_) => body.to_owned(),
     }
 }
 
@@ -414,7 +398,7 @@ mod tests {
     }
 
     fn event_json(kind: ActionKind, incident: &Incident, message: &Message) -> Value {
-        let d = Delivery { kind, incident, message, external: None, jira_project: None, alertmanager_url: None };
+        let d = Delivery { kind, incident, message, external: None, customer: None, alertmanager_url: None };
         let body = Request::new(&d, "k".repeat(32).as_str(), PagerDutySeverity::Critical).into_body().unwrap();
         serde_json::from_slice(&body).unwrap()
     }
@@ -486,7 +470,7 @@ mod tests {
             incident: &i,
             message: &m,
             external: None,
-            jira_project: None,
+            customer: None,
             alertmanager_url: None,
         };
         let body = Request::new(&d, "k", PagerDutySeverity::Error).into_body().unwrap();
@@ -515,11 +499,11 @@ mod tests {
         };
         let answer = r#"{"status":"invalid event","message":"Event object is invalid","errors":["Length of 'routing_key' is incorrect (should be 32 characters)"]}"#;
         assert_eq!(
-            pd.error_text(answer),
+            error_text(answer),
             "Event object is invalid: Length of 'routing_key' is incorrect (should be 32 characters)"
         );
-        assert_eq!(pd.error_text(&format!("bad key {key}")), "bad key **REDACTED**");
-        assert_eq!(pd.error_text("<html>busy</html>"), "<html>busy</html>");
+        assert_eq!(http::redact(&error_text(&format!("bad key {key}")), key), "bad key **REDACTED**");
+        assert_eq!(error_text("<html>busy</html>"), "<html>busy</html>");
         assert!(!format!("{pd:?}").contains(key));
         assert_eq!(pd.severity(None), PagerDutySeverity::Error);
         assert_eq!(pd.severity(Some(Severity::Ticket)), PagerDutySeverity::Warning);

@@ -3,7 +3,7 @@
 //! is what a PostgreSQL store will implement for receivers sharing one
 //! database.
 
-pub mod sqlite;
+pub(crate) mod sqlite;
 
 use crate::action::{ActionKind, Incident};
 use crate::incident::{GroupUpdate, Transition};
@@ -17,19 +17,13 @@ pub enum StoreError {
     /// A stored row does not decode (a bug, or a newer receiver's row).
     #[error("store: cannot decode a stored {what}: {message}")]
     Decode {
-        /// What.
+        /// The kind of row (`incident`).
         what: &'static str,
-        /// Why.
         message: String,
     },
     /// The data directory cannot be used.
     #[error("store: {path}: {source}")]
-    Io {
-        /// The path.
-        path: String,
-        /// Why.
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
     /// The connection's lock was poisoned by a panic.
     #[error("store: a previous operation panicked")]
     Poisoned,
@@ -37,7 +31,7 @@ pub enum StoreError {
 
 /// A notification to record.
 #[derive(Debug, Clone)]
-pub struct Inbound {
+pub(crate) struct Inbound {
     /// [`crate::payload::Notification::dedup_hash`].
     pub hash: String,
     /// Unix milliseconds.
@@ -50,7 +44,7 @@ pub struct Inbound {
 
 /// What recording did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Accepted {
+pub(crate) enum Accepted {
     /// Stored; `actions` outbox rows queued.
     New {
         /// Rows queued.
@@ -60,9 +54,9 @@ pub enum Accepted {
     Duplicate,
 }
 
-/// How the store decides, supplied by the receiver: the lifecycle, and the
-/// destinations and text of each action.
-pub trait Policy {
+/// How the store decides, supplied by the receiver (the catalog's policy):
+/// the lifecycle, and the destinations of each action.
+pub(crate) trait Policy {
     /// What `update`, received at `now` (unix milliseconds), does to the
     /// key's latest incident; `resolved_ms_ago` is how long ago that incident
     /// resolved, if it did.
@@ -89,14 +83,11 @@ pub trait Policy {
 
 /// An outbox row due for delivery.
 #[derive(Debug, Clone)]
-pub struct Pending {
-    /// Its id.
+pub(crate) struct Pending {
     pub id: i64,
-    /// The incident.
     pub incident_id: i64,
-    /// The destination's name.
+    /// The destination's name in the catalog.
     pub destination: String,
-    /// What to do.
     pub kind: ActionKind,
     /// The incident when the action was decided.
     pub incident: Incident,
@@ -104,8 +95,6 @@ pub struct Pending {
     pub attempts: u32,
     /// What the destination answered to an earlier action of the incident.
     pub external: Option<String>,
-    /// When it was queued, unix milliseconds.
-    pub created_at: i64,
 }
 
 /// A dead letter: an action that failed for good or ran out of retries.
@@ -115,9 +104,8 @@ pub struct DeadLetter {
     pub id: i64,
     /// The incident key.
     pub key: String,
-    /// The destination.
+    /// The destination's name in the catalog.
     pub destination: String,
-    /// The action.
     pub kind: ActionKind,
     /// Attempts made.
     pub attempts: u32,
@@ -129,9 +117,16 @@ pub struct DeadLetter {
     pub failed_at: i64,
 }
 
+impl DeadLetter {
+    /// When it died, as RFC 3339.
+    pub fn failed_at_rfc3339(&self) -> String {
+        crate::time::rfc3339(self.failed_at)
+    }
+}
+
 /// Counts for `/metrics`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Depth {
+pub(crate) struct Depth {
     /// Actions waiting.
     pub pending: u64,
     /// When the oldest waiting action was queued, unix milliseconds.
@@ -144,7 +139,7 @@ pub struct Depth {
 
 /// What pruning removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Pruned {
+pub(crate) struct Pruned {
     /// Notifications.
     pub notifications: u64,
     /// Resolved incidents (with their delivered actions).
@@ -154,7 +149,7 @@ pub struct Pruned {
 }
 
 /// The store's operations. Every method is one transaction.
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub(crate) trait Store: Send + Sync + std::fmt::Debug {
     /// Records a notification and, in the same transaction, what it does to
     /// each incident and the actions that follow; a notification already
     /// recorded (same hash) changes nothing.

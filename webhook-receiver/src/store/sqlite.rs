@@ -68,7 +68,7 @@ const MIGRATIONS: &[&str] = &[
 
 /// The SQLite store.
 #[derive(Debug)]
-pub struct Sqlite {
+pub(crate) struct Sqlite {
     conn: Mutex<Connection>,
 }
 
@@ -86,7 +86,7 @@ fn kind_from(text: &str) -> Result<ActionKind, StoreError> {
 
 impl Sqlite {
     /// Opens (creating) `receiver.db` in `dir` and brings its schema up to date.
-    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+    pub(crate) fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.display().to_string(), source })?;
         Self::with(Connection::open(dir.join("receiver.db"))?)
     }
@@ -225,7 +225,7 @@ impl Store for Sqlite {
     fn due(&self, now: i64, limit: usize) -> Result<Vec<Pending>, StoreError> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
-            "SELECT o.id, o.incident_id, o.destination, o.kind, o.payload, o.attempts, o.created_at, e.external
+            "SELECT o.id, o.incident_id, o.destination, o.kind, o.payload, o.attempts, e.external
              FROM outbox o
              LEFT JOIN externals e ON e.incident_id = o.incident_id AND e.destination = o.destination
              WHERE o.status = 'pending' AND o.next_attempt_at <= ?1
@@ -244,13 +244,12 @@ impl Store for Sqlite {
                 r.get::<_, String>(3)?,
                 r.get::<_, String>(4)?,
                 r.get::<_, u32>(5)?,
-                r.get::<_, i64>(6)?,
-                r.get::<_, Option<String>>(7)?,
+                r.get::<_, Option<String>>(6)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, incident_id, destination, kind, payload, attempts, created_at, external) = row?;
+            let (id, incident_id, destination, kind, payload, attempts, external) = row?;
             out.push(Pending {
                 id,
                 incident_id,
@@ -259,7 +258,6 @@ impl Store for Sqlite {
                 incident: decode("incident", &payload)?,
                 attempts,
                 external,
-                created_at,
             });
         }
         Ok(out)
@@ -415,14 +413,11 @@ mod tests {
         store
     }
 
-    fn policy() -> crate::CatalogPolicy {
+    fn policy() -> crate::policy::CatalogPolicy {
         let yaml = "destinations:\n  pd: {log: {path: '-'}}\n  jira: {log: {path: '-'}}\ncustomers:\n  - id: shop\n    hosts: [shop.example]\n    alerting:\n      routes: [{to: [pd], severities: [page]}, {to: [jira]}]\n";
         let catalog = edgewatch_catalog::load_str("catalog.yaml", yaml).unwrap().catalog;
-        crate::CatalogPolicy {
-            catalog: std::sync::Arc::new(catalog),
-            reopen_window_ms: 3_600_000,
-            unrouted: Vec::new(),
-        }
+        // The default reopen window, an hour; nothing unrouted.
+        crate::policy::CatalogPolicy::new(std::sync::Arc::new(catalog), &crate::Config::default())
     }
 
     fn inbound(hash: &str, alerts: &str) -> Inbound {

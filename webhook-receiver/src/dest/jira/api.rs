@@ -1,6 +1,5 @@
-//! The Jira REST calls the destination makes, one function each: every
-//! answer goes through [`http::classify`], every request that got none
-//! through [`http::unanswered`].
+//! The Jira REST calls the destination makes, one function each, all sent
+//! and read by [`http::send`].
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -86,18 +85,14 @@ impl Jira {
         url
     }
 
-    /// Sends with credentials, reads the answer, classifies it.
+    /// Sends with credentials; the answer's body, or why not.
     async fn send(&self, what: &str, request: reqwest::RequestBuilder) -> Result<String, DeliveryError> {
-        let request = match &self.auth {
-            Auth::Basic { user, token } => request.basic_auth(user, Some(token.expose())),
-            Auth::Bearer(token) => request.bearer_auth(token.expose()),
+        let (request, secret) = match &self.auth {
+            Auth::Basic { user, token } => (request.basic_auth(user, Some(token.expose())), token),
+            Auth::Bearer(token) => (request.bearer_auth(token.expose()), token),
         };
-        let answer = request.send().await.map_err(|e| http::unanswered(what, e))?;
-        let status = answer.status();
-        let headers = answer.headers().clone();
-        let body = answer.text().await.map_err(|e| http::unanswered(what, e))?;
-        http::classify(what, status, &headers, &body)?;
-        Ok(body)
+        // Jira's error bodies are quoted as they are (cut to length).
+        http::send(what, request, str::to_owned, secret.expose()).await
     }
 
     /// The newest issue of `project` carrying `label`, with its status

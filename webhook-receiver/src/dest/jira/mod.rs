@@ -1,15 +1,14 @@
 //! Jira Cloud (REST v3, Atlassian Document Format) and Jira Data Center
 //! (REST v2, wiki markup): one issue per incident, commented on while it
 //! fires, moved to a `done` status when it resolves and back when it
-//! fires again.
+//! fires again. What users see is in `docs/receiver.md` ("Jira"); this is
+//! how.
 //!
-//! # Notes for `docs/receiver.md` ("Jira")
-//!
-//! **Auth.** Cloud: `basic: {user: <account e-mail>, token: <API token>}`
-//! (`Authorization: Basic`). Data Center: `bearer: <personal access
-//! token>`, or `basic` where the site still allows it. The catalog refuses
-//! a bearer token for Cloud (Cloud answers 401/403 to one). Secrets are
-//! read once at start; they never appear in logs, errors or `Debug`.
+//! **Auth.** Cloud: `Authorization: Basic` with the account's e-mail and
+//! an API token. Data Center: `Bearer` with a personal access token, or
+//! Basic where the site allows it. Secrets are read once at start; they
+//! never appear in logs, errors (an answer that quotes one has it cut out)
+//! or `Debug`.
 //!
 //! **Which issue.** Every issue carries the incident's dedup label
 //! (`edgewatch-` and 24 hex digits). The store keeps the issue key; when it
@@ -22,12 +21,10 @@
 //! consistent: an issue created moments ago may not be found yet, unless
 //! its id is passed in `reconcileIssues`. The destination passes the ids of
 //! the issues it created itself (the last [`RECENT`] of them, in memory),
-//! so a retry after a lost answer from the store finds them. An issue
-//! created by another process (a previous run, a replica) is found only
-//! once the index has caught up, usually within seconds; within that
-//! window, a recovery search can miss it and a duplicate issue is
-//! created. The receiver's own store, not search, is what prevents
-//! duplicates.
+//! so a retry after a lost answer finds them. An issue created by another
+//! process (a run that crashed) is found once the index has caught up,
+//! usually within seconds: that is why the deliverer waits
+//! `delivery.settle` before it runs again an attempt a crash interrupted.
 //!
 //! **Actions.**
 //! - *open*: reuse the issue found by label (reopen it if it is done, set
@@ -75,20 +72,19 @@ mod body;
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::sync::Mutex;
-use std::time::Duration;
 
-use edgewatch_catalog::Secret;
 use edgewatch_catalog::model::{JiraAuth, JiraDeployment};
 use edgewatch_catalog::names::Severity;
+use edgewatch_catalog::{JiraKey, Secret};
 use serde_json::{Value, json};
 
 use self::api::{Issue, Transition};
 use self::body::Markup;
-use super::{BuildError, DeliveryError, Outcome, http};
+use super::{BuildError, DeliveryError, Outcome};
 use crate::action::{ActionKind, Delivery};
 
 /// How many created issues the destination remembers for `reconcileIssues`.
-pub const RECENT: usize = 256;
+pub(crate) const RECENT: usize = 256;
 
 /// Cloud or Data Center: the API version, the body format and the search.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,21 +197,9 @@ impl Jira {
         })
     }
 
-    /// Like [`Jira::build`], with an HTTP client of its own whose requests
-    /// give up after `timeout`.
-    pub fn standalone(
-        name: &str,
-        config: &edgewatch_catalog::model::Jira,
-        env: &dyn Fn(&str) -> Option<String>,
-        timeout: Duration,
-    ) -> Result<Self, BuildError> {
-        let client =
-            http::client(timeout).map_err(|source| BuildError::Client { destination: name.to_owned(), source })?;
-        Self::build(name, config, env, client)
-    }
-
     pub(crate) async fn deliver(&self, d: &Delivery<'_>) -> Result<Outcome, DeliveryError> {
-        let project = d.jira_project.unwrap_or(&self.project);
+        // The customer's project, else the destination's.
+        let project = d.customer.and_then(|c| c.jira_project.as_ref()).map_or(self.project.as_str(), JiraKey::as_str);
         let key = match d.kind {
             ActionKind::Open | ActionKind::Update => match self.locate(d, project).await? {
                 Some(issue) => {
@@ -430,11 +414,14 @@ fn comment_text<'a>(d: &Delivery<'a>) -> (&'a str, &'a [crate::action::Link]) {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::dest::http;
 
     fn jira(yaml: &str) -> Jira {
         let env = |k: &str| (k == "PAT").then(|| "s3cret".to_owned());
-        Jira::standalone("j", &config(yaml), &env, Duration::from_secs(1)).unwrap()
+        Jira::build("j", &config(yaml), &env, http::client(Duration::from_secs(1)).unwrap()).unwrap()
     }
 
     const DC: &str = "\
@@ -483,7 +470,7 @@ auth: {bearer: env:PAT}
     #[test]
     fn a_missing_secret_names_the_variable() {
         let config = config(&DC.replace("env:PAT", "env:NOPE"));
-        let e = Jira::standalone("j", &config, &|_: &str| None, Duration::from_secs(1)).unwrap_err();
+        let e = Jira::build("j", &config, &|_: &str| None, http::client(Duration::from_secs(1)).unwrap()).unwrap_err();
         assert_eq!(e.to_string(), "destination `j`: environment variable `NOPE` is not set or empty");
     }
 }

@@ -2,22 +2,12 @@
 //! recording rules standing in for the SLI series): they reach the ticket's
 //! description and the page's details.
 
-#![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
-
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use edgewatch_test_kit::{free_port, http_client, scratch_dir, tool};
-use edgewatch_webhook_receiver::{Config, Receiver, WEBHOOK_PATH};
 
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::support::{BURN, Kill, Running};
 
 const RULES: &str = "groups:
   - name: sli
@@ -62,39 +52,12 @@ async fn live_values_from_prometheus_reach_the_ticket() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    let file = dir.join("catalog.yaml");
-    std::fs::write(
-        &file,
-        format!(
-            "destinations:\n  audit: {{log: {{path: '{}'}}}}\ncustomers:\n  - id: shop\n    hosts: [shop.example]\n    alerting: {{routes: [{{to: [audit]}}]}}\n",
-            dir.join("audit.jsonl").display()
-        ),
-    )
-    .unwrap();
-    let catalog = edgewatch_catalog::load(&file).unwrap().catalog;
-    let config = Config::parse(&format!(
-        "data_dir: '{}'\nprometheus: {{url: 'http://127.0.0.1:{port}', timeout: 5s}}\n",
-        dir.join("data").display()
-    ))
-    .unwrap();
-    let receiver = Receiver::build(&config, catalog, &|_| None).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}{WEBHOOK_PATH}", listener.local_addr().unwrap());
-    receiver.spawn_workers();
-    tokio::spawn(async move { axum::serve(listener, receiver.router()).await });
-    let body = r#"{"receiver":"edgewatch","status":"firing","alerts":[{"status":"firing","labels":{"alertname":"EdgewatchErrorBudgetBurnFast","customer":"shop","slo":"availability","severity":"page","alert_kind":"burn_rate_fast"},"annotations":{"summary":"shop: availability SLO error budget burning fast"},"startsAt":"2026-11-21T08:00:00Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"","fingerprint":"abcd000000000007"}],"groupLabels":{},"commonLabels":{},"commonAnnotations":{},"externalURL":"","version":"4","groupKey":"g","truncatedAlerts":0}"#;
-    let r = client.post(&url).body(body).send().await.unwrap();
-    assert_eq!(r.status().as_u16(), 200);
+    let catalog = "destinations:\n  audit: {log: {path: '{dir}/audit.jsonl'}}\ncustomers:\n  - id: shop\n    hosts: [shop.example]\n    alerting: {routes: [{to: [audit]}]}\n";
+    let config = format!("prometheus: {{url: 'http://127.0.0.1:{port}', timeout: 5s}}\n");
+    let r = Running::start_in(dir, catalog, &config, &[]).await;
+    r.post_ok(&BURN.with_fingerprint("abcd000000000007").firing()).await;
 
-    let path = dir.join("audit.jsonl");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let line: serde_json::Value = loop {
-        if let Some(l) = std::fs::read_to_string(&path).unwrap_or_default().lines().next() {
-            break serde_json::from_str(l).unwrap();
-        }
-        assert!(Instant::now() < deadline, "no action delivered");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let line = &r.lines(1, 20).await[0];
     let description = line["message"]["description"].as_str().unwrap();
     assert!(description.contains("- SLI over the last hour: 98.000%"), "{description}");
     assert!(description.contains("- Burn rate over the last hour: 20.0x"), "{description}");

@@ -1,29 +1,24 @@
 //! The Jira destination against the contract fake of Jira Cloud and Data
 //! Center: what it creates, comments and transitions, how it recovers an
-//! issue by its label, and how Jira's answers become retries or dead
-//! letters. The fake's own contract is checked at the end.
+//! issue by its label, how Jira's answers become retries or dead letters,
+//! and the delivery contract through the whole receiver, on both. The
+//! fake's own contract is checked at the end.
 
-#![allow(clippy::unwrap_used, clippy::panic)]
-
-#[path = "fakes/jira.rs"]
-mod fake;
-
-use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use edgewatch_catalog::model;
 use edgewatch_catalog::names::Severity;
-use edgewatch_webhook_receiver::action::{ActionKind, Change, Delivery, Incident, Link, Message, Status};
-use edgewatch_webhook_receiver::dest::jira::Jira;
-use edgewatch_webhook_receiver::dest::{DeliveryError, Destination, Outcome};
-use fake::{FakeJira, Fault, GONE, Seed, adf};
+use edgewatch_webhook_receiver::testing::{ActionKind, Change, DeliveryError, Destination, Incident, Outcome};
 use serde_json::{Value, json};
+
+use crate::contract::{self, Failure};
+use crate::fakes::jira::{self as fake, FakeJira, Fault, GONE, Seed, adf};
+use crate::support::{DEDUP, deliver, incident, message};
 
 const USER: &str = "noc-bot@edgewatch.example";
 const TOKEN: &str = "s3cret-api-token-0001";
 const PAT: &str = "s3cret-personal-access-token-0002";
-const DEDUP: &str = "edgewatch-0123456789abcdef01234567";
 
 fn env(name: &str) -> Option<String> {
     match name {
@@ -69,49 +64,18 @@ fn destination(url: &str, yaml: &str) -> Destination {
     let catalog = format!("destinations:\n  jira:\n    jira:\n      url: {url}\n{body}");
     let loaded = edgewatch_catalog::load_str("catalog.yaml", &catalog)
         .unwrap_or_else(|e| panic!("{}", edgewatch_catalog::render(&e.diagnostics)));
-    let Some(model::Destination::Jira(config)) = loaded.catalog.destinations.values().next() else {
-        panic!("not a Jira destination")
-    };
-    Destination::Jira(Jira::standalone("jira", config, &env, Duration::from_secs(5)).unwrap())
+    let config = loaded.catalog.destinations.values().next().unwrap();
+    assert!(matches!(config, model::Destination::Jira(_)), "not a Jira destination");
+    edgewatch_webhook_receiver::testing::destination("jira", config, &env, Duration::from_secs(5)).unwrap()
 }
 
-fn incident() -> Incident {
-    Incident {
-        id: 1,
-        key: "acme/EdgewatchBurnRateFast/availability".into(),
-        grouped_by: BTreeMap::new(),
-        dedup: DEDUP.into(),
-        customer: Some("acme".into()),
-        alertname: "EdgewatchBurnRateFast".into(),
-        severity: Some(Severity::Page),
-        alert_kind: Some("burn_rate_fast".into()),
-        slo: Some("availability".into()),
-        probe: None,
-        status: Status::Firing,
-        started_at: "2026-08-20T10:00:00Z".into(),
-        resolved_at: None,
-        alerts: Vec::new(),
-        alertmanager_url: "http://alertmanager.example".into(),
-        change: Change::default(),
-        engaged: None,
-        notified: None,
-    }
+/// A catalog whose customer `acme` has its own Jira project.
+fn with_project(project: &str) -> edgewatch_catalog::Catalog {
+    let yaml = format!("customers:\n  - id: acme\n    hosts: [acme.example]\n    jira_project: {project}\n");
+    edgewatch_catalog::load_str("catalog.yaml", &yaml).unwrap().catalog
 }
 
-fn message() -> Message {
-    Message {
-        title: "acme availability: error budget burning 14.4x".into(),
-        description: "Burn rate 14.4 over 1h and 5m.\nCustomer: acme (enterprise)\n\nSee the dashboard.".into(),
-        comment: "2 alerts firing.".into(),
-        links: vec![
-            Link { text: "Dashboard".into(), href: "https://grafana.example/d/edgewatch-acme".into() },
-            Link { text: "Runbook".into(), href: "https://runbooks.example/alerts/burn_rate_fast".into() },
-        ],
-        details: BTreeMap::new(),
-    }
-}
-
-/// One action, against `dest`.
+/// One action, against `dest`; the customer has Jira `project` if given.
 async fn act(
     dest: &Destination,
     kind: ActionKind,
@@ -120,15 +84,9 @@ async fn act(
 ) -> Result<Outcome, DeliveryError> {
     let (incident, mut message) = (incident(), message());
     message.comment = format!("{} ({})", message.comment, kind.as_str());
-    let d = Delivery {
-        kind,
-        incident: &incident,
-        message: &message,
-        external,
-        jira_project: project,
-        alertmanager_url: None,
-    };
-    dest.deliver(&d).await
+    let catalog = project.map(with_project);
+    let customer = catalog.as_ref().and_then(|c| c.customer("acme"));
+    deliver(dest, kind, &incident, &message, external, customer).await
 }
 
 fn key(outcome: Result<Outcome, DeliveryError>) -> String {
@@ -243,15 +201,7 @@ async fn long_titles_are_cut_to_jiras_summary_limit() {
     let (fake, dest) = cloud_site(FakeJira::cloud(), "").await;
     let (incident, mut message) = (incident(), message());
     message.title = format!("{}\n{}", "é".repeat(200), "😀".repeat(100));
-    let d = Delivery {
-        kind: ActionKind::Open,
-        incident: &incident,
-        message: &message,
-        external: None,
-        jira_project: None,
-        alertmanager_url: None,
-    };
-    key(dest.deliver(&d).await);
+    key(deliver(&dest, ActionKind::Open, &incident, &message, None, None).await);
     let summary = fake.issue("NOC-1").fields["summary"].as_str().unwrap().to_owned();
     // 200 + a space + 26 emoji of 2 UTF-16 units + `…` = 254: a 27th emoji
     // would not fit, and is not split.
@@ -450,9 +400,7 @@ async fn act_on(
     external: Option<&str>,
     incident: &Incident,
 ) -> Result<Outcome, DeliveryError> {
-    let message = message();
-    let d = Delivery { kind, incident, message: &message, external, jira_project: None, alertmanager_url: None };
-    dest.deliver(&d).await
+    deliver(dest, kind, incident, &message(), external, None).await
 }
 
 fn moved(before: Option<Severity>, after: Severity) -> Incident {
@@ -664,6 +612,68 @@ async fn secrets_appear_in_no_error_and_no_debug_output() {
     for t in &texts {
         assert!(!leaks(t), "a secret leaked: {t}");
     }
+}
+
+// --- The delivery contract ---------------------------------------------------
+
+/// A Jira site and the catalog entry of a destination on it.
+struct Site {
+    fake: FakeJira,
+    /// The keys under `jira:` but `url`, on one line.
+    entry: &'static str,
+    secret: &'static str,
+}
+
+impl contract::Service for Site {
+    fn destination(&self) -> String {
+        format!("{{jira: {{url: '{}', {}}}}}", self.fake.url(), self.entry)
+    }
+
+    fn env(&self) -> Vec<(&'static str, &'static str)> {
+        vec![("JIRA_TOKEN", TOKEN), ("JIRA_PAT", PAT)]
+    }
+
+    fn secret(&self) -> &'static str {
+        self.secret
+    }
+
+    fn fail_next(&self, n: usize, failure: Failure) {
+        match failure {
+            Failure::RateLimited(retry_after) => self.fake.fail_next(n, Fault::RateLimited { retry_after }),
+            Failure::Unavailable(retry_after) => self.fake.fail_next(n, Fault::Unavailable { retry_after }),
+            Failure::Late(by) => self.fake.delay_next(n, by),
+        }
+    }
+
+    fn refuse_until_fixed(&self, message: &str) {
+        self.fake.break_until_fixed(message);
+    }
+
+    fn fix(&self) {
+        self.fake.fix();
+    }
+
+    fn answers(&self) -> Vec<(Instant, u16)> {
+        self.fake.requests().iter().map(|r| (r.at, r.status)).collect()
+    }
+
+    fn incidents(&self) -> Vec<bool> {
+        self.fake.issues().iter().map(|i| i.status != "Done").collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloud_keeps_the_delivery_contract() {
+    let fake = FakeJira::cloud().basic(USER, TOKEN).start().await;
+    let entry = "deployment: cloud, project: NOC, issue_type: Incident, auth: {basic: {user: noc-bot@edgewatch.example, token: 'env:JIRA_TOKEN'}}";
+    contract::check("contract-jira-cloud", &Site { fake, entry, secret: TOKEN }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_center_keeps_the_delivery_contract() {
+    let fake = FakeJira::data_center().bearer(PAT).start().await;
+    let entry = "deployment: data_center, project: NOC, issue_type: Task, auth: {bearer: 'env:JIRA_PAT'}";
+    contract::check("contract-jira-dc", &Site { fake, entry, secret: PAT }).await;
 }
 
 // --- The fake's contract ------------------------------------------------------

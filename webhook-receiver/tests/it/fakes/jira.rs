@@ -26,8 +26,8 @@
 //!   Progress (indeterminate) → Done (done) with transitions "Start
 //!   Progress", "Done" and "Reopen", extensible.
 //! - Faults on demand: N answers of 429 (with `Retry-After` and the
-//!   flavour's `X-RateLimit-*` headers), N of 503 with `Retry-After`, or
-//!   400 on every request until fixed.
+//!   flavour's `X-RateLimit-*` headers), N of 503 with `Retry-After`, N
+//!   served late, or 400 on every request until fixed.
 //!
 //! Each issue keeps its priority history (at creation, then each edit).
 //!
@@ -212,6 +212,7 @@ impl Builder {
             next_id: 10000,
             next_number: BTreeMap::new(),
             faults: VecDeque::new(),
+            delays: VecDeque::new(),
             broken: None,
             requests: Vec::new(),
         }));
@@ -262,8 +263,10 @@ pub(crate) struct Request {
     pub(crate) auth: String,
     /// The JSON body (`Null` when empty or not JSON).
     pub(crate) body: Value,
-    /// What the fake answered.
+    /// What the fake answered; 0 while it has not (a late answer).
     pub(crate) status: u16,
+    /// When it arrived.
+    pub(crate) at: Instant,
 }
 
 /// What an issue seeded with [`FakeJira::seed`] looks like.
@@ -288,6 +291,7 @@ struct State {
     next_id: u64,
     next_number: BTreeMap<String, u64>,
     faults: VecDeque<Fault>,
+    delays: VecDeque<Duration>,
     broken: Option<String>,
     requests: Vec<Request>,
 }
@@ -355,6 +359,12 @@ impl FakeJira {
     /// Answers the next `n` requests with `fault`.
     pub(crate) fn fail_next(&self, n: usize, fault: Fault) {
         self.state().faults.extend(std::iter::repeat_n(fault, n));
+    }
+
+    /// Serves the next `n` requests `by` late (a slow site: the client may
+    /// give up before the answer, which is served all the same).
+    pub(crate) fn delay_next(&self, n: usize, by: Duration) {
+        self.state().delays.extend(std::iter::repeat_n(by, n));
     }
 
     /// Answers every request with a 400 carrying `message` until
@@ -490,19 +500,30 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let mut st = state.lock().unwrap();
     let json_body: Option<Value> = if body.is_empty() { Some(Value::Null) } else { serde_json::from_slice(&body).ok() };
-    let (auth_style, authorized) = authenticate(&st, &headers);
+    // Recorded on arrival, answered (status 0 until then) when served: a
+    // client that gives up on a late answer leaves it unanswered.
+    let (index, authorized, delay) = {
+        let mut st = state.lock().unwrap();
+        let (auth_style, authorized) = authenticate(&st, &headers);
+        st.requests.push(Request {
+            method: method.to_string(),
+            path: uri.path().to_owned(),
+            query: uri.query().map(str::to_owned),
+            auth: auth_style,
+            body: json_body.clone().unwrap_or(Value::Null),
+            status: 0,
+            at: Instant::now(),
+        });
+        (st.requests.len() - 1, authorized, st.delays.pop_front())
+    };
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
+    let mut st = state.lock().unwrap();
     let response =
         if authorized { respond(&mut st, &method, &uri, json_body.as_ref()) } else { unauthorized(st.config.flavor) };
-    st.requests.push(Request {
-        method: method.to_string(),
-        path: uri.path().to_owned(),
-        query: uri.query().map(str::to_owned),
-        auth: auth_style,
-        body: json_body.unwrap_or(Value::Null),
-        status: response.status().as_u16(),
-    });
+    st.requests[index].status = response.status().as_u16();
     response
 }
 
@@ -549,7 +570,7 @@ fn unauthorized(flavor: Flavor) -> Response {
 fn iso8601(t: SystemTime) -> String {
     let ms = i64::try_from(t.duration_since(UNIX_EPOCH).unwrap().as_millis()).unwrap();
     // Whole seconds, as Cloud writes it: `2026-11-21T08:00:00Z`.
-    format!("{}Z", &edgewatch_webhook_receiver::time::rfc3339(ms)[..19])
+    format!("{}Z", &edgewatch_webhook_receiver::testing::rfc3339(ms)[..19])
 }
 
 fn fault(flavor: Flavor, f: &Fault) -> Response {

@@ -1,5 +1,6 @@
-//! The PagerDuty destination against the PagerDuty contract fake, and the
-//! fake against the contract.
+//! The PagerDuty destination against the PagerDuty contract fake, the
+//! delivery contract through the whole receiver, and the fake against the
+//! contract.
 //!
 //! With `EDGEWATCH_PD_REQUESTS_OUT=<file>` set,
 //! `requests_for_the_conformance_check` writes every body the destination
@@ -7,26 +8,19 @@
 //! `.ci/pagerduty_conformance.py` to check against PagerDuty's `OpenAPI`
 //! description.
 
-// Test code: a failure should stop loudly.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod fakes;
-
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use edgewatch_catalog::model::{PagerDuty as PagerDutyConfig, PagerDutySeverity};
+use edgewatch_catalog::model::{self, PagerDuty as PagerDutyConfig, PagerDutySeverity};
 use edgewatch_catalog::names::Severity;
-use edgewatch_webhook_receiver::action::{ActionKind, AlertState, Change, Delivery, Incident, Link, Message, Status};
-use edgewatch_webhook_receiver::dest::pagerduty::PagerDuty;
-use edgewatch_webhook_receiver::dest::{DeliveryError, Destination, Outcome, http_client};
-use fakes::pagerduty::{AlertStatus, Fault, Options, PagerDutyFake};
+use edgewatch_webhook_receiver::testing::{ActionKind, DeliveryError, Destination, Incident, Message, Outcome, Status};
 use serde_json::{Value, json};
 
-/// An integration key: 32 characters, like PagerDuty's.
-const KEY: &str = "e93facc04764012d7bfb002500d5d1a6";
+use crate::contract::{self, Failure};
+use crate::fakes::pagerduty::{AlertStatus, Fault, Options, PagerDutyFake};
+use crate::support::{DEDUP, PD_KEY as KEY, alert, incident, resolved};
+
 const KEY_VAR: &str = "EDGEWATCH_PD_ROUTING_KEY";
-const DEDUP: &str = "edgewatch-0123456789abcdef01234567";
 
 fn destination_with(url: &str, key: &str, severities: BTreeMap<Severity, PagerDutySeverity>) -> Destination {
     let config = PagerDutyConfig {
@@ -35,64 +29,17 @@ fn destination_with(url: &str, key: &str, severities: BTreeMap<Severity, PagerDu
         url: Some(url.parse().unwrap()),
     };
     let env = |name: &str| (name == KEY_VAR).then(|| key.to_owned());
-    let client = http_client("noc-pagerduty", Duration::from_secs(5)).unwrap();
-    Destination::PagerDuty(PagerDuty::build("noc-pagerduty", &config, &env, client).unwrap())
+    let config = model::Destination::PagerDuty(config);
+    edgewatch_webhook_receiver::testing::destination("noc-pagerduty", &config, &env, Duration::from_secs(5)).unwrap()
 }
 
 fn destination(fake: &PagerDutyFake) -> Destination {
     destination_with(&fake.url(), KEY, BTreeMap::new())
 }
 
-fn alert(fingerprint: &str, status: Status) -> AlertState {
-    AlertState {
-        fingerprint: fingerprint.to_owned(),
-        status,
-        labels: BTreeMap::from([("alertname".to_owned(), "SLOFastBurn".to_owned())]),
-        annotations: BTreeMap::new(),
-        starts_at: "2026-11-21T07:12:11.828Z".to_owned(),
-        ends_at: (status == Status::Resolved).then(|| "2026-11-21T07:40:00Z".to_owned()),
-        generator_url: "http://prometheus:9090/graph?g0.expr=up".to_owned(),
-    }
-}
-
-fn incident() -> Incident {
-    Incident {
-        id: 7,
-        key: "acme/SLOFastBurn/availability".to_owned(),
-        grouped_by: BTreeMap::new(),
-        dedup: DEDUP.to_owned(),
-        customer: Some("acme".to_owned()),
-        alertname: "SLOFastBurn".to_owned(),
-        severity: Some(Severity::Page),
-        alert_kind: Some("fast_burn".to_owned()),
-        slo: Some("availability".to_owned()),
-        probe: None,
-        status: Status::Firing,
-        started_at: "2026-11-21T07:12:11.828Z".to_owned(),
-        resolved_at: None,
-        alerts: vec![alert("1a30ba71cca2921f", Status::Firing)],
-        alertmanager_url: "http://alertmanager.example:9093".to_owned(),
-        change: Change::default(),
-        engaged: None,
-        notified: None,
-    }
-}
-
+/// The shared message, under `title`.
 fn message(title: &str) -> Message {
-    Message {
-        title: title.to_owned(),
-        description: "Availability of acme is burning its error budget 14 times too fast.".to_owned(),
-        comment: String::new(),
-        links: vec![
-            Link { text: "Dashboard".to_owned(), href: "https://grafana.example/d/edgewatch-acme".to_owned() },
-            Link { text: "Runbook".to_owned(), href: "https://runbooks.example/slo-fast-burn".to_owned() },
-        ],
-        details: BTreeMap::from([
-            ("customer".to_owned(), json!("acme")),
-            ("tier".to_owned(), json!("gold")),
-            ("burn_rate".to_owned(), json!(14.2)),
-        ]),
-    }
+    Message { title: title.to_owned(), ..crate::support::message() }
 }
 
 async fn send(
@@ -101,20 +48,11 @@ async fn send(
     incident: &Incident,
     message: &Message,
 ) -> Result<Outcome, DeliveryError> {
-    d.deliver(&Delivery { kind, incident, message, external: None, jira_project: None, alertmanager_url: None }).await
+    crate::support::deliver(d, kind, incident, message, None, None).await
 }
 
 fn delivered() -> Outcome {
     Outcome::Delivered { external: Some(DEDUP.to_owned()) }
-}
-
-fn resolved(mut i: Incident) -> Incident {
-    i.status = Status::Resolved;
-    i.resolved_at = Some("2026-11-21T07:40:00Z".to_owned());
-    for a in &mut i.alerts {
-        a.status = Status::Resolved;
-    }
-    i
 }
 
 #[tokio::test]
@@ -156,7 +94,10 @@ async fn a_trigger_then_a_resolve_open_then_resolve_one_alert() {
     );
     assert_eq!(trigger["client"], "edgewatch");
     assert_eq!(trigger["client_url"], "http://alertmanager.example:9093");
-    assert_eq!(trigger["links"][1], json!({"href": "https://runbooks.example/slo-fast-burn", "text": "Runbook"}));
+    assert_eq!(
+        trigger["links"][1],
+        json!({"href": "https://runbooks.example/alerts/burn_rate_fast", "text": "Runbook"})
+    );
     assert_eq!(*resolve, json!({"routing_key": KEY, "event_action": "resolve", "dedup_key": DEDUP}));
 }
 
@@ -330,6 +271,49 @@ async fn the_routing_key_never_shows() {
     assert!(answers.iter().all(|a| !a.contains(KEY)), "{answers:?}");
 }
 
+impl contract::Service for PagerDutyFake {
+    fn destination(&self) -> String {
+        format!("{{pagerduty: {{routing_key: 'env:PD_KEY', url: '{}'}}}}", self.url())
+    }
+
+    fn env(&self) -> Vec<(&'static str, &'static str)> {
+        vec![("PD_KEY", KEY)]
+    }
+
+    fn secret(&self) -> &'static str {
+        KEY
+    }
+
+    fn fail_next(&self, n: usize, failure: Failure) {
+        match failure {
+            Failure::RateLimited(secs) => self.inject(n, Fault { status: 429, retry_after: Some(secs) }),
+            Failure::Unavailable(secs) => self.inject(n, Fault { status: 503, retry_after: Some(secs) }),
+            Failure::Late(by) => self.delay_next(n, by),
+        }
+    }
+
+    fn refuse_until_fixed(&self, message: &str) {
+        PagerDutyFake::refuse_until_fixed(self, message);
+    }
+
+    fn fix(&self) {
+        PagerDutyFake::fix(self);
+    }
+
+    fn answers(&self) -> Vec<(Instant, u16)> {
+        self.received().iter().map(|r| (r.at, r.status)).collect()
+    }
+
+    fn incidents(&self) -> Vec<bool> {
+        self.alerts().iter().map(|a| a.status != AlertStatus::Resolved).collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keeps_the_delivery_contract() {
+    contract::check("contract-pagerduty", &PagerDutyFake::start().await).await;
+}
+
 /// Raw events, to pin the fake's side of the contract.
 struct Raw {
     client: reqwest::Client,
@@ -338,7 +322,7 @@ struct Raw {
 
 impl Raw {
     fn new(fake: &PagerDutyFake) -> Self {
-        Self { client: http_client("raw", Duration::from_secs(5)).unwrap(), url: fake.url() }
+        Self { client: edgewatch_test_kit::http_client(), url: fake.url() }
     }
 
     async fn post(&self, body: &Value) -> (u16, Value) {

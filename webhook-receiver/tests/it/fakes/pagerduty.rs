@@ -21,7 +21,9 @@
 //!   60 seconds (PagerDuty: about 120 a minute per integration key), with a
 //!   body, and `Retry-After` if [`Options::retry_after`] is set;
 //! - faults on demand: the next N requests answered with a given status
-//!   ([`PagerDutyFake::inject`]);
+//!   ([`PagerDutyFake::inject`]) or served late
+//!   ([`PagerDutyFake::delay_next`]), or every request refused until fixed
+//!   ([`PagerDutyFake::refuse_until_fixed`]);
 //! - the alert state machine, per routing key and `dedup_key`: a trigger
 //!   opens an alert or appends to the open one, acknowledge and resolve apply
 //!   to the open one, a trigger after a resolve opens a new alert, and an
@@ -121,19 +123,23 @@ pub struct Received {
     pub body: Value,
     /// The `Content-Type` header.
     pub content_type: Option<String>,
-    /// What the fake answered.
+    /// What the fake answered; 0 while it has not (a late answer).
     pub status: u16,
     /// The answer's body.
     pub answer: Value,
     /// Whether the event changed an alert (202s only: a dropped acknowledge
     /// or resolve is accepted and not applied).
     pub applied: bool,
+    /// When it arrived.
+    pub at: Instant,
 }
 
 #[derive(Debug, Default)]
 struct Fake {
     options: Options,
     faults: VecDeque<Fault>,
+    delays: VecDeque<Duration>,
+    refused: Option<String>,
     windows: HashMap<String, VecDeque<Instant>>,
     alerts: Vec<Alert>,
     received: Vec<Received>,
@@ -182,6 +188,23 @@ impl PagerDutyFake {
         self.lock().faults.extend(std::iter::repeat_n(fault, n));
     }
 
+    /// Serves the next `n` requests `by` late (a slow PagerDuty: the client
+    /// may give up before the answer, which is served all the same).
+    pub fn delay_next(&self, n: usize, by: Duration) {
+        self.lock().delays.extend(std::iter::repeat_n(by, n));
+    }
+
+    /// Refuses every event as invalid, with `message` among the errors,
+    /// until [`PagerDutyFake::fix`].
+    pub fn refuse_until_fixed(&self, message: &str) {
+        self.lock().refused = Some(message.to_owned());
+    }
+
+    /// Ends [`PagerDutyFake::refuse_until_fixed`].
+    pub fn fix(&self) {
+        self.lock().refused = None;
+    }
+
     /// Every request so far, in order.
     pub fn received(&self) -> Vec<Received> {
         self.lock().received.clone()
@@ -210,15 +233,27 @@ impl PagerDutyFake {
 async fn enqueue(State(state): State<Arc<Mutex<Fake>>>, headers: HeaderMap, body: Bytes) -> Response {
     let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let parsed = serde_json::from_slice::<Value>(&body).ok();
+    // Recorded on arrival, answered (status 0 until then) when served: a
+    // client that gives up on a late answer leaves it unanswered.
+    let (index, delay) = {
+        let mut fake = state.lock().expect("the fake's lock");
+        fake.received.push(Received {
+            body: parsed.clone().unwrap_or_else(|| Value::String(String::from_utf8_lossy(&body).into_owned())),
+            content_type,
+            status: 0,
+            answer: Value::Null,
+            applied: false,
+            at: Instant::now(),
+        });
+        (fake.received.len() - 1, fake.delays.pop_front())
+    };
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
     let mut fake = state.lock().expect("the fake's lock");
     let answer = fake.answer(parsed.as_ref(), body.len());
-    fake.received.push(Received {
-        body: parsed.unwrap_or_else(|| Value::String(String::from_utf8_lossy(&body).into_owned())),
-        content_type,
-        status: answer.status,
-        answer: answer.body.clone(),
-        applied: answer.applied,
-    });
+    let received = &mut fake.received[index];
+    (received.status, received.answer, received.applied) = (answer.status, answer.body.clone(), answer.applied);
     drop(fake);
     let mut response =
         (StatusCode::from_u16(answer.status).expect("a valid status"), axum::Json(answer.body)).into_response();
@@ -250,6 +285,12 @@ impl Fake {
                 json!({"status": "error", "message": "Internal error (injected)", "errors": ["try again later"]})
             };
             return Answer { retry_after: fault.retry_after, ..Answer::new(fault.status, body) };
+        }
+        if let Some(message) = &self.refused {
+            return Answer::new(
+                400,
+                json!({"status": "invalid event", "message": "Event object is invalid", "errors": [message]}),
+            );
         }
         let Some(event) = event.and_then(Value::as_object) else {
             return Answer::new(

@@ -5,34 +5,20 @@
 //! everything, its priority following the severity; a certificate alert of
 //! the same customer is an incident of its own.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+use std::time::Duration;
 
-mod fakes;
+use crate::fakes::jira::{self, FakeJira, adf};
+use crate::fakes::pagerduty::{AlertStatus, PagerDutyFake};
+use crate::support::{self, Alert, BURN, CERTIFICATE, ORIGIN, PD_KEY, PROBE, Running};
+use serde_json::Value;
 
-use std::time::{Duration, Instant};
-
-use edgewatch_webhook_receiver::{Config, Receiver, WEBHOOK_PATH};
-use fakes::jira::{FakeJira, adf};
-use fakes::pagerduty::{AlertStatus, PagerDutyFake};
-use serde_json::{Value, json};
-
-const PD_KEY: &str = "e93facc04764012d7bfb002500d5d1a6";
 const USER: &str = "bot@example.com";
 const JIRA_TOKEN: &str = "jira-token";
 
-struct Running {
-    url: String,
-    client: reqwest::Client,
-}
-
 /// A receiver for `shop`: pages to PagerDuty, pages and tickets to Jira.
 async fn start(name: &str, jira: &FakeJira, pd: &PagerDutyFake) -> Running {
-    let dir = edgewatch_test_kit::scratch_dir(name);
-    let file = dir.join("catalog.yaml");
-    std::fs::write(
-        &file,
-        format!(
-            "destinations:
+    let catalog = format!(
+        "destinations:
   pd: {{pagerduty: {{routing_key: 'env:PD_KEY', url: '{}'}}}}
   jira:
     jira:
@@ -49,117 +35,24 @@ customers:
     alerting:
       routes: [{{to: [pd], severities: [page]}}, {{to: [jira], severities: [page, ticket]}}]
 ",
-            pd.url(),
-            jira.url()
-        ),
-    )
-    .unwrap();
-    let catalog = edgewatch_catalog::load(&file).unwrap().catalog;
-    let config = Config::parse(&format!(
-        "data_dir: '{}'\ndelivery: {{initial_backoff: 100ms, max_backoff: 1s}}\n",
-        dir.join("data").display()
-    ))
-    .unwrap();
-    let env = |k: &str| match k {
-        "PD_KEY" => Some(PD_KEY.to_owned()),
-        "JIRA_TOKEN" => Some(JIRA_TOKEN.to_owned()),
-        _ => None,
-    };
-    let receiver = Receiver::build(&config, catalog, &env).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}{WEBHOOK_PATH}", listener.local_addr().unwrap());
-    receiver.spawn_workers();
-    tokio::spawn(async move { axum::serve(listener, receiver.router()).await });
-    Running { url, client: edgewatch_test_kit::http_client() }
+        pd.url(),
+        jira.url()
+    );
+    let config = "delivery: {initial_backoff: 100ms, max_backoff: 1s}\n";
+    Running::start(name, &catalog, config, &[("PD_KEY", PD_KEY), ("JIRA_TOKEN", JIRA_TOKEN)]).await
 }
-
-/// An alert of `shop` as the rules label it.
-struct Alert {
-    fingerprint: &'static str,
-    name: &'static str,
-    kind: &'static str,
-    severity: &'static str,
-    summary: &'static str,
-    labels: &'static [(&'static str, &'static str)],
-}
-
-const BURN: Alert = Alert {
-    fingerprint: "b000000000000001",
-    name: "EdgewatchErrorBudgetBurnFast",
-    kind: "burn_rate_fast",
-    severity: "page",
-    summary: "shop: availability SLO error budget burning fast",
-    labels: &[("slo", "availability")],
-};
-const ORIGIN: Alert = Alert {
-    fingerprint: "0000000000000002",
-    name: "EdgewatchOriginErrors",
-    kind: "origin_errors",
-    severity: "ticket",
-    summary: "shop: 7% of origin requests fail",
-    labels: &[],
-};
-const PROBE: Alert = Alert {
-    fingerprint: "p000000000000003",
-    name: "EdgewatchProbeDown",
-    kind: "probe_down",
-    severity: "page",
-    summary: "shop: probe home fails from 66.67% of its addresses",
-    labels: &[("probe", "home")],
-};
-const CERTIFICATE: Alert = Alert {
-    fingerprint: "c000000000000004",
-    name: "EdgewatchCertificateExpiry",
-    kind: "certificate_expiry",
-    severity: "ticket",
-    summary: "shop: the certificate of shop.example expires in 6 days",
-    labels: &[("incident", "certificate")],
-};
 
 /// A notification of one alert, firing or (with `ends`) resolved.
 fn notification(a: &Alert, ends: Option<&str>) -> String {
-    notification_from(a, "2026-11-21T08:00:00Z", ends)
-}
-
-/// The same, for an alert that started at `starts`.
-fn notification_from(a: &Alert, starts: &str, ends: Option<&str>) -> String {
-    let status = if ends.is_some() { "resolved" } else { "firing" };
-    let mut labels = json!({
-        "alertname": a.name, "customer": "shop", "severity": a.severity, "alert_kind": a.kind,
-    });
-    for (k, v) in a.labels {
-        labels[*k] = json!(v);
-    }
-    json!({
-        "receiver": "edgewatch", "status": status, "version": "4", "groupKey": format!("{{}}:{{alertname=\"{}\"}}", a.name),
-        "truncatedAlerts": 0, "groupLabels": {"alertname": a.name}, "commonLabels": labels, "commonAnnotations": {},
-        "externalURL": "http://alertmanager:9093",
-        "alerts": [{
-            "status": status, "labels": labels, "annotations": {"summary": a.summary},
-            "startsAt": starts, "endsAt": ends.unwrap_or("0001-01-01T00:00:00Z"),
-            "generatorURL": "http://prometheus:9090/graph", "fingerprint": a.fingerprint,
-        }],
-    })
-    .to_string()
-}
-
-impl Running {
-    async fn post(&self, body: String) {
-        let r = self.client.post(&self.url).body(body).send().await.unwrap();
-        assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
-    }
+    a.notification("2026-11-21T08:00:00Z", ends)
 }
 
 /// Waits until `check` holds, up to 20 s.
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !check() {
-        assert!(Instant::now() < deadline, "not within 20s: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+async fn eventually(what: &str, check: impl FnMut() -> bool) {
+    support::eventually(what, 20, check).await;
 }
 
-fn comments(issue: &fakes::jira::Issue) -> Vec<String> {
+fn comments(issue: &jira::Issue) -> Vec<String> {
     issue.comments.iter().map(adf::plain).collect()
 }
 
@@ -175,11 +68,11 @@ async fn one_customer_problem_is_one_issue_and_one_page_and_a_certificate_is_ano
 
     // The outage: a page, then a ticket, then another page, as Alertmanager
     // groups them (each alert name on its own).
-    r.post(notification(&BURN, None)).await;
+    r.post_ok(&notification(&BURN, None)).await;
     eventually("the issue and the page", || jira.issues().len() == 1 && pd.alerts().len() == 1).await;
-    r.post(notification(&ORIGIN, None)).await;
+    r.post_ok(&notification(&ORIGIN, None)).await;
     eventually("the origin errors comment", || jira.issues()[0].comments.len() == 1).await;
-    r.post(notification(&PROBE, None)).await;
+    r.post_ok(&notification(&PROBE, None)).await;
     eventually("the probe comment", || jira.issues()[0].comments.len() == 2).await;
 
     let issue = &jira.issues()[0];
@@ -200,7 +93,7 @@ async fn one_customer_problem_is_one_issue_and_one_page_and_a_certificate_is_ano
     assert_eq!(alert.dedup_key, issue.labels.iter().find(|l| l.starts_with("edgewatch-")).unwrap().as_str());
 
     // The certificate: an incident of its own, a ticket, so Jira only.
-    r.post(notification(&CERTIFICATE, None)).await;
+    r.post_ok(&notification(&CERTIFICATE, None)).await;
     eventually("the certificate issue", || jira.issues().len() == 2).await;
     let cert = &jira.issues()[1];
     assert_eq!(cert.fields["summary"], "Shop & Co: the certificate of shop.example expires in 6 days");
@@ -208,8 +101,8 @@ async fn one_customer_problem_is_one_issue_and_one_page_and_a_certificate_is_ano
 
     // The pages end, one after the other; the ticket fires on: PagerDuty's
     // alert resolves, the Jira issue stays open and hears it.
-    r.post(notification(&BURN, Some("2026-11-21T09:00:00Z"))).await;
-    r.post(notification(&PROBE, Some("2026-11-21T09:05:00Z"))).await;
+    r.post_ok(&notification(&BURN, Some("2026-11-21T09:00:00Z"))).await;
+    r.post_ok(&notification(&PROBE, Some("2026-11-21T09:05:00Z"))).await;
     eventually("the page resolved", || pd.alerts()[0].status == AlertStatus::Resolved).await;
     eventually("two more comments", || jira.issues()[0].comments.len() == 4).await;
     let said = comments(&jira.issues()[0]);
@@ -224,7 +117,7 @@ async fn one_customer_problem_is_one_issue_and_one_page_and_a_certificate_is_ano
     assert_eq!(jira.issues()[0].status, "To Do");
 
     // The last one ends: the issue is done, saying when.
-    r.post(notification(&ORIGIN, Some("2026-11-21T09:20:00Z"))).await;
+    r.post_ok(&notification(&ORIGIN, Some("2026-11-21T09:20:00Z"))).await;
     eventually("the issue done", || jira.issues()[0].status == "Done").await;
     let said = comments(&jira.issues()[0]);
     assert!(
@@ -256,13 +149,13 @@ async fn pagerduty_follows_the_pages_and_jiras_priority_follows_the_severity() {
     let priorities = || jira.issues().first().map(|i| i.priorities.clone()).unwrap_or_default();
 
     // A ticket: Jira only, at the ticket's priority.
-    r.post(notification(&ORIGIN, None)).await;
+    r.post_ok(&notification(&ORIGIN, None)).await;
     eventually("the issue", || jira.issues().len() == 1).await;
     assert_eq!(priorities(), ["Medium"]);
 
     // A page joins: PagerDuty opens, Jira's priority rises, and the comment
     // says so and names the page.
-    r.post(notification(&BURN, None)).await;
+    r.post_ok(&notification(&BURN, None)).await;
     eventually("the page", || pd.alerts().len() == 1).await;
     eventually("the comment", || jira.issues()[0].comments.len() == 1).await;
     assert_eq!(priorities(), ["Medium", "Highest"]);
@@ -279,7 +172,7 @@ async fn pagerduty_follows_the_pages_and_jiras_priority_follows_the_severity() {
 
     // The page ends, the ticket fires on: PagerDuty resolves, Jira's
     // priority falls back.
-    r.post(notification(&BURN, Some("2026-11-21T09:00:00Z"))).await;
+    r.post_ok(&notification(&BURN, Some("2026-11-21T09:00:00Z"))).await;
     eventually("the page resolved", || pd.alerts()[0].status == AlertStatus::Resolved).await;
     eventually("the second comment", || jira.issues()[0].comments.len() == 2).await;
     assert_eq!(priorities(), ["Medium", "Highest", "Medium"]);
@@ -287,13 +180,13 @@ async fn pagerduty_follows_the_pages_and_jiras_priority_follows_the_severity() {
     assert_eq!(jira.issues()[0].status, "To Do");
 
     // Everything ends: Jira resolves; PagerDuty has nothing more to hear.
-    r.post(notification(&ORIGIN, Some("2026-11-21T09:10:00Z"))).await;
+    r.post_ok(&notification(&ORIGIN, Some("2026-11-21T09:10:00Z"))).await;
     eventually("the issue done", || jira.issues()[0].status == "Done").await;
     assert_eq!(pd.alerts()[0].events, ["trigger", "resolve"]);
 
     // The page fires again within the reopen window: the same issue and the
     // same PagerDuty key, both reopened, and the priority up again.
-    r.post(notification_from(&BURN, "2026-11-21T09:30:00Z", None)).await;
+    r.post_ok(&BURN.notification("2026-11-21T09:30:00Z", None)).await;
     eventually("the issue reopened", || jira.issues()[0].status == "To Do").await;
     eventually("a new alert under the key", || pd.alerts_for(&dedup).len() == 2).await;
     assert_eq!(pd.alerts_for(&dedup)[1].status, AlertStatus::Triggered);

@@ -2,41 +2,27 @@
 //! with the right 4xx, durable acceptance, duplicates recognized, and
 //! incidents delivered in order (to the log destination here).
 
-#![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
-
-use std::path::Path;
 use std::time::Duration;
 
-use edgewatch_webhook_receiver::{Config, Receiver, WEBHOOK_PATH};
+use edgewatch_webhook_receiver::{WEBHOOK_PATH, testing};
+
+use crate::support::{Alert, BURN, Running, eventually};
 
 const TOKEN: &str = "s3cret-token";
 
-fn catalog(dir: &Path) -> edgewatch_catalog::Catalog {
-    let text = format!(
-        "
+/// `shop`, with a name, a contact and runbooks, routed to a log.
+const CATALOG: &str = "
 destinations:
-  audit: {{log: {{path: '{}'}}}}
+  audit: {log: {path: '{dir}/audit.jsonl'}}
 customers:
   - id: shop
     name: Shop & Co
     hosts: [shop.example]
-    contacts: [{{name: Ada, email: ada@shop.example, role: technical}}]
+    contacts: [{name: Ada, email: ada@shop.example, role: technical}]
     alerting:
-      routes: [{{to: [audit]}}]
-    runbooks: {{default: 'https://runbooks.example/{{{{alert_kind}}}}'}}
-",
-        dir.join("audit.jsonl").display()
-    );
-    let file = dir.join("catalog.yaml");
-    std::fs::write(&file, text).unwrap();
-    edgewatch_catalog::load(&file).unwrap_or_else(|e| panic!("{e:?}")).catalog
-}
-
-struct Running {
-    url: String,
-    dir: std::path::PathBuf,
-    client: reqwest::Client,
-}
+      routes: [{to: [audit]}]
+    runbooks: {default: 'https://runbooks.example/{{alert_kind}}'}
+";
 
 async fn start(name: &str) -> Running {
     start_with(name, "").await
@@ -44,51 +30,17 @@ async fn start(name: &str) -> Running {
 
 /// A receiver with `extra` lines of configuration.
 async fn start_with(name: &str, extra: &str) -> Running {
-    let dir = edgewatch_test_kit::scratch_dir(name);
-    let config = Config::parse(&format!(
-        "data_dir: '{}'\nauth: {{bearer_token: 'env:TEST_RECEIVER_TOKEN'}}\nbody_limit: 64KiB\ngrafana_url: https://grafana.example\ndelivery: {{initial_backoff: 100ms, max_backoff: 1s}}\n{extra}",
-        dir.join("data").display()
-    ))
-    .unwrap();
-    let env = |k: &str| (k == "TEST_RECEIVER_TOKEN").then(|| TOKEN.to_owned());
-    let receiver = Receiver::build(&config, catalog(&dir), &env).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    receiver.spawn_workers();
-    tokio::spawn(async move { axum::serve(listener, receiver.router()).await });
-    Running { url, dir, client: edgewatch_test_kit::http_client() }
+    let config = format!(
+        "auth: {{bearer_token: 'env:TEST_RECEIVER_TOKEN'}}\nbody_limit: 64KiB\ngrafana_url: https://grafana.example\ndelivery: {{initial_backoff: 100ms, max_backoff: 1s}}\n{extra}"
+    );
+    Running::start(name, CATALOG, &config, &[("TEST_RECEIVER_TOKEN", TOKEN)]).await
 }
 
-impl Running {
-    async fn post(&self, body: &str, token: Option<&str>) -> (u16, String) {
-        let mut req = self.client.post(format!("{}{WEBHOOK_PATH}", self.url)).body(body.to_owned());
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        let resp = req.send().await.unwrap();
-        (resp.status().as_u16(), resp.text().await.unwrap())
-    }
-
-    /// The log destination's lines, once there are `n`.
-    async fn lines(&self, n: usize) -> Vec<serde_json::Value> {
-        let path = self.dir.join("audit.jsonl");
-        for _ in 0..100 {
-            let text = std::fs::read_to_string(&path).unwrap_or_default();
-            let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-            if lines.len() >= n {
-                return lines;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("fewer than {n} lines in {}", path.display());
-    }
-}
-
-fn notification(status: &str, fingerprint: &str) -> String {
-    let ends = if status == "firing" { "0001-01-01T00:00:00Z" } else { "2026-11-21T09:00:00Z" };
-    format!(
-        r#"{{"receiver":"edgewatch\\.noc","status":"{status}","alerts":[{{"status":"{status}","labels":{{"alertname":"EdgewatchErrorBudgetBurnFast","customer":"shop","slo":"availability","severity":"page","alert_kind":"burn_rate_fast"}},"annotations":{{"summary":"shop: availability SLO error budget burning fast","description":"2% of requests failed"}},"startsAt":"2026-11-21T08:00:00Z","endsAt":"{ends}","generatorURL":"http://prometheus:9090/graph","fingerprint":"{fingerprint}"}}],"groupLabels":{{"alertname":"EdgewatchErrorBudgetBurnFast"}},"commonLabels":{{}},"commonAnnotations":{{}},"externalURL":"http://alertmanager:9093","version":"4","groupKey":"{{}}:{{alertname=\"EdgewatchErrorBudgetBurnFast\"}}","truncatedAlerts":0,"routeLabels":{{}}}}"#
-    )
+/// The burn-rate page with a description, under `fingerprint`: firing, or
+/// resolved at 09:00.
+fn notification(status: &str, fingerprint: &'static str) -> String {
+    let alert = Alert { description: "2% of requests failed", ..BURN.with_fingerprint(fingerprint) };
+    if status == "firing" { alert.firing() } else { alert.resolved("2026-11-21T09:00:00Z") }
 }
 
 #[tokio::test]
@@ -98,7 +50,7 @@ async fn without_the_token_nothing_is_taken() {
     assert_eq!(status, 401, "{body}");
     let (status, _) = r.post(&notification("firing", "aaaa000000000001"), Some("s3cret-tokem")).await;
     assert_eq!(status, 401);
-    let metrics = r.client.get(format!("{}/metrics", r.url)).send().await.unwrap().text().await.unwrap();
+    let metrics = r.metrics().await;
     assert!(metrics.contains("edgewatch_receiver_notifications_total{result=\"unauthorized\"} 2"), "{metrics}");
     assert!(!metrics.contains(TOKEN));
 }
@@ -132,7 +84,7 @@ async fn firing_then_resolved_opens_then_resolves_once_even_when_posted_three_ti
     assert_eq!(statuses, [200, 200, 200]);
     let accepted = answers.iter().filter(|(_, b)| b.contains("\"accepted\"")).count();
     assert_eq!(accepted, 1, "{answers:?}");
-    let lines = r.lines(1).await;
+    let lines = r.lines(1, 5).await;
     assert_eq!(lines[0]["action"], "open");
     assert_eq!(lines[0]["incident"]["customer"], "shop");
     let message = &lines[0]["message"];
@@ -144,13 +96,13 @@ async fn firing_then_resolved_opens_then_resolves_once_even_when_posted_three_ti
 
     let (status, _) = r.post(&notification("resolved", "bbbb000000000002"), Some(TOKEN)).await;
     assert_eq!(status, 200);
-    let lines = r.lines(2).await;
+    let lines = r.lines(2, 5).await;
     assert_eq!(lines[1]["action"], "resolve");
     assert_eq!(lines[0]["incident"]["dedup"], lines[1]["incident"]["dedup"]);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(r.lines(2).await.len(), 2, "no duplicate action");
+    assert_eq!(r.lines(2, 5).await.len(), 2, "no duplicate action");
 
-    let metrics = r.client.get(format!("{}/metrics", r.url)).send().await.unwrap().text().await.unwrap();
+    let metrics = r.metrics().await;
     assert!(metrics.contains("edgewatch_receiver_notifications_total{result=\"accepted\"} 2"), "{metrics}");
     assert!(metrics.contains("edgewatch_receiver_notifications_total{result=\"duplicate\"} 2"), "{metrics}");
     assert!(
@@ -170,11 +122,11 @@ async fn the_dashboard_of_a_resolved_incident_ends_an_hour_after_its_alerts_did(
     // Ended at 2026-11-21T09:00:00Z; the news arrives now, days later.
     let (status, _) = r.post(&notification("resolved", "abab000000000008"), Some(TOKEN)).await;
     assert_eq!(status, 200);
-    let lines = r.lines(2).await;
+    let lines = r.lines(2, 5).await;
     assert_eq!(lines[1]["action"], "resolve");
     let dashboard = lines[1]["message"]["links"][0]["href"].as_str().unwrap();
-    let end = edgewatch_webhook_receiver::time::parse_rfc3339("2026-11-21T09:00:00Z").unwrap();
-    let start = edgewatch_webhook_receiver::time::parse_rfc3339("2026-11-21T08:00:00Z").unwrap();
+    let end = testing::parse_rfc3339("2026-11-21T09:00:00Z").unwrap();
+    let start = testing::parse_rfc3339("2026-11-21T08:00:00Z").unwrap();
     assert_eq!(
         dashboard,
         format!(
@@ -199,7 +151,7 @@ async fn prometheus_down_still_gives_a_ticket_without_live_values() {
             .await;
     let (status, _) = r.post(&notification("firing", "cccc000000000003"), Some(TOKEN)).await;
     assert_eq!(status, 200);
-    let lines = r.lines(1).await;
+    let lines = r.lines(1, 5).await;
     assert_eq!(lines[0]["action"], "open");
     assert!(lines[0]["message"]["details"].get("live").is_none(), "{}", lines[0]["message"]);
     assert!(!lines[0]["message"]["description"].as_str().unwrap().contains("Now:"));
@@ -207,58 +159,25 @@ async fn prometheus_down_still_gives_a_ticket_without_live_values() {
 
 #[tokio::test]
 async fn the_catalog_replaces_a_template_and_strict_mode_refuses_unknown_names() {
-    let dir = edgewatch_test_kit::scratch_dir("webhook-templates");
-    let file = dir.join("catalog.yaml");
-    std::fs::write(
-        &file,
-        format!(
-            "templates:\n  title: '[{{{{incident.severity}}}}] {{{{customer.name}}}} <{{{{incident.alertname}}}}>'\ndestinations:\n  audit: {{log: {{path: '{}'}}}}\ncustomers:\n  - id: shop\n    hosts: [shop.example]\n    alerting: {{routes: [{{to: [audit]}}]}}\n",
-            dir.join("audit.jsonl").display()
-        ),
-    )
-    .unwrap();
-    let catalog = edgewatch_catalog::load(&file).unwrap().catalog;
-    let config = Config::parse(&format!("data_dir: '{}'\n", dir.join("data").display())).unwrap();
-    let receiver = Receiver::build(&config, catalog, &|_| None).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    receiver.spawn_workers();
-    tokio::spawn(async move { axum::serve(listener, receiver.router()).await });
-    let r = Running { url, dir, client: edgewatch_test_kit::http_client() };
+    let catalog = "templates:\n  title: '[{{incident.severity}}] {{customer.name}} <{{incident.alertname}}>'\ndestinations:\n  audit: {log: {path: '{dir}/audit.jsonl'}}\ncustomers:\n  - id: shop\n    hosts: [shop.example]\n    alerting: {routes: [{to: [audit]}]}\n";
+    let r = Running::start("webhook-templates", catalog, "", &[]).await;
     let (status, _) = r.post(&notification("firing", "eeee000000000005"), None).await;
     assert_eq!(status, 200);
-    let lines = r.lines(1).await;
+    let lines = r.lines(1, 5).await;
     assert_eq!(lines[0]["message"]["title"], "[page] shop <EdgewatchErrorBudgetBurnFast>", "no HTML escaping");
 
     // A name that does not exist is an error, not an empty string: the
     // action is a dead letter that says which.
     let bad = edgewatch_test_kit::scratch_dir("webhook-templates-bad");
     std::fs::write(bad.join("title.hbs"), "{{customer.nickname}}").unwrap();
-    let file = bad.join("catalog.yaml");
-    std::fs::write(&file, "destinations:\n  audit: {log: {path: '-'}}\ncustomers:\n  - id: shop\n    hosts: [shop.example]\n    alerting: {routes: [{to: [audit]}]}\n").unwrap();
-    let catalog = edgewatch_catalog::load(&file).unwrap().catalog;
-    let config =
-        Config::parse(&format!("data_dir: '{}'\ntemplates: '{}'\n", bad.join("data").display(), bad.display()))
-            .unwrap();
-    let message = edgewatch_webhook_receiver::text::message(
-        &edgewatch_webhook_receiver::text::Templates::load(&catalog.templates, config.templates.as_deref()).unwrap(),
-        &catalog,
-        &sample_incident(),
-        edgewatch_webhook_receiver::action::ActionKind::Open,
-        &edgewatch_webhook_receiver::text::LinkBases::default(),
-        &std::collections::BTreeMap::new(),
-    );
-    let err = message.unwrap_err().to_string();
+    let catalog = "destinations:\n  audit: {log: {path: '-'}}\ncustomers:\n  - id: shop\n    hosts: [shop.example]\n    alerting: {routes: [{to: [audit]}]}\n";
+    let r = Running::start_in(bad, catalog, "templates: '{dir}'\n", &[]).await;
+    let (status, _) = r.post(&notification("firing", "ffff000000000006"), None).await;
+    assert_eq!(status, 200);
+    let letters = r.dead_letters();
+    eventually("a dead letter", 5, || !letters.list().unwrap().is_empty()).await;
+    let err = letters.list().unwrap()[0].reason.clone();
     assert!(err.starts_with("rendering `title`:") && err.contains("nickname"), "{err}");
-}
-
-fn sample_incident() -> edgewatch_webhook_receiver::action::Incident {
-    let n = edgewatch_webhook_receiver::payload::parse(notification("firing", "ffff000000000006").as_bytes()).unwrap();
-    let keys: Vec<String> =
-        edgewatch_webhook_receiver::incident::DEFAULT_KEY_LABELS.iter().map(|s| (*s).to_owned()).collect();
-    let g = &edgewatch_webhook_receiver::incident::groups(&n, &keys)[0];
-    edgewatch_webhook_receiver::incident::apply(None, g, Some("shop".to_owned()), "2026-11-21T08:00:00Z", false)
-        .incident
 }
 
 #[tokio::test]

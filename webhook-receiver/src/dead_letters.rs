@@ -1,0 +1,34 @@
+//! Dead letters, for `edgewatch receiver dead-letters list|replay`: read
+//! and queued again in the store of a receiver that may be running beside
+//! (SQLite's locking), which delivers what is replayed within a second.
+
+use std::path::Path;
+
+use crate::store::sqlite::Sqlite;
+use crate::store::{DeadLetter, Store as _, StoreError};
+use crate::time::now_ms;
+
+/// The dead letters of a receiver's store.
+#[derive(Debug)]
+pub struct DeadLetters {
+    store: Sqlite,
+}
+
+impl DeadLetters {
+    /// Opens the store in `data_dir` (the receiver's) without starting a
+    /// receiver.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        Ok(Self { store: Sqlite::open(data_dir)? })
+    }
+
+    /// Every dead letter, oldest first.
+    pub fn list(&self) -> Result<Vec<DeadLetter>, StoreError> {
+        self.store.dead_letters()
+    }
+
+    /// Queues dead letter `id` again, or every one (`None`), to be delivered
+    /// in their incidents' order: how many were queued.
+    pub fn replay(&self, id: Option<i64>) -> Result<u64, StoreError> {
+        self.store.replay(id, now_ms())
+    }
+}

@@ -1,0 +1,79 @@
+//! The catalog's policy, which the store applies inside each notification's
+//! transaction: an alert's customer is the one its `customer` label names,
+//! when the catalog has it; an incident fired again within the reopen window
+//! reopens; each destination gets the actions the customer's routes send it
+//! (alerts of customers not in the catalog go to the `unrouted`
+//! destinations).
+
+use std::sync::Arc;
+
+use edgewatch_catalog::Catalog;
+use edgewatch_catalog::names::{AlertKind, Severity, label};
+
+use crate::action::{ActionKind, AlertState, Incident};
+use crate::config::Config;
+use crate::incident::{self, GroupUpdate, Transition};
+use crate::store::Policy;
+use crate::time;
+
+/// Incidents by the configured key, routes from the catalog.
+#[derive(Debug)]
+pub(crate) struct CatalogPolicy {
+    catalog: Arc<Catalog>,
+    reopen_window_ms: i64,
+    unrouted: Vec<String>,
+}
+
+impl CatalogPolicy {
+    pub(crate) fn new(catalog: Arc<Catalog>, config: &Config) -> Self {
+        Self {
+            catalog,
+            reopen_window_ms: time::millis(config.incidents.reopen_window),
+            unrouted: config.unrouted.clone(),
+        }
+    }
+}
+
+impl Policy for CatalogPolicy {
+    fn transition(
+        &self,
+        current: Option<&Incident>,
+        update: &GroupUpdate,
+        now: i64,
+        resolved_ms_ago: Option<i64>,
+    ) -> Transition {
+        let customer = update
+            .alerts
+            .iter()
+            .find_map(|a| a.labels.get(label::CUSTOMER))
+            .filter(|id| self.catalog.customer(id).is_some())
+            .cloned();
+        let within = resolved_ms_ago.is_some_and(|ago| ago <= self.reopen_window_ms);
+        // The notification's arrival: the instant the store records.
+        incident::apply(current, update, customer, &time::rfc3339(now), within)
+    }
+
+    fn plan(
+        &self,
+        before: Option<&Incident>,
+        after: &mut Incident,
+        action: Option<ActionKind>,
+    ) -> Vec<(String, ActionKind)> {
+        let customer = after.customer.as_deref().and_then(|id| self.catalog.customer(id));
+        // Unknown customers go to `unrouted`, whatever the alerts say.
+        let matching = |kind: Option<&str>, severity: Option<Severity>| match customer {
+            Some(c) => {
+                let kind = kind.and_then(|k| k.parse::<AlertKind>().ok());
+                c.alerting.destinations_matching(kind, severity).into_iter().map(ToString::to_string).collect()
+            }
+            None => self.unrouted.clone(),
+        };
+        let route = |a: &AlertState| {
+            let severity = a.labels.get(label::SEVERITY).and_then(|s| s.parse().ok());
+            matching(a.labels.get(label::ALERT_KIND).map(String::as_str), severity)
+        };
+        // What receivers before per-destination tracking routed by.
+        let legacy = |i: &Incident| matching(i.alert_kind.as_deref(), i.severity);
+        incident::plan(before, after, action, &route, &legacy)
+    }
+}

@@ -1,0 +1,33 @@
+//! The receiver's integration tests, in one binary
+//! (`cargo test -p edgewatch-webhook-receiver --test it`):
+//!
+//! - [`webhook`]: the webhook as Alertmanager meets it (auth, limits, bad
+//!   input, duplicates, readiness), and the text of what is delivered;
+//! - [`delivery`]: delivery through the whole receiver, to the fakes;
+//! - [`incidents`]: one incident per customer problem, routed by severity;
+//! - [`alertmanager`], [`live`]: with the real Alertmanager and Prometheus;
+//! - [`jira`], [`pagerduty`]: each destination against its contract fake,
+//!   the fake against the service's contract, and the delivery contract
+//!   ([`contract::check`]) through the whole receiver;
+//! - [`contract`]: the delivery contract every destination keeps;
+//! - [`fakes`]: the contract fakes of Jira and PagerDuty (the root crate's
+//!   tests include them too);
+//! - [`support`]: what the tests share: a receiver on loopback, alerts and
+//!   notifications, waiting.
+//!
+//! A new destination gets a module here that calls [`contract::check`]
+//! with a fake of its service.
+
+// A failing test should stop loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod alertmanager;
+mod contract;
+mod delivery;
+mod fakes;
+mod incidents;
+mod jira;
+mod live;
+mod pagerduty;
+mod support;
+mod webhook;
