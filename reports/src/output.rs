@@ -1,0 +1,88 @@
+//! Writing reports so that a file that exists is complete: each is written
+//! to a hidden temporary file beside its place, synced, then renamed over
+//! it. A failure leaves the temporary file removed and the old file, if
+//! any, untouched.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::model::Report;
+
+/// A report format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Format {
+    /// One self-contained HTML file.
+    Html,
+    /// Markdown.
+    Markdown,
+    /// JSON after `docs/report.schema.json`.
+    Json,
+}
+
+impl Format {
+    /// The file extension.
+    pub const fn extension(self) -> &'static str {
+        match self {
+            Self::Html => "html",
+            Self::Markdown => "md",
+            Self::Json => "json",
+        }
+    }
+
+    /// The report in this format.
+    pub fn render(self, report: &Report) -> String {
+        match self {
+            Self::Html => crate::render::html(report),
+            Self::Markdown => crate::render::markdown(report),
+            Self::Json => crate::render::json(report),
+        }
+    }
+}
+
+/// A report that could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {}: {source}", path.display())]
+pub struct OutputError {
+    /// The file.
+    pub path: PathBuf,
+    /// Why.
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// `<customer>-<period label>.<ext>`.
+pub fn file_name(report: &Report, format: Format) -> String {
+    format!("{}-{}.{}", report.customer.id, report.period.label, format.extension())
+}
+
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Writes every report in every format into `dir` (created if missing);
+/// returns the paths written.
+pub fn write_all(dir: &Path, reports: &[Report], formats: &[Format]) -> Result<Vec<PathBuf>, OutputError> {
+    std::fs::create_dir_all(dir).map_err(|source| OutputError { path: dir.to_owned(), source })?;
+    let mut written = Vec::new();
+    for report in reports {
+        for format in formats {
+            let path = dir.join(file_name(report, *format));
+            write_atomically(&path, &format.render(report))
+                .map_err(|source| OutputError { path: path.clone(), source })?;
+            written.push(path);
+        }
+    }
+    Ok(written)
+}
