@@ -148,6 +148,9 @@ impl Period {
                 };
                 let label = match (from, to) {
                     (Bound::Date(a), Bound::Date(b)) if a == b => a.to_string(),
+                    (Bound::Date(a), Bound::Date(b)) if a.day() == 1 && *b == a.last_of_month() => {
+                        format!("{:04}-{:02}", a.year(), a.month())
+                    }
                     (Bound::Date(a), Bound::Date(b)) => format!("{a}_{b}"),
                     _ => format!(
                         "{}_{}",
@@ -256,7 +259,9 @@ mod tests {
         let spec = PeriodSpec::Range { from: "2026-11-01".parse().unwrap(), to: "2026-11-30".parse().unwrap() };
         let p = resolve(&spec, "UTC", "2026-12-05T00:00:00Z").unwrap();
         assert_eq!((p.from, p.to), (ts("2026-11-01T00:00:00Z"), ts("2026-12-01T00:00:00Z")));
-        assert_eq!(p.label, "2026-11-01_2026-11-30");
+        assert_eq!(p.label, "2026-11", "a whole month is named as one");
+        let spec = PeriodSpec::Range { from: "2026-11-01".parse().unwrap(), to: "2026-11-29".parse().unwrap() };
+        assert_eq!(resolve(&spec, "UTC", "2026-12-05T00:00:00Z").unwrap().label, "2026-11-01_2026-11-29");
 
         let spec = PeriodSpec::Range {
             from: "2026-11-01T06:00:00Z".parse().unwrap(),

@@ -22,7 +22,8 @@ const CLASSES: [(&str, &str); 6] = [
     ("other", "#757575"),
 ];
 
-const PALETTE: [&str; 6] = ["#1565c0", "#c62828", "#2e7d32", "#6a1b9a", "#ef6c00", "#00838f"];
+/// Line colours, red left out: red marks objectives and spent budgets.
+const PALETTE: [&str; 5] = ["#1565c0", "#ef6c00", "#6a1b9a", "#00838f", "#2e7d32"];
 
 /// The report as JSON (pretty, with a final newline); its schema is
 /// `docs/report.schema.json`.
@@ -386,7 +387,7 @@ fn burn_chart(report: &Report) -> Option<LineChart> {
                 points: s.daily.iter().map(|d| d.budget_remaining).collect(),
             })
             .collect(),
-        axis: Axis { min: if min < 0.0 { -crate::svg::nice(-min) } else { 0.0 }, max: 1.0, format: budget_axis },
+        axis: Axis::down_to(min, 1.0, budget_axis),
         reference: Some(Reference { value: 0.0, label: "budget spent".to_owned() }),
     })
 }
@@ -396,9 +397,9 @@ fn latency_chart(report: &Report, l: &LatencyReport) -> LineChart {
         l.daily.iter().map(|d| f(&d.percentiles)).collect()
     };
     let lines = vec![
-        Line { name: "p50".to_owned(), color: PALETTE[2], points: pick(|p| p.p50) },
-        Line { name: "p90".to_owned(), color: PALETTE[4], points: pick(|p| p.p90) },
-        Line { name: "p99".to_owned(), color: PALETTE[1], points: pick(|p| p.p99) },
+        Line { name: "p50".to_owned(), color: "#2e7d32", points: pick(|p| p.p50) },
+        Line { name: "p90".to_owned(), color: "#ef6c00", points: pick(|p| p.p90) },
+        Line { name: "p99".to_owned(), color: "#c62828", points: pick(|p| p.p99) },
     ];
     let axis = Axis::fitting(lines.iter().flat_map(|l| l.points.iter().flatten().copied()), latency_axis);
     LineChart {

@@ -50,6 +50,16 @@ impl Axis {
         Self { min: lo, max: nice(hi), format }
     }
 
+    /// An axis from `max` down to 0 or, below 0, to a round number at or
+    /// under `min` whose four ticks are round too.
+    pub(crate) fn down_to(min: f64, max: f64, format: fn(f64) -> String) -> Self {
+        if min >= 0.0 {
+            return Self { min: 0.0, max, format };
+        }
+        let step = nice((max - min) / 4.0);
+        Self { min: max - 4.0 * step, max, format }
+    }
+
     fn y(&self, v: f64) -> f64 {
         let span = (self.max - self.min).max(f64::MIN_POSITIVE);
         let clamped = v.clamp(self.min, self.max);
