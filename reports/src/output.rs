@@ -86,3 +86,24 @@ pub fn write_all(dir: &Path, reports: &[Report], formats: &[Format]) -> Result<V
     }
     Ok(written)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_write_leaves_no_temporary_file_and_the_old_file_whole() {
+        let dir = std::env::temp_dir().join(format!("edgewatch-output-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("taken.html")).unwrap(); // a folder where the file goes
+        std::fs::write(dir.join("old.md"), "old and complete").unwrap();
+        assert!(write_atomically(&dir.join("taken.html"), "new").is_err());
+        write_atomically(&dir.join("old.md"), "new and complete").unwrap();
+        let mut names: Vec<String> =
+            std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        assert_eq!(names, ["old.md", "taken.html"]);
+        assert_eq!(std::fs::read_to_string(dir.join("old.md")).unwrap(), "new and complete");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -56,6 +56,7 @@ fn start(dir: &Path) -> Prom {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    std::fs::remove_file(&text).unwrap();
     eprintln!("backfilled in {:.1}s", started.elapsed().as_secs_f64());
     let config = dir.join("prometheus.yml");
     std::fs::write(&config, "global: {scrape_interval: 1m}\n").unwrap();
@@ -284,6 +285,7 @@ fn reports_equal_the_truth_of_the_backfilled_history() {
     formats(&dir, &reports);
     browser(&dir, breach);
     drop(prom);
+    std::fs::remove_dir_all(&dir).unwrap();
     let elapsed = started.elapsed();
     eprintln!("whole test in {:.1}s", elapsed.as_secs_f64());
     assert!(elapsed < Duration::from_secs(60), "the test took {elapsed:?}");
