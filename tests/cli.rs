@@ -383,8 +383,6 @@ fn report_writes_every_format_for_every_customer() {
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
     };
-    let _ = prometheus.kill();
-    let _ = prometheus.wait();
     assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
     let listed: Vec<String> = text(&run.stdout).lines().map(str::to_owned).collect();
     assert_eq!(listed.len(), 12, "4 customers, 3 formats: {listed:?}");
@@ -399,5 +397,20 @@ fn report_writes_every_format_for_every_customer() {
     )
     .unwrap();
     assert!(md.contains("insufficient data") && md.contains("Incidents are not connected"), "{md}");
+
+    // The NOC review: one file per format, every customer under the floor.
+    let noc = dir.join("noc");
+    let run = report(
+        &url,
+        &noc,
+        &["--noc", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "md", "--format", "json"],
+    );
+    let _ = prometheus.kill();
+    let _ = prometheus.wait();
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let md = std::fs::read_to_string(noc.join("noc-review-2026-11.md")).unwrap();
+    assert!(md.starts_with("# NOC review: 2026-11\n"), "{md}");
+    assert!(md.contains("`acme-retail`, `globex`, `hooli`, `initech`"), "{md}");
+    assert!(noc.join("noc-review-2026-11.json").is_file());
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -422,6 +422,8 @@ async fn incident_section(
             alerts: i.alerts,
             links: i.links,
             remediation: i.remediation,
+            ticketed: i.ticketed,
+            reopened: i.reopened,
             budget,
             postmortem,
         });

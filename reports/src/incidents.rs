@@ -55,6 +55,10 @@ pub struct Incident {
     pub links: Vec<IncidentLink>,
     /// What was done about it.
     pub remediation: Vec<RemediationNote>,
+    /// When its first ticket or page was opened, if any.
+    pub ticketed: Option<Timestamp>,
+    /// How often it reopened after resolving (noise, for the NOC review).
+    pub reopened: u32,
 }
 
 /// An alert that was part of an incident.

@@ -13,24 +13,29 @@
 //! Layout: [`period`] resolves `--period`/`--from`/`--to` in a time zone;
 //! [`prom`] is the API client; `query` the queries; `build` turns their
 //! answers into [`Report`]s ([`model`]); `render` writes them as JSON,
-//! Markdown and HTML (with `svg` charts); `output` writes files so that a
-//! file that exists is complete.
+//! Markdown and HTML (with `svg` charts); [`noc`] makes the NOC review of
+//! all customers from their reports (`render_noc` writes it); `output`
+//! writes files so that a file that exists is complete.
 
 mod build;
 mod fmt;
 pub mod incidents;
 pub mod model;
+pub mod noc;
 mod output;
 pub mod period;
 pub mod prom;
 pub mod query;
 mod render;
+mod render_noc;
 mod svg;
 
 pub use build::{ReportError, Selection, build, select};
 pub use incidents::{Incident, IncidentSource, NoIncidents};
 pub use model::Report;
-pub use output::{Format, OutputError, file_name, write_all};
+pub use noc::{NocReview, review};
+pub use output::{Format, OutputError, file_name, write_all, write_review};
 pub use period::{Period, PeriodSpec};
 pub use prom::Prometheus;
 pub use render::{html, json, markdown};
+pub use render_noc::{noc_html, noc_json, noc_markdown};

@@ -324,6 +324,10 @@ pub struct IncidentReport {
     pub links: Vec<IncidentLink>,
     /// What was done, as recorded.
     pub remediation: Vec<RemediationNote>,
+    /// When its first ticket or page was opened; null if none was.
+    pub ticketed: Option<Timestamp>,
+    /// How often it reopened after resolving.
+    pub reopened: u32,
     /// Per SLO, the bad requests within the incident (clipped to the
     /// period) and their share of the period's budget.
     pub budget: Vec<IncidentBudget>,

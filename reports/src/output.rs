@@ -7,6 +7,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::model::Report;
+use crate::noc::NocReview;
 
 /// A report format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -48,6 +49,31 @@ pub struct OutputError {
     /// Why.
     #[source]
     pub source: std::io::Error,
+}
+
+impl Format {
+    /// The NOC review in this format.
+    pub fn render_noc(self, review: &NocReview) -> String {
+        match self {
+            Self::Html => crate::render_noc::noc_html(review),
+            Self::Markdown => crate::render_noc::noc_markdown(review),
+            Self::Json => crate::render_noc::noc_json(review),
+        }
+    }
+}
+
+/// Writes the NOC review in every format into `dir` as
+/// `noc-review-<period label>.<ext>`; returns the paths written.
+pub fn write_review(dir: &Path, review: &NocReview, formats: &[Format]) -> Result<Vec<PathBuf>, OutputError> {
+    std::fs::create_dir_all(dir).map_err(|source| OutputError { path: dir.to_owned(), source })?;
+    let mut written = Vec::new();
+    for format in formats {
+        let path = dir.join(format!("noc-review-{}.{}", review.period.label, format.extension()));
+        write_atomically(&path, &format.render_noc(review))
+            .map_err(|source| OutputError { path: path.clone(), source })?;
+        written.push(path);
+    }
+    Ok(written)
 }
 
 /// `<customer>-<period label>.<ext>`.

@@ -285,7 +285,7 @@ fn source_name(source: &str) -> &str {
     }
 }
 
-const CSS: &str = r"
+pub(crate) const CSS: &str = r"
 :root { color-scheme: light; }
 body { font-family: 'DejaVu Sans', 'Helvetica Neue', Arial, sans-serif; color: #1a1a1a; margin: 0 auto; max-width: 960px; padding: 24px; line-height: 1.4; }
 h1 { font-size: 26px; margin: 0 0 4px; }
@@ -317,7 +317,7 @@ section { break-inside: avoid-page; }
 @media print { body { max-width: none; padding: 0; } h2 { break-after: avoid; } svg.chart, table, .card { break-inside: avoid; } }
 ";
 
-fn status_class(s: BudgetStatus) -> &'static str {
+pub(crate) fn status_class(s: BudgetStatus) -> &'static str {
     match s {
         BudgetStatus::Ok => "ok",
         BudgetStatus::Warning => "warning",

@@ -23,11 +23,16 @@ pub(crate) struct Args {
     #[arg(long, value_name = "URL", env = "EDGEWATCH_PROMETHEUS_URL")]
     prometheus: String,
     /// A customer to report on (repeatable).
-    #[arg(long = "customer", value_name = "ID", required_unless_present = "all", conflicts_with = "all")]
+    #[arg(long = "customer", value_name = "ID", required_unless_present_any = ["all", "noc"], conflicts_with_all = ["all", "noc"])]
     customers: Vec<String>,
     /// Report on every customer of the catalog.
     #[arg(long)]
     all: bool,
+    /// Write the NOC review instead: every customer in one table sorted by
+    /// error budget consumed, their incidents, and who is under the
+    /// traffic floor (`noc-review-<period>.<ext>`).
+    #[arg(long, conflicts_with = "all")]
+    noc: bool,
     /// The period's start: an RFC 3339 time, or a date (its midnight in
     /// `--timezone`).
     #[arg(
@@ -99,7 +104,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let tz = time_zone(&args.timezone)?;
     let period = Period::resolve(&spec(args)?, &tz, jiff::Timestamp::now())?;
     let catalog = runtime::load_catalog(&args.catalog)?;
-    let selection = if args.all { Selection::All } else { Selection::Ids(args.customers.clone()) };
+    let selection = if args.all || args.noc { Selection::All } else { Selection::Ids(args.customers.clone()) };
     // Unknown customers fail before Prometheus is asked anything.
     edgewatch_reports::select(&catalog, &selection)?;
     if let Some(store) = &args.receiver_store {
@@ -130,7 +135,13 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         &period,
         jiff::Timestamp::now(),
     ))?;
-    let written = edgewatch_reports::write_all(&args.out, &reports, &formats)?;
+    let written = if args.noc {
+        let review = edgewatch_reports::review(&reports, jiff::Timestamp::now())
+            .context("the catalog has no customer to review")?;
+        edgewatch_reports::write_review(&args.out, &review, &formats)?
+    } else {
+        edgewatch_reports::write_all(&args.out, &reports, &formats)?
+    };
     tracing::info!(
         reports = reports.len(),
         files = written.len(),

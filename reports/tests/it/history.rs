@@ -135,6 +135,10 @@ impl IncidentSource for Known {
                         author: "ada@noc.example".to_owned(),
                         text: "Rolled the origin pool back to the previous release.".to_owned(),
                     }],
+                    // Ticketed two minutes in (four for partial outages); the
+                    // partial outage reopened once.
+                    ticketed: Some(Timestamp::from_second(a + if share == 100 { 120 } else { 240 }).unwrap()),
+                    reopened: u32::from(share == 50),
                 }
             })
             .collect();
@@ -283,6 +287,7 @@ fn reports_equal_the_truth_of_the_backfilled_history() {
     assert!(degraded_day.percentiles.p90.unwrap() > 0.3, "the degradation shows in p90");
 
     formats(&dir, &reports);
+    noc_review(&reports);
     browser(&dir, breach);
     drop(prom);
     std::fs::remove_dir_all(&dir).unwrap();
@@ -331,6 +336,53 @@ fn formats(dir: &Path, reports: &[Report]) {
     assert!(!validator.is_valid(&value));
 }
 
+/// The NOC review of the three: sorted by budget consumed, the incidents'
+/// figures, the customer under the floor; valid JSON; the same figures in
+/// Markdown and HTML.
+fn noc_review(reports: &[Report]) {
+    let now: Timestamp = "2026-02-02T09:30:00Z".parse().unwrap();
+    let review = edgewatch_reports::review(reports, now).unwrap();
+    let order: Vec<&str> = review.customers.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(order, ["breach", "steady", "quiet"]);
+    let (breach, steady) = (&review.customers[0], &review.customers[1]);
+    assert_eq!((breach.status, breach.worst_slo.as_deref()), (BudgetStatus::Breached, Some("availability")));
+    assert_eq!(breach.budget_consumed, reports[1].slos[0].budget.consumed);
+    assert_eq!((steady.status, steady.incidents, steady.postmortems), (BudgetStatus::Ok, 2, 1));
+    assert_eq!(review.under_floor, ["quiet"]);
+    let s = &review.summary;
+    assert_eq!((s.customers, s.breached, s.ok, s.insufficient_data), (3, 1, 1, 1));
+    assert_eq!((s.incidents, s.postmortems, s.reopened, s.alerts_per_incident), (5, 4, 1, Some(1.0)));
+    // Ticketed at 2 minutes (full outages) or 4 (partial); resolved after 20m, 5m, 2h, 3h, 2h.
+    assert_eq!((s.time_to_ticket.median, s.time_to_ticket.worst), (Some(120.0), Some(240.0)));
+    assert_eq!((s.time_to_resolve.median, s.time_to_resolve.worst), (Some(7200.0), Some(10_800.0)));
+
+    let schema_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
+    let read = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(schema_dir.join(name)).unwrap()).unwrap()
+    };
+    let report_schema = read("report.schema.json");
+    let registry = jsonschema::Registry::new()
+        .add(report_schema["$id"].as_str().unwrap(), report_schema.clone())
+        .unwrap()
+        .prepare()
+        .unwrap();
+    let validator = jsonschema::options().with_registry(&registry).build(&read("noc-review.schema.json")).unwrap();
+    let json = edgewatch_reports::noc_json(&review);
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let errors: Vec<String> =
+        validator.iter_errors(&value).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert!(serde_json::from_str::<edgewatch_reports::NocReview>(&json).unwrap() == review);
+
+    let (md, html) = (edgewatch_reports::noc_markdown(&review), edgewatch_reports::noc_html(&review));
+    insta::assert_snapshot!("noc_review_markdown", md);
+    for r in &review.customers {
+        let figure = r.budget_consumed.map_or("–".to_owned(), |c| format!("{:.1}%", c * 100.0));
+        assert!(md.contains(&figure) && html.contains(&figure), "{}: {figure}", r.id);
+    }
+    assert!(!html.contains("<script") && html.contains("<svg"));
+}
+
 /// The figures every format shows, printed as the reports print them.
 fn figures(r: &Report) -> Vec<String> {
     let pct = |v: Option<f64>, d: usize| v.map_or("–".to_owned(), |v| format!("{:.d$}%", v * 100.0));
@@ -374,7 +426,7 @@ fn browser(dir: &Path, report: &Report) {
             "--disable-sync",
             "--no-first-run",
             "--hide-scrollbars",
-            "--window-size=1000,2400",
+            "--window-size=1000,3200",
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(format!("--screenshot={}", png.display()))
@@ -393,7 +445,7 @@ fn browser(dir: &Path, report: &Report) {
     let colours: std::collections::HashSet<&[u8]> = pixels.iter().copied().collect();
     let white = pixels.iter().filter(|p| p[..3] == [255, 255, 255]).count();
     let of = |rgb: [u8; 3]| pixels.iter().filter(|p| p[..3] == rgb).count();
-    assert_eq!((info.width, info.height), (1000, 2400));
+    assert_eq!((info.width, info.height), (1000, 3200));
     assert!(colours.len() > 200, "{} colours: blank?", colours.len());
     assert!(white < pixels.len() * 97 / 100, "almost all white");
     // The charts' colours: the SLI lines, the 5xx bars, the breached status.
