@@ -342,6 +342,7 @@ fn report_refuses_bad_input_before_writing_anything() {
     let run = report(&unreachable, &out, &["--period", "last-week"]);
     assert_eq!(run.status.code(), Some(2));
     assert!(text(&run.stderr).contains("--customer <ID>"), "{}", text(&run.stderr));
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
