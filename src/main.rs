@@ -53,6 +53,10 @@ enum Command {
     /// the real Prometheus and Alertmanager as children, and with `--demo`
     /// synthetic traffic and an outage.
     Up(Box<cmd::up::Args>),
+    /// Write historical reports per customer over a period (SLIs against
+    /// objectives, error budgets, traffic, latency, probes, security,
+    /// incidents) from Prometheus, as HTML, Markdown or JSON.
+    Report(Box<cmd::report::Args>),
 }
 
 /// Output format of `check`.
@@ -91,6 +95,7 @@ fn main() -> ExitCode {
         Command::Render(args) => cmd::render::run(&args),
         Command::Receiver(args) => cmd::receiver::run(&args),
         Command::Up(args) => cmd::up::run(&args),
+        Command::Report(args) => cmd::report::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -293,3 +293,125 @@ fn check_takes_the_service_configs_and_places_every_problem() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains(&format!("{exporter}:3:6: error: push[1].name: `a` is used twice")));
 }
+
+/// `edgewatch report` with Prometheus at `url` into `out`, on the example catalog.
+fn report(url: &str, out: &std::path::Path, extra: &[&str]) -> Output {
+    let mut args = vec!["report", "--catalog", "examples/catalog", "--prometheus", url, "--out", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    edgewatch(&args)
+}
+
+#[test]
+fn report_refuses_bad_input_before_writing_anything() {
+    let dir = edgewatch_test_kit::scratch_dir("cli-report-bad");
+    let out = dir.join("reports");
+    let unreachable = format!("http://127.0.0.1:{}", edgewatch_test_kit::free_port());
+    for (extra, expected) in [
+        (
+            &["--customer", "acme", "--period", "last-month"][..],
+            "edgewatch: error: unknown customer `acme` (did you mean `acme-retail`?)\n",
+        ),
+        (
+            &["--customer", "globex", "--from", "2026-11-05", "--to", "2026-11-01"][..],
+            "edgewatch: error: the period is reversed or empty: it starts at 2026-11-05 00:00:00 UTC and ends at 2026-11-02 00:00:00 UTC\n",
+        ),
+        (
+            &["--all", "--from", "2026-11-01", "--to", "2999-12-31"][..],
+            "edgewatch: error: the period ends in the future (3000-01-01 00:00:00 UTC, now is ",
+        ),
+        (
+            &["--all", "--from", "yesterday", "--to", "2026-11-01"][..],
+            "edgewatch: error: `yesterday` is neither an RFC 3339 timestamp",
+        ),
+        (
+            &["--all", "--period", "last-week", "--timezone", "Europe/Pariss"][..],
+            "edgewatch: error: `Europe/Pariss` is not a time zone",
+        ),
+        (
+            &["--all", "--period", "last-week"][..],
+            &format!("edgewatch: error: Prometheus at {unreachable}/ is unreachable: "),
+        ),
+    ] {
+        let run = report(&unreachable, &out, extra);
+        assert_eq!(run.status.code(), Some(2), "{extra:?}");
+        let stderr = text(&run.stderr);
+        assert!(stderr.starts_with(expected), "{extra:?}: {stderr}");
+        assert!(!out.exists(), "{extra:?}: nothing is written");
+    }
+    // Without customers or a period: a usage error.
+    let run = report(&unreachable, &out, &["--period", "last-week"]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(text(&run.stderr).contains("--customer <ID>"), "{}", text(&run.stderr));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn report_writes_every_format_for_every_customer() {
+    use edgewatch_test_kit::{free_port, tool};
+    let dir = edgewatch_test_kit::scratch_dir("cli-report");
+    let port = free_port();
+    std::fs::write(dir.join("prometheus.yml"), "global: {scrape_interval: 1m}\n").unwrap();
+    let mut prometheus = Command::new(tool("prometheus", "prometheus"))
+        .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
+        .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = dir.join("reports");
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let run = loop {
+        let run = report(
+            &url,
+            &out,
+            &[
+                "--all",
+                "--period",
+                "last-week",
+                "--timezone",
+                "Europe/Paris",
+                "--format",
+                "html",
+                "--format",
+                "md",
+                "--format",
+                "json",
+            ],
+        );
+        if run.status.success() || std::time::Instant::now() > deadline {
+            break run;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let listed: Vec<String> = text(&run.stdout).lines().map(str::to_owned).collect();
+    assert_eq!(listed.len(), 12, "4 customers, 3 formats: {listed:?}");
+    let mut files: Vec<String> =
+        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    files.sort();
+    assert_eq!(files.len(), 12, "no temporary file is left: {files:?}");
+    assert!(files.iter().all(|f| f.contains("-W")), "last week's files are named by ISO week: {files:?}");
+    // No traffic in an empty Prometheus: every SLO is insufficient data, said so.
+    let md = std::fs::read_to_string(
+        out.join(files.iter().find(|f| f.starts_with("globex") && f.rsplit('.').next() == Some("md")).unwrap()),
+    )
+    .unwrap();
+    assert!(md.contains("insufficient data") && md.contains("Incidents are not connected"), "{md}");
+
+    // The NOC review: one file per format, every customer under the floor.
+    let noc = dir.join("noc");
+    let run = report(
+        &url,
+        &noc,
+        &["--noc", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "md", "--format", "json"],
+    );
+    let _ = prometheus.kill();
+    let _ = prometheus.wait();
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let md = std::fs::read_to_string(noc.join("noc-review-2026-11.md")).unwrap();
+    assert!(md.starts_with("# NOC review: 2026-11\n"), "{md}");
+    assert!(md.contains("`acme-retail`, `globex`, `hooli`, `initech`"), "{md}");
+    assert!(noc.join("noc-review-2026-11.json").is_file());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -136,12 +136,23 @@ impl Customer {
         }))
     }
 
+    /// The traffic floor of an SLO: the requests its burn-rate alerts need
+    /// in their long window, and the requests a report needs over its
+    /// period to judge it. A probe SLO counts probes, which never reach a
+    /// request floor, so it has [`PROBE_FLOOR`].
+    pub fn slo_floor(&self, slo: &Slo) -> u64 {
+        if slo.kind() == SloKind::Probe { PROBE_FLOOR } else { self.alerting.min_requests }
+    }
+
     /// Whether the runbook template of `kind` names the SLO, so that each
     /// SLO has a link of its own.
     pub fn runbook_names_slo(&self, kind: AlertKind) -> bool {
         self.runbooks.for_kind(kind).is_some_and(|t| t.uses("slo"))
     }
 }
+
+/// The traffic floor of every probe SLO, in probes ([`Customer::slo_floor`]).
+pub const PROBE_FLOOR: u64 = 10;
 
 /// Someone to reach about a customer.
 #[derive(Debug, Clone, PartialEq, Serialize)]

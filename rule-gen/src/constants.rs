@@ -24,10 +24,6 @@ pub(crate) fn measured(c: &Customer) -> impl Iterator<Item = &Slo> {
     c.measured_slos()
 }
 
-/// The burn-rate alerts' floor for a probe SLO, in probes over the long
-/// window: the customer's floor counts requests, which probes never reach.
-pub(crate) const PROBE_FLOOR: u64 = 10;
-
 /// The name of `c`'s group of constants.
 pub(crate) fn group_name(c: &Customer) -> String {
     format!("edgewatch-customer-{}", c.id)
@@ -51,8 +47,7 @@ pub(crate) fn group(c: &Customer, pairs: &[Pair]) -> Group {
         );
         rules.push(constant(ERROR_BUDGET, &budget.decimal(), c).label(label::SLO, name));
         rules.push(constant(PERIOD_DAYS, &days.to_string(), c).label(label::SLO, name));
-        let floor = if slo.kind() == SloKind::Probe { PROBE_FLOOR } else { c.alerting.min_requests };
-        rules.push(constant(MIN_REQUESTS, &floor.to_string(), c).label(label::SLO, name));
+        rules.push(constant(MIN_REQUESTS, &c.slo_floor(slo).to_string(), c).label(label::SLO, name));
         if slo.kind() == SloKind::Probe {
             rules.push(constant(PROBE_SLO, "1", c).label(label::SLO, name));
         }

@@ -183,7 +183,7 @@ fn fast_burn(c: &Customer, slo: &Slo, st: Steps, outage: Duration, l: &Links) ->
     // multiple of the budget's denominator and of the steps a minute), and
     // enough that the outage window alone meets the floor.
     let unit = budget.den() * st.per_minute;
-    let floor = if slo.kind() == SloKind::Probe { crate::constants::PROBE_FLOOR } else { c.alerting.min_requests };
+    let floor = c.slo_floor(slo);
     let outage_minutes = (u128::from(outage.as_millis()) / 60_000).max(1);
     let per_minute = unit * u128::from(floor).div_ceil(outage_minutes * unit).max(1) * 2;
     let burn: u128 = 16;
@@ -361,7 +361,7 @@ pub(crate) fn file(
             input_series: [
                 vec![counter(id, "good", whole(0)), counter(id, "bad", whole(low))],
                 latency(c, st, low, None),
-                probes(c, st, u128::from(crate::constants::PROBE_FLOOR), 0),
+                probes(c, st, u128::from(edgewatch_catalog::model::PROBE_FLOOR), 0),
             ]
             .concat(),
             alert_rule_test: quiet("90m", &burns),

@@ -4,6 +4,7 @@ pub(crate) mod check;
 pub(crate) mod exporter;
 pub(crate) mod receiver;
 pub(crate) mod render;
+pub(crate) mod report;
 mod runtime;
 pub(crate) mod up;
 mod web;
