@@ -87,8 +87,25 @@ pub fn load(path: &Path) -> Result<Loaded, Rejected> {
 
 /// Loads a catalog from one YAML text; `name` is what diagnostics call it.
 pub fn load_str(name: &str, text: &str) -> Result<Loaded, Rejected> {
-    let sources = Sources { files: vec![SourceFile { name: name.into(), text: text.to_owned() }] };
-    finish(&sources, Report::default())
+    load_texts(&[(name, text)])
+}
+
+/// Loads a catalog from several YAML texts held in memory, as [`load`]
+/// reads the files of a folder: `(name, text)` pairs, read in the order
+/// given (a folder's files are read in path order), each `name` being what
+/// diagnostics call that file. For tests and fuzzing, which have no folder.
+///
+/// ```
+/// let loaded = edgewatch_catalog::load_texts(&[
+///     ("defaults.yaml", "defaults:\n  slos:\n    availability: {objective: 99.9}\n"),
+///     ("customers/acme.yaml", "customers:\n  - id: acme\n    hosts: [www.acme.example]\n"),
+/// ])
+/// .unwrap();
+/// assert_eq!(loaded.catalog.customers[0].slos.len(), 1);
+/// ```
+pub fn load_texts(files: &[(&str, &str)]) -> Result<Loaded, Rejected> {
+    let files = files.iter().map(|(name, text)| SourceFile { name: (*name).into(), text: (*text).to_owned() });
+    finish(&Sources { files: files.collect() }, Report::default())
 }
 
 fn finish(sources: &Sources, mut report: Report) -> Result<Loaded, Rejected> {

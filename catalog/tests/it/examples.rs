@@ -125,3 +125,29 @@ fn a_runbook_that_names_the_slo_links_each_slo_to_its_own_page() {
         Some("https://runbooks.edgewatch.example/alerts/origin_errors")
     );
 }
+
+#[test]
+fn texts_in_memory_load_as_the_folder_does() {
+    // The example folder's files, in the path order a folder is read in.
+    let mut files = Vec::new();
+    for name in [
+        "customers/acme.yaml",
+        "customers/globex.yaml",
+        "customers/hooli.yaml",
+        "customers/initech.yaml",
+        "defaults.yaml",
+        "destinations.yaml",
+    ] {
+        let text = std::fs::read_to_string(crate_path("../examples/catalog").join(name)).unwrap();
+        files.push((name, text));
+    }
+    let texts: Vec<(&str, &str)> = files.iter().map(|(n, t)| (*n, t.as_str())).collect();
+    let from_texts = edgewatch_catalog::load_texts(&texts).unwrap();
+    assert!(from_texts.warnings.is_empty());
+    assert_eq!(serde_json::to_value(&from_texts.catalog).unwrap(), serde_json::to_value(example()).unwrap());
+
+    // Diagnostics name each text as given, across texts.
+    let twice = edgewatch_catalog::load_texts(&[("a.yaml", &files[4].1), ("b.yaml", &files[4].1)]).unwrap_err();
+    let errors: Vec<String> = twice.errors().map(ToString::to_string).collect();
+    assert!(errors.iter().any(|e| e.starts_with("b.yaml:") && e.contains("a.yaml")), "{errors:#?}");
+}
