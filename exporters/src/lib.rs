@@ -28,6 +28,8 @@ mod combined;
 pub mod config;
 mod expose;
 mod files;
+#[doc(hidden)]
+pub mod fuzzing;
 mod hosts;
 mod http;
 mod ingest;

@@ -443,6 +443,17 @@ mod tests {
     }
 
     #[test]
+    fn the_scanner_does_not_check_what_it_skips_nor_bytes_in_strings() {
+        // As documented in `scan`: such a line is counted, not malformed.
+        for line in [&br#"{"Other":[x},"EdgeResponseStatus":200}"#[..], b"{\"Other\x13\":1,\"EdgeResponseStatus\":200}"]
+        {
+            assert!(parse_serde(line, &FieldMap::Logpush).is_err());
+            let r = parse(line, &FieldMap::Logpush, &mut Shape::default()).unwrap();
+            assert_eq!(r.edge_status, Some(200));
+        }
+    }
+
+    #[test]
     fn custom_maps_read_other_logs() {
         let map = FieldMap::Custom(
             [("host", Field::Host), ("status", Field::EdgeStatus), ("rt", Field::Ttfb(Unit::S))]
