@@ -443,6 +443,24 @@ mod tests {
     }
 
     #[test]
+    fn nanosecond_timestamps_are_read_to_the_nanosecond() {
+        // Found by fuzzing: the scanner read a whole number of over 15
+        // digits as a float, and Logpush's `unixnano` times (19 digits)
+        // lost their last digits where serde_json kept them.
+        for (ts, nanos) in [
+            ("1714564802999999999", 1_714_564_802_999_999_999),
+            ("-1714564802999999999", -1_714_564_802_999_999_999),
+            ("9200000000000000001", 9_200_000_000_000_000_001),
+            ("1714564802999999", 1_714_564_802_999_999_000),
+        ] {
+            let line = format!(r#"{{"EdgeEndTimestamp":{ts}}}"#);
+            let fast = crate::scan::parse(line.as_bytes(), &FieldMap::Logpush, &mut Shape::default());
+            assert_eq!(fast.and_then(|r| r.end), Some(Timestamp(nanos)), "{ts}");
+            assert_eq!(parse_serde(line.as_bytes(), &FieldMap::Logpush).unwrap().end, Some(Timestamp(nanos)), "{ts}");
+        }
+    }
+
+    #[test]
     fn the_scanner_does_not_check_what_it_skips_nor_bytes_in_strings() {
         // As documented in `scan`: such a line is counted, not malformed.
         for line in [&br#"{"Other":[x},"EdgeResponseStatus":200}"#[..], b"{\"Other\x13\":1,\"EdgeResponseStatus\":200}"]
@@ -471,6 +489,7 @@ mod tests {
     fn json_value() -> impl Strategy<Value = String> {
         let leaf = prop_oneof![
             any::<u32>().prop_map(|n| n.to_string()),
+            any::<i64>().prop_map(|n| n.to_string()),
             (-1000i64..1000, 0u32..1000).prop_map(|(a, b)| format!("{a}.{b}")),
             Just("null".to_owned()),
             Just("true".to_owned()),

@@ -177,14 +177,19 @@ enum Val<'a> {
     Null,
     /// Checked for UTF-8 only by the fields that need text.
     Str(&'a [u8]),
-    Num(f64),
+    /// And the number as written.
+    Num(f64, &'a [u8]),
 }
 
 fn value<'a>(c: &mut Cursor<'a>) -> Option<Val<'a>> {
     match c.peek()? {
         b'"' => c.plain_str().map(Val::Str),
         b'n' => (c.bare() == b"null").then_some(Val::Null),
-        _ => c.number().map(Val::Num),
+        _ => {
+            let start = c.i;
+            let n = c.number()?;
+            Some(Val::Num(n, c.b.get(start..c.i)?))
+        }
     }
 }
 
@@ -193,14 +198,14 @@ fn raw(v: Val<'_>) -> Scanned<Cow<'_, [u8]>> {
     match v {
         Val::Null => Some(None),
         Val::Str(s) => Some(Some(Cow::Borrowed(s))),
-        Val::Num(_) => None,
+        Val::Num(..) => None,
     }
 }
 
 /// The numeric value, as the serde path reads it (numeric strings too).
 fn num(v: Val<'_>) -> Scanned<f64> {
     match v {
-        Val::Num(n) => Some(Some(n)),
+        Val::Num(n, _) => Some(Some(n)),
         Val::Null | Val::Str(b"" | b"-") => Some(None),
         Val::Str(s) => std::str::from_utf8(s).ok()?.parse().ok().map(Some),
     }
@@ -209,9 +214,18 @@ fn num(v: Val<'_>) -> Scanned<f64> {
 fn time(v: Val<'_>, last: &mut timestamp::LastDate) -> Scanned<Timestamp> {
     match v {
         Val::Null => Some(None),
-        #[allow(clippy::cast_possible_truncation)] // range checked
-        Val::Num(n) if n.fract() == 0.0 && n.abs() < 9.2e18 => Some(Some(Timestamp::from_unix_int(n as i64))),
-        Val::Num(_) => None,
+        Val::Num(n, written) => {
+            // A whole number longer than a float holds exactly (Logpush's
+            // `unixnano` times have 19 digits) is read from its digits, as
+            // serde_json reads it.
+            let whole = (written.len() > 15).then(|| std::str::from_utf8(written).ok()?.parse::<i64>().ok()).flatten();
+            match whole {
+                Some(w) => Some(Some(Timestamp::from_unix_int(w))),
+                #[allow(clippy::cast_possible_truncation)] // range checked
+                None if n.fract() == 0.0 && n.abs() < 9.2e18 => Some(Some(Timestamp::from_unix_int(n as i64))),
+                None => None,
+            }
+        }
         Val::Str(s) => {
             let s = std::str::from_utf8(s).ok()?;
             match s.parse::<i64>() {
