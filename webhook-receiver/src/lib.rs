@@ -24,6 +24,9 @@ mod dead_letters;
 mod deliver;
 #[cfg_attr(not(feature = "testing"), allow(unreachable_pub))]
 mod dest;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 mod incident;
 mod live;
