@@ -306,6 +306,11 @@ fn report_refuses_bad_input_before_writing_anything() {
     let dir = edgewatch_test_kit::scratch_dir("cli-report-bad");
     let out = dir.join("reports");
     let unreachable = format!("http://127.0.0.1:{}", edgewatch_test_kit::free_port());
+    // No receiver store; one from a newer receiver.
+    let nowhere = dir.join("nowhere").display().to_string();
+    let newer = dir.join("newer").display().to_string();
+    drop(edgewatch_webhook_receiver::DeadLetters::open(std::path::Path::new(&newer)).unwrap());
+    rusqlite::Connection::open(dir.join("newer/receiver.db")).unwrap().pragma_update(None, "user_version", 99).unwrap();
     for (extra, expected) in [
         (
             &["--customer", "acme", "--period", "last-month"][..],
@@ -328,6 +333,16 @@ fn report_refuses_bad_input_before_writing_anything() {
             "edgewatch: error: `Europe/Pariss` is not a time zone",
         ),
         (
+            &["--all", "--period", "last-week", "--receiver-store", &nowhere][..],
+            &format!("edgewatch: error: cannot read the receiver store {nowhere}: store: "),
+        ),
+        (
+            &["--all", "--period", "last-week", "--receiver-store", &newer][..],
+            &format!(
+                "edgewatch: error: cannot read the receiver store {newer}: store: written by a newer edgewatch (schema version 99"
+            ),
+        ),
+        (
             &["--all", "--period", "last-week"][..],
             &format!("edgewatch: error: Prometheus at {unreachable}/ is unreachable: "),
         ),
@@ -337,6 +352,7 @@ fn report_refuses_bad_input_before_writing_anything() {
         let stderr = text(&run.stderr);
         assert!(stderr.starts_with(expected), "{extra:?}: {stderr}");
         assert!(!out.exists(), "{extra:?}: nothing is written");
+        assert_eq!(std::fs::read_dir(dir.join("nowhere")).ok().map(Iterator::count), None, "nothing is created");
     }
     // Without customers or a period: a usage error.
     let run = report(&unreachable, &out, &["--period", "last-week"]);

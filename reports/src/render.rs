@@ -229,7 +229,12 @@ fn markdown_incidents(out: &mut String, report: &Report, tz: &TimeZone) {
     out.push_str("| start | end | duration | severity | alerts | budget consumed | postmortem | links |\n|---|---|---|---|---|---|---|---|\n");
     for i in &inc.items {
         let alerts: Vec<&str> = i.alerts.iter().map(|a| a.name.as_str()).collect();
-        let links: Vec<String> = i.links.iter().map(|l| format!("[{}]({})", l.title, l.url)).collect();
+        // A reference without a page (a PagerDuty dedup key) is its text.
+        let links: Vec<String> = i
+            .links
+            .iter()
+            .map(|l| if l.url.is_empty() { l.title.clone() } else { format!("[{}]({})", l.title, l.url) })
+            .collect();
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -628,7 +633,16 @@ fn html_incidents(out: &mut String, report: &Report, tz: &TimeZone) {
     for i in &inc.items {
         let alerts: Vec<&str> = i.alerts.iter().map(|a| a.name.as_str()).collect();
         let links: Vec<String> =
-            i.links.iter().map(|l| format!("<a href=\"{}\">{}</a>", e(&l.url), e(&l.title))).collect();
+            i.links
+                .iter()
+                .map(|l| {
+                    if l.url.is_empty() {
+                        e(&l.title)
+                    } else {
+                        format!("<a href=\"{}\">{}</a>", e(&l.url), e(&l.title))
+                    }
+                })
+                .collect();
         let _ = write!(
             out,
             "<tr><td class=\"text\">{}</td><td class=\"text\">{}</td><td class=\"text\">{}</td><td>{}</td><td>{}</td><td class=\"text\">{}</td><td>{}</td><td>{}</td><td class=\"text\">{}</td></tr>",

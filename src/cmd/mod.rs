@@ -6,5 +6,6 @@ pub(crate) mod receiver;
 pub(crate) mod render;
 pub(crate) mod report;
 mod runtime;
+mod store_incidents;
 pub(crate) mod up;
 mod web;

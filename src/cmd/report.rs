@@ -9,9 +9,10 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use edgewatch_reports::period::{Bound, time_zone};
-use edgewatch_reports::{Format, NoIncidents, Period, PeriodSpec, Prometheus, Selection};
+use edgewatch_reports::{Format, IncidentSource, NoIncidents, Period, PeriodSpec, Prometheus, Selection};
 
 use super::runtime;
+use super::store_incidents::StoreIncidents;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -59,10 +60,10 @@ pub(crate) struct Args {
     /// Where the reports go: `<customer>-<period>.<ext>`.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
-    /// The receiver's store, for incidents and remediation notes: accepted,
-    /// not read yet (it comes with the receiver's store API); reports say
-    /// incidents are not connected.
-    #[arg(long, value_name = "PATH")]
+    /// The receiver's store, for incidents: its data directory (its
+    /// `data_dir`) or the `receiver.db` in it. Read only, also while the
+    /// receiver runs. Without it reports say incidents are not connected.
+    #[arg(long, value_name = "DIR")]
     receiver_store: Option<PathBuf>,
     /// How long one query to Prometheus may take.
     #[arg(long, value_name = "DURATION", default_value = "2m")]
@@ -107,12 +108,22 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let selection = if args.all || args.noc { Selection::All } else { Selection::Ids(args.customers.clone()) };
     // Unknown customers fail before Prometheus is asked anything.
     edgewatch_reports::select(&catalog, &selection)?;
-    if let Some(store) = &args.receiver_store {
-        tracing::warn!(
-            store = %store.display(),
-            "The receiver's store is not read yet; the reports say incidents are not connected."
-        );
-    }
+    // A store that cannot be read (missing, from a newer receiver) fails
+    // before Prometheus is asked anything too.
+    let store = match &args.receiver_store {
+        Some(path) => {
+            let dir = if path.is_file() { path.parent().unwrap_or(path) } else { path.as_path() };
+            Some(
+                StoreIncidents::open(dir, &catalog)
+                    .with_context(|| format!("cannot read the receiver store {}", path.display()))?,
+            )
+        }
+        None => None,
+    };
+    let incidents: &dyn IncidentSource = match &store {
+        Some(s) => s,
+        None => &NoIncidents,
+    };
     let mut formats: Vec<Format> = args
         .formats
         .iter()
@@ -130,7 +141,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let reports = runtime::tokio()?.block_on(edgewatch_reports::build(
         &catalog,
         &prom,
-        &NoIncidents,
+        incidents,
         &selection,
         &period,
         jiff::Timestamp::now(),

@@ -5,7 +5,8 @@
 //! to (Jira, PagerDuty, a log), in order, with retries and dead letters.
 //!
 //! The public face: the [`Receiver`] and its [`Config`], why it would not
-//! start ([`BuildError`]), [`DeadLetters`] to list and replay, and
+//! start ([`BuildError`]), [`DeadLetters`] to list and replay, the incident [`History`] for
+//! reports, and
 //! [`check_templates`] for `edgewatch check`.
 //!
 //! Flow: `http` checks and reads a webhook (the intake); `store` records
@@ -27,6 +28,7 @@ mod dest;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+mod history;
 mod http;
 mod incident;
 mod live;
@@ -51,6 +53,7 @@ pub use crate::config::{AuthConfig, Config, DeliveryConfig, IncidentConfig, Prom
 pub use crate::dead_letters::DeadLetters;
 pub use crate::dest::BuildError as DestinationError;
 use crate::dest::Destination;
+pub use crate::history::{AlertRecord, ExternalRef, History, IncidentRecord};
 pub use crate::http::WEBHOOK_PATH;
 use crate::store::Store;
 pub use crate::store::{DeadLetter, StoreError};

@@ -27,6 +27,17 @@ pub enum StoreError {
     /// The connection's lock was poisoned by a panic.
     #[error("store: a previous operation panicked")]
     Poisoned,
+    /// The store was written by a newer receiver: its schema is one this
+    /// receiver does not know, so it neither reads nor changes it.
+    #[error(
+        "store: written by a newer edgewatch (schema version {found}, this one knows up to {known}); use that version or newer"
+    )]
+    Newer {
+        /// The store's `PRAGMA user_version`.
+        found: i64,
+        /// The newest this receiver knows.
+        known: i64,
+    },
 }
 
 /// A notification to record.

@@ -66,6 +66,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);",
 ];
 
+/// The schema version this receiver writes (`PRAGMA user_version`).
+#[allow(clippy::cast_possible_wrap)] // a handful of migrations
+pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
 /// The SQLite store.
 #[derive(Debug)]
 pub(crate) struct Sqlite {
@@ -97,6 +101,9 @@ impl Sqlite {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         let done: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if done > SCHEMA_VERSION {
+            return Err(StoreError::Newer { found: done, known: SCHEMA_VERSION });
+        }
         let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(done).unwrap_or(0)) {
             tx.execute_batch(sql)?;
