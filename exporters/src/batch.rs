@@ -2,20 +2,15 @@
 //! body or a chunk of a tailed file becomes a [`Batch`], which is then merged
 //! into the shared [`crate::state::State`] in one short critical section.
 
-/// Seeded per process, fast: keys come from client input.
-pub(crate) type FastMap<K, V> = hashbrown::HashMap<K, V, foldhash::fast::RandomState>;
-
 use crate::batch_hosts::BatchHosts;
 use crate::classify;
-use crate::hosts::{CustomerIdx, HostIndex};
+use crate::common::{CustomerIdx, FastMap};
+use crate::hosts::HostIndex;
 use crate::record::{LineFormat, Record};
 use crate::scan::Shape;
 use crate::series::{Bounds, Histogram};
 use crate::state::KnownHosts;
 use crate::tally::Tally;
-
-/// Dimensions of the top-offender summaries.
-pub(crate) const DIMENSIONS: [&str; 5] = ["ip", "asn", "country", "path", "user_agent"];
 
 /// What a batch needs to know, shared by every batch of an exporter.
 #[derive(Debug)]
@@ -50,9 +45,6 @@ impl Context {
         spare.unwrap_or_else(|| Tally::new(self.top_keys))
     }
 }
-
-/// A customer, or `None` for traffic that matches no customer.
-pub(crate) type CustomerKey = Option<CustomerIdx>;
 
 /// Keys are owned (one copy per distinct host per batch), so a batch can
 /// outlive the buffer its lines were read from.

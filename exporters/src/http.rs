@@ -24,8 +24,8 @@ use http_body_util::BodyExt as _;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::batch::DIMENSIONS;
 use crate::chunks::{self, ChunkReader};
+use crate::common::DIMENSIONS;
 use crate::expose::{self, Format};
 use crate::ingest::{self, IngestError, Outcome};
 use crate::record::{FieldMap, LineFormat};

@@ -25,6 +25,7 @@ mod batch_hosts;
 mod chunks;
 mod classify;
 mod combined;
+mod common;
 pub mod config;
 mod expose;
 mod files;

@@ -13,8 +13,8 @@ use std::hash::BuildHasher as _;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use crate::batch::{Batch, CustomerKey, DIMENSIONS, FastMap};
-use crate::hosts::CustomerIdx;
+use crate::batch::Batch;
+use crate::common::{CustomerIdx, CustomerKey, DIMENSIONS, FastMap};
 use crate::series::{Bounds, Histogram, HostSeries};
 use crate::topk::{Report, WindowedTopK};
 
