@@ -26,9 +26,10 @@ use serde_json::json;
 
 use crate::chunks::{self, ChunkReader};
 use crate::common::DIMENSIONS;
-use crate::expose::{self, Format};
+use crate::expose;
 use crate::ingest::{self, IngestError, Outcome};
 use crate::record::{FieldMap, LineFormat};
+use crate::writer::Exposition;
 use crate::{Inner, Push, unix_now, unix_now_secs};
 
 const LOGPUSH: LineFormat = LineFormat::Json(FieldMap::Logpush);
@@ -198,7 +199,7 @@ fn authorized(push: &Push, headers: &HeaderMap) -> bool {
 }
 
 async fn metrics(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Response {
-    let format = Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
+    let format = Exposition::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
     let body = {
         let mut state = inner.lock();
         state.expire(std::time::Instant::now());

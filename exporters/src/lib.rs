@@ -44,6 +44,7 @@ mod tail;
 mod tally;
 mod timestamp;
 mod topk;
+mod writer;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
