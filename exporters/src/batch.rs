@@ -91,15 +91,7 @@ impl Batch {
 
     /// Adds every line of `data` (newline-separated; blank lines skipped).
     pub(crate) fn add_lines(&mut self, data: &[u8], format: &LineFormat, cx: &Context, now: f64) {
-        let mut start = 0;
-        let ends = memchr::memchr_iter(b'\n', data).chain(std::iter::once(data.len()));
-        for end in ends {
-            let line = &data[start..end];
-            start = end + 1;
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
+        for line in crate::lines::split(data) {
             self.lines += 1;
             let mut r = Record::default();
             match format.parse_into(line, &mut self.shape, &mut r) {

@@ -16,6 +16,7 @@ pub use crate::combined::Trailing;
 use crate::native::{MAX_SCHEMA, MIN_SCHEMA, NativeSpec};
 pub use crate::record::Unit;
 use crate::record::{Field, FieldMap, LineFormat};
+pub use crate::tail::StartAt;
 
 /// The exporter's configuration file.
 #[derive(Debug, Clone, Deserialize)]
@@ -116,17 +117,6 @@ pub enum FileFormat {
     Json,
     /// nginx `combined`, with `trailing` fields.
     Combined,
-}
-
-/// Where to start reading a file never read before.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum StartAt {
-    /// New lines only (the default: a restart without checkpoint does not recount history).
-    #[default]
-    End,
-    /// The whole file.
-    Beginning,
 }
 
 /// A value the exporter reads from a JSON log.

@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::batch::Batch;
-use crate::config::{FileConfig, StartAt};
-use crate::tail::{self, CheckpointStore, Tailer};
+use crate::config::FileConfig;
+use crate::tail::{CheckpointStore, StartAt, Tailer};
 use crate::{Inner, unix_now, unix_now_secs};
 
 const POLL: Duration = Duration::from_millis(250);
@@ -74,13 +74,9 @@ async fn follow(
     format: Arc<crate::record::LineFormat>,
     store: Arc<Mutex<CheckpointStore>>,
 ) {
-    let start = match start_at {
-        StartAt::End => tail::StartAt::End,
-        StartAt::Beginning => tail::StartAt::Beginning,
-    };
     let opened = {
         let store = store.lock().unwrap_or_else(PoisonError::into_inner);
-        Tailer::open(&path, &store, start)
+        Tailer::open(&path, &store, start_at)
     };
     let mut tailer = match opened {
         Ok(t) => t,

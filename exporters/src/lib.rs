@@ -32,6 +32,7 @@ mod files;
 mod hosts;
 mod http;
 mod ingest;
+mod lines;
 mod native;
 mod probe;
 mod proto;
