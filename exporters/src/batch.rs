@@ -5,9 +5,9 @@
 use crate::batch_hosts::BatchHosts;
 use crate::classify;
 use crate::common::{CustomerIdx, FastMap};
+use crate::format::{Format, Memo};
 use crate::hosts::HostIndex;
-use crate::record::{LineFormat, Record};
-use crate::scan::Shape;
+use crate::record::Record;
 use crate::series::{Bounds, Histogram};
 use crate::state::KnownHosts;
 use crate::tally::Tally;
@@ -60,8 +60,8 @@ pub(crate) struct Batch {
     pub(crate) malformed: u64,
     /// Ingest lag: now minus the record's end time.
     pub(crate) lag: Histogram,
-    /// The keys of the JSON lines read so far.
-    shape: Shape,
+    /// What the batch's earlier lines taught its parser.
+    memo: Memo,
 }
 
 impl Batch {
@@ -73,7 +73,7 @@ impl Batch {
             lines: 0,
             malformed: 0,
             lag: Histogram::new(&cx.lag_bounds),
-            shape: Shape::default(),
+            memo: Memo::default(),
         }
     }
 
@@ -90,11 +90,12 @@ impl Batch {
     }
 
     /// Adds every line of `data` (newline-separated; blank lines skipped).
-    pub(crate) fn add_lines(&mut self, data: &[u8], format: &LineFormat, cx: &Context, now: f64) {
+    pub(crate) fn add_lines(&mut self, data: &[u8], format: &Format, cx: &Context, now: f64) {
+        let parser = format.parser();
         for line in crate::lines::split(data) {
             self.lines += 1;
             let mut r = Record::default();
-            match format.parse_into(line, &mut self.shape, &mut r) {
+            match parser.parse_into(line, &mut self.memo, &mut r) {
                 Ok(()) => self.add(&r, cx, now),
                 Err(_) => self.malformed += 1,
             }
@@ -196,7 +197,7 @@ pub(crate) mod tests {
         assert_eq!(offered, [(0, "192.0.2.9".to_owned())], "the address counts; the path is skipped");
     }
 
-    pub(crate) const LOGPUSH: LineFormat = LineFormat::Json(crate::record::FieldMap::Logpush);
+    pub(crate) const LOGPUSH: Format = Format::Logpush;
 
     #[test]
     fn counts_lines_by_customer_and_host() {

@@ -49,7 +49,7 @@ pub(crate) fn spawn(inner: &Arc<Inner>, files: &[FileConfig], state_dir: &Path) 
     let store = Arc::new(Mutex::new(store));
     let mut tasks = Vec::new();
     for file in files {
-        let format = Arc::new(file.line_format());
+        let format = Arc::new(file.format.clone());
         for path in &file.paths {
             inner.starting.fetch_add(1, Ordering::Relaxed);
             let task = follow(
@@ -71,7 +71,7 @@ async fn follow(
     name: String,
     path: PathBuf,
     start_at: StartAt,
-    format: Arc<crate::record::LineFormat>,
+    format: Arc<crate::format::Format>,
     store: Arc<Mutex<CheckpointStore>>,
 ) {
     let opened = {

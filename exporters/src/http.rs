@@ -27,12 +27,10 @@ use serde_json::json;
 use crate::chunks::{self, ChunkReader};
 use crate::common::DIMENSIONS;
 use crate::expose;
+use crate::format::Format;
 use crate::ingest::{self, IngestError, Outcome};
-use crate::record::{FieldMap, LineFormat};
 use crate::writer::Exposition;
 use crate::{Inner, Push, unix_now, unix_now_secs};
-
-const LOGPUSH: LineFormat = LineFormat::Json(FieldMap::Logpush);
 
 /// The landing page: what the exporter is and where its endpoints are.
 fn landing(inner: &Inner) -> edgewatch_web::Landing {
@@ -124,7 +122,7 @@ async fn ingest_push(State(inner): State<Arc<Inner>>, i: usize, headers: HeaderM
         let mut src = ChunkReader::new(rx);
         // Logpush's Content-Encoding is not guaranteed: the magic bytes decide too.
         let gzip = gzip_header || src.starts_with_gzip_magic();
-        ingest::process(src, gzip, max, &LOGPUSH, &work.cx, unix_now())
+        ingest::process(src, gzip, max, &Format::Logpush, &work.cx, unix_now())
     });
     let received = receive(body, limit, &tx).await;
     drop(tx);

@@ -8,8 +8,8 @@ use std::io::{BufRead, Read};
 use flate2::bufread::MultiGzDecoder;
 
 use crate::batch::{Batch, Context};
+use crate::format::Format;
 use crate::lines::{CHUNK, LineBuffer};
-use crate::record::LineFormat;
 
 /// What became of a body.
 #[derive(Debug)]
@@ -36,7 +36,7 @@ pub(crate) fn process(
     src: impl BufRead,
     gzip: bool,
     max: u64,
-    format: &LineFormat,
+    format: &Format,
     cx: &Context,
     now: f64,
 ) -> Result<Outcome, IngestError> {
@@ -50,7 +50,7 @@ pub(crate) fn process(
 fn count(
     mut src: impl Read,
     max: u64,
-    format: &LineFormat,
+    format: &Format,
     cx: &Context,
     now: f64,
     broken: impl Fn(std::io::Error) -> IngestError,
