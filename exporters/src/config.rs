@@ -103,10 +103,12 @@ fn default_push() -> Vec<PushConfig> {
         auth: None,
         max_body_bytes: ByteSize(64 << 20),
         max_decompressed_bytes: ByteSize(1 << 30),
+        format: Format::Logpush,
     }]
 }
 
-/// One HTTP endpoint that takes Logpush batches.
+/// One HTTP endpoint that takes batches of log lines (Logpush's, unless
+/// it names another format).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PushConfig {
@@ -124,6 +126,9 @@ pub struct PushConfig {
     /// Largest body once decompressed; guards against gzip bombs.
     #[serde(default = "default_max_decompressed")]
     pub max_decompressed_bytes: ByteSize,
+    /// How the lines of a batch are written (Logpush unless said otherwise).
+    #[serde(default)]
+    pub format: Format,
 }
 
 fn default_push_path() -> String {
@@ -348,6 +353,7 @@ impl Config {
             {
                 problems.push(format!("{at}.auth.header: `{}` is not a header name", a.header));
             }
+            p.format.check(&format!("{at}.format"), &mut problems);
         }
         for (i, f) in self.files.iter().enumerate() {
             let at = format!("files[{i}]");
@@ -458,6 +464,26 @@ mod tests {
         }
     }
 
+    #[test]
+    fn push_inputs_name_their_format() {
+        let c = Config::parse("push:\n  - {name: cf, path: /a}\n").unwrap();
+        assert_eq!(c.push[0].format.name(), "logpush", "the default");
+        let c = Config::parse(
+            "push:
+  - name: nginx
+    path: /ingest/nginx
+    format:
+      combined: {trailing: [request_time]}
+",
+        )
+        .unwrap();
+        assert_eq!(c.push[0].format.name(), "combined");
+        assert_eq!(
+            c.validate(),
+            ["push[0].format.combined: combined lines carry no host: set `host`, or add `host` to `trailing`"]
+        );
+    }
+
     /// `edgewatch check --exporter-config` places every problem by its path.
     #[test]
     fn problems_are_placed_in_the_file() {
@@ -467,15 +493,16 @@ mod tests {
     format:
       json:
         fields: {edge_status: status}
+push:
   - name: nginx
-    paths: [/var/log/nginx/access.log]
+    path: /ingest/nginx
     format:
       combined: {trailing: [request_time]}
 ";
         let diags =
             edgewatch_catalog::service::load(std::path::Path::new("exporter.yml"), text, Config::validate).unwrap_err();
         let placed: Vec<_> = diags.iter().map(|d| (d.path.as_str(), d.line)).collect();
-        assert_eq!(placed, [("files[0].format.json.fields", Some(6)), ("files[1].format.combined", Some(10))]);
+        assert_eq!(placed, [("files[0].format.json.fields", Some(6)), ("push[0].format.combined", Some(11))]);
     }
 
     #[test]

@@ -27,7 +27,6 @@ use serde_json::json;
 use crate::chunks::{self, ChunkReader};
 use crate::common::DIMENSIONS;
 use crate::expose;
-use crate::format::Format;
 use crate::ingest::{self, IngestError, Outcome};
 use crate::writer::Exposition;
 use crate::{Inner, Push, unix_now, unix_now_secs};
@@ -47,7 +46,7 @@ fn landing(inner: &Inner) -> edgewatch_web::Landing {
     for push in &inner.pushes {
         endpoints.push(Endpoint::post(
             push.config.path.clone(),
-            format!("Logpush batches for input `{}`", push.config.name),
+            format!("batches of `{}` lines for input `{}`", push.config.format.name(), push.config.name),
         ));
     }
     edgewatch_web::Landing {
@@ -111,6 +110,7 @@ async fn ingest_push(State(inner): State<Arc<Inner>>, i: usize, headers: HeaderM
         .and_then(|v| v.to_str().ok())
         .is_some_and(|e| e.eq_ignore_ascii_case("gzip"));
     let max = push.config.max_decompressed_bytes.0;
+    let format = push.config.format.clone();
 
     // Decompressing and parsing is CPU work: it runs on a blocking thread,
     // reading the body while this task receives it, so batches use every
@@ -122,7 +122,7 @@ async fn ingest_push(State(inner): State<Arc<Inner>>, i: usize, headers: HeaderM
         let mut src = ChunkReader::new(rx);
         // Logpush's Content-Encoding is not guaranteed: the magic bytes decide too.
         let gzip = gzip_header || src.starts_with_gzip_magic();
-        ingest::process(src, gzip, max, &Format::Logpush, &work.cx, unix_now())
+        ingest::process(src, gzip, max, &format, &work.cx, unix_now())
     });
     let received = receive(body, limit, &tx).await;
     drop(tx);

@@ -51,6 +51,11 @@ impl Format {
         }
     }
 
+    /// The format's name, as the config writes it.
+    pub(crate) fn name(&self) -> &'static str {
+        self.parts().0
+    }
+
     /// The parser of this format's lines.
     pub(crate) fn parser(&self) -> &dyn LineFormat {
         self.parts().1
