@@ -5,46 +5,11 @@
 use crate::batch_hosts::BatchHosts;
 use crate::classify;
 use crate::common::{CustomerIdx, FastMap};
+use crate::context::Context;
 use crate::format::{Format, Memo};
-use crate::hosts::HostIndex;
 use crate::record::Record;
-use crate::series::{Bounds, Histogram};
-use crate::state::KnownHosts;
+use crate::series::Histogram;
 use crate::tally::Tally;
-
-/// What a batch needs to know, shared by every batch of an exporter.
-#[derive(Debug)]
-pub(crate) struct Context {
-    pub(crate) hosts: HostIndex,
-    pub(crate) bounds: Bounds,
-    pub(crate) lag_bounds: Bounds,
-    /// Keys monitored per dimension and customer, in a batch as in the window.
-    pub(crate) top_keys: usize,
-    /// Each customer's availability SLO, by catalog index.
-    pub(crate) availability: Vec<Option<crate::slo::Availability>>,
-    /// Hosts a batch counts apart, in all (`limits.batch_hosts`) ...
-    pub(crate) batch_hosts: usize,
-    /// ... and per customer (`limits.hosts_per_customer`), unless the state
-    /// counts the host apart already.
-    pub(crate) hosts_per_customer: usize,
-    /// The hosts the state counts apart.
-    pub(crate) known: std::sync::Arc<KnownHosts>,
-    /// Emptied tallies of merged batches: their tables and arenas are reused
-    /// rather than grown again from nothing for every batch.
-    pub(crate) spare_tallies: std::sync::Mutex<Vec<Tally>>,
-}
-
-/// Spare tallies kept for reuse, each at most so large: more than the
-/// batches in flight, or than an ordinary batch needs, is waste.
-const SPARE_TALLIES: usize = 8;
-const SPARE_TALLY_BYTES: usize = 2 << 20;
-
-impl Context {
-    fn tally(&self) -> Tally {
-        let spare = self.spare_tallies.lock().ok().and_then(|mut s| s.pop());
-        spare.unwrap_or_else(|| Tally::new(self.top_keys))
-    }
-}
 
 /// Keys are owned (one copy per distinct host per batch), so a batch can
 /// outlive the buffer its lines were read from.
@@ -79,14 +44,7 @@ impl Batch {
 
     /// Hands the batch's allocations back for the next batch, once merged.
     pub(crate) fn recycle(self, cx: &Context) {
-        let mut tally = self.offenders;
-        tally.clear();
-        if tally.allocated() <= SPARE_TALLY_BYTES
-            && let Ok(mut spare) = cx.spare_tallies.lock()
-            && spare.len() < SPARE_TALLIES
-        {
-            spare.push(tally);
-        }
+        cx.recycle(self.offenders);
     }
 
     /// Adds every line of `data` (newline-separated; blank lines skipped).
@@ -162,6 +120,9 @@ impl Batch {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::context::SPARE_TALLY_BYTES;
+    use crate::hosts::HostIndex;
+    use crate::series::Bounds;
 
     pub(crate) fn context() -> Context {
         context_of("customers:\n  - {id: acme, hosts: [www.acme.example]}\n")

@@ -7,7 +7,8 @@ use std::io::{BufRead, Read};
 
 use flate2::bufread::MultiGzDecoder;
 
-use crate::batch::{Batch, Context};
+use crate::batch::Batch;
+use crate::context::Context;
 use crate::format::Format;
 use crate::lines::{CHUNK, LineBuffer};
 
