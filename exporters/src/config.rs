@@ -11,9 +11,8 @@ pub use edgewatch_catalog::ByteSize;
 use edgewatch_catalog::{Duration, SecretRef};
 use serde::Deserialize;
 
-pub use crate::format::{Combined, Format, Json, Source, Trailing};
+pub use crate::format::Format;
 use crate::native::{MAX_SCHEMA, MIN_SCHEMA, NativeSpec};
-pub use crate::record::{Field, Unit};
 pub use crate::tail::StartAt;
 
 /// The exporter's configuration file.

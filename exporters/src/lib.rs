@@ -1,7 +1,8 @@
 //! edgewatch exporters: per-customer Layer-7 metrics from HTTP request logs
 //! and synthetic probes.
 //!
-//! Logpush-style batches pushed over HTTP are decompressed, parsed and
+//! Batches pushed over HTTP (Logpush's) and lines of tailed files are
+//! decompressed, parsed (each input's lines by its [`format`]) and
 //! aggregated per batch without locks ([`batch`]), then merged into one
 //! shared state ([`state`]) that `/metrics` exposes. Each request is matched
 //! to a customer through the catalog's hosts; traffic of no customer is
@@ -29,7 +30,7 @@ pub mod config;
 mod context;
 mod expose;
 mod files;
-mod format;
+pub mod format;
 mod hosts;
 mod http;
 mod ingest;

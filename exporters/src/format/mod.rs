@@ -1,18 +1,18 @@
-//! Log formats: how one line of an input becomes a [`Record`].
+//! Log formats: how one line of an input becomes a `Record`.
 //!
 //! Each format is one module with its options (what the config says under
-//! its name) and its parser, behind one interface, [`LineFormat`]. An input
+//! its name) and its parser, behind one interface, `LineFormat`. An input
 //! names its format in the config (`format: logpush`, `format: {json:
 //! {fields: ...}}`); [`Format`] is that choice, deserialized straight into
 //! the format's own options, externally tagged so that every mistake keeps
 //! its line and column.
 //!
 //! Adding a format: a new module here with its options type and a
-//! [`LineFormat`] impl, and one variant of [`Format`] with its arm in
-//! [`Format::parts`] (see docs/development.md).
+//! `LineFormat` impl, and in this file its `mod` line and one variant of
+//! [`Format`] with its arm in `Format::parts` (see docs/development.md).
 
-mod combined;
-mod json;
+pub mod combined;
+pub mod json;
 mod logpush;
 
 use std::fmt;
@@ -23,9 +23,8 @@ use serde::de::{
     Visitor,
 };
 
-pub use self::combined::{Combined, Trailing};
-pub use self::json::{Json, Source};
 use crate::record::Record;
+pub use crate::record::{Field, Unit};
 
 /// How the lines of an input are written: `format:` of a push or file input.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
@@ -36,9 +35,9 @@ pub enum Format {
     Logpush,
     /// Any JSON-per-line access log (nginx `escape=json`, Envoy JSON), read
     /// through a field map.
-    Json(Json),
+    Json(json::Json),
     /// nginx (or Apache) `combined`, with the fields a `log_format` appends.
-    Combined(Combined),
+    Combined(combined::Combined),
 }
 
 impl Format {

@@ -1,9 +1,9 @@
 //! JSON lines: one object per line, each key read into the field it feeds.
 //!
-//! The reader makes one pass over the line's bytes ([`scan`]), and leaves
-//! to `serde_json` ([`fallback`]) what the pass does not handle (escapes,
+//! The reader makes one pass over the line's bytes (`scan`), and leaves
+//! to `serde_json` (`fallback`) what the pass does not handle (escapes,
 //! unusual shapes, and every error). Which key feeds which field is a
-//! [`Keys`] table: the `fields` map of this format's options ([`Json`]), or
+//! `Keys` table: the `fields` map of this format's options ([`Json`]), or
 //! Logpush's own keys (`super::logpush`).
 
 mod fallback;
