@@ -2,57 +2,14 @@
 //! body or a chunk of a tailed file becomes a [`Batch`], which is then merged
 //! into the shared [`crate::state::State`] in one short critical section.
 
-/// Seeded per process, fast: keys come from client input.
-pub(crate) type FastMap<K, V> = hashbrown::HashMap<K, V, foldhash::fast::RandomState>;
-
 use crate::batch_hosts::BatchHosts;
 use crate::classify;
-use crate::hosts::{CustomerIdx, HostIndex};
-use crate::record::{LineFormat, Record};
-use crate::scan::Shape;
-use crate::series::{Bounds, Histogram};
-use crate::state::KnownHosts;
+use crate::common::{CustomerIdx, FastMap};
+use crate::context::Context;
+use crate::format::{Format, Memo};
+use crate::record::Record;
+use crate::series::Histogram;
 use crate::tally::Tally;
-
-/// Dimensions of the top-offender summaries.
-pub(crate) const DIMENSIONS: [&str; 5] = ["ip", "asn", "country", "path", "user_agent"];
-
-/// What a batch needs to know, shared by every batch of an exporter.
-#[derive(Debug)]
-pub(crate) struct Context {
-    pub(crate) hosts: HostIndex,
-    pub(crate) bounds: Bounds,
-    pub(crate) lag_bounds: Bounds,
-    /// Keys monitored per dimension and customer, in a batch as in the window.
-    pub(crate) top_keys: usize,
-    /// Each customer's availability SLO, by catalog index.
-    pub(crate) availability: Vec<Option<crate::slo::Availability>>,
-    /// Hosts a batch counts apart, in all (`limits.batch_hosts`) ...
-    pub(crate) batch_hosts: usize,
-    /// ... and per customer (`limits.hosts_per_customer`), unless the state
-    /// counts the host apart already.
-    pub(crate) hosts_per_customer: usize,
-    /// The hosts the state counts apart.
-    pub(crate) known: std::sync::Arc<KnownHosts>,
-    /// Emptied tallies of merged batches: their tables and arenas are reused
-    /// rather than grown again from nothing for every batch.
-    pub(crate) spare_tallies: std::sync::Mutex<Vec<Tally>>,
-}
-
-/// Spare tallies kept for reuse, each at most so large: more than the
-/// batches in flight, or than an ordinary batch needs, is waste.
-const SPARE_TALLIES: usize = 8;
-const SPARE_TALLY_BYTES: usize = 2 << 20;
-
-impl Context {
-    fn tally(&self) -> Tally {
-        let spare = self.spare_tallies.lock().ok().and_then(|mut s| s.pop());
-        spare.unwrap_or_else(|| Tally::new(self.top_keys))
-    }
-}
-
-/// A customer, or `None` for traffic that matches no customer.
-pub(crate) type CustomerKey = Option<CustomerIdx>;
 
 /// Keys are owned (one copy per distinct host per batch), so a batch can
 /// outlive the buffer its lines were read from.
@@ -68,8 +25,8 @@ pub(crate) struct Batch {
     pub(crate) malformed: u64,
     /// Ingest lag: now minus the record's end time.
     pub(crate) lag: Histogram,
-    /// The keys of the JSON lines read so far.
-    shape: Shape,
+    /// What the batch's earlier lines taught its parser.
+    memo: Memo,
 }
 
 impl Batch {
@@ -81,36 +38,22 @@ impl Batch {
             lines: 0,
             malformed: 0,
             lag: Histogram::new(&cx.lag_bounds),
-            shape: Shape::default(),
+            memo: Memo::default(),
         }
     }
 
     /// Hands the batch's allocations back for the next batch, once merged.
     pub(crate) fn recycle(self, cx: &Context) {
-        let mut tally = self.offenders;
-        tally.clear();
-        if tally.allocated() <= SPARE_TALLY_BYTES
-            && let Ok(mut spare) = cx.spare_tallies.lock()
-            && spare.len() < SPARE_TALLIES
-        {
-            spare.push(tally);
-        }
+        cx.recycle(self.offenders);
     }
 
     /// Adds every line of `data` (newline-separated; blank lines skipped).
-    pub(crate) fn add_lines(&mut self, data: &[u8], format: &LineFormat, cx: &Context, now: f64) {
-        let mut start = 0;
-        let ends = memchr::memchr_iter(b'\n', data).chain(std::iter::once(data.len()));
-        for end in ends {
-            let line = &data[start..end];
-            start = end + 1;
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
+    pub(crate) fn add_lines(&mut self, data: &[u8], format: &Format, cx: &Context, now: f64) {
+        let parser = format.parser();
+        for line in crate::lines::split(data) {
             self.lines += 1;
             let mut r = Record::default();
-            match format.parse_into(line, &mut self.shape, &mut r) {
+            match parser.parse_into(line, &mut self.memo, &mut r) {
                 Ok(()) => self.add(&r, cx, now),
                 Err(_) => self.malformed += 1,
             }
@@ -177,6 +120,9 @@ impl Batch {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::context::SPARE_TALLY_BYTES;
+    use crate::hosts::HostIndex;
+    use crate::series::Bounds;
 
     pub(crate) fn context() -> Context {
         context_of("customers:\n  - {id: acme, hosts: [www.acme.example]}\n")
@@ -212,7 +158,7 @@ pub(crate) mod tests {
         assert_eq!(offered, [(0, "192.0.2.9".to_owned())], "the address counts; the path is skipped");
     }
 
-    pub(crate) const LOGPUSH: LineFormat = LineFormat::Json(crate::record::FieldMap::Logpush);
+    pub(crate) const LOGPUSH: Format = Format::Logpush;
 
     #[test]
     fn counts_lines_by_customer_and_host() {

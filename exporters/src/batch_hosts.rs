@@ -16,7 +16,8 @@
 //! folded series per customer, and remembers at most `batch_hosts` raw
 //! spellings, none longer than a host can be.
 
-use crate::batch::{Context, CustomerKey, FastMap};
+use crate::common::{CustomerKey, FastMap};
+use crate::context::Context;
 use crate::hosts;
 use crate::series::HostSeries;
 

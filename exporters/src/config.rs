@@ -5,17 +5,15 @@
 //! problem reported), then built into an [`crate::Exporter`] (effects:
 //! secrets read, state allocated).
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub use edgewatch_catalog::ByteSize;
 use edgewatch_catalog::{Duration, SecretRef};
 use serde::Deserialize;
 
-pub use crate::combined::Trailing;
+pub use crate::format::Format;
 use crate::native::{MAX_SCHEMA, MIN_SCHEMA, NativeSpec};
-pub use crate::record::Unit;
-use crate::record::{Field, FieldMap, LineFormat};
+pub use crate::tail::StartAt;
 
 /// The exporter's configuration file.
 #[derive(Debug, Clone, Deserialize)]
@@ -89,188 +87,12 @@ pub struct FileConfig {
     pub name: String,
     /// The files. Each is followed across rotation (rename and copy-truncate).
     pub paths: Vec<PathBuf>,
-    /// How lines are written.
+    /// How lines are written (Logpush unless said otherwise).
     #[serde(default)]
-    pub format: FileFormat,
-    /// For `json`: which key holds which value.
-    #[serde(default)]
-    pub fields: BTreeMap<FieldName, FieldSource>,
-    /// For `combined`: fields the log format appends after the combined ones.
-    #[serde(default)]
-    pub trailing: Vec<Trailing>,
-    /// For `combined` logs of one virtual host: the host of every line.
-    pub host: Option<String>,
+    pub format: Format,
     /// Where to start in a file seen for the first time.
     #[serde(default)]
     pub start_at: StartAt,
-}
-
-/// Line formats of tailed files.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum FileFormat {
-    /// Logpush `http_requests` NDJSON written to files (Logpush to S3/R2, then synced).
-    #[default]
-    Logpush,
-    /// Any JSON-per-line access log (nginx `escape=json`, Envoy JSON), read through `fields`.
-    Json,
-    /// nginx `combined`, with `trailing` fields.
-    Combined,
-}
-
-/// Where to start reading a file never read before.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum StartAt {
-    /// New lines only (the default: a restart without checkpoint does not recount history).
-    #[default]
-    End,
-    /// The whole file.
-    Beginning,
-}
-
-/// A value the exporter reads from a JSON log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FieldName {
-    /// Request host.
-    Host,
-    /// DNS zone.
-    Zone,
-    /// Status sent to the client.
-    EdgeStatus,
-    /// Status from the origin (0: no answer).
-    OriginStatus,
-    /// Time to first byte (a duration: give its unit).
-    Ttfb,
-    /// Origin response time (a duration: give its unit).
-    OriginDuration,
-    /// Cache status.
-    CacheStatus,
-    /// Security action, whether it stopped the request or not.
-    SecurityAction,
-    /// Response bytes.
-    Bytes,
-    /// Request id, for exemplars.
-    RayId,
-    /// Time the response ended.
-    End,
-    /// Client address.
-    ClientIp,
-    /// Client network.
-    ClientAsn,
-    /// Client country.
-    ClientCountry,
-    /// Request path.
-    Path,
-    /// Client user agent.
-    UserAgent,
-}
-
-/// Where a value is in a JSON log: a key, or a key and a unit for durations.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(untagged)]
-pub enum FieldSource {
-    /// `status: status`
-    Key(String),
-    /// `ttfb: {key: request_time, unit: s}`
-    WithUnit {
-        /// The JSON key.
-        key: String,
-        /// `s`, `ms` or `us`.
-        unit: Unit,
-    },
-}
-
-impl FieldSource {
-    fn key(&self) -> &str {
-        match self {
-            Self::Key(k) | Self::WithUnit { key: k, .. } => k,
-        }
-    }
-}
-
-impl FileConfig {
-    /// How this input's lines are parsed.
-    pub(crate) fn line_format(&self) -> LineFormat {
-        match self.format {
-            FileFormat::Logpush => LineFormat::Json(FieldMap::Logpush),
-            FileFormat::Combined => LineFormat::Combined { trailing: self.trailing.clone(), host: self.host.clone() },
-            FileFormat::Json => {
-                let map = self
-                    .fields
-                    .iter()
-                    .map(|(name, source)| {
-                        let unit = match source {
-                            FieldSource::WithUnit { unit, .. } => *unit,
-                            FieldSource::Key(_) => Unit::S,
-                        };
-                        let field = match name {
-                            FieldName::Host => Field::Host,
-                            FieldName::Zone => Field::Zone,
-                            FieldName::EdgeStatus => Field::EdgeStatus,
-                            FieldName::OriginStatus => Field::OriginStatus,
-                            FieldName::Ttfb => Field::Ttfb(unit),
-                            FieldName::OriginDuration => Field::OriginDuration(unit),
-                            FieldName::CacheStatus => Field::CacheStatus,
-                            FieldName::SecurityAction => Field::SecurityAction,
-                            FieldName::Bytes => Field::Bytes,
-                            FieldName::RayId => Field::RayId,
-                            FieldName::End => Field::End,
-                            FieldName::ClientIp => Field::ClientIp,
-                            FieldName::ClientAsn => Field::ClientAsn,
-                            FieldName::ClientCountry => Field::ClientCountry,
-                            FieldName::Path => Field::Path,
-                            FieldName::UserAgent => Field::UserAgent,
-                        };
-                        (source.key().to_owned(), field)
-                    })
-                    .collect();
-                LineFormat::Json(FieldMap::Custom(map))
-            }
-        }
-    }
-
-    fn validate(&self, at: &str, problems: &mut Vec<String>) {
-        if self.paths.is_empty() {
-            problems.push(format!("{at}.paths: list at least one file"));
-        }
-        let json_only = !self.fields.is_empty();
-        let combined_only = !self.trailing.is_empty() || self.host.is_some();
-        match self.format {
-            FileFormat::Json => {
-                if !self.fields.contains_key(&FieldName::Host) && !self.fields.contains_key(&FieldName::Zone) {
-                    problems.push(format!(
-                        "{at}.fields: name the key of `host` (or `zone`), or no line can be matched to a customer"
-                    ));
-                }
-                for name in [FieldName::Ttfb, FieldName::OriginDuration] {
-                    if let Some(FieldSource::Key(key)) = self.fields.get(&name) {
-                        problems.push(format!(
-                            "{at}.fields: give the unit of a duration, as `{{key: {key}, unit: s}}` (s, ms or us)"
-                        ));
-                    }
-                }
-                if combined_only {
-                    problems.push(format!("{at}: `trailing` and `host` are for format `combined`"));
-                }
-            }
-            FileFormat::Combined => {
-                if self.host.is_none() && !self.trailing.contains(&Trailing::Host) {
-                    problems
-                        .push(format!("{at}: combined lines carry no host: set `host`, or add `host` to `trailing`"));
-                }
-                if json_only {
-                    problems.push(format!("{at}: `fields` is for format `json`"));
-                }
-            }
-            FileFormat::Logpush => {
-                if json_only || combined_only {
-                    problems.push(format!("{at}: format `logpush` takes no `fields`, `trailing` or `host`"));
-                }
-            }
-        }
-    }
 }
 
 fn default_push() -> Vec<PushConfig> {
@@ -280,10 +102,12 @@ fn default_push() -> Vec<PushConfig> {
         auth: None,
         max_body_bytes: ByteSize(64 << 20),
         max_decompressed_bytes: ByteSize(1 << 30),
+        format: Format::Logpush,
     }]
 }
 
-/// One HTTP endpoint that takes Logpush batches.
+/// One HTTP endpoint that takes batches of log lines (Logpush's, unless
+/// it names another format).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PushConfig {
@@ -301,6 +125,9 @@ pub struct PushConfig {
     /// Largest body once decompressed; guards against gzip bombs.
     #[serde(default = "default_max_decompressed")]
     pub max_decompressed_bytes: ByteSize,
+    /// How the lines of a batch are written (Logpush unless said otherwise).
+    #[serde(default)]
+    pub format: Format,
 }
 
 fn default_push_path() -> String {
@@ -525,13 +352,17 @@ impl Config {
             {
                 problems.push(format!("{at}.auth.header: `{}` is not a header name", a.header));
             }
+            p.format.check(&format!("{at}.format"), &mut problems);
         }
         for (i, f) in self.files.iter().enumerate() {
             let at = format!("files[{i}]");
             if !names.insert(&f.name) {
                 problems.push(format!("{at}.name: `{}` is used by another input", f.name));
             }
-            f.validate(&at, &mut problems);
+            if f.paths.is_empty() {
+                problems.push(format!("{at}.paths: list at least one file"));
+            }
+            f.format.check(&format!("{at}.format"), &mut problems);
         }
         if self.histograms.buckets.iter().any(|b| !b.is_finite() || *b <= 0.0) {
             problems.push("histograms.buckets: bounds must be positive seconds".to_owned());
@@ -586,32 +417,91 @@ mod tests {
     fn file_inputs_are_checked() {
         let c = Config::parse(
             "files:
-  - {name: nginx, paths: [/var/log/nginx/access.log], format: combined, trailing: [request_time]}
-  - {name: envoy, paths: [], format: json, fields: {status: x, ttfb: duration}}
-  - {name: nginx, paths: [/x], format: logpush, host: a.example}
+  - {name: nginx, paths: [/var/log/nginx/access.log], format: {combined: {trailing: [request_time]}}}
+  - {name: envoy, paths: [], format: {json: {fields: {status: x, ttfb: duration}}}}
+  - {name: nginx, paths: [/x]}
 ",
         );
         let problems = c.map_or_else(|e| vec![e.to_string()], |c| c.validate());
         assert!(problems.iter().any(|p| p.contains("unknown variant `status`")), "{problems:?}");
         let c = Config::parse(
             "files:
-  - {name: nginx, paths: [/var/log/nginx/access.log], format: combined, trailing: [request_time]}
-  - {name: envoy, paths: [], format: json, fields: {edge_status: x, ttfb: duration}}
-  - {name: nginx, paths: [/x], format: logpush, host: a.example}
+  - {name: nginx, paths: [/var/log/nginx/access.log], format: {combined: {trailing: [request_time]}}}
+  - {name: envoy, paths: [], format: {json: {fields: {edge_status: x, ttfb: duration}}}}
+  - {name: nginx, paths: [/x]}
 ",
         )
         .unwrap();
         assert_eq!(
             c.validate(),
             [
-                "files[0]: combined lines carry no host: set `host`, or add `host` to `trailing`",
+                "files[0].format.combined: combined lines carry no host: set `host`, or add `host` to `trailing`",
                 "files[1].paths: list at least one file",
-                "files[1].fields: name the key of `host` (or `zone`), or no line can be matched to a customer",
-                "files[1].fields: give the unit of a duration, as `{key: duration, unit: s}` (s, ms or us)",
+                "files[1].format.json.fields: name the key of `host` (or `zone`), or no line can be matched to a customer",
+                "files[1].format.json.fields: give the unit of a duration, as `{key: duration, unit: s}` (s, ms or us)",
                 "files[2].name: `nginx` is used by another input",
-                "files[2]: format `logpush` takes no `fields`, `trailing` or `host`",
             ]
         );
+        // A format's options are its own: another format's are unknown
+        // fields, found where they are written.
+        for (yaml, line, message) in [
+            (
+                "files:\n  - name: a\n    paths: [/x]\n    format: logpush\n    host: a.example\n",
+                5,
+                "unknown field `host`",
+            ),
+            (
+                "files:\n  - name: a\n    paths: [/x]\n    format:\n      combined: {fields: {}}\n",
+                5,
+                "unknown field `fields`",
+            ),
+            ("files:\n  - name: a\n    paths: [/x]\n    format: json\n", 4, "format `json` takes options"),
+        ] {
+            let err = Config::parse(yaml).unwrap_err();
+            assert!(err.message.contains(message), "{yaml}: {err}");
+            assert_eq!(err.at.map(|a| a.line), Some(line), "{yaml}: {err}");
+        }
+    }
+
+    #[test]
+    fn push_inputs_name_their_format() {
+        let c = Config::parse("push:\n  - {name: cf, path: /a}\n").unwrap();
+        assert_eq!(c.push[0].format.name(), "logpush", "the default");
+        let c = Config::parse(
+            "push:
+  - name: nginx
+    path: /ingest/nginx
+    format:
+      combined: {trailing: [request_time]}
+",
+        )
+        .unwrap();
+        assert_eq!(c.push[0].format.name(), "combined");
+        assert_eq!(
+            c.validate(),
+            ["push[0].format.combined: combined lines carry no host: set `host`, or add `host` to `trailing`"]
+        );
+    }
+
+    /// `edgewatch check --exporter-config` places every problem by its path.
+    #[test]
+    fn problems_are_placed_in_the_file() {
+        let text = "files:
+  - name: envoy
+    paths: [/var/log/envoy.json]
+    format:
+      json:
+        fields: {edge_status: status}
+push:
+  - name: nginx
+    path: /ingest/nginx
+    format:
+      combined: {trailing: [request_time]}
+";
+        let diags =
+            edgewatch_catalog::service::load(std::path::Path::new("exporter.yml"), text, Config::validate).unwrap_err();
+        let placed: Vec<_> = diags.iter().map(|d| (d.path.as_str(), d.line)).collect();
+        assert_eq!(placed, [("files[0].format.json.fields", Some(6)), ("push[0].format.combined", Some(11))]);
     }
 
     #[test]

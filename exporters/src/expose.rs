@@ -1,254 +1,19 @@
-//! `/metrics`: the state written as Prometheus text (0.0.4), OpenMetrics
-//! (1.0, with `RayID` exemplars) or the Prometheus protobuf format (the only
-//! one that carries native histograms), chosen by the scraper's `Accept`
-//! header.
-//!
-//! One walk over the state feeds one writer; the text formats differ only in
-//! family naming, the `# UNIT`/`# EOF` lines and exemplars, and protobuf
-//! gets the same families and series from [`crate::proto`], so a scraper that
-//! switches format loses none. The prober's families are written by
-//! `probe::metrics` through the same writer.
-
-use std::fmt::Write as _;
+//! `/metrics`: the request and self-monitoring families, from one walk over
+//! the state, then the prober's, all through one [`Writer`] in the
+//! exposition format the scraper asked for ([`crate::writer`]).
 
 use edgewatch_catalog::names::{label, metric};
 
 use crate::classify::{CACHE_STATUSES, ORIGIN_ERRORS, SECURITY_ACTIONS, STATUS_CLASSES};
 use crate::probe;
-use crate::proto::{self, MetricType};
-use crate::series::{Exemplar, Histogram};
+use crate::proto;
+use crate::series::Histogram;
 use crate::state::State;
-
-/// Exposition format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Format {
-    /// `text/plain; version=0.0.4`
-    Prometheus,
-    /// `application/openmetrics-text; version=1.0.0`
-    OpenMetrics,
-    /// `application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited`
-    Protobuf,
-}
-
-impl Format {
-    /// The format a scraper asked for: protobuf when it prefers it (as
-    /// Prometheus does with native histograms enabled), else classic text
-    /// unless OpenMetrics is accepted.
-    pub(crate) fn negotiate(accept: Option<&str>) -> Self {
-        let Some(accept) = accept else { return Self::Prometheus };
-        // The highest quality given to delimited protobuf, and to anything
-        // else named (wildcards aside).
-        let (mut protobuf, mut others) = (0.0_f64, 0.0_f64);
-        for range in accept.split(',') {
-            let mut parts = range.split(';').map(str::trim);
-            let media = parts.next().unwrap_or_default();
-            let (mut q, mut proto, mut delimited) = (1.0, false, false);
-            for (k, v) in parts.filter_map(|p| p.split_once('=')) {
-                let v = v.trim().trim_matches('"');
-                match k.trim() {
-                    "q" => q = v.parse().unwrap_or(0.0),
-                    "proto" => proto = v == "io.prometheus.client.MetricFamily",
-                    "encoding" => delimited = v == "delimited",
-                    _ => {}
-                }
-            }
-            if media.eq_ignore_ascii_case("application/vnd.google.protobuf") {
-                if proto && delimited {
-                    protobuf = protobuf.max(q);
-                }
-            } else if !media.starts_with('*') && !media.ends_with("/*") {
-                others = others.max(q);
-            }
-        }
-        if protobuf > 0.0 && protobuf >= others {
-            Self::Protobuf
-        } else if accept.contains("application/openmetrics-text") {
-            Self::OpenMetrics
-        } else {
-            Self::Prometheus
-        }
-    }
-
-    pub(crate) fn content_type(self) -> &'static str {
-        match self {
-            Self::Prometheus => "text/plain; version=0.0.4; charset=utf-8",
-            Self::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            Self::Protobuf => {
-                "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
-            }
-        }
-    }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Counter,
-    Gauge,
-    Histogram,
-}
-
-/// Writes families in one format: text into `out`, protobuf through `proto`.
-pub(crate) struct Writer {
-    out: String,
-    format: Format,
-    proto: Option<proto::Encoder>,
-}
-
-pub(crate) type Labels<'a> = [(&'a str, &'a str)];
-
-impl Writer {
-    pub(crate) fn new(format: Format) -> Self {
-        match format {
-            Format::Protobuf => Self { out: String::new(), format, proto: Some(proto::Encoder::new()) },
-            _ => Self { out: String::with_capacity(64 * 1024), format, proto: None },
-        }
-    }
-
-    /// The bytes written.
-    pub(crate) fn finish(self) -> Vec<u8> {
-        match self.proto {
-            Some(p) => p.finish(),
-            None => self.out.into_bytes(),
-        }
-    }
-
-    /// Starts a family. `name` is the sample name (counters end in `_total`).
-    pub(crate) fn family(&mut self, name: &str, help: &str, kind: Kind, unit: Option<&'static str>) {
-        if let Some(p) = &mut self.proto {
-            let kind = match kind {
-                Kind::Counter => MetricType::Counter,
-                Kind::Gauge => MetricType::Gauge,
-                Kind::Histogram => MetricType::Histogram,
-            };
-            p.family(name, help, kind, unit);
-            return;
-        }
-        let kind_word = match kind {
-            Kind::Counter => "counter",
-            Kind::Gauge => "gauge",
-            Kind::Histogram => "histogram",
-        };
-        // OpenMetrics names a counter family without its `_total` suffix.
-        let family = match (self.format, kind) {
-            (Format::OpenMetrics, Kind::Counter) => name.strip_suffix("_total").unwrap_or(name),
-            _ => name,
-        };
-        let _ = writeln!(self.out, "# HELP {family} {help}");
-        let _ = writeln!(self.out, "# TYPE {family} {kind_word}");
-        if let (Format::OpenMetrics, Some(unit)) = (self.format, unit) {
-            let _ = writeln!(self.out, "# UNIT {family} {unit}");
-        }
-    }
-
-    fn labels(&mut self, labels: &Labels<'_>, extra: Option<(&str, &str)>) {
-        if labels.is_empty() && extra.is_none() {
-            return;
-        }
-        self.out.push('{');
-        for (i, (k, v)) in labels.iter().copied().chain(extra).enumerate() {
-            if i > 0 {
-                self.out.push(',');
-            }
-            self.out.push_str(k);
-            self.out.push_str("=\"");
-            escape_into(&mut self.out, v);
-            self.out.push('"');
-        }
-        self.out.push('}');
-    }
-
-    fn sample(&mut self, name: &str, labels: &Labels<'_>, extra: Option<(&str, &str)>, value: impl std::fmt::Display) {
-        self.out.push_str(name);
-        self.labels(labels, extra);
-        let _ = write!(self.out, " {value}");
-    }
-
-    fn exemplar(&mut self, e: Option<&Exemplar>) {
-        if let (Format::OpenMetrics, Some(e)) = (self.format, e) {
-            self.out.push_str(" # {ray_id=\"");
-            escape_into(&mut self.out, &e.ray_id);
-            let _ = write!(self.out, "\"}} {}", Float(e.value));
-            if let Some(t) = e.time {
-                let _ = write!(self.out, " {}", Float(t));
-            }
-        }
-    }
-
-    pub(crate) fn counter(&mut self, name: &str, labels: &Labels<'_>, value: u64) {
-        if let Some(p) = &mut self.proto {
-            p.counter(labels, value);
-            return;
-        }
-        self.sample(name, labels, None, value);
-        self.out.push('\n');
-    }
-
-    /// One gauge sample; printed as [`Float`] does (integers without a
-    /// decimal point).
-    pub(crate) fn gauge(&mut self, name: &str, labels: &Labels<'_>, value: f64) {
-        if let Some(p) = &mut self.proto {
-            p.gauge(labels, value);
-            return;
-        }
-        self.sample(name, labels, None, Float(value));
-        self.out.push('\n');
-    }
-
-    /// A histogram's classic series (its native buckets only reach
-    /// protobuf: the text formats have no way to write them).
-    fn histogram(&mut self, name: &str, labels: &Labels<'_>, h: &Histogram, bounds: &[f64]) {
-        if let Some(p) = &mut self.proto {
-            p.histogram(labels, h, bounds);
-            return;
-        }
-        let mut cumulative = 0;
-        let mut le = String::new();
-        for (i, count) in h.counts.iter().enumerate() {
-            cumulative += count;
-            le.clear();
-            match bounds.get(i) {
-                Some(b) => le.push_str(&edgewatch_catalog::names::le_label(*b)),
-                None => le.push_str("+Inf"),
-            }
-            self.sample(&format!("{name}_bucket"), labels, Some(("le", &le)), cumulative);
-            self.exemplar(h.exemplars.get(i).and_then(Option::as_ref));
-            self.out.push('\n');
-        }
-        self.sample(&format!("{name}_sum"), labels, None, Float(h.sum));
-        self.out.push('\n');
-        self.sample(&format!("{name}_count"), labels, None, cumulative);
-        self.out.push('\n');
-    }
-}
-
-/// A float as both formats want it: shortest round-trip text, `+Inf`, `NaN`.
-pub(crate) struct Float(pub(crate) f64);
-
-impl std::fmt::Display for Float {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            v if v.is_nan() => f.write_str("NaN"),
-            v if v == f64::INFINITY => f.write_str("+Inf"),
-            v if v == f64::NEG_INFINITY => f.write_str("-Inf"),
-            v => write!(f, "{v}"),
-        }
-    }
-}
-
-fn escape_into(out: &mut String, v: &str) {
-    for c in v.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-}
+use crate::writer::{Exposition, Kind, Writer};
 
 /// Writes every series of `state`, sorted by customer and host, then the
 /// prober's.
-pub(crate) fn encode(state: &State, probes: &probe::Metrics, format: Format) -> Vec<u8> {
+pub(crate) fn encode(state: &State, probes: &probe::Metrics, format: Exposition) -> Vec<u8> {
     let mut w = Writer::new(format);
     let bounds = state.bounds.le.clone();
     // (customer id, host, series), sorted for stable output.
@@ -337,9 +102,6 @@ pub(crate) fn encode(state: &State, probes: &probe::Metrics, format: Format) -> 
     }
     probes.write(&mut w);
     self_metrics(&mut w, state);
-    if format == Format::OpenMetrics {
-        w.out.push_str("# EOF\n");
-    }
     w.finish()
 }
 
@@ -421,13 +183,13 @@ mod tests {
 
     const NATIVE: NativeSpec = NativeSpec { schema: 3, zero_threshold: 2.938_735_877_055_719e-39, max_buckets: 160 };
 
-    fn text(state: &State, format: Format) -> String {
+    fn text(state: &State, format: Exposition) -> String {
         String::from_utf8(encode(state, &probe::Metrics::default(), format)).unwrap()
     }
 
     #[test]
     fn prometheus_text() {
-        let text = text(&state(), Format::Prometheus);
+        let text = text(&state(), Exposition::Prometheus);
         assert!(text.contains("# TYPE edgewatch_requests_total counter\n"));
         assert!(text.contains(r#"edgewatch_requests_total{customer="acme",host="www.acme.example",status_class="2xx",cache_status="hit"} 1"#));
         assert!(
@@ -449,7 +211,7 @@ mod tests {
 
     #[test]
     fn openmetrics_with_exemplars() {
-        let text = text(&state(), Format::OpenMetrics);
+        let text = text(&state(), Exposition::OpenMetrics);
         assert!(text.contains("# TYPE edgewatch_requests counter\n"));
         assert!(text.contains("# UNIT edgewatch_edge_ttfb_seconds seconds\n"));
         assert!(text.contains(r#"le="0.1"} 1 # {ray_id="r\"1"} 0.05 1000"#), "{text}");
@@ -462,19 +224,19 @@ mod tests {
         // and the protobuf format existed.
         let prom = include_str!("../tests/fixtures/metrics.prom");
         let om = include_str!("../tests/fixtures/metrics.om");
-        assert_eq!(text(&state(), Format::Prometheus), prom);
-        assert_eq!(text(&state(), Format::OpenMetrics), om);
+        assert_eq!(text(&state(), Exposition::Prometheus), prom);
+        assert_eq!(text(&state(), Exposition::OpenMetrics), om);
         // With native buckets on, the text formats show the same classic
         // series; only the series gauge counts the native series too.
         let native = state_with(Some(NATIVE), LINES);
         let one_more = |t: &str| t.replace("edgewatch_exporter_series 11\n", "edgewatch_exporter_series 12\n");
-        assert_eq!(text(&native, Format::Prometheus), one_more(prom));
-        assert_eq!(text(&native, Format::OpenMetrics), one_more(om));
+        assert_eq!(text(&native, Exposition::Prometheus), one_more(prom));
+        assert_eq!(text(&native, Exposition::OpenMetrics), one_more(om));
     }
 
     /// Family name, type and samples, in order, from a protobuf exposition.
     fn families(state: &State) -> Vec<Message> {
-        delimited(&encode(state, &probe::Metrics::default(), Format::Protobuf))
+        delimited(&encode(state, &probe::Metrics::default(), Exposition::Protobuf))
     }
 
     fn family<'a>(fams: &'a [Message], name: &str) -> &'a Message {
@@ -486,7 +248,7 @@ mod tests {
         let state = state();
         let fams = families(&state);
         // The same families as the text format, less those without samples.
-        let text = text(&state, Format::Prometheus);
+        let text = text(&state, Exposition::Prometheus);
         let lines: Vec<&str> = text.lines().collect();
         let with_samples: Vec<&str> = lines
             .iter()
@@ -583,35 +345,5 @@ mod tests {
         // The origin histogram has native buckets too; the lag histogram not.
         let lag = family(&fams, "edgewatch_exporter_ingest_lag_seconds");
         assert!(lag.messages(4).iter().all(|m| m.message(7).unwrap().uint(5).is_none()));
-    }
-
-    #[test]
-    fn negotiates_by_accept() {
-        assert_eq!(
-            Format::negotiate(Some("application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5")),
-            Format::OpenMetrics
-        );
-        assert_eq!(Format::negotiate(Some("text/plain")), Format::Prometheus);
-        assert_eq!(Format::negotiate(None), Format::Prometheus);
-        // What Prometheus 2.42 sends with --enable-feature=native-histograms.
-        let prometheus = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
-        assert_eq!(Format::negotiate(Some(prometheus)), Format::Protobuf);
-        // ... and without it.
-        let prometheus = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
-        assert_eq!(Format::negotiate(Some(prometheus)), Format::OpenMetrics);
-        // Protobuf only when preferred, delimited, and of MetricFamily.
-        let pb = "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
-        assert_eq!(Format::negotiate(Some(pb)), Format::Protobuf);
-        assert_eq!(Format::negotiate(Some(&format!("{pb};q=0.5,application/openmetrics-text"))), Format::OpenMetrics);
-        assert_eq!(Format::negotiate(Some(&format!("text/plain;q=0.9,{pb};q=0.2"))), Format::Prometheus);
-        assert_eq!(
-            Format::negotiate(Some(
-                "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text"
-            )),
-            Format::Prometheus
-        );
-        assert_eq!(Format::negotiate(Some("application/vnd.google.protobuf;encoding=delimited")), Format::Prometheus);
-        assert_eq!(Format::negotiate(Some(&format!("{pb};q=0"))), Format::Prometheus);
-        assert_eq!(Format::negotiate(Some(&format!("*/*,{pb};q=0.5"))), Format::Protobuf, "wildcards do not count");
     }
 }

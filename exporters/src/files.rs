@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::batch::Batch;
-use crate::config::{FileConfig, StartAt};
-use crate::tail::{self, CheckpointStore, Tailer};
+use crate::config::FileConfig;
+use crate::tail::{CheckpointStore, StartAt, Tailer};
 use crate::{Inner, unix_now, unix_now_secs};
 
 const POLL: Duration = Duration::from_millis(250);
@@ -49,7 +49,7 @@ pub(crate) fn spawn(inner: &Arc<Inner>, files: &[FileConfig], state_dir: &Path) 
     let store = Arc::new(Mutex::new(store));
     let mut tasks = Vec::new();
     for file in files {
-        let format = Arc::new(file.line_format());
+        let format = Arc::new(file.format.clone());
         for path in &file.paths {
             inner.starting.fetch_add(1, Ordering::Relaxed);
             let task = follow(
@@ -71,16 +71,12 @@ async fn follow(
     name: String,
     path: PathBuf,
     start_at: StartAt,
-    format: Arc<crate::record::LineFormat>,
+    format: Arc<crate::format::Format>,
     store: Arc<Mutex<CheckpointStore>>,
 ) {
-    let start = match start_at {
-        StartAt::End => tail::StartAt::End,
-        StartAt::Beginning => tail::StartAt::Beginning,
-    };
     let opened = {
         let store = store.lock().unwrap_or_else(PoisonError::into_inner);
-        Tailer::open(&path, &store, start)
+        Tailer::open(&path, &store, start_at)
     };
     let mut tailer = match opened {
         Ok(t) => t,

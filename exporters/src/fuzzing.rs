@@ -9,17 +9,11 @@
 use edgewatch_catalog::Catalog;
 
 use crate::batch::Batch;
-use crate::combined::Trailing;
-use crate::record::{FieldMap, LineFormat, Record};
-use crate::scan::Shape;
-
-/// The lines of `data` as [`Batch::add_lines`] reads them: split at `\n`,
-/// without a trailing `\r`, blank ones skipped.
-fn lines(data: &[u8]) -> impl Iterator<Item = &[u8]> {
-    data.split(|b| *b == b'\n')
-        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
-        .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
-}
+use crate::format::combined::{Combined, Trailing};
+use crate::format::json::{self, Shape};
+use crate::format::{Format, Logpush};
+use crate::lines::split as lines;
+use crate::record::Record;
 
 /// Reads the lines of a Logpush body in order, as a batch does: the byte
 /// scanner with the key shape the lines before taught it, and `serde_json`
@@ -27,18 +21,14 @@ fn lines(data: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// the lines before, and again with the one this line taught), they must
 /// read the same record: the scanner is only a faster road to the same
 /// answer. The scanner may read lines `serde_json` rejects (see
-/// `crate::scan`: it does not check what it skips, nor the bytes inside
+/// `format::json::scan`: it does not check what it skips, nor the bytes inside
 /// strings); that they are read without a panic is all that is asked.
 pub fn logpush_lines(data: &[u8]) -> Result<(), String> {
-    let fields = FieldMap::Logpush;
     let mut shape = Shape::default();
     for line in lines(data) {
-        let slow = crate::record::parse_serde(line, &fields);
+        let slow = json::parse_serde(line, &Logpush);
         for pass in ["with the shape of the lines before", "with the shape of this line"] {
-            let mut fast = Record::default();
-            let read = crate::scan::parse_into(line, &fields, &mut shape, &mut fast).is_some();
-            if let Ok(slow) = &slow
-                && read
+            if let (Ok(slow), Some(fast)) = (&slow, json::scan(line, &Logpush, &mut shape))
                 && *slow != fast
             {
                 return Err(format!(
@@ -74,13 +64,13 @@ impl Counter {
         let (mut read, mut malformed) = (0u64, 0u64);
         for line in lines(data) {
             read += 1;
-            let Ok(r) = crate::combined::parse(line, trailing, host) else {
+            let Ok(r) = crate::format::combined::parse(line, trailing, host) else {
                 malformed += 1;
                 continue;
             };
             check_combined(&r).map_err(|e| format!("{e} in {r:?} from {}", String::from_utf8_lossy(line)))?;
         }
-        let format = LineFormat::Combined { trailing: trailing.to_vec(), host: host.map(str::to_owned) };
+        let format = Format::Combined(Combined { trailing: trailing.to_vec(), host: host.map(str::to_owned) });
         let cx = &self.exporter.inner.cx;
         let mut batch = Batch::new(cx);
         batch.add_lines(data, &format, cx, 1_800_000_000.0);

@@ -6,10 +6,7 @@ use std::borrow::Cow;
 
 use edgewatch_catalog::{Catalog, HostPattern};
 
-use crate::batch::FastMap;
-
-/// Index of a customer in the catalog's customer list.
-pub(crate) type CustomerIdx = u32;
+use crate::common::{CustomerIdx, FastMap};
 
 #[derive(Debug, Default)]
 pub(crate) struct HostIndex {

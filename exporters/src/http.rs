@@ -24,14 +24,12 @@ use http_body_util::BodyExt as _;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::batch::DIMENSIONS;
 use crate::chunks::{self, ChunkReader};
-use crate::expose::{self, Format};
+use crate::common::DIMENSIONS;
+use crate::expose;
 use crate::ingest::{self, IngestError, Outcome};
-use crate::record::{FieldMap, LineFormat};
+use crate::writer::Exposition;
 use crate::{Inner, Push, unix_now, unix_now_secs};
-
-const LOGPUSH: LineFormat = LineFormat::Json(FieldMap::Logpush);
 
 /// The landing page: what the exporter is and where its endpoints are.
 fn landing(inner: &Inner) -> edgewatch_web::Landing {
@@ -48,7 +46,7 @@ fn landing(inner: &Inner) -> edgewatch_web::Landing {
     for push in &inner.pushes {
         endpoints.push(Endpoint::post(
             push.config.path.clone(),
-            format!("Logpush batches for input `{}`", push.config.name),
+            format!("batches of `{}` lines for input `{}`", push.config.format.name(), push.config.name),
         ));
     }
     edgewatch_web::Landing {
@@ -112,6 +110,7 @@ async fn ingest_push(State(inner): State<Arc<Inner>>, i: usize, headers: HeaderM
         .and_then(|v| v.to_str().ok())
         .is_some_and(|e| e.eq_ignore_ascii_case("gzip"));
     let max = push.config.max_decompressed_bytes.0;
+    let format = push.config.format.clone();
 
     // Decompressing and parsing is CPU work: it runs on a blocking thread,
     // reading the body while this task receives it, so batches use every
@@ -123,7 +122,7 @@ async fn ingest_push(State(inner): State<Arc<Inner>>, i: usize, headers: HeaderM
         let mut src = ChunkReader::new(rx);
         // Logpush's Content-Encoding is not guaranteed: the magic bytes decide too.
         let gzip = gzip_header || src.starts_with_gzip_magic();
-        ingest::process(src, gzip, max, &LOGPUSH, &work.cx, unix_now())
+        ingest::process(src, gzip, max, &format, &work.cx, unix_now())
     });
     let received = receive(body, limit, &tx).await;
     drop(tx);
@@ -198,7 +197,7 @@ fn authorized(push: &Push, headers: &HeaderMap) -> bool {
 }
 
 async fn metrics(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Response {
-    let format = Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
+    let format = Exposition::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
     let body = {
         let mut state = inner.lock();
         state.expire(std::time::Instant::now());

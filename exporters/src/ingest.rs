@@ -7,13 +7,10 @@ use std::io::{BufRead, Read};
 
 use flate2::bufread::MultiGzDecoder;
 
-use crate::batch::{Batch, Context};
-use crate::record::LineFormat;
-
-/// Read this much decompressed data at a time.
-const CHUNK: usize = 256 * 1024;
-/// A line longer than this is counted as malformed and skipped.
-const MAX_LINE: usize = 1 << 20;
+use crate::batch::Batch;
+use crate::context::Context;
+use crate::format::Format;
+use crate::lines::{CHUNK, LineBuffer};
 
 /// What became of a body.
 #[derive(Debug)]
@@ -40,7 +37,7 @@ pub(crate) fn process(
     src: impl BufRead,
     gzip: bool,
     max: u64,
-    format: &LineFormat,
+    format: &Format,
     cx: &Context,
     now: f64,
 ) -> Result<Outcome, IngestError> {
@@ -54,65 +51,34 @@ pub(crate) fn process(
 fn count(
     mut src: impl Read,
     max: u64,
-    format: &LineFormat,
+    format: &Format,
     cx: &Context,
     now: f64,
     broken: impl Fn(std::io::Error) -> IngestError,
 ) -> Result<Outcome, IngestError> {
     let mut batch = Batch::new(cx);
-    // Data lands in `buf[filled..]`; complete lines are counted and the
-    // partial last line moves to the front. Zeroed once, not per read.
-    let mut buf = vec![0u8; 2 * CHUNK];
-    let mut filled = 0;
+    let mut lines = LineBuffer::default();
     let mut total: u64 = 0;
     let mut first = true;
-    // Set while skipping the rest of an over-long line.
-    let mut skipping = false;
     loop {
-        if buf.len() - filled < CHUNK {
-            buf.resize(filled + CHUNK, 0);
-        }
-        let n = src.read(&mut buf[filled..filled + CHUNK]).map_err(&broken)?;
+        let n = lines.fill(&mut src).map_err(&broken)?;
         total += n as u64;
         if total > max {
             return Err(IngestError::TooLarge(max));
         }
-        let end = filled + n;
-        let data = &buf[..end];
-        if first && n < CHUNK && is_validation(data) && src.read(&mut [0u8; 1]).is_ok_and(|m| m == 0) {
+        if first && n < CHUNK && is_validation(lines.buffered()) && src.read(&mut [0u8; 1]).is_ok_and(|m| m == 0) {
             return Ok(Outcome::Validation);
         }
         first = false;
         if n == 0 {
             // The last line may lack its newline.
-            if !skipping {
-                batch.add_lines(data, format, cx, now);
-            }
+            batch.add_lines(lines.partial(), format, cx, now);
+            // Lines too long to keep count as malformed.
+            batch.lines += lines.long_lines;
+            batch.malformed += lines.long_lines;
             return Ok(Outcome::Counted(Box::new(batch)));
         }
-        let Some(last_nl) = memchr::memrchr(b'\n', data) else {
-            filled = end;
-            if filled > MAX_LINE {
-                if !skipping {
-                    batch.lines += 1;
-                    batch.malformed += 1;
-                }
-                skipping = true;
-                filled = 0;
-            }
-            continue;
-        };
-        let complete = &data[..=last_nl];
-        if skipping {
-            // Drop the tail of the over-long line, keep what follows it.
-            let first_nl = memchr::memchr(b'\n', complete).unwrap_or(last_nl);
-            batch.add_lines(&complete[first_nl + 1..], format, cx, now);
-            skipping = false;
-        } else {
-            batch.add_lines(complete, format, cx, now);
-        }
-        buf.copy_within(last_nl + 1..end, 0);
-        filled = end - (last_nl + 1);
+        batch.add_lines(lines.lines(), format, cx, now);
     }
 }
 
@@ -130,6 +96,7 @@ mod tests {
 
     use super::*;
     use crate::batch::tests::context;
+    use crate::lines::MAX_LINE;
 
     fn gz(data: &[u8]) -> Vec<u8> {
         let mut e = GzEncoder::new(Vec::new(), Compression::fast());

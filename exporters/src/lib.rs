@@ -1,7 +1,8 @@
 //! edgewatch exporters: per-customer Layer-7 metrics from HTTP request logs
 //! and synthetic probes.
 //!
-//! Logpush-style batches pushed over HTTP are decompressed, parsed and
+//! Batches pushed over HTTP (Logpush's) and lines of tailed files are
+//! decompressed, parsed (each input's lines by its [`format`]) and
 //! aggregated per batch without locks ([`batch`]), then merged into one
 //! shared state ([`state`]) that `/metrics` exposes. Each request is matched
 //! to a customer through the catalog's hosts; traffic of no customer is
@@ -24,20 +25,23 @@ mod batch;
 mod batch_hosts;
 mod chunks;
 mod classify;
-mod combined;
+mod common;
 pub mod config;
+mod context;
 mod expose;
 mod files;
+pub mod format;
 #[doc(hidden)]
 pub mod fuzzing;
 mod hosts;
 mod http;
 mod ingest;
+mod known_hosts;
+mod lines;
 mod native;
 mod probe;
 mod proto;
 mod record;
-mod scan;
 mod series;
 mod slo;
 mod state;
@@ -45,6 +49,7 @@ mod tail;
 mod tally;
 mod timestamp;
 mod topk;
+mod writer;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -54,8 +59,8 @@ use std::time::Duration;
 use edgewatch_catalog::model::SloSpec;
 use edgewatch_catalog::{Catalog, Secret, SecretError};
 
-use crate::batch::Context;
 use crate::config::{Config, PushConfig};
+use crate::context::Context;
 use crate::hosts::HostIndex;
 use crate::series::Bounds;
 use crate::state::{Limits, State};

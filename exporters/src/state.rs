@@ -9,12 +9,12 @@
 //! counts apart, without its lock.
 
 use std::collections::HashMap;
-use std::hash::BuildHasher as _;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::batch::{Batch, CustomerKey, DIMENSIONS, FastMap};
-use crate::hosts::CustomerIdx;
+use crate::batch::Batch;
+use crate::common::{CustomerIdx, CustomerKey, DIMENSIONS};
+use crate::known_hosts::KnownHosts;
 use crate::series::{Bounds, Histogram, HostSeries};
 use crate::topk::{Report, WindowedTopK};
 
@@ -76,47 +76,6 @@ pub(crate) struct State {
     pub(crate) expired: u64,
     /// The hosts of `customers`, for batches to ask without the lock.
     pub(crate) known: Arc<KnownHosts>,
-}
-
-/// Which hosts the state counts apart, by customer, as hashes of customer
-/// and host label. A batch past its host caps asks it for each new host, so
-/// a host that already has its series keeps it. Two hosts whose hashes meet
-/// (never in practice: 64 bits, seeded per process) would both count as
-/// known, which only lets a batch keep one more host apart.
-#[derive(Debug, Default)]
-pub(crate) struct KnownHosts {
-    hasher: foldhash::fast::RandomState,
-    /// How many of the state's hosts have each hash.
-    counts: RwLock<FastMap<u64, u32>>,
-}
-
-impl KnownHosts {
-    fn key(&self, customer: CustomerKey, host: &str) -> u64 {
-        self.hasher.hash_one((customer, host))
-    }
-
-    /// Whether the state counts `host` of `customer` apart.
-    pub(crate) fn contains(&self, customer: CustomerKey, host: &str) -> bool {
-        let key = self.key(customer, host);
-        self.counts.read().unwrap_or_else(PoisonError::into_inner).contains_key(&key)
-    }
-
-    fn insert(&self, customer: CustomerKey, host: &str) {
-        let key = self.key(customer, host);
-        *self.counts.write().unwrap_or_else(PoisonError::into_inner).entry(key).or_default() += 1;
-    }
-
-    fn remove(&self, customer: CustomerKey, host: &str) {
-        let key = self.key(customer, host);
-        let mut counts = self.counts.write().unwrap_or_else(PoisonError::into_inner);
-        if let hashbrown::hash_map::Entry::Occupied(mut e) = counts.entry(key) {
-            if *e.get() > 1 {
-                *e.get_mut() -= 1;
-            } else {
-                e.remove();
-            }
-        }
-    }
 }
 
 impl State {
@@ -320,7 +279,7 @@ pub(crate) mod tests {
         }
     }
 
-    fn batch_of(cx: &crate::batch::Context, lines: &str) -> Batch {
+    fn batch_of(cx: &crate::context::Context, lines: &str) -> Batch {
         let mut b = Batch::new(cx);
         b.add_lines(lines.as_bytes(), &crate::batch::tests::LOGPUSH, cx, 0.0);
         b
@@ -384,7 +343,7 @@ pub(crate) mod tests {
         assert!(!s.known.contains(Some(0), "a.stranger.example"), "per customer");
         s.expire(t0 + Duration::from_secs(61));
         assert!(!s.known.contains(None, "a.stranger.example"), "expired hosts are forgotten");
-        assert!(s.known.counts.read().unwrap().is_empty());
+        assert!(s.known.is_empty());
     }
 
     #[test]

@@ -23,20 +23,22 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-/// Read this much at a time.
-const CHUNK: usize = 256 * 1024;
-/// A line longer than this is dropped and counted in `long_lines`.
-const MAX_LINE: usize = 1 << 20;
+use crate::lines::LineBuffer;
 /// How long a renamed-away file is still read for late writes.
 pub(crate) const ROTATE_WAIT: Duration = Duration::from_secs(10);
 /// Checkpoints are written at most this often.
 const SAVE_EVERY: Duration = Duration::from_secs(1);
 
-/// Where to start in a file with no checkpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum StartAt {
-    Beginning,
+/// Where to start reading a file never read before (one with no
+/// checkpoint).
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StartAt {
+    /// New lines only (the default: a restart without checkpoint does not recount history).
+    #[default]
     End,
+    /// The whole file.
+    Beginning,
 }
 
 /// Which file, and how far into it every line has been passed on.
@@ -163,10 +165,9 @@ struct Open {
     ino: u64,
     /// Bytes read from the file so far.
     pos: u64,
-    /// The start of a line whose newline has not been read yet.
-    partial: Vec<u8>,
-    /// Dropping the rest of an over-long line.
-    skipping: bool,
+    /// Read and not yet passed on: the start of a line whose newline has
+    /// not been read yet.
+    lines: LineBuffer,
 }
 
 impl Open {
@@ -174,56 +175,29 @@ impl Open {
         let mut file = File::open(path)?;
         let (dev, ino) = identity(&file.metadata()?);
         file.seek(SeekFrom::Start(offset))?;
-        Ok(Self { file, dev, ino, pos: offset, partial: Vec::new(), skipping: false })
+        Ok(Self { file, dev, ino, pos: offset, lines: LineBuffer::default() })
     }
 
     /// The offset just after the last line passed on.
     fn committed(&self) -> u64 {
-        self.pos - self.partial.len() as u64
+        self.pos - self.lines.partial().len() as u64
     }
 
     /// Reads to the end of the file, passing complete lines.
-    fn drain(
-        &mut self,
-        buf: &mut Vec<u8>,
-        long_lines: &mut u64,
-        on_chunk: &mut impl FnMut(&[u8]),
-    ) -> std::io::Result<usize> {
+    fn drain(&mut self, long_lines: &mut u64, on_chunk: &mut impl FnMut(&[u8])) -> std::io::Result<usize> {
         let mut consumed = 0;
         loop {
-            buf.clear();
-            buf.extend_from_slice(&self.partial);
-            let start = buf.len();
-            buf.resize(start + CHUNK, 0);
-            let n = self.file.read(&mut buf[start..])?;
-            buf.truncate(start + n);
+            let n = self.lines.fill(&mut self.file)?;
             if n == 0 {
                 return Ok(consumed);
             }
             self.pos += n as u64;
-            let mut data = &buf[..];
-            if self.skipping {
-                // The tail of an over-long line: drop through its newline.
-                let Some(nl) = memchr::memchr(b'\n', &data[start..]) else {
-                    self.partial.clear();
-                    continue;
-                };
-                data = &data[start + nl + 1..];
-                self.skipping = false;
+            let lines = self.lines.lines();
+            if !lines.is_empty() {
+                on_chunk(lines);
+                consumed += lines.len();
             }
-            match memchr::memrchr(b'\n', data) {
-                Some(last) => {
-                    on_chunk(&data[..=last]);
-                    consumed += last + 1;
-                    self.partial = data[last + 1..].to_vec();
-                }
-                None => self.partial = data.to_vec(),
-            }
-            if self.partial.len() > MAX_LINE {
-                *long_lines += 1;
-                self.partial.clear();
-                self.skipping = true;
-            }
+            *long_lines += std::mem::take(&mut self.lines.long_lines);
         }
     }
 }
@@ -237,7 +211,6 @@ pub(crate) struct Tailer {
     rotated: Vec<(Open, Instant)>,
     /// Where to start if the file appears for the first time.
     start_at: StartAt,
-    buf: Vec<u8>,
     /// Lines dropped: longer than 1 MiB, or left without a newline in a
     /// rotated-away file.
     pub(crate) long_lines: u64,
@@ -247,15 +220,7 @@ pub(crate) struct Tailer {
 
 impl Tailer {
     pub(crate) fn open(path: &Path, store: &CheckpointStore, start_at: StartAt) -> std::io::Result<Self> {
-        let mut t = Self {
-            path: path.into(),
-            current: None,
-            rotated: Vec::new(),
-            start_at,
-            buf: Vec::with_capacity(2 * CHUNK),
-            long_lines: 0,
-            lost: None,
-        };
+        let mut t = Self { path: path.into(), current: None, rotated: Vec::new(), start_at, long_lines: 0, lost: None };
         let now = std::fs::metadata(path).ok();
         match (store.get(path), now) {
             (Some(cp), Some(meta)) if same_file(path, cp) => {
@@ -292,12 +257,12 @@ impl Tailer {
         let mut consumed = 0;
         let now = Instant::now();
         for (old, _) in &mut self.rotated {
-            consumed += old.drain(&mut self.buf, &mut self.long_lines, &mut on_chunk)?;
+            consumed += old.drain(&mut self.long_lines, &mut on_chunk)?;
         }
         let long_lines = &mut self.long_lines;
         self.rotated.retain(|(old, deadline)| {
             let keep = now < *deadline;
-            if !keep && !old.partial.is_empty() {
+            if !keep && !old.lines.partial().is_empty() {
                 // The writer never finished that line.
                 *long_lines += 1;
             }
@@ -317,7 +282,7 @@ impl Tailer {
             }
         }
         let Some(cur) = &mut self.current else { return Ok(consumed) };
-        consumed += cur.drain(&mut self.buf, &mut self.long_lines, &mut on_chunk)?;
+        consumed += cur.drain(&mut self.long_lines, &mut on_chunk)?;
 
         // Rotation shows after we have read the open file to its end.
         let meta = match std::fs::metadata(&self.path) {
@@ -332,15 +297,14 @@ impl Tailer {
                 self.rotated.push((previous, now + ROTATE_WAIT));
             }
             if let Some(cur) = &mut self.current {
-                consumed += cur.drain(&mut self.buf, &mut self.long_lines, &mut on_chunk)?;
+                consumed += cur.drain(&mut self.long_lines, &mut on_chunk)?;
             }
         } else if meta.len() < cur.pos {
             // Copy-truncate: the same file, shorter than what we read.
             cur.file.seek(SeekFrom::Start(0))?;
             cur.pos = 0;
-            cur.partial.clear();
-            cur.skipping = false;
-            consumed += cur.drain(&mut self.buf, &mut self.long_lines, &mut on_chunk)?;
+            cur.lines.clear();
+            consumed += cur.drain(&mut self.long_lines, &mut on_chunk)?;
         }
         Ok(consumed)
     }
@@ -365,6 +329,7 @@ mod tests {
     use std::io::Write as _;
 
     use super::*;
+    use crate::lines::MAX_LINE;
 
     struct Dir(PathBuf);
 

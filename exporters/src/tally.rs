@@ -15,7 +15,7 @@
 
 use std::hash::BuildHasher as _;
 
-use crate::batch::{CustomerKey, DIMENSIONS, FastMap};
+use crate::common::{CustomerKey, DIMENSIONS, FastMap};
 use crate::topk::{SpaceSaving, truncate_key};
 
 /// Arena size at which the tally spills into summaries.

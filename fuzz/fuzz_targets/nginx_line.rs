@@ -7,7 +7,7 @@
 
 use std::sync::LazyLock;
 
-use edgewatch_exporters::config::Trailing::{
+use edgewatch_exporters::format::combined::Trailing::{
     self, Host, Ignore, RequestTime, UpstreamCacheStatus, UpstreamResponseTime,
 };
 use edgewatch_exporters::fuzzing::Counter;

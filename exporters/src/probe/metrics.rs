@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use edgewatch_catalog::names::{label, metric};
 
 use super::run::{Outcome, Phase};
-use crate::expose::{Kind, Writer};
+use crate::writer::{Kind, Writer};
 
 /// How long the counters of an address that is no longer probed are kept.
 const RETAIN: Duration = Duration::from_secs(3600);
@@ -183,8 +183,8 @@ mod tests {
     use std::net::Ipv4Addr;
 
     use super::*;
-    use crate::expose::Format;
     use crate::probe::run::Failure;
+    use crate::writer::Exposition;
 
     fn outcome(ip: [u8; 4], ok: bool) -> Outcome {
         Outcome {
@@ -197,7 +197,7 @@ mod tests {
     }
 
     fn text(m: &Metrics) -> String {
-        let mut w = Writer::new(Format::Prometheus);
+        let mut w = Writer::new(Exposition::Prometheus);
         m.write(&mut w);
         String::from_utf8(w.finish()).unwrap()
     }

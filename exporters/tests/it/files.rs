@@ -35,14 +35,16 @@ files:
     start_at: beginning
   - name: nginx
     paths: [{dir}/nginx.json]
-    format: json
-    fields: {{host: host, edge_status: status, ttfb: {{key: request_time, unit: s}}}}
+    format:
+      json:
+        fields: {{host: host, edge_status: status, ttfb: {{key: request_time, unit: s}}}}
     start_at: beginning
   - name: vhost
     paths: [{dir}/shop.log]
-    format: combined
-    trailing: [request_time]
-    host: www.acme.example
+    format:
+      combined:
+        trailing: [request_time]
+        host: www.acme.example
     start_at: beginning
 ",
         dir = dir.display()

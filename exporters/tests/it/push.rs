@@ -298,3 +298,36 @@ async fn health_readiness_metrics_and_top_offenders() {
     assert_eq!(ex.get("/api/v1/top?customer=acme&by=colour").await.0, 400);
     assert_eq!(ex.get("/api/v1/top").await.0, 400);
 }
+
+/// A push input that names another format counts lines of that format,
+/// gzip or not, through the same path as Logpush's.
+#[tokio::test]
+async fn a_push_input_takes_the_format_it_names() {
+    let ex = start(
+        "push:
+  - name: nginx
+    path: /ingest/nginx
+    format:
+      combined: {trailing: [request_time, host]}
+",
+    )
+    .await;
+    let lines = [
+        r#"192.0.2.1 - - [21/Nov/2026:04:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "curl" 0.050 www.acme.example"#,
+        r#"192.0.2.2 - - [21/Nov/2026:04:00:01 +0000] "GET /cart HTTP/1.1" 503 0 "-" "curl" 1.500 www.acme.example"#,
+        r#"{"ClientRequestHost":"www.acme.example","EdgeResponseStatus":200}"#,
+    ]
+    .join("\n");
+    let (status, body) = ex.push("/ingest/nginx", gzip(lines.as_bytes()), &[]).await;
+    assert_eq!((status, body.as_str()), (200, r#"{"lines":3,"malformed":1}"#), "a Logpush line is not combined");
+    let req = |class: &str| {
+        format!(
+            r#"edgewatch_requests_total{{customer="acme",host="www.acme.example",status_class="{class}",cache_status="none"}}"#
+        )
+    };
+    assert_eq!((ex.sample(&req("2xx")).await, ex.sample(&req("5xx")).await), (1, 1));
+    let le = r#"edgewatch_edge_ttfb_seconds_bucket{customer="acme",host="www.acme.example",le="0.25"}"#;
+    assert_eq!(ex.sample(le).await, 1, "request_time, in seconds");
+    let (_, landing) = ex.get("/").await;
+    assert!(landing.contains("/ingest/nginx"), "{landing}");
+}

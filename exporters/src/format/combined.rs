@@ -4,16 +4,42 @@
 //! $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" [trailing...]
 //! ```
 //!
-//! `combined` alone has no host and no timing, so a file input may name the
+//! `combined` alone has no host and no timing, so an input may name the
 //! fields a `log_format` appends (`$request_time $host`, …) and a host for
-//! files of one virtual host.
+//! logs of one virtual host:
+//! `format: {combined: {trailing: [request_time, host], host: shop.example}}`.
 
 use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use crate::record::{ParseError, Record};
+use super::{LineFormat, Memo, ParseError};
+use crate::record::Record;
 use crate::timestamp::{Timestamp, days_from_civil};
+
+/// nginx (or Apache) `combined`, and what its `log_format` appends.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Combined {
+    /// Fields the log format appends after the combined ones.
+    #[serde(default)]
+    pub trailing: Vec<Trailing>,
+    /// For logs of one virtual host: the host of every line.
+    pub host: Option<String>,
+}
+
+impl LineFormat for Combined {
+    fn parse_into<'a>(&'a self, line: &'a [u8], _: &mut Memo, r: &mut Record<'a>) -> Result<(), ParseError> {
+        *r = parse(line, &self.trailing, self.host.as_deref())?;
+        Ok(())
+    }
+
+    fn check(&self, at: &str, problems: &mut Vec<String>) {
+        if self.host.is_none() && !self.trailing.contains(&Trailing::Host) {
+            problems.push(format!("{at}: combined lines carry no host: set `host`, or add `host` to `trailing`"));
+        }
+    }
+}
 
 /// A field appended after the combined fields, space-separated, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -32,7 +58,7 @@ pub enum Trailing {
 }
 
 fn err(what: &str) -> ParseError {
-    ParseError::new(format!("not a combined log line: {what}"))
+    ParseError(format!("not a combined log line: {what}"))
 }
 
 /// Reads a token: up to the next space, or a quoted string.
@@ -79,6 +105,7 @@ fn seconds(s: &str) -> Option<f64> {
     last.parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0)
 }
 
+/// Parses one line.
 pub(crate) fn parse<'a>(
     line: &'a [u8],
     trailing: &[Trailing],

@@ -1,4 +1,4 @@
-//! The fast path of [`crate::record::parse`]: one pass over a flat JSON
+//! The fast path of [`super::parse_into`]: one pass over a flat JSON
 //! object's bytes, borrowing every wanted string and skipping unwanted values
 //! with `memchr`.
 //!
@@ -14,7 +14,8 @@
 
 use std::borrow::Cow;
 
-use crate::record::{Field, FieldMap, Record};
+use super::{Keys, Target};
+use crate::record::{self, Field, Record};
 use crate::timestamp::{self, Timestamp};
 
 struct Cursor<'a> {
@@ -260,18 +261,18 @@ struct Key {
     /// that count: most keys compare as two pairs of 16-byte words.
     words: [u128; 2],
     mask: [u128; 2],
-    field: Option<Field>,
+    target: Option<Target>,
 }
 
 impl Key {
-    fn new(quoted: &[u8], field: Option<Field>) -> Self {
+    fn new(quoted: &[u8], target: Option<Target>) -> Self {
         let mut padded = [0u8; 32];
         let mut mask = [0u8; 32];
         for (i, b) in quoted.iter().take(32).enumerate() {
             padded[i] = *b;
             mask[i] = 0xff;
         }
-        Self { quoted: quoted.into(), words: words(&padded), mask: words(&mask), field }
+        Self { quoted: quoted.into(), words: words(&padded), mask: words(&mask), target }
     }
 
     /// Whether `rest` starts with this key.
@@ -293,30 +294,30 @@ fn words(b: &[u8; 32]) -> [u128; 2] {
 }
 
 impl Shape {
-    /// The key at the cursor and its field: the remembered one when the line
-    /// has it at this position, else read and remembered.
-    fn key(&mut self, c: &mut Cursor<'_>, position: usize, fields: &FieldMap) -> Scanned<Field> {
+    /// The key at the cursor and what it feeds: the remembered one when the
+    /// line has it at this position, else read and remembered.
+    fn key(&mut self, c: &mut Cursor<'_>, position: usize, keys: &dyn Keys) -> Scanned<Target> {
         if let Some(key) = self.keys.get(position)
             && c.b.get(c.i..).is_some_and(|rest| key.starts(rest))
         {
             c.i += key.quoted.len();
-            return Some(key.field);
+            return Some(key.target);
         }
         let start = c.i;
         let key = c.plain_str()?;
-        let field = fields.field_bytes(key);
+        let target = keys.target(key);
         // A line of thousands of keys is no Logpush job's: not remembered.
         if position < MAX_SHAPE_KEYS {
             self.keys.truncate(position);
-            self.keys.push(Key::new(c.b.get(start..c.i)?, field));
+            self.keys.push(Key::new(c.b.get(start..c.i)?, target));
         }
-        Some(field)
+        Some(target)
     }
 }
 
 /// Parses `line` into `r`, which the caller hands in empty (filling it in
 /// place spares moving a large record through every return).
-pub(crate) fn parse_into<'a>(line: &'a [u8], fields: &FieldMap, shape: &mut Shape, r: &mut Record<'a>) -> Option<()> {
+pub(crate) fn parse_into<'a>(line: &'a [u8], keys: &dyn Keys, shape: &mut Shape, r: &mut Record<'a>) -> Option<()> {
     let mut c = Cursor { b: line, i: 0 };
     let mut waf_action = None;
     c.ws();
@@ -324,34 +325,34 @@ pub(crate) fn parse_into<'a>(line: &'a [u8], fields: &FieldMap, shape: &mut Shap
     c.ws();
     if c.eat(b'}').is_none() {
         for position in 0.. {
-            let field = shape.key(&mut c, position, fields)?;
+            let target = shape.key(&mut c, position, keys)?;
             c.ws();
             c.eat(b':')?;
             c.ws();
-            match field {
+            match target {
                 None => c.skip_value()?,
-                Some(field) => {
-                    let v = value(&mut c)?;
-                    match field {
+                // One call site, so that `value` is inlined here.
+                Some(target) => match (target, value(&mut c)?) {
+                    (Target::OldSecurityAction, v) => waf_action = raw(v)?,
+                    (Target::Field(field, unit), v) => match field {
                         Field::Host => r.host = raw(v)?,
                         Field::Zone => r.zone = raw(v)?,
                         Field::CacheStatus => r.cache_status = raw(v)?,
                         Field::SecurityAction => r.security_action = raw(v)?,
-                        Field::WafAction => waf_action = raw(v)?,
                         Field::RayId => r.ray_id = raw(v)?,
                         Field::ClientIp => r.client_ip = raw(v)?,
                         Field::ClientCountry => r.client_country = raw(v)?,
                         Field::Path => r.path = raw(v)?,
                         Field::UserAgent => r.user_agent = raw(v)?,
-                        Field::EdgeStatus => r.edge_status = crate::record::as_status(num(v)?),
-                        Field::OriginStatus => r.origin_status = crate::record::as_status(num(v)?),
-                        Field::Ttfb(unit) => r.ttfb = unit.to_secs(num(v)?),
-                        Field::OriginDuration(unit) => r.origin_duration = unit.to_secs(num(v)?),
-                        Field::Bytes => r.bytes = crate::record::as_count(num(v)?),
-                        Field::ClientAsn => r.client_asn = crate::record::as_count(num(v)?),
+                        Field::EdgeStatus => r.edge_status = record::as_status(num(v)?),
+                        Field::OriginStatus => r.origin_status = record::as_status(num(v)?),
+                        Field::Ttfb => r.ttfb = unit.to_secs(num(v)?),
+                        Field::OriginDuration => r.origin_duration = unit.to_secs(num(v)?),
+                        Field::Bytes => r.bytes = record::as_count(num(v)?),
+                        Field::ClientAsn => r.client_asn = record::as_count(num(v)?),
                         Field::End => r.end = time(v, &mut shape.last_date)?,
-                    }
-                }
+                    },
+                },
             }
             c.ws();
             match c.peek()? {
@@ -377,10 +378,11 @@ pub(crate) fn parse_into<'a>(line: &'a [u8], fields: &FieldMap, shape: &mut Shap
     Some(())
 }
 
-#[cfg(test)]
-pub(crate) fn parse<'a>(line: &'a [u8], fields: &FieldMap, shape: &mut Shape) -> Option<Record<'a>> {
+/// The scanner's record, or `None` where the line would go to serde (for
+/// tests and the fuzz targets, which compare it with serde's).
+pub(crate) fn parse<'a>(line: &'a [u8], keys: &dyn Keys, shape: &mut Shape) -> Option<Record<'a>> {
     let mut r = Record::default();
-    parse_into(line, fields, shape, &mut r)?;
+    parse_into(line, keys, shape, &mut r)?;
     Some(r)
 }
 
@@ -389,7 +391,8 @@ mod tests {
     use proptest::prelude::*;
 
     use super::{MAX_SHAPE_KEYS, Shape, parse_into, quote_or_backslash};
-    use crate::record::{FieldMap, Record};
+    use crate::format::logpush::Logpush;
+    use crate::record::Record;
 
     #[test]
     fn a_line_of_many_keys_is_read_whole_and_remembered_in_part() {
@@ -402,7 +405,7 @@ mod tests {
         let mut shape = Shape::default();
         for _ in 0..2 {
             let mut r = Record::default();
-            parse_into(line.as_bytes(), &FieldMap::Logpush, &mut shape, &mut r).unwrap();
+            parse_into(line.as_bytes(), &Logpush, &mut shape, &mut r).unwrap();
             assert_eq!(r.host.as_deref(), Some(&b"www.acme.example"[..]));
         }
         assert_eq!(shape.keys.len(), MAX_SHAPE_KEYS);
