@@ -29,8 +29,8 @@ mod text;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+pub use edgewatch_catalog::OutputFile;
 use edgewatch_catalog::{Catalog, Customer};
-pub use edgewatch_rule_gen::OutputFile;
 
 pub use crate::model::{Dashboard, GridPos, Panel, SCHEMA_VERSION};
 use crate::provisioning::{

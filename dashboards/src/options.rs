@@ -12,7 +12,7 @@ pub(crate) enum Options {
     Table(TableOptions),
     Heatmap(HeatmapOptions),
     BarGauge(BarGaugeOptions),
-    Text(crate::text::TextOptions),
+    Text(TextOptions),
 }
 
 /// A panel's `fieldConfig.defaults.custom`.
@@ -309,4 +309,11 @@ pub(crate) struct ScaleDistribution {
 pub(crate) struct HeatmapFieldConfig {
     pub(crate) hide_from: HideFrom,
     pub(crate) scale_distribution: ScaleDistribution,
+}
+
+/// The options of a text panel: Markdown.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct TextOptions {
+    pub(crate) mode: &'static str,
+    pub(crate) content: String,
 }

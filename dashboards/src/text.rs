@@ -1,15 +1,7 @@
 //! Markdown text panels.
 
-use serde::Serialize;
-
 use crate::model::Panel;
-use crate::options::Options;
-
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct TextOptions {
-    pub(crate) mode: &'static str,
-    pub(crate) content: String,
-}
+use crate::options::{Options, TextOptions};
 
 /// A panel showing `markdown`.
 pub(crate) fn text_panel(title: &str, markdown: &str) -> Panel {

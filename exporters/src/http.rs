@@ -20,6 +20,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use edgewatch_web::ApiError;
 use http_body_util::BodyExt as _;
 use serde::Deserialize;
 use serde_json::json;
@@ -73,8 +74,9 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
     router.with_state(inner)
 }
 
+/// An error answer, in the shape every edgewatch service answers with.
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, axum::Json(json!({ "error": message.into() }))).into_response()
+    ApiError::new(status, message).into_response()
 }
 
 /// How the body's transfer ended, as the HTTP task saw it.

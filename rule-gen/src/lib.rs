@@ -40,6 +40,8 @@ use edgewatch_catalog::Catalog;
 use edgewatch_catalog::model::SloSpec;
 use edgewatch_catalog::names::{AlertKind, SloKind};
 
+pub use edgewatch_catalog::OutputFile;
+
 pub use crate::alertmanager::{DEFAULT_EXPORTER_JOB, Delivery};
 use crate::rules::RuleFile;
 
@@ -78,15 +80,6 @@ pub struct Options {
     pub scrape_interval: edgewatch_catalog::Duration,
     /// The receiver and exporters, for the Alertmanager and scrape files.
     pub delivery: Delivery,
-}
-
-/// One generated file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutputFile {
-    /// Relative to the output folder.
-    pub path: PathBuf,
-    /// Its bytes.
-    pub contents: String,
 }
 
 /// Why rendering failed.

@@ -141,12 +141,7 @@ pub(crate) fn render(catalog: &Catalog, deploy: &Path, a: &Addresses<'_>) -> Res
         scrape_interval: a.scrape_interval,
     };
     let mut files = edgewatch_rule_gen::render(catalog, &rules).map_err(|e| UpError::Render(e.to_string()))?;
-    files.extend(
-        edgewatch_dashboards::render(catalog, &boards)
-            .map_err(|e| UpError::Render(e.to_string()))?
-            .into_iter()
-            .map(|f| edgewatch_rule_gen::OutputFile { path: f.path, contents: f.contents }),
-    );
+    files.extend(edgewatch_dashboards::render(catalog, &boards).map_err(|e| UpError::Render(e.to_string()))?);
     for f in files {
         let path = deploy.join(&f.path);
         if let Some(dir) = path.parent() {

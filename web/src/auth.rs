@@ -8,7 +8,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 
-use crate::WebConfig;
+use crate::{ApiError, WebConfig};
 
 struct Rules {
     users: std::collections::BTreeMap<String, String>,
@@ -36,9 +36,7 @@ async fn guard(rules: &Rules, req: Request, next: Next) -> Response {
     let mut resp = if allowed {
         next.run(req).await
     } else {
-        let mut r = (StatusCode::UNAUTHORIZED, "Unauthorized\n").into_response();
-        r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"edgewatch\""));
-        r
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized").challenge("Basic realm=\"edgewatch\"").into_response()
     };
     for (name, value) in &rules.headers {
         resp.headers_mut().insert(name.clone(), value.clone());

@@ -22,12 +22,14 @@
 //! Basic auth and headers apply to every endpoint. [`serve`] runs a router
 //! with them until shutdown, under [`Limits`] (timeouts, connection and
 //! work caps, the shutdown grace period) that the services set from their
-//! `--web.*` flags.
+//! `--web.*` flags. Every error answer of every service is an
+//! [`ApiError`], one JSON shape.
 
 mod auth;
 mod body;
 mod config;
 mod conn;
+mod error;
 mod landing;
 mod limits;
 mod serve;
@@ -36,6 +38,7 @@ use std::future::Future;
 
 pub use body::{BodyTimeout, body_error_status};
 pub use config::{WebConfig, WebConfigError};
+pub use error::ApiError;
 pub use landing::{Endpoint, Landing};
 pub use limits::Limits;
 

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use axum::response::IntoResponse as _;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -24,7 +25,7 @@ use tower::Service as _;
 
 use crate::body::TimedBody;
 use crate::conn::{Conn, Watched};
-use crate::{Limits, WebConfig};
+use crate::{ApiError, Limits, WebConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
@@ -294,17 +295,12 @@ async fn handle(
 /// 503 with `Retry-After`, which Logpush and Alertmanager both honour by
 /// sending again.
 fn refuse(conn: Arc<Conn>, why: &str, retry_after: u32, close: bool) -> Response<Tracked> {
-    let mut resp = Response::new(Tracked {
-        body: Body::from(format!("Service unavailable: {why}; retry after {retry_after} s.\n")),
-        conn,
-        _permit: None,
-    });
-    *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-    let headers = resp.headers_mut();
-    headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    let mut resp = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("{why}; retry after {retry_after} s"))
+        .retry_after(retry_after)
+        .into_response()
+        .map(|body| Tracked { body, conn, _permit: None });
     if close {
-        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     resp
 }

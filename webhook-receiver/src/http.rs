@@ -17,6 +17,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use edgewatch_catalog::Secret;
+use edgewatch_web::ApiError;
 use tokio::sync::Notify;
 
 use crate::incident::groups;
@@ -80,34 +81,9 @@ pub(crate) fn router(intake: Arc<Intake>) -> Router {
         .with_state(intake)
 }
 
-/// What the API answers when it does not take a request: its status and
-/// `{"status":"error","error":"<message>"}`. A 401 also names the scheme
-/// it wants (`WWW-Authenticate: Bearer`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ApiError {
-    status: StatusCode,
-    message: String,
-}
-
-impl ApiError {
-    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into() }
-    }
-}
-
 impl From<PayloadError> for ApiError {
     fn from(e: PayloadError) -> Self {
         Self::new(e.status(), e.to_string())
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut r = (self.status, Json(json!({"status": "error", "error": self.message}))).into_response();
-        if self.status == StatusCode::UNAUTHORIZED {
-            r.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
-        }
-        r
     }
 }
 
@@ -150,6 +126,7 @@ async fn webhook(State(intake): State<Arc<Intake>>, headers: HeaderMap, body: Bo
             StatusCode::UNAUTHORIZED,
             "a bearer token is required (Alertmanager's http_config.authorization)",
         )
+        .challenge("Bearer")
         .into_response();
     }
     // The declared length is checked before a byte of the body is read.
@@ -253,17 +230,13 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn errors_answer_in_one_json_shape() {
+    async fn a_payload_error_answers_in_the_shared_json_shape() {
         let answer = |e: ApiError| async move {
             let r = e.into_response();
             let (status, scheme) = (r.status(), r.headers().get(header::WWW_AUTHENTICATE).cloned());
             let body = axum::body::to_bytes(r.into_body(), usize::MAX).await.unwrap();
             (status, scheme, serde_json::from_slice::<serde_json::Value>(&body).unwrap())
         };
-        let (status, scheme, body) = answer(ApiError::new(StatusCode::UNAUTHORIZED, "a token, please")).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED);
-        assert_eq!(scheme.unwrap(), "Bearer");
-        assert_eq!(body, json!({"status": "error", "error": "a token, please"}));
         let malformed = crate::payload::parse(b"{").unwrap_err();
         let (status, scheme, body) = answer(ApiError::from(malformed.clone())).await;
         assert_eq!((status, scheme), (StatusCode::BAD_REQUEST, None));

@@ -11,11 +11,12 @@
 
 use std::borrow::Cow;
 
+use edgewatch_catalog::time::days_from_civil;
 use serde::Deserialize;
 
 use super::{LineFormat, Memo, ParseError};
 use crate::record::Record;
-use crate::timestamp::{Timestamp, days_from_civil};
+use crate::timestamp::Timestamp;
 
 /// nginx (or Apache) `combined`, and what its `log_format` appends.
 #[derive(Debug, Clone, Deserialize)]

@@ -115,7 +115,10 @@ async fn without_the_secret_nothing_is_counted() {
     let ex = start(SECURED).await;
     let (status, body) = ex.push("/ingest/cf", batch(), &[]).await;
     assert_eq!(status, 401);
-    assert!(body.contains("X-Logpush-Secret"), "{body}");
+    // The error shape every edgewatch service answers with.
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["status"], "error");
+    assert!(body["error"].as_str().unwrap().contains("X-Logpush-Secret"), "{body}");
     let (status, _) = ex.push("/ingest/cf", batch(), &[("X-Logpush-Secret", "s3cres")]).await;
     assert_eq!(status, 401);
     assert_eq!(ex.sample(r#"edgewatch_exporter_batches_total{input="cf",result="unauthorized"}"#).await, 2);

@@ -48,6 +48,9 @@ async fn without_the_token_nothing_is_taken() {
     let r = start("webhook-auth").await;
     let (status, body) = r.post(&notification("firing", "aaaa000000000001"), None).await;
     assert_eq!(status, 401, "{body}");
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["status"], "error");
+    assert!(body["error"].as_str().unwrap().contains("bearer token"), "{body}");
     let (status, _) = r.post(&notification("firing", "aaaa000000000001"), Some("s3cret-tokem")).await;
     assert_eq!(status, 401);
     let metrics = r.metrics().await;
