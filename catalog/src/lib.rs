@@ -58,7 +58,7 @@ use report::{Report, SourceFile, Sources};
 /// A catalog that loaded, with the warnings it raised.
 #[derive(Debug)]
 pub struct Loaded {
-    /// The catalog.
+    /// The catalog, valid: errors stop a load.
     pub catalog: Catalog,
     /// Findings that do not stop the catalog from working.
     pub warnings: Vec<Diagnostic>,

@@ -8,6 +8,6 @@ use std::path::PathBuf;
 pub struct OutputFile {
     /// Relative to the output folder.
     pub path: PathBuf,
-    /// Its bytes.
+    /// The whole file, as written.
     pub contents: String,
 }

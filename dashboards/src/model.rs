@@ -57,7 +57,7 @@ impl Dashboard {
         &self.uid
     }
 
-    /// Its title.
+    /// The title Grafana shows (and searches).
     pub fn title(&self) -> &str {
         &self.title
     }

@@ -74,9 +74,9 @@ pub enum BuildError {
     /// A push input's secret could not be read.
     #[error("push input `{input}`: {source}")]
     Secret {
-        /// The input.
+        /// The push input's `name`.
         input: String,
-        /// Why.
+        /// What resolving the reference said (never the secret itself).
         #[source]
         source: SecretError,
     },
@@ -89,7 +89,7 @@ pub enum BuildError {
         probe: String,
         /// The header whose value is the secret.
         header: String,
-        /// Why.
+        /// What resolving the reference said (never the secret itself).
         #[source]
         source: SecretError,
     },
@@ -106,7 +106,7 @@ pub enum BuildError {
     /// `probes.ca_file` cannot be used.
     #[error("probes.ca_file `{}`: {message}", path.display())]
     ProbeCaFile {
-        /// The file.
+        /// The CA bundle as configured.
         path: std::path::PathBuf,
         /// What is wrong.
         message: String,

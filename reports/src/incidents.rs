@@ -1,7 +1,8 @@
 //! Where a report's incidents come from: an [`IncidentSource`]. The
-//! receiver's store will be one (its store API is being reshaped; the
-//! store-backed source lands after it); until then `edgewatch report` uses
-//! [`NoIncidents`], and the report says incidents are not connected.
+//! command implements it over the receiver's store (`--receiver-store`,
+//! `src/cmd/store_incidents.rs`), so this crate and the receiver do not
+//! depend on each other; without a store it passes [`NoIncidents`], and
+//! the report says incidents are not connected.
 //!
 //! The report computes what an incident cost from Prometheus, over the
 //! incident's own `[start, end]`, so a source only lists what happened.
@@ -26,7 +27,7 @@ pub enum Severity {
 }
 
 impl Severity {
-    /// The word.
+    /// The severity as the catalog and the alerts' labels write it.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Page => "page",
@@ -115,7 +116,7 @@ pub struct RemediationNote {
 #[derive(Debug, thiserror::Error)]
 #[error("cannot list incidents from {source_name}: {message}")]
 pub struct IncidentError {
-    /// The source.
+    /// The source, as its `name()` says (`receiver store /var/lib/…`).
     pub source_name: String,
     /// What went wrong.
     pub message: String,

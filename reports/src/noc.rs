@@ -124,7 +124,7 @@ pub struct Row {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RowSlo {
-    /// Its name.
+    /// The SLO's name in the catalog (`availability`, `latency`).
     pub name: String,
     /// Objective, percent.
     pub objective: f64,

@@ -44,9 +44,9 @@ impl Format {
 #[derive(Debug, thiserror::Error)]
 #[error("cannot write {}: {source}", path.display())]
 pub struct OutputError {
-    /// The file.
+    /// The report file (or its temporary sibling) being written.
     pub path: PathBuf,
-    /// Why.
+    /// The file system's error.
     #[source]
     pub source: std::io::Error,
 }

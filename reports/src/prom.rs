@@ -18,22 +18,22 @@ pub enum PromError {
     /// No connection, or no answer in time.
     #[error("Prometheus at {url} is unreachable: {source}")]
     Unreachable {
-        /// Where.
+        /// The Prometheus URL, its password masked.
         url: String,
-        /// Why.
+        /// The HTTP client's error.
         #[source]
         source: reqwest::Error,
     },
     /// An answer that is not the API's success.
     #[error("Prometheus at {url} answered {status}: {message} (query: {query})")]
     Answer {
-        /// Where.
+        /// The Prometheus URL, its password masked.
         url: String,
         /// The HTTP status.
         status: u16,
         /// The API's `errorType: error`, or the start of the body.
         message: String,
-        /// The query.
+        /// The query sent, cut to 300 characters.
         query: String,
     },
 }
@@ -41,26 +41,49 @@ pub enum PromError {
 /// One series of an instant query's result.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
-    /// Its labels.
+    /// The series' labels (`__name__` included when the query kept it).
     pub labels: BTreeMap<String, String>,
-    /// Its value.
+    /// The value at the query's time, possibly NaN or infinite.
     pub value: f64,
 }
 
 /// One series of a range query's result.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
-    /// Its labels.
+    /// The series' labels (`__name__` included when the query kept it).
     pub labels: BTreeMap<String, String>,
     /// `(unix milliseconds, value)` at each step that had a value.
     pub values: Vec<(i64, f64)>,
 }
 
 /// A Prometheus HTTP API endpoint.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Prometheus {
     base: url::Url,
+    /// `base` with any password masked: what messages show.
+    shown: String,
     client: reqwest::Client,
+}
+
+impl std::fmt::Debug for Prometheus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prometheus").field("url", &self.shown).finish_non_exhaustive()
+    }
+}
+
+/// `url` with the password of its user info masked, so that messages
+/// never hold it (textual, so a URL that does not parse is masked too).
+fn mask_password(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        // Not a URL as Prometheus's are written: keep nothing before an `@`.
+        return url.rfind('@').map_or_else(|| url.to_owned(), |at| format!("***{}", &url[at..]));
+    };
+    let authority_end = url[scheme_end..].find(['/', '?', '#']).map_or(url.len(), |i| scheme_end + i);
+    let Some(at) = url[scheme_end..authority_end].rfind('@').map(|i| scheme_end + i) else { return url.to_owned() };
+    match url[scheme_end..at].find(':') {
+        Some(colon) => format!("{}:***{}", &url[..scheme_end + colon], &url[at..]),
+        None => url.to_owned(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -111,9 +134,10 @@ fn parse_value(s: &str) -> f64 {
 impl Prometheus {
     /// A client of the API under `url`; each request may take `timeout`.
     pub fn new(url: &str, timeout: Duration) -> Result<Self, PromError> {
-        let mut base = url::Url::parse(url).map_err(|_| PromError::Url(url.to_owned()))?;
+        let shown = mask_password(url);
+        let mut base = url::Url::parse(url).map_err(|_| PromError::Url(shown.clone()))?;
         if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
-            return Err(PromError::Url(url.to_owned()));
+            return Err(PromError::Url(shown));
         }
         if !base.path().ends_with('/') {
             let path = format!("{}/", base.path());
@@ -125,34 +149,37 @@ impl Prometheus {
             .connect_timeout(Duration::from_secs(5))
             .user_agent(concat!("edgewatch-report/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|source| PromError::Unreachable { url: url.to_owned(), source })?;
-        Ok(Self { base, client })
+            .map_err(|source| PromError::Unreachable { url: shown.clone(), source })?;
+        let shown = mask_password(base.as_str());
+        Ok(Self { base, shown, client })
     }
 
-    /// The base URL, for messages.
+    /// The base URL, for messages: any password masked.
     pub fn url(&self) -> &str {
-        self.base.as_str()
+        &self.shown
     }
 
     async fn call(&self, path: &str, form: &[(&str, String)]) -> Result<Data, PromError> {
         let query = form.first().map(|(_, q)| q.clone()).unwrap_or_default();
-        let url = self.base.join(path).map_err(|_| PromError::Url(self.base.to_string()))?;
+        let url = self.base.join(path).map_err(|_| PromError::Url(self.shown.clone()))?;
         let answer = self
             .client
             .post(url)
             .form(form)
             .send()
             .await
-            .map_err(|source| PromError::Unreachable { url: self.base.to_string(), source })?;
+            .map_err(|source| PromError::Unreachable { url: self.shown.clone(), source: source.without_url() })?;
         let status = answer.status();
-        let body =
-            answer.bytes().await.map_err(|source| PromError::Unreachable { url: self.base.to_string(), source })?;
+        let body = answer
+            .bytes()
+            .await
+            .map_err(|source| PromError::Unreachable { url: self.shown.clone(), source: source.without_url() })?;
         let short = |q: &str| match q.char_indices().nth(300) {
             Some((cut, _)) => format!("{}…", &q[..cut]),
             None => q.to_owned(),
         };
         let fail = |message: String| PromError::Answer {
-            url: self.base.to_string(),
+            url: self.shown.clone(),
             status: status.as_u16(),
             message,
             query: short(&query),
@@ -179,7 +206,7 @@ impl Prometheus {
         let data =
             self.call("api/v1/query", &[("query", query.to_owned()), ("time", api_time(at.as_millisecond()))]).await?;
         let bad = |what: &str| PromError::Answer {
-            url: self.base.to_string(),
+            url: self.shown.clone(),
             status: 200,
             message: format!("unexpected result: {what}"),
             query: query.to_owned(),
@@ -213,7 +240,7 @@ impl Prometheus {
         ];
         let data = self.call("api/v1/query_range", &form).await?;
         let items: Vec<MatrixItem> = serde_json::from_value(data.result).map_err(|e| PromError::Answer {
-            url: self.base.to_string(),
+            url: self.shown.clone(),
             status: 200,
             message: format!("unexpected result: {e}"),
             query: query.to_owned(),
@@ -245,5 +272,17 @@ mod tests {
         assert!(matches!(Prometheus::new("localhost:9090", Duration::from_secs(1)), Err(PromError::Url(_))));
         let p = Prometheus::new("http://mimir.example/prometheus", Duration::from_secs(1)).unwrap();
         assert_eq!(p.base.join("api/v1/query").unwrap().as_str(), "http://mimir.example/prometheus/api/v1/query");
+    }
+
+    #[test]
+    fn passwords_in_the_url_never_show() {
+        let p = Prometheus::new("https://noc:s3cret@prom.example:9090/", Duration::from_secs(1)).unwrap();
+        assert_eq!(p.url(), "https://noc:***@prom.example:9090/");
+        assert!(!format!("{p:?}").contains("s3cret"), "{p:?}");
+        let Err(e) = Prometheus::new("htp:/noc:s3cret@prom", Duration::from_secs(1)) else { panic!("a bad URL") };
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+        assert_eq!(mask_password("http://noc:s3cret@prom/a@b"), "http://noc:***@prom/a@b");
+        assert_eq!(mask_password("http://noc@prom"), "http://noc@prom");
+        assert_eq!(mask_password("http://prom:9090/x:y@z"), "http://prom:9090/x:y@z");
     }
 }

@@ -39,7 +39,7 @@ pub enum UpError {
         "cannot listen on {address}: {source}; pick another with its --…listen-address flag (port 0 picks a free one)"
     )]
     Listen {
-        /// The address.
+        /// The address as given (flag or default).
         address: String,
         source: std::io::Error,
     },
@@ -64,13 +64,13 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> UpError + '_ {
 /// Where each part listens (port 0 picks a free one).
 #[derive(Debug, Clone)]
 pub struct Listen {
-    /// The exporter.
+    /// The exporter's `--exporter.listen-address`.
     pub exporter: SocketAddr,
-    /// The receiver.
+    /// The receiver's `--receiver.listen-address`.
     pub receiver: SocketAddr,
-    /// Prometheus.
+    /// `--prometheus.listen-address`: Prometheus's `--web.listen-address`.
     pub prometheus: SocketAddr,
-    /// Alertmanager.
+    /// `--alertmanager.listen-address`: Alertmanager's `--web.listen-address`.
     pub alertmanager: SocketAddr,
 }
 

@@ -57,7 +57,7 @@ fn escape(s: &str) -> String {
 }
 
 impl Landing {
-    /// The page.
+    /// The page as HTML, every text in it escaped.
     pub fn html(&self) -> String {
         let (name, description, version) = (escape(self.name), escape(self.description), escape(self.version));
         let mut rows = String::new();

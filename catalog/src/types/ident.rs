@@ -18,7 +18,7 @@ use crate::yaml::{Anchor, Value};
 pub struct Slug(pub(crate) String);
 
 impl Slug {
-    /// The identifier.
+    /// The id as written, already checked to be a slug.
     pub fn as_str(&self) -> &str {
         &self.0
     }
