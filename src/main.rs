@@ -57,6 +57,10 @@ enum Command {
     /// objectives, error budgets, traffic, latency, probes, security,
     /// incidents) from Prometheus, as HTML, Markdown or JSON.
     Report(Box<cmd::report::Args>),
+    /// The receiver's incidents (`list`, `show`), and notes on them
+    /// (`note ID --remediation TEXT`): shown in reports, commented on the
+    /// Jira issue.
+    Incidents(Box<cmd::incidents::Args>),
 }
 
 /// Output format of `check`.
@@ -96,6 +100,7 @@ fn main() -> ExitCode {
         Command::Receiver(args) => cmd::receiver::run(&args),
         Command::Up(args) => cmd::up::run(&args),
         Command::Report(args) => cmd::report::run(&args),
+        Command::Incidents(args) => cmd::incidents::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -431,3 +431,183 @@ fn report_writes_every_format_for_every_customer() {
     assert!(noc.join("noc-review-2026-11.json").is_file());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Remediation recorded where the work happens reaches the customer's
+/// report: a receiver process takes a resolved outage of `shop`;
+/// `edgewatch incidents list` shows it, `note --remediation` records what
+/// was done (the log destination gets it as a `note` action), `show` has
+/// it with who and when, and `edgewatch report --receiver-store` lists it
+/// under the incident.
+#[test]
+fn a_remediation_note_is_listed_shown_and_reported() {
+    use edgewatch_test_kit::free_port;
+    use jiff::{Timestamp, ToSpan as _};
+
+    let dir = edgewatch_test_kit::scratch_dir("cli-incidents");
+    let catalog = dir.join("catalog.yaml");
+    std::fs::write(
+        &catalog,
+        format!(
+            "destinations:\n  audit: {{log: {{path: '{}'}}}}\ncustomers:\n  - id: shop\n    hosts: [shop.example]\n    slos:\n      availability: {{objective: 99.9, errors: [5xx]}}\n    alerting:\n      routes: [{{to: [audit]}}]\n",
+            dir.join("actions.jsonl").display()
+        ),
+    )
+    .unwrap();
+    let config = dir.join("receiver.yml");
+    std::fs::write(&config, format!("data_dir: '{}'\nauth: {{bearer_token: 'env:T'}}\n", dir.join("data").display()))
+        .unwrap();
+    let (catalog, config) = (catalog.to_str().unwrap(), config.to_str().unwrap());
+    let port = free_port();
+    let receiver = Command::new(env!("CARGO_BIN_EXE_edgewatch"))
+        .args(["receiver", "--catalog", catalog, "--config", config])
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .env("T", "s3cret")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let receiver = Killed(receiver);
+
+    // Two days ago, 30 minutes of a fast burn.
+    let start = Timestamp::now() - 48.hours();
+    let end = start + 30.minutes();
+    let notification = |status: &str, ends: Timestamp| {
+        format!(
+            r#"{{"version":"4","groupKey":"g","status":"{status}","receiver":"edgewatch","externalURL":"http://am","alerts":[{{"status":"{status}","labels":{{"alertname":"EdgewatchErrorBudgetBurnFast","customer":"shop","slo":"availability","severity":"page"}},"annotations":{{}},"startsAt":"{start}","endsAt":"{ends}","fingerprint":"aaaa000000000001"}}]}}"#
+        )
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let client = edgewatch_test_kit::http_client();
+        let url = format!("http://127.0.0.1:{port}/api/v1/alertmanager");
+        for (status, ends) in [("firing", end + 1.hour()), ("resolved", end)] {
+            let body = notification(status, ends);
+            let mut tries = 0;
+            loop {
+                match client.post(&url).bearer_auth("s3cret").body(body.clone()).send().await {
+                    Ok(answer) => break assert_eq!(answer.status(), 200),
+                    Err(e) if tries > 100 => panic!("the receiver did not answer: {e}"),
+                    Err(_) => tries += 1,
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    });
+
+    let list = edgewatch(&["incidents", "list", "--config", config]);
+    assert_eq!(list.status.code(), Some(0), "{}", text(&list.stderr));
+    let listed = text(&list.stdout);
+    assert!(listed.starts_with("1\t"), "{listed}");
+    assert!(listed.contains("resolved after 30m\tpage\tshop\tEdgewatchErrorBudgetBurnFast (availability)"), "{listed}");
+    assert!(listed.ends_with("0 note(s)\n1 incident(s), 0 firing\n"), "{listed}");
+
+    let note = edgewatch(&[
+        "incidents",
+        "note",
+        "1",
+        "--remediation",
+        "Rolled back the origin's deploy 4711.",
+        "--author",
+        "alice",
+        "--config",
+        config,
+    ]);
+    assert_eq!(note.status.code(), Some(0), "{}", text(&note.stderr));
+    assert!(
+        text(&note.stdout).starts_with("remediation 1 recorded on incident 1 by alice; 1 destination(s)"),
+        "{}",
+        text(&note.stdout)
+    );
+    let missing = edgewatch(&["incidents", "note", "7", "--remediation", "x", "--author", "a", "--config", config]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(text(&missing.stderr).contains("no incident 7"), "{}", text(&missing.stderr));
+    let empty = edgewatch(&["incidents", "note", "1", "--remediation", " ", "--author", "a", "--config", config]);
+    assert_eq!(empty.status.code(), Some(2));
+    assert!(text(&empty.stderr).contains("the text must hold 1 to"), "{}", text(&empty.stderr));
+
+    let show = text(&edgewatch(&["incidents", "show", "1", "--config", config]).stdout);
+    assert!(
+        show.contains("[remediation] ") && show.contains(", alice:\n      Rolled back the origin's deploy 4711.\n"),
+        "{show}"
+    );
+    // The running receiver delivers the note to the audit log.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let audit = loop {
+        let audit = std::fs::read_to_string(dir.join("actions.jsonl")).unwrap_or_default();
+        if audit.contains(r#""action":"note""#) || std::time::Instant::now() > deadline {
+            break audit;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    drop(receiver);
+    assert!(audit.contains("Remediation recorded by alice at ") && audit.contains("deploy 4711"), "{audit}");
+
+    // The report of the days around it lists the note under the incident.
+    let day = |t: Timestamp| t.to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
+    let md = shop_report(&dir, catalog, &day(start - 24.hours()), &day(Timestamp::now() - 24.hours()));
+    assert!(
+        md.contains("remediation:") && md.contains("alice") && md.contains("Rolled back the origin's deploy 4711."),
+        "{md}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `shop`'s Markdown report from `from` to `to` (dates), with the receiver
+/// store in `dir/data`, against an empty Prometheus.
+fn shop_report(dir: &std::path::Path, catalog: &str, from: &str, to: &str) -> String {
+    use edgewatch_test_kit::{free_port, tool};
+    let prometheus_port = free_port();
+    std::fs::write(dir.join("prometheus.yml"), "global: {scrape_interval: 1m}\n").unwrap();
+    let prometheus = Command::new(tool("prometheus", "prometheus"))
+        .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
+        .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{prometheus_port}"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let prometheus = Killed(prometheus);
+    let out = dir.join("reports");
+    let prometheus_url = format!("http://127.0.0.1:{prometheus_port}");
+    let store = dir.join("data");
+    let args = [
+        "report",
+        "--catalog",
+        catalog,
+        "--prometheus",
+        &prometheus_url,
+        "--receiver-store",
+        store.to_str().unwrap(),
+        "--customer",
+        "shop",
+        "--from",
+        from,
+        "--to",
+        to,
+        "--format",
+        "md",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let run = loop {
+        let run = edgewatch(&args);
+        if run.status.success() || std::time::Instant::now() > deadline {
+            break run;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    drop(prometheus);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let md =
+        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|x| x == "md"));
+    std::fs::read_to_string(md.unwrap()).unwrap()
+}
+
+/// A child process killed when the test ends, passed or not.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -14,9 +14,9 @@ use edgewatch_catalog::model::Destination;
 use edgewatch_catalog::names::Severity as CatalogSeverity;
 use edgewatch_reports::IncidentSource;
 use edgewatch_reports::incidents::{
-    BoxFuture, Incident, IncidentAlert, IncidentError, IncidentLink, LinkKind, Severity,
+    BoxFuture, Incident, IncidentAlert, IncidentError, IncidentLink, LinkKind, RemediationNote, Severity,
 };
-use edgewatch_webhook_receiver::{History, IncidentRecord, StoreError};
+use edgewatch_webhook_receiver::{History, IncidentRecord, NoteKind, StoreError};
 use jiff::Timestamp;
 
 /// What a destination's references are.
@@ -113,7 +113,14 @@ impl StoreIncidents {
             },
             alerts,
             links,
-            remediation: Vec::new(),
+            remediation: r
+                .notes
+                .iter()
+                .filter(|n| n.kind == NoteKind::Remediation)
+                .map(|n| {
+                    Ok(RemediationNote { at: time(n.created_at)?, author: n.author.clone(), text: n.text.clone() })
+                })
+                .collect::<Result<_, String>>()?,
             ticketed: r.ticketed_at.map(time).transpose()?,
             reopened: r.reopened,
         })
@@ -143,7 +150,7 @@ impl IncidentSource for StoreIncidents {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use edgewatch_webhook_receiver::{AlertRecord, ExternalRef};
+    use edgewatch_webhook_receiver::{AlertRecord, ExternalRef, Note};
 
     use super::*;
 
@@ -184,6 +191,24 @@ mod tests {
             ],
             ticketed_at: Some(ms("2026-11-21T08:00:02Z")),
             reopened: 1,
+            notes: vec![
+                Note {
+                    id: 1,
+                    incident_id: 7,
+                    kind: NoteKind::Comment,
+                    author: "bob".to_owned(),
+                    text: "Customer called.".to_owned(),
+                    created_at: ms("2026-11-21T08:10:00Z"),
+                },
+                Note {
+                    id: 2,
+                    incident_id: 7,
+                    kind: NoteKind::Remediation,
+                    author: "alice".to_owned(),
+                    text: "Rolled back.".to_owned(),
+                    created_at: ms("2026-11-21T08:40:00Z"),
+                },
+            ],
         };
         let i = source.incident(&record).unwrap();
         assert_eq!(i.id, "7");
@@ -193,6 +218,9 @@ mod tests {
         assert_eq!(i.alerts[0].end, Some(at("2026-11-21T08:30:00Z")));
         assert_eq!(i.ticketed, Some(at("2026-11-21T08:00:02Z")));
         assert_eq!(i.reopened, 1);
+        // Only remediation reaches the report.
+        let done: Vec<_> = i.remediation.iter().map(|n| (n.at, n.author.as_str(), n.text.as_str())).collect();
+        assert_eq!(done, [(at("2026-11-21T08:40:00Z"), "alice", "Rolled back.")]);
         let links: Vec<_> = i.links.iter().map(|l| (l.kind, l.title.as_str(), l.url.as_str())).collect();
         assert_eq!(
             links,

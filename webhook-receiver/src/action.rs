@@ -1,5 +1,5 @@
 //! What the receiver asks a destination to do: an incident changed (opened,
-//! updated, resolved, reopened). Each outbox row keeps the incident as it
+//! updated, resolved, reopened), or an analyst noted something on it. Each outbox row keeps the incident as it
 //! stood when the action was decided, so a retry or a replay acts on that;
 //! the text for people is rendered at each attempt, with the live values of
 //! that moment.
@@ -22,6 +22,9 @@ pub enum ActionKind {
     Resolve,
     /// It fired again within the reopen window: the same issue and page.
     Reopen,
+    /// An analyst recorded a note (remediation) on it: a comment on the
+    /// issue; nothing for a page.
+    Note,
 }
 
 impl ActionKind {
@@ -32,6 +35,7 @@ impl ActionKind {
             Self::Update => "update",
             Self::Resolve => "resolve",
             Self::Reopen => "reopen",
+            Self::Note => "note",
         }
     }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use edgewatch_catalog::Catalog;
 use tokio::sync::{Notify, Semaphore, watch};
 
-use crate::action::Delivery;
+use crate::action::{ActionKind, Delivery};
 use crate::config::Config;
 use crate::dest::{DeliveryError, Destination, Outcome};
 use crate::live::Prometheus;
@@ -319,8 +319,14 @@ async fn attempt(d: &Deliverer, p: &Pending) -> Result<Outcome, DeliveryError> {
         }
         None => BTreeMap::new(),
     };
-    let message = crate::text::message(&d.templates, &d.catalog, &p.incident, p.kind, &d.bases, &live)
+    let mut message = crate::text::message(&d.templates, &d.catalog, &p.incident, p.kind, &d.bases, &live)
         .map_err(|e| DeliveryError::Permanent { reason: e.to_string() })?;
+    if p.kind == ActionKind::Note {
+        let note = p.note.as_ref().ok_or_else(|| DeliveryError::Permanent {
+            reason: "a note action without its note (a store written by hand?)".to_owned(),
+        })?;
+        message.comment = crate::text::note_comment(note);
+    }
     let customer = p.incident.customer.as_deref().and_then(|id| d.catalog.customer(id));
     let delivery = Delivery {
         kind: p.kind,

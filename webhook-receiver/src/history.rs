@@ -9,15 +9,20 @@ use edgewatch_catalog::names::Severity;
 use rusqlite::{Connection, OpenFlags, params};
 
 use crate::action::{Incident, Status};
-use crate::store::StoreError;
-use crate::store::sqlite::SCHEMA_VERSION;
+use crate::store::sqlite::{SCHEMA_VERSION, notes_of};
+use crate::store::{Note, StoreError};
 use crate::time::parse_rfc3339;
 
 /// A receiver's incidents, read only.
 #[derive(Debug)]
 pub struct History {
     conn: Connection,
+    /// The store's schema version: notes exist from version 4.
+    version: i64,
 }
+
+/// The schema version that added notes.
+const NOTES_SINCE: i64 = 4;
 
 /// One incident as the store recorded it. Times are unix milliseconds.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -50,6 +55,8 @@ pub struct IncidentRecord {
     /// How often it reopened within the reopen window (the most `reopen`
     /// actions any destination got; 0 when unknown, as once pruned).
     pub reopened: u32,
+    /// What analysts recorded on it, oldest first.
+    pub notes: Vec<Note>,
 }
 
 /// An alert of an incident.
@@ -99,7 +106,22 @@ impl History {
                 message: format!("{} is not a receiver store (schema version {version})", path.display()),
             });
         }
-        Ok(Self { conn })
+        Ok(Self { conn, version })
+    }
+
+    /// Incident `id`, or `None` when the store has none of that id.
+    pub fn incident(&self, id: i64) -> Result<Option<IncidentRecord>, StoreError> {
+        let mut stmt = self.conn.prepare_cached("SELECT id, resolved_at, state FROM incidents WHERE id = ?1")?;
+        let mut rows = stmt.query_map(params![id], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Option<i64>>(1)?, r.get::<_, String>(2)?))
+        })?;
+        match rows.next() {
+            Some(row) => {
+                let (id, resolved_col, state) = row?;
+                Ok(Some(self.record(id, resolved_col, &state)?))
+            }
+            None => Ok(None),
+        }
     }
 
     /// The incidents that overlap `[from_ms, to_ms)`, of `customer` (or
@@ -122,61 +144,68 @@ impl History {
         let mut out = Vec::new();
         for row in rows {
             let (id, resolved_col, state) = row?;
-            let incident: Incident = serde_json::from_str(&state)
-                .map_err(|e| StoreError::Decode { what: "incident", message: e.to_string() })?;
-            let started_at = parse_rfc3339(&incident.started_at).unwrap_or(0);
-            let resolved_at = match incident.status {
-                Status::Firing => None,
-                Status::Resolved => incident.resolved_at.as_deref().and_then(parse_rfc3339).or(resolved_col),
-            };
-            if started_at >= to_ms || resolved_at.is_some_and(|end| end < from_ms) {
+            let record = self.record(id, resolved_col, &state)?;
+            if record.started_at >= to_ms || record.resolved_at.is_some_and(|end| end < from_ms) {
                 continue;
             }
-            let alerts = incident
-                .alerts
-                .iter()
-                .map(|a| AlertRecord {
-                    name: a.labels.get("alertname").cloned().unwrap_or_default(),
-                    slo: a.labels.get("slo").cloned(),
-                    started_at: parse_rfc3339(&a.starts_at).unwrap_or(started_at),
-                    ended_at: match a.status {
-                        Status::Firing => None,
-                        Status::Resolved => a.ends_at.as_deref().and_then(parse_rfc3339),
-                    },
-                })
-                .collect();
-            // `Page` orders first: the most urgent is the least.
-            let severity = incident
-                .alerts
-                .iter()
-                .filter_map(|a| a.labels.get("severity")?.parse::<Severity>().ok())
-                .chain(incident.severity)
-                .min();
-            out.push(IncidentRecord {
-                id,
-                key: incident.key,
-                customer: incident.customer,
-                alertname: incident.alertname,
-                severity,
-                slo: incident.slo,
-                started_at,
-                resolved_at,
-                alerts,
-                externals: self.externals(id)?,
-                ticketed_at: self.conn.query_row(
-                    "SELECT MIN(done_at) FROM outbox WHERE incident_id = ?1 AND kind = 'open' AND status = 'delivered'",
-                    params![id],
-                    |r| r.get(0),
-                )?,
-                reopened: self.conn.query_row(
-                    "SELECT COALESCE(MAX(n), 0) FROM
-                     (SELECT COUNT(*) AS n FROM outbox WHERE incident_id = ?1 AND kind = 'reopen' GROUP BY destination)",
-                    params![id],
-                    |r| r.get(0),
-                )?,
-            });
+            out.push(record);
         }
         Ok(out)
+    }
+
+    /// The record of one incident row.
+    fn record(&self, id: i64, resolved_col: Option<i64>, state: &str) -> Result<IncidentRecord, StoreError> {
+        let incident: Incident =
+            serde_json::from_str(state).map_err(|e| StoreError::Decode { what: "incident", message: e.to_string() })?;
+        let started_at = parse_rfc3339(&incident.started_at).unwrap_or(0);
+        let resolved_at = match incident.status {
+            Status::Firing => None,
+            Status::Resolved => incident.resolved_at.as_deref().and_then(parse_rfc3339).or(resolved_col),
+        };
+        let alerts = incident
+            .alerts
+            .iter()
+            .map(|a| AlertRecord {
+                name: a.labels.get("alertname").cloned().unwrap_or_default(),
+                slo: a.labels.get("slo").cloned(),
+                started_at: parse_rfc3339(&a.starts_at).unwrap_or(started_at),
+                ended_at: match a.status {
+                    Status::Firing => None,
+                    Status::Resolved => a.ends_at.as_deref().and_then(parse_rfc3339),
+                },
+            })
+            .collect();
+        // `Page` orders first: the most urgent is the least.
+        let severity = incident
+            .alerts
+            .iter()
+            .filter_map(|a| a.labels.get("severity")?.parse::<Severity>().ok())
+            .chain(incident.severity)
+            .min();
+        Ok(IncidentRecord {
+            id,
+            key: incident.key,
+            customer: incident.customer,
+            alertname: incident.alertname,
+            severity,
+            slo: incident.slo,
+            started_at,
+            resolved_at,
+            alerts,
+            externals: self.externals(id)?,
+            ticketed_at: self.conn.query_row(
+                "SELECT MIN(done_at) FROM outbox WHERE incident_id = ?1 AND kind = 'open' AND status = 'delivered'",
+                params![id],
+                |r| r.get(0),
+            )?,
+            reopened: self.conn.query_row(
+                "SELECT COALESCE(MAX(n), 0) FROM
+                 (SELECT COUNT(*) AS n FROM outbox WHERE incident_id = ?1 AND kind = 'reopen' GROUP BY destination)",
+                params![id],
+                |r| r.get(0),
+            )?,
+            notes: if self.version >= NOTES_SINCE { notes_of(&self.conn, id)? } else { Vec::new() },
+        })
     }
 
     fn externals(&self, id: i64) -> Result<Vec<ExternalRef>, StoreError> {

@@ -24,7 +24,7 @@ use crate::incident::groups;
 use crate::metrics::Metrics;
 use crate::payload::PayloadError;
 use crate::policy::CatalogPolicy;
-use crate::store::{Accepted, Inbound, Store};
+use crate::store::{Accepted, Inbound, NewNote, NoteKind, Store, StoreError};
 use crate::time::now_ms;
 
 /// What the endpoints work with: how a webhook is checked and read, the
@@ -55,6 +55,13 @@ impl Intake {
 /// The webhook's path.
 pub const WEBHOOK_PATH: &str = "/api/v1/alertmanager";
 
+/// Where analysts record notes on an incident (`{id}`: the store's id, as
+/// `edgewatch incidents list` shows it).
+pub const NOTES_PATH: &str = "/api/v1/incidents/{id}/notes";
+
+/// The longest note body taken.
+const NOTE_BODY_LIMIT: u64 = 64 * 1024;
+
 /// The landing page: what the receiver is and where its endpoints are.
 fn landing() -> edgewatch_web::Landing {
     use edgewatch_web::Endpoint;
@@ -64,6 +71,10 @@ fn landing() -> edgewatch_web::Landing {
         version: env!("CARGO_PKG_VERSION"),
         endpoints: vec![
             Endpoint::post(WEBHOOK_PATH, "Alertmanager's webhook (version 4 notifications)"),
+            Endpoint::post(
+                NOTES_PATH,
+                "a note on an incident: {\"kind\":\"remediation\",\"author\":…,\"text\":…} (the bearer token)",
+            ),
             Endpoint::get("/metrics", "the receiver's own metrics (OpenMetrics)"),
             Endpoint::get("/-/healthy", "200 while the process runs"),
             Endpoint::get("/-/ready", "200 while the store can commit; 503 otherwise and while stopping"),
@@ -75,6 +86,7 @@ pub(crate) fn router(intake: Arc<Intake>) -> Router {
     Router::new()
         .route("/", landing().route())
         .route(WEBHOOK_PATH, post(webhook))
+        .route(NOTES_PATH, post(note))
         .route("/metrics", get(metrics))
         .route("/-/healthy", get(|| async { "Healthy.\n" }))
         .route("/-/ready", get(ready))
@@ -195,6 +207,98 @@ async fn webhook(State(intake): State<Arc<Intake>>, headers: HeaderMap, body: Bo
     };
     intake.metrics.ack(started.elapsed().as_secs_f64());
     answer
+}
+
+/// A note's body, as the API takes it.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoteBody {
+    #[serde(default = "remediation")]
+    kind: NoteKind,
+    author: String,
+    text: String,
+}
+
+const fn remediation() -> NoteKind {
+    NoteKind::Remediation
+}
+
+/// `POST /api/v1/incidents/{id}/notes`: records a note (201) and queues it
+/// for the incident's destinations. It needs the receiver's bearer token,
+/// and a receiver without one refuses (403): notes name people and reach
+/// tickets.
+async fn note(
+    State(intake): State<Arc<Intake>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if intake.bearer.is_none() {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "notes need the receiver's bearer token: set auth.bearer_token in receiver.yml",
+        )
+        .into_response();
+    }
+    if !authorized(&intake, &headers) {
+        return ApiError::new(StatusCode::UNAUTHORIZED, "the receiver's bearer token is required")
+            .challenge("Bearer")
+            .into_response();
+    }
+    let Ok(id) = id.parse::<i64>() else {
+        return ApiError::new(StatusCode::NOT_FOUND, format!("no incident `{id}`: ids are numbers")).into_response();
+    };
+    let bytes = match read_body(body, NOTE_BODY_LIMIT).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => {
+            return ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("a note's body is at most {NOTE_BODY_LIMIT} bytes"),
+            )
+            .into_response();
+        }
+        Err(BodyError::Unreadable(status, message)) => {
+            return ApiError::new(status, format!("the body could not be read: {message}")).into_response();
+        }
+    };
+    let parsed: NoteBody = match serde_json::from_slice(&bytes) {
+        Ok(b) => b,
+        Err(e) => {
+            return ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("expected {{\"kind\":\"remediation\"|\"comment\",\"author\":…,\"text\":…}}: {e}"),
+            )
+            .into_response();
+        }
+    };
+    let new = match NewNote::new(parsed.kind, &parsed.author, &parsed.text) {
+        Ok(n) => n,
+        Err(e) => return ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).into_response(),
+    };
+    let added = {
+        let store = Arc::clone(&intake.store);
+        tokio::task::spawn_blocking(move || store.add_note(id, &new, now_ms())).await
+    };
+    match added {
+        Ok(Ok((note, actions))) => {
+            if actions > 0 {
+                intake.wake.notify_one();
+            }
+            tracing::info!(incident = id, note = note.id, author = %note.author, kind = note.kind.as_str(), actions, "Note recorded.");
+            (StatusCode::CREATED, Json(json!({"status": "created", "note": note, "actions": actions}))).into_response()
+        }
+        Ok(Err(StoreError::NoIncident(_))) => {
+            ApiError::new(StatusCode::NOT_FOUND, format!("no incident {id} (never, or pruned)")).into_response()
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, incident = id, "cannot store a note");
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the note could not be stored; retry").into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the store task failed");
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the note could not be stored; retry").into_response()
+        }
+    }
 }
 
 async fn metrics(State(intake): State<Arc<Intake>>) -> Response {

@@ -33,6 +33,7 @@ mod http;
 mod incident;
 mod live;
 mod metrics;
+mod notes;
 mod payload;
 mod policy;
 mod store;
@@ -54,9 +55,10 @@ pub use crate::dead_letters::DeadLetters;
 pub use crate::dest::BuildError as DestinationError;
 use crate::dest::Destination;
 pub use crate::history::{AlertRecord, ExternalRef, History, IncidentRecord};
-pub use crate::http::WEBHOOK_PATH;
+pub use crate::http::{NOTES_PATH, WEBHOOK_PATH};
+pub use crate::notes::Notes;
 use crate::store::Store;
-pub use crate::store::{DeadLetter, StoreError};
+pub use crate::store::{DeadLetter, MAX_AUTHOR, MAX_NOTE, NewNote, Note, NoteError, NoteKind, StoreError};
 pub use crate::text::TextError;
 
 /// Why the receiver could not start.

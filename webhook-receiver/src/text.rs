@@ -11,6 +11,7 @@ use handlebars::Handlebars;
 use serde_json::{Value, json};
 
 use crate::action::{ActionKind, Incident, Link, Message, Status};
+use crate::store::{Note, NoteKind};
 
 /// The built-in templates, by name.
 pub(crate) const DEFAULTS: [(&str, &str); 3] = [
@@ -284,6 +285,18 @@ pub(crate) fn message(
         links,
         details,
     })
+}
+
+/// A note as a comment: what kind, who and when, then the text as written.
+pub(crate) fn note_comment(note: &Note) -> String {
+    let what = match note.kind {
+        NoteKind::Remediation => "Remediation",
+        NoteKind::Comment => "Note",
+    };
+    // `2026-12-05T10:00:00.000Z` read as `2026-12-05 10:00 UTC`.
+    let at = crate::time::rfc3339(note.created_at);
+    let (date, time) = (at.get(..10).unwrap_or_default(), at.get(11..16).unwrap_or_default());
+    format!("{what} recorded by {} at {date} {time} UTC:\n\n{}", note.author, note.text)
 }
 
 #[cfg(test)]

@@ -104,6 +104,11 @@ impl PagerDuty {
     }
 
     pub(crate) async fn deliver(&self, d: &Delivery<'_>) -> Result<Outcome, DeliveryError> {
+        if d.kind == ActionKind::Note {
+            // Events API v2 has no notes: the note is in the ticket and the
+            // store, and a page is not sent again for it.
+            return Ok(Outcome::Delivered { external: None });
+        }
         let event = Request::new(d, self.routing_key.expose(), self.severity(d.incident.severity));
         let what = format!("{}: PagerDuty {}", self.name, event.event_action);
         let body = event.into_body().map_err(|e| DeliveryError::Permanent { reason: format!("{what}: {e}") })?;

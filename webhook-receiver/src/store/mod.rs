@@ -27,6 +27,9 @@ pub enum StoreError {
     /// The connection's lock was poisoned by a panic.
     #[error("store: a previous operation panicked")]
     Poisoned,
+    /// No incident has this id (never, or pruned).
+    #[error("store: no incident {0}")]
+    NoIncident(i64),
     /// The store was written by a newer receiver: its schema is one this
     /// receiver does not know, so it neither reads nor changes it.
     #[error(
@@ -106,6 +109,83 @@ pub(crate) struct Pending {
     pub attempts: u32,
     /// What the destination answered to an earlier action of the incident.
     pub external: Option<String>,
+    /// For a `note` action, the note.
+    pub note: Option<Note>,
+}
+
+/// What an analyst records on an incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoteKind {
+    /// What was done about it: shown in reports.
+    Remediation,
+    /// Anything else worth keeping with it.
+    Comment,
+}
+
+impl NoteKind {
+    /// The name the store, the API and the CLI use.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Remediation => "remediation",
+            Self::Comment => "comment",
+        }
+    }
+}
+
+/// A note recorded on an incident: who, when, what.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Note {
+    /// The store's id.
+    pub id: i64,
+    /// The incident's id.
+    pub incident_id: i64,
+    pub kind: NoteKind,
+    /// Who recorded it (as they gave their name).
+    pub author: String,
+    pub text: String,
+    /// When it was recorded, unix milliseconds.
+    pub created_at: i64,
+}
+
+/// A note to record, checked ([`NewNote::new`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewNote {
+    kind: NoteKind,
+    author: String,
+    text: String,
+}
+
+/// Why a note cannot be recorded as given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoteError {
+    /// No author, or one too long or with control characters.
+    #[error("the author must be a name of 1 to {MAX_AUTHOR} characters without control characters")]
+    Author,
+    /// No text, or too long.
+    #[error("the text must hold 1 to {MAX_NOTE} characters")]
+    Text,
+}
+
+/// The longest author name.
+pub const MAX_AUTHOR: usize = 200;
+/// The longest note: well under Jira's 32,767-character comment.
+pub const MAX_NOTE: usize = 10_000;
+
+impl NewNote {
+    /// A note by `author` (trimmed), `text` kept as written (trailing
+    /// blanks dropped).
+    pub fn new(kind: NoteKind, author: &str, text: &str) -> Result<Self, NoteError> {
+        let author = author.trim();
+        if author.is_empty() || author.chars().count() > MAX_AUTHOR || author.chars().any(char::is_control) {
+            return Err(NoteError::Author);
+        }
+        let text = text.trim_end();
+        if text.trim().is_empty() || text.chars().count() > MAX_NOTE {
+            return Err(NoteError::Text);
+        }
+        Ok(Self { kind, author: author.to_owned(), text: text.to_owned() })
+    }
 }
 
 /// A dead letter: an action that failed for good or ran out of retries.
@@ -199,6 +279,11 @@ pub(crate) trait Store: Send + Sync + std::fmt::Debug {
     fn prune(&self, before: i64) -> Result<Pruned, StoreError>;
     /// Outbox depth and dead letters.
     fn depth(&self) -> Result<Depth, StoreError>;
+    /// Records a note on incident `incident_id` and, in the same
+    /// transaction, queues a `note` action for every destination the
+    /// incident reached (a Jira comment), after its earlier actions there.
+    /// Returns the note and how many actions were queued.
+    fn add_note(&self, incident_id: i64, note: &NewNote, now: i64) -> Result<(Note, usize), StoreError>;
     /// Whether the store can commit: writes and commits a heartbeat, so a
     /// full disk or a lost lock shows here, not only on the next webhook.
     fn check_commit(&self, now: i64) -> Result<(), StoreError>;

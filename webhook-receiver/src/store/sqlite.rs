@@ -9,7 +9,9 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 
-use super::{Accepted, DeadLetter, Depth, Inbound, Pending, Policy, Pruned, Store, StoreError};
+use super::{
+    Accepted, DeadLetter, Depth, Inbound, NewNote, Note, NoteKind, Pending, Policy, Pruned, Store, StoreError,
+};
 use crate::action::{ActionKind, Incident, Status};
 use crate::incident;
 
@@ -64,6 +66,18 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE incidents ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX incidents_held ON incidents (id) WHERE held = 1;
     CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    // 4: notes analysts record on incidents (remediation), each delivered
+    // as a `note` action (a Jira comment) that points at it.
+    "CREATE TABLE notes (
+        id INTEGER PRIMARY KEY,
+        incident_id INTEGER NOT NULL REFERENCES incidents (id),
+        kind TEXT NOT NULL CHECK (kind IN ('remediation', 'comment')),
+        author TEXT NOT NULL,
+        text TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX notes_incident ON notes (incident_id, id);
+    ALTER TABLE outbox ADD COLUMN note_id INTEGER REFERENCES notes (id);",
 ];
 
 /// The schema version this receiver writes (`PRAGMA user_version`).
@@ -86,6 +100,25 @@ fn encode<T: serde::Serialize>(what: &'static str, value: &T) -> Result<String, 
 
 fn kind_from(text: &str) -> Result<ActionKind, StoreError> {
     decode("action kind", &format!("\"{text}\""))
+}
+
+fn note_kind_from(text: &str) -> Result<NoteKind, StoreError> {
+    decode("note kind", &format!("\"{text}\""))
+}
+
+/// The notes of incident `id`, oldest first.
+pub(crate) fn notes_of(conn: &Connection, id: i64) -> Result<Vec<Note>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT id, kind, author, text, created_at FROM notes WHERE incident_id = ?1 ORDER BY id")?;
+    let rows = stmt.query_map(params![id], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (note_id, kind, author, text, created_at) = row?;
+        out.push(Note { id: note_id, incident_id: id, kind: note_kind_from(&kind)?, author, text, created_at });
+    }
+    Ok(out)
 }
 
 impl Sqlite {
@@ -232,9 +265,11 @@ impl Store for Sqlite {
     fn due(&self, now: i64, limit: usize) -> Result<Vec<Pending>, StoreError> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
-            "SELECT o.id, o.incident_id, o.destination, o.kind, o.payload, o.attempts, e.external
+            "SELECT o.id, o.incident_id, o.destination, o.kind, o.payload, o.attempts, e.external,
+                    n.id, n.kind, n.author, n.text, n.created_at
              FROM outbox o
              LEFT JOIN externals e ON e.incident_id = o.incident_id AND e.destination = o.destination
+             LEFT JOIN notes n ON n.id = o.note_id
              WHERE o.status = 'pending' AND o.next_attempt_at <= ?1
                AND NOT EXISTS (
                  SELECT 1 FROM outbox p
@@ -252,11 +287,24 @@ impl Store for Sqlite {
                 r.get::<_, String>(4)?,
                 r.get::<_, u32>(5)?,
                 r.get::<_, Option<String>>(6)?,
+                (
+                    r.get::<_, Option<i64>>(7)?,
+                    r.get::<_, Option<String>>(8)?,
+                    r.get::<_, Option<String>>(9)?,
+                    r.get::<_, Option<String>>(10)?,
+                    r.get::<_, Option<i64>>(11)?,
+                ),
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, incident_id, destination, kind, payload, attempts, external) = row?;
+            let (id, incident_id, destination, kind, payload, attempts, external, note) = row?;
+            let note = match note {
+                (Some(note_id), Some(kind), Some(author), Some(text), Some(created_at)) => {
+                    Some(Note { id: note_id, incident_id, kind: note_kind_from(&kind)?, author, text, created_at })
+                }
+                _ => None,
+            };
             out.push(Pending {
                 id,
                 incident_id,
@@ -265,6 +313,7 @@ impl Store for Sqlite {
                 incident: decode("incident", &payload)?,
                 attempts,
                 external,
+                note,
             });
         }
         Ok(out)
@@ -362,6 +411,7 @@ impl Store for Sqlite {
         let gone = "SELECT id FROM incidents i WHERE status = 'resolved' AND resolved_at < ?1
                     AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.incident_id = i.id)";
         tx.execute(&format!("DELETE FROM externals WHERE incident_id IN ({gone})"), params![before])?;
+        tx.execute(&format!("DELETE FROM notes WHERE incident_id IN ({gone})"), params![before])?;
         let incidents = tx.execute(&format!("DELETE FROM incidents WHERE id IN ({gone})"), params![before])?;
         let notifications = tx.execute("DELETE FROM notifications WHERE received_at < ?1", params![before])?;
         tx.commit()?;
@@ -382,6 +432,41 @@ impl Store for Sqlite {
             dead: dead.unsigned_abs(),
             open_incidents: open.unsigned_abs(),
         })
+    }
+
+    fn add_note(&self, incident_id: i64, note: &NewNote, now: i64) -> Result<(Note, usize), StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let state: String = tx
+            .query_row("SELECT state FROM incidents WHERE id = ?1", params![incident_id], |r| r.get(0))
+            .optional()?
+            .ok_or(StoreError::NoIncident(incident_id))?;
+        let incident: Incident = decode("incident", &state)?;
+        tx.execute(
+            "INSERT INTO notes (incident_id, kind, author, text, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![incident_id, note.kind.as_str(), note.author, note.text, now],
+        )?;
+        let note_id = tx.last_insert_rowid();
+        // Every destination that ever received the incident (a row from
+        // before receivers kept that: where it is open now, if known).
+        let reached = incident.notified.as_ref().or(incident.engaged.as_ref()).cloned().unwrap_or_default();
+        for destination in &reached {
+            tx.execute(
+                "INSERT INTO outbox (incident_id, destination, kind, payload, next_attempt_at, created_at, note_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+                params![incident_id, destination, ActionKind::Note.as_str(), state, now, note_id],
+            )?;
+        }
+        tx.commit()?;
+        let recorded = Note {
+            id: note_id,
+            incident_id,
+            kind: note.kind,
+            author: note.author.clone(),
+            text: note.text.clone(),
+            created_at: now,
+        };
+        Ok((recorded, reached.len()))
     }
 
     fn check_commit(&self, now: i64) -> Result<(), StoreError> {
@@ -489,5 +574,49 @@ mod tests {
                 ("customer=shop".to_owned(), "jira".to_owned(), "update".to_owned())
             ]
         );
+    }
+
+    #[test]
+    fn a_note_is_queued_after_each_destinations_actions_and_pruned_with_its_incident() {
+        let store = Sqlite::with(Connection::open_in_memory().unwrap()).unwrap();
+        let policy = policy();
+        let firing = alert("aaaa000000000001", "EdgewatchProbeDown", "firing");
+        assert_eq!(store.accept(&inbound("h1", &firing), &policy).unwrap(), Accepted::New { actions: 2 });
+        let note = NewNote::new(NoteKind::Remediation, "alice", "Failed over to the second origin.").unwrap();
+        let (recorded, queued) = store.add_note(1, &note, 1_795_300_001_000).unwrap();
+        assert_eq!((recorded.id, queued), (1, 2));
+        assert!(matches!(store.add_note(2, &note, 0), Err(StoreError::NoIncident(2))));
+        let kinds: Vec<_> = outbox(&store).into_iter().map(|(_, d, k)| format!("{d}:{k}")).collect();
+        assert_eq!(kinds, ["pd:open", "jira:open", "jira:note", "pd:note"]);
+        // Per destination, the note waits for the open before it.
+        let due = store.due(i64::MAX, 10).unwrap();
+        assert_eq!(due.iter().map(|p| p.kind).collect::<Vec<_>>(), [ActionKind::Open, ActionKind::Open]);
+        for p in &due {
+            store.delivered(p.id, Some("NOC-1"), 1).unwrap();
+        }
+        let due = store.due(i64::MAX, 10).unwrap();
+        assert_eq!(due.len(), 2);
+        let carried = due[0].note.as_ref().unwrap();
+        assert_eq!((carried.author.as_str(), carried.text.as_str()), ("alice", "Failed over to the second origin."));
+        for p in &due {
+            store.delivered(p.id, None, 2).unwrap();
+        }
+        // The note's delivery kept what Jira answered to the open.
+        let conn = store.conn().unwrap();
+        let kept: i64 =
+            conn.query_row("SELECT COUNT(*) FROM externals WHERE external = 'NOC-1'", [], |r| r.get(0)).unwrap();
+        assert_eq!(kept, 2);
+        assert_eq!(notes_of(&conn, 1).unwrap(), vec![recorded]);
+        drop(conn);
+        // Resolved and delivered long ago: pruning takes the notes along
+        // (no foreign key is left dangling).
+        let ended = alert("aaaa000000000001", "EdgewatchProbeDown", "resolved");
+        store.accept(&inbound("h2", &ended), &policy).unwrap();
+        for p in store.due(i64::MAX, 10).unwrap() {
+            store.delivered(p.id, None, 3).unwrap();
+        }
+        let pruned = store.prune(i64::MAX).unwrap();
+        assert_eq!(pruned.incidents, 1);
+        assert!(notes_of(&store.conn().unwrap(), 1).unwrap().is_empty());
     }
 }

@@ -255,3 +255,105 @@ async fn the_history_lists_the_incidents_with_their_tickets_while_the_receiver_r
     assert!(e.to_string().contains("newer edgewatch"), "{e}");
     assert!(matches!(edgewatch_webhook_receiver::DeadLetters::open(&newer), Err(StoreError::Newer { .. })));
 }
+
+/// An analyst's remediation note, through the authenticated endpoint and
+/// through the store handle `edgewatch incidents note` uses: each becomes
+/// one comment on the Jira issue (who, when, what), PagerDuty gets no
+/// event for it, and the store's history shows the notes in order (each
+/// was committed before it was answered). Bad notes are refused with what
+/// is wrong, and nothing of them is recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remediation_notes_reach_the_ticket_once_and_stay_with_the_incident() {
+    use edgewatch_webhook_receiver::{History, NOTES_PATH, NewNote, NoteKind, Notes, StoreError};
+
+    const TOKEN: &str = "notes-token";
+    let jira = FakeJira::cloud().basic(USER, JIRA_TOKEN).start().await;
+    let pd = PagerDutyFake::start().await;
+    let dir = edgewatch_test_kit::scratch_dir("incidents-notes");
+    let catalog = |jira: &FakeJira, pd: &PagerDutyFake| {
+        format!(
+            "destinations:
+  pd: {{pagerduty: {{routing_key: 'env:PD_KEY', url: '{}'}}}}
+  jira: {{jira: {{deployment: cloud, url: '{}', project: NOC, issue_type: Incident, auth: {{basic: {{user: {USER}, token: 'env:JIRA_TOKEN'}}}}}}}}
+customers:
+  - id: shop
+    hosts: [shop.example]
+    alerting:
+      routes: [{{to: [pd], severities: [page]}}, {{to: [jira], severities: [page, ticket]}}]
+",
+            pd.url(),
+            jira.url()
+        )
+    };
+    let config = "auth: {bearer_token: 'env:RECEIVER_TOKEN'}\ndelivery: {initial_backoff: 100ms, max_backoff: 1s}\n";
+    let env = [("PD_KEY", PD_KEY), ("JIRA_TOKEN", JIRA_TOKEN), ("RECEIVER_TOKEN", TOKEN)];
+    let r = Running::start_in(dir.clone(), &catalog(&jira, &pd), config, &env).await;
+    let (status, answer) = r.post(&notification(&BURN, None), Some(TOKEN)).await;
+    assert_eq!(status, 200, "{answer}");
+    eventually("the issue and the page", || jira.issues().len() == 1 && pd.alerts().len() == 1).await;
+    let events_before = pd.received().len();
+    let data = dir.join("data");
+    let id = History::open(&data).unwrap().incidents(Some("shop"), 0, i64::MAX).unwrap()[0].id;
+
+    let notes_url = |id: &str| format!("{}{}", r.url, NOTES_PATH.replace("{id}", id));
+    let post = |url: String, body: &'static str, token: Option<&'static str>| {
+        let client = r.client.clone();
+        async move {
+            let mut request = client.post(url).header("content-type", "application/json").body(body);
+            if let Some(t) = token {
+                request = request.bearer_auth(t);
+            }
+            let answer = request.send().await.unwrap();
+            (answer.status().as_u16(), answer.text().await.unwrap())
+        }
+    };
+    let body = r#"{"kind":"remediation","author":"alice","text":"Origin pool drained; traffic moved to fra2."}"#;
+    let (status, answer) = post(notes_url(&id.to_string()), body, Some(TOKEN)).await;
+    assert_eq!(status, 201, "{answer}");
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!((answer["note"]["author"].as_str(), answer["actions"].as_u64()), (Some("alice"), Some(2)));
+
+    // Refused, and nothing recorded: no token, a wrong one, no such
+    // incident, no text, not JSON.
+    for (url, body, token, expected) in [
+        (notes_url(&id.to_string()), body, None, 401),
+        (notes_url(&id.to_string()), body, Some("wrong"), 401),
+        (notes_url("999"), body, Some(TOKEN), 404),
+        (notes_url("x"), body, Some(TOKEN), 404),
+        (notes_url(&id.to_string()), r#"{"author":"alice","text":"  "}"#, Some(TOKEN), 422),
+        (notes_url(&id.to_string()), r#"{"author":"alice","txt":"typo"}"#, Some(TOKEN), 400),
+        (notes_url(&id.to_string()), "remediated", Some(TOKEN), 400),
+    ] {
+        let (status, answer) = post(url.clone(), body, token).await;
+        assert_eq!(status, expected, "{url} {body}: {answer}");
+        let answer: Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(answer["status"], "error", "{answer}");
+    }
+
+    // The CLI's way: the store handle, beside the running receiver.
+    let notes = Notes::open(&data).unwrap();
+    let note = NewNote::new(NoteKind::Comment, "bob", "Customer informed by phone.").unwrap();
+    let (recorded, destinations) = notes.add(id, &note).unwrap();
+    assert_eq!((recorded.author.as_str(), destinations), ("bob", 2));
+    assert!(matches!(notes.add(999, &note), Err(StoreError::NoIncident(999))));
+    assert!(NewNote::new(NoteKind::Remediation, " ", "x").is_err());
+
+    eventually("both notes on the issue", || {
+        comments(&jira.issues()[0]).iter().filter(|c| c.contains("recorded by")).count() == 2
+    })
+    .await;
+    let on_issue: Vec<_> = comments(&jira.issues()[0]).into_iter().filter(|c| c.contains("recorded by")).collect();
+    assert!(on_issue[0].starts_with("Remediation recorded by alice at 20"), "{on_issue:?}");
+    assert!(on_issue[0].ends_with("Origin pool drained; traffic moved to fra2."), "{on_issue:?}");
+    assert!(on_issue[1].starts_with("Note recorded by bob at "), "{on_issue:?}");
+    // The page is not sent again for a note.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(pd.received().len(), events_before);
+
+    // The store holds the two notes, in order, and none of the refused.
+    let shown = History::open(&data).unwrap().incident(id).unwrap().unwrap();
+    let kept: Vec<_> = shown.notes.iter().map(|n| (n.kind, n.author.as_str())).collect();
+    assert_eq!(kept, [(NoteKind::Remediation, "alice"), (NoteKind::Comment, "bob")]);
+    assert!(shown.notes[0].created_at >= shown.started_at);
+    assert!(History::open(&data).unwrap().incident(999).unwrap().is_none());
+}

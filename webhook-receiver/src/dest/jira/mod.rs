@@ -226,6 +226,14 @@ impl Jira {
                 self.resolve(d, &issue).await?;
                 issue.key
             }
+            ActionKind::Note => {
+                let Some(issue) = self.locate(d, project).await? else {
+                    tracing::warn!(destination = %self.name, incident = %d.incident.key, "No Jira issue to note on.");
+                    return Ok(Outcome::Delivered { external: None });
+                };
+                self.add_comment(&issue.key, &d.message.comment, &[]).await?;
+                issue.key
+            }
             ActionKind::Reopen => match self.locate(d, project).await? {
                 Some(issue) => {
                     self.reopen(&issue.key, issue.done).await?;
