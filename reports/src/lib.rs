@@ -28,13 +28,14 @@ pub mod prom;
 pub mod query;
 mod render;
 mod render_noc;
+pub mod schedule;
 mod svg;
 
 pub use build::{ReportError, Selection, build, select};
 pub use incidents::{Incident, IncidentSource, NoIncidents};
 pub use model::Report;
 pub use noc::{NocReview, review};
-pub use output::{Format, OutputError, file_name, write_all, write_review};
+pub use output::{Format, OutputError, customer_file_name, file_name, review_file_name, write_all, write_review};
 pub use period::{Period, PeriodSpec};
 pub use prom::Prometheus;
 pub use render::{html, json, markdown};

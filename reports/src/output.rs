@@ -9,12 +9,14 @@ use std::path::{Path, PathBuf};
 use crate::model::Report;
 use crate::noc::NocReview;
 
-/// A report format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// A report format (`html`, `md`, `json` in configs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Format {
     /// One self-contained HTML file.
     Html,
     /// Markdown.
+    #[serde(rename = "md")]
     Markdown,
     /// JSON after `docs/report.schema.json`.
     Json,
@@ -68,7 +70,7 @@ pub fn write_review(dir: &Path, review: &NocReview, formats: &[Format]) -> Resul
     std::fs::create_dir_all(dir).map_err(|source| OutputError { path: dir.to_owned(), source })?;
     let mut written = Vec::new();
     for format in formats {
-        let path = dir.join(format!("noc-review-{}.{}", review.period.label, format.extension()));
+        let path = dir.join(review_file_name(&review.period.label, *format));
         write_atomically(&path, &format.render_noc(review))
             .map_err(|source| OutputError { path: path.clone(), source })?;
         written.push(path);
@@ -78,7 +80,18 @@ pub fn write_review(dir: &Path, review: &NocReview, formats: &[Format]) -> Resul
 
 /// `<customer>-<period label>.<ext>`.
 pub fn file_name(report: &Report, format: Format) -> String {
-    format!("{}-{}.{}", report.customer.id, report.period.label, format.extension())
+    customer_file_name(&report.customer.id, &report.period.label, format)
+}
+
+/// `<customer>-<period label>.<ext>`: where a customer's report of a period
+/// goes, known before it is built.
+pub fn customer_file_name(customer: &str, label: &str, format: Format) -> String {
+    format!("{customer}-{label}.{}", format.extension())
+}
+
+/// `noc-review-<period label>.<ext>`.
+pub fn review_file_name(label: &str, format: Format) -> String {
+    format!("noc-review-{label}.{}", format.extension())
 }
 
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {

@@ -7,6 +7,7 @@ pub(crate) mod receiver;
 pub(crate) mod render;
 pub(crate) mod report;
 mod runtime;
+mod scheduled_reports;
 mod store_incidents;
 pub(crate) mod up;
 mod web;

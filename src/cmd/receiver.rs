@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use edgewatch_webhook_receiver::{Config, Receiver};
 
 use super::runtime;
+use super::scheduled_reports::Scheduler;
 
 #[derive(Debug, clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -80,10 +81,29 @@ fn serve(args: &Args, config: &Config) -> anyhow::Result<ExitCode> {
         runtime::load_config(file, |c: &Config| c.validate(&catalog))?;
     }
     let customers = catalog.customers.len();
+    let scheduler = match &config.reports {
+        Some(reports) => Some(Scheduler::new(reports, &config.data_dir, catalog.clone())?),
+        None => None,
+    };
     let receiver = Receiver::build(config, catalog, &|k| std::env::var(k).ok())?;
     let web = args.web.load(Receiver::DEFAULT_IN_FLIGHT)?;
     tracing::info!(customers, data_dir = %config.data_dir.display(), "Receiver ready.");
-    runtime::serve(&args.listen, &web, "Receiver", |listener, stop| receiver.serve(listener, &web, stop))?;
+    let web_config = &web;
+    runtime::serve(&args.listen, &web, "Receiver", |listener, stop| async move {
+        // Scheduled reports stop with the receiver; a report being written
+        // is cut, and its file was never renamed into place.
+        let (stopping, mut stopped) = tokio::sync::watch::channel(false);
+        if let Some(scheduler) = scheduler {
+            tokio::spawn(scheduler.run(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            }));
+        }
+        let stop = async move {
+            stop.await;
+            let _ = stopping.send(true);
+        };
+        receiver.serve(listener, web_config, stop).await
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,6 +1,7 @@
 //! The receiver's store as the reports' incident source: the glue between
 //! the receiver's read-only [`History`] and the reports'
-//! [`IncidentSource`], so that neither crate depends on the other. Links
+//! [`IncidentSource`], so that the reports crate does not depend on the
+//! receiver (the receiver depends on it only for its `reports:` config). Links
 //! come from the catalog's destinations: a Jira issue key becomes its
 //! `/browse/` page; a PagerDuty `dedup_key` has no page of its own, so it
 //! is shown as text.

@@ -50,6 +50,8 @@ pub struct Config {
     /// A folder of templates (`title.hbs`, `description.hbs`,
     /// `comment.hbs`) replacing the built-in ones.
     pub templates: Option<PathBuf>,
+    /// Reports written on a schedule (`edgewatch receiver` runs them).
+    pub reports: Option<edgewatch_reports::schedule::Config>,
 }
 
 impl Default for Config {
@@ -66,6 +68,7 @@ impl Default for Config {
             body_limit: default_body_limit(),
             unrouted: Vec::new(),
             templates: None,
+            reports: None,
         }
     }
 }
@@ -234,6 +237,9 @@ impl Config {
         }
         if self.body_limit.0 < 1024 {
             problems.push(format!("body_limit: {} cannot hold a notification", self.body_limit));
+        }
+        if let Some(reports) = &self.reports {
+            problems.extend(reports.validate(catalog, "reports"));
         }
         for (i, name) in self.unrouted.iter().enumerate() {
             if !catalog.destinations.keys().any(|d| d.as_str() == name) {
