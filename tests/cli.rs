@@ -470,28 +470,7 @@ fn a_remediation_note_is_listed_shown_and_reported() {
     // Two days ago, 30 minutes of a fast burn.
     let start = Timestamp::now() - 48.hours();
     let end = start + 30.minutes();
-    let notification = |status: &str, ends: Timestamp| {
-        format!(
-            r#"{{"version":"4","groupKey":"g","status":"{status}","receiver":"edgewatch","externalURL":"http://am","alerts":[{{"status":"{status}","labels":{{"alertname":"EdgewatchErrorBudgetBurnFast","customer":"shop","slo":"availability","severity":"page"}},"annotations":{{}},"startsAt":"{start}","endsAt":"{ends}","fingerprint":"aaaa000000000001"}}]}}"#
-        )
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
-        let client = edgewatch_test_kit::http_client();
-        let url = format!("http://127.0.0.1:{port}/api/v1/alertmanager");
-        for (status, ends) in [("firing", end + 1.hour()), ("resolved", end)] {
-            let body = notification(status, ends);
-            let mut tries = 0;
-            loop {
-                match client.post(&url).bearer_auth("s3cret").body(body.clone()).send().await {
-                    Ok(answer) => break assert_eq!(answer.status(), 200),
-                    Err(e) if tries > 100 => panic!("the receiver did not answer: {e}"),
-                    Err(_) => tries += 1,
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
-        }
-    });
+    post_outage(port, start, end);
 
     let list = edgewatch(&["incidents", "list", "--config", config]);
     assert_eq!(list.status.code(), Some(0), "{}", text(&list.stderr));
@@ -543,7 +522,17 @@ fn a_remediation_note_is_listed_shown_and_reported() {
 
     // The report of the days around it lists the note under the incident.
     let day = |t: Timestamp| t.to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
-    let md = shop_report(&dir, catalog, &day(start - 24.hours()), &day(Timestamp::now() - 24.hours()));
+    let (md, json) = shop_report(&dir, catalog, &day(start - 24.hours()), &day(Timestamp::now() - 24.hours()));
+    // The incident as the store has it: its times to the second, who
+    // remediated it and when.
+    let items = json["incidents"]["items"].as_array().unwrap();
+    assert_eq!((json["incidents"]["available"].as_bool(), items.len()), (Some(true), 1), "{json}");
+    let second = |t: Timestamp| t.strftime("%Y-%m-%dT%H:%M:%S").to_string();
+    let (i_start, i_end) = (items[0]["start"].as_str().unwrap(), items[0]["end"].as_str().unwrap());
+    assert_eq!((&i_start[..19], &i_end[..19]), (second(start).as_str(), second(end).as_str()), "{json}");
+    assert_eq!(items[0]["duration_seconds"].as_f64(), Some(1800.0), "{json}");
+    assert_eq!(items[0]["severity"], "page");
+    assert_eq!(items[0]["remediation"][0]["author"], "alice");
     assert!(
         md.contains("remediation:") && md.contains("alice") && md.contains("Rolled back the origin's deploy 4711."),
         "{md}"
@@ -551,9 +540,39 @@ fn a_remediation_note_is_listed_shown_and_reported() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Posts `shop`'s fast burn from `start` to `end` to the receiver on `port`:
+/// firing, then resolved.
+fn post_outage(port: u16, start: jiff::Timestamp, end: jiff::Timestamp) {
+    use jiff::{Timestamp, ToSpan as _};
+    let notification = |status: &str, ends: Timestamp| {
+        format!(
+            r#"{{"version":"4","groupKey":"g","status":"{status}","receiver":"edgewatch","externalURL":"http://am","alerts":[{{"status":"{status}","labels":{{"alertname":"EdgewatchErrorBudgetBurnFast","customer":"shop","slo":"availability","severity":"page"}},"annotations":{{}},"startsAt":"{start}","endsAt":"{ends}","fingerprint":"aaaa000000000001"}}]}}"#
+        )
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let client = edgewatch_test_kit::http_client();
+        let url = format!("http://127.0.0.1:{port}/api/v1/alertmanager");
+        for (status, ends) in [("firing", end + 1.hour()), ("resolved", end)] {
+            let body = notification(status, ends);
+            let mut tries = 0;
+            loop {
+                match client.post(&url).bearer_auth("s3cret").body(body.clone()).send().await {
+                    Ok(answer) => break assert_eq!(answer.status(), 200),
+                    Err(e) => {
+                        assert!(tries < 100, "the receiver did not answer: {e}");
+                        tries += 1;
+                    }
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    });
+}
+
 /// `shop`'s Markdown report from `from` to `to` (dates), with the receiver
 /// store in `dir/data`, against an empty Prometheus.
-fn shop_report(dir: &std::path::Path, catalog: &str, from: &str, to: &str) -> String {
+fn shop_report(dir: &std::path::Path, catalog: &str, from: &str, to: &str) -> (String, serde_json::Value) {
     use edgewatch_test_kit::{free_port, tool};
     let prometheus_port = free_port();
     std::fs::write(dir.join("prometheus.yml"), "global: {scrape_interval: 1m}\n").unwrap();
@@ -584,6 +603,8 @@ fn shop_report(dir: &std::path::Path, catalog: &str, from: &str, to: &str) -> St
         to,
         "--format",
         "md",
+        "--format",
+        "json",
         "--out",
         out.to_str().unwrap(),
     ];
@@ -597,9 +618,14 @@ fn shop_report(dir: &std::path::Path, catalog: &str, from: &str, to: &str) -> St
     };
     drop(prometheus);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
-    let md =
-        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|x| x == "md"));
-    std::fs::read_to_string(md.unwrap()).unwrap()
+    let file = |ext: &str| {
+        let path = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|x| x == ext));
+        std::fs::read_to_string(path.unwrap()).unwrap()
+    };
+    (file("md"), serde_json::from_str(&file("json")).unwrap())
 }
 
 /// A child process killed when the test ends, passed or not.

@@ -3,15 +3,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use edgewatch_catalog::model::{Customer, Slo, SloSpec};
-use edgewatch_catalog::names::{LatencySource, le_label};
+use edgewatch_catalog::names::{AlertKind, LatencySource, le_label};
 use edgewatch_catalog::{Catalog, names};
 use jiff::Timestamp;
 
 use crate::incidents::{IncidentError, IncidentSource};
 use crate::model::{
-    Budget, BudgetStatus, CustomerInfo, IncidentBudget, IncidentReport, Incidents, LatencyDay, LatencyReport,
-    POSTMORTEM_CONSUMED, Percentiles, PeriodInfo, ProbeReport, Report, SCHEMA, Security, SecurityDay, SloDay, SloKind,
-    SloReport, Traffic, TrafficDay, WARNING_CONSUMED,
+    AttackAlert, Budget, BudgetStatus, CustomerInfo, IncidentBudget, IncidentReport, Incidents, LatencyDay,
+    LatencyReport, POSTMORTEM_CONSUMED, Percentiles, PeriodInfo, ProbeReport, Report, SCHEMA, Security, SecurityDay,
+    SloDay, SloKind, SloReport, Traffic, TrafficDay, WARNING_CONSUMED,
 };
 use crate::period::Period;
 use crate::prom::{PromError, Prometheus};
@@ -150,6 +150,7 @@ pub async fn build(
             let column: Vec<&Counts> = table.iter().map(|t| t.get(id).unwrap_or(&empty)).collect();
             let mut report = customer_report(c, period, &days, &column, certs.get(id), now);
             report.incidents = incident_section(c, prom, incidents, period, &report.slos).await?;
+            report.security.attacks = attacks(&report.incidents);
             reports.push(report);
         }
     }
@@ -340,19 +341,7 @@ fn customer_report(
         })
         .collect();
 
-    let mut by_action: BTreeMap<String, f64> = BTreeMap::new();
-    let security_days: Vec<SecurityDay> = days
-        .iter()
-        .zip(column)
-        .map(|(d, counts)| {
-            for (k, v) in &counts.mitigated {
-                *by_action.entry(k.clone()).or_default() += v;
-            }
-            SecurityDay { date: d.date, mitigated: counts.mitigated.values().sum() }
-        })
-        .collect();
-    let mitigated = security_days.iter().map(|d| d.mitigated).sum();
-
+    let security = security(days, column, requests);
     Report {
         schema: SCHEMA.to_owned(),
         generated_at: now,
@@ -372,9 +361,27 @@ fn customer_report(
         traffic,
         latency,
         probes,
-        security: Security { mitigated, share: ratio(mitigated, requests), by_action, daily: security_days },
+        security,
         incidents: Incidents { source: String::new(), available: false, items: Vec::new() },
     }
+}
+
+/// Mitigated requests per day and action, of `requests` in all; the
+/// attacks come with the incidents.
+fn security(days: &[crate::period::Day], column: &[&Counts], requests: f64) -> Security {
+    let mut by_action: BTreeMap<String, f64> = BTreeMap::new();
+    let daily: Vec<SecurityDay> = days
+        .iter()
+        .zip(column)
+        .map(|(d, counts)| {
+            for (k, v) in &counts.mitigated {
+                *by_action.entry(k.clone()).or_default() += v;
+            }
+            SecurityDay { date: d.date, mitigated: counts.mitigated.values().sum() }
+        })
+        .collect();
+    let mitigated = daily.iter().map(|d| d.mitigated).sum();
+    Security { mitigated, share: ratio(mitigated, requests), by_action, daily, attacks: Vec::new() }
 }
 
 /// The customer's incidents in the period, each with the budget it
@@ -429,6 +436,24 @@ async fn incident_section(
         });
     }
     Ok(Incidents { source: source.name().to_owned(), available: source.available(), items })
+}
+
+/// The attack alerts (`alert_kind` `attack`) of the incidents, by start.
+fn attacks(incidents: &Incidents) -> Vec<AttackAlert> {
+    let mut out: Vec<AttackAlert> = incidents
+        .items
+        .iter()
+        .flat_map(|i| {
+            i.alerts.iter().filter(|a| a.kind.as_deref() == Some(AlertKind::Attack.as_str())).map(|a| AttackAlert {
+                alert: a.name.clone(),
+                start: a.start,
+                end: a.end,
+                incident: i.id.clone(),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| (a.start, &a.alert).cmp(&(b.start, &b.alert)));
+    out
 }
 
 /// p50, p90 and p99 of a histogram's bucket increases (by `le`).

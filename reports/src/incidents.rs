@@ -68,6 +68,8 @@ pub struct Incident {
 pub struct IncidentAlert {
     /// `alertname`.
     pub name: String,
+    /// Its `alert_kind` label (`burn_rate_fast`, `attack`…), if any.
+    pub kind: Option<String>,
     /// The SLO it was about, if any.
     pub slo: Option<String>,
     /// When it started firing.

@@ -277,6 +277,23 @@ pub struct Security {
     pub by_action: BTreeMap<String, f64>,
     /// Per day.
     pub daily: Vec<SecurityDay>,
+    /// Attack alerts among the period's incidents, by start (empty when
+    /// incidents are not connected).
+    pub attacks: Vec<AttackAlert>,
+}
+
+/// An attack alert (`alert_kind` `attack`) of an incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttackAlert {
+    /// `alertname` (`EdgewatchSuspectedAttack`, `EdgewatchClientErrorSurge`).
+    pub alert: String,
+    /// When it started firing.
+    pub start: Timestamp,
+    /// When it resolved; null while firing.
+    pub end: Option<Timestamp>,
+    /// The incident it was part of.
+    pub incident: String,
 }
 
 /// Mitigated requests on one day.

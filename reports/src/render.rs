@@ -209,6 +209,17 @@ fn markdown_tail(out: &mut String, report: &Report, tz: &TimeZone) {
             let _ = writeln!(out, "| {a} | {} |", fmt::count(*n));
         }
     }
+    if report.incidents.available {
+        if report.security.attacks.is_empty() {
+            out.push_str("\nNo attack alert fired.\n");
+        } else {
+            out.push_str("\n| attack alert | from | to | incident |\n|---|---|---|---|\n");
+            for a in &report.security.attacks {
+                let end = a.end.map_or_else(|| "firing".to_owned(), |t| fmt::time(t, tz));
+                let _ = writeln!(out, "| {} | {} | {end} | {} |", a.alert, fmt::time(a.start, tz), a.incident);
+            }
+        }
+    }
 
     out.push_str("\n## How these numbers are computed\n\n");
     for n in method_notes(report) {
@@ -590,6 +601,7 @@ fn html_details(out: &mut String, report: &Report, tz: &TimeZone) {
         }
         out.push_str("</table>");
     }
+    html_attacks(out, report, tz);
     out.push_str("</section>\n");
 
     out.push_str("<section><h2>Daily figures</h2><table><tr><th>date</th><th>requests</th><th>peak</th>");
@@ -616,6 +628,32 @@ fn html_details(out: &mut String, report: &Report, tz: &TimeZone) {
         }
         out.push_str("</tr>");
     }
+}
+
+/// The attack alerts of the security section, when incidents are connected.
+fn html_attacks(out: &mut String, report: &Report, tz: &TimeZone) {
+    let e = |s: &str| escape(s);
+    let attacks = &report.security.attacks;
+    if !report.incidents.available {
+        return;
+    }
+    if attacks.is_empty() {
+        out.push_str("<p>No attack alert fired.</p>");
+        return;
+    }
+    out.push_str("<table><tr><th class=\"text\">attack alert</th><th>from</th><th>to</th><th>incident</th></tr>");
+    for a in attacks {
+        let end = a.end.map_or_else(|| "firing".to_owned(), |t| fmt::time(t, tz));
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            e(&a.alert),
+            e(&fmt::time(a.start, tz)),
+            e(&end),
+            e(&a.incident)
+        );
+    }
+    out.push_str("</table>");
 }
 
 fn html_incidents(out: &mut String, report: &Report, tz: &TimeZone) {

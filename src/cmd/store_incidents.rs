@@ -93,6 +93,7 @@ impl StoreIncidents {
             .map(|a| {
                 Ok(IncidentAlert {
                     name: a.name.clone(),
+                    kind: a.kind.clone(),
                     slo: a.slo.clone(),
                     start: time(a.started_at)?,
                     end: a.ended_at.map(time).transpose()?,
@@ -181,6 +182,7 @@ mod tests {
             resolved_at: Some(ms("2026-11-21T08:45:00Z")),
             alerts: vec![AlertRecord {
                 name: "EdgewatchErrorBudgetBurnFast".to_owned(),
+                kind: Some("burn_rate_fast".to_owned()),
                 slo: Some("availability".to_owned()),
                 started_at: ms("2026-11-21T08:00:00Z"),
                 ended_at: Some(ms("2026-11-21T08:30:00Z")),
@@ -217,6 +219,7 @@ mod tests {
         assert_eq!((i.start, i.end), (at("2026-11-21T08:00:00Z"), Some(at("2026-11-21T08:45:00Z"))));
         assert_eq!(i.severity, Severity::Page);
         assert_eq!(i.alerts[0].end, Some(at("2026-11-21T08:30:00Z")));
+        assert_eq!(i.alerts[0].kind.as_deref(), Some("burn_rate_fast"));
         assert_eq!(i.ticketed, Some(at("2026-11-21T08:00:02Z")));
         assert_eq!(i.reopened, 1);
         // Only remediation reaches the report.

@@ -64,6 +64,8 @@ pub struct IncidentRecord {
 pub struct AlertRecord {
     /// `alertname`.
     pub name: String,
+    /// Its `alert_kind` label (`burn_rate_fast`, `attack`…).
+    pub kind: Option<String>,
     /// Its `slo` label.
     pub slo: Option<String>,
     /// When it started firing.
@@ -167,6 +169,7 @@ impl History {
             .iter()
             .map(|a| AlertRecord {
                 name: a.labels.get("alertname").cloned().unwrap_or_default(),
+                kind: a.labels.get("alert_kind").cloned(),
                 slo: a.labels.get("slo").cloned(),
                 started_at: parse_rfc3339(&a.starts_at).unwrap_or(started_at),
                 ended_at: match a.status {

@@ -119,12 +119,23 @@ impl IncidentSource for Known {
                     start,
                     end: Some(end),
                     severity: if share == 100 { Severity::Page } else { Severity::Ticket },
-                    alerts: vec![IncidentAlert {
+                    alerts: std::iter::once(IncidentAlert {
                         name: "EdgewatchErrorBudgetBurnFast".to_owned(),
+                        kind: Some("burn_rate_fast".to_owned()),
                         slo: Some("availability".to_owned()),
                         start,
                         end: Some(end),
-                    }],
+                    })
+                    // The partial outage came with blocked requests: an
+                    // attack alert, ten minutes in.
+                    .chain((share == 50).then(|| IncidentAlert {
+                        name: "EdgewatchSuspectedAttack".to_owned(),
+                        kind: Some("attack".to_owned()),
+                        slo: None,
+                        start: Timestamp::from_second(a + 600).unwrap(),
+                        end: Some(end),
+                    }))
+                    .collect(),
                     links: vec![IncidentLink {
                         kind: LinkKind::Ticket,
                         title: format!("NOC-{}", 100 + n),
@@ -351,7 +362,13 @@ fn noc_review(reports: &[Report]) {
     assert_eq!(review.under_floor, ["quiet"]);
     let s = &review.summary;
     assert_eq!((s.customers, s.breached, s.ok, s.insufficient_data), (3, 1, 1, 1));
-    assert_eq!((s.incidents, s.postmortems, s.reopened, s.alerts_per_incident), (5, 4, 1, Some(1.0)));
+    // The partial outage also had an attack alert: 6 alerts in 5 incidents.
+    assert_eq!((s.incidents, s.postmortems, s.reopened, s.alerts_per_incident), (5, 4, 1, Some(1.2)));
+    // ...which the breached customer's security section lists.
+    let attacks: Vec<_> =
+        reports[1].security.attacks.iter().map(|a| (a.alert.as_str(), a.incident.as_str(), a.end.is_some())).collect();
+    assert_eq!(attacks, [("EdgewatchSuspectedAttack", "breach-1", true)]);
+    assert!(reports[0].security.attacks.is_empty() && reports[2].security.attacks.is_empty());
     // Ticketed at 2 minutes (full outages) or 4 (partial); resolved after 20m, 5m, 2h, 3h, 2h.
     assert_eq!((s.time_to_ticket.median, s.time_to_ticket.worst), (Some(120.0), Some(240.0)));
     assert_eq!((s.time_to_resolve.median, s.time_to_resolve.worst), (Some(7200.0), Some(10_800.0)));
