@@ -363,43 +363,27 @@ fn report_refuses_bad_input_before_writing_anything() {
 
 #[test]
 fn report_writes_every_format_for_every_customer() {
-    use edgewatch_test_kit::{free_port, tool};
     let dir = edgewatch_test_kit::scratch_dir("cli-report");
-    let port = free_port();
-    std::fs::write(dir.join("prometheus.yml"), "global: {scrape_interval: 1m}\n").unwrap();
-    let mut prometheus = Command::new(tool("prometheus", "prometheus"))
-        .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
-        .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let prometheus = edgewatch_test_kit::PrometheusProcess::start(&dir, &dir.join("data"));
     let out = dir.join("reports");
-    let url = format!("http://127.0.0.1:{port}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let run = loop {
-        let run = report(
-            &url,
-            &out,
-            &[
-                "--all",
-                "--period",
-                "last-week",
-                "--timezone",
-                "Europe/Paris",
-                "--format",
-                "html",
-                "--format",
-                "md",
-                "--format",
-                "json",
-            ],
-        );
-        if run.status.success() || std::time::Instant::now() > deadline {
-            break run;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    };
+    let url = prometheus.url();
+    let run = report(
+        &url,
+        &out,
+        &[
+            "--all",
+            "--period",
+            "last-week",
+            "--timezone",
+            "Europe/Paris",
+            "--format",
+            "html",
+            "--format",
+            "md",
+            "--format",
+            "json",
+        ],
+    );
     assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
     let listed: Vec<String> = text(&run.stdout).lines().map(str::to_owned).collect();
     assert_eq!(listed.len(), 12, "4 customers, 3 formats: {listed:?}");
@@ -422,8 +406,7 @@ fn report_writes_every_format_for_every_customer() {
         &noc,
         &["--noc", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "md", "--format", "json"],
     );
-    let _ = prometheus.kill();
-    let _ = prometheus.wait();
+    drop(prometheus);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
     let md = std::fs::read_to_string(noc.join("noc-review-2026-11.md")).unwrap();
     assert!(md.starts_with("# NOC review: 2026-11\n"), "{md}");
@@ -573,19 +556,9 @@ fn post_outage(port: u16, start: jiff::Timestamp, end: jiff::Timestamp) {
 /// `shop`'s Markdown report from `from` to `to` (dates), with the receiver
 /// store in `dir/data`, against an empty Prometheus.
 fn shop_report(dir: &std::path::Path, catalog: &str, from: &str, to: &str) -> (String, serde_json::Value) {
-    use edgewatch_test_kit::{free_port, tool};
-    let prometheus_port = free_port();
-    std::fs::write(dir.join("prometheus.yml"), "global: {scrape_interval: 1m}\n").unwrap();
-    let prometheus = Command::new(tool("prometheus", "prometheus"))
-        .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
-        .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{prometheus_port}"))
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let prometheus = Killed(prometheus);
+    let prometheus = edgewatch_test_kit::PrometheusProcess::start(dir, &dir.join("tsdb"));
     let out = dir.join("reports");
-    let prometheus_url = format!("http://127.0.0.1:{prometheus_port}");
+    let prometheus_url = prometheus.url();
     let store = dir.join("data");
     let args = [
         "report",
@@ -608,14 +581,7 @@ fn shop_report(dir: &std::path::Path, catalog: &str, from: &str, to: &str) -> (S
         "--out",
         out.to_str().unwrap(),
     ];
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let run = loop {
-        let run = edgewatch(&args);
-        if run.status.success() || std::time::Instant::now() > deadline {
-            break run;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    };
+    let run = edgewatch(&args);
     drop(prometheus);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
     let file = |ext: &str| {

@@ -182,8 +182,6 @@ impl Scheduler {
 
 #[cfg(test)]
 mod tests {
-    use std::process::Command;
-
     use super::*;
 
     const CATALOG: &str =
@@ -200,36 +198,20 @@ mod tests {
     /// nothing else in the folder.
     #[test]
     fn due_reports_are_written_once_and_old_ones_removed() {
-        use edgewatch_test_kit::{free_port, tool};
-
         let dir = edgewatch_test_kit::scratch_dir("scheduled-reports");
-        let port = free_port();
-        std::fs::write(dir.join("prometheus.yml"), "global: {scrape_interval: 1m}\n").unwrap();
-        let mut prometheus = Command::new(tool("prometheus", "prometheus"))
-            .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let prometheus = edgewatch_test_kit::PrometheusProcess::start(&dir, &dir.join("tsdb"));
         let data = dir.join("data");
         drop(edgewatch_webhook_receiver::DeadLetters::open(&data).unwrap());
         let catalog = edgewatch_catalog::load_str("c.yaml", CATALOG).unwrap().catalog;
         let cfg = config(&format!(
-            "prometheus_url: http://127.0.0.1:{port}\ntimezone: Europe/Paris\nretention: 30d\nschedules:\n  - {{every: week, at: '06:00', noc: true, formats: [md, json]}}\n"
+            "prometheus_url: {}\ntimezone: Europe/Paris\nretention: 30d\nschedules:\n  - {{every: week, at: '06:00', noc: true, formats: [md, json]}}\n",
+            prometheus.url()
         ));
         assert!(cfg.validate(&catalog, "reports").is_empty());
         let scheduler = Scheduler::new(&cfg, &data, catalog).unwrap();
         let runtime = super::super::runtime::tokio().unwrap();
         let at = |t: &str| t.parse::<Timestamp>().unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        let written = loop {
-            match runtime.block_on(scheduler.run_due(at("2026-11-30T05:00:00Z"))) {
-                Ok(w) => break w,
-                Err(e) if std::time::Instant::now() > deadline => panic!("{e:#}"),
-                Err(_) => std::thread::sleep(std::time::Duration::from_millis(200)),
-            }
-        };
+        let written = runtime.block_on(scheduler.run_due(at("2026-11-30T05:00:00Z"))).unwrap();
         let names = |paths: &[PathBuf]| {
             let mut n: Vec<String> =
                 paths.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
@@ -250,8 +232,7 @@ mod tests {
         assert!(runtime.block_on(scheduler.run_due(at("2026-11-30T09:00:00Z"))).unwrap().is_empty(), "once");
         let before = runtime.block_on(scheduler.run_due(at("2026-11-30T04:59:00Z"))).unwrap();
         assert!(names(&before).iter().all(|n| n.contains("2026-W47")) && before.len() == 6, "{before:?}");
-        let _ = prometheus.kill();
-        let _ = prometheus.wait();
+        drop(prometheus);
 
         let out = data.join("reports");
         let old = out.join("acme-2025-W01.md");

@@ -63,3 +63,70 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// A real Prometheus on a loopback port, over its own TSDB, killed (and
+/// waited for) when dropped.
+#[derive(Debug)]
+pub struct PrometheusProcess {
+    child: std::process::Child,
+    /// The port it listens on.
+    pub port: u16,
+}
+
+impl PrometheusProcess {
+    /// Starts Prometheus with no scrape target in `dir`, over the TSDB at
+    /// `tsdb` (a fresh folder, or blocks backfilled by promtool; retention
+    /// ten years, so old blocks stay), and returns once `/-/ready` answers
+    /// 200. Its log is `dir/prometheus.log`.
+    pub fn start(dir: &Path, tsdb: &Path) -> Self {
+        use std::time::{Duration, Instant};
+        let config = dir.join("prometheus.yml");
+        std::fs::write(&config, "global: {scrape_interval: 1m}\n").unwrap();
+        let port = free_port();
+        let child = std::process::Command::new(tool("prometheus", "prometheus"))
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.tsdb.path={}", tsdb.display()))
+            .arg("--storage.tsdb.retention.time=3650d")
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let prometheus = Self { child, port };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !ready(port) {
+            assert!(
+                Instant::now() < deadline,
+                "Prometheus did not start; see {}",
+                dir.join("prometheus.log").display()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        prometheus
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for PrometheusProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether Prometheus answers 200 on `/-/ready` (a plain blocking GET).
+fn ready(port: u16) -> bool {
+    use std::io::{Read as _, Write as _};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+    if s.write_all(b"GET /-/ready HTTP/1.0\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200")
+}

@@ -8,7 +8,7 @@
 //! validates against its schema; the HTML renders in headless Chromium.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use edgewatch_reports::incidents::{
@@ -16,7 +16,7 @@ use edgewatch_reports::incidents::{
 };
 use edgewatch_reports::model::{BudgetStatus, Report, SloReport};
 use edgewatch_reports::{Format, Incident, IncidentSource, Period, PeriodSpec, Prometheus, Selection};
-use edgewatch_test_kit::{free_port, scratch_dir, tool};
+use edgewatch_test_kit::{PrometheusProcess, scratch_dir, tool};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
@@ -25,21 +25,8 @@ use crate::data::{self, Slot, at};
 /// 0.01 percentage points, as a ratio.
 const TOLERANCE: f64 = 1e-4;
 
-/// Prometheus, killed on drop.
-struct Prom {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Prom {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Backfills the history into a fresh TSDB and starts Prometheus on it.
-fn start(dir: &Path) -> Prom {
+fn start(dir: &Path) -> PrometheusProcess {
     let started = Instant::now();
     let text = dir.join("history.om");
     data::write_openmetrics(&text);
@@ -58,39 +45,9 @@ fn start(dir: &Path) -> Prom {
     );
     std::fs::remove_file(&text).unwrap();
     eprintln!("backfilled in {:.1}s", started.elapsed().as_secs_f64());
-    let config = dir.join("prometheus.yml");
-    std::fs::write(&config, "global: {scrape_interval: 1m}\n").unwrap();
-    let port = free_port();
-    let child = Command::new(tool("prometheus", "prometheus"))
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", tsdb.display()))
-        .arg("--storage.tsdb.retention.time=3650d")
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let prom = Prom { child, port };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !ready(port) {
-        assert!(Instant::now() < deadline, "Prometheus did not start; see {}", dir.join("prometheus.log").display());
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let prom = PrometheusProcess::start(dir, &tsdb);
     eprintln!("Prometheus ready after {:.1}s", started.elapsed().as_secs_f64());
     prom
-}
-
-/// Whether Prometheus answers 200 on `/-/ready` (a plain blocking GET).
-fn ready(port: u16) -> bool {
-    use std::io::{Read as _, Write as _};
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if s.write_all(b"GET /-/ready HTTP/1.0\r\n\r\n").is_err() {
-        return false;
-    }
-    let mut answer = String::new();
-    let _ = s.read_to_string(&mut answer);
-    answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200")
 }
 
 /// The incidents the test knows: one per outage, with links and notes.
@@ -200,7 +157,7 @@ fn reports_equal_the_truth_of_the_backfilled_history() {
     let spec = PeriodSpec::Range { from: "2026-01-01".parse().unwrap(), to: "2026-01-31".parse().unwrap() };
     let period = Period::resolve(&spec, &TimeZone::UTC, now).unwrap();
     let (from, to) = (at("2026-01-01T00:00"), at("2026-02-01T00:00"));
-    let client = Prometheus::new(&format!("http://127.0.0.1:{}", prom.port), Duration::from_secs(30)).unwrap();
+    let client = Prometheus::new(&prom.url(), Duration::from_secs(30)).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let ids = data::CUSTOMERS.iter().map(|c| (*c).to_owned()).collect();
     let query_started = Instant::now();
