@@ -1,7 +1,7 @@
 //! Where a report's incidents come from: an [`IncidentSource`]. The
-//! command implements it over the receiver's store (`--receiver-store`,
-//! `src/cmd/store_incidents.rs`), so this crate and the receiver do not
-//! depend on each other; without a store it passes [`NoIncidents`], and
+//! receiver implements it over its store (`ReportIncidents`, for
+//! `--receiver-store` and scheduled reports; this crate knows nothing of
+//! the receiver); without a store the command passes [`NoIncidents`], and
 //! the report says incidents are not connected.
 //!
 //! The report computes what an incident cost from Prometheus, over the

@@ -8,6 +8,5 @@ pub(crate) mod render;
 pub(crate) mod report;
 mod runtime;
 mod scheduled_reports;
-mod store_incidents;
 pub(crate) mod up;
 mod web;

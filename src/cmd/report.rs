@@ -12,7 +12,7 @@ use edgewatch_reports::period::{Bound, time_zone};
 use edgewatch_reports::{Format, IncidentSource, NoIncidents, Period, PeriodSpec, Prometheus, Selection};
 
 use super::runtime;
-use super::store_incidents::StoreIncidents;
+use edgewatch_webhook_receiver::ReportIncidents as StoreIncidents;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {

@@ -15,7 +15,7 @@ use edgewatch_reports::schedule::{Config, Schedule};
 use edgewatch_reports::{Format, Period, Prometheus, Selection};
 use jiff::Timestamp;
 
-use super::store_incidents::StoreIncidents;
+use edgewatch_webhook_receiver::ReportIncidents as StoreIncidents;
 
 /// Where written reports go next. Today the folder is the only
 /// destination, and this says so in the log; e-mail delivery plugs in here.

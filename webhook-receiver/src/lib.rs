@@ -36,6 +36,7 @@ mod metrics;
 mod notes;
 mod payload;
 mod policy;
+mod report_source;
 mod store;
 #[cfg(feature = "testing")]
 #[doc(hidden)]
@@ -57,6 +58,7 @@ use crate::dest::Destination;
 pub use crate::history::{AlertRecord, ExternalRef, History, IncidentRecord};
 pub use crate::http::{NOTES_PATH, WEBHOOK_PATH};
 pub use crate::notes::Notes;
+pub use crate::report_source::ReportIncidents;
 use crate::store::Store;
 pub use crate::store::{DeadLetter, MAX_AUTHOR, MAX_NOTE, NewNote, Note, NoteError, NoteKind, StoreError};
 pub use crate::text::TextError;

@@ -219,24 +219,7 @@ fn reports_equal_the_truth_of_the_backfilled_history() {
     assert!((probe.failures - failed).abs() < 0.5 && failed == 20.0, "four slots of five failed probes");
     close("certificate days left", probe.certificate_days_left, (data::NOT_AFTER - to) as f64 / 86_400.0, 1e-9);
 
-    // Incidents: each one's budget, from Prometheus over its own window
-    // (the one starting before the period counts from the period's start).
-    for r in &reports {
-        let id = r.customer.id.as_str();
-        let outages: Vec<_> = data::outages(id).into_iter().filter(|(a, b, _)| *a < to && *b > from).collect();
-        assert_eq!(r.incidents.items.len(), outages.len(), "{id} incidents");
-        assert!(r.incidents.available);
-        let availability = &r.slos[0];
-        let allowed = availability.budget.allowed;
-        for (item, (a, b, _)) in r.incidents.items.iter().zip(&outages) {
-            let (_, bad) = truth(data::slots(id, (*a).max(from), (*b).min(to)), "availability");
-            let got = item.budget.iter().find(|x| x.slo == "availability").unwrap();
-            assert!((got.bad - bad).abs() < 0.5, "{id} {}: bad {} vs {bad}", item.id, got.bad);
-            close(&format!("{id} {} consumed", item.id), got.consumed, bad / allowed, TOLERANCE);
-            assert_eq!(item.postmortem, bad / allowed > 0.2, "{id} {}", item.id);
-            assert_eq!(item.duration_seconds, (b - a) as f64);
-        }
-    }
+    check_incidents(&reports, from, to);
     assert_eq!(steady.incidents.items.iter().map(|i| i.postmortem).collect::<Vec<_>>(), [true, false]);
     assert!(breach.incidents.items.iter().all(|i| i.postmortem));
 
@@ -302,6 +285,109 @@ fn formats(dir: &Path, reports: &[Report]) {
     value["slos"][0]["sli"] = serde_json::json!(0.5);
     value["slos"][0]["surprise"] = serde_json::json!(1);
     assert!(!validator.is_valid(&value));
+}
+
+/// Each outage is one incident of its customer, with its true times, and
+/// the budget it consumed, from Prometheus over its own window (the one
+/// starting before the period counts from the period's start).
+fn check_incidents(reports: &[Report], from: i64, to: i64) {
+    for r in reports {
+        let id = r.customer.id.as_str();
+        let outages: Vec<_> = data::outages(id).into_iter().filter(|(a, b, _)| *a < to && *b > from).collect();
+        assert_eq!(r.incidents.items.len(), outages.len(), "{id} incidents");
+        assert!(r.incidents.available);
+        let availability = &r.slos[0];
+        let allowed = availability.budget.allowed;
+        for (item, (a, b, _)) in r.incidents.items.iter().zip(&outages) {
+            assert_eq!(
+                (item.start.as_second(), item.end.map(Timestamp::as_second)),
+                (*a, Some(*b)),
+                "{id} {}",
+                item.id
+            );
+            let (_, bad) = truth(data::slots(id, (*a).max(from), (*b).min(to)), "availability");
+            let got = item.budget.iter().find(|x| x.slo == "availability").unwrap();
+            assert!((got.bad - bad).abs() < 0.5, "{id} {}: bad {} vs {bad}", item.id, got.bad);
+            close(&format!("{id} {} consumed", item.id), got.consumed, bad / allowed, TOLERANCE);
+            assert_eq!(item.postmortem, bad / allowed > 0.2, "{id} {}", item.id);
+            assert_eq!(item.duration_seconds, (b - a) as f64);
+        }
+    }
+}
+
+/// The same history with a real receiver store as the incident source:
+/// each outage's burn alert was notified to a receiver firing at its start
+/// and resolved at its end, and a remediation recorded on it. The report's
+/// incidents have the outages' true times and budgets, and the notes.
+#[test]
+fn a_real_receiver_store_gives_the_incidents_their_true_times_and_budgets() {
+    use edgewatch_webhook_receiver::{History, NewNote, NoteKind, Notes, ReportIncidents};
+
+    let dir = scratch_dir("report-history-store");
+    let prom = start(&dir);
+    let catalog = edgewatch_catalog::load_str("catalog.yaml", data::CATALOG).unwrap().catalog;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let store = dir.join("receiver");
+    runtime.block_on(notify_outages(&store, &catalog));
+    let notes = Notes::open(&store).unwrap();
+    let recorded = History::open(&store).unwrap().incidents(None, 0, i64::MAX).unwrap();
+    assert_eq!(recorded.len(), 5, "one incident per outage: {recorded:#?}");
+    for r in &recorded {
+        let note = NewNote::new(NoteKind::Remediation, "ada@noc.example", "Rolled the origin pool back.").unwrap();
+        notes.add(r.id, &note).unwrap();
+    }
+
+    let now: Timestamp = "2026-02-02T09:30:00Z".parse().unwrap();
+    let spec = PeriodSpec::Range { from: "2026-01-01".parse().unwrap(), to: "2026-01-31".parse().unwrap() };
+    let period = Period::resolve(&spec, &TimeZone::UTC, now).unwrap();
+    let client = Prometheus::new(&prom.url(), Duration::from_secs(30)).unwrap();
+    let source = ReportIncidents::open(&store, &catalog).unwrap();
+    let ids = data::CUSTOMERS.iter().map(|c| (*c).to_owned()).collect();
+    let reports = runtime
+        .block_on(edgewatch_reports::build(&catalog, &client, &source, &Selection::Ids(ids), &period, now))
+        .unwrap();
+    check_incidents(&reports, at("2026-01-01T00:00"), at("2026-02-01T00:00"));
+    for i in reports.iter().flat_map(|r| &r.incidents.items) {
+        let by: Vec<_> = i.remediation.iter().map(|n| n.author.as_str()).collect();
+        assert_eq!(by, ["ada@noc.example"], "{}", i.id);
+        assert_eq!(i.alerts[0].kind.as_deref(), Some("burn_rate_fast"));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Notifies a receiver with its store in `store` of every outage: the burn
+/// alert firing at its start, then resolved at its end. The receiver
+/// reopens an incident only within an hour of its news of resolution, so
+/// each outage of a customer is one incident when the window is a second.
+async fn notify_outages(store: &Path, catalog: &edgewatch_catalog::Catalog) {
+    let config = edgewatch_webhook_receiver::Config::parse(&format!(
+        "data_dir: '{}'\nincidents: {{reopen_window: 1s}}\n",
+        store.display()
+    ))
+    .unwrap();
+    let receiver = edgewatch_webhook_receiver::Receiver::build(&config, catalog.clone(), &|_| None).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}{}", listener.local_addr().unwrap(), edgewatch_webhook_receiver::WEBHOOK_PATH);
+    let server = tokio::spawn(async move { axum::serve(listener, receiver.router()).await });
+    let client = edgewatch_test_kit::http_client();
+    for (c, customer) in data::CUSTOMERS.iter().enumerate() {
+        for (n, (a, b, share)) in data::outages(customer).into_iter().enumerate() {
+            let severity = if share == 100 { "page" } else { "ticket" };
+            let time = |s: i64| Timestamp::from_second(s).unwrap().to_string();
+            for (status, ends) in [("firing", b + 3600), ("resolved", b)] {
+                let body = format!(
+                    r#"{{"version":"4","groupKey":"g","status":"{status}","receiver":"edgewatch","externalURL":"http://am","alerts":[{{"status":"{status}","labels":{{"alertname":"EdgewatchErrorBudgetBurnFast","alert_kind":"burn_rate_fast","customer":"{customer}","slo":"availability","severity":"{severity}"}},"annotations":{{}},"startsAt":"{}","endsAt":"{}","fingerprint":"{c:08x}{n:08x}"}}]}}"#,
+                    time(a),
+                    time(ends)
+                );
+                let answer = client.post(&url).body(body).send().await.unwrap();
+                assert_eq!(answer.status(), 200, "{}", answer.text().await.unwrap());
+            }
+            // Past the reopen window, as the receiver's clock counts it.
+            tokio::time::sleep(Duration::from_millis(1100)).await;
+        }
+    }
+    server.abort();
 }
 
 /// The NOC review of the three: sorted by budget consumed, the incidents'

@@ -1,7 +1,6 @@
-//! The receiver's store as the reports' incident source: the glue between
-//! the receiver's read-only [`History`] and the reports'
-//! [`IncidentSource`], so that the reports crate does not depend on the
-//! receiver (the receiver depends on it only for its `reports:` config). Links
+//! The receiver's store as the reports' incident source: the receiver's
+//! read-only [`History`] as an [`IncidentSource`] of `edgewatch-reports`
+//! (which knows nothing of the receiver). Links
 //! come from the catalog's destinations: a Jira issue key becomes its
 //! `/browse/` page; a PagerDuty `dedup_key` has no page of its own, so it
 //! is shown as text.
@@ -17,8 +16,10 @@ use edgewatch_reports::IncidentSource;
 use edgewatch_reports::incidents::{
     BoxFuture, Incident, IncidentAlert, IncidentError, IncidentLink, LinkKind, RemediationNote, Severity,
 };
-use edgewatch_webhook_receiver::{History, IncidentRecord, NoteKind, StoreError};
 use jiff::Timestamp;
+
+use crate::history::{History, IncidentRecord};
+use crate::store::{NoteKind, StoreError};
 
 /// What a destination's references are.
 #[derive(Debug, Clone)]
@@ -31,17 +32,18 @@ enum Refs {
     Other,
 }
 
-/// Incidents from a receiver's store.
+/// Incidents from a receiver's store, for `edgewatch report
+/// --receiver-store` and scheduled reports.
 #[derive(Debug)]
-pub(crate) struct StoreIncidents {
+pub struct ReportIncidents {
     history: Mutex<History>,
     refs: BTreeMap<String, Refs>,
 }
 
-impl StoreIncidents {
+impl ReportIncidents {
     /// Opens the store in `data_dir` read only; `catalog` names the
     /// destinations its references came from.
-    pub(crate) fn open(data_dir: &Path, catalog: &Catalog) -> Result<Self, StoreError> {
+    pub fn open(data_dir: &Path, catalog: &Catalog) -> Result<Self, StoreError> {
         let refs = catalog
             .destinations
             .iter()
@@ -129,7 +131,7 @@ impl StoreIncidents {
     }
 }
 
-impl IncidentSource for StoreIncidents {
+impl IncidentSource for ReportIncidents {
     fn name(&self) -> &'static str {
         "receiver store"
     }
@@ -152,7 +154,8 @@ impl IncidentSource for StoreIncidents {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use edgewatch_webhook_receiver::{AlertRecord, ExternalRef, Note};
+    use crate::history::{AlertRecord, ExternalRef};
+    use crate::store::Note;
 
     use super::*;
 
@@ -168,8 +171,8 @@ mod tests {
         ]);
         // The store is not read here: an empty one stands in.
         let dir = edgewatch_test_kit::scratch_dir("store-incidents-mapping");
-        drop(edgewatch_webhook_receiver::DeadLetters::open(&dir).unwrap());
-        let source = StoreIncidents { history: Mutex::new(History::open(&dir).unwrap()), refs };
+        drop(crate::DeadLetters::open(&dir).unwrap());
+        let source = ReportIncidents { history: Mutex::new(History::open(&dir).unwrap()), refs };
         let ms = |t: &str| at(t).as_millisecond();
         let record = IncidentRecord {
             id: 7,
