@@ -122,6 +122,16 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `s` with control characters shown as `�`: labels come from alerts, and
+/// a terminal must not take them for escape sequences.
+fn shown(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(char::is_control) {
+        s.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect::<String>().into()
+    } else {
+        s.into()
+    }
+}
+
 fn time(ms: i64) -> String {
     edgewatch_catalog::time::format_rfc3339_millis(ms).get(..19).unwrap_or_default().replace('T', " ")
 }
@@ -137,16 +147,16 @@ fn list_line(r: &IncidentRecord) -> String {
         None => "firing".to_owned(),
     };
     let what = match &r.slo {
-        Some(slo) => format!("{} ({slo})", r.alertname),
-        None => r.alertname.clone(),
+        Some(slo) => format!("{} ({})", shown(&r.alertname), shown(slo)),
+        None => shown(&r.alertname).into_owned(),
     };
-    let refs: Vec<_> = r.externals.iter().map(|x| x.reference.as_str()).collect();
+    let refs: Vec<_> = r.externals.iter().map(|x| shown(&x.reference)).collect();
     format!(
         "{}\t{} UTC\t{state}\t{}\t{}\t{what}\t{}\t{} note(s)",
         r.id,
         time(r.started_at),
         r.severity.map_or("-", |s| s.as_str()),
-        r.customer.as_deref().unwrap_or("-"),
+        shown(r.customer.as_deref().unwrap_or("-")),
         if refs.is_empty() { "-".to_owned() } else { refs.join(",") },
         r.notes.len()
     )
@@ -155,10 +165,10 @@ fn list_line(r: &IncidentRecord) -> String {
 fn show_text(r: &IncidentRecord) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();
-    let _ = writeln!(s, "incident {}: {}", r.id, r.key);
-    let _ = writeln!(s, "  customer:  {}", r.customer.as_deref().unwrap_or("-"));
-    let _ =
-        writeln!(s, "  alert:     {}{}", r.alertname, r.slo.as_deref().map(|x| format!(" ({x})")).unwrap_or_default());
+    let _ = writeln!(s, "incident {}: {}", r.id, shown(&r.key));
+    let _ = writeln!(s, "  customer:  {}", shown(r.customer.as_deref().unwrap_or("-")));
+    let slo = r.slo.as_deref().map(|x| format!(" ({})", shown(x))).unwrap_or_default();
+    let _ = writeln!(s, "  alert:     {}{slo}", shown(&r.alertname));
     let _ = writeln!(s, "  severity:  {}", r.severity.map_or("-", |x| x.as_str()));
     let _ = writeln!(s, "  started:   {} UTC", time(r.started_at));
     match r.resolved_at {
@@ -176,20 +186,33 @@ fn show_text(r: &IncidentRecord) -> String {
         let _ = writeln!(s, "  reopened:  {} time(s)", r.reopened);
     }
     for x in &r.externals {
-        let _ = writeln!(s, "  {}: {}", x.destination, x.reference);
+        let _ = writeln!(s, "  {}: {}", x.destination, shown(&x.reference));
     }
     let _ = writeln!(s, "  alerts:");
     for a in &r.alerts {
         let end = a.ended_at.map_or_else(|| "firing".to_owned(), |e| format!("ended {} UTC", time(e)));
-        let slo = a.slo.as_deref().map(|x| format!(" ({x})")).unwrap_or_default();
-        let _ = writeln!(s, "    {}{slo}: started {} UTC, {end}", a.name, time(a.started_at));
+        let slo = a.slo.as_deref().map(|x| format!(" ({})", shown(x))).unwrap_or_default();
+        let _ = writeln!(s, "    {}{slo}: started {} UTC, {end}", shown(&a.name), time(a.started_at));
     }
     let _ = writeln!(s, "  notes:{}", if r.notes.is_empty() { " none" } else { "" });
     for n in &r.notes {
-        let _ = writeln!(s, "    [{}] {} UTC, {}:", n.kind.as_str(), time(n.created_at), n.author);
+        let _ = writeln!(s, "    [{}] {} UTC, {}:", n.kind.as_str(), time(n.created_at), shown(&n.author));
         for line in n.text.lines() {
-            let _ = writeln!(s, "      {line}");
+            let _ = writeln!(s, "      {}", shown(line));
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_cannot_write_terminal_escapes() {
+        assert_eq!(shown("EdgewatchProbeDown"), "EdgewatchProbeDown");
+        assert_eq!(shown("x\u{1b}[2Jy\u{7}"), "x\u{fffd}[2Jy\u{fffd}");
+        assert_eq!(duration(90 * 60_000), "1h30m");
+        assert_eq!(duration(59 * 60_000), "59m");
+    }
 }

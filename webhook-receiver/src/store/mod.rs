@@ -165,6 +165,9 @@ pub enum NoteError {
     /// No text, or too long.
     #[error("the text must hold 1 to {MAX_NOTE} characters")]
     Text,
+    /// A control character other than a line break or a tab.
+    #[error("the text holds a control character (only line breaks and tabs are taken)")]
+    Control,
 }
 
 /// The longest author name.
@@ -183,6 +186,11 @@ impl NewNote {
         let text = text.trim_end();
         if text.trim().is_empty() || text.chars().count() > MAX_NOTE {
             return Err(NoteError::Text);
+        }
+        // Lines and tabs, but no terminal escapes or other controls: a
+        // note is shown in terminals, tickets and logs.
+        if text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r')) {
+            return Err(NoteError::Control);
         }
         Ok(Self { kind, author: author.to_owned(), text: text.to_owned() })
     }
@@ -287,4 +295,25 @@ pub(crate) trait Store: Send + Sync + std::fmt::Debug {
     /// Whether the store can commit: writes and commits a heartbeat, so a
     /// full disk or a lost lock shows here, not only on the next webhook.
     fn check_commit(&self, now: i64) -> Result<(), StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_note_needs_an_author_and_printable_text() {
+        let ok = NewNote::new(NoteKind::Remediation, "  alice ", "Rolled back.\n\tThen drained fra2.  \n").unwrap();
+        assert_eq!((ok.author.as_str(), ok.text.as_str()), ("alice", "Rolled back.\n\tThen drained fra2."));
+        for (author, text, why) in [
+            ("", "x", NoteError::Author),
+            ("a\u{1b}[31m", "x", NoteError::Author),
+            (&"a".repeat(MAX_AUTHOR + 1), "x", NoteError::Author),
+            ("alice", " \n ", NoteError::Text),
+            ("alice", &"x".repeat(MAX_NOTE + 1), NoteError::Text),
+            ("alice", "done \u{1b}]8;;http://evil\u{7}", NoteError::Control),
+        ] {
+            assert_eq!(NewNote::new(NoteKind::Comment, author, text), Err(why.clone()), "{author:?} {text:?}");
+        }
+    }
 }
