@@ -110,13 +110,19 @@ impl Scheduler {
             // The NOC review needs every customer's report.
             let selection = if job.noc { Selection::All } else { job.customers.clone() };
             let reports = edgewatch_reports::build(&self.catalog, &self.prom, &store, &selection, &period, now).await?;
-            let chosen: Vec<_> = reports.iter().filter(|r| ids.contains(&r.customer.id)).cloned().collect();
-            let mut files = edgewatch_reports::write_all(&self.out, &chosen, &job.formats)?;
-            if job.noc
-                && let Some(review) = edgewatch_reports::review(&reports, now)
-            {
-                files.extend(edgewatch_reports::write_review(&self.out, &review, &job.formats)?);
-            }
+            // Rendering a thousand reports takes seconds of CPU: off the
+            // threads that answer webhooks.
+            let (out, formats, noc) = (self.out.clone(), job.formats.clone(), job.noc);
+            let files = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<PathBuf>> {
+                let chosen: Vec<_> = reports.iter().filter(|r| ids.contains(&r.customer.id)).cloned().collect();
+                let mut files = edgewatch_reports::write_all(&out, &chosen, &formats)?;
+                if noc && let Some(review) = edgewatch_reports::review(&reports, now) {
+                    files.extend(edgewatch_reports::write_review(&out, &review, &formats)?);
+                }
+                Ok(files)
+            })
+            .await
+            .context("the report writer stopped")??;
             self.deliver.written(i, &period, &files);
             all.extend(files);
         }
