@@ -21,12 +21,12 @@ mod fakes;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use edgewatch_test_kit::{free_port, tool};
+use edgewatch_test_kit::{KillOnDrop, free_port, tool};
 use fakes::jira::FakeJira;
 use fakes::pagerduty::{AlertStatus, PagerDutyFake};
 
@@ -35,19 +35,9 @@ const JIRA_TOKEN: &str = "jira-api-token";
 const PD_KEY: &str = "e93facc04764012d7bfb002500d5d1a6";
 const CUSTOMERS: [&str; 3] = ["shop", "news", "bank"];
 
-/// A child process, killed on drop.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn(cmd: &mut Command, log: &Path) -> Process {
+fn spawn(cmd: &mut Command, log: &Path) -> KillOnDrop {
     let out = std::fs::File::create(log).unwrap();
-    Process(cmd.stdout(Stdio::null()).stderr(out).spawn().unwrap())
+    KillOnDrop(cmd.stdout(Stdio::null()).stderr(out).spawn().unwrap())
 }
 
 fn catalog(jira: &str, pd: &str) -> String {
@@ -83,7 +73,7 @@ struct Stack {
     jira: FakeJira,
     pd: PagerDutyFake,
     client: reqwest::Client,
-    _processes: Vec<Process>,
+    _processes: Vec<KillOnDrop>,
 }
 
 impl Stack {

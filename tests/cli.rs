@@ -448,7 +448,7 @@ fn a_remediation_note_is_listed_shown_and_reported() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let receiver = Killed(receiver);
+    let receiver = edgewatch_test_kit::KillOnDrop(receiver);
 
     // Two days ago, 30 minutes of a fast burn.
     let start = Timestamp::now() - 48.hours();
@@ -592,14 +592,4 @@ fn shop_report(dir: &std::path::Path, catalog: &str, from: &str, to: &str) -> (S
         std::fs::read_to_string(path.unwrap()).unwrap()
     };
     (file("md"), serde_json::from_str(&file("json")).unwrap())
-}
-
-/// A child process killed when the test ends, passed or not.
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

@@ -21,6 +21,7 @@
 
 mod decode;
 mod diag;
+pub mod html;
 pub mod model;
 pub mod names;
 mod output;

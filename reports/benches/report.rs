@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use edgewatch_catalog::names::{label, le_label, metric};
 use edgewatch_reports::{Format, NoIncidents, Period, PeriodSpec, Prometheus, Selection};
-use edgewatch_test_kit::{free_port, scratch_dir, tool};
+use edgewatch_test_kit::{PrometheusProcess, scratch_dir, tool};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
@@ -160,24 +160,9 @@ fn main() {
     let total_samples = customers as i64 * series_per_customer * (samples + 1);
     let backfill = started.elapsed();
 
-    let port = free_port();
-    std::fs::write(dir.join("prometheus.yml"), "global: {scrape_interval: 1m}\n").unwrap();
-    let mut prometheus = Command::new(tool("prometheus", "prometheus"))
-        .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
-        .arg(format!("--storage.tsdb.path={}", tsdb.display()))
-        .arg("--storage.tsdb.retention.time=3650d")
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
-        .spawn()
-        .unwrap();
+    let prometheus = PrometheusProcess::start(&dir, &tsdb);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    let prom = Prometheus::new(&format!("http://127.0.0.1:{port}"), Duration::from_secs(300)).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while runtime.block_on(prom.instant("vector(1)", Timestamp::now())).is_err() {
-        assert!(Instant::now() < deadline, "Prometheus did not start");
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    let prom = Prometheus::new(&prometheus.url(), Duration::from_secs(300)).unwrap();
     let catalog = edgewatch_catalog::load_str("catalog.yaml", &catalog(customers)).unwrap().catalog;
     let spec = PeriodSpec::Range { from: "2026-01-02".parse().unwrap(), to: "2026-01-31".parse().unwrap() };
     let period = Period::resolve(&spec, &TimeZone::UTC, Timestamp::now()).unwrap();
@@ -194,8 +179,7 @@ fn main() {
     let rendered = t.elapsed();
     let bytes: u64 = written.iter().map(|p| std::fs::metadata(p).unwrap().len()).sum();
     let breached = reports.iter().filter(|r| r.slos[0].met == Some(false)).count();
-    let _ = prometheus.kill();
-    let _ = prometheus.wait();
+    drop(prometheus);
     let tsdb_size = dir_size(&tsdb);
     std::fs::remove_dir_all(&dir).unwrap();
 

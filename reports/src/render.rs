@@ -3,11 +3,12 @@
 
 use std::fmt::Write as _;
 
+use edgewatch_catalog::html::escape;
 use jiff::tz::TimeZone;
 
 use crate::fmt;
 use crate::model::{BudgetStatus, IncidentReport, LatencyReport, POSTMORTEM_CONSUMED, Report, SloReport};
-use crate::svg::{Axis, BarChart, Line, LineChart, Reference, Stack, escape};
+use crate::svg::{Axis, BarChart, Line, LineChart, Reference, Stack};
 
 /// The SRE Workbook's error budget policy, which the postmortem flag follows.
 const POLICY_URL: &str = "https://sre.google/workbook/error-budget-policy/";

@@ -3,11 +3,12 @@
 
 use std::fmt::Write as _;
 
+use edgewatch_catalog::html::escape;
 use jiff::tz::TimeZone;
 
 use crate::fmt;
 use crate::noc::{NocReview, Row, Spread};
-use crate::svg::{BarChart, Stack, escape};
+use crate::svg::{BarChart, Stack};
 
 /// The review as JSON (pretty, with a final newline); its schema is
 /// `docs/noc-review.schema.json`.

@@ -64,11 +64,23 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// A child process, killed and waited for when dropped (a test that fails
+/// leaves nothing running).
+#[derive(Debug)]
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A real Prometheus on a loopback port, over its own TSDB, killed (and
 /// waited for) when dropped.
 #[derive(Debug)]
 pub struct PrometheusProcess {
-    child: std::process::Child,
+    _child: KillOnDrop,
     /// The port it listens on.
     pub port: u16,
 }
@@ -79,12 +91,19 @@ impl PrometheusProcess {
     /// ten years, so old blocks stay), and returns once `/-/ready` answers
     /// 200. Its log is `dir/prometheus.log`.
     pub fn start(dir: &Path, tsdb: &Path) -> Self {
+        Self::start_with(dir, tsdb, "global: {scrape_interval: 1m}\n")
+    }
+
+    /// [`PrometheusProcess::start`] with `config` as `dir/prometheus.yml`
+    /// (rule files are named relative to `dir`). A large backfilled TSDB
+    /// takes a while to open: it waits up to five minutes.
+    pub fn start_with(dir: &Path, tsdb: &Path, config: &str) -> Self {
         use std::time::{Duration, Instant};
-        let config = dir.join("prometheus.yml");
-        std::fs::write(&config, "global: {scrape_interval: 1m}\n").unwrap();
+        let file = dir.join("prometheus.yml");
+        std::fs::write(&file, config).unwrap();
         let port = free_port();
         let child = std::process::Command::new(tool("prometheus", "prometheus"))
-            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--config.file={}", file.display()))
             .arg(format!("--storage.tsdb.path={}", tsdb.display()))
             .arg("--storage.tsdb.retention.time=3650d")
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
@@ -92,8 +111,8 @@ impl PrometheusProcess {
             .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
             .spawn()
             .unwrap();
-        let prometheus = Self { child, port };
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let prometheus = Self { _child: KillOnDrop(child), port };
+        let deadline = Instant::now() + Duration::from_secs(300);
         while !ready(port) {
             assert!(
                 Instant::now() < deadline,
@@ -108,13 +127,6 @@ impl PrometheusProcess {
     /// `http://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for PrometheusProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

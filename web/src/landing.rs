@@ -4,6 +4,8 @@
 
 use std::fmt::Write as _;
 
+use edgewatch_catalog::html::escape;
+
 /// One endpoint on the page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
@@ -38,22 +40,6 @@ pub struct Landing {
     pub version: &'static str,
     /// Its endpoints, in the order to show them.
     pub endpoints: Vec<Endpoint>,
-}
-
-/// Escapes text for HTML (paths come from configuration).
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 impl Landing {

@@ -4,22 +4,12 @@
 //! Prometheus scrapes the protobuf format and stores them.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use edgewatch_test_kit::{KillOnDrop, free_port};
+
 use crate::{start, start_with};
-
-/// A child process killed on drop.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-use edgewatch_test_kit::free_port;
 
 fn tool(name: &str) -> String {
     edgewatch_test_kit::tool(name, "prometheus")
@@ -31,7 +21,7 @@ struct Prometheus {
     port: u16,
     client: reqwest::Client,
     dir: PathBuf,
-    _process: Process,
+    _process: KillOnDrop,
 }
 
 impl Drop for Prometheus {
@@ -46,7 +36,7 @@ impl Prometheus {
         let config = format!("global: {{scrape_interval: 1s}}\nscrape_configs:\n{scrape_configs}");
         std::fs::write(dir.join("prometheus.yml"), config).unwrap();
         let port = free_port();
-        let process = Process(
+        let process = KillOnDrop(
             Command::new(tool("prometheus"))
                 .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
                 .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))

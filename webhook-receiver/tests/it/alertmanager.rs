@@ -7,11 +7,11 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use edgewatch_test_kit::{free_port, tool};
+use edgewatch_test_kit::{KillOnDrop, free_port, tool};
 use edgewatch_webhook_receiver::testing;
 
 use crate::fakes;
-use crate::support::{Kill, PD_KEY, Running, eventually};
+use crate::support::{PD_KEY, Running, eventually};
 
 const TOKEN: &str = "am-to-receiver";
 const JIRA_USER: &str = "noc-bot@edgewatch.example";
@@ -49,7 +49,7 @@ async fn an_alert_through_alertmanager_opens_and_resolves_one_issue_and_one_page
         ),
     )
     .unwrap();
-    let _am = Kill(
+    let _am = KillOnDrop(
         Command::new(tool("prometheus-alertmanager", "prometheus-alertmanager"))
             .arg(format!("--config.file={}", am_config.display()))
             .arg(format!("--storage.path={}", dir.join("am-data").display()))

@@ -2,12 +2,11 @@
 //! recording rules standing in for the SLI series): they reach the ticket's
 //! description and the page's details.
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use edgewatch_test_kit::{free_port, http_client, scratch_dir, tool};
+use edgewatch_test_kit::{PrometheusProcess, http_client, scratch_dir};
 
-use crate::support::{BURN, Kill, Running};
+use crate::support::{BURN, Running};
 
 const RULES: &str = "groups:
   - name: sli
@@ -25,18 +24,12 @@ const RULES: &str = "groups:
 async fn live_values_from_prometheus_reach_the_ticket() {
     let dir = scratch_dir("receiver-live");
     std::fs::write(dir.join("rules.yml"), RULES).unwrap();
-    std::fs::write(dir.join("prometheus.yml"), "global: {evaluation_interval: 1s}\nrule_files: [rules.yml]\n").unwrap();
-    let port = free_port();
-    let _prometheus = Kill(
-        Command::new(tool("prometheus", "prometheus"))
-            .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let prometheus = PrometheusProcess::start_with(
+        &dir,
+        &dir.join("tsdb"),
+        "global: {evaluation_interval: 1s}\nrule_files: [rules.yml]\n",
     );
+    let port = prometheus.port;
     let client = http_client();
     let query = format!("http://127.0.0.1:{port}/api/v1/query?query=slo:burn_rate:ratio_rate1h");
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -215,16 +215,6 @@ impl Alert {
     }
 }
 
-/// Kills and reaps a child process when dropped.
-pub(crate) struct Kill(pub(crate) std::process::Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The dedup key of [`incident`].
 pub(crate) const DEDUP: &str = "edgewatch-0123456789abcdef01234567";
 
