@@ -25,9 +25,16 @@ use crate::data::{self, Slot, at};
 /// 0.01 percentage points, as a ratio.
 const TOLERANCE: f64 = 1e-4;
 
+/// One backfill at a time: promtool preallocates a 512 MiB chunk segment
+/// while it writes a block, and two at once ran a small CI disk out of space.
+static BACKFILL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Backfills the history into a fresh TSDB and starts Prometheus on it.
 fn start(dir: &Path) -> PrometheusProcess {
     let started = Instant::now();
+    // A panic in the other test's backfill poisons the lock; its guard
+    // still serialises, so take it either way.
+    let one_at_a_time = BACKFILL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let text = dir.join("history.om");
     data::write_openmetrics(&text);
     let tsdb = dir.join("tsdb");
@@ -44,6 +51,7 @@ fn start(dir: &Path) -> PrometheusProcess {
         String::from_utf8_lossy(&out.stderr)
     );
     std::fs::remove_file(&text).unwrap();
+    drop(one_at_a_time);
     eprintln!("backfilled in {:.1}s", started.elapsed().as_secs_f64());
     let prom = PrometheusProcess::start(dir, &tsdb);
     eprintln!("Prometheus ready after {:.1}s", started.elapsed().as_secs_f64());
