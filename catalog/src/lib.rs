@@ -46,6 +46,7 @@ pub use types::decimal::{Decimal, Percent};
 pub use types::duration::Duration;
 pub use types::host::{HostPattern, Zone};
 pub use types::ident::{LabelName, Slug};
+pub use types::net::{Asn, CloudflareId, IpNet};
 pub use types::secret::{Secret, SecretError, SecretRef};
 pub use types::size::ByteSize;
 pub use types::status::StatusMatcher;

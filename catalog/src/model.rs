@@ -14,6 +14,7 @@ use crate::types::decimal::Percent;
 use crate::types::duration::Duration;
 use crate::types::host::{HostPattern, Zone};
 use crate::types::ident::{LabelName, Slug};
+use crate::types::net::{Asn, CloudflareId, IpNet};
 use crate::types::secret::SecretRef;
 use crate::types::status::StatusMatcher;
 use crate::types::template::UrlTemplate;
@@ -112,6 +113,39 @@ pub struct Customer {
     pub alerting: Alerting,
     /// Runbook URL templates.
     pub runbooks: Runbooks,
+    /// What mitigation suggestions must never name, and where rules go.
+    #[serde(skip_serializing_if = "Mitigation::is_empty")]
+    pub mitigation: Mitigation,
+}
+
+/// A customer's mitigation settings: the networks, AS numbers and bots a
+/// suggested rule never names (partners, monitoring, the customer's own
+/// origin, search engines), and the Cloudflare zone rules are applied to.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Mitigation {
+    /// The Cloudflare zone of the customer's hosts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloudflare_zone: Option<CloudflareId>,
+    /// Networks never named (partners, the NOC's own monitoring).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowlist: Vec<IpNet>,
+    /// AS numbers never named.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allow_asns: Vec<Asn>,
+    /// The customer's own origin servers' networks: never named.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub origins: Vec<IpNet>,
+    /// User agents of bots the customer wants (search engines): a user
+    /// agent containing one of these, case-insensitively, is never named.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub verified_bots: Vec<String>,
+}
+
+impl Mitigation {
+    /// Whether nothing is set.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 impl Customer {

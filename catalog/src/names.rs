@@ -129,6 +129,12 @@ pub mod metric {
         &[PROBE_SUCCESS, PROBES_TOTAL, PROBE_TLS_NOT_AFTER, PROBE_DURATION_SECONDS, PROBE_HTTP_STATUS_CODE];
 }
 
+/// Alert names other crates act on (the receiver's mitigation suggestions).
+pub mod alertname {
+    /// Requests rose far above last week's and the last hour's.
+    pub const TRAFFIC_SPIKE: &str = "EdgewatchTrafficSpike";
+}
+
 /// Series that rule-gen's recording rules produce and dashboards read (the
 /// other side of the contract from [`metric`]).
 pub mod recorded {

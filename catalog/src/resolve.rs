@@ -179,6 +179,7 @@ fn customer(c: &RawCustomer, m: &Merged, report: &mut Report) -> Option<Customer
         probes: probes?,
         alerting,
         runbooks,
+        mitigation: c.mitigation.clone(),
     })
 }
 

@@ -281,6 +281,10 @@ pub struct LimitsConfig {
     /// batch's memory whatever hosts it names.
     #[serde(default = "default_batch_hosts")]
     pub batch_hosts: usize,
+    /// One request in this many is counted, with this weight, in the top
+    /// keys of all requests (mitigated and failed ones are all counted).
+    #[serde(default = "default_top_requests_sample")]
+    pub top_requests_sample: u64,
 }
 
 impl Default for LimitsConfig {
@@ -292,6 +296,7 @@ impl Default for LimitsConfig {
             top_window: default_top_window(),
             top_keys: default_top_keys(),
             batch_hosts: default_batch_hosts(),
+            top_requests_sample: default_top_requests_sample(),
         }
     }
 }
@@ -310,6 +315,9 @@ fn default_top_window() -> Duration {
 }
 fn default_top_keys() -> usize {
     64
+}
+fn default_top_requests_sample() -> u64 {
+    8
 }
 fn default_batch_hosts() -> usize {
     4096
@@ -369,9 +377,16 @@ impl Config {
         }
         self.histograms.native.validate(&mut problems);
         let l = &self.limits;
-        if l.hosts_per_customer == 0 || l.max_series == 0 || l.top_keys == 0 || l.batch_hosts == 0 {
-            problems
-                .push("limits: hosts_per_customer, max_series, top_keys and batch_hosts must be above 0".to_owned());
+        if l.hosts_per_customer == 0
+            || l.max_series == 0
+            || l.top_keys == 0
+            || l.batch_hosts == 0
+            || l.top_requests_sample == 0
+        {
+            problems.push(
+                "limits: hosts_per_customer, max_series, top_keys, batch_hosts and top_requests_sample must be above 0"
+                    .to_owned(),
+            );
         }
         if l.idle_timeout.as_millis() < 60_000 {
             problems.push("limits.idle_timeout: at least 1m, or series flap between scrapes".to_owned());

@@ -19,6 +19,9 @@ pub(crate) struct Context {
     pub(crate) lag_bounds: Bounds,
     /// Keys monitored per dimension and customer, in a batch as in the window.
     pub(crate) top_keys: usize,
+    /// One line in this many has its keys counted among all requests, with
+    /// this weight (`limits.top_requests_sample`).
+    pub(crate) request_sample: u64,
     /// Each customer's availability SLO, by catalog index.
     pub(crate) availability: Vec<Option<Availability>>,
     /// Hosts a batch counts apart, in all (`limits.batch_hosts`) ...

@@ -9,7 +9,9 @@
 //!   format (with native histograms), by `Accept`.
 //! - `GET /-/healthy`, `GET /-/ready`.
 //! - `GET /`: a landing page linking the endpoints.
-//! - `GET /api/v1/top?customer=ID&by=ip|asn|country|path|user_agent[&n=10]`.
+//! - `GET /api/v1/top?customer=ID&by=ip|asn|country|path|user_agent[&n=10][&of=offending|requests]`:
+//!   a customer's top keys over the last `limits.top_window`, among its
+//!   mitigated or failed requests (`offending`, the default) or all of them.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -26,7 +28,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::chunks::{self, ChunkReader};
-use crate::common::DIMENSIONS;
+use crate::common::{DIMENSIONS, SETS};
 use crate::expose;
 use crate::ingest::{self, IngestError, Outcome};
 use crate::writer::Exposition;
@@ -41,7 +43,7 @@ fn landing(inner: &Inner) -> edgewatch_web::Landing {
         Endpoint::get("/-/ready", "200 when it takes pushes; 503 while it starts or stops"),
         Endpoint::get(
             "/api/v1/top?customer=ID&by=ip",
-            "top offenders of a customer (by ip, asn, country, path or user_agent)",
+            "top offenders of a customer (by ip, asn, country, path or user_agent; of=offending or requests)",
         ),
     ];
     for push in &inner.pushes {
@@ -225,6 +227,7 @@ struct TopQuery {
     customer: String,
     by: String,
     n: Option<usize>,
+    of: Option<String>,
 }
 
 async fn top(
@@ -232,19 +235,25 @@ async fn top(
     query: Result<Query<TopQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let Ok(Query(q)) = query else {
-        return error(StatusCode::BAD_REQUEST, "expected ?customer=ID&by=DIMENSION[&n=N]");
+        return error(StatusCode::BAD_REQUEST, "expected ?customer=ID&by=DIMENSION[&n=N][&of=SET]");
     };
     if !DIMENSIONS.contains(&q.by.as_str()) {
         return error(StatusCode::BAD_REQUEST, format!("`by` must be one of {}", DIMENSIONS.join(", ")));
     }
+    let of = q.of.as_deref().unwrap_or(SETS[0]);
+    if !SETS.contains(&of) {
+        return error(StatusCode::BAD_REQUEST, format!("`of` must be one of {}", SETS.join(", ")));
+    }
     let n = q.n.unwrap_or(10).clamp(1, 100);
-    let report = inner.lock().top(&q.customer, &q.by, n, unix_now_secs());
+    let report = inner.lock().top(&q.customer, of, &q.by, n, unix_now_secs());
     match report {
         Some(r) => axum::Json(json!({
             "customer": q.customer,
             "by": q.by,
+            "of": of,
             "window_seconds": r.window_seconds,
             "total": r.total,
+            "unlisted": r.unlisted,
             "top": r.entries.iter().map(|e| json!({ "value": e.key, "count": e.count, "error": e.error, "share": e.share })).collect::<Vec<_>>(),
         }))
         .into_response(),

@@ -198,6 +198,7 @@ impl Exporter {
             bounds,
             lag_bounds,
             top_keys: l.top_keys,
+            request_sample: l.top_requests_sample.max(1),
             availability,
             batch_hosts: l.batch_hosts,
             hosts_per_customer: l.hosts_per_customer,

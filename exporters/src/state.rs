@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::batch::Batch;
-use crate::common::{CustomerIdx, CustomerKey, DIMENSIONS};
+use crate::common::{CustomerIdx, CustomerKey, DIMENSIONS, SETS, SUMMARIES, summary};
 use crate::known_hosts::KnownHosts;
 use crate::series::{Bounds, Histogram, HostSeries};
 use crate::topk::{Report, WindowedTopK};
@@ -162,14 +162,14 @@ impl State {
         stats.lag.merge_from(&batch.lag);
     }
 
-    /// A customer's offender windows, one per dimension, made on first use.
+    /// A customer's offender windows, one per set and dimension, made on
+    /// first use.
     fn offender_windows(&mut self, key: CustomerKey) -> &mut [WindowedTopK] {
         let c = self.slot(key);
         let limits = &self.limits;
         let windows = &mut self.customers[c].offenders;
         if windows.is_empty() {
-            *windows = DIMENSIONS
-                .iter()
+            *windows = (0..SUMMARIES)
                 .map(|_| WindowedTopK::new(limits.top_capacity, limits.top_slot.as_secs().max(1), limits.top_slots))
                 .collect();
         }
@@ -225,16 +225,19 @@ impl State {
         }
     }
 
-    /// Top offenders of a customer along one dimension.
-    pub(crate) fn top(&self, customer: &str, dimension: &str, n: usize, unix_now: u64) -> Option<Report> {
+    /// Top keys of a customer along one dimension, among one set of its
+    /// requests (`offending` or `requests`).
+    pub(crate) fn top(&self, customer: &str, set: &str, dimension: &str, n: usize, unix_now: u64) -> Option<Report> {
         let c = self.ids.iter().position(|id| id == customer)?;
+        let s = SETS.iter().position(|x| *x == set)?;
         let d = DIMENSIONS.iter().position(|x| *x == dimension)?;
-        let window = self.customers[c].offenders.get(d);
+        let window = self.customers[c].offenders.get(summary(s, d));
         Some(window.map_or_else(
             || Report {
                 window_seconds: self.limits.top_slot.as_secs() * self.limits.top_slots as u64,
                 total: 0,
                 entries: Vec::new(),
+                unlisted: 0,
             },
             |w| w.top(unix_now, n),
         ))

@@ -15,7 +15,7 @@
 
 use std::hash::BuildHasher as _;
 
-use crate::common::{CustomerKey, DIMENSIONS, FastMap};
+use crate::common::{CustomerKey, FastMap, SUMMARIES};
 use crate::topk::{SpaceSaving, truncate_key};
 
 /// Arena size at which the tally spills into summaries.
@@ -44,9 +44,9 @@ pub(crate) struct Tally {
     table: hashbrown::HashTable<u32>,
     /// Indexes into `entries`, by customer and dimension.
     groups: FastMap<(CustomerKey, u8), Vec<u32>>,
-    /// Per dimension, the entry the last key went to: the next key is often
+    /// Per summary, the entry the last key went to: the next key is often
     /// the same (one client, one agent), found by a comparison, not a hash.
-    last: [Option<u32>; DIMENSIONS.len()],
+    last: [Option<u32>; SUMMARIES],
     /// Seeded per process: keys are chosen by clients, including attackers.
     hasher: foldhash::fast::RandomState,
     /// What earlier spills summarised, per customer and dimension.
@@ -63,16 +63,23 @@ impl Tally {
             entries: Vec::new(),
             table: hashbrown::HashTable::new(),
             groups: FastMap::default(),
-            last: [None; DIMENSIONS.len()],
+            last: [None; SUMMARIES],
             hasher: foldhash::fast::RandomState::default(),
             spilled: FastMap::default(),
             capacity,
         }
     }
 
-    /// Counts one occurrence of `key` along `dimension` (an index into
-    /// [`DIMENSIONS`]) for `customer`.
+    /// Counts one occurrence of `key` in summary `dimension` (a set and a
+    /// dimension: [`crate::common::summary`]) for `customer`.
+    #[cfg(test)]
     pub(crate) fn add(&mut self, customer: CustomerKey, dimension: usize, key: &str) {
+        self.add_weighted(customer, dimension, key, 1);
+    }
+
+    /// Counts `weight` occurrences of `key` in summary `dimension` for
+    /// `customer`.
+    pub(crate) fn add_weighted(&mut self, customer: CustomerKey, dimension: usize, key: &str, weight: u64) {
         let key = truncate_key(key);
         let last = self.last.get(dimension).copied().flatten();
         let index = dimension;
@@ -81,7 +88,7 @@ impl Tally {
             && e.customer == customer
             && text(&self.arena, e) == key
         {
-            e.count += 1;
+            e.count += weight;
             return;
         }
         let hash = self.hasher.hash_one((customer, dimension, key));
@@ -94,7 +101,7 @@ impl Tally {
         if let Some(&id) = found
             && let Some(e) = entries.get_mut(id as usize)
         {
-            e.count += 1;
+            e.count += weight;
             self.remember(index, id);
             return;
         }
@@ -108,7 +115,7 @@ impl Tally {
             return;
         };
         self.arena.push_str(key);
-        self.entries.push(Entry { customer, dimension, start, len, count: 1 });
+        self.entries.push(Entry { customer, dimension, start, len, count: weight });
         self.groups.entry((customer, dimension)).or_default().push(id);
         let (hasher, arena, entries) = (&self.hasher, &self.arena, &self.entries);
         self.table.insert_unique(hash, id, |&i| {
@@ -129,7 +136,7 @@ impl Tally {
         self.entries.clear();
         self.table.clear();
         self.groups.clear();
-        self.last = [None; DIMENSIONS.len()];
+        self.last = [None; SUMMARIES];
         self.spilled.clear();
     }
 
@@ -153,10 +160,8 @@ impl Tally {
     /// Folds the counts so far into the summaries and empties the arena.
     fn spill(&mut self) {
         for e in &self.entries {
-            let summaries = self
-                .spilled
-                .entry(e.customer)
-                .or_insert_with(|| vec![SpaceSaving::new(self.capacity); DIMENSIONS.len()]);
+            let summaries =
+                self.spilled.entry(e.customer).or_insert_with(|| vec![SpaceSaving::new(self.capacity); SUMMARIES]);
             if let Some(s) = summaries.get_mut(usize::from(e.dimension)) {
                 s.offer(text(&self.arena, e), e.count);
             }
@@ -165,7 +170,7 @@ impl Tally {
         self.entries.clear();
         self.table.clear();
         self.groups.clear();
-        self.last = [None; DIMENSIONS.len()];
+        self.last = [None; SUMMARIES];
     }
 
     /// The distinct keys still in the arena and their counts, by customer

@@ -337,10 +337,23 @@ impl SpaceSaving {
 
     /// The `n` largest counts, by count descending, then key.
     #[must_use]
+    #[cfg(test)]
     pub(crate) fn top(&self, n: usize) -> Vec<Entry> {
+        self.top_and_unlisted(n).0
+    }
+
+    /// The `n` largest counts, and the most any key not among them can have
+    /// been offered: the next monitored count, or the bound for keys not
+    /// monitored at all. What a reader merging several exporters' answers
+    /// charges a key one of them did not list.
+    #[must_use]
+    pub(crate) fn top_and_unlisted(&self, n: usize) -> (Vec<Entry>, u64) {
         let mut slots: Vec<&Counter> = self.slots.iter().collect();
         slots.sort_unstable_by(|a, b| rank(a, b));
-        slots.into_iter().take(n).map(|s| Entry { key: s.key.clone(), count: s.count, error: s.error }).collect()
+        let next = slots.get(n).map_or(0, |s| s.count);
+        let unlisted = next.max(self.unmonitored_bound());
+        let top = slots.into_iter().take(n).map(|s| Entry { key: s.key.clone(), count: s.count, error: s.error });
+        (top.collect(), unlisted)
     }
 
     /// The most an unmonitored key can have been offered.
@@ -434,6 +447,8 @@ pub(crate) struct Report {
     pub total: u64,
     /// Heaviest keys, by count descending then key ascending.
     pub entries: Vec<ReportEntry>,
+    /// The most any key not in `entries` can weigh inside the window.
+    pub unlisted: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -501,12 +516,12 @@ impl WindowedTopK {
             merged.merge(&slot.summary);
         }
         let total = merged.total();
-        let entries = merged
-            .top(n)
+        let (top, unlisted) = merged.top_and_unlisted(n);
+        let entries = top
             .into_iter()
             .map(|e| ReportEntry { share: share(e.count, total), key: e.key, count: e.count, error: e.error })
             .collect();
-        Report { window_seconds: self.slot_seconds.saturating_mul(self.slot_count()), total, entries }
+        Report { window_seconds: self.slot_seconds.saturating_mul(self.slot_count()), total, entries, unlisted }
     }
 
     fn slot_count(&self) -> u64 {
@@ -745,7 +760,7 @@ mod tests {
         assert!(share(0, 0).abs() < f64::EPSILON);
         assert!(share(5, 0).abs() < f64::EPSILON);
         let r = WindowedTopK::new(4, 60, 5).top(0, 10);
-        assert_eq!(r, Report { window_seconds: 300, total: 0, entries: vec![] });
+        assert_eq!(r, Report { window_seconds: 300, total: 0, entries: vec![], unlisted: 0 });
     }
 
     /// Streams over a skewed 20-key alphabet (key 0 is ~10x as likely as key 19) so heavy hitters exist.

@@ -3,7 +3,7 @@
 //! Each waits for the customer's traffic floor over the last hour, and takes
 //! its severity from the customer's policy (no constant, no alert).
 
-use edgewatch_catalog::names::{AlertKind, label, metric};
+use edgewatch_catalog::names::{AlertKind, alertname, label, metric};
 
 use crate::alerts::{Links, kind_alert};
 use crate::constants::CUSTOMER_MIN_REQUESTS;
@@ -121,7 +121,7 @@ pub(crate) fn groups(links: &Links, confirm: &str, interval: &str) -> Vec<Group>
             links,
         ),
         kind_alert(
-            "EdgewatchTrafficSpike",
+            alertname::TRAFFIC_SPIKE,
             AlertKind::TrafficAnomaly,
             &guarded(&format!(
                 "{REQUESTS_10M} > {SPIKE_ABOVE} * {week}\nand on ({c})\n{REQUESTS_10M} > {SPIKE_ABOVE} * {hour_before}"

@@ -24,6 +24,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Live values for tickets and pages.
     pub prometheus: Option<PrometheusConfig>,
+    /// The exporters whose top offenders mitigation suggestions read.
+    pub exporters: Option<ExportersConfig>,
     /// Grafana's base URL, for dashboard links.
     pub grafana_url: Option<String>,
     /// Alertmanager's URL for links, when the notifications' `externalURL`
@@ -60,6 +62,7 @@ impl Default for Config {
             data_dir: default_data_dir(),
             auth: AuthConfig::default(),
             prometheus: None,
+            exporters: None,
             grafana_url: None,
             alertmanager_url: None,
             incidents: IncidentConfig::default(),
@@ -90,6 +93,19 @@ pub struct PrometheusConfig {
     pub url: String,
     /// How long a ticket waits for live values before going without them.
     #[serde(default = "default_prometheus_timeout")]
+    pub timeout: Duration,
+}
+
+/// Where top offenders come from: every exporter that takes the customers'
+/// logs (behind a load balancer, each one: their counts are merged).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportersConfig {
+    /// Each exporter's base URL (`http://exporter-1:9817`).
+    pub urls: Vec<String>,
+    /// How long a ticket waits for the exporters before it goes saying the
+    /// suggestion is missing, and why.
+    #[serde(default = "default_exporters_timeout")]
     pub timeout: Duration,
 }
 
@@ -164,6 +180,9 @@ fn default_body_limit() -> ByteSize {
 fn default_prometheus_timeout() -> Duration {
     Duration::from_millis(2_000)
 }
+fn default_exporters_timeout() -> Duration {
+    Duration::from_millis(3_000)
+}
 fn default_key_labels() -> Vec<String> {
     DEFAULT_KEY_LABELS.iter().map(|s| (*s).to_owned()).collect()
 }
@@ -210,6 +229,19 @@ impl Config {
         ] {
             if let Some(u) = url.filter(|u| !is_http_url(u)) {
                 problems.push(format!("{field}: `{u}` is not an http(s) URL"));
+            }
+        }
+        if let Some(e) = &self.exporters {
+            if e.urls.is_empty() {
+                problems.push("exporters.urls: list at least one exporter, or leave `exporters` out".to_owned());
+            }
+            for (i, u) in e.urls.iter().enumerate() {
+                if !is_http_url(u) {
+                    problems.push(format!("exporters.urls[{i}]: `{u}` is not an http(s) URL"));
+                }
+            }
+            if e.timeout.as_millis() == 0 {
+                problems.push("exporters.timeout: must be above 0".to_owned());
             }
         }
         if self.incidents.key_labels.is_empty() {
@@ -275,13 +307,14 @@ mod tests {
                 .catalog;
         assert!(Config::default().validate(&catalog).is_empty());
         let c = Config::parse(
-            "prometheus: {url: 'prometheus:9090'}\ndelivery: {max_attempts: 0, initial_backoff: 10m, max_backoff: 1m}\nunrouted: [noc-jira, nowhere]\nretention: 5m\n",
+            "prometheus: {url: 'prometheus:9090'}\nexporters: {urls: ['http://e:9817', 'e2:9817']}\ndelivery: {max_attempts: 0, initial_backoff: 10m, max_backoff: 1m}\nunrouted: [noc-jira, nowhere]\nretention: 5m\n",
         )
         .unwrap();
         assert_eq!(
             c.validate(&catalog),
             [
                 "prometheus.url: `prometheus:9090` is not an http(s) URL",
+                "exporters.urls[1]: `e2:9817` is not an http(s) URL",
                 "delivery.max_attempts: must be at least 1",
                 "delivery.max_backoff: 1m is shorter than initial_backoff 10m",
                 "retention: 5m is under an hour; history would go before it is read",

@@ -33,6 +33,8 @@ pub(crate) struct Deliverer {
     pub(crate) templates: Templates,
     /// Live values, when configured.
     pub(crate) prometheus: Option<Prometheus>,
+    /// Top offenders for mitigation suggestions, when configured.
+    pub(crate) exporters: Option<crate::offenders::Exporters>,
     pub(crate) bases: LinkBases,
     pub(crate) settings: Settings,
     pub(crate) metrics: Arc<Metrics>,
@@ -310,17 +312,25 @@ async fn attempt(d: &Deliverer, p: &Pending) -> Result<Outcome, DeliveryError> {
             reason: format!("destination `{}` is not in the catalog any more", p.destination),
         });
     };
-    let live = match &d.prometheus {
-        Some(prom) => {
-            let started = std::time::Instant::now();
-            let v = prom.values(&p.incident).await;
-            d.metrics.enrichment(started.elapsed().as_secs_f64());
-            v
+    // Both wait on other services (Prometheus, the exporters), at once.
+    let live = async {
+        match &d.prometheus {
+            Some(prom) => {
+                let started = std::time::Instant::now();
+                let v = prom.values(&p.incident).await;
+                d.metrics.enrichment(started.elapsed().as_secs_f64());
+                v
+            }
+            None => BTreeMap::new(),
         }
-        None => BTreeMap::new(),
     };
+    let mitigation = crate::mitigation::attach::find(&d.store, d.exporters.as_ref(), &d.catalog, p);
+    let (live, mitigation) = tokio::join!(live, mitigation);
     let mut message = crate::text::message(&d.templates, &d.catalog, &p.incident, p.kind, &d.bases, &live)
         .map_err(|e| DeliveryError::Permanent { reason: e.to_string() })?;
+    if let Some(found) = mitigation {
+        found.add_to(&mut message, p.kind);
+    }
     if p.kind == ActionKind::Note {
         let note = p.note.as_ref().ok_or_else(|| DeliveryError::Permanent {
             reason: "a note action without its note (a store written by hand?)".to_owned(),

@@ -33,7 +33,9 @@ mod http;
 mod incident;
 mod live;
 mod metrics;
+mod mitigation;
 mod notes;
+mod offenders;
 mod payload;
 mod policy;
 mod report_source;
@@ -51,13 +53,15 @@ use std::sync::Arc;
 use edgewatch_catalog::Catalog;
 
 pub use crate::action::ActionKind;
-pub use crate::config::{AuthConfig, Config, DeliveryConfig, IncidentConfig, PrometheusConfig};
+pub use crate::config::{AuthConfig, Config, DeliveryConfig, ExportersConfig, IncidentConfig, PrometheusConfig};
 pub use crate::dead_letters::DeadLetters;
 pub use crate::dest::BuildError as DestinationError;
 use crate::dest::Destination;
 pub use crate::history::{AlertRecord, ExternalRef, History, IncidentRecord};
 pub use crate::http::{NOTES_PATH, WEBHOOK_PATH};
+pub use crate::mitigation::{CustomRule, Mode, RateLimit, RateLimitRule, Row, Suggestion};
 pub use crate::notes::Notes;
+pub use crate::offenders::{Bounded, Dimension};
 pub use crate::report_source::ReportIncidents;
 use crate::store::Store;
 pub use crate::store::{DeadLetter, MAX_AUTHOR, MAX_NOTE, NewNote, Note, NoteError, NoteKind, StoreError};
@@ -118,6 +122,8 @@ impl Receiver {
         let bearer = config.auth.bearer_token.as_ref().map(|s| s.resolve(env)).transpose()?;
         let prometheus =
             config.prometheus.as_ref().map(|p| live::Prometheus::new(client.clone(), &p.url, p.timeout.to_std()));
+        let exporters =
+            config.exporters.as_ref().map(|e| offenders::Exporters::new(client.clone(), &e.urls, e.timeout.to_std()));
         let templates = text::Templates::load(&catalog.templates, config.templates.as_deref())?;
         let catalog = Arc::new(catalog);
         let metrics = Arc::new(metrics::Metrics::default());
@@ -138,6 +144,7 @@ impl Receiver {
             catalog,
             templates,
             prometheus,
+            exporters,
             bases: text::LinkBases {
                 grafana: config.grafana_url.clone(),
                 alertmanager: config.alertmanager_url.clone(),

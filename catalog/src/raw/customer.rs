@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::decode::{At, Cx, Decode, fields};
-use crate::model::{Contact, Link};
+use crate::model::{Contact, Link, Mitigation};
 use crate::names::MAX_CUSTOMER_ID_LEN;
 use crate::path::YamlPath;
 use crate::raw::probe::RawProbe;
@@ -14,8 +14,8 @@ use crate::types::ident::{LabelName, Slug, check_label_name, decode_slug};
 use crate::types::text::{Email, HttpUrl, JiraKey};
 use crate::yaml::{Anchor, Value};
 
-const OWN_KEYS: [&str; 10] =
-    ["id", "name", "tier", "contacts", "labels", "zones", "hosts", "jira_project", "links", "probes"];
+const OWN_KEYS: [&str; 11] =
+    ["id", "name", "tier", "contacts", "labels", "zones", "hosts", "jira_project", "links", "probes", "mitigation"];
 
 #[derive(Debug, Clone)]
 pub(crate) struct RawCustomer {
@@ -32,6 +32,7 @@ pub(crate) struct RawCustomer {
     pub(crate) jira_project: Option<JiraKey>,
     pub(crate) links: Vec<Link>,
     pub(crate) probes: Vec<At<RawProbe>>,
+    pub(crate) mitigation: Mitigation,
     pub(crate) profile: RawProfile,
 }
 
@@ -76,6 +77,7 @@ impl Decode for RawCustomer {
             jira_project: f.opt("jira_project", cx),
             links: f.list("links", cx),
             probes: f.list("probes", cx),
+            mitigation: f.opt("mitigation", cx).unwrap_or_default(),
             profile: RawProfile::read(&f, cx),
         })
     }
@@ -87,6 +89,31 @@ impl Decode for Contact {
         let name: Option<String> = f.req("name", cx);
         let email: Option<Email> = f.req("email", cx);
         Some(Self { name: name?, email: email?, role: f.opt("role", cx) })
+    }
+}
+
+impl Decode for Mitigation {
+    fn decode(v: &Value, path: &YamlPath, cx: &mut Cx<'_>) -> Option<Self> {
+        let keys = ["cloudflare_zone", "allowlist", "allow_asns", "origins", "verified_bots"];
+        let f = fields(v, path, cx, "mitigation", &keys)?;
+        let verified_bots: Vec<String> = f.list("verified_bots", cx);
+        for (i, bot) in verified_bots.iter().enumerate() {
+            if bot.trim().len() < 3 {
+                cx.error(
+                    &f.path("verified_bots").index(i),
+                    Anchor::Value,
+                    format!("`{bot}` would match too many user agents"),
+                )
+                .hint("name the bot as its user agent does: `Googlebot`, `bingbot`");
+            }
+        }
+        Some(Self {
+            cloudflare_zone: f.opt("cloudflare_zone", cx),
+            allowlist: f.list("allowlist", cx),
+            allow_asns: f.list("allow_asns", cx),
+            origins: f.list("origins", cx),
+            verified_bots,
+        })
     }
 }
 

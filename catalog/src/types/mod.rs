@@ -5,6 +5,7 @@ pub(crate) mod decimal;
 pub(crate) mod duration;
 pub(crate) mod host;
 pub(crate) mod ident;
+pub(crate) mod net;
 pub(crate) mod secret;
 pub(crate) mod size;
 pub(crate) mod status;

@@ -101,3 +101,54 @@ fn a_missing_catalog_is_an_error_naming_the_path() {
     let text = edgewatch_catalog::render(&err.diagnostics);
     assert!(text.starts_with("/nonexistent/catalog: error: cannot read catalog:"), "{text}");
 }
+
+/// Mitigation settings: networks, AS numbers, the Cloudflare zone and bot
+/// names are checked where they are written; valid ones reach the model.
+#[test]
+fn mitigation_settings_are_checked_at_their_position() {
+    let text = "customers:
+  - id: shop
+    hosts: [www.shop.example]
+    mitigation:
+      cloudflare_zone: 023e105f4ecef8ad9ca31a8372d0c353
+      allowlist: [203.0.113.0/24, 192.0.2.7, '2001:db8::/32']
+      allow_asns: [64496, AS64511]
+      origins: [198.51.100.10]
+      verified_bots: [Googlebot]
+  - id: bad
+    hosts: [www.bad.example]
+    mitigation:
+      cloudflare_zone: NOT-A-ZONE
+      allowlist: [203.0.113.9/24, example.com]
+      allow_asns: [0]
+      verified_bots: [a]
+      firewall: on
+";
+    let rejected = edgewatch_catalog::load_texts(&[("c.yaml", text)]).unwrap_err();
+    let at = |needle: &str| {
+        let d = rejected
+            .diagnostics
+            .iter()
+            .find(|d| d.message.contains(needle))
+            .unwrap_or_else(|| panic!("no `{needle}` in {:?}", rejected.diagnostics));
+        (d.line.unwrap(), d.column.unwrap())
+    };
+    assert_eq!(at("`NOT-A-ZONE` is not a Cloudflare id"), (13, 24));
+    assert_eq!(at("has host bits set: the network is `203.0.113.0/24`"), (14, 19));
+    assert_eq!(at("`example.com` is not an IP address"), (14, 35));
+    assert_eq!(at("an AS number"), (15, 20));
+    assert_eq!(at("`a` would match too many user agents"), (16, 23));
+    assert_eq!(at("unknown key `firewall`"), (17, 7));
+
+    let good = edgewatch_catalog::load_texts(&[("c.yaml", &text[..text.find("  - id: bad").unwrap()])]).unwrap();
+    let m = &good.catalog.customers[0].mitigation;
+    assert_eq!(
+        m.cloudflare_zone.as_ref().map(edgewatch_catalog::CloudflareId::as_str),
+        Some("023e105f4ecef8ad9ca31a8372d0c353")
+    );
+    let nets: Vec<String> = m.allowlist.iter().map(ToString::to_string).collect();
+    assert_eq!(nets, ["203.0.113.0/24", "192.0.2.7", "2001:db8::/32"]);
+    assert_eq!(m.allow_asns.iter().map(|a| a.0).collect::<Vec<_>>(), [64496, 64511]);
+    assert!(m.origins[0].contains(&"198.51.100.10".parse().unwrap()));
+    assert_eq!(m.verified_bots, ["Googlebot"]);
+}

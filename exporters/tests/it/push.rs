@@ -277,26 +277,39 @@ async fn a_batch_of_thousands_of_hosts_counts_every_request_within_the_caps() {
 
 #[tokio::test]
 async fn health_readiness_metrics_and_top_offenders() {
-    let ex = start("").await;
+    // Every request counted among `requests`, so the counts are exact.
+    let ex = start("limits: {top_requests_sample: 1}\n").await;
     assert_eq!(ex.get("/-/healthy").await.0, 200);
     assert_eq!(ex.get("/-/ready").await.0, 200);
     let resp = ex.metrics_as("application/openmetrics-text;version=1.0.0").await;
     assert_eq!(resp.headers()["content-type"], "application/openmetrics-text; version=1.0.0; charset=utf-8");
     assert!(resp.text().await.unwrap().ends_with("# EOF\n"));
 
-    let lines: Vec<String> = (0..10)
-        .map(|i| {
-            let ip = if i < 7 { "192.0.2.66" } else { "192.0.2.1" };
-            format!(r#"{{"ClientRequestHost":"www.acme.example","EdgeResponseStatus":403,"SecurityAction":"block","ClientIP":"{ip}"}}"#)
+    // Ten blocked requests (seven from one address) among thirty.
+    let lines: Vec<String> = (0..30)
+        .map(|i| match i {
+            0..7 => blocked("192.0.2.66"),
+            7..10 => blocked("192.0.2.1"),
+            _ => format!(
+                r#"{{"ClientRequestHost":"www.acme.example","EdgeResponseStatus":200,"ClientIP":"198.51.100.{i}"}}"#
+            ),
         })
         .collect();
     ex.push("/ingest/logpush", lines.join("\n").into_bytes(), &[]).await;
     let (status, body) = ex.get("/api/v1/top?customer=acme&by=ip&n=1").await;
     assert_eq!(status, 200);
     let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(doc["total"], 10);
+    assert_eq!((doc["of"].as_str(), doc["total"].as_u64()), (Some("offending"), Some(10)), "{doc}");
     assert_eq!(doc["top"][0]["value"], "192.0.2.66");
     assert_eq!(doc["top"][0]["share"], 0.7);
+    assert_eq!(doc["unlisted"], 3, "the next address had three: an unlisted key had at most that");
+    let (_, body) = ex.get("/api/v1/top?customer=acme&by=ip&n=2&of=requests").await;
+    let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(doc["total"], 30, "every request counts among `requests`");
+    assert_eq!(doc["top"][0]["value"], "192.0.2.66");
+    assert_eq!(doc["top"][1]["value"], "192.0.2.1");
+    assert_eq!(doc["unlisted"], 1);
+    assert_eq!(ex.get("/api/v1/top?customer=acme&by=ip&of=everything").await.0, 400);
     assert_eq!(ex.get("/api/v1/top?customer=nobody&by=ip").await.0, 404);
     assert_eq!(ex.get("/api/v1/top?customer=acme&by=colour").await.0, 400);
     assert_eq!(ex.get("/api/v1/top").await.0, 400);
@@ -333,4 +346,33 @@ async fn a_push_input_takes_the_format_it_names() {
     assert_eq!(ex.sample(le).await, 1, "request_time, in seconds");
     let (_, landing) = ex.get("/").await;
     assert!(landing.contains("/ingest/nginx"), "{landing}");
+}
+
+/// By default one request in eight is counted among all requests, with
+/// weight eight: a heavy hitter's share comes out close to the truth.
+#[tokio::test]
+async fn the_top_keys_of_all_requests_are_estimated_from_a_sample() {
+    let ex = start("").await;
+    let lines: Vec<String> = (0..4000)
+        .map(|i| {
+            let ip = if i % 5 < 2 { "192.0.2.7".to_owned() } else { format!("198.51.100.{}", i % 250) };
+            format!(r#"{{"ClientRequestHost":"www.acme.example","EdgeResponseStatus":200,"ClientIP":"{ip}"}}"#)
+        })
+        .collect();
+    ex.push("/ingest/logpush", lines.join("\n").into_bytes(), &[]).await;
+    let (_, body) = ex.get("/api/v1/top?customer=acme&by=ip&n=1&of=requests").await;
+    let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(doc["total"], 4000, "500 sampled lines, each weighing eight");
+    assert_eq!(doc["top"][0]["value"], "192.0.2.7");
+    let share = doc["top"][0]["share"].as_f64().unwrap();
+    assert!((share - 0.4).abs() < 0.05, "two requests in five: {share}");
+    let (_, body) = ex.get("/api/v1/top?customer=acme&by=ip&n=1").await;
+    let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(doc["total"], 0, "nothing was refused or failed");
+}
+
+fn blocked(ip: &str) -> String {
+    format!(
+        r#"{{"ClientRequestHost":"www.acme.example","EdgeResponseStatus":403,"SecurityAction":"block","ClientIP":"{ip}"}}"#
+    )
 }

@@ -82,6 +82,12 @@ pub(crate) fn classify(what: &str, status: StatusCode, headers: &HeaderMap, body
 /// A request that got no answer: always worth a retry. The reason names the
 /// kind of failure, never the URL's query or headers.
 pub(crate) fn unanswered(what: &str, e: reqwest::Error) -> DeliveryError {
+    DeliveryError::Transient { reason: format!("{what}: {}", describe(e)), retry_after: None }
+}
+
+/// A request's failure in words: the kind, then the cause, without the URL
+/// (its query may carry a secret).
+pub(crate) fn describe(e: reqwest::Error) -> String {
     let kind = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {
@@ -89,7 +95,7 @@ pub(crate) fn unanswered(what: &str, e: reqwest::Error) -> DeliveryError {
     } else {
         "failed"
     };
-    DeliveryError::Transient { reason: format!("{what}: {kind}: {}", e.without_url()), retry_after: None }
+    format!("{kind}: {}", e.without_url())
 }
 
 #[cfg(test)]

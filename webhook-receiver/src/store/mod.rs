@@ -292,6 +292,12 @@ pub(crate) trait Store: Send + Sync + std::fmt::Debug {
     /// incident reached (a Jira comment), after its earlier actions there.
     /// Returns the note and how many actions were queued.
     fn add_note(&self, incident_id: i64, note: &NewNote, now: i64) -> Result<(Note, usize), StoreError>;
+    /// Keeps `body` as the incident's mitigation suggestion unless it has
+    /// one already; returns the one kept (the first wins, so every
+    /// destination shows the same).
+    fn keep_suggestion(&self, incident_id: i64, body: &str, now: i64) -> Result<String, StoreError>;
+    /// The incident's mitigation suggestion, if one was made.
+    fn suggestion(&self, incident_id: i64) -> Result<Option<String>, StoreError>;
     /// Whether the store can commit: writes and commits a heartbeat, so a
     /// full disk or a lost lock shows here, not only on the next webhook.
     fn check_commit(&self, now: i64) -> Result<(), StoreError>;

@@ -78,6 +78,27 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX notes_incident ON notes (incident_id, id);
     ALTER TABLE outbox ADD COLUMN note_id INTEGER REFERENCES notes (id);",
+    // 5: the mitigation suggested for an incident when it was first
+    // delivered (one per incident: every destination and `edgewatch
+    // mitigate` see the same), and the rules applied from it (for revert).
+    "CREATE TABLE suggestions (
+        incident_id INTEGER PRIMARY KEY REFERENCES incidents (id),
+        created_at INTEGER NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE TABLE mitigations (
+        id INTEGER PRIMARY KEY,
+        incident_id INTEGER NOT NULL REFERENCES incidents (id),
+        rule TEXT NOT NULL CHECK (rule IN ('custom', 'rate_limit')),
+        zone TEXT NOT NULL,
+        ruleset_id TEXT NOT NULL,
+        rule_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        applied_by TEXT NOT NULL,
+        applied_at INTEGER NOT NULL,
+        reverted_at INTEGER
+    );
+    CREATE INDEX mitigations_incident ON mitigations (incident_id, id);",
 ];
 
 /// The schema version this receiver writes (`PRAGMA user_version`).
@@ -412,6 +433,8 @@ impl Store for Sqlite {
                     AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.incident_id = i.id)";
         tx.execute(&format!("DELETE FROM externals WHERE incident_id IN ({gone})"), params![before])?;
         tx.execute(&format!("DELETE FROM notes WHERE incident_id IN ({gone})"), params![before])?;
+        tx.execute(&format!("DELETE FROM suggestions WHERE incident_id IN ({gone})"), params![before])?;
+        tx.execute(&format!("DELETE FROM mitigations WHERE incident_id IN ({gone})"), params![before])?;
         let incidents = tx.execute(&format!("DELETE FROM incidents WHERE id IN ({gone})"), params![before])?;
         let notifications = tx.execute("DELETE FROM notifications WHERE received_at < ?1", params![before])?;
         tx.commit()?;
@@ -467,6 +490,26 @@ impl Store for Sqlite {
             created_at: now,
         };
         Ok((recorded, reached.len()))
+    }
+
+    fn keep_suggestion(&self, incident_id: i64, body: &str, now: i64) -> Result<String, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT OR IGNORE INTO suggestions (incident_id, created_at, body) VALUES (?1, ?2, ?3)",
+            params![incident_id, now, body],
+        )?;
+        let kept: String =
+            tx.query_row("SELECT body FROM suggestions WHERE incident_id = ?1", params![incident_id], |r| r.get(0))?;
+        tx.commit()?;
+        Ok(kept)
+    }
+
+    fn suggestion(&self, incident_id: i64) -> Result<Option<String>, StoreError> {
+        let conn = self.conn()?;
+        Ok(conn
+            .query_row("SELECT body FROM suggestions WHERE incident_id = ?1", params![incident_id], |r| r.get(0))
+            .optional()?)
     }
 
     fn check_commit(&self, now: i64) -> Result<(), StoreError> {
