@@ -61,6 +61,10 @@ enum Command {
     /// (`note ID --remediation TEXT`): shown in reports, commented on the
     /// Jira issue.
     Incidents(Box<cmd::incidents::Args>),
+    /// The mitigation suggested for an incident (`show`), and adding its
+    /// rule to a Cloudflare zone (`apply`, after a confirmation) or
+    /// removing it (`revert`): recorded on the incident.
+    Mitigate(Box<cmd::mitigate::Args>),
 }
 
 /// Output format of `check`.
@@ -101,6 +105,7 @@ fn main() -> ExitCode {
         Command::Up(args) => cmd::up::run(&args),
         Command::Report(args) => cmd::report::run(&args),
         Command::Incidents(args) => cmd::incidents::run(&args),
+        Command::Mitigate(args) => cmd::mitigate::run(&args),
     };
     match result {
         Ok(code) => code,

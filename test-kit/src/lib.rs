@@ -7,6 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod rules_language;
+
 /// The path of `name` on `PATH`; panics naming the Debian `package` that
 /// brings it when it is missing.
 pub fn tool(name: &str, package: &str) -> String {

@@ -59,12 +59,17 @@ pub use crate::dest::BuildError as DestinationError;
 use crate::dest::Destination;
 pub use crate::history::{AlertRecord, ExternalRef, History, IncidentRecord};
 pub use crate::http::{NOTES_PATH, WEBHOOK_PATH};
+pub use crate::mitigation::cloudflare::{Cloudflare, CloudflareError, DEFAULT_BASE as CLOUDFLARE_API, Phase, Placed};
+pub use crate::mitigation::handle::{Mitigations, Suggested};
 pub use crate::mitigation::{CustomRule, Mode, RateLimit, RateLimitRule, Row, Suggestion};
 pub use crate::notes::Notes;
 pub use crate::offenders::{Bounded, Dimension};
 pub use crate::report_source::ReportIncidents;
 use crate::store::Store;
-pub use crate::store::{DeadLetter, MAX_AUTHOR, MAX_NOTE, NewNote, Note, NoteError, NoteKind, StoreError};
+pub use crate::store::{
+    AppliedRule, DeadLetter, MAX_AUTHOR, MAX_NOTE, NewAppliedRule, NewNote, Note, NoteError, NoteKind, RuleKind,
+    StoreError,
+};
 pub use crate::text::TextError;
 
 /// Why the receiver could not start.

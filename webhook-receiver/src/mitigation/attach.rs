@@ -16,9 +16,17 @@ use crate::time::{now_ms, rfc3339};
 
 /// What an action carries about mitigation.
 #[derive(Debug)]
-pub(crate) enum Found {
-    /// The incident's suggestion; `new` when this action made it.
-    Made { suggestion: Box<Suggestion>, new: bool },
+pub(crate) struct Found {
+    what: Outcome,
+    /// Whether the action shows it in words: the new issue's description,
+    /// or the comment of the update that brought the attack alert.
+    tell: bool,
+}
+
+#[derive(Debug)]
+enum Outcome {
+    /// The incident's suggestion.
+    Suggested(Box<Suggestion>),
     /// None could be made now (it is tried again on the next action).
     Missing(String),
 }
@@ -35,43 +43,53 @@ pub(crate) async fn find(
     }
     let mode = Mode::of(&p.incident)?;
     let customer = catalog.customer(p.incident.customer.as_deref()?)?;
+    let tell = p.kind == ActionKind::Open || Mode::joined(&p.incident);
+    Some(Found { what: made(store, exporters, customer, mode, p).await, tell })
+}
+
+async fn made(
+    store: &Arc<dyn Store>,
+    exporters: Option<&Exporters>,
+    customer: &edgewatch_catalog::Customer,
+    mode: Mode,
+    p: &Pending,
+) -> Outcome {
     let id = p.incident_id;
     let kept = blocking(store, move |s| s.suggestion(id)).await;
     match kept {
         Ok(Some(body)) => {
-            return Some(match serde_json::from_str::<Suggestion>(&body) {
-                Ok(s) => Found::Made { suggestion: Box::new(s), new: false },
-                Err(e) => Found::Missing(format!("the stored suggestion does not decode: {e}")),
-            });
+            return match serde_json::from_str::<Suggestion>(&body) {
+                Ok(s) => Outcome::Suggested(Box::new(s)),
+                Err(e) => Outcome::Missing(format!("the stored suggestion does not decode: {e}")),
+            };
         }
         Ok(None) => {}
-        Err(e) => return Some(Found::Missing(format!("the store could not be read: {e}"))),
+        Err(e) => return Outcome::Missing(format!("the store could not be read: {e}")),
     }
     let Some(exporters) = exporters else {
-        return Some(Found::Missing("no exporters are configured (`exporters.urls` in receiver.yml)".to_owned()));
+        return Outcome::Missing("no exporters are configured (`exporters.urls` in receiver.yml)".to_owned());
     };
     let offenders = match exporters.read(customer.id.as_str()).await {
         Ok(o) => o,
-        Err(e) => return Some(Found::Missing(e.to_string())),
+        Err(e) => return Outcome::Missing(e.to_string()),
     };
     let suggestion = suggest(mode, &p.incident, customer, &offenders, rfc3339(now_ms()));
     let body = match serde_json::to_string(&suggestion) {
         Ok(b) => b,
-        Err(e) => return Some(Found::Missing(format!("the suggestion does not encode: {e}"))),
+        Err(e) => return Outcome::Missing(format!("the suggestion does not encode: {e}")),
     };
     // Another destination's action may have kept one first: show that one.
+    let mine = body.clone();
     match blocking(store, move |s| s.keep_suggestion(id, &body, now_ms())).await {
+        Ok(kept) if kept == mine => Outcome::Suggested(Box::new(suggestion)),
         Ok(kept) => match serde_json::from_str::<Suggestion>(&kept) {
-            Ok(s) => {
-                let new = s == suggestion;
-                Some(Found::Made { suggestion: Box::new(s), new })
-            }
-            Err(e) => Some(Found::Missing(format!("the stored suggestion does not decode: {e}"))),
+            Ok(s) => Outcome::Suggested(Box::new(s)),
+            Err(e) => Outcome::Missing(format!("the stored suggestion does not decode: {e}")),
         },
         // Not kept: shown all the same, made again next time.
         Err(e) => {
             tracing::warn!(error = %e, "cannot keep the mitigation suggestion");
-            Some(Found::Made { suggestion: Box::new(suggestion), new: true })
+            Outcome::Suggested(Box::new(suggestion))
         }
     }
 }
@@ -88,20 +106,21 @@ async fn blocking<T: Send + 'static>(
 
 impl Found {
     /// Adds it to the message: the details always (a page's
-    /// `custom_details`), the text when this action made it (the new
-    /// issue's description, or a comment) or could not.
+    /// `custom_details`), and the text when the action tells it.
     pub(crate) fn add_to(&self, message: &mut Message, kind: ActionKind) {
-        let text = match self {
-            Self::Made { suggestion, new } => {
+        let text = match &self.what {
+            Outcome::Suggested(suggestion) => {
                 message.details.insert("mitigation".to_owned(), json!(suggestion));
-                new.then(|| format!("Mitigation suggestion\n\n{}", suggestion.text()))
+                format!("Mitigation suggestion\n\n{}", suggestion.text())
             }
-            Self::Missing(why) => {
+            Outcome::Missing(why) => {
                 message.details.insert("mitigation".to_owned(), json!({ "missing": why }));
-                Some(format!("Mitigation suggestion missing: {why}"))
+                format!("Mitigation suggestion missing: {why}")
             }
         };
-        let Some(text) = text else { return };
+        if !self.tell {
+            return;
+        }
         let target = if kind == ActionKind::Open { &mut message.description } else { &mut message.comment };
         if !target.is_empty() {
             target.push_str("\n\n");

@@ -5,6 +5,8 @@
 //! applying is a person's decision (`edgewatch mitigate apply`).
 
 pub(crate) mod attach;
+pub(crate) mod cloudflare;
+pub(crate) mod handle;
 pub(crate) mod rules;
 
 use std::collections::BTreeSet;
@@ -36,12 +38,30 @@ impl Mode {
     /// it is about something no rule would help with (an outage, latency).
     pub(crate) fn of(incident: &Incident) -> Option<Self> {
         let firing = || incident.alerts.iter().filter(|a| a.status == Status::Firing);
-        if firing().any(|a| a.labels.get("alert_kind").map(String::as_str) == Some(AlertKind::Attack.as_str())) {
+        if firing().any(|a| Self::alert(a) == Some(Self::Attack)) {
             return Some(Self::Attack);
         }
-        firing()
-            .any(|a| a.labels.get("alertname").map(String::as_str) == Some(alertname::TRAFFIC_SPIKE))
-            .then_some(Self::Spike)
+        firing().any(|a| Self::alert(a) == Some(Self::Spike)).then_some(Self::Spike)
+    }
+
+    /// The mode one alert calls for.
+    fn alert(a: &crate::action::AlertState) -> Option<Self> {
+        if a.labels.get("alert_kind").map(String::as_str) == Some(AlertKind::Attack.as_str()) {
+            Some(Self::Attack)
+        } else if a.labels.get("alertname").map(String::as_str) == Some(alertname::TRAFFIC_SPIKE) {
+            Some(Self::Spike)
+        } else {
+            None
+        }
+    }
+
+    /// Whether an alert calling for a suggestion started firing with the
+    /// incident's last notification: each destination's action for it
+    /// shows the suggestion, once.
+    pub(crate) fn joined(incident: &Incident) -> bool {
+        incident.alerts.iter().any(|a| {
+            a.status == Status::Firing && incident.change.joined.contains(&a.fingerprint) && Self::alert(a).is_some()
+        })
     }
 }
 

@@ -106,6 +106,14 @@ impl Offenders {
 /// allowlist, the origin) when it names an AS number (a whole network,
 /// which may hold one).
 pub(crate) fn custom_expression(scope: Option<&str>, o: &Offenders, spare: &[IpNet]) -> Option<String> {
+    // Sorted, so the same offenders always read the same, whatever their counts.
+    let mut o = o.clone();
+    o.ips.sort_unstable();
+    o.ips.dedup();
+    o.asns.sort_unstable();
+    o.asns.dedup();
+    o.user_agents.sort_unstable();
+    o.user_agents.dedup();
     let mut any = Vec::new();
     if !o.ips.is_empty() {
         any.push(set(field::IP, o.ips.iter().map(ToString::to_string)));

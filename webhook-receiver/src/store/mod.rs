@@ -196,6 +196,65 @@ impl NewNote {
     }
 }
 
+/// Which kind of rule was applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleKind {
+    /// A custom rule (`http_request_firewall_custom`).
+    Custom,
+    /// A rate-limiting rule (`http_ratelimit`).
+    RateLimit,
+}
+
+impl RuleKind {
+    /// The name the store and the CLI use.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Custom => "custom",
+            Self::RateLimit => "rate_limit",
+        }
+    }
+
+    /// How people call it.
+    pub const fn title(self) -> &'static str {
+        match self {
+            Self::Custom => "custom rule",
+            Self::RateLimit => "rate-limiting rule",
+        }
+    }
+}
+
+/// A rule applied from an incident's suggestion.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AppliedRule {
+    /// The store's id.
+    pub id: i64,
+    pub incident_id: i64,
+    pub rule: RuleKind,
+    /// The Cloudflare zone.
+    pub zone: String,
+    pub ruleset_id: String,
+    pub rule_id: String,
+    /// The rule as sent (JSON).
+    pub body: String,
+    /// Who applied it.
+    pub applied_by: String,
+    /// Unix milliseconds.
+    pub applied_at: i64,
+    /// When it was removed, unix milliseconds.
+    pub reverted_at: Option<i64>,
+}
+
+/// A rule to record as applied.
+#[derive(Debug, Clone)]
+pub struct NewAppliedRule {
+    pub rule: RuleKind,
+    pub zone: String,
+    pub ruleset_id: String,
+    pub rule_id: String,
+    pub body: String,
+}
+
 /// A dead letter: an action that failed for good or ran out of retries.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DeadLetter {
@@ -298,6 +357,19 @@ pub(crate) trait Store: Send + Sync + std::fmt::Debug {
     fn keep_suggestion(&self, incident_id: i64, body: &str, now: i64) -> Result<String, StoreError>;
     /// The incident's mitigation suggestion, if one was made.
     fn suggestion(&self, incident_id: i64) -> Result<Option<String>, StoreError>;
+    /// Records a rule applied on incident `incident_id` and, in the same
+    /// transaction, `note` about it (a remediation, delivered as a comment).
+    fn record_applied(
+        &self,
+        incident_id: i64,
+        rule: &NewAppliedRule,
+        note: &NewNote,
+        now: i64,
+    ) -> Result<(AppliedRule, Note), StoreError>;
+    /// The rules applied on an incident, oldest first.
+    fn applied(&self, incident_id: i64) -> Result<Vec<AppliedRule>, StoreError>;
+    /// Records that applied rule `id` was removed, with `note` about it.
+    fn record_reverted(&self, id: i64, note: &NewNote, now: i64) -> Result<Note, StoreError>;
     /// Whether the store can commit: writes and commits a heartbeat, so a
     /// full disk or a lost lock shows here, not only on the next webhook.
     fn check_commit(&self, now: i64) -> Result<(), StoreError>;

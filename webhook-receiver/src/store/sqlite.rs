@@ -10,7 +10,8 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 
 use super::{
-    Accepted, DeadLetter, Depth, Inbound, NewNote, Note, NoteKind, Pending, Policy, Pruned, Store, StoreError,
+    Accepted, AppliedRule, DeadLetter, Depth, Inbound, NewAppliedRule, NewNote, Note, NoteKind, Pending, Policy,
+    Pruned, RuleKind, Store, StoreError,
 };
 use crate::action::{ActionKind, Incident, Status};
 use crate::incident;
@@ -142,7 +143,57 @@ pub(crate) fn notes_of(conn: &Connection, id: i64) -> Result<Vec<Note>, StoreErr
     Ok(out)
 }
 
+/// Records `note` on incident `incident_id` in `tx` and queues a `note`
+/// action for every destination the incident reached, after its earlier
+/// actions there: the note, and how many were queued.
+fn note_in(
+    tx: &rusqlite::Transaction<'_>,
+    incident_id: i64,
+    note: &NewNote,
+    now: i64,
+) -> Result<(Note, usize), StoreError> {
+    let state: String = tx
+        .query_row("SELECT state FROM incidents WHERE id = ?1", params![incident_id], |r| r.get(0))
+        .optional()?
+        .ok_or(StoreError::NoIncident(incident_id))?;
+    let incident: Incident = decode("incident", &state)?;
+    tx.execute(
+        "INSERT INTO notes (incident_id, kind, author, text, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![incident_id, note.kind.as_str(), note.author, note.text, now],
+    )?;
+    let note_id = tx.last_insert_rowid();
+    // Every destination that ever received the incident (a row from
+    // before receivers kept that: where it is open now, if known).
+    let reached = incident.notified.as_ref().or(incident.engaged.as_ref()).cloned().unwrap_or_default();
+    for destination in &reached {
+        tx.execute(
+            "INSERT INTO outbox (incident_id, destination, kind, payload, next_attempt_at, created_at, note_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+            params![incident_id, destination, ActionKind::Note.as_str(), state, now, note_id],
+        )?;
+    }
+    let recorded = Note {
+        id: note_id,
+        incident_id,
+        kind: note.kind,
+        author: note.author.clone(),
+        text: note.text.clone(),
+        created_at: now,
+    };
+    Ok((recorded, reached.len()))
+}
+
 impl Sqlite {
+    /// Incident `id` as last stored.
+    pub(crate) fn incident(&self, id: i64) -> Result<Incident, StoreError> {
+        let conn = self.conn()?;
+        let state: String = conn
+            .query_row("SELECT state FROM incidents WHERE id = ?1", params![id], |r| r.get(0))
+            .optional()?
+            .ok_or(StoreError::NoIncident(id))?;
+        decode("incident", &state)
+    }
+
     /// Opens (creating) `receiver.db` in `dir` and brings its schema up to date.
     pub(crate) fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.display().to_string(), source })?;
@@ -460,36 +511,97 @@ impl Store for Sqlite {
     fn add_note(&self, incident_id: i64, note: &NewNote, now: i64) -> Result<(Note, usize), StoreError> {
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let state: String = tx
-            .query_row("SELECT state FROM incidents WHERE id = ?1", params![incident_id], |r| r.get(0))
-            .optional()?
-            .ok_or(StoreError::NoIncident(incident_id))?;
-        let incident: Incident = decode("incident", &state)?;
-        tx.execute(
-            "INSERT INTO notes (incident_id, kind, author, text, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![incident_id, note.kind.as_str(), note.author, note.text, now],
-        )?;
-        let note_id = tx.last_insert_rowid();
-        // Every destination that ever received the incident (a row from
-        // before receivers kept that: where it is open now, if known).
-        let reached = incident.notified.as_ref().or(incident.engaged.as_ref()).cloned().unwrap_or_default();
-        for destination in &reached {
-            tx.execute(
-                "INSERT INTO outbox (incident_id, destination, kind, payload, next_attempt_at, created_at, note_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
-                params![incident_id, destination, ActionKind::Note.as_str(), state, now, note_id],
-            )?;
-        }
+        let recorded = note_in(&tx, incident_id, note, now)?;
         tx.commit()?;
-        let recorded = Note {
-            id: note_id,
+        Ok(recorded)
+    }
+
+    fn record_applied(
+        &self,
+        incident_id: i64,
+        rule: &NewAppliedRule,
+        note: &NewNote,
+        now: i64,
+    ) -> Result<(AppliedRule, Note), StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (recorded, _) = note_in(&tx, incident_id, note, now)?;
+        tx.execute(
+            "INSERT INTO mitigations (incident_id, rule, zone, ruleset_id, rule_id, body, applied_by, applied_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                incident_id,
+                rule.rule.as_str(),
+                rule.zone,
+                rule.ruleset_id,
+                rule.rule_id,
+                rule.body,
+                note.author,
+                now
+            ],
+        )?;
+        let applied = AppliedRule {
+            id: tx.last_insert_rowid(),
             incident_id,
-            kind: note.kind,
-            author: note.author.clone(),
-            text: note.text.clone(),
-            created_at: now,
+            rule: rule.rule,
+            zone: rule.zone.clone(),
+            ruleset_id: rule.ruleset_id.clone(),
+            rule_id: rule.rule_id.clone(),
+            body: rule.body.clone(),
+            applied_by: note.author.clone(),
+            applied_at: now,
+            reverted_at: None,
         };
-        Ok((recorded, reached.len()))
+        tx.commit()?;
+        Ok((applied, recorded))
+    }
+
+    fn applied(&self, incident_id: i64) -> Result<Vec<AppliedRule>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, rule, zone, ruleset_id, rule_id, body, applied_by, applied_at, reverted_at
+             FROM mitigations WHERE incident_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![incident_id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                [r.get::<_, String>(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?],
+                r.get::<_, i64>(7)?,
+                r.get::<_, Option<i64>>(8)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, rule, [zone, ruleset_id, rule_id, body, applied_by], applied_at, reverted_at) = row?;
+            let rule: RuleKind = decode("rule kind", &format!("\"{rule}\""))?;
+            out.push(AppliedRule {
+                id,
+                incident_id,
+                rule,
+                zone,
+                ruleset_id,
+                rule_id,
+                body,
+                applied_by,
+                applied_at,
+                reverted_at,
+            });
+        }
+        Ok(out)
+    }
+
+    fn record_reverted(&self, id: i64, note: &NewNote, now: i64) -> Result<Note, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let incident_id: i64 = tx
+            .query_row("SELECT incident_id FROM mitigations WHERE id = ?1", params![id], |r| r.get(0))
+            .optional()?
+            .ok_or(StoreError::Decode { what: "mitigation", message: format!("no applied rule {id}") })?;
+        tx.execute("UPDATE mitigations SET reverted_at = ?2 WHERE id = ?1 AND reverted_at IS NULL", params![id, now])?;
+        let (recorded, _) = note_in(&tx, incident_id, note, now)?;
+        tx.commit()?;
+        Ok(recorded)
     }
 
     fn keep_suggestion(&self, incident_id: i64, body: &str, now: i64) -> Result<String, StoreError> {

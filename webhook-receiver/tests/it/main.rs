@@ -9,8 +9,10 @@
 //! - [`jira`], [`pagerduty`]: each destination against its contract fake,
 //!   the fake against the service's contract, and the delivery contract
 //!   ([`contract::check`]) through the whole receiver;
+//! - [`cloudflare`]: `edgewatch mitigate`'s rulesets API client against
+//!   the Cloudflare contract fake;
 //! - [`contract`]: the delivery contract every destination keeps;
-//! - [`fakes`]: the contract fakes of Jira and PagerDuty (the root crate's
+//! - [`fakes`]: the contract fakes of Jira, PagerDuty and Cloudflare (the root crate's
 //!   tests include them too);
 //! - [`support`]: what the tests share: a receiver on loopback, alerts and
 //!   notifications, waiting.
@@ -22,6 +24,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod alertmanager;
+mod cloudflare;
 mod contract;
 mod delivery;
 mod fakes;

@@ -7,5 +7,6 @@
 // Test support: a failure here is a failed test, with the reason.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::missing_panics_doc)]
 
+pub mod cloudflare;
 pub mod jira;
 pub mod pagerduty;
