@@ -113,6 +113,10 @@ pub struct Customer {
     pub alerting: Alerting,
     /// Runbook URL templates.
     pub runbooks: Runbooks,
+    /// Statuspage component ids of the customer's services: an incident
+    /// on a Statuspage destination marks them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub statuspage_components: Vec<String>,
     /// What mitigation suggestions must never name, and where rules go.
     #[serde(skip_serializing_if = "Mitigation::is_empty")]
     pub mitigation: Mitigation,
@@ -423,7 +427,53 @@ pub enum Destination {
     PagerDuty(PagerDuty),
     /// JSON lines in a file.
     Log(LogDestination),
+    /// A customer-facing Atlassian Statuspage page.
+    Statuspage(Statuspage),
 }
+
+/// An Atlassian Statuspage page the customers read: incidents created,
+/// updated and resolved in words for customers.
+#[derive(Debug, Clone, Serialize)]
+pub struct Statuspage {
+    /// The page's id (its management API's `page_id`).
+    pub page_id: String,
+    /// The API key (`Authorization: OAuth <key>`).
+    pub api_key: SecretRef,
+    /// The API's base URL (`https://api.statuspage.io/v1` unless set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<HttpUrl>,
+    /// The incident's impact by edgewatch severity (defaults: page → major,
+    /// ticket → minor, info → none).
+    pub impacts: BTreeMap<Severity, StatuspageImpact>,
+}
+
+impl Statuspage {
+    /// The impact for an edgewatch severity.
+    pub fn impact_for(&self, s: Severity) -> StatuspageImpact {
+        self.impacts.get(&s).copied().unwrap_or(match s {
+            Severity::Page => StatuspageImpact::Major,
+            Severity::Ticket => StatuspageImpact::Minor,
+            Severity::Info => StatuspageImpact::None,
+        })
+    }
+}
+
+/// Statuspage's `impact_override` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatuspageImpact {
+    /// none
+    None,
+    /// minor
+    Minor,
+    /// major
+    Major,
+    /// critical
+    Critical,
+}
+
+crate::decode::string_enum!(StatuspageImpact, "Statuspage impact", {
+    None => "none", Minor => "minor", Major => "major", Critical => "critical",
+});
 
 /// A Jira destination.
 #[derive(Debug, Clone, Serialize)]

@@ -180,6 +180,7 @@ fn customer(c: &RawCustomer, m: &Merged, report: &mut Report) -> Option<Customer
         alerting,
         runbooks,
         mitigation: c.mitigation.clone(),
+        statuspage_components: c.statuspage_components.clone(),
     })
 }
 

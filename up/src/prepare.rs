@@ -58,6 +58,7 @@ pub(crate) fn catalog(mut catalog: Catalog, logs: &Path, env: &dyn Fn(&str) -> O
                 token.resolve(env).err()
             }
             Destination::PagerDuty(p) => p.routing_key.resolve(env).err(),
+            Destination::Statuspage(s) => s.api_key.resolve(env).err(),
             Destination::Log(_) => None,
         };
         if let Some(why) = missing {

@@ -199,6 +199,12 @@ pub struct Message {
     /// Structured context (customer, tier, live values…): PagerDuty's
     /// `custom_details`, the log destination's record.
     pub details: BTreeMap<String, serde_json::Value>,
+    /// For customers (a status page): one line, without internal names.
+    #[serde(default)]
+    pub customer_title: String,
+    /// For customers: what is affected, since when, what is being done.
+    #[serde(default)]
+    pub customer_body: String,
 }
 
 /// A titled link.

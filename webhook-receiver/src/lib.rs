@@ -21,6 +21,7 @@
 #[cfg_attr(not(feature = "testing"), allow(unreachable_pub))]
 mod action;
 mod config;
+mod customer_text;
 mod dead_letters;
 mod deliver;
 #[cfg_attr(not(feature = "testing"), allow(unreachable_pub))]

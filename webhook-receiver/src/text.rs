@@ -79,7 +79,7 @@ impl Templates {
         let mut hb = Handlebars::new();
         hb.set_strict_mode(true);
         hb.register_escape_fn(handlebars::no_escape);
-        for (name, default) in DEFAULTS {
+        for (name, default) in DEFAULTS.into_iter().chain(crate::customer_text::DEFAULTS) {
             let text = match dir.map(|d| d.join(format!("{name}.hbs"))) {
                 Some(path) if path.exists() => std::fs::read_to_string(&path)
                     .map_err(|source| TextError::Read { path: path.display().to_string(), source })?,
@@ -278,12 +278,15 @@ pub(crate) fn message(
     if !live.is_empty() {
         details.insert("live".to_owned(), json!(live));
     }
+    let for_customer = crate::customer_text::context(catalog, incident, kind);
     Ok(Message {
         title: t.render("title", &cx)?.trim().to_owned(),
         description: t.render("description", &cx)?.trim_end().to_owned(),
         comment: t.render("comment", &cx)?.trim_end().to_owned(),
         links,
         details,
+        customer_title: t.render("customer_title", &for_customer)?.trim().to_owned(),
+        customer_body: t.render("customer_body", &for_customer)?.trim_end().to_owned(),
     })
 }
 

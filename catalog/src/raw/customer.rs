@@ -14,8 +14,20 @@ use crate::types::ident::{LabelName, Slug, check_label_name, decode_slug};
 use crate::types::text::{Email, HttpUrl, JiraKey};
 use crate::yaml::{Anchor, Value};
 
-const OWN_KEYS: [&str; 11] =
-    ["id", "name", "tier", "contacts", "labels", "zones", "hosts", "jira_project", "links", "probes", "mitigation"];
+const OWN_KEYS: [&str; 12] = [
+    "id",
+    "name",
+    "tier",
+    "contacts",
+    "labels",
+    "zones",
+    "hosts",
+    "jira_project",
+    "links",
+    "probes",
+    "mitigation",
+    "statuspage_components",
+];
 
 #[derive(Debug, Clone)]
 pub(crate) struct RawCustomer {
@@ -33,6 +45,7 @@ pub(crate) struct RawCustomer {
     pub(crate) links: Vec<Link>,
     pub(crate) probes: Vec<At<RawProbe>>,
     pub(crate) mitigation: Mitigation,
+    pub(crate) statuspage_components: Vec<String>,
     pub(crate) profile: RawProfile,
 }
 
@@ -78,6 +91,7 @@ impl Decode for RawCustomer {
             links: f.list("links", cx),
             probes: f.list("probes", cx),
             mitigation: f.opt("mitigation", cx).unwrap_or_default(),
+            statuspage_components: f.list("statuspage_components", cx),
             profile: RawProfile::read(&f, cx),
         })
     }

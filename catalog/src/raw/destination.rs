@@ -3,14 +3,17 @@
 use std::collections::BTreeMap;
 
 use crate::decode::{Cx, Decode, describe, fields};
-use crate::model::{Destination, Jira, JiraAuth, JiraDeployment, LogDestination, PagerDuty, PagerDutySeverity};
+use crate::model::{
+    Destination, Jira, JiraAuth, JiraDeployment, LogDestination, PagerDuty, PagerDutySeverity, Statuspage,
+    StatuspageImpact,
+};
 use crate::names::Severity;
 use crate::path::YamlPath;
 use crate::types::secret::SecretRef;
 use crate::types::text::HttpUrl;
 use crate::yaml::{Anchor, Value};
 
-const KINDS: [&str; 3] = ["jira", "pagerduty", "log"];
+const KINDS: [&str; 4] = ["jira", "pagerduty", "log", "statuspage"];
 
 /// Decodes `{jira: {...}}`, `{pagerduty: {...}}` or `{log: {...}}`: the kind is
 /// the single key, which keeps every position (an internally tagged `type:`
@@ -23,13 +26,14 @@ impl Decode for Destination {
             ["jira"] => f.opt("jira", cx).map(Self::Jira),
             ["pagerduty"] => f.opt("pagerduty", cx).map(Self::PagerDuty),
             ["log"] => f.opt("log", cx).map(Self::Log),
+            ["statuspage"] => f.opt("statuspage", cx).map(Self::Statuspage),
             // Unknown keys were reported by `fields`; only an empty one is news.
             [] if v.as_mapping().is_some_and(|m| !m.is_empty()) => None,
             [] => {
                 cx.error(
                     path,
                     Anchor::Key,
-                    "a destination needs its kind as its one key: `jira`, `pagerduty` or `log`",
+                    "a destination needs its kind as its one key: `jira`, `pagerduty`, `log` or `statuspage`",
                 );
                 None
             }
@@ -173,6 +177,32 @@ impl Decode for PagerDuty {
             .unwrap_or_default();
         let url: Option<HttpUrl> = f.opt("url", cx);
         Some(Self { routing_key: routing_key?, severities, url })
+    }
+}
+
+impl Decode for Statuspage {
+    fn decode(v: &Value, path: &YamlPath, cx: &mut Cx<'_>) -> Option<Self> {
+        let f = fields(v, path, cx, "statuspage destination", &["page_id", "api_key", "url", "impacts"])?;
+        let page_id: Option<String> = f.req("page_id", cx).and_then(|id: String| {
+            if !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                Some(id)
+            } else {
+                cx.error(
+                    &f.path("page_id"),
+                    Anchor::Value,
+                    format!("`{id}` is not a Statuspage page id (letters and digits)"),
+                )
+                .hint("copy it from the page's API info in Statuspage's settings");
+                None
+            }
+        });
+        let api_key: Option<SecretRef> = f.req("api_key", cx);
+        let impacts = f
+            .opt::<BTreeMap<String, StatuspageImpact>>("impacts", cx)
+            .map(|m| severity_keys(m, &f.path("impacts"), cx))
+            .unwrap_or_default();
+        let url: Option<HttpUrl> = f.opt("url", cx);
+        Some(Self { page_id: page_id?, api_key: api_key?, url, impacts })
     }
 }
 

@@ -15,7 +15,7 @@ use crate::yaml::Value;
 pub(crate) const TOP_KEYS: [&str; 5] = ["defaults", "tiers", "customers", "destinations", "templates"];
 
 /// The receiver's texts a catalog may replace (`templates:`).
-pub const TEMPLATE_NAMES: [&str; 3] = ["title", "description", "comment"];
+pub const TEMPLATE_NAMES: [&str; 5] = ["title", "description", "comment", "customer_title", "customer_body"];
 
 #[derive(Debug, Default)]
 pub(crate) struct RawFile {

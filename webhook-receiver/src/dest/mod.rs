@@ -1,4 +1,5 @@
-//! Destinations: where actions go (Jira, PagerDuty, a log file). Each turns
+//! Destinations: where actions go (Jira, PagerDuty, a log file, a
+//! customer-facing Statuspage page). Each turns
 //! a [`Delivery`] into requests and says whether it worked, failed for a
 //! while (retry, maybe after a time the service named) or failed for good
 //! (a dead letter); the HTTP ones send and read through [`http::send`].
@@ -8,6 +9,7 @@ pub(crate) mod http;
 pub(crate) mod jira;
 pub(crate) mod log;
 pub(crate) mod pagerduty;
+pub(crate) mod statuspage;
 
 use std::time::Duration;
 
@@ -83,6 +85,8 @@ pub enum Destination {
     PagerDuty(pagerduty::PagerDuty),
     /// JSON lines to a file or stdout.
     Log(log::Log),
+    /// A customer-facing Statuspage page.
+    Statuspage(statuspage::Statuspage),
 }
 
 impl Destination {
@@ -100,6 +104,7 @@ impl Destination {
             Config::Jira(j) => Self::Jira(jira::Jira::build(name, j, env, client.clone())?),
             Config::PagerDuty(p) => Self::PagerDuty(pagerduty::PagerDuty::build(name, p, env, client.clone())?),
             Config::Log(l) => Self::Log(log::Log::build(name, &l.path)?),
+            Config::Statuspage(s) => Self::Statuspage(statuspage::Statuspage::build(name, s, env, client.clone())?),
         })
     }
 
@@ -109,6 +114,7 @@ impl Destination {
             Self::Jira(j) => j.deliver(d).await,
             Self::PagerDuty(p) => p.deliver(d).await,
             Self::Log(l) => l.deliver(d),
+            Self::Statuspage(s) => s.deliver(d).await,
         }
     }
 }

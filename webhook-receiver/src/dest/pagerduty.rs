@@ -368,6 +368,8 @@ mod tests {
                 Link { text: "Nowhere".to_owned(), href: String::new() },
             ],
             details,
+            customer_title: String::new(),
+            customer_body: String::new(),
         }
     }
 

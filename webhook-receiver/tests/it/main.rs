@@ -6,7 +6,7 @@
 //! - [`delivery`]: delivery through the whole receiver, to the fakes;
 //! - [`incidents`]: one incident per customer problem, routed by severity;
 //! - [`alertmanager`], [`live`]: with the real Alertmanager and Prometheus;
-//! - [`jira`], [`pagerduty`]: each destination against its contract fake,
+//! - [`jira`], [`pagerduty`], [`statuspage`]: each destination against its contract fake,
 //!   the fake against the service's contract, and the delivery contract
 //!   ([`contract::check`]) through the whole receiver;
 //! - [`cloudflare`]: `edgewatch mitigate`'s rulesets API client against
@@ -32,5 +32,6 @@ mod incidents;
 mod jira;
 mod live;
 mod pagerduty;
+mod statuspage;
 mod support;
 mod webhook;

@@ -282,6 +282,8 @@ pub(crate) fn message() -> Message {
             ("tier".to_owned(), json!("gold")),
             ("burn_rate".to_owned(), json!(14.2)),
         ]),
+        customer_title: "ACME: investigating errors on some requests".to_owned(),
+        customer_body: "Since 2026-11-21 07:12 UTC, ACME is seeing errors on some requests.".to_owned(),
     }
 }
 

@@ -10,3 +10,4 @@
 pub mod cloudflare;
 pub mod jira;
 pub mod pagerduty;
+pub mod statuspage;
