@@ -65,6 +65,9 @@ enum Command {
     /// rule to a Cloudflare zone (`apply`, after a confirmation) or
     /// removing it (`revert`): recorded on the incident.
     Mitigate(Box<cmd::mitigate::Args>),
+    /// Customer messages held for approval (`list`, `show`), and sending
+    /// or dropping an incident's (`send`, `discard`).
+    Outreach(Box<cmd::outreach::Args>),
 }
 
 /// Output format of `check`.
@@ -106,6 +109,7 @@ fn main() -> ExitCode {
         Command::Report(args) => cmd::report::run(&args),
         Command::Incidents(args) => cmd::incidents::run(&args),
         Command::Mitigate(args) => cmd::mitigate::run(&args),
+        Command::Outreach(args) => cmd::outreach::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -294,6 +294,12 @@ impl Alerting {
     }
 
     /// Destinations for an alert whose kind or severity may be unknown.
+    /// Whether what goes to `destination` waits for approval: a route
+    /// naming it says `approval: required`.
+    pub fn approval_required(&self, destination: &str) -> bool {
+        self.routes.iter().any(|r| r.approval == Approval::Required && r.to.iter().any(|d| d.as_str() == destination))
+    }
+
     pub fn destinations_matching(&self, kind: Option<AlertKind>, severity: Option<Severity>) -> Vec<&Slug> {
         let mut out: Vec<&Slug> = Vec::new();
         for route in self.routes.iter().filter(|r| r.matches_any(kind, severity)) {
@@ -316,7 +322,24 @@ pub struct Route {
     pub severities: Vec<Severity>,
     /// Alert kinds matched; empty matches all.
     pub alert_kinds: Vec<AlertKind>,
+    /// Whether what the route sends waits for a person's approval.
+    pub approval: Approval,
 }
+
+/// Whether a route's actions go out at once or wait for a person.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Approval {
+    /// Sent as soon as decided.
+    #[default]
+    Auto,
+    /// Held as a draft (added to the ticket) until `edgewatch outreach
+    /// send` or the receiver's outreach endpoint releases it.
+    Required,
+}
+
+crate::decode::string_enum!(Approval, "approval", {
+    Auto => "auto", Required => "required",
+});
 
 impl Route {
     /// Whether an alert of this kind and severity takes this route.

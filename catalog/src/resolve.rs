@@ -213,6 +213,7 @@ fn alerting(profile: &RawProfile, m: &Merged) -> Alerting {
                 .collect(),
             severities: r.severities.clone(),
             alert_kinds: r.alert_kinds.clone(),
+            approval: r.approval,
         })
         .collect();
     Alerting {

@@ -256,6 +256,10 @@ async fn deliver_one(d: &Deliverer, p: &Pending) {
 }
 
 async fn deliver_in_span(d: &Deliverer, p: &Pending) {
+    if p.to_draft {
+        draft(d, p).await;
+        return;
+    }
     let result = attempt(d, p).await;
     let now = now_ms();
     let store = Arc::clone(&d.store);
@@ -264,7 +268,17 @@ async fn deliver_in_span(d: &Deliverer, p: &Pending) {
         Ok(Outcome::Delivered { external }) => {
             d.metrics.action(&p.destination, "delivered");
             tracing::info!(attempts, "delivered");
-            tokio::task::spawn_blocking(move || store.delivered(id, external.as_deref(), now)).await
+            let sent = sent_note(d, p);
+            let incident = p.incident_id;
+            tokio::task::spawn_blocking(move || {
+                store.delivered(id, external.as_deref(), now)?;
+                // What customers were told is recorded on the incident.
+                if let Some(note) = sent {
+                    store.add_note(incident, &note, now)?;
+                }
+                Ok(())
+            })
+            .await
         }
         Err(DeliveryError::Transient { reason, retry_after }) if attempts < d.settings.max_attempts => {
             let wait = backoff(
@@ -295,6 +309,60 @@ async fn deliver_in_span(d: &Deliverer, p: &Pending) {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::error!(error = %e, "cannot record a delivery outcome"),
         Err(e) => tracing::error!(error = %e, "cannot record a delivery outcome"),
+    }
+}
+
+/// The author of what the receiver itself records on incidents.
+const RECEIVER: &str = "edgewatch";
+
+/// The record of a message sent to customers, if `p` went to them.
+fn sent_note(d: &Deliverer, p: &Pending) -> Option<crate::store::NewNote> {
+    if p.kind == ActionKind::Note {
+        return None;
+    }
+    let recipients = d.destinations.get(&p.destination)?.recipients()?;
+    let text =
+        format!("Sent to customers ({} of the incident) through {}: {recipients}.", p.kind.as_str(), p.destination);
+    crate::store::NewNote::new(crate::store::NoteKind::Comment, RECEIVER, &text).ok()
+}
+
+/// Writes the draft of an action that waits for approval, and records it
+/// on the incident (a comment on the ticket) instead of delivering it.
+async fn draft(d: &Deliverer, p: &Pending) {
+    let message = match crate::text::message(&d.templates, &d.catalog, &p.incident, p.kind, &d.bases, &BTreeMap::new())
+    {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot write the draft of a held action");
+            return;
+        }
+    };
+    let for_customers = d.destinations.get(&p.destination).and_then(Destination::recipients);
+    let draft = match &for_customers {
+        Some(_) => format!("{}\n\n{}", message.customer_title, message.customer_body),
+        None => format!("{}\n\n{}", message.title, message.description),
+    };
+    let to = for_customers.map_or_else(|| p.destination.clone(), |r| format!("{} ({r})", p.destination));
+    let id = p.incident_id;
+    let text = format!(
+        "Held for approval: the {} message to {to}:\n\n{draft}\n\nSend it with `edgewatch outreach send {id}`, or drop it with `edgewatch outreach discard {id}`.",
+        p.kind.as_str()
+    );
+    let note = match crate::store::NewNote::new(crate::store::NoteKind::Comment, RECEIVER, &text) {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::error!(error = %e, "the draft cannot be noted");
+            return;
+        }
+    };
+    let (store, row) = (Arc::clone(&d.store), p.id);
+    match tokio::task::spawn_blocking(move || store.draft(row, &draft, &note, now_ms())).await {
+        Ok(Ok(())) => {
+            d.metrics.action(&p.destination, "held");
+            tracing::info!("held for approval; its draft is noted on the incident");
+        }
+        Ok(Err(e)) => tracing::error!(error = %e, "cannot record the draft"),
+        Err(e) => tracing::error!(error = %e, "cannot record the draft"),
     }
 }
 

@@ -59,6 +59,9 @@ pub const WEBHOOK_PATH: &str = "/api/v1/alertmanager";
 /// `edgewatch incidents list` shows it).
 pub const NOTES_PATH: &str = "/api/v1/incidents/{id}/notes";
 
+/// Where an analyst sends or drops an incident's held customer messages.
+pub const OUTREACH_PATH: &str = "/api/v1/incidents/{id}/outreach";
+
 /// The longest note body taken.
 const NOTE_BODY_LIMIT: u64 = 64 * 1024;
 
@@ -75,6 +78,10 @@ fn landing() -> edgewatch_web::Landing {
                 NOTES_PATH,
                 "a note on an incident: {\"kind\":\"remediation\",\"author\":…,\"text\":…} (the bearer token)",
             ),
+            Endpoint::post(
+                OUTREACH_PATH,
+                "send or drop an incident's messages held for approval: {\"decision\":\"send\"|\"discard\",\"author\":…} (the bearer token)",
+            ),
             Endpoint::get("/metrics", "the receiver's own metrics (OpenMetrics)"),
             Endpoint::get("/-/healthy", "200 while the process runs"),
             Endpoint::get("/-/ready", "200 while the store can commit; 503 otherwise and while stopping"),
@@ -87,6 +94,7 @@ pub(crate) fn router(intake: Arc<Intake>) -> Router {
         .route("/", landing().route())
         .route(WEBHOOK_PATH, post(webhook))
         .route(NOTES_PATH, post(note))
+        .route(OUTREACH_PATH, post(outreach))
         .route("/metrics", get(metrics))
         .route("/-/healthy", get(|| async { "Healthy.\n" }))
         .route("/-/ready", get(ready))
@@ -227,26 +235,114 @@ const fn remediation() -> NoteKind {
 /// for the incident's destinations. It needs the receiver's bearer token,
 /// and a receiver without one refuses (403): notes name people and reach
 /// tickets.
+/// What an incident's analyst endpoints require: a receiver with a bearer
+/// token (403 without: anyone could act), the token (401), a numeric id
+/// (404). `what` names the endpoint in the 403.
+#[allow(clippy::result_large_err)] // the refusal is the response itself
+fn gate(intake: &Intake, headers: &HeaderMap, id: &str, what: &str) -> Result<i64, Response> {
+    if intake.bearer.is_none() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("{what} need the receiver's bearer token: set auth.bearer_token in receiver.yml"),
+        )
+        .into_response());
+    }
+    if !authorized(intake, headers) {
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "the receiver's bearer token is required")
+            .challenge("Bearer")
+            .into_response());
+    }
+    id.parse::<i64>().map_err(|_| {
+        ApiError::new(StatusCode::NOT_FOUND, format!("no incident `{id}`: ids are numbers")).into_response()
+    })
+}
+
+/// `{"decision": "send"|"discard", "author": …}`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutreachBody {
+    decision: Decision,
+    author: String,
+}
+
+#[derive(serde::Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum Decision {
+    Send,
+    Discard,
+}
+
+/// Sends or drops an incident's customer messages held for approval.
+async fn outreach(
+    State(intake): State<Arc<Intake>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let id = match gate(&intake, &headers, &id, "outreach decisions") {
+        Ok(id) => id,
+        Err(refused) => return refused,
+    };
+    let parsed: OutreachBody = match read_body(body, NOTE_BODY_LIMIT).await {
+        Ok(bytes) => match serde_json::from_slice(&bytes) {
+            Ok(b) => b,
+            Err(e) => {
+                return ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("expected {{\"decision\":\"send\"|\"discard\",\"author\":…}}: {e}"),
+                )
+                .into_response();
+            }
+        },
+        Err(BodyError::TooLarge) => {
+            return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("at most {NOTE_BODY_LIMIT} bytes"))
+                .into_response();
+        }
+        Err(BodyError::Unreadable(status, message)) => {
+            return ApiError::new(status, format!("the body could not be read: {message}")).into_response();
+        }
+    };
+    let send = parsed.decision == Decision::Send;
+    let note = match crate::outreach::decision_note(send, &parsed.author) {
+        Ok(n) => n,
+        Err(e) => return ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).into_response(),
+    };
+    let decided = {
+        let store = Arc::clone(&intake.store);
+        tokio::task::spawn_blocking(move || store.decide(id, send, &note, now_ms())).await
+    };
+    match decided {
+        Ok(Ok(0)) => ApiError::new(StatusCode::CONFLICT, format!("incident {id} has no message waiting for approval"))
+            .into_response(),
+        Ok(Ok(n)) => {
+            intake.wake.notify_one();
+            let what = if send { "sent" } else { "discarded" };
+            tracing::info!(incident = id, author = %parsed.author, messages = n, "Held messages {what}.");
+            (StatusCode::OK, Json(json!({"status": what, "messages": n}))).into_response()
+        }
+        Ok(Err(StoreError::NoIncident(_))) => {
+            ApiError::new(StatusCode::NOT_FOUND, format!("no incident {id} (never, or pruned)")).into_response()
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, incident = id, "cannot record an outreach decision");
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the decision could not be stored; retry").into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the store task failed");
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the decision could not be stored; retry").into_response()
+        }
+    }
+}
+
 async fn note(
     State(intake): State<Arc<Intake>>,
     axum::extract::Path(id): axum::extract::Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if intake.bearer.is_none() {
-        return ApiError::new(
-            StatusCode::FORBIDDEN,
-            "notes need the receiver's bearer token: set auth.bearer_token in receiver.yml",
-        )
-        .into_response();
-    }
-    if !authorized(&intake, &headers) {
-        return ApiError::new(StatusCode::UNAUTHORIZED, "the receiver's bearer token is required")
-            .challenge("Bearer")
-            .into_response();
-    }
-    let Ok(id) = id.parse::<i64>() else {
-        return ApiError::new(StatusCode::NOT_FOUND, format!("no incident `{id}`: ids are numbers")).into_response();
+    let id = match gate(&intake, &headers, &id, "notes") {
+        Ok(id) => id,
+        Err(refused) => return refused,
     };
     let bytes = match read_body(body, NOTE_BODY_LIMIT).await {
         Ok(b) => b,

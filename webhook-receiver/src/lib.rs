@@ -37,6 +37,7 @@ mod metrics;
 mod mitigation;
 mod notes;
 mod offenders;
+mod outreach;
 mod payload;
 mod policy;
 mod report_source;
@@ -59,16 +60,17 @@ pub use crate::dead_letters::DeadLetters;
 pub use crate::dest::BuildError as DestinationError;
 use crate::dest::Destination;
 pub use crate::history::{AlertRecord, ExternalRef, History, IncidentRecord};
-pub use crate::http::{NOTES_PATH, WEBHOOK_PATH};
+pub use crate::http::{NOTES_PATH, OUTREACH_PATH, WEBHOOK_PATH};
 pub use crate::mitigation::cloudflare::{Cloudflare, CloudflareError, DEFAULT_BASE as CLOUDFLARE_API, Phase, Placed};
 pub use crate::mitigation::handle::{Mitigations, Suggested};
 pub use crate::mitigation::{CustomRule, Mode, RateLimit, RateLimitRule, Row, Suggestion};
 pub use crate::notes::Notes;
 pub use crate::offenders::{Bounded, Dimension};
+pub use crate::outreach::{Outreach, OutreachError};
 pub use crate::report_source::ReportIncidents;
 use crate::store::Store;
 pub use crate::store::{
-    AppliedRule, DeadLetter, MAX_AUTHOR, MAX_NOTE, NewAppliedRule, NewNote, Note, NoteError, NoteKind, RuleKind,
+    AppliedRule, DeadLetter, Held, MAX_AUTHOR, MAX_NOTE, NewAppliedRule, NewNote, Note, NoteError, NoteKind, RuleKind,
     StoreError,
 };
 pub use crate::text::TextError;

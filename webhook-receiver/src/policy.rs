@@ -76,4 +76,12 @@ impl Policy for CatalogPolicy {
         let legacy = |i: &Incident| matching(i.alert_kind.as_deref(), i.severity);
         incident::plan(before, after, action, &route, &legacy)
     }
+
+    fn held(&self, incident: &Incident, destination: &str) -> bool {
+        incident
+            .customer
+            .as_deref()
+            .and_then(|id| self.catalog.customer(id))
+            .is_some_and(|c| c.alerting.approval_required(destination))
+    }
 }

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use crate::decode::{At, Cx, Decode, Fields, fields};
+use crate::model::Approval;
 use crate::names::{AlertKind, LatencySource, PolicyLevel, Severity, SloKind};
 use crate::path::YamlPath;
 use crate::types::decimal::Percent;
@@ -325,18 +326,20 @@ pub(crate) struct RawRoute {
     pub(crate) to: Vec<At<String>>,
     pub(crate) severities: Vec<Severity>,
     pub(crate) alert_kinds: Vec<AlertKind>,
+    pub(crate) approval: Approval,
 }
 
 impl Decode for RawRoute {
     fn decode(v: &Value, path: &YamlPath, cx: &mut Cx<'_>) -> Option<Self> {
-        let f = fields(v, path, cx, "route", &["to", "severities", "alert_kinds"])?;
+        let f = fields(v, path, cx, "route", &["to", "severities", "alert_kinds", "approval"])?;
         let to: Option<Vec<At<String>>> = f.req("to", cx);
         let severities = f.list("severities", cx);
         let alert_kinds = f.list("alert_kinds", cx);
         if to.as_ref().is_some_and(Vec::is_empty) {
             cx.error(&f.path("to"), Anchor::Value, "a route needs at least one destination");
         }
-        Some(Self { to: to?, severities, alert_kinds })
+        let approval = f.opt("approval", cx).unwrap_or_default();
+        Some(Self { to: to?, severities, alert_kinds, approval })
     }
 }
 

@@ -108,6 +108,15 @@ impl Destination {
         })
     }
 
+    /// Who reads what this destination is given, when it is customers: a
+    /// message to it is recorded on the incident with them.
+    pub fn recipients(&self) -> Option<String> {
+        match self {
+            Self::Statuspage(s) => Some(s.recipients()),
+            Self::Jira(_) | Self::PagerDuty(_) | Self::Log(_) => None,
+        }
+    }
+
     /// Carries out one action.
     pub async fn deliver(&self, d: &Delivery<'_>) -> Result<Outcome, DeliveryError> {
         match self {

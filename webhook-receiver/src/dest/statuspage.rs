@@ -119,6 +119,11 @@ impl Statuspage {
         Ok(Self { name: name.to_owned(), base, api_key, config: config.clone(), client })
     }
 
+    /// Who reads the page.
+    pub(crate) fn recipients(&self) -> String {
+        format!("the subscribers of status page {}", self.config.page_id)
+    }
+
     fn page(&self) -> String {
         format!("{}/pages/{}", self.base, self.config.page_id)
     }

@@ -93,6 +93,9 @@ pub(crate) trait Policy {
         after: &mut Incident,
         action: Option<ActionKind>,
     ) -> Vec<(String, ActionKind)>;
+    /// Whether actions of `incident` for `destination` wait for a
+    /// person's approval (the customer's route says so).
+    fn held(&self, incident: &Incident, destination: &str) -> bool;
 }
 
 /// An outbox row due for delivery.
@@ -111,6 +114,26 @@ pub(crate) struct Pending {
     pub external: Option<String>,
     /// For a `note` action, the note.
     pub note: Option<Note>,
+    /// Its route needs approval and it has no draft yet: the deliverer
+    /// writes the draft instead of delivering it.
+    pub to_draft: bool,
+}
+
+/// An action waiting for a person's approval.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Held {
+    /// The outbox row.
+    pub id: i64,
+    pub incident_id: i64,
+    /// The destination's name in the catalog.
+    pub destination: String,
+    pub kind: ActionKind,
+    /// Whether its draft is written (and noted on the ticket).
+    pub drafted: bool,
+    /// What would be sent: the customer's title and text.
+    pub draft: Option<String>,
+    /// When it was decided, unix milliseconds.
+    pub created_at: i64,
 }
 
 /// What an analyst records on an incident.
@@ -370,6 +393,14 @@ pub(crate) trait Store: Send + Sync + std::fmt::Debug {
     fn applied(&self, incident_id: i64) -> Result<Vec<AppliedRule>, StoreError>;
     /// Records that applied rule `id` was removed, with `note` about it.
     fn record_reverted(&self, id: i64, note: &NewNote, now: i64) -> Result<Note, StoreError>;
+    /// The draft of held action `id` is written: kept with it, and `note`
+    /// (the draft, for the ticket) recorded on its incident.
+    fn draft(&self, id: i64, draft: &str, note: &NewNote, now: i64) -> Result<(), StoreError>;
+    /// Actions waiting for approval, of one incident or all.
+    fn held(&self, incident_id: Option<i64>) -> Result<Vec<Held>, StoreError>;
+    /// Sends (`send`) or drops every held action of an incident, with
+    /// `note` saying so: how many.
+    fn decide(&self, incident_id: i64, send: bool, note: &NewNote, now: i64) -> Result<u64, StoreError>;
     /// Whether the store can commit: writes and commits a heartbeat, so a
     /// full disk or a lost lock shows here, not only on the next webhook.
     fn check_commit(&self, now: i64) -> Result<(), StoreError>;

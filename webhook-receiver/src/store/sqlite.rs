@@ -10,7 +10,7 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 
 use super::{
-    Accepted, AppliedRule, DeadLetter, Depth, Inbound, NewAppliedRule, NewNote, Note, NoteKind, Pending, Policy,
+    Accepted, AppliedRule, DeadLetter, Depth, Held, Inbound, NewAppliedRule, NewNote, Note, NoteKind, Pending, Policy,
     Pruned, RuleKind, Store, StoreError,
 };
 use crate::action::{ActionKind, Incident, Status};
@@ -100,6 +100,13 @@ const MIGRATIONS: &[&str] = &[
         reverted_at INTEGER
     );
     CREATE INDEX mitigations_incident ON mitigations (incident_id, id);",
+    // 6: actions of routes with `approval: required` wait for a person:
+    // `required` until the deliverer writes their draft (kept in `draft`
+    // and noted on the ticket), then `drafted` until sent (`sent`) or
+    // dropped (`discarded`). NULL: sent as decided.
+    "ALTER TABLE outbox ADD COLUMN approval TEXT
+        CHECK (approval IN ('required', 'drafted', 'sent', 'discarded'));
+    ALTER TABLE outbox ADD COLUMN draft TEXT;",
 ];
 
 /// The schema version this receiver writes (`PRAGMA user_version`).
@@ -306,10 +313,11 @@ impl Store for Sqlite {
                 // The incident as these actions saw it, kept with each.
                 let payload = encode("incident", &incident)?;
                 for (destination, kind) in steps {
+                    let approval = policy.held(&incident, &destination).then_some("required");
                     tx.execute(
-                        "INSERT INTO outbox (incident_id, destination, kind, payload, next_attempt_at, created_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                        params![incident.id, destination, kind.as_str(), payload, now],
+                        "INSERT INTO outbox (incident_id, destination, kind, payload, next_attempt_at, created_at, approval)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+                        params![incident.id, destination, kind.as_str(), payload, now, approval],
                     )?;
                     actions += 1;
                 }
@@ -338,11 +346,12 @@ impl Store for Sqlite {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
             "SELECT o.id, o.incident_id, o.destination, o.kind, o.payload, o.attempts, e.external,
-                    n.id, n.kind, n.author, n.text, n.created_at
+                    n.id, n.kind, n.author, n.text, n.created_at, o.approval
              FROM outbox o
              LEFT JOIN externals e ON e.incident_id = o.incident_id AND e.destination = o.destination
              LEFT JOIN notes n ON n.id = o.note_id
              WHERE o.status = 'pending' AND o.next_attempt_at <= ?1
+               AND (o.approval IS NULL OR o.approval <> 'drafted')
                AND NOT EXISTS (
                  SELECT 1 FROM outbox p
                  WHERE p.incident_id = o.incident_id AND p.destination = o.destination
@@ -366,11 +375,12 @@ impl Store for Sqlite {
                     r.get::<_, Option<String>>(10)?,
                     r.get::<_, Option<i64>>(11)?,
                 ),
+                r.get::<_, Option<String>>(12)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, incident_id, destination, kind, payload, attempts, external, note) = row?;
+            let (id, incident_id, destination, kind, payload, attempts, external, note, approval) = row?;
             let note = match note {
                 (Some(note_id), Some(kind), Some(author), Some(text), Some(created_at)) => {
                     Some(Note { id: note_id, incident_id, kind: note_kind_from(&kind)?, author, text, created_at })
@@ -386,6 +396,7 @@ impl Store for Sqlite {
                 attempts,
                 external,
                 note,
+                to_draft: approval.as_deref() == Some("required"),
             });
         }
         Ok(out)
@@ -622,6 +633,84 @@ impl Store for Sqlite {
         Ok(conn
             .query_row("SELECT body FROM suggestions WHERE incident_id = ?1", params![incident_id], |r| r.get(0))
             .optional()?)
+    }
+
+    fn draft(&self, id: i64, draft: &str, note: &NewNote, now: i64) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let incident_id: i64 =
+            tx.query_row("SELECT incident_id FROM outbox WHERE id = ?1", params![id], |r| r.get(0))?;
+        let changed = tx.execute(
+            "UPDATE outbox SET approval = 'drafted', draft = ?2, sending_since = NULL WHERE id = ?1 AND approval = 'required'",
+            params![id, draft],
+        )?;
+        if changed == 1 {
+            note_in(&tx, incident_id, note, now)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn held(&self, incident_id: Option<i64>) -> Result<Vec<Held>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, incident_id, destination, kind, approval, draft, created_at FROM outbox
+             WHERE status = 'pending' AND approval IN ('required', 'drafted') AND (?1 IS NULL OR incident_id = ?1)
+             ORDER BY incident_id, id",
+        )?;
+        let rows = stmt.query_map(params![incident_id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, i64>(6)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, incident_id, destination, kind, approval, draft, created_at) = row?;
+            out.push(Held {
+                id,
+                incident_id,
+                destination,
+                kind: kind_from(&kind)?,
+                drafted: approval == "drafted",
+                draft,
+                created_at,
+            });
+        }
+        Ok(out)
+    }
+
+    fn decide(&self, incident_id: i64, send: bool, note: &NewNote, now: i64) -> Result<u64, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let exists: Option<i64> =
+            tx.query_row("SELECT id FROM incidents WHERE id = ?1", params![incident_id], |r| r.get(0)).optional()?;
+        if exists.is_none() {
+            return Err(StoreError::NoIncident(incident_id));
+        }
+        let changed = if send {
+            tx.execute(
+                "UPDATE outbox SET approval = 'sent', next_attempt_at = ?2
+                 WHERE incident_id = ?1 AND status = 'pending' AND approval IN ('required', 'drafted')",
+                params![incident_id, now],
+            )?
+        } else {
+            tx.execute(
+                "UPDATE outbox SET approval = 'discarded', status = 'delivered', done_at = ?2, last_error = 'discarded'
+                 WHERE incident_id = ?1 AND status = 'pending' AND approval IN ('required', 'drafted')",
+                params![incident_id, now],
+            )?
+        };
+        if changed > 0 {
+            note_in(&tx, incident_id, note, now)?;
+        }
+        tx.commit()?;
+        Ok(changed as u64)
     }
 
     fn check_commit(&self, now: i64) -> Result<(), StoreError> {
