@@ -96,7 +96,8 @@ impl Batch {
         if let Some(a) = action {
             s.security[a] += 1;
         }
-        s.bytes += r.bytes.unwrap_or(0);
+        // Client-reported sizes can be anything up to `u64::MAX`: saturate.
+        s.bytes = s.bytes.saturating_add(r.bytes.unwrap_or(0));
         if let Some(t) = time {
             self.lag.observe(&cx.lag_bounds, (now - t).max(0.0), None);
         }
@@ -182,6 +183,28 @@ pub(crate) mod tests {
     }
 
     pub(crate) const LOGPUSH: Format = Format::Logpush;
+
+    /// Found by the `nginx_line` fuzz target: two byte counts near `u64::MAX`
+    /// overflowed the host's sum (a panic with overflow checks on, a wrap
+    /// without). The sum saturates.
+    #[test]
+    fn byte_counts_near_the_limit_saturate_instead_of_overflowing() {
+        let cx = context();
+        // 2^63: exact as the JSON reader's f64, and two of them overflow.
+        let line = format!(
+            r#"{{"ClientRequestHost":"www.acme.example","EdgeResponseStatus":200,"EdgeResponseBytes":{}}}"#,
+            1u64 << 63
+        );
+        let mut b = Batch::new(&cx);
+        b.add_lines(format!("{line}\n{line}\n").as_bytes(), &LOGPUSH, &cx, 0.0);
+        assert_eq!(b.lines, 2);
+        assert_eq!(b.series.get(Some(0), "www.acme.example").unwrap().bytes, u64::MAX);
+        let mut other = Batch::new(&cx);
+        other.add_lines(format!("{line}\n").as_bytes(), &LOGPUSH, &cx, 0.0);
+        let mut merged = b.series.get(Some(0), "www.acme.example").unwrap().clone();
+        merged.merge(other.series.get(Some(0), "www.acme.example").unwrap());
+        assert_eq!(merged.bytes, u64::MAX, "merging saturates too");
+    }
 
     #[test]
     fn counts_lines_by_customer_and_host() {

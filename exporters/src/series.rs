@@ -147,7 +147,7 @@ impl HostSeries {
         for (a, b) in self.security.iter_mut().zip(other.security.iter()) {
             *a += b;
         }
-        self.bytes += other.bytes;
+        self.bytes = self.bytes.saturating_add(other.bytes);
     }
 
     /// Total requests.
