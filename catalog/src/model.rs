@@ -293,13 +293,45 @@ impl Alerting {
         self.destinations_matching(Some(kind), Some(severity))
     }
 
-    /// Destinations for an alert whose kind or severity may be unknown.
     /// Whether what goes to `destination` waits for approval: a route
     /// naming it says `approval: required`.
     pub fn approval_required(&self, destination: &str) -> bool {
         self.routes.iter().any(|r| r.approval == Approval::Required && r.to.iter().any(|d| d.as_str() == destination))
     }
 
+    /// Destinations for an alert of an incident that has fired for
+    /// `firing_for_ms`: routes that escalate later are left out until then.
+    pub fn destinations_at(
+        &self,
+        kind: Option<AlertKind>,
+        severity: Option<Severity>,
+        firing_for_ms: i64,
+    ) -> Vec<&Slug> {
+        let mut out: Vec<&Slug> = Vec::new();
+        let due = |r: &Route| {
+            r.escalate_after.is_none_or(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX) <= firing_for_ms)
+        };
+        for route in self.routes.iter().filter(|r| r.matches_any(kind, severity) && due(r)) {
+            for d in &route.to {
+                if !out.contains(&d) {
+                    out.push(d);
+                }
+            }
+        }
+        out
+    }
+
+    /// How often `destination` gets status updates while an incident
+    /// fires: the shortest `update_every` of the routes naming it.
+    pub fn update_every(&self, destination: &str) -> Option<Duration> {
+        self.routes
+            .iter()
+            .filter(|r| r.to.iter().any(|d| d.as_str() == destination))
+            .filter_map(|r| r.update_every)
+            .min()
+    }
+
+    /// Destinations for an alert whose kind or severity may be unknown.
     pub fn destinations_matching(&self, kind: Option<AlertKind>, severity: Option<Severity>) -> Vec<&Slug> {
         let mut out: Vec<&Slug> = Vec::new();
         for route in self.routes.iter().filter(|r| r.matches_any(kind, severity)) {
@@ -324,6 +356,14 @@ pub struct Route {
     pub alert_kinds: Vec<AlertKind>,
     /// Whether what the route sends waits for a person's approval.
     pub approval: Approval,
+    /// The route's destinations get an incident only once it has fired
+    /// this long (escalation); from the start when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub escalate_after: Option<Duration>,
+    /// While an incident fires, its destinations get a status update this
+    /// often.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub update_every: Option<Duration>,
 }
 
 /// Whether a route's actions go out at once or wait for a person.

@@ -214,6 +214,8 @@ fn alerting(profile: &RawProfile, m: &Merged) -> Alerting {
             severities: r.severities.clone(),
             alert_kinds: r.alert_kinds.clone(),
             approval: r.approval,
+            escalate_after: r.escalate_after,
+            update_every: r.update_every,
         })
         .collect();
     Alerting {

@@ -116,6 +116,10 @@ pub struct Incident {
     /// did gets `reopen` rather than `open`. `None` likewise.
     #[serde(default)]
     pub notified: Option<BTreeSet<String>>,
+    /// When each destination was last given an action of the incident
+    /// (unix milliseconds): status updates (`update_every`) count from it.
+    #[serde(default)]
+    pub last_sent: BTreeMap<String, i64>,
 }
 
 /// What one notification changed in an incident.
@@ -134,6 +138,9 @@ pub struct Change {
     /// Its severity after.
     #[serde(default)]
     pub severity_after: Option<Severity>,
+    /// Nothing changed: a scheduled status update (`update_every`).
+    #[serde(default)]
+    pub status_update: bool,
 }
 
 impl Change {

@@ -35,6 +35,8 @@ pub(crate) struct Deliverer {
     pub(crate) prometheus: Option<Prometheus>,
     /// Top offenders for mitigation suggestions, when configured.
     pub(crate) exporters: Option<crate::offenders::Exporters>,
+    /// What time alone does to incidents: escalations, status updates.
+    pub(crate) policy: Arc<crate::policy::CatalogPolicy>,
     pub(crate) bases: LinkBases,
     pub(crate) settings: Settings,
     pub(crate) metrics: Arc<Metrics>,
@@ -90,6 +92,7 @@ impl Workers {
                 tokio::select! {
                     () = run(Arc::clone(&deliverer), permits, until) => {}
                     () = prune_hourly(&deliverer) => {}
+                    () = schedule(&deliverer) => {}
                 }
             })
         };
@@ -144,6 +147,30 @@ async fn prune_hourly(d: &Deliverer) {
             ),
             Ok(Err(e)) => tracing::warn!(error = %e, "pruning failed"),
             Err(e) => tracing::warn!(error = %e, "pruning task failed"),
+        }
+    }
+}
+
+/// How often the schedule (escalations, status updates) is looked at.
+const SCHEDULE_EVERY: Duration = Duration::from_secs(2);
+
+/// Queues, every [`SCHEDULE_EVERY`], what time alone makes due:
+/// escalations and status updates. The schedule is the incidents' state in
+/// the store, so a restart loses nothing; an escalation due while the
+/// receiver was down goes at the first look after it starts.
+async fn schedule(d: &Deliverer) {
+    let mut tick = tokio::time::interval(SCHEDULE_EVERY);
+    loop {
+        tick.tick().await;
+        let (store, policy) = (Arc::clone(&d.store), Arc::clone(&d.policy));
+        match tokio::task::spawn_blocking(move || store.tick(now_ms(), policy.as_ref())).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => {
+                tracing::info!(actions = n, "escalations and status updates queued");
+                d.wake.notify_one();
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot look at the schedule"),
+            Err(e) => tracing::warn!(error = %e, "schedule task failed"),
         }
     }
 }

@@ -94,9 +94,9 @@ impl Intake {
                 return Err(format!("a retry of the same notification acted ({:?}) on {}", retry.action, update.key));
             }
             let mut opened = first.incident.clone();
-            self.policy.plan(None, &mut opened, first.action);
+            self.policy.plan(None, &mut opened, first.action, 0);
             let mut after = retry.incident;
-            self.policy.plan(Some(&stored), &mut after, retry.action);
+            self.policy.plan(Some(&stored), &mut after, retry.action, 0);
             for kind in [ActionKind::Open, ActionKind::Update, ActionKind::Resolve, ActionKind::Reopen] {
                 crate::text::message(&self.templates, &self.catalog, &opened, kind, &bases, &live)
                     .map_err(|e| format!("the {} message about {} does not render: {e}", kind.as_str(), update.key))?;

@@ -33,7 +33,7 @@ use crate::time::now_ms;
 #[derive(Debug)]
 pub(crate) struct Intake {
     pub(crate) store: Arc<dyn Store>,
-    pub(crate) policy: CatalogPolicy,
+    pub(crate) policy: Arc<CatalogPolicy>,
     /// The labels incidents are keyed by.
     pub(crate) key_labels: Vec<String>,
     pub(crate) body_limit: u64,
@@ -185,7 +185,7 @@ async fn webhook(State(intake): State<Arc<Intake>>, headers: HeaderMap, body: Bo
     };
     let accepted = {
         let intake = Arc::clone(&intake);
-        tokio::task::spawn_blocking(move || intake.store.accept(&inbound, &intake.policy)).await
+        tokio::task::spawn_blocking(move || intake.store.accept(&inbound, intake.policy.as_ref())).await
     };
     let answer = match accepted {
         Ok(Ok(Accepted::New { actions })) => {

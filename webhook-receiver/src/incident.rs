@@ -156,6 +156,7 @@ fn open(update: &GroupUpdate, customer: Option<String>) -> Incident {
         change: Change::default(),
         engaged: Some(BTreeSet::new()),
         notified: Some(BTreeSet::new()),
+        last_sent: BTreeMap::new(),
     };
     merge(&mut incident, &update.alerts);
     incident
@@ -214,6 +215,7 @@ fn diff(before: Option<&Incident>, after: &Incident) -> Change {
             .collect(),
         severity_before: before.and_then(|b| b.severity),
         severity_after: after.severity,
+        status_update: false,
     }
 }
 

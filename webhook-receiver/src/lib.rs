@@ -136,9 +136,10 @@ impl Receiver {
         let catalog = Arc::new(catalog);
         let metrics = Arc::new(metrics::Metrics::default());
         let wake = Arc::new(tokio::sync::Notify::new());
+        let policy = Arc::new(policy::CatalogPolicy::new(Arc::clone(&catalog), config));
         let intake = http::Intake {
             store: Arc::clone(&store),
-            policy: policy::CatalogPolicy::new(Arc::clone(&catalog), config),
+            policy: Arc::clone(&policy),
             key_labels: config.incidents.key_labels.clone(),
             body_limit: config.body_limit.0,
             bearer,
@@ -153,6 +154,7 @@ impl Receiver {
             templates,
             prometheus,
             exporters,
+            policy,
             bases: text::LinkBases {
                 grafana: config.grafana_url.clone(),
                 alertmanager: config.alertmanager_url.clone(),

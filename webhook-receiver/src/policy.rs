@@ -58,13 +58,16 @@ impl Policy for CatalogPolicy {
         before: Option<&Incident>,
         after: &mut Incident,
         action: Option<ActionKind>,
+        now: i64,
     ) -> Vec<(String, ActionKind)> {
         let customer = after.customer.as_deref().and_then(|id| self.catalog.customer(id));
+        // Routes that escalate later wait until the incident has fired so long.
+        let firing_for = now - time::parse_rfc3339(&after.started_at).unwrap_or(now);
         // Unknown customers go to `unrouted`, whatever the alerts say.
         let matching = |kind: Option<&str>, severity: Option<Severity>| match customer {
             Some(c) => {
                 let kind = kind.and_then(|k| k.parse::<AlertKind>().ok());
-                c.alerting.destinations_matching(kind, severity).into_iter().map(ToString::to_string).collect()
+                c.alerting.destinations_at(kind, severity, firing_for).into_iter().map(ToString::to_string).collect()
             }
             None => self.unrouted.clone(),
         };
@@ -75,6 +78,26 @@ impl Policy for CatalogPolicy {
         // What receivers before per-destination tracking routed by.
         let legacy = |i: &Incident| matching(i.alert_kind.as_deref(), i.severity);
         incident::plan(before, after, action, &route, &legacy)
+    }
+
+    fn scheduled(&self, current: &Incident, now: i64) -> Option<(Incident, Vec<(String, ActionKind)>)> {
+        let customer = current.customer.as_deref().and_then(|id| self.catalog.customer(id))?;
+        let mut after = current.clone();
+        after.change = crate::action::Change::default();
+        // Escalations: destinations whose route is now due get the incident.
+        let mut steps = self.plan(Some(current), &mut after, None, now);
+        // Status updates, to destinations the incident is open at.
+        let engaged = after.engaged.clone().unwrap_or_default();
+        let escalated: Vec<String> = steps.iter().map(|(d, _)| d.clone()).collect();
+        for d in engaged.iter().filter(|d| !escalated.contains(d)) {
+            let Some(every) = customer.alerting.update_every(d) else { continue };
+            let last = current.last_sent.get(d).copied().unwrap_or(0);
+            if now - last >= i64::try_from(every.as_millis()).unwrap_or(i64::MAX) {
+                steps.push((d.clone(), ActionKind::Update));
+                after.change.status_update = true;
+            }
+        }
+        (!steps.is_empty()).then_some((after, steps))
     }
 
     fn held(&self, incident: &Incident, destination: &str) -> bool {

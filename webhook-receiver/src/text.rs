@@ -37,8 +37,9 @@ Contacts:
         "comment",
         "{{#if (eq action \"resolve\")}}Resolved: every alert ended ({{incident.resolved_at}}).{{/if}}\
 {{#if (eq action \"reopen\")}}Firing again: {{incident.firing}} alert(s), severity {{incident.severity}}.{{/if}}\
-{{#if (eq action \"update\")}}Updated: {{incident.firing}} of {{incident.total}} alert(s) firing, severity \
-{{#if change.severity.raised}}raised to {{/if}}{{#if change.severity.lowered}}lowered to {{/if}}{{incident.severity}}.{{/if}}\
+{{#if (eq action \"update\")}}{{#if change.status_update}}Status update: firing for {{incident.firing_for}}, \
+{{incident.firing}} of {{incident.total}} alert(s), severity {{incident.severity}}.{{else}}Updated: {{incident.firing}} of {{incident.total}} alert(s) firing, severity \
+{{#if change.severity.raised}}raised to {{/if}}{{#if change.severity.lowered}}lowered to {{/if}}{{incident.severity}}.{{/if}}{{/if}}\
 {{#if (eq action \"open\")}}Opened: {{incident.firing}} alert(s) firing.{{/if}}
 {{#unless (eq action \"open\")}}{{#each change.joined}}Joined: {{alertname}} ({{severity}}){{#if summary}}: {{summary}}{{/if}}
 {{/each}}{{#each change.ended}}Ended: {{alertname}}{{#if summary}}: {{summary}}{{/if}}
@@ -209,6 +210,7 @@ fn change_json(i: &Incident) -> Value {
     json!({
         "joined": change_alerts(i, &c.joined),
         "ended": change_alerts(i, &c.ended),
+        "status_update": c.status_update,
         "severity": {
             "before": name(c.severity_before),
             "after": name(c.severity_after),
@@ -217,6 +219,14 @@ fn change_json(i: &Incident) -> Value {
             "lowered": c.severity_lowered(),
         },
     })
+}
+
+/// How long the incident has fired, in words (`1h05m`, `12m`).
+fn firing_for(i: &Incident) -> String {
+    let start = crate::time::parse_rfc3339(&i.started_at).unwrap_or(0);
+    let end = i.ended_at().as_deref().and_then(crate::time::parse_rfc3339).unwrap_or_else(crate::time::now_ms);
+    let m = (end - start).max(0) / 60_000;
+    if m >= 60 { format!("{}h{:02}m", m / 60, m % 60) } else { format!("{m}m") }
 }
 
 /// The customer as templates see it.
@@ -257,6 +267,7 @@ pub(crate) fn message(
         o.insert("total".to_owned(), json!(incident.alerts.len()));
         o.insert("severity".to_owned(), json!(incident.severity.map_or("none", |s| s.as_str())));
         o.insert("resolved_at".to_owned(), json!(incident.ended_at().unwrap_or_default()));
+        o.insert("firing_for".to_owned(), json!(firing_for(incident)));
     }
     let cx = json!({
         "action": kind.as_str(),

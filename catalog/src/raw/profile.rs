@@ -327,11 +327,14 @@ pub(crate) struct RawRoute {
     pub(crate) severities: Vec<Severity>,
     pub(crate) alert_kinds: Vec<AlertKind>,
     pub(crate) approval: Approval,
+    pub(crate) escalate_after: Option<Duration>,
+    pub(crate) update_every: Option<Duration>,
 }
 
 impl Decode for RawRoute {
     fn decode(v: &Value, path: &YamlPath, cx: &mut Cx<'_>) -> Option<Self> {
-        let f = fields(v, path, cx, "route", &["to", "severities", "alert_kinds", "approval"])?;
+        let keys = ["to", "severities", "alert_kinds", "approval", "escalate_after", "update_every"];
+        let f = fields(v, path, cx, "route", &keys)?;
         let to: Option<Vec<At<String>>> = f.req("to", cx);
         let severities = f.list("severities", cx);
         let alert_kinds = f.list("alert_kinds", cx);
@@ -339,7 +342,16 @@ impl Decode for RawRoute {
             cx.error(&f.path("to"), Anchor::Value, "a route needs at least one destination");
         }
         let approval = f.opt("approval", cx).unwrap_or_default();
-        Some(Self { to: to?, severities, alert_kinds, approval })
+        let mut positive = |key: &str| {
+            let d: Option<Duration> = f.opt(key, cx);
+            if d.is_some_and(|d| d.as_millis() == 0) {
+                cx.error(&f.path(key), Anchor::Value, format!("`{key}` must be above 0"));
+                return None;
+            }
+            d
+        };
+        let (escalate_after, update_every) = (positive("escalate_after"), positive("update_every"));
+        Some(Self { to: to?, severities, alert_kinds, approval, escalate_after, update_every })
     }
 }
 

@@ -355,6 +355,7 @@ mod tests {
             change: Change::default(),
             engaged: None,
             notified: None,
+            last_sent: BTreeMap::new(),
         }
     }
 

@@ -92,7 +92,13 @@ pub(crate) trait Policy {
         before: Option<&Incident>,
         after: &mut Incident,
         action: Option<ActionKind>,
+        now: i64,
     ) -> Vec<(String, ActionKind)>;
+    /// What time alone does to a firing incident at `now`: destinations
+    /// whose route escalates after it has fired long enough get it, and
+    /// those due a status update (`update_every`) get one. The incident
+    /// after, and the actions; `None` when nothing is due.
+    fn scheduled(&self, current: &Incident, now: i64) -> Option<(Incident, Vec<(String, ActionKind)>)>;
     /// Whether actions of `incident` for `destination` wait for a
     /// person's approval (the customer's route says so).
     fn held(&self, incident: &Incident, destination: &str) -> bool;
@@ -401,6 +407,11 @@ pub(crate) trait Store: Send + Sync + std::fmt::Debug {
     /// Sends (`send`) or drops every held action of an incident, with
     /// `note` saying so: how many.
     fn decide(&self, incident_id: i64, send: bool, note: &NewNote, now: i64) -> Result<u64, StoreError>;
+    /// Applies [`Policy::scheduled`] to every firing incident, queueing
+    /// what is due in one transaction: how many actions. The schedule is
+    /// the incidents' own state (their start, each destination's last
+    /// action), so it survives restarts.
+    fn tick(&self, now: i64, policy: &dyn Policy) -> Result<usize, StoreError>;
     /// Whether the store can commit: writes and commits a heartbeat, so a
     /// full disk or a lost lock shows here, not only on the next webhook.
     fn check_commit(&self, now: i64) -> Result<(), StoreError>;

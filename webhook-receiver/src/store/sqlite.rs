@@ -287,7 +287,10 @@ impl Store for Sqlite {
             let resolved_ago = latest.as_ref().and_then(|(_, at, _)| *at).map(|at| now - at);
             let t = policy.transition(current.as_ref(), update, now, resolved_ago);
             let mut incident = t.incident;
-            let steps = policy.plan(current.as_ref(), &mut incident, t.action);
+            let steps = policy.plan(current.as_ref(), &mut incident, t.action, now);
+            for (destination, _) in &steps {
+                incident.last_sent.insert(destination.clone(), now);
+            }
             let resolved_at = (incident.status == Status::Resolved).then_some(now);
             if incident.id == 0 {
                 tx.execute(
@@ -711,6 +714,37 @@ impl Store for Sqlite {
         }
         tx.commit()?;
         Ok(changed as u64)
+    }
+
+    fn tick(&self, now: i64, policy: &dyn Policy) -> Result<usize, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let firing: Vec<(i64, String)> = {
+            let mut stmt = tx.prepare_cached("SELECT id, state FROM incidents WHERE status = 'firing' AND held = 0")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let mut actions = 0;
+        for (id, state) in firing {
+            let current: Incident = decode("incident", &state)?;
+            let Some((mut after, steps)) = policy.scheduled(&current, now) else { continue };
+            for (destination, _) in &steps {
+                after.last_sent.insert(destination.clone(), now);
+            }
+            let payload = encode("incident", &after)?;
+            tx.execute("UPDATE incidents SET state = ?2, updated_at = ?3 WHERE id = ?1", params![id, payload, now])?;
+            for (destination, kind) in steps {
+                let approval = policy.held(&after, &destination).then_some("required");
+                tx.execute(
+                    "INSERT INTO outbox (incident_id, destination, kind, payload, next_attempt_at, created_at, approval)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+                    params![id, destination, kind.as_str(), payload, now, approval],
+                )?;
+                actions += 1;
+            }
+        }
+        tx.commit()?;
+        Ok(actions)
     }
 
     fn check_commit(&self, now: i64) -> Result<(), StoreError> {

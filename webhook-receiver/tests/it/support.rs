@@ -253,6 +253,7 @@ pub(crate) fn incident() -> Incident {
         change: Change::default(),
         engaged: None,
         notified: None,
+        last_sent: BTreeMap::new(),
     }
 }
 
