@@ -102,14 +102,16 @@ impl Batch {
             self.lag.observe(&cx.lag_bounds, (now - t).max(0.0), None);
         }
 
-        // Top keys among mitigated and failed requests, all counted, and
+        // Top keys among mitigated and failed requests (4xx: a client's
+        // errors, the signal of scanning and credential stuffing; 5xx),
+        // all counted, and
         // among all requests, one line in `request_sample` with that
         // weight: counting every line's five keys cost the exporter 30% of
         // its throughput (docs/performance.md), and a heavy hitter of all
         // requests (a few percent of a customer's traffic, thousands of
         // lines in a window) is estimated within a few percent from one
         // line in eight.
-        let failed = r.edge_status.is_some_and(|c| c >= 500);
+        let failed = r.edge_status.is_some_and(|c| c >= 400);
         let offending = action.is_some_and(classify::is_mitigation) || failed;
         let sampled = self.lines.is_multiple_of(cx.request_sample);
         if !offending && !sampled {
