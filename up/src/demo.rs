@@ -96,6 +96,7 @@ pub(crate) async fn run(
     catalog: Catalog,
     scrape: edgewatch_catalog::Duration,
     url: String,
+    prometheus: Option<String>,
     client: reqwest::Client,
     say: tokio::sync::mpsc::UnboundedSender<String>,
 ) {
@@ -119,13 +120,18 @@ pub(crate) async fn run(
         return;
     };
     let _ = say.send(format!(
-        "healthy traffic for {} customers; {victim_id} goes down in {}s for {}s",
+        "healthy traffic for {} customers; {victim_id} goes down {}s after Prometheus first scrapes the exporter, for {}s",
         sites.len(),
         script.warmup.as_secs(),
         script.outage.as_secs()
     ));
-    let started = Instant::now();
-    let (down_at, up_at) = (started + script.warmup, started + script.warmup + script.outage);
+    // The script's clock starts once Prometheus has the exporter's series:
+    // a Prometheus that starts slowly (a busy machine) would otherwise see
+    // too little of the warm-up, and the outage too late or not at all.
+    let mut clock: Option<Instant> = None;
+    let far = Instant::now() + Duration::from_secs(365 * 86_400);
+    let (mut down_at, mut up_at) = (far, far);
+    let mut ticks = 0u64;
     let (mut said_down, mut said_up) = (false, false);
     let mut rng = Rng(0x005E_ED0F_ED6E);
     let mut tick = tokio::time::interval(Duration::from_millis(250));
@@ -134,6 +140,22 @@ pub(crate) async fn run(
     loop {
         tick.tick().await;
         let now = Instant::now();
+        ticks += 1;
+        // Every 2 s (8 ticks) until Prometheus has scraped once.
+        if clock.is_none() && ticks % 8 == 1 {
+            let ready = match &prometheus {
+                Some(p) => scraped(&client, p).await,
+                None => true,
+            };
+            if ready {
+                clock = Some(now);
+                (down_at, up_at) = (now + script.warmup, now + script.warmup + script.outage);
+                let _ = say.send(format!(
+                    "Prometheus scrapes the exporter: {victim_id} goes down in {}s",
+                    script.warmup.as_secs()
+                ));
+            }
+        }
         let failing_now = now >= down_at && now < up_at;
         if failing_now && !said_down {
             said_down = true;
@@ -160,6 +182,17 @@ pub(crate) async fn run(
             tracing::debug!(error = %e, "demo push failed");
         }
     }
+}
+
+/// Whether Prometheus at `base` has scraped the exporter.
+async fn scraped(client: &reqwest::Client, base: &str) -> bool {
+    let url = format!("{base}/api/v1/query");
+    let Ok(resp) = client.get(url).query(&[("query", r#"count(up{job="edgewatch-exporter"} == 1)"#)]).send().await
+    else {
+        return false;
+    };
+    let Ok(doc) = resp.json::<serde_json::Value>().await else { return false };
+    doc["data"]["result"][0]["value"][1].as_str().and_then(|v| v.parse::<f64>().ok()).is_some_and(|v| v >= 1.0)
 }
 
 #[cfg(test)]

@@ -168,7 +168,7 @@ async fn start(opts: &Options, say: &mut dyn Say) -> Result<Started, UpError> {
         |k| std::env::var(k).ok(),
     )?;
     let receiver_config = edgewatch_webhook_receiver::Config::parse(&format!(
-        "data_dir: '{}'\nauth: {{bearer_token: 'file:{}'}}\nprometheus: {{url: 'http://{prometheus}', timeout: 2s}}\nalertmanager_url: 'http://{alertmanager}'\n",
+        "data_dir: '{}'\nauth: {{bearer_token: 'file:{}'}}\nprometheus: {{url: 'http://{prometheus}', timeout: 2s}}\nexporters: {{urls: ['http://{exporter}']}}\nalertmanager_url: 'http://{alertmanager}'\n",
         state.join("receiver").display(),
         token_file.display(),
     ))
@@ -235,7 +235,8 @@ pub async fn run(
     let demo = opts.demo.map(|script| {
         let url = format!("http://{}/ingest/logpush", started.exporter);
         let catalog = started.prepared.catalog.clone();
-        tokio::spawn(demo::run(script, catalog, opts.scrape_interval, url, client.clone(), demo_tx))
+        let prometheus = opts.prometheus.as_ref().map(|_| format!("http://{}", started.prometheus));
+        tokio::spawn(demo::run(script, catalog, opts.scrape_interval, url, prometheus, client.clone(), demo_tx))
     });
     let probe = status::Probe {
         client,
