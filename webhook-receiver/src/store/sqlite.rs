@@ -718,16 +718,39 @@ impl Store for Sqlite {
 
     fn tick(&self, now: i64, policy: &dyn Policy) -> Result<usize, StoreError> {
         let mut conn = self.conn()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Read without the write lock: nearly always nothing is due, and
+        // the receiver looks every 2 s.
         let firing: Vec<(i64, String)> = {
-            let mut stmt = tx.prepare_cached("SELECT id, state FROM incidents WHERE status = 'firing' AND held = 0")?;
+            let mut stmt =
+                conn.prepare_cached("SELECT id, state FROM incidents WHERE status = 'firing' AND held = 0")?;
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect::<Result<_, _>>()?
         };
-        let mut actions = 0;
+        let mut due = Vec::new();
         for (id, state) in firing {
             let current: Incident = decode("incident", &state)?;
-            let Some((mut after, steps)) = policy.scheduled(&current, now) else { continue };
+            if let Some((after, steps)) = policy.scheduled(&current, now) {
+                due.push((id, state, after, steps));
+            }
+        }
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut actions = 0;
+        for (id, state, mut after, steps) in due {
+            // Another process (`edgewatch incidents note`) may have changed
+            // it since the read: then the next look decides again.
+            let unchanged: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM incidents WHERE id = ?1 AND state = ?2 AND status = 'firing' AND held = 0",
+                    params![id, state],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if unchanged.is_none() {
+                continue;
+            }
             for (destination, _) in &steps {
                 after.last_sent.insert(destination.clone(), now);
             }
