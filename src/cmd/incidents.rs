@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use edgewatch_webhook_receiver::{Config, History, IncidentRecord, NewNote, NoteKind, Notes, StoreError};
+use edgewatch_webhook_receiver::{History, IncidentRecord, NewNote, NoteKind, Notes, StoreError};
 
 use super::runtime;
 
@@ -62,10 +62,7 @@ enum Sub {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let config = match &args.config {
-        Some(path) => runtime::load_config(path, |_: &Config| Vec::new())?,
-        None => Config::default(),
-    };
+    let config = runtime::receiver_config(args.config.as_deref())?;
     let dir = &config.data_dir;
     let mut out = std::io::stdout().lock();
     match &args.command {

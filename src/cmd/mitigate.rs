@@ -13,8 +13,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use edgewatch_catalog::SecretRef;
 use edgewatch_webhook_receiver::{
-    CLOUDFLARE_API, Cloudflare, Config, Mitigations, NewAppliedRule, NewNote, NoteKind, Phase, RuleKind, StoreError,
-    Suggested,
+    CLOUDFLARE_API, Cloudflare, Mitigations, NewAppliedRule, NewNote, NoteKind, Phase, RuleKind, StoreError, Suggested,
 };
 use serde_json::Value;
 
@@ -91,10 +90,7 @@ enum Sub {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let config = match &args.config {
-        Some(path) => runtime::load_config(path, |_: &Config| Vec::new())?,
-        None => Config::default(),
-    };
+    let config = runtime::receiver_config(args.config.as_deref())?;
     let store = Mitigations::open(&config.data_dir)?;
     let id = match &args.command {
         Sub::Show { id } | Sub::Apply { id, .. } | Sub::Revert { id, .. } => *id,

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use edgewatch_webhook_receiver::{Config, Outreach, OutreachError, StoreError};
+use edgewatch_webhook_receiver::{Outreach, OutreachError, StoreError};
 
 use super::runtime;
 
@@ -57,10 +57,7 @@ fn shown(s: &str) -> String {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let config = match &args.config {
-        Some(path) => runtime::load_config(path, |_: &Config| Vec::new())?,
-        None => Config::default(),
-    };
+    let config = runtime::receiver_config(args.config.as_deref())?;
     let outreach = Outreach::open(&config.data_dir)?;
     let mut out = std::io::stdout().lock();
     match &args.command {

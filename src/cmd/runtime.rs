@@ -56,6 +56,15 @@ where
     result
 }
 
+/// The receiver's configuration for the commands that work beside a
+/// running receiver (its data directory): the file, or the defaults.
+pub(crate) fn receiver_config(path: Option<&Path>) -> anyhow::Result<edgewatch_webhook_receiver::Config> {
+    match path {
+        Some(path) => load_config(path, |_: &edgewatch_webhook_receiver::Config| Vec::new()),
+        None => Ok(edgewatch_webhook_receiver::Config::default()),
+    }
+}
+
 pub(crate) fn tokio() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the Tokio runtime")
 }

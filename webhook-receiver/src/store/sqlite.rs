@@ -150,6 +150,27 @@ pub(crate) fn notes_of(conn: &Connection, id: i64) -> Result<Vec<Note>, StoreErr
     Ok(out)
 }
 
+/// Queues `steps` for `incident` (as `payload`), each held for approval
+/// when the policy says so: how many.
+fn queue(
+    tx: &rusqlite::Transaction<'_>,
+    policy: &dyn Policy,
+    incident: &Incident,
+    steps: &[(String, ActionKind)],
+    payload: &str,
+    now: i64,
+) -> Result<usize, StoreError> {
+    for (destination, kind) in steps {
+        let approval = policy.held(incident, destination).then_some("required");
+        tx.execute(
+            "INSERT INTO outbox (incident_id, destination, kind, payload, next_attempt_at, created_at, approval)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+            params![incident.id, destination, kind.as_str(), payload, now, approval],
+        )?;
+    }
+    Ok(steps.len())
+}
+
 /// Records `note` on incident `incident_id` in `tx` and queues a `note`
 /// action for every destination the incident reached, after its earlier
 /// actions there: the note, and how many were queued.
@@ -315,15 +336,7 @@ impl Store for Sqlite {
             if !steps.is_empty() {
                 // The incident as these actions saw it, kept with each.
                 let payload = encode("incident", &incident)?;
-                for (destination, kind) in steps {
-                    let approval = policy.held(&incident, &destination).then_some("required");
-                    tx.execute(
-                        "INSERT INTO outbox (incident_id, destination, kind, payload, next_attempt_at, created_at, approval)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
-                        params![incident.id, destination, kind.as_str(), payload, now, approval],
-                    )?;
-                    actions += 1;
-                }
+                actions += queue(&tx, policy, &incident, &steps, &payload, now)?;
             }
         }
         tx.commit()?;
@@ -756,15 +769,7 @@ impl Store for Sqlite {
             }
             let payload = encode("incident", &after)?;
             tx.execute("UPDATE incidents SET state = ?2, updated_at = ?3 WHERE id = ?1", params![id, payload, now])?;
-            for (destination, kind) in steps {
-                let approval = policy.held(&after, &destination).then_some("required");
-                tx.execute(
-                    "INSERT INTO outbox (incident_id, destination, kind, payload, next_attempt_at, created_at, approval)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
-                    params![id, destination, kind.as_str(), payload, now, approval],
-                )?;
-                actions += 1;
-            }
+            actions += queue(&tx, policy, &after, &steps, &payload, now)?;
         }
         tx.commit()?;
         Ok(actions)
