@@ -492,6 +492,75 @@ pub enum Destination {
     Log(LogDestination),
     /// A customer-facing Atlassian Statuspage page.
     Statuspage(Statuspage),
+    /// E-mail to the customer's contacts, through an SMTP relay.
+    Email(EmailDestination),
+}
+
+/// E-mail to a customer's contacts (those with one of `roles`, or all of
+/// them), sent through an SMTP relay over STARTTLS or TLS.
+#[derive(Debug, Clone, Serialize)]
+pub struct EmailDestination {
+    /// The relay's host name.
+    pub host: String,
+    /// Its port (587 for STARTTLS, 465 for TLS unless set).
+    pub port: u16,
+    /// How the connection is encrypted.
+    pub security: SmtpSecurity,
+    /// The login, when the relay asks for one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// The password for `username`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<SecretRef>,
+    /// A PEM file of certificate authorities to trust beside the usual
+    /// ones (a relay with a private CA).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// The sender's address.
+    pub from: Email,
+    /// The sender's name, shown beside the address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_name: Option<String>,
+    /// Where customers' replies go, when not to `from`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<Email>,
+    /// The contact roles that get the mail (matched without case); empty:
+    /// every contact.
+    pub roles: Vec<String>,
+}
+
+impl EmailDestination {
+    /// The customer's contacts this destination writes to.
+    pub fn recipients<'a>(&self, contacts: &'a [Contact]) -> Vec<&'a Contact> {
+        contacts
+            .iter()
+            .filter(|c| {
+                self.roles.is_empty()
+                    || c.role.as_deref().is_some_and(|r| self.roles.iter().any(|want| want.eq_ignore_ascii_case(r)))
+            })
+            .collect()
+    }
+}
+
+/// How an SMTP connection is encrypted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// Plain connection upgraded with STARTTLS, which must succeed.
+    Starttls,
+    /// TLS from the first byte (SMTPS).
+    Tls,
+}
+
+crate::decode::string_enum!(SmtpSecurity, "SMTP security", { Starttls => "starttls", Tls => "tls" });
+
+impl SmtpSecurity {
+    /// The port that goes with it: 587 (submission) or 465 (submissions).
+    pub const fn default_port(self) -> u16 {
+        match self {
+            Self::Starttls => 587,
+            Self::Tls => 465,
+        }
+    }
 }
 
 /// An Atlassian Statuspage page the customers read: incidents created,

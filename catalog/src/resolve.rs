@@ -1,7 +1,7 @@
 //! From raw files to the [`Catalog`]: merge the files, apply `defaults` and
 //! tiers to each customer, and check what only the effective values show.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use crate::decode::{At, unknown_word_hint};
 use crate::model::{
@@ -163,6 +163,8 @@ fn customer(c: &RawCustomer, m: &Merged, report: &mut Report) -> Option<Customer
             .hint("add `alerting.routes` here, in its tier or in `defaults`");
     }
 
+    email_recipients(c, &alerting, m, report);
+
     let id = c.id.as_ref()?.value.clone();
     let name = c.name.clone().unwrap_or_else(|| id.to_string());
     Some(Customer {
@@ -182,6 +184,31 @@ fn customer(c: &RawCustomer, m: &Merged, report: &mut Report) -> Option<Customer
         mitigation: c.mitigation.clone(),
         statuspage_components: c.statuspage_components.clone(),
     })
+}
+
+/// A customer routed to an e-mail destination has a contact it writes to:
+/// otherwise outreach would reach no one, and only the dead letter would
+/// say so.
+fn email_recipients(c: &RawCustomer, alerting: &Alerting, m: &Merged, report: &mut Report) {
+    let routed: BTreeSet<&Slug> = alerting.routes.iter().flat_map(|r| &r.to).collect();
+    for name in routed {
+        let Some(Destination::Email(e)) = m.destinations.get(name.as_str()) else { continue };
+        if !e.recipients(&c.contacts).is_empty() {
+            continue;
+        }
+        let whom = if e.roles.is_empty() {
+            "has no contacts".to_owned()
+        } else {
+            format!("has no contact whose role is {}", e.roles.join(" or "))
+        };
+        report
+            .error(
+                c.origin.clone(),
+                Anchor::Value,
+                format!("routed to e-mail destination `{name}`, but the customer {whom}: its mail would reach no one"),
+            )
+            .hint("add such a contact under `contacts`, or route this customer elsewhere");
+    }
 }
 
 fn check_routes(profile: &RawProfile, m: &Merged, report: &mut Report) {

@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod rules_language;
+pub mod smtp;
 
 /// The path of `name` on `PATH`; panics naming the Debian `package` that
 /// brings it when it is missing.

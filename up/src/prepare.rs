@@ -59,6 +59,7 @@ pub(crate) fn catalog(mut catalog: Catalog, logs: &Path, env: &dyn Fn(&str) -> O
             }
             Destination::PagerDuty(p) => p.routing_key.resolve(env).err(),
             Destination::Statuspage(s) => s.api_key.resolve(env).err(),
+            Destination::Email(e) => e.password.as_ref().and_then(|p| p.resolve(env).err()),
             Destination::Log(_) => None,
         };
         if let Some(why) = missing {

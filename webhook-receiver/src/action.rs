@@ -225,6 +225,8 @@ pub struct Link {
 #[derive(Debug, Clone, Copy)]
 pub struct Delivery<'a> {
     pub kind: ActionKind,
+    /// The action's id in the store: the same for every attempt at it.
+    pub action: i64,
     /// The incident as it stood when the action was decided.
     pub incident: &'a Incident,
     /// Its text, rendered now.

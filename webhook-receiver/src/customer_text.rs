@@ -1,4 +1,4 @@
-//! The words customers read (a status page, later e-mail): templates of
+//! The words customers read (a status page, e-mail): templates of
 //! their own (`customer_title`, `customer_body`, overridable in the
 //! catalog's `templates:`), over a context that holds no internal name: no
 //! alert names, runbooks, dashboards, Prometheus or Alertmanager links,

@@ -347,7 +347,8 @@ fn sent_note(d: &Deliverer, p: &Pending) -> Option<crate::store::NewNote> {
     if p.kind == ActionKind::Note {
         return None;
     }
-    let recipients = d.destinations.get(&p.destination)?.recipients()?;
+    let customer = p.incident.customer.as_deref().and_then(|id| d.catalog.customer(id));
+    let recipients = d.destinations.get(&p.destination)?.recipients(customer)?;
     let text =
         format!("Sent to customers ({} of the incident) through {}: {recipients}.", p.kind.as_str(), p.destination);
     crate::store::NewNote::new(crate::store::NoteKind::Comment, RECEIVER, &text).ok()
@@ -364,7 +365,8 @@ async fn draft(d: &Deliverer, p: &Pending) {
             return;
         }
     };
-    let for_customers = d.destinations.get(&p.destination).and_then(Destination::recipients);
+    let customer = p.incident.customer.as_deref().and_then(|id| d.catalog.customer(id));
+    let for_customers = d.destinations.get(&p.destination).and_then(|dest| dest.recipients(customer));
     let draft = match &for_customers {
         Some(_) => format!("{}\n\n{}", message.customer_title, message.customer_body),
         None => format!("{}\n\n{}", message.title, message.description),
@@ -435,6 +437,7 @@ async fn attempt(d: &Deliverer, p: &Pending) -> Result<Outcome, DeliveryError> {
     let customer = p.incident.customer.as_deref().and_then(|id| d.catalog.customer(id));
     let delivery = Delivery {
         kind: p.kind,
+        action: p.id,
         incident: &p.incident,
         message: &message,
         external: p.external.as_deref(),

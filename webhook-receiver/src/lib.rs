@@ -125,7 +125,10 @@ impl Receiver {
         let client = dest::http::client(config.delivery.timeout.to_std())?;
         let mut destinations = BTreeMap::new();
         for (name, d) in &catalog.destinations {
-            destinations.insert(name.as_str().to_owned(), Destination::build(name.as_str(), d, env, &client)?);
+            destinations.insert(
+                name.as_str().to_owned(),
+                Destination::build(name.as_str(), d, env, &client, config.delivery.timeout.to_std())?,
+            );
         }
         let bearer = config.auth.bearer_token.as_ref().map(|s| s.resolve(env)).transpose()?;
         let prometheus =

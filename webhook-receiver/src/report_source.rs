@@ -51,7 +51,7 @@ impl ReportIncidents {
                 let refs = match d {
                     Destination::Jira(j) => Refs::Jira(j.url.base().to_owned()),
                     Destination::PagerDuty(_) => Refs::PagerDuty,
-                    Destination::Log(_) | Destination::Statuspage(_) => Refs::Other,
+                    Destination::Log(_) | Destination::Statuspage(_) | Destination::Email(_) => Refs::Other,
                 };
                 (name.as_str().to_owned(), refs)
             })

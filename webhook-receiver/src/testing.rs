@@ -20,5 +20,5 @@ pub fn destination(
 ) -> Result<Destination, DestinationError> {
     let client = dest::http::client(timeout)
         .map_err(|source| DestinationError::Client { destination: name.to_owned(), source })?;
-    Destination::build(name, config, env, &client)
+    Destination::build(name, config, env, &client, timeout)
 }

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use crate::decode::{Cx, Decode, describe, fields};
 use crate::model::{
-    Destination, Jira, JiraAuth, JiraDeployment, LogDestination, PagerDuty, PagerDutySeverity, Statuspage,
-    StatuspageImpact,
+    Destination, EmailDestination, Jira, JiraAuth, JiraDeployment, LogDestination, PagerDuty, PagerDutySeverity,
+    SmtpSecurity, Statuspage, StatuspageImpact,
 };
 use crate::names::Severity;
 use crate::path::YamlPath;
@@ -13,7 +13,7 @@ use crate::types::secret::SecretRef;
 use crate::types::text::HttpUrl;
 use crate::yaml::{Anchor, Value};
 
-const KINDS: [&str; 4] = ["jira", "pagerduty", "log", "statuspage"];
+const KINDS: [&str; 5] = ["jira", "pagerduty", "log", "statuspage", "email"];
 
 /// Decodes `{jira: {...}}`, `{pagerduty: {...}}` or `{log: {...}}`: the kind is
 /// the single key, which keeps every position (an internally tagged `type:`
@@ -27,13 +27,14 @@ impl Decode for Destination {
             ["pagerduty"] => f.opt("pagerduty", cx).map(Self::PagerDuty),
             ["log"] => f.opt("log", cx).map(Self::Log),
             ["statuspage"] => f.opt("statuspage", cx).map(Self::Statuspage),
+            ["email"] => f.opt("email", cx).map(Self::Email),
             // Unknown keys were reported by `fields`; only an empty one is news.
             [] if v.as_mapping().is_some_and(|m| !m.is_empty()) => None,
             [] => {
                 cx.error(
                     path,
                     Anchor::Key,
-                    "a destination needs its kind as its one key: `jira`, `pagerduty`, `log` or `statuspage`",
+                    "a destination needs its kind as its one key: `jira`, `pagerduty`, `log`, `statuspage` or `email`",
                 );
                 None
             }
@@ -203,6 +204,61 @@ impl Decode for Statuspage {
             .unwrap_or_default();
         let url: Option<HttpUrl> = f.opt("url", cx);
         Some(Self { page_id: page_id?, api_key: api_key?, url, impacts })
+    }
+}
+
+impl Decode for EmailDestination {
+    fn decode(v: &Value, path: &YamlPath, cx: &mut Cx<'_>) -> Option<Self> {
+        let f = fields(
+            v,
+            path,
+            cx,
+            "email destination",
+            &["host", "port", "security", "username", "password", "ca_file", "from", "from_name", "reply_to", "roles"],
+        )?;
+        let host: Option<String> = f.req("host", cx).and_then(|h: String| {
+            let ok = !h.is_empty()
+                && h.len() <= 253
+                && h.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
+            if ok {
+                return Some(h);
+            }
+            cx.error(&f.path("host"), Anchor::Value, format!("`{h}` is not a host name"))
+                .hint("the SMTP relay's name alone, without a scheme or port: `smtp.example.net`");
+            None
+        });
+        let security: SmtpSecurity = f.opt("security", cx).unwrap_or(SmtpSecurity::Starttls);
+        let port = match f.opt::<u64>("port", cx) {
+            None => Some(security.default_port()),
+            Some(p) => u16::try_from(p).ok().filter(|p| *p > 0).or_else(|| {
+                cx.error(&f.path("port"), Anchor::Value, format!("port {p} is outside 1 to 65535"));
+                None
+            }),
+        };
+        let username: Option<String> = f.opt("username", cx);
+        let password: Option<SecretRef> = f.opt("password", cx);
+        if username.is_some() != password.is_some() {
+            let (has, lacks) = if username.is_some() { ("username", "password") } else { ("password", "username") };
+            cx.error(&f.path(has), Anchor::Key, format!("a `{has}` without a `{lacks}`"))
+                .hint("the relay's login needs both, or neither for a relay that takes mail without one");
+        }
+        let ca_file: Option<String> = f.opt("ca_file", cx);
+        let from: Option<crate::types::text::Email> = f.req("from", cx);
+        let from_name: Option<String> = f.opt("from_name", cx);
+        let reply_to = f.opt("reply_to", cx);
+        let roles: Vec<String> = f.list("roles", cx);
+        Some(Self {
+            host: host?,
+            port: port?,
+            security,
+            username,
+            password,
+            ca_file: ca_file.map(Into::into),
+            from: from?,
+            from_name,
+            reply_to,
+            roles,
+        })
     }
 }
 

@@ -152,3 +152,58 @@ fn mitigation_settings_are_checked_at_their_position() {
     assert!(m.origins[0].contains(&"198.51.100.10".parse().unwrap()));
     assert_eq!(m.verified_bots, ["Googlebot"]);
 }
+
+/// The e-mail destination: its relay, port, login, addresses and roles are
+/// checked where they are written, and a customer it would write to needs
+/// a contact it writes to; a valid one reaches the model with its
+/// defaults (STARTTLS on 587).
+#[test]
+fn email_destinations_are_checked_at_their_position() {
+    let text = "destinations:
+  mail:
+    email: {host: smtp.example.net, password: 'env:SMTP_PASSWORD', from: noc@edge.example, roles: [technical]}
+  bad:
+    email: {host: 'smtp://x', port: 70000, security: ssl, from: nobody, username: bot}
+customers:
+  - id: shop
+    hosts: [www.shop.example]
+    contacts: [{name: Bill Payer, email: bill@shop.example, role: billing}]
+    alerting: {routes: [{to: [mail]}]}
+";
+    let rejected = edgewatch_catalog::load_texts(&[("c.yaml", text)]).unwrap_err();
+    let at = |needle: &str| {
+        let d = rejected
+            .diagnostics
+            .iter()
+            .find(|d| d.message.contains(needle))
+            .unwrap_or_else(|| panic!("no `{needle}` in {:?}", rejected.diagnostics));
+        (d.line.unwrap(), d.column.unwrap())
+    };
+    assert_eq!(at("a `password` without a `username`"), (3, 37));
+    assert_eq!(at("`smtp://x` is not a host name"), (5, 19));
+    assert_eq!(at("port 70000 is outside 1 to 65535"), (5, 37));
+    assert_eq!(at("unknown SMTP security `ssl`"), (5, 54));
+    assert_eq!(at("`nobody`"), (5, 65));
+    assert_eq!(at("a `username` without a `password`"), (5, 73));
+    assert_eq!(
+        at("routed to e-mail destination `mail`, but the customer has no contact whose role is technical"),
+        (7, 5)
+    );
+
+    // Without `bad`, with a login, and a contact of the role.
+    let good = format!("{}{}", &text[..text.find("  bad:").unwrap()], &text[text.find("customers:").unwrap()..])
+        .replace(", password:", ", username: noc, password:")
+        .replace("role: billing", "role: Technical");
+    let loaded = edgewatch_catalog::load_texts(&[("c.yaml", &good)])
+        .unwrap_or_else(|e| panic!("{}", edgewatch_catalog::render(&e.diagnostics)));
+    let Some(edgewatch_catalog::model::Destination::Email(e)) = loaded.catalog.destinations.values().next() else {
+        panic!("{:?}", loaded.catalog.destinations)
+    };
+    assert_eq!((e.port, e.security), (587, edgewatch_catalog::model::SmtpSecurity::Starttls));
+    let to = e.recipients(&loaded.catalog.customers[0].contacts);
+    assert_eq!(
+        to.iter().map(|c| c.email.as_str()).collect::<Vec<_>>(),
+        ["bill@shop.example"],
+        "roles match without case"
+    );
+}

@@ -1,10 +1,12 @@
 //! Destinations: where actions go (Jira, PagerDuty, a log file, a
-//! customer-facing Statuspage page). Each turns
+//! customer-facing Statuspage page, mail to the customer's contacts). Each
+//! turns
 //! a [`Delivery`] into requests and says whether it worked, failed for a
 //! while (retry, maybe after a time the service named) or failed for good
 //! (a dead letter); the HTTP ones send and read through [`http::send`].
 //! Retries, ordering and backoff are the deliverer's, not theirs.
 
+pub(crate) mod email;
 pub(crate) mod http;
 pub(crate) mod jira;
 pub(crate) mod log;
@@ -67,6 +69,13 @@ pub enum BuildError {
         path: String,
         source: std::io::Error,
     },
+    /// The destination's settings cannot work (an unreadable CA file).
+    #[error("destination `{destination}`: {reason}")]
+    Invalid {
+        /// The destination's name in the catalog.
+        destination: String,
+        reason: String,
+    },
     /// The HTTP client could not be built.
     #[error("destination `{destination}`: cannot build an HTTP client: {source}")]
     Client {
@@ -87,17 +96,21 @@ pub enum Destination {
     Log(log::Log),
     /// A customer-facing Statuspage page.
     Statuspage(statuspage::Statuspage),
+    /// Mail to the customer's contacts (boxed: its SMTP transport is large).
+    Email(Box<email::Email>),
 }
 
 impl Destination {
     /// Sets up the catalog's destination `name`, reading its secrets
-    /// through `env`; Jira and PagerDuty send with `client` (one client for
-    /// every destination: one connection pool, the configured timeouts).
+    /// through `env`; the HTTP ones send with `client` (one client for
+    /// every destination: one connection pool, the configured timeouts),
+    /// e-mail gives up an SMTP command after `timeout`.
     pub fn build(
         name: &str,
         config: &edgewatch_catalog::model::Destination,
         env: &dyn Fn(&str) -> Option<String>,
         client: &reqwest::Client,
+        timeout: Duration,
     ) -> Result<Self, BuildError> {
         use edgewatch_catalog::model::Destination as Config;
         Ok(match config {
@@ -105,14 +118,17 @@ impl Destination {
             Config::PagerDuty(p) => Self::PagerDuty(pagerduty::PagerDuty::build(name, p, env, client.clone())?),
             Config::Log(l) => Self::Log(log::Log::build(name, &l.path)?),
             Config::Statuspage(s) => Self::Statuspage(statuspage::Statuspage::build(name, s, env, client.clone())?),
+            Config::Email(e) => Self::Email(Box::new(email::Email::build(name, e, env, timeout)?)),
         })
     }
 
-    /// Who reads what this destination is given, when it is customers: a
-    /// message to it is recorded on the incident with them.
-    pub fn recipients(&self) -> Option<String> {
+    /// Who reads what this destination is given about an incident of
+    /// `customer`, when it is customers: a message to it is recorded on the
+    /// incident with them.
+    pub fn recipients(&self, customer: Option<&edgewatch_catalog::Customer>) -> Option<String> {
         match self {
             Self::Statuspage(s) => Some(s.recipients()),
+            Self::Email(e) => Some(e.recipients(customer)),
             Self::Jira(_) | Self::PagerDuty(_) | Self::Log(_) => None,
         }
     }
@@ -124,6 +140,7 @@ impl Destination {
             Self::PagerDuty(p) => p.deliver(d).await,
             Self::Log(l) => l.deliver(d),
             Self::Statuspage(s) => s.deliver(d).await,
+            Self::Email(e) => e.deliver(d).await,
         }
     }
 }

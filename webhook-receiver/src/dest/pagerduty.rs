@@ -375,7 +375,7 @@ mod tests {
     }
 
     fn event_json(kind: ActionKind, incident: &Incident, message: &Message) -> Value {
-        let d = Delivery { kind, incident, message, external: None, customer: None, alertmanager_url: None };
+        let d = Delivery { kind, action: 1, incident, message, external: None, customer: None, alertmanager_url: None };
         let body = Request::new(&d, "k".repeat(32).as_str(), PagerDutySeverity::Critical).into_body().unwrap();
         serde_json::from_slice(&body).unwrap()
     }
@@ -444,6 +444,7 @@ mod tests {
         let m = message(big);
         let d = Delivery {
             kind: ActionKind::Open,
+            action: 1,
             incident: &i,
             message: &m,
             external: None,

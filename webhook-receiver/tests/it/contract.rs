@@ -20,6 +20,11 @@
 //!    arrive, in order;
 //! 5. redaction: the destination's secret, which the refusal quotes, shows
 //!    neither in the dead letter nor in `/metrics`.
+//!
+//! A service that is not HTTP (SMTP) names its own codes for these
+//! answers ([`Dialect`]); one that cannot ask for a wait (SMTP has no
+//! `Retry-After`) is retried on the deliverer's backoff, and the check then
+//! asserts order and delivery, not the wait.
 
 use std::time::{Duration, Instant};
 
@@ -38,11 +43,37 @@ pub(crate) enum Failure {
     Late(Duration),
 }
 
+/// How a service answers the contract's failures.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Dialect {
+    /// The code of a rate limit.
+    pub rate_limited: u16,
+    /// The code of a service unavailable for a while.
+    pub unavailable: u16,
+    /// How a dead letter names the refusal.
+    pub refused: &'static str,
+    /// Whether the service can ask for a wait before the retry.
+    pub asks_to_wait: bool,
+}
+
+/// HTTP's: 429 and 503 with `Retry-After`, a 400 refusal.
+pub(crate) const HTTP: Dialect =
+    Dialect { rate_limited: 429, unavailable: 503, refused: "HTTP 400", asks_to_wait: true };
+
 /// A fake of a destination's service, as the contract drives it.
 pub(crate) trait Service {
+    /// How it answers the contract's failures.
+    fn dialect(&self) -> Dialect {
+        HTTP
+    }
     /// The destination's entry in the catalog (`{pagerduty: {…}}`), sending
     /// to the fake.
     fn destination(&self) -> String;
+    /// What the customer needs besides for the destination to reach it
+    /// (contacts for e-mail), as lines of its catalog entry.
+    fn customer(&self) -> String {
+        String::new()
+    }
     /// The secrets the entry refers to, by name.
     fn env(&self) -> Vec<(&'static str, &'static str)>;
     /// The secret the destination sends, which must never show.
@@ -80,8 +111,9 @@ const ASKED: Duration = Duration::from_millis(1900);
 /// on a receiver of its own in the scratch folder `name`.
 pub(crate) async fn check(name: &str, service: &impl Service) {
     let catalog = format!(
-        "destinations:\n  under-test: {}\ncustomers:\n  - id: shop\n    hosts: [shop.example]\n    alerting: {{routes: [{{to: [under-test]}}]}}\n",
-        service.destination()
+        "destinations:\n  under-test: {}\ncustomers:\n  - id: shop\n    hosts: [shop.example]\n{}    alerting: {{routes: [{{to: [under-test]}}]}}\n",
+        service.destination(),
+        service.customer(),
     );
     // The backoff is short next to the `Retry-After`s below (2 s), and so is
     // the deliverer's polling (1 s), so that a wait as long as those shows
@@ -126,9 +158,12 @@ async fn order_and_rate_limits(r: &Running, service: &impl Service) {
     r.post_ok(&ORDERED.resolved(ENDED)).await;
     closed(service, known, "rate-limited open, then its resolve").await;
     let answers = answers_since(service, from);
-    assert_eq!((answers[0].1, answers[1].1), (429, 429), "{answers:?}");
-    waited(&answers, 0, ASKED, "the first 429");
-    waited(&answers, 1, ASKED, "the second 429");
+    let d = service.dialect();
+    assert_eq!((answers[0].1, answers[1].1), (d.rate_limited, d.rate_limited), "{answers:?}");
+    if d.asks_to_wait {
+        waited(&answers, 0, ASKED, "the first rate limit");
+        waited(&answers, 1, ASKED, "the second rate limit");
+    }
 }
 
 async fn server_errors(r: &Running, service: &impl Service) {
@@ -137,8 +172,11 @@ async fn server_errors(r: &Running, service: &impl Service) {
     r.post_ok(&UNAVAILABLE.firing()).await;
     opened(service, known, "an open after a 503").await;
     let answers = answers_since(service, from);
-    assert_eq!(answers[0].1, 503, "{answers:?}");
-    waited(&answers, 0, ASKED, "the 503");
+    let d = service.dialect();
+    assert_eq!(answers[0].1, d.unavailable, "{answers:?}");
+    if d.asks_to_wait {
+        waited(&answers, 0, ASKED, "the unavailable service");
+    }
     r.post_ok(&UNAVAILABLE.resolved(ENDED)).await;
     closed(service, known, "its resolve").await;
 }
@@ -170,7 +208,8 @@ async fn permanent_failures_and_redaction(r: &Running, service: &impl Service) {
     eventually("a dead letter", 10, || letters.list().unwrap().len() == 1).await;
     let dead = letters.list().unwrap().remove(0);
     assert_eq!((dead.destination.as_str(), dead.kind, dead.attempts), ("under-test", ActionKind::Open, 1));
-    assert!(dead.reason.contains("HTTP 400") && dead.reason.contains("is not allowed here"), "{}", dead.reason);
+    let refused = service.dialect().refused;
+    assert!(dead.reason.contains(refused) && dead.reason.contains("is not allowed here"), "{}", dead.reason);
     assert!(!dead.reason.contains(secret) && dead.reason.contains("**REDACTED**"), "{}", dead.reason);
 
     // The resolve waits behind the dead open: nothing reaches the service.

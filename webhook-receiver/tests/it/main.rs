@@ -9,6 +9,8 @@
 //! - [`jira`], [`pagerduty`], [`statuspage`]: each destination against its contract fake,
 //!   the fake against the service's contract, and the delivery contract
 //!   ([`contract::check`]) through the whole receiver;
+//! - [`email`]: the e-mail destination against a real SMTP server
+//!   (aiosmtpd, STARTTLS and a login), the delivery contract included;
 //! - [`cloudflare`]: `edgewatch mitigate`'s rulesets API client against
 //!   the Cloudflare contract fake;
 //! - [`contract`]: the delivery contract every destination keeps;
@@ -27,6 +29,7 @@ mod alertmanager;
 mod cloudflare;
 mod contract;
 mod delivery;
+mod email;
 mod fakes;
 mod incidents;
 mod jira;

@@ -297,5 +297,8 @@ pub(crate) async fn deliver(
     external: Option<&str>,
     customer: Option<&edgewatch_catalog::Customer>,
 ) -> Result<Outcome, DeliveryError> {
-    dest.deliver(&Delivery { kind, incident, message, external, customer, alertmanager_url: None }).await
+    // Each call is an action of its own, as the deliverer's are.
+    static ACTIONS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1);
+    let action = ACTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    dest.deliver(&Delivery { kind, action, incident, message, external, customer, alertmanager_url: None }).await
 }

@@ -1,0 +1,217 @@
+//! The `email` destination: mail to the customer's contacts (those whose
+//! role the destination names, or all of them), through an SMTP relay over
+//! STARTTLS or TLS, with a login when the catalog gives one. It carries the
+//! customer's words (`customer_title` as the subject, `customer_body` as
+//! the text): no internal names or links.
+//!
+//! | Action | Mail |
+//! |---|---|
+//! | open, reopen, update, escalate, status update | the incident's current state |
+//! | resolve | the resolution |
+//! | note | nothing: notes are internal |
+//!
+//! The mails of one incident make one thread: the first one's
+//! `Message-ID` is kept (the delivery's external id) and every later one
+//! answers it (`In-Reply-To`, `References`). Each action's `Message-ID` is
+//! fixed by the action, so a retry after a lost answer (SMTP cannot tell
+//! whether the relay took the mail) sends the same message again, which
+//! mail systems recognise as one: delivery is at least once, like
+//! PagerDuty's events.
+//!
+//! Answers: 4xx replies, network errors and timeouts are retried on the
+//! deliverer's backoff (SMTP has no `Retry-After`); 5xx replies (a
+//! refused login, an unknown mailbox) are final. The password is cut out
+//! of anything quoted.
+
+use std::time::Duration;
+
+use edgewatch_catalog::model::{EmailDestination, SmtpSecurity};
+use edgewatch_catalog::{Customer, Secret};
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MessageBuilder};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+
+use super::{BuildError, DeliveryError, Outcome, http};
+use crate::action::{ActionKind, Delivery};
+
+/// RFC 3834: the mail is automatic, so auto-responders stay quiet.
+const AUTO_SUBMITTED: HeaderName = HeaderName::new_from_ascii_str("Auto-Submitted");
+
+/// A relay and the customers' contacts it writes to.
+pub struct Email {
+    name: String,
+    config: EmailDestination,
+    password: Option<Secret>,
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    reply_to: Option<Mailbox>,
+    /// The sender's domain, the right-hand side of the `Message-ID`s.
+    domain: String,
+    /// The longest a whole transaction (connect to the last answer) takes.
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Email {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Email")
+            .field("name", &self.name)
+            .field("host", &self.config.host)
+            .field("port", &self.config.port)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An address the catalog checked, as lettre's.
+fn address(name: &str, email: &str) -> Result<Address, String> {
+    email.parse().map_err(|e| format!("{name}: `{email}` is not an address lettre accepts: {e}"))
+}
+
+impl Email {
+    /// Sets up the destination `name` from the catalog: the password through
+    /// `env` (or its file), the extra certificate authorities from
+    /// `ca_file`; a mail's transaction gives up after `timeout`.
+    pub fn build(
+        name: &str,
+        config: &EmailDestination,
+        env: &dyn Fn(&str) -> Option<String>,
+        timeout: Duration,
+    ) -> Result<Self, BuildError> {
+        let invalid = |reason: String| BuildError::Invalid { destination: name.to_owned(), reason };
+        let password = config
+            .password
+            .as_ref()
+            .map(|p| p.resolve(env))
+            .transpose()
+            .map_err(|source| BuildError::Secret { destination: name.to_owned(), source })?;
+        let mut tls = TlsParameters::builder(config.host.clone());
+        if let Some(path) = &config.ca_file {
+            let pem =
+                std::fs::read(path).map_err(|e| invalid(format!("cannot read `ca_file` {}: {e}", path.display())))?;
+            let ca = Certificate::from_pem(&pem)
+                .map_err(|e| invalid(format!("`ca_file` {} holds no PEM certificate: {e}", path.display())))?;
+            tls = tls.add_root_certificate(ca);
+        }
+        let tls = tls.build_rustls().map_err(|e| invalid(format!("cannot set up TLS: {e}")))?;
+        let mut transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.host.clone())
+            .port(config.port)
+            .timeout(Some(timeout))
+            .tls(match config.security {
+                SmtpSecurity::Starttls => Tls::Required(tls),
+                SmtpSecurity::Tls => Tls::Wrapper(tls),
+            });
+        if let (Some(user), Some(pass)) = (&config.username, &password) {
+            transport = transport.credentials(Credentials::new(user.clone(), pass.expose().to_owned()));
+        }
+        let from = Mailbox::new(config.from_name.clone(), address(name, config.from.as_str()).map_err(invalid)?);
+        let reply_to = config
+            .reply_to
+            .as_ref()
+            .map(|r| address(name, r.as_str()).map(|a| Mailbox::new(None, a)))
+            .transpose()
+            .map_err(invalid)?;
+        let domain = from.email.domain().to_owned();
+        Ok(Self {
+            name: name.to_owned(),
+            config: config.clone(),
+            password,
+            transport: transport.build(),
+            from,
+            reply_to,
+            domain,
+            timeout,
+        })
+    }
+
+    /// The customer's contacts this destination writes to, as mailboxes.
+    fn mailboxes(&self, customer: &Customer) -> Vec<Mailbox> {
+        self.config
+            .recipients(&customer.contacts)
+            .into_iter()
+            .filter_map(|c| Some(Mailbox::new(Some(c.name.clone()), c.email.as_str().parse().ok()?)))
+            .collect()
+    }
+
+    /// Who reads the mail, in words: the customer's contacts it writes to.
+    pub(crate) fn recipients(&self, customer: Option<&Customer>) -> String {
+        let list: Vec<String> =
+            customer.map(|c| self.mailboxes(c)).unwrap_or_default().iter().map(ToString::to_string).collect();
+        if list.is_empty() { "nobody (no contact of the customer matches)".to_owned() } else { list.join(", ") }
+    }
+
+    fn fail(&self, reason: impl std::fmt::Display) -> DeliveryError {
+        DeliveryError::Permanent { reason: format!("{}: e-mail: {reason}", self.name) }
+    }
+
+    /// The mail for `d`, and the thread it starts or continues.
+    fn mail(&self, d: &Delivery<'_>, to: Vec<Mailbox>) -> Result<(lettre::Message, String), DeliveryError> {
+        // Fixed per action (retries send the same id), unique per message.
+        let id = format!("<{}.{}.{}@{}>", d.incident.dedup, d.kind.as_str(), d.action, self.domain);
+        let thread = d.external.map_or_else(|| id.clone(), str::to_owned);
+        let mut mail = MessageBuilder::new()
+            .from(self.from.clone())
+            .subject(d.message.customer_title.clone())
+            .message_id(Some(id.clone()))
+            .date_now()
+            .raw_header(HeaderValue::new(AUTO_SUBMITTED, "auto-generated".to_owned()));
+        if let Some(r) = &self.reply_to {
+            mail = mail.reply_to(r.clone());
+        }
+        if thread != id {
+            mail = mail.in_reply_to(thread.clone()).references(thread.clone());
+        }
+        for m in to {
+            mail = mail.to(m);
+        }
+        let signature = self.config.from_name.as_deref().unwrap_or("Network operations");
+        let body = format!("{}\n\n-- \n{signature}\n", d.message.customer_body);
+        let mail = mail.header(ContentType::TEXT_PLAIN).body(body).map_err(|e| self.fail(e))?;
+        Ok((mail, thread))
+    }
+
+    pub(crate) async fn deliver(&self, d: &Delivery<'_>) -> Result<Outcome, DeliveryError> {
+        if d.kind == ActionKind::Note {
+            // Notes are internal: customers never read them.
+            return Ok(Outcome::Delivered { external: d.external.map(str::to_owned) });
+        }
+        let Some(customer) = d.customer else {
+            return Err(self.fail("the incident names no customer of the catalog, so there is nobody to write to"));
+        };
+        let to = self.mailboxes(customer);
+        if to.is_empty() {
+            return Err(self.fail(format!("customer `{}` has no contact this destination writes to", customer.id)));
+        }
+        let (mail, thread) = self.mail(d, to)?;
+        // lettre bounds only the connect; the whole transaction is bounded here.
+        match tokio::time::timeout(self.timeout, self.transport.send(mail)).await {
+            Ok(Ok(_)) => Ok(Outcome::Delivered { external: Some(thread) }),
+            Ok(Err(e)) => Err(self.classify(&e)),
+            Err(_) => Err(DeliveryError::Transient {
+                reason: format!(
+                    "{}: SMTP send to {}: no answer within {:?}; the relay may have taken the mail, so the retry sends it again under the same Message-ID",
+                    self.name, self.config.host, self.timeout
+                ),
+                retry_after: None,
+            }),
+        }
+    }
+
+    /// 5xx is final; the rest (4xx, network, TLS, timeouts) is worth a retry.
+    fn classify(&self, e: &lettre::transport::smtp::Error) -> DeliveryError {
+        let text = e.to_string();
+        let text = match &self.password {
+            Some(p) => http::redact(&text, p.expose()),
+            None => text,
+        };
+        let reason = match e.status() {
+            Some(code) => format!("{}: SMTP send to {}: SMTP {code}: {text}", self.name, self.config.host),
+            None => format!("{}: SMTP send to {}: {text}", self.name, self.config.host),
+        };
+        if e.is_permanent() {
+            DeliveryError::Permanent { reason }
+        } else {
+            DeliveryError::Transient { reason, retry_after: None }
+        }
+    }
+}
