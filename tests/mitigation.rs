@@ -295,6 +295,19 @@ async fn an_attack_ticket_names_the_attackers_and_a_rule_is_applied_only_when_as
     );
     assert!(out.contains("applied: nothing"), "{out}");
 
+    // Reports list the same top offenders for the incident, those the rule
+    // names first.
+    let catalog = edgewatch_catalog::load(&stack.dir.join("catalog.yaml")).unwrap().catalog;
+    let source = edgewatch_webhook_receiver::ReportIncidents::open(&stack.dir.join("data"), &catalog).unwrap();
+    let (from, to) = ("2000-01-01T00:00:00Z".parse().unwrap(), "2100-01-01T00:00:00Z".parse().unwrap());
+    let listed = edgewatch_reports::IncidentSource::incidents(&source, "shop", from, to).await.unwrap();
+    let top = &listed[0].offenders;
+    let named: Vec<&str> = top.iter().take_while(|o| o.named).map(|o| o.value.as_str()).collect();
+    for attacker in ["192.0.2.66", "192.0.2.67", "curl/8.5.0"] {
+        assert!(named.contains(&attacker), "{attacker} not named first: {top:?}");
+    }
+    assert!(top.iter().all(|o| o.offending > 0.0 && o.offending_share > 0.0), "{top:?}");
+
     // `apply` without a yes changes nothing; with one, the rule is added.
     let cf = CloudflareFake::start(CF_TOKEN).await;
     let url = cf.url();

@@ -433,6 +433,7 @@ async fn incident_section(
             reopened: i.reopened,
             budget,
             postmortem,
+            offenders: i.offenders,
         });
     }
     Ok(Incidents { source: source.name().to_owned(), available: source.available(), items })
@@ -449,6 +450,7 @@ fn attacks(incidents: &Incidents) -> Vec<AttackAlert> {
                 start: a.start,
                 end: a.end,
                 incident: i.id.clone(),
+                offenders: i.offenders.clone(),
             })
         })
         .collect();

@@ -6,6 +6,29 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 /// A ratio as a percentage with `decimals` decimals (`99.953%`); `–` for none.
+/// An incident's top offenders in one line: those the suggested rule
+/// named (or else the heaviest three), each with its share of the
+/// customer's refused or failed requests; "not recorded" when none.
+pub(crate) fn offenders(list: &[crate::incidents::Offender]) -> String {
+    let named: Vec<_> = list.iter().filter(|o| o.named).collect();
+    let shown = if named.is_empty() { list.iter().take(3).collect() } else { named };
+    if shown.is_empty() {
+        return "not recorded".to_owned();
+    }
+    let one = |o: &crate::incidents::Offender| {
+        let what = match o.dimension.as_str() {
+            "ip" => "IP",
+            "asn" => "AS",
+            "user_agent" => "user agent",
+            other => other,
+        };
+        // Offender values come from request logs: no line breaks or pipes in a table.
+        let value: String = o.value.chars().map(|c| if c.is_control() || c == '|' { ' ' } else { c }).collect();
+        format!("{what} {value} ({})", pct(Some(o.offending_share), 1))
+    };
+    shown.into_iter().map(one).collect::<Vec<_>>().join(", ")
+}
+
 pub(crate) fn pct(ratio: Option<f64>, decimals: usize) -> String {
     ratio.map_or_else(|| "–".to_owned(), |r| format!("{:.decimals$}%", r * 100.0))
 }

@@ -60,6 +60,28 @@ pub struct Incident {
     pub ticketed: Option<Timestamp>,
     /// How often it reopened after resolving (noise, for the NOC review).
     pub reopened: u32,
+    /// Its top offenders, when the source recorded them (the receiver
+    /// does for attack, traffic-spike and client-error incidents).
+    pub offenders: Vec<Offender>,
+}
+
+/// A top offender of an incident: a value along one dimension and its
+/// part of the customer's refused or failed requests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Offender {
+    /// `ip`, `asn`, `country`, `path` or `user_agent`.
+    pub dimension: String,
+    /// The address, AS number, country code, path or user agent.
+    pub value: String,
+    /// Its refused or failed requests in the window read (at least).
+    pub offending: f64,
+    /// Their share of the customer's refused or failed requests.
+    pub offending_share: f64,
+    /// Its share of all the customer's requests.
+    pub request_share: f64,
+    /// Named by the suggested mitigation rule.
+    pub named: bool,
 }
 
 /// An alert that was part of an incident.

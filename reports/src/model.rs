@@ -294,6 +294,9 @@ pub struct AttackAlert {
     pub end: Option<Timestamp>,
     /// The incident it was part of.
     pub incident: String,
+    /// The incident's top offenders, when recorded (named by the suggested
+    /// rule first, then by refused or failed requests).
+    pub offenders: Vec<crate::incidents::Offender>,
 }
 
 /// Mitigated requests on one day.
@@ -351,6 +354,8 @@ pub struct IncidentReport {
     /// Whether it consumed more than [`POSTMORTEM_CONSUMED`] of some SLO's
     /// budget.
     pub postmortem: bool,
+    /// Its top offenders, when recorded.
+    pub offenders: Vec<crate::incidents::Offender>,
 }
 
 /// What an incident cost one SLO.

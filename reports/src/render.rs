@@ -214,10 +214,11 @@ fn markdown_tail(out: &mut String, report: &Report, tz: &TimeZone) {
         if report.security.attacks.is_empty() {
             out.push_str("\nNo attack alert fired.\n");
         } else {
-            out.push_str("\n| attack alert | from | to | incident |\n|---|---|---|---|\n");
+            out.push_str("\n| attack alert | from | to | incident | top offenders (share of refused or failed requests) |\n|---|---|---|---|---|\n");
             for a in &report.security.attacks {
                 let end = a.end.map_or_else(|| "firing".to_owned(), |t| fmt::time(t, tz));
-                let _ = writeln!(out, "| {} | {} | {end} | {} |", a.alert, fmt::time(a.start, tz), a.incident);
+                let top = fmt::offenders(&a.offenders);
+                let _ = writeln!(out, "| {} | {} | {end} | {} | {top} |", a.alert, fmt::time(a.start, tz), a.incident);
             }
         }
     }
@@ -642,16 +643,17 @@ fn html_attacks(out: &mut String, report: &Report, tz: &TimeZone) {
         out.push_str("<p>No attack alert fired.</p>");
         return;
     }
-    out.push_str("<table><tr><th class=\"text\">attack alert</th><th>from</th><th>to</th><th>incident</th></tr>");
+    out.push_str("<table><tr><th class=\"text\">attack alert</th><th>from</th><th>to</th><th>incident</th><th class=\"text\">top offenders (share of refused or failed requests)</th></tr>");
     for a in attacks {
         let end = a.end.map_or_else(|| "firing".to_owned(), |t| fmt::time(t, tz));
         let _ = write!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"text\">{}</td></tr>",
             e(&a.alert),
             e(&fmt::time(a.start, tz)),
             e(&end),
-            e(&a.incident)
+            e(&a.incident),
+            e(&fmt::offenders(&a.offenders))
         );
     }
     out.push_str("</table>");

@@ -191,6 +191,14 @@ fn show_text(r: &IncidentRecord) -> String {
         let slo = a.slo.as_deref().map(|x| format!(" ({})", shown(x))).unwrap_or_default();
         let _ = writeln!(s, "    {}{slo}: started {} UTC, {end}", shown(&a.name), time(a.started_at));
     }
+    if !r.offenders.is_empty() {
+        let _ = writeln!(s, "  top offenders (share of refused or failed requests):");
+        for o in &r.offenders {
+            let named = if o.named { ", named by the suggested rule" } else { "" };
+            let share = o.offending_share * 100.0;
+            let _ = writeln!(s, "    {} {}: {} ({share:.1}%){named}", o.dimension, shown(&o.value), o.offending);
+        }
+    }
     let _ = writeln!(s, "  notes:{}", if r.notes.is_empty() { " none" } else { "" });
     for n in &r.notes {
         let _ = writeln!(s, "    [{}] {} UTC, {}:", n.kind.as_str(), time(n.created_at), shown(&n.author));
@@ -211,5 +219,39 @@ mod tests {
         assert_eq!(shown("x\u{1b}[2Jy\u{7}"), "x\u{fffd}[2Jy\u{fffd}");
         assert_eq!(duration(90 * 60_000), "1h30m");
         assert_eq!(duration(59 * 60_000), "59m");
+    }
+
+    #[test]
+    fn show_lists_the_recorded_top_offenders() {
+        let record = IncidentRecord {
+            id: 3,
+            key: "customer=shop".to_owned(),
+            customer: Some("shop".to_owned()),
+            alertname: "EdgewatchSuspectedAttack".to_owned(),
+            severity: None,
+            slo: None,
+            started_at: 0,
+            resolved_at: None,
+            alerts: Vec::new(),
+            externals: Vec::new(),
+            ticketed_at: None,
+            reopened: 0,
+            notes: Vec::new(),
+            offenders: vec![edgewatch_webhook_receiver::OffenderRecord {
+                dimension: "ip".to_owned(),
+                value: "192.0.2.66\u{1b}[2J".to_owned(),
+                offending: 4100,
+                offending_share: 0.41,
+                request_share: 0.05,
+                named: true,
+            }],
+        };
+        let text = show_text(&record);
+        assert!(
+            text.contains(
+                "  top offenders (share of refused or failed requests):\n    ip 192.0.2.66\u{fffd}[2J: 4100 (41.0%), named by the suggested rule\n"
+            ),
+            "{text}"
+        );
     }
 }

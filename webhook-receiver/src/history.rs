@@ -23,9 +23,13 @@ pub struct History {
 
 /// The schema version that added notes.
 const NOTES_SINCE: i64 = 4;
+/// The schema version that added mitigation suggestions.
+const SUGGESTIONS_SINCE: i64 = 5;
+/// The top offenders a record keeps: the named ones and the heaviest.
+const OFFENDERS: usize = 8;
 
 /// One incident as the store recorded it. Times are unix milliseconds.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct IncidentRecord {
     /// The store's id.
     pub id: i64,
@@ -57,6 +61,26 @@ pub struct IncidentRecord {
     pub reopened: u32,
     /// What analysts recorded on it, oldest first.
     pub notes: Vec<Note>,
+    /// The top offenders read from the exporters for its mitigation
+    /// suggestion, when one was made: those the rule named first, then by
+    /// refused or failed requests.
+    pub offenders: Vec<OffenderRecord>,
+}
+
+/// A top offender of an incident, from its mitigation suggestion.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OffenderRecord {
+    /// `ip`, `asn`, `country`, `path` or `user_agent`.
+    pub dimension: String,
+    pub value: String,
+    /// Its refused or failed requests in the exporters' window (at least).
+    pub offending: u64,
+    /// Their share of the customer's refused or failed requests.
+    pub offending_share: f64,
+    /// Its share of all the customer's requests.
+    pub request_share: f64,
+    /// Named by the suggested rule.
+    pub named: bool,
 }
 
 /// An alert of an incident.
@@ -208,7 +232,31 @@ impl History {
                 |r| r.get(0),
             )?,
             notes: if self.version >= NOTES_SINCE { notes_of(&self.conn, id)? } else { Vec::new() },
+            offenders: if self.version >= SUGGESTIONS_SINCE { self.offenders(id)? } else { Vec::new() },
         })
+    }
+
+    fn offenders(&self, id: i64) -> Result<Vec<OffenderRecord>, StoreError> {
+        let mut stmt = self.conn.prepare_cached("SELECT body FROM suggestions WHERE incident_id = ?1")?;
+        let Some(body) = stmt.query_map(params![id], |r| r.get::<_, String>(0))?.next().transpose()? else {
+            return Ok(Vec::new());
+        };
+        let suggestion: crate::mitigation::Suggestion = serde_json::from_str(&body)
+            .map_err(|e| StoreError::Decode { what: "mitigation suggestion", message: e.to_string() })?;
+        let mut rows: Vec<_> = suggestion.rows.into_iter().filter(|r| r.offending.low > 0).collect();
+        rows.sort_by(|a, b| b.chosen.cmp(&a.chosen).then(b.offending.low.cmp(&a.offending.low)));
+        Ok(rows
+            .into_iter()
+            .take(OFFENDERS)
+            .map(|r| OffenderRecord {
+                dimension: r.dimension.as_str().to_owned(),
+                value: r.value,
+                offending: r.offending.low,
+                offending_share: r.offending_share,
+                request_share: r.request_share,
+                named: r.chosen,
+            })
+            .collect())
     }
 
     fn externals(&self, id: i64) -> Result<Vec<ExternalRef>, StoreError> {

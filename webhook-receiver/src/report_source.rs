@@ -14,7 +14,7 @@ use edgewatch_catalog::model::Destination;
 use edgewatch_catalog::names::Severity as CatalogSeverity;
 use edgewatch_reports::IncidentSource;
 use edgewatch_reports::incidents::{
-    BoxFuture, Incident, IncidentAlert, IncidentError, IncidentLink, LinkKind, RemediationNote, Severity,
+    BoxFuture, Incident, IncidentAlert, IncidentError, IncidentLink, LinkKind, Offender, RemediationNote, Severity,
 };
 use jiff::Timestamp;
 
@@ -127,6 +127,19 @@ impl ReportIncidents {
                 .collect::<Result<_, String>>()?,
             ticketed: r.ticketed_at.map(time).transpose()?,
             reopened: r.reopened,
+            offenders: r
+                .offenders
+                .iter()
+                .map(|o| Offender {
+                    dimension: o.dimension.clone(),
+                    value: o.value.clone(),
+                    #[allow(clippy::cast_precision_loss)] // counts far below 2^52
+                    offending: o.offending as f64,
+                    offending_share: o.offending_share,
+                    request_share: o.request_share,
+                    named: o.named,
+                })
+                .collect(),
         })
     }
 }
@@ -215,6 +228,14 @@ mod tests {
                     created_at: ms("2026-11-21T08:40:00Z"),
                 },
             ],
+            offenders: vec![crate::history::OffenderRecord {
+                dimension: "ip".to_owned(),
+                value: "192.0.2.66".to_owned(),
+                offending: 4100,
+                offending_share: 0.41,
+                request_share: 0.05,
+                named: true,
+            }],
         };
         let i = source.incident(&record).unwrap();
         assert_eq!(i.id, "7");
@@ -225,6 +246,9 @@ mod tests {
         assert_eq!(i.alerts[0].kind.as_deref(), Some("burn_rate_fast"));
         assert_eq!(i.ticketed, Some(at("2026-11-21T08:00:02Z")));
         assert_eq!(i.reopened, 1);
+        let top: Vec<_> =
+            i.offenders.iter().map(|o| (o.dimension.as_str(), o.value.as_str(), o.offending, o.named)).collect();
+        assert_eq!(top, [("ip", "192.0.2.66", 4100.0, true)]);
         // Only remediation reaches the report.
         let done: Vec<_> = i.remediation.iter().map(|n| (n.at, n.author.as_str(), n.text.as_str())).collect();
         assert_eq!(done, [(at("2026-11-21T08:40:00Z"), "alice", "Rolled back.")]);

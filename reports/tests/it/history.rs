@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use edgewatch_reports::incidents::{
-    BoxFuture, IncidentAlert, IncidentError, IncidentLink, LinkKind, RemediationNote, Severity,
+    BoxFuture, IncidentAlert, IncidentError, IncidentLink, LinkKind, Offender, RemediationNote, Severity,
 };
 use edgewatch_reports::model::{BudgetStatus, Report, SloReport};
 use edgewatch_reports::{Format, Incident, IncidentSource, Period, PeriodSpec, Prometheus, Selection};
@@ -115,11 +115,31 @@ impl IncidentSource for Known {
                     // partial outage reopened once.
                     ticketed: Some(Timestamp::from_second(a + if share == 100 { 120 } else { 240 }).unwrap()),
                     reopened: u32::from(share == 50),
+                    // What the receiver read from the exporters for the
+                    // attack: two named, one not.
+                    offenders: if share == 50 { attackers() } else { Vec::new() },
                 }
             })
             .collect();
         Box::pin(async move { Ok(list) })
     }
+}
+
+/// The partial outage's top offenders.
+fn attackers() -> Vec<Offender> {
+    let o = |dimension: &str, value: &str, offending: f64, offending_share: f64, named: bool| Offender {
+        dimension: dimension.to_owned(),
+        value: value.to_owned(),
+        offending,
+        offending_share,
+        request_share: offending_share / 10.0,
+        named,
+    };
+    vec![
+        o("ip", "192.0.2.66", 4100.0, 0.41, true),
+        o("asn", "64496", 5200.0, 0.52, true),
+        o("path", "/login", 9000.0, 0.9, false),
+    ]
 }
 
 /// Requests and bad requests of `slots` for an SLO kind.
@@ -419,6 +439,7 @@ fn noc_review(reports: &[Report]) {
     let attacks: Vec<_> =
         reports[1].security.attacks.iter().map(|a| (a.alert.as_str(), a.incident.as_str(), a.end.is_some())).collect();
     assert_eq!(attacks, [("EdgewatchSuspectedAttack", "breach-1", true)]);
+    assert_eq!(reports[1].security.attacks[0].offenders, attackers(), "the incident's recorded top offenders");
     assert!(reports[0].security.attacks.is_empty() && reports[2].security.attacks.is_empty());
     // Ticketed at 2 minutes (full outages) or 4 (partial); resolved after 20m, 5m, 2h, 3h, 2h.
     assert_eq!((s.time_to_ticket.median, s.time_to_ticket.worst), (Some(120.0), Some(240.0)));
