@@ -6,9 +6,9 @@ LOGIN, only over TLS) when one is given.
 
 It prints {"port": N} once listening, then one JSON line per message as it
 arrives: its code (what the server answers, and how many seconds after it
-arrived), envelope, headers, decoded
-text and raw content, whether TLS was on and who logged in. It reads what to do from standard input, one
-command a line:
+arrived), envelope, headers, decoded text, attachments' names and raw
+content, whether TLS was on and who logged in. It reads what to do from
+standard input, one command a line:
 
     fail N CODE TEXT     the next N messages are answered CODE TEXT
     late N SECONDS       the next N messages are answered after SECONDS
@@ -21,16 +21,16 @@ import email
 import email.policy
 import json
 import ssl
+import logging
 import sys
-import warnings
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 cert, key = sys.argv[1], sys.argv[2]
 login = (sys.argv[3], sys.argv[4]) if len(sys.argv) > 4 else None
 
-# aiosmtpd warns of its own deprecated attributes as it logs in.
-warnings.filterwarnings("ignore", category=DeprecationWarning)
+# aiosmtpd logs a warning about its own deprecated attribute at each login.
+logging.getLogger("mail.log").setLevel(logging.ERROR)
 
 faults = []  # (code, text, delay), consumed one a message
 refusal = None
@@ -55,7 +55,8 @@ class Handler:
             "from": envelope.mail_from,
             "to": envelope.rcpt_tos,
             "headers": {name.lower(): str(value) for name, value in mail.items()},
-            "body": mail.get_content() if not mail.is_multipart() else None,
+            "body": plain.get_content() if (plain := mail.get_body(preferencelist=("plain",))) else None,
+            "attachments": [part.get_filename() for part in mail.iter_attachments()],
             "data": envelope.content.decode("utf-8", "replace"),
             "tls": session.ssl is not None,
             "answered_after": delay,

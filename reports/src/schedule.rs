@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 
+use edgewatch_catalog::model::Destination;
 use edgewatch_catalog::{Catalog, Duration};
 use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
@@ -53,6 +54,20 @@ pub struct ScheduleConfig {
     /// The formats written.
     #[serde(default = "html")]
     pub formats: Vec<Format>,
+    /// Mail the reports once written.
+    pub mail: Option<MailConfig>,
+}
+
+/// Scheduled reports by e-mail.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailConfig {
+    /// The catalog's `email` destination that sends them: its relay, its
+    /// sender, and the contacts' roles that get a customer's report.
+    pub via: String,
+    /// Who gets the NOC review (of a schedule with `noc: true`).
+    #[serde(default)]
+    pub noc: Vec<String>,
 }
 
 fn utc() -> String {
@@ -117,6 +132,9 @@ impl Config {
             if s.customers.as_ref().is_some_and(Vec::is_empty) && !s.noc {
                 problems.push(format!("{at}.schedules[{i}]: no customer and no NOC review: nothing to write"));
             }
+            if let Some(mail) = &s.mail {
+                mail.validate(s, catalog, &format!("{at}.schedules[{i}].mail"), &mut problems);
+            }
         }
         problems
     }
@@ -131,6 +149,50 @@ impl Config {
                 Ok(Schedule { cadence: s.every, at, tz: tz.clone() })
             })
             .collect()
+    }
+}
+
+impl MailConfig {
+    fn validate(&self, schedule: &ScheduleConfig, catalog: &Catalog, at: &str, problems: &mut Vec<String>) {
+        let Some(Destination::Email(email)) = catalog.destinations.get(self.via.as_str()) else {
+            let emails: Vec<&str> = catalog
+                .destinations
+                .iter()
+                .filter(|(_, d)| matches!(d, Destination::Email(_)))
+                .map(|(n, _)| n.as_str())
+                .collect();
+            let known = if emails.is_empty() { "none".to_owned() } else { emails.join(", ") };
+            problems.push(format!(
+                "{at}.via: `{}` is not an `email` destination of the catalog (its e-mail destinations: {known})",
+                self.via
+            ));
+            return;
+        };
+        for (j, addr) in self.noc.iter().enumerate() {
+            let ok = addr.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.'))
+                && !addr.contains(char::is_whitespace);
+            if !ok {
+                problems.push(format!("{at}.noc[{j}]: `{addr}` is not an e-mail address"));
+            }
+        }
+        if !self.noc.is_empty() && !schedule.noc {
+            problems.push(format!("{at}.noc: the schedule writes no NOC review (`noc: true`)"));
+        }
+        let mailed: Vec<&str> = match &schedule.customers {
+            Some(ids) => ids.iter().map(String::as_str).collect(),
+            None => catalog.customers.iter().map(|c| c.id.as_str()).collect(),
+        };
+        let unreachable: Vec<&str> = mailed
+            .into_iter()
+            .filter(|id| catalog.customer(id).is_some_and(|c| email.recipients(&c.contacts).is_empty()))
+            .collect();
+        if !unreachable.is_empty() {
+            problems.push(format!(
+                "{at}.via: no contact `{}` writes to for {}: their reports would reach no one (add contacts, or list `customers`)",
+                self.via,
+                unreachable.join(", ")
+            ));
+        }
     }
 }
 
@@ -248,6 +310,37 @@ mod tests {
         let unknown =
             edgewatch_catalog::yaml::from_str::<Config>("prometheus_url: http://p\nschedules: []\nevery: week\n");
         assert!(unknown.unwrap_err().message.contains("unknown field `every`"));
+    }
+
+    #[test]
+    fn mail_needs_an_email_destination_and_someone_to_write_to() {
+        let catalog = edgewatch_catalog::load_str(
+            "c.yaml",
+            "destinations:
+  mail: {email: {host: smtp.example.net, from: noc@edge.example, roles: [technical]}}
+  log: {log: {path: '-'}}
+customers:
+  - id: acme
+    hosts: [acme.example]
+    contacts: [{name: Ada, email: ada@acme.example, role: technical}]
+  - id: shop
+    hosts: [shop.example]
+",
+        )
+        .unwrap()
+        .catalog;
+        let bad = config(
+            "prometheus_url: http://p\nschedules:\n  - {every: week, mail: {via: log}}\n  - {every: week, mail: {via: mail, noc: [noc]}}\n  - {every: week, customers: [acme], mail: {via: mail}}\n",
+        );
+        assert_eq!(
+            bad.validate(&catalog, "reports"),
+            [
+                "reports.schedules[0].mail.via: `log` is not an `email` destination of the catalog (its e-mail destinations: mail)",
+                "reports.schedules[1].mail.noc[0]: `noc` is not an e-mail address",
+                "reports.schedules[1].mail.noc: the schedule writes no NOC review (`noc: true`)",
+                "reports.schedules[1].mail.via: no contact `mail` writes to for shop: their reports would reach no one (add contacts, or list `customers`)",
+            ]
+        );
     }
 
     fn paris(cadence: Cadence) -> Schedule {

@@ -5,6 +5,13 @@
 //! retention. A report that exists is not written again, so a receiver
 //! that was down at the time writes the latest period's reports when it
 //! starts (older missed periods: `edgewatch report` by hand).
+//!
+//! A schedule with `mail:` then mails each report through a catalog
+//! `email` destination: a customer's to its contacts (by the destination's
+//! roles), the NOC review to `mail.noc`. A `<report>.mailed` file beside
+//! the report records what was sent (or refused for good), so each is
+//! mailed once; a relay that fails for a while is tried again at the next
+//! run, five minutes later.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -16,21 +23,13 @@ use edgewatch_reports::{Format, Period, Prometheus, Selection};
 use jiff::Timestamp;
 
 use edgewatch_webhook_receiver::ReportIncidents as StoreIncidents;
+use edgewatch_webhook_receiver::{MailError, Mailer};
 
-/// Where written reports go next. Today the folder is the only
-/// destination, and this says so in the log; e-mail delivery plugs in here.
-pub(crate) trait Deliver: Send + Sync {
-    /// The files of `period` just written for schedule `job`.
-    fn written(&self, job: usize, period: &Period, files: &[PathBuf]);
-}
-
-/// The folder only: a log line per run.
-struct FolderOnly;
-
-impl Deliver for FolderOnly {
-    fn written(&self, job: usize, period: &Period, files: &[PathBuf]) {
-        tracing::info!(schedule = job, period = %period.label, files = files.len(), "Scheduled reports written.");
-    }
+/// Where a schedule's reports are mailed.
+struct Mail {
+    mailer: Mailer,
+    /// Who gets the NOC review.
+    noc: Vec<String>,
 }
 
 struct Job {
@@ -38,6 +37,17 @@ struct Job {
     customers: Selection,
     noc: bool,
     formats: Vec<Format>,
+    mail: Option<Mail>,
+}
+
+/// One report to mail: its files, and to whom.
+struct Letter {
+    /// The first file's name without its extension (`acme-2026-W48`): the
+    /// `Message-ID` and the `.mailed` record.
+    stem: String,
+    to: Vec<String>,
+    subject: String,
+    files: Vec<PathBuf>,
 }
 
 /// The schedules of one receiver.
@@ -48,32 +58,47 @@ pub(crate) struct Scheduler {
     out: PathBuf,
     retention: std::time::Duration,
     jobs: Vec<Job>,
-    deliver: Box<dyn Deliver>,
 }
 
 /// How long a failed run waits before it is tried again.
 const RETRY: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl Scheduler {
-    /// The schedules of `config` (validated), over the store in `data_dir`.
-    pub(crate) fn new(config: &Config, data_dir: &Path, catalog: Catalog) -> anyhow::Result<Self> {
+    /// The schedules of `config` (validated), over the store in `data_dir`;
+    /// the mail destinations' secrets are read through `env`.
+    pub(crate) fn new(
+        config: &Config,
+        data_dir: &Path,
+        catalog: Catalog,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Self> {
         let schedules = config.schedules().context("reports.schedules")?;
-        let jobs = config
-            .schedules
-            .iter()
-            .zip(schedules)
-            .map(|(c, schedule)| {
-                let mut formats = c.formats.clone();
-                formats.sort_unstable();
-                formats.dedup();
-                Job {
-                    schedule,
-                    customers: c.customers.clone().map_or(Selection::All, Selection::Ids),
-                    noc: c.noc,
-                    formats,
+        let mut jobs = Vec::new();
+        for (i, (c, schedule)) in config.schedules.iter().zip(schedules).enumerate() {
+            let mut formats = c.formats.clone();
+            formats.sort_unstable();
+            formats.dedup();
+            let mail = match &c.mail {
+                Some(m) => {
+                    let Some(edgewatch_catalog::model::Destination::Email(email)) =
+                        catalog.destinations.get(m.via.as_str())
+                    else {
+                        anyhow::bail!("reports.schedules[{i}].mail.via: `{}` is not an email destination", m.via);
+                    };
+                    let mailer = Mailer::build(&m.via, email, env, config.timeout.to_std())
+                        .with_context(|| format!("reports.schedules[{i}].mail"))?;
+                    Some(Mail { mailer, noc: m.noc.clone() })
                 }
-            })
-            .collect();
+                None => None,
+            };
+            jobs.push(Job {
+                schedule,
+                customers: c.customers.clone().map_or(Selection::All, Selection::Ids),
+                noc: c.noc,
+                formats,
+                mail,
+            });
+        }
         Ok(Self {
             catalog,
             prom: Prometheus::new(&config.prometheus_url, config.timeout.to_std())?,
@@ -81,7 +106,6 @@ impl Scheduler {
             out: config.out.clone().unwrap_or_else(|| data_dir.join("reports")),
             retention: config.retention.to_std(),
             jobs,
-            deliver: Box::new(FolderOnly),
         })
     }
 
@@ -102,31 +126,101 @@ impl Scheduler {
                     wanted.push(edgewatch_reports::review_file_name(&period.label, *f));
                 }
             }
-            if wanted.iter().all(|name| self.out.join(name).is_file()) {
-                continue;
+            if !wanted.iter().all(|name| self.out.join(name).is_file()) {
+                all.extend(self.write(i, job, &period, ids.clone(), now).await?);
             }
-            let store = StoreIncidents::open(&self.store_dir, &self.catalog)
-                .with_context(|| format!("cannot read the receiver store {}", self.store_dir.display()))?;
-            // The NOC review needs every customer's report.
-            let selection = if job.noc { Selection::All } else { job.customers.clone() };
-            let reports = edgewatch_reports::build(&self.catalog, &self.prom, &store, &selection, &period, now).await?;
-            // Rendering a thousand reports takes seconds of CPU: off the
-            // threads that answer webhooks.
-            let (out, formats, noc) = (self.out.clone(), job.formats.clone(), job.noc);
-            let files = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<PathBuf>> {
-                let chosen: Vec<_> = reports.iter().filter(|r| ids.contains(&r.customer.id)).cloned().collect();
-                let mut files = edgewatch_reports::write_all(&out, &chosen, &formats)?;
-                if noc && let Some(review) = edgewatch_reports::review(&reports, now) {
-                    files.extend(edgewatch_reports::write_review(&out, &review, &formats)?);
-                }
-                Ok(files)
-            })
-            .await
-            .context("the report writer stopped")??;
-            self.deliver.written(i, &period, &files);
-            all.extend(files);
+            if let Some(mail) = &job.mail {
+                self.mail(job, mail, &period, &ids).await?;
+            }
         }
         Ok(all)
+    }
+
+    /// Writes the reports of `job` for `period`; the paths written.
+    async fn write(
+        &self,
+        i: usize,
+        job: &Job,
+        period: &Period,
+        ids: Vec<String>,
+        now: Timestamp,
+    ) -> anyhow::Result<Vec<PathBuf>> {
+        let store = StoreIncidents::open(&self.store_dir, &self.catalog)
+            .with_context(|| format!("cannot read the receiver store {}", self.store_dir.display()))?;
+        // The NOC review needs every customer's report.
+        let selection = if job.noc { Selection::All } else { job.customers.clone() };
+        let reports = edgewatch_reports::build(&self.catalog, &self.prom, &store, &selection, period, now).await?;
+        // Rendering a thousand reports takes seconds of CPU: off the
+        // threads that answer webhooks.
+        let (out, formats, noc) = (self.out.clone(), job.formats.clone(), job.noc);
+        let files = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<PathBuf>> {
+            let chosen: Vec<_> = reports.iter().filter(|r| ids.contains(&r.customer.id)).cloned().collect();
+            let mut files = edgewatch_reports::write_all(&out, &chosen, &formats)?;
+            if noc && let Some(review) = edgewatch_reports::review(&reports, now) {
+                files.extend(edgewatch_reports::write_review(&out, &review, &formats)?);
+            }
+            Ok(files)
+        })
+        .await
+        .context("the report writer stopped")??;
+        tracing::info!(schedule = i, period = %period.label, files = files.len(), "Scheduled reports written.");
+        Ok(files)
+    }
+
+    /// Mails the reports of `job` for `period` not mailed yet: each
+    /// customer's of `ids` to its contacts, the NOC review to `mail.noc`.
+    /// A relay failing for a while is an error (the run is tried again);
+    /// a refusal for good is recorded and logged, not retried.
+    async fn mail(&self, job: &Job, mail: &Mail, period: &Period, ids: &[String]) -> anyhow::Result<()> {
+        let files = |name: &dyn Fn(Format) -> String| -> Vec<PathBuf> {
+            job.formats.iter().map(|f| self.out.join(name(*f))).collect()
+        };
+        let mut letters = Vec::new();
+        for id in ids {
+            let Some(customer) = self.catalog.customer(id) else { continue };
+            letters.push(Letter {
+                stem: format!("{id}-{}", period.label),
+                to: mail.mailer.contacts(customer),
+                subject: format!("{}: service report, {}", customer.name, period.label),
+                files: files(&|f| edgewatch_reports::customer_file_name(id, &period.label, f)),
+            });
+        }
+        if job.noc && !mail.noc.is_empty() {
+            letters.push(Letter {
+                stem: format!("noc-review-{}", period.label),
+                to: mail.noc.clone(),
+                subject: format!("NOC review, {}", period.label),
+                files: files(&|f| edgewatch_reports::review_file_name(&period.label, f)),
+            });
+        }
+        let mut failed = 0;
+        for letter in letters {
+            let record = self.out.join(format!("{}.mailed", letter.stem));
+            if record.exists() || letter.to.is_empty() || !letter.files.iter().all(|f| f.is_file()) {
+                continue;
+            }
+            // The Markdown report is the text, when written; else a line.
+            let text = match letter.files.iter().find(|f| f.extension().is_some_and(|e| e == "md")) {
+                Some(md) => std::fs::read_to_string(md).with_context(|| format!("cannot read {}", md.display()))?,
+                None => format!("{}: attached.\n", letter.subject),
+            };
+            let id = format!("report.{}", letter.stem);
+            let done = match mail.mailer.send_report(&letter.to, &id, &letter.subject, &text, &letter.files).await {
+                Ok(()) => format!("sent to {} at {}\n", letter.to.join(", "), Timestamp::now()),
+                Err(MailError::Send { reason, retry: true }) => {
+                    tracing::warn!(report = %letter.stem, error = %reason, "A scheduled report could not be mailed; tried again at the next run.");
+                    failed += 1;
+                    continue;
+                }
+                Err(e) => {
+                    tracing::error!(report = %letter.stem, error = %e, "A scheduled report was refused; it is not mailed again.");
+                    format!("refused: {e}\n")
+                }
+            };
+            std::fs::write(&record, done).with_context(|| format!("cannot write {}", record.display()))?;
+        }
+        anyhow::ensure!(failed == 0, "{failed} scheduled report(s) could not be mailed yet");
+        Ok(())
     }
 
     /// When the next report falls due after `now`.
@@ -141,7 +235,7 @@ impl Scheduler {
         let mut removed = 0;
         for entry in entries.flatten() {
             let path = entry.path();
-            let ours = path.extension().is_some_and(|e| ["html", "md", "json"].iter().any(|x| e == *x));
+            let ours = path.extension().is_some_and(|e| ["html", "md", "json", "mailed"].iter().any(|x| e == *x));
             let old = entry
                 .metadata()
                 .and_then(|m| m.modified())
@@ -214,7 +308,7 @@ mod tests {
             prometheus.url()
         ));
         assert!(cfg.validate(&catalog, "reports").is_empty());
-        let scheduler = Scheduler::new(&cfg, &data, catalog).unwrap();
+        let scheduler = Scheduler::new(&cfg, &data, catalog, &|_| None).unwrap();
         let runtime = super::super::runtime::tokio().unwrap();
         let at = |t: &str| t.parse::<Timestamp>().unwrap();
         let written = runtime.block_on(scheduler.run_due(at("2026-11-30T05:00:00Z"))).unwrap();
@@ -249,6 +343,94 @@ mod tests {
         std::fs::File::options().write(true).open(out.join("README.txt")).unwrap().set_modified(long_ago).unwrap();
         assert_eq!(scheduler.prune(SystemTime::now()), 1);
         assert!(!old.exists() && out.join("README.txt").exists() && out.join("acme-2026-W48.md").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A schedule with `mail:` mails each customer's report to its
+    /// contacts (by the destination's roles) and the NOC review to
+    /// `mail.noc`, through a real SMTP server (STARTTLS, a login): the
+    /// Markdown as the text, every format attached; once, also across
+    /// runs; a relay failing for a while fails the run, and the next run
+    /// mails what is left.
+    #[test]
+    fn scheduled_reports_are_mailed_once_to_the_contacts_and_the_noc() {
+        let dir = edgewatch_test_kit::scratch_dir("scheduled-reports-mail");
+        let prometheus = edgewatch_test_kit::PrometheusProcess::start(&dir, &dir.join("tsdb"));
+        let smtp = edgewatch_test_kit::smtp::SmtpServer::start("scheduled-reports", "reports", "smtp-secret");
+        let data = dir.join("data");
+        drop(edgewatch_webhook_receiver::DeadLetters::open(&data).unwrap());
+        let catalog = format!(
+            "destinations:
+  mail: {{email: {{host: localhost, port: {}, username: reports, password: 'env:SMTP_PASSWORD', ca_file: '{}', from: reports@edge.example, from_name: Edge NOC, roles: [technical]}}}}
+customers:
+  - id: acme
+    name: Acme Retail
+    hosts: [acme.example]
+    contacts: [{{name: Ada Byron, email: ada@acme.example, role: technical}}, {{name: Bill Payer, email: bill@acme.example, role: billing}}]
+  - id: shop
+    hosts: [shop.example]
+    contacts: [{{name: Sam Shop, email: sam@shop.example, role: Technical}}]
+",
+            smtp.port,
+            smtp.ca_file.display()
+        );
+        let catalog = edgewatch_catalog::load_str("c.yaml", &catalog).unwrap().catalog;
+        let cfg = config(&format!(
+            "prometheus_url: {}\nschedules:\n  - {{every: week, noc: true, formats: [md, html], mail: {{via: mail, noc: [noc@edge.example]}}}}\n",
+            prometheus.url()
+        ));
+        assert_eq!(cfg.validate(&catalog, "reports"), Vec::<String>::new());
+        let env = |k: &str| (k == "SMTP_PASSWORD").then(|| "smtp-secret".to_owned());
+        let scheduler = Scheduler::new(&cfg, &data, catalog, &env).unwrap();
+        let runtime = super::super::runtime::tokio().unwrap();
+        let at = |t: &str| t.parse::<Timestamp>().unwrap();
+
+        runtime.block_on(scheduler.run_due(at("2026-11-30T07:00:00Z"))).unwrap();
+        let mails = smtp.mails();
+        let mut got: Vec<(Vec<String>, &str, Vec<String>)> =
+            mails.iter().map(|m| (m.to.clone(), m.header("Subject"), m.attachments.clone())).collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                (
+                    vec!["ada@acme.example".to_owned()],
+                    "Acme Retail: service report, 2026-W48",
+                    vec!["acme-2026-W48.html".to_owned(), "acme-2026-W48.md".to_owned()]
+                ),
+                (
+                    vec!["noc@edge.example".to_owned()],
+                    "NOC review, 2026-W48",
+                    vec!["noc-review-2026-W48.html".to_owned(), "noc-review-2026-W48.md".to_owned()]
+                ),
+                (
+                    vec!["sam@shop.example".to_owned()],
+                    "shop: service report, 2026-W48",
+                    vec!["shop-2026-W48.html".to_owned(), "shop-2026-W48.md".to_owned()]
+                ),
+            ]
+        );
+        let acme = mails.iter().find(|m| m.to == ["ada@acme.example"]).unwrap();
+        let md = std::fs::read_to_string(data.join("reports/acme-2026-W48.md")).unwrap();
+        assert_eq!(acme.body.trim_end(), md.trim_end(), "the Markdown report is the text");
+        assert!(acme.tls && acme.login.as_deref() == Some("reports"));
+        assert_eq!(acme.header("Message-ID"), "<report.acme-2026-W48@edge.example>");
+
+        // Once: a later run mails nothing more.
+        runtime.block_on(scheduler.run_due(at("2026-11-30T09:00:00Z"))).unwrap();
+        assert_eq!(smtp.mails().len(), 3);
+
+        // The next week, the relay fails for a while: the run fails, and
+        // the next one mails what is left, each report once.
+        smtp.fail_next(1, 451, "4.3.0 try again later");
+        let failed = runtime.block_on(scheduler.run_due(at("2026-12-07T07:00:00Z"))).unwrap_err();
+        assert!(format!("{failed:#}").contains("1 scheduled report(s) could not be mailed yet"), "{failed:#}");
+        runtime.block_on(scheduler.run_due(at("2026-12-07T07:05:00Z"))).unwrap();
+        let week: Vec<_> =
+            smtp.mails().into_iter().filter(|m| m.code == 250 && m.header("Subject").ends_with("2026-W49")).collect();
+        assert_eq!(week.len(), 3, "each of the week's reports once");
+        assert!(data.join("reports/acme-2026-W49.mailed").is_file());
+        drop(prometheus);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -26,8 +26,10 @@ pub struct Mail {
     pub to: Vec<String>,
     /// Its headers, by lower-case name, decoded.
     pub headers: serde_json::Map<String, serde_json::Value>,
-    /// Its text, decoded.
+    /// Its text (the plain-text part), decoded.
     pub body: String,
+    /// The file names of its attachments.
+    pub attachments: Vec<String>,
     /// The message as sent.
     pub raw: String,
     /// Whether the session was encrypted (STARTTLS).
@@ -97,7 +99,12 @@ impl SmtpServer {
                     from: text("from"),
                     to: v["to"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_owned()).collect(),
                     headers: v["headers"].as_object().cloned().unwrap_or_default(),
-                    body: text("body"),
+                    // Decoded text keeps the wire's CRLF line ends.
+                    body: text("body").replace("\r\n", "\n"),
+                    attachments: v["attachments"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect())
+                        .unwrap_or_default(),
                     raw: text("data"),
                     tls: v["tls"].as_bool().unwrap_or(false),
                     login: v["login"].as_str().map(str::to_owned),

@@ -59,6 +59,7 @@ pub use crate::config::{AuthConfig, Config, DeliveryConfig, ExportersConfig, Inc
 pub use crate::dead_letters::DeadLetters;
 pub use crate::dest::BuildError as DestinationError;
 use crate::dest::Destination;
+pub use crate::dest::email::{MailError, Mailer};
 pub use crate::history::{AlertRecord, ExternalRef, History, IncidentRecord, OffenderRecord};
 pub use crate::http::{NOTES_PATH, OUTREACH_PATH, WEBHOOK_PATH};
 pub use crate::mitigation::cloudflare::{Cloudflare, CloudflareError, DEFAULT_BASE as CLOUDFLARE_API, Phase, Placed};

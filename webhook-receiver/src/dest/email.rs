@@ -22,13 +22,16 @@
 //! deliverer's backoff (SMTP has no `Retry-After`); 5xx replies (a
 //! refused login, an unknown mailbox) are final. The password is cut out
 //! of anything quoted.
+//!
+//! The same [`Mailer`] sends scheduled reports (`reports.schedules[].mail`
+//! in `receiver.yml`): [`Mailer::send_report`].
 
 use std::time::Duration;
 
 use edgewatch_catalog::model::{EmailDestination, SmtpSecurity};
 use edgewatch_catalog::{Customer, Secret};
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MessageBuilder};
+use lettre::message::{Attachment, Mailbox, MessageBuilder, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
@@ -40,7 +43,7 @@ use crate::action::{ActionKind, Delivery};
 const AUTO_SUBMITTED: HeaderName = HeaderName::new_from_ascii_str("Auto-Submitted");
 
 /// A relay and the customers' contacts it writes to.
-pub struct Email {
+pub struct Mailer {
     name: String,
     config: EmailDestination,
     password: Option<Secret>,
@@ -53,9 +56,9 @@ pub struct Email {
     timeout: Duration,
 }
 
-impl std::fmt::Debug for Email {
+impl std::fmt::Debug for Mailer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Email")
+        f.debug_struct("Mailer")
             .field("name", &self.name)
             .field("host", &self.config.host)
             .field("port", &self.config.port)
@@ -68,7 +71,42 @@ fn address(name: &str, email: &str) -> Result<Address, String> {
     email.parse().map_err(|e| format!("{name}: `{email}` is not an address lettre accepts: {e}"))
 }
 
-impl Email {
+/// Why a report could not be mailed.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    /// An attachment could not be read.
+    #[error("cannot read {path} to attach it: {source}")]
+    Read { path: String, source: std::io::Error },
+    /// A recipient is not an address.
+    #[error("`{0}` is not an e-mail address")]
+    Address(String),
+    /// The relay refused it, or did not answer; `retry` says whether
+    /// trying again later may work.
+    #[error("{reason}")]
+    Send { reason: String, retry: bool },
+}
+
+impl From<DeliveryError> for MailError {
+    fn from(e: DeliveryError) -> Self {
+        match e {
+            DeliveryError::Transient { reason, .. } => Self::Send { reason, retry: true },
+            DeliveryError::Permanent { reason } => Self::Send { reason, retry: false },
+        }
+    }
+}
+
+/// An attachment's content type, by its file's extension.
+fn content_type(path: &std::path::Path) -> ContentType {
+    let t = match path.extension().and_then(|e| e.to_str()) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("md") => "text/markdown; charset=utf-8",
+        Some("json") => "application/json",
+        _ => "application/octet-stream",
+    };
+    ContentType::parse(t).unwrap_or(ContentType::TEXT_PLAIN)
+}
+
+impl Mailer {
     /// Sets up the destination `name` from the catalog: the password through
     /// `env` (or its file), the extra certificate authorities from
     /// `ca_file`; a mail's transaction gives up after `timeout`.
@@ -133,6 +171,39 @@ impl Email {
             .collect()
     }
 
+    /// The customer's contacts this destination writes to, as
+    /// `Name <address>`.
+    pub fn contacts(&self, customer: &Customer) -> Vec<String> {
+        self.mailboxes(customer).iter().map(ToString::to_string).collect()
+    }
+
+    /// Mails `text` with `attachments` (reports: HTML, Markdown, JSON) to
+    /// `to` (`Name <address>` or addresses) under the `Message-ID`
+    /// `<{id}@{sender's domain}>`: the same `id` for a retry, so a copy
+    /// sent twice is one message to mail systems.
+    pub async fn send_report(
+        &self,
+        to: &[String],
+        id: &str,
+        subject: &str,
+        text: &str,
+        attachments: &[std::path::PathBuf],
+    ) -> Result<(), MailError> {
+        let mut mail = self.headers(format!("<{id}@{}>", self.domain), subject);
+        for t in to {
+            mail = mail.to(t.parse().map_err(|_| MailError::Address(t.clone()))?);
+        }
+        let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(text.to_owned()));
+        for path in attachments {
+            let body =
+                std::fs::read(path).map_err(|source| MailError::Read { path: path.display().to_string(), source })?;
+            let name = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            parts = parts.singlepart(Attachment::new(name).body(body, content_type(path)));
+        }
+        let mail = mail.multipart(parts).map_err(|e| self.fail(e))?;
+        Ok(self.send(mail).await?)
+    }
+
     /// Who reads the mail, in words: the customer's contacts it writes to.
     pub(crate) fn recipients(&self, customer: Option<&Customer>) -> String {
         let list: Vec<String> =
@@ -149,15 +220,7 @@ impl Email {
         // Fixed per action (retries send the same id), unique per message.
         let id = format!("<{}.{}.{}@{}>", d.incident.dedup, d.kind.as_str(), d.action, self.domain);
         let thread = d.external.map_or_else(|| id.clone(), str::to_owned);
-        let mut mail = MessageBuilder::new()
-            .from(self.from.clone())
-            .subject(d.message.customer_title.clone())
-            .message_id(Some(id.clone()))
-            .date_now()
-            .raw_header(HeaderValue::new(AUTO_SUBMITTED, "auto-generated".to_owned()));
-        if let Some(r) = &self.reply_to {
-            mail = mail.reply_to(r.clone());
-        }
+        let mut mail = self.headers(id.clone(), &d.message.customer_title);
         if thread != id {
             mail = mail.in_reply_to(thread.clone()).references(thread.clone());
         }
@@ -168,6 +231,20 @@ impl Email {
         let body = format!("{}\n\n-- \n{signature}\n", d.message.customer_body);
         let mail = mail.header(ContentType::TEXT_PLAIN).body(body).map_err(|e| self.fail(e))?;
         Ok((mail, thread))
+    }
+
+    /// A message from the sender, automatic (RFC 3834), under `id`.
+    fn headers(&self, id: String, subject: &str) -> MessageBuilder {
+        let mut mail = MessageBuilder::new()
+            .from(self.from.clone())
+            .subject(subject)
+            .message_id(Some(id))
+            .date_now()
+            .raw_header(HeaderValue::new(AUTO_SUBMITTED, "auto-generated".to_owned()));
+        if let Some(r) = &self.reply_to {
+            mail = mail.reply_to(r.clone());
+        }
+        mail
     }
 
     pub(crate) async fn deliver(&self, d: &Delivery<'_>) -> Result<Outcome, DeliveryError> {
@@ -183,9 +260,14 @@ impl Email {
             return Err(self.fail(format!("customer `{}` has no contact this destination writes to", customer.id)));
         }
         let (mail, thread) = self.mail(d, to)?;
+        self.send(mail).await?;
+        Ok(Outcome::Delivered { external: Some(thread) })
+    }
+
+    async fn send(&self, mail: lettre::Message) -> Result<(), DeliveryError> {
         // lettre bounds only the connect; the whole transaction is bounded here.
         match tokio::time::timeout(self.timeout, self.transport.send(mail)).await {
-            Ok(Ok(_)) => Ok(Outcome::Delivered { external: Some(thread) }),
+            Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(self.classify(&e)),
             Err(_) => Err(DeliveryError::Transient {
                 reason: format!(

@@ -97,7 +97,7 @@ pub enum Destination {
     /// A customer-facing Statuspage page.
     Statuspage(statuspage::Statuspage),
     /// Mail to the customer's contacts (boxed: its SMTP transport is large).
-    Email(Box<email::Email>),
+    Email(Box<email::Mailer>),
 }
 
 impl Destination {
@@ -118,7 +118,7 @@ impl Destination {
             Config::PagerDuty(p) => Self::PagerDuty(pagerduty::PagerDuty::build(name, p, env, client.clone())?),
             Config::Log(l) => Self::Log(log::Log::build(name, &l.path)?),
             Config::Statuspage(s) => Self::Statuspage(statuspage::Statuspage::build(name, s, env, client.clone())?),
-            Config::Email(e) => Self::Email(Box::new(email::Email::build(name, e, env, timeout)?)),
+            Config::Email(e) => Self::Email(Box::new(email::Mailer::build(name, e, env, timeout)?)),
         })
     }
 
