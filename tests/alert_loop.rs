@@ -8,6 +8,10 @@
 //! test prints the seconds from the outage's start to the page and from
 //! recovery to the resolve.
 //!
+//! A second test kills the receiver: Alertmanager then pages through its
+//! own PagerDuty notifier (the rendered fallback route), and the page
+//! resolves once the receiver is back.
+//!
 //! It runs with a 1s scrape interval (the rendered windows and group
 //! intervals follow it); `shipped_defaults_timing` (ignored: about ten
 //! minutes) runs the same loop with the shipped 15s, as docs/performance.md
@@ -73,11 +77,25 @@ struct Stack {
     jira: FakeJira,
     pd: PagerDutyFake,
     client: reqwest::Client,
+    /// How to start the receiver again, and the running one.
+    receiver: (Command, Option<KillOnDrop>),
     _processes: Vec<KillOnDrop>,
 }
 
+/// One stack at a time: two on two cores would slow each other's timing.
+static ONE_STACK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The routing key of Alertmanager's own PagerDuty notifier (the fallback).
+const FALLBACK_KEY: &str = "f4llb4ckf4llb4ckf4llb4ckf4llb4ck";
+
 impl Stack {
     async fn start(name: &str, scrape: &str) -> Self {
+        Self::start_with(name, scrape, None).await
+    }
+
+    /// The stack, with Alertmanager's own PagerDuty notifier sending to
+    /// `fallback` (an Events API URL) when given.
+    async fn start_with(name: &str, scrape: &str, fallback: Option<&str>) -> Self {
         let dir = edgewatch_test_kit::scratch_dir(name);
         let jira = FakeJira::cloud().basic(USER, JIRA_TOKEN).start().await;
         let pd = PagerDutyFake::start().await;
@@ -91,8 +109,15 @@ impl Stack {
         let token = dir.join("receiver-token");
         std::fs::write(&token, "alertmanager-to-receiver").unwrap();
         let out = dir.join("deploy");
-        let rendered = Command::new(bin)
-            .args(["render", "--catalog"])
+        let mut render = Command::new(bin);
+        render.arg("render");
+        if let Some(url) = fallback {
+            let key = dir.join("fallback-key");
+            std::fs::write(&key, FALLBACK_KEY).unwrap();
+            render.arg("--fallback-pagerduty-key-file").arg(&key).arg(format!("--fallback-pagerduty-url={url}"));
+        }
+        let rendered = render
+            .arg("--catalog")
             .arg(&catalog_path)
             .arg("--out")
             .arg(&out)
@@ -115,6 +140,16 @@ impl Stack {
         )
         .unwrap();
 
+        let mut receiver_cmd = Command::new(bin);
+        receiver_cmd
+            .args(["receiver", "--catalog"])
+            .arg(&catalog_path)
+            .arg("--config")
+            .arg(dir.join("receiver.yml"))
+            .arg(format!("--web.listen-address=127.0.0.1:{receiver}"))
+            .env("PD_KEY", PD_KEY)
+            .env("JIRA_TOKEN", JIRA_TOKEN);
+        let running_receiver = spawn(&mut receiver_cmd, &dir.join("receiver.log"));
         let mut processes = vec![
             spawn(
                 Command::new(bin)
@@ -122,17 +157,6 @@ impl Stack {
                     .arg(&catalog_path)
                     .arg(format!("--web.listen-address=127.0.0.1:{exporter}")),
                 &dir.join("exporter.log"),
-            ),
-            spawn(
-                Command::new(bin)
-                    .args(["receiver", "--catalog"])
-                    .arg(&catalog_path)
-                    .arg("--config")
-                    .arg(dir.join("receiver.yml"))
-                    .arg(format!("--web.listen-address=127.0.0.1:{receiver}"))
-                    .env("PD_KEY", PD_KEY)
-                    .env("JIRA_TOKEN", JIRA_TOKEN),
-                &dir.join("receiver.log"),
             ),
             spawn(
                 Command::new(tool("prometheus-alertmanager", "prometheus-alertmanager"))
@@ -157,6 +181,7 @@ impl Stack {
             jira,
             pd,
             client: edgewatch_test_kit::http_client(),
+            receiver: (receiver_cmd, Some(running_receiver)),
             _processes: processes,
         };
         stack.wait_ready().await;
@@ -174,6 +199,15 @@ impl Stack {
             }
             assert!(Instant::now() < deadline, "the stack did not come up; logs in {}", self.dir.display());
             tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Stops the receiver (SIGKILL), or starts it again.
+    fn receiver(&mut self, up: bool) {
+        if up {
+            self.receiver.1 = Some(spawn(&mut self.receiver.0, &self.dir.join("receiver-again.log")));
+        } else {
+            self.receiver.1 = None;
         }
     }
 
@@ -242,6 +276,7 @@ async fn until(limit: Duration, what: &str, dir: &Path, mut done: impl FnMut() -
 /// recovery and `after` of watching. Returns (start → page, recovery →
 /// resolved in both PagerDuty and Jira).
 async fn outage_loop(name: &str, scrape: &str, warmup: Duration, outage: Duration, after: Duration) -> (f64, f64) {
+    let _one = ONE_STACK.lock().await;
     let stack = Stack::start(name, scrape).await;
     let down = Arc::new(AtomicBool::new(false));
     let traffic = stack.traffic(Arc::clone(&down));
@@ -313,4 +348,46 @@ async fn shipped_defaults_timing() {
     .await;
     assert!(page < 60.0, "paged after {page:.1}s");
     assert!(resolve < 300.0, "resolved after {resolve:.1}s");
+}
+
+/// The receiver down: Prometheus sees it (`EdgewatchReceiverDown`), and
+/// Alertmanager pages through its own PagerDuty notifier, the fallback
+/// route, since the receiver cannot; with the receiver back, the page
+/// resolves. Before, while all is well, the fallback pages nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_down_pages_through_alertmanagers_own_pagerduty() {
+    let _one = ONE_STACK.lock().await;
+    let fallback = PagerDutyFake::start().await;
+    let mut stack = Stack::start_with("alert-loop-fallback", "1s", Some(&fallback.url())).await;
+    let dir = stack.dir.clone();
+    let receiver_up = "max(up{job=\"edgewatch-receiver\"})";
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while stack.query(receiver_up).await != Some(1.0) {
+        assert!(Instant::now() < deadline, "Prometheus never scraped the receiver; logs in {}", dir.display());
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    assert!(fallback.alerts().is_empty(), "the fallback paged while all was well: {:#?}", fallback.alerts());
+
+    stack.receiver(false);
+    let down = |f: &PagerDutyFake| {
+        f.alerts()
+            .into_iter()
+            .find(|a| a.payload["summary"].as_str().is_some_and(|s| s.contains("EdgewatchReceiverDown")))
+    };
+    let paged = until(Duration::from_secs(120), "the fallback page", &dir, || down(&fallback).is_some()).await;
+    let page = down(&fallback).unwrap();
+    assert_eq!((page.routing_key.as_str(), page.status), (FALLBACK_KEY, AlertStatus::Triggered), "{page:#?}");
+
+    stack.receiver(true);
+    let resolved = until(Duration::from_secs(240), "the fallback page's resolve", &dir, || {
+        down(&fallback).is_some_and(|a| a.status == AlertStatus::Resolved)
+    })
+    .await;
+    println!(
+        "fallback (1s scrape): receiver killed to page {:.1}s; receiver back to resolved {:.1}s",
+        paged.as_secs_f64(),
+        resolved.as_secs_f64()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -114,7 +114,7 @@ fn render_writes_rules_and_dashboards_and_check_finds_a_removed_customer() {
     let (catalog_s, out_s) = (catalog.to_str().unwrap(), out.to_str().unwrap());
     let run = edgewatch(&["render", "--catalog", catalog_s, "--out", out_s]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
-    assert_eq!(text(&run.stdout), format!("wrote 28 files to {out_s}\n"));
+    assert_eq!(text(&run.stdout), format!("wrote 31 files to {out_s}\n"));
     assert!(out.join("README.md").is_file() && out.join("prometheus/prometheus.example.yml").is_file());
     let hooli = out.join("grafana/dashboards/standard/edgewatch-hooli.json");
     let dashboard: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&hooli).unwrap()).unwrap();

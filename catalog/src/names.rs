@@ -123,6 +123,48 @@ pub mod metric {
         PROBE_HTTP_STATUS_CODE,
     ];
 
+    /// Counter: log lines an exporter read, by `input` and `result`.
+    pub const EXPORTER_LINES_TOTAL: &str = "edgewatch_exporter_lines_total";
+    /// Counter: batches an exporter received, by `input` and `result`.
+    pub const EXPORTER_BATCHES_TOTAL: &str = "edgewatch_exporter_batches_total";
+    /// Histogram: time from a request's end to its counting, by `input`.
+    pub const EXPORTER_INGEST_LAG_SECONDS: &str = "edgewatch_exporter_ingest_lag_seconds";
+    /// Counter: requests counted under `host="other"`, by `customer`.
+    pub const EXPORTER_OVERFLOW_TOTAL: &str = "edgewatch_exporter_overflow_total";
+    /// Gauge: request series an exporter exposes.
+    pub const EXPORTER_SERIES: &str = "edgewatch_exporter_series";
+
+    /// The exporter's metrics about itself, which the pipeline alerts and
+    /// the health dashboard read.
+    pub const EXPORTER_SELF: &[&str] = &[
+        EXPORTER_LINES_TOTAL,
+        EXPORTER_BATCHES_TOTAL,
+        EXPORTER_INGEST_LAG_SECONDS,
+        EXPORTER_OVERFLOW_TOTAL,
+        EXPORTER_SERIES,
+    ];
+
+    /// Counter: notifications the receiver answered, by `result`.
+    pub const RECEIVER_NOTIFICATIONS_TOTAL: &str = "edgewatch_receiver_notifications_total";
+    /// Counter: action attempts, by `destination` and `outcome`.
+    pub const RECEIVER_ACTIONS_TOTAL: &str = "edgewatch_receiver_actions_total";
+    /// Gauge: actions waiting to be delivered.
+    pub const RECEIVER_OUTBOX_PENDING: &str = "edgewatch_receiver_outbox_pending";
+    /// Gauge: the age of the oldest of them, in seconds.
+    pub const RECEIVER_OUTBOX_OLDEST_AGE: &str = "edgewatch_receiver_outbox_oldest_pending_age_seconds";
+    /// Gauge: actions that failed for good.
+    pub const RECEIVER_DEAD_LETTERS: &str = "edgewatch_receiver_dead_letters";
+
+    /// The receiver's metrics about itself, which the pipeline alerts and
+    /// the health dashboard read.
+    pub const RECEIVER_SELF: &[&str] = &[
+        RECEIVER_NOTIFICATIONS_TOTAL,
+        RECEIVER_ACTIONS_TOTAL,
+        RECEIVER_OUTBOX_PENDING,
+        RECEIVER_OUTBOX_OLDEST_AGE,
+        RECEIVER_DEAD_LETTERS,
+    ];
+
     /// The ones the exporter's prober produces (from the catalog's probes);
     /// the request-log side of the exporter produces the rest.
     pub const FROM_PROBER: &[&str] =
@@ -133,6 +175,9 @@ pub mod metric {
 pub mod alertname {
     /// Requests rose far above last week's and the last hour's.
     pub const TRAFFIC_SPIKE: &str = "EdgewatchTrafficSpike";
+    /// Always firing: the pipeline's heartbeat, for a dead man's switch.
+    /// Counts of firing alerts leave it out.
+    pub const HEARTBEAT: &str = "EdgewatchHeartbeat";
 }
 
 /// Series that rule-gen's recording rules produce and dashboards read (the

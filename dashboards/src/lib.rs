@@ -6,6 +6,8 @@
 //! - `grafana/dashboards/<tier>/edgewatch-<id>.json`: each customer's
 //!   dashboard, in a folder per tier (`customers` without a tier);
 //! - `grafana/dashboards/noc/edgewatch_noc.json`: the NOC overview;
+//! - `grafana/dashboards/noc/edgewatch_health.json`: edgewatch's own
+//!   health (ingest, the receiver, rule evaluation);
 //! - `grafana/provisioning/dashboards/edgewatch.yml`: a file provider that
 //!   makes folders from that tree;
 //! - `grafana/provisioning/datasources/edgewatch.yml`: Prometheus and
@@ -17,6 +19,7 @@
 //! ids in layout order: the same catalog gives the same bytes.
 
 mod customer;
+mod health;
 mod layout;
 mod model;
 mod noc;
@@ -107,11 +110,13 @@ fn folder(c: &Customer) -> &str {
 /// The folder of the NOC overview.
 const NOC_FOLDER: &str = "noc";
 
-/// Every dashboard: the customers' in catalog order, then the NOC overview.
+/// Every dashboard: the customers' in catalog order, then the NOC
+/// overview and edgewatch's health.
 pub fn dashboards(catalog: &Catalog, opts: &Options) -> Result<Vec<Dashboard>, RenderError> {
     check_url(opts)?;
     let mut out: Vec<Dashboard> = catalog.customers.iter().map(|c| customer::dashboard(catalog, c, opts)).collect();
     out.push(noc::dashboard(catalog, opts));
+    out.push(health::dashboard());
     Ok(out)
 }
 
@@ -142,7 +147,7 @@ pub fn render(catalog: &Catalog, opts: &Options) -> Result<Vec<OutputFile>, Rend
         opts.catalog_name
     );
     let boards = dashboards(catalog, opts)?;
-    let folders: Vec<&str> = catalog.customers.iter().map(folder).chain([NOC_FOLDER]).collect();
+    let folders: Vec<&str> = catalog.customers.iter().map(folder).chain([NOC_FOLDER, NOC_FOLDER]).collect();
     let mut files = Vec::new();
     for (d, folder) in boards.iter().zip(folders) {
         let json = to_json(d)?;

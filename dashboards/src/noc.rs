@@ -27,7 +27,8 @@ fn in_tiers(expr: &str) -> String {
 fn firing(severity: Option<&str>) -> String {
     match severity {
         Some(s) => format!("ALERTS{{alertstate=\"firing\", {}=\"{s}\"}}", label::SEVERITY),
-        None => "ALERTS{alertstate=\"firing\"}".to_owned(),
+        // The heartbeat always fires: it is no news.
+        None => format!("ALERTS{{alertstate=\"firing\", alertname!=\"{}\"}}", names::alertname::HEARTBEAT),
     }
 }
 

@@ -48,7 +48,7 @@ fn example_files_match_their_snapshots() {
 fn uids_are_unique_stable_and_what_the_alerts_link_to() {
     let catalog = example_catalog();
     let boards = example_dashboards();
-    assert_eq!(boards.len(), catalog.customers.len() + 1, "one per customer and the NOC overview");
+    assert_eq!(boards.len(), catalog.customers.len() + 2, "one per customer, the NOC overview and the health one");
     let uids: BTreeSet<&str> = boards.iter().map(Dashboard::uid).collect();
     assert_eq!(uids.len(), boards.len(), "uids are unique");
     for uid in &uids {
@@ -57,7 +57,8 @@ fn uids_are_unique_stable_and_what_the_alerts_link_to() {
     for (c, d) in catalog.customers.iter().zip(&boards) {
         assert_eq!(d.uid(), names::dashboard_uid(c.id.as_str()));
     }
-    assert_eq!(boards.last().unwrap().uid(), names::NOC_DASHBOARD_UID);
+    assert_eq!(boards[boards.len() - 2].uid(), names::NOC_DASHBOARD_UID);
+    assert_eq!(boards.last().unwrap().uid(), "edgewatch_health");
     // Same catalog, same bytes.
     let again = example_dashboards();
     for (a, b) in boards.iter().zip(&again) {
@@ -214,7 +215,8 @@ fn the_error_share_is_what_the_availability_slo_counts_as_bad() {
 
 #[test]
 fn the_noc_overview_sorts_customers_by_worst_burn_and_links_to_them() {
-    let noc = json(example_dashboards().last().unwrap());
+    let boards = example_dashboards();
+    let noc = json(&boards[boards.len() - 2]);
     let table =
         noc["panels"].as_array().unwrap().iter().find(|p| p["title"] == "Customers, worst burn rate first").unwrap();
     assert_eq!(table["options"]["sortBy"][0]["displayName"], "Worst burn 1h");
@@ -339,4 +341,17 @@ fn the_readme_picture_is_up_to_date() {
         "{} is stale; run `EDGEWATCH_BLESS=1 cargo test -p edgewatch-dashboards`",
         path.display()
     );
+}
+
+/// The health dashboard shows every metric edgewatch exports about itself
+/// (what the pipeline alerts fire on), and Prometheus' rule evaluation
+/// times of the generated groups.
+#[test]
+fn the_health_dashboard_reads_what_edgewatch_says_about_itself() {
+    let health = example_dashboards().pop().unwrap();
+    let queries = health.queries().join("\n");
+    for m in names::metric::EXPORTER_SELF.iter().chain(names::metric::RECEIVER_SELF) {
+        assert!(queries.contains(m), "the health dashboard does not show {m}");
+    }
+    assert!(queries.contains("prometheus_rule_group_last_duration_seconds{rule_group=~\".*edgewatch.*\"}"));
 }

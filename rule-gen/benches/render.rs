@@ -37,6 +37,9 @@ fn options() -> Options {
             exporter_job: edgewatch_rule_gen::DEFAULT_EXPORTER_JOB.to_owned(),
             receiver_credentials_file: None,
             alertmanager_url: "http://localhost:9093".to_owned(),
+            fallback_pagerduty: None,
+            heartbeat_url: None,
+            prometheus_url: None,
         },
     }
 }

@@ -28,8 +28,29 @@ pub struct Delivery {
     /// A file holding the receiver's bearer token, for Alertmanager's
     /// `http_config.authorization.credentials_file`; `None`: no auth.
     pub receiver_credentials_file: Option<String>,
-    /// Alertmanager's URL, for Prometheus' `alerting` section.
+    /// Alertmanager's URL, for Prometheus' `alerting` section and the
+    /// scrape of Alertmanager's own metrics.
     pub alertmanager_url: String,
+    /// Alertmanager's own PagerDuty notifier for pages about edgewatch
+    /// itself (the receiver down, Alertmanager's webhooks failing), which
+    /// must reach a human when the receiver cannot; `None`: no such route.
+    pub fallback_pagerduty: Option<FallbackPagerDuty>,
+    /// A dead man's switch's webhook URL that gets the always-firing
+    /// heartbeat; `None`: the heartbeat goes to a receiver without
+    /// notifiers (never to the edgewatch receiver).
+    pub heartbeat_url: Option<String>,
+    /// Prometheus' own URL: the example configuration scrapes it (its rule
+    /// evaluation times, on the health dashboard); `None`: it does not.
+    pub prometheus_url: Option<String>,
+}
+
+/// PagerDuty, straight from Alertmanager.
+#[derive(Debug, Clone)]
+pub struct FallbackPagerDuty {
+    /// The file holding the Events API v2 routing key (`routing_key_file`).
+    pub routing_key_file: String,
+    /// The Events API URL, when not PagerDuty's own.
+    pub url: Option<String>,
 }
 
 /// The scrape job `prometheus/scrape-edgewatch.yml` names by default.
@@ -42,10 +63,13 @@ pub(crate) struct Config {
     pub(crate) inhibit_rules: Vec<Inhibit>,
 }
 
-/// The part an existing configuration takes: routes and inhibit rules.
+/// The part an existing configuration takes: routes, the receivers of
+/// the heartbeat and the fallback (the `edgewatch` receiver is yours to
+/// define), and inhibit rules.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Fragment {
     pub(crate) routes: Vec<Route>,
+    pub(crate) receivers: Vec<Receiver>,
     pub(crate) inhibit_rules: Vec<Inhibit>,
 }
 
@@ -63,15 +87,30 @@ pub(crate) struct Route {
     pub(crate) group_interval: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) repeat_interval: Option<String>,
+    /// Go on to the next routes after this one matched.
+    #[serde(rename = "continue", skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) continue_: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) routes: Vec<Route>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub(crate) struct Receiver {
     pub(crate) name: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) webhook_configs: Vec<Webhook>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) pagerduty_configs: Vec<PagerDutyConfig>,
+}
+
+/// Alertmanager's built-in PagerDuty notifier.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct PagerDutyConfig {
+    pub(crate) routing_key_file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) url: Option<String>,
+    pub(crate) send_resolved: bool,
+    pub(crate) severity: &'static str,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -105,6 +144,10 @@ pub(crate) struct Inhibit {
 }
 
 pub(crate) const RECEIVER: &str = "edgewatch";
+/// The receiver of the heartbeat: a dead man's switch, or nothing.
+const HEARTBEAT: &str = "edgewatch-heartbeat";
+/// The receiver of the pages about edgewatch itself, past the receiver.
+const FALLBACK: &str = "edgewatch-fallback";
 
 /// Timing per severity (group wait, group interval, repeat). A page waits
 /// 5s for what fires with it; every severity's changes, resolutions
@@ -122,21 +165,72 @@ fn matcher(k: &str, v: &str) -> String {
     format!("{k}=\"{v}\"")
 }
 
-pub(crate) fn routes() -> Vec<Route> {
-    Severity::ALL
-        .iter()
-        .map(|s| {
-            let (wait, interval, repeat) = timing(*s);
-            Route {
-                receiver: Some(RECEIVER.to_owned()),
-                matchers: vec![matcher(label::SEVERITY, s.as_str())],
-                group_wait: Some(wait.to_owned()),
-                group_interval: Some(interval.to_owned()),
-                repeat_interval: Some(repeat.to_owned()),
-                ..Route::default()
-            }
-        })
-        .collect()
+/// The routes: the heartbeat's first (it never reaches the receiver);
+/// then, when configured, edgewatch's own pages to Alertmanager's PagerDuty
+/// notifier (and on to the receiver, which may be up); then one per
+/// severity to the receiver.
+pub(crate) fn routes(d: &Delivery) -> Vec<Route> {
+    let mut routes = vec![Route {
+        receiver: Some(HEARTBEAT.to_owned()),
+        matchers: vec![matcher("alertname", crate::pipeline::HEARTBEAT)],
+        group_by: vec!["alertname".to_owned()],
+        group_wait: Some("0s".to_owned()),
+        group_interval: Some("1m".to_owned()),
+        repeat_interval: Some("1m".to_owned()),
+        ..Route::default()
+    }];
+    if d.fallback_pagerduty.is_some() {
+        let (wait, interval, repeat) = timing(Severity::Page);
+        routes.push(Route {
+            receiver: Some(FALLBACK.to_owned()),
+            matchers: vec![
+                format!("component=~\"{}\"", crate::pipeline::FALLBACK_COMPONENTS),
+                matcher(label::SEVERITY, Severity::Page.as_str()),
+            ],
+            group_by: vec!["alertname".to_owned()],
+            group_wait: Some(wait.to_owned()),
+            group_interval: Some(interval.to_owned()),
+            repeat_interval: Some(repeat.to_owned()),
+            continue_: true,
+            ..Route::default()
+        });
+    }
+    routes.extend(Severity::ALL.iter().map(|s| {
+        let (wait, interval, repeat) = timing(*s);
+        Route {
+            receiver: Some(RECEIVER.to_owned()),
+            matchers: vec![matcher(label::SEVERITY, s.as_str())],
+            group_wait: Some(wait.to_owned()),
+            group_interval: Some(interval.to_owned()),
+            repeat_interval: Some(repeat.to_owned()),
+            ..Route::default()
+        }
+    }));
+    routes
+}
+
+/// The heartbeat's and the fallback's receivers, as `d` configures them.
+pub(crate) fn own_receivers(d: &Delivery) -> Vec<Receiver> {
+    let heartbeat = Receiver {
+        name: HEARTBEAT.to_owned(),
+        webhook_configs: d
+            .heartbeat_url
+            .iter()
+            .map(|url| Webhook { url: url.clone(), send_resolved: false, max_alerts: 0, http_config: None })
+            .collect(),
+        ..Receiver::default()
+    };
+    let fallback = d.fallback_pagerduty.as_ref().map(|f| Receiver {
+        name: FALLBACK.to_owned(),
+        pagerduty_configs: vec![PagerDutyConfig {
+            routing_key_file: f.routing_key_file.clone(),
+            url: f.url.clone(),
+            send_resolved: true,
+            severity: "critical",
+        }],
+        ..Receiver::default()
+    });
+    std::iter::once(heartbeat).chain(fallback).collect()
 }
 
 pub(crate) fn inhibit_rules() -> Vec<Inhibit> {
@@ -177,10 +271,10 @@ pub(crate) fn config(d: &Delivery) -> Config {
             group_wait: Some(wait.to_owned()),
             group_interval: Some(interval.to_owned()),
             repeat_interval: Some(repeat.to_owned()),
-            routes: routes(),
+            routes: routes(d),
             ..Route::default()
         },
-        receivers: vec![Receiver {
+        receivers: std::iter::once(Receiver {
             name: RECEIVER.to_owned(),
             webhook_configs: vec![Webhook {
                 url: d.receiver_url.clone(),
@@ -190,7 +284,10 @@ pub(crate) fn config(d: &Delivery) -> Config {
                     authorization: Authorization { kind: "Bearer", credentials_file },
                 }),
             }],
-        }],
+            ..Receiver::default()
+        })
+        .chain(own_receivers(d))
+        .collect(),
         inhibit_rules: inhibit_rules(),
     }
 }
@@ -205,6 +302,10 @@ pub(crate) struct ScrapeFragment {
 pub(crate) struct ScrapeConfig {
     pub(crate) job_name: String,
     pub(crate) scrape_interval: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) scheme: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) metrics_path: Option<String>,
     pub(crate) static_configs: Vec<StaticConfig>,
 }
 
@@ -252,6 +353,8 @@ pub(crate) fn prometheus(d: &Delivery, interval: &str) -> PrometheusConfig {
         .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
         .unwrap_or_else(|| "localhost:9093".to_owned());
     let path_prefix = am.as_ref().map(|u| u.path().trim_end_matches('/').to_owned()).filter(|p| !p.is_empty());
+    let mut scrape_configs = scrape(d, interval).scrape_configs;
+    scrape_configs.extend(d.prometheus_url.as_deref().and_then(|u| job_for("prometheus", u, interval, true)));
     PrometheusConfig {
         global: Global { scrape_interval: interval.to_owned(), evaluation_interval: interval.to_owned() },
         rule_files: vec!["../rules/*.yml".to_owned(), "../rules/customers/*.yml".to_owned()],
@@ -262,16 +365,38 @@ pub(crate) fn prometheus(d: &Delivery, interval: &str) -> PrometheusConfig {
                 static_configs: vec![StaticConfig { targets: vec![target] }],
             }],
         },
-        scrape_configs: scrape(d, interval).scrape_configs,
+        scrape_configs,
     }
 }
 
+/// A scrape job for the server at `url`: its host and port, and, when
+/// `prefixed`, its path as the prefix of `/metrics`.
+fn job_for(job: &str, url: &str, interval: &str, prefixed: bool) -> Option<ScrapeConfig> {
+    let u = url::Url::parse(url).ok()?;
+    let target = format!("{}:{}", u.host_str()?, u.port_or_known_default()?);
+    let prefix = u.path().trim_end_matches('/');
+    Some(ScrapeConfig {
+        job_name: job.to_owned(),
+        scrape_interval: interval.to_owned(),
+        scheme: (u.scheme() == "https").then(|| "https".to_owned()),
+        metrics_path: (prefixed && !prefix.is_empty()).then(|| format!("{prefix}/metrics")),
+        static_configs: vec![StaticConfig { targets: vec![target] }],
+    })
+}
+
+/// The exporters' job, the receiver's (its `/metrics`, on the host and port
+/// of its webhook URL) and Alertmanager's, which the pipeline alerts read.
 pub(crate) fn scrape(d: &Delivery, interval: &str) -> ScrapeFragment {
-    ScrapeFragment {
-        scrape_configs: vec![ScrapeConfig {
-            job_name: d.exporter_job.clone(),
-            scrape_interval: interval.to_owned(),
-            static_configs: vec![StaticConfig { targets: d.exporter_targets.clone() }],
-        }],
-    }
+    let mut scrape_configs = vec![ScrapeConfig {
+        job_name: d.exporter_job.clone(),
+        scrape_interval: interval.to_owned(),
+        scheme: None,
+        metrics_path: None,
+        static_configs: vec![StaticConfig { targets: d.exporter_targets.clone() }],
+    }];
+    // The receiver's `/metrics` is beside its webhook, at its root.
+    scrape_configs.extend(job_for(crate::pipeline::RECEIVER_JOB, &d.receiver_url, interval, false));
+    // Alertmanager's own metrics: whether its webhooks fail.
+    scrape_configs.extend(job_for(crate::pipeline::ALERTMANAGER_JOB, &d.alertmanager_url, interval, true));
+    ScrapeFragment { scrape_configs }
 }

@@ -15,6 +15,10 @@
 //! - `prometheus/scrape-edgewatch.yml`: the scrape job for the exporters,
 //!   and `prometheus/prometheus.example.yml`, a whole configuration that
 //!   loads the rules, scrapes the exporters and alerts to Alertmanager;
+//! - `rules/edgewatch-pipeline.yml`: alerts on edgewatch's own pipeline
+//!   (inputs, batches, series, the receiver's outbox and destinations),
+//!   routed to the NOC, and `tests/edgewatch-pipeline.yml`, their promtool
+//!   tests;
 //! - `tests/<id>.yml`: promtool unit tests of each customer's alerts;
 //! - `README.md`: which file goes where.
 //!
@@ -26,6 +30,7 @@ mod alertmanager;
 mod alerts;
 mod burn;
 mod constants;
+mod pipeline;
 mod probes;
 mod readme;
 mod rules;
@@ -42,7 +47,8 @@ use edgewatch_catalog::names::{AlertKind, SloKind};
 
 pub use edgewatch_catalog::OutputFile;
 
-pub use crate::alertmanager::{DEFAULT_EXPORTER_JOB, Delivery};
+pub use crate::alertmanager::{DEFAULT_EXPORTER_JOB, Delivery, FallbackPagerDuty};
+pub use crate::pipeline::{GROUP as PIPELINE_GROUP, RECEIVER_JOB};
 use crate::rules::RuleFile;
 
 /// The format rules are deployed in.
@@ -220,6 +226,14 @@ pub fn render(catalog: &Catalog, opts: &Options) -> Result<Vec<OutputFile>, Rend
     for (name, groups) in sets {
         files.push(wrap(&name, groups, &opts.target, &header)?);
     }
+    let job = &opts.delivery.exporter_job;
+    let scrape = opts.scrape_interval;
+    files.push(wrap(pipeline::GROUP, vec![pipeline::group(catalog, job, scrape)], &opts.target, &header)?);
+    if opts.target == Target::Prometheus {
+        let rules = format!("../rules/{}.yml", pipeline::GROUP);
+        let tests = pipeline::tests(catalog, job, scrape, rules);
+        files.push(yaml(&format!("tests/{}.yml", pipeline::GROUP), &header, &tests)?);
+    }
     // Customers' files are independent: rendered on every core (the order
     // is restored by the sort below, so the output does not change).
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(8);
@@ -253,7 +267,11 @@ pub fn render(catalog: &Catalog, opts: &Options) -> Result<Vec<OutputFile>, Rend
     }
     let am = alertmanager::config(&opts.delivery);
     files.push(yaml("alertmanager/alertmanager.example.yml", &header, &am)?);
-    let fragment = alertmanager::Fragment { routes: am.route.routes, inhibit_rules: am.inhibit_rules };
+    let fragment = alertmanager::Fragment {
+        routes: am.route.routes,
+        receivers: alertmanager::own_receivers(&opts.delivery),
+        inhibit_rules: am.inhibit_rules,
+    };
     files.push(yaml("alertmanager/routes.yml", &header, &fragment)?);
     let interval = opts.scrape_interval.to_string();
     files.push(yaml("prometheus/scrape-edgewatch.yml", &header, &alertmanager::scrape(&opts.delivery, &interval))?);

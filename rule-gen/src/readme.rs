@@ -7,7 +7,7 @@ use crate::{Options, Target};
 pub(crate) fn text(opts: &Options) -> String {
     let rules = match &opts.target {
         Target::Prometheus => {
-            "- `rules/*.yml`, `rules/customers/*.yml`: the Prometheus rules. Load them with\n  `rule_files: [rules/*.yml, rules/customers/*.yml]` (relative to your\n  configuration's folder), or start from `prometheus/prometheus.example.yml`,\n  which does, scrapes the exporters and alerts to Alertmanager:\n  `prometheus --config.file=prometheus/prometheus.example.yml`.\n  Check them with `promtool check rules rules/*.yml rules/customers/*.yml`.\n- `tests/*.yml`: promtool unit tests of each customer's alerts:\n  `(cd tests && promtool test rules *.yml)`.\n"
+            "- `rules/*.yml`, `rules/customers/*.yml`: the Prometheus rules. Load them with\n  `rule_files: [rules/*.yml, rules/customers/*.yml]` (relative to your\n  configuration's folder), or start from `prometheus/prometheus.example.yml`,\n  which does, scrapes the exporters and the receiver and alerts to Alertmanager:\n  `prometheus --config.file=prometheus/prometheus.example.yml`.\n  Check them with `promtool check rules rules/*.yml rules/customers/*.yml`.\n- `tests/*.yml`: promtool unit tests of each customer's alerts, and of the\n  pipeline alerts (`edgewatch-pipeline.yml`):\n  `(cd tests && promtool test rules *.yml)`.\n"
         }
         Target::PrometheusOperator { .. } => {
             "- `prometheus-operator/*.yaml`: `PrometheusRule` objects; `kubectl apply -f\n  prometheus-operator/`. Their labels must match your Prometheus' `ruleSelector`.\n"

@@ -19,13 +19,13 @@ use edgewatch_catalog::Duration;
 
 #[derive(Debug, Serialize)]
 pub(crate) struct TestFile {
-    rule_files: Vec<String>,
-    evaluation_interval: String,
+    pub(crate) rule_files: Vec<String>,
+    pub(crate) evaluation_interval: String,
     /// promtool runs groups in no fixed order unless told: in the order
     /// Prometheus' intervals make effective (constants, then each group
     /// before those that read it), so a result never depends on chance.
-    group_eval_order: Vec<String>,
-    tests: Vec<TestGroup>,
+    pub(crate) group_eval_order: Vec<String>,
+    pub(crate) tests: Vec<TestGroup>,
 }
 
 /// The groups in the order they feed each other, `c`'s constants first.
@@ -34,30 +34,30 @@ fn eval_order(c: &Customer, shared: &[&str]) -> Vec<String> {
 }
 
 #[derive(Debug, Serialize)]
-struct TestGroup {
-    name: String,
-    interval: String,
-    input_series: Vec<Series>,
-    alert_rule_test: Vec<AlertTest>,
+pub(crate) struct TestGroup {
+    pub(crate) name: String,
+    pub(crate) interval: String,
+    pub(crate) input_series: Vec<Series>,
+    pub(crate) alert_rule_test: Vec<AlertTest>,
 }
 
 #[derive(Debug, Clone, Serialize)]
-struct Series {
-    series: String,
-    values: String,
+pub(crate) struct Series {
+    pub(crate) series: String,
+    pub(crate) values: String,
 }
 
 #[derive(Debug, Serialize)]
-struct AlertTest {
-    eval_time: String,
-    alertname: &'static str,
-    exp_alerts: Vec<ExpAlert>,
+pub(crate) struct AlertTest {
+    pub(crate) eval_time: String,
+    pub(crate) alertname: &'static str,
+    pub(crate) exp_alerts: Vec<ExpAlert>,
 }
 
 #[derive(Debug, Serialize)]
-struct ExpAlert {
-    exp_labels: BTreeMap<String, String>,
-    exp_annotations: BTreeMap<String, String>,
+pub(crate) struct ExpAlert {
+    pub(crate) exp_labels: BTreeMap<String, String>,
+    pub(crate) exp_annotations: BTreeMap<String, String>,
 }
 
 /// When the burn tests evaluate, in minutes from the start of their series.

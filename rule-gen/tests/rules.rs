@@ -21,6 +21,12 @@ fn options() -> Options {
             exporter_job: edgewatch_rule_gen::DEFAULT_EXPORTER_JOB.to_owned(),
             receiver_credentials_file: Some("/etc/alertmanager/edgewatch-receiver-token".to_owned()),
             alertmanager_url: "http://localhost:9093".to_owned(),
+            fallback_pagerduty: Some(edgewatch_rule_gen::FallbackPagerDuty {
+                routing_key_file: "/etc/alertmanager/pagerduty-routing-key".to_owned(),
+                url: None,
+            }),
+            heartbeat_url: Some("https://heartbeat.example/ping/edgewatch".to_owned()),
+            prometheus_url: Some("http://localhost:9090".to_owned()),
         },
     }
 }
@@ -70,10 +76,23 @@ fn alertmanager_and_scrape_files_pass_amtool_and_promtool() {
     // a route per severity, so the file does not grow with the catalog.
     assert_eq!(am["route"]["group_by"], serde_json::json!(["customer", "incident"]));
     let routes = am["route"]["routes"].as_array().unwrap();
-    assert_eq!(routes.len(), 3, "a route per severity");
-    assert_eq!(routes[0]["matchers"], serde_json::json!([r#"severity="page""#]));
-    assert_eq!((&routes[0]["group_wait"], &routes[0]["group_interval"]), (&"5s".into(), &"1m".into()));
-    assert_eq!(routes[0]["repeat_interval"], "4h");
+    assert_eq!(routes.len(), 5, "the heartbeat's, the fallback's, and a route per severity");
+    // The heartbeat never reaches the receiver: its own route, first, and
+    // no `continue`.
+    assert_eq!(routes[0]["matchers"], serde_json::json!([r#"alertname="EdgewatchHeartbeat""#]));
+    assert_eq!((&routes[0]["receiver"], routes[0].get("continue")), (&"edgewatch-heartbeat".into(), None));
+    // edgewatch's own pages also go through Alertmanager's PagerDuty
+    // notifier, then on to the receiver.
+    assert_eq!(
+        routes[1]["matchers"],
+        serde_json::json!([r#"component=~"receiver|alertmanager""#, r#"severity="page""#])
+    );
+    assert_eq!((&routes[1]["receiver"], &routes[1]["continue"]), (&"edgewatch-fallback".into(), &true.into()));
+    let fallback = am["receivers"].as_array().unwrap().iter().find(|r| r["name"] == "edgewatch-fallback").unwrap();
+    assert_eq!(fallback["pagerduty_configs"][0]["routing_key_file"], "/etc/alertmanager/pagerduty-routing-key");
+    assert_eq!(routes[2]["matchers"], serde_json::json!([r#"severity="page""#]));
+    assert_eq!((&routes[2]["group_wait"], &routes[2]["group_interval"]), (&"5s".into(), &"1m".into()));
+    assert_eq!(routes[2]["repeat_interval"], "4h");
     let webhook = &am["receivers"][0]["webhook_configs"][0];
     assert_eq!(webhook["url"], "http://receiver.example:9818/api/v1/alertmanager");
     assert_eq!(
@@ -184,7 +203,11 @@ fn generated_unit_tests_pass_for_every_customer() {
     let dir = std::env::temp_dir().join(format!("edgewatch-rules-tests-{}", std::process::id()));
     write_all(&dir, &catalog);
     let tests: Vec<PathBuf> = std::fs::read_dir(dir.join("tests")).unwrap().map(|e| e.unwrap().path()).collect();
-    assert_eq!(tests.len(), 8, "SLO, probe and certificate tests, and traffic tests, for each customer");
+    assert_eq!(
+        tests.len(),
+        9,
+        "SLO, probe and certificate tests, and traffic tests, for each customer; the pipeline's tests"
+    );
     run(&["test", "rules"], &tests);
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -201,6 +224,8 @@ fn the_group_order_given_to_promtool_covers_every_shared_group() {
             let doc: serde_json::Value = edgewatch_catalog::yaml::from_str(&f.contents).unwrap();
             doc["groups"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
         })
+        // The pipeline's group reads no recording: its tests order it alone.
+        .filter(|g| g != edgewatch_rule_gen::PIPELINE_GROUP)
         .collect();
     shared.sort();
     let mut order: Vec<String> = edgewatch_rule_gen::GROUP_ORDER.iter().map(|g| (*g).to_owned()).collect();

@@ -68,6 +68,19 @@ pub(crate) struct Args {
     /// `files`: the Prometheus URL in the datasource provisioning example.
     #[arg(long, value_name = "URL", default_value = "http://localhost:9090")]
     prometheus_url: String,
+    /// A file holding a PagerDuty Events API v2 routing key: Alertmanager
+    /// then pages edgewatch's own pages (the receiver down, its webhooks
+    /// failing) through its built-in PagerDuty notifier too, which works
+    /// when the receiver does not.
+    #[arg(long, value_name = "PATH")]
+    fallback_pagerduty_key_file: Option<String>,
+    /// The Events API URL for the fallback, when not PagerDuty's own.
+    #[arg(long, value_name = "URL", requires = "fallback_pagerduty_key_file")]
+    fallback_pagerduty_url: Option<String>,
+    /// A dead man's switch's webhook URL for the always-firing heartbeat
+    /// (`EdgewatchHeartbeat`); without it the heartbeat goes nowhere.
+    #[arg(long, value_name = "URL")]
+    heartbeat_url: Option<String>,
     /// Alertmanager's URL: where `prometheus.example.yml` sends alerts, and
     /// (`files`) the Alertmanager datasource in the provisioning example.
     #[arg(long, value_name = "URL", default_value = "http://localhost:9093")]
@@ -154,6 +167,11 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             exporter_job: args.exporter_job.clone(),
             receiver_credentials_file: Some(args.receiver_credentials_file.clone()).filter(|f| !f.is_empty()),
             alertmanager_url: args.alertmanager_url.clone(),
+            fallback_pagerduty: args.fallback_pagerduty_key_file.clone().map(|routing_key_file| {
+                edgewatch_rule_gen::FallbackPagerDuty { routing_key_file, url: args.fallback_pagerduty_url.clone() }
+            }),
+            heartbeat_url: args.heartbeat_url.clone(),
+            prometheus_url: Some(args.prometheus_url.clone()),
         },
     };
     let mut files = edgewatch_rule_gen::render(&catalog, &opts)?;

@@ -130,6 +130,9 @@ pub(crate) fn render(catalog: &Catalog, deploy: &Path, a: &Addresses<'_>) -> Res
             exporter_job: edgewatch_rule_gen::DEFAULT_EXPORTER_JOB.to_owned(),
             receiver_credentials_file: Some(a.token_file.display().to_string()),
             alertmanager_url: format!("http://{}", a.alertmanager),
+            fallback_pagerduty: None,
+            heartbeat_url: None,
+            prometheus_url: Some(format!("http://{}", a.prometheus)),
         },
     };
     let boards = edgewatch_dashboards::Options {

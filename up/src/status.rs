@@ -44,7 +44,8 @@ impl Probe {
         if let Some(p) = &self.prometheus {
             let up = self.query(p, r#"count(up{job="edgewatch-exporter"} == 1)"#).await;
             let lines = self.query(p, "sum(rate(edgewatch_exporter_lines_total[1m]))").await;
-            let firing = self.query(p, r#"count(ALERTS{alertstate="firing"})"#).await;
+            // The pipeline's heartbeat always fires: it is no news.
+            let firing = self.query(p, r#"count(ALERTS{alertstate="firing",alertname!="EdgewatchHeartbeat"})"#).await;
             let pending = self.query(p, r#"count(ALERTS{alertstate="pending"})"#).await;
             match (up, lines, firing, pending) {
                 (Some(up), Some(lines), Some(firing), Some(pending)) => parts.push(format!(

@@ -84,6 +84,11 @@ async fn produces_every_metric_of_the_contract() {
     for name in edgewatch_catalog::names::metric::ALL {
         assert!(metrics.lines().any(|l| l.starts_with(name) && !l.starts_with('#')), "/metrics lacks {name}");
     }
+    // Its metrics about itself, which the pipeline alerts read, are always
+    // declared (overflow has samples only once a cap is reached).
+    for name in edgewatch_catalog::names::metric::EXPORTER_SELF {
+        assert!(metrics.contains(&format!("# HELP {name} ")), "/metrics lacks {name}");
+    }
 }
 
 #[tokio::test]

@@ -220,6 +220,10 @@ async fn permanent_failures_and_redaction(r: &Running, service: &impl Service) {
     let metrics = r.metrics().await;
     assert!(metrics.contains("edgewatch_receiver_outbox_pending 1\n"), "{metrics}");
     assert!(metrics.contains("edgewatch_receiver_dead_letters 1\n"), "{metrics}");
+    // What the pipeline alerts read is there.
+    for name in edgewatch_catalog::names::metric::RECEIVER_SELF {
+        assert!(metrics.lines().any(|l| l.starts_with(name)), "/metrics lacks {name}: {metrics}");
+    }
     assert!(!metrics.contains(secret), "{metrics}");
 
     // Fixed and replayed: the open, then the resolve.
