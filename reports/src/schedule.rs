@@ -112,6 +112,17 @@ impl Config {
         }
         if self.retention.as_millis() < 86_400_000 {
             problems.push(format!("{at}.retention: {} is under a day", self.retention));
+        } else if let Some(longest) = self.schedules.iter().map(|s| s.every).max_by_key(|c| c.longest_days()) {
+            // A report deleted before the next one is due would be written,
+            // and mailed, again at the next run.
+            if self.retention.as_millis() < longest.longest_days() * 86_400_000 {
+                problems.push(format!(
+                    "{at}.retention: {} is shorter than a {}: the latest report would be deleted and written (and mailed) again; keep at least {}d",
+                    self.retention,
+                    longest.as_str(),
+                    longest.longest_days()
+                ));
+            }
         }
         if self.schedules.is_empty() {
             problems.push(format!("{at}.schedules: name at least one (`- every: week`)"));
@@ -209,6 +220,24 @@ pub enum Cadence {
 }
 
 impl Cadence {
+    /// `week`, `month` or `quarter`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Week => "week",
+            Self::Month => "month",
+            Self::Quarter => "quarter",
+        }
+    }
+
+    /// The most days one of its periods has.
+    const fn longest_days(self) -> u64 {
+        match self {
+            Self::Week => 7,
+            Self::Month => 31,
+            Self::Quarter => 92,
+        }
+    }
+
     fn spec(self) -> PeriodSpec {
         match self {
             Self::Week => PeriodSpec::LastWeek,
@@ -331,6 +360,14 @@ customers:
         .catalog;
         let bad = config(
             "prometheus_url: http://p\nschedules:\n  - {every: week, mail: {via: log}}\n  - {every: week, mail: {via: mail, noc: [noc]}}\n  - {every: week, customers: [acme], mail: {via: mail}}\n",
+        );
+        let short =
+            config("prometheus_url: http://p\nretention: 20d\nschedules:\n  - {every: week}\n  - {every: month}\n");
+        assert_eq!(
+            short.validate(&catalog, "reports"),
+            [
+                "reports.retention: 20d is shorter than a month: the latest report would be deleted and written (and mailed) again; keep at least 31d"
+            ]
         );
         assert_eq!(
             bad.validate(&catalog, "reports"),
