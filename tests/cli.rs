@@ -593,3 +593,15 @@ fn shop_report(dir: &std::path::Path, catalog: &str, from: &str, to: &str) -> (S
     };
     (file("md"), serde_json::from_str(&file("json")).unwrap())
 }
+
+#[test]
+fn render_refuses_an_ingest_silence_outside_its_range() {
+    let out = std::env::temp_dir().join(format!("edgewatch-cli-silence-{}", std::process::id()));
+    let catalog = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/catalog");
+    let run = edgewatch(&["render", "--catalog", catalog, "--out", out.to_str().unwrap(), "--ingest-silence", "1m"]);
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run.stderr));
+    assert!(
+        text(&run.stderr).contains("invalid value '1m' for '--ingest-silence <DURATION>': 1m is outside 5m to 12h")
+    );
+    assert!(!out.exists(), "nothing written");
+}

@@ -62,6 +62,7 @@ fn every_metric_a_rule_or_panel_reads_is_produced() {
             catalog_name: "examples/catalog".to_owned(),
             grafana_url: "http://grafana.example".to_owned(),
             scrape_interval: "15s".parse().unwrap(),
+            ingest_silence: edgewatch_rule_gen::DEFAULT_INGEST_SILENCE,
             delivery: edgewatch_rule_gen::Delivery {
                 receiver_url: "http://receiver.example/api/v1/alertmanager".to_owned(),
                 exporter_targets: vec!["exporter.example:9817".to_owned()],

@@ -31,6 +31,7 @@ fn options() -> Options {
         catalog_name: "bench".to_owned(),
         grafana_url: "http://grafana.example".to_owned(),
         scrape_interval: "5s".parse().unwrap(),
+        ingest_silence: edgewatch_rule_gen::DEFAULT_INGEST_SILENCE,
         delivery: Delivery {
             receiver_url: "http://localhost:9818/api/v1/alertmanager".to_owned(),
             exporter_targets: vec![],

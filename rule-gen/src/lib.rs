@@ -84,9 +84,15 @@ pub struct Options {
     /// How often Prometheus scrapes the exporters: the alert groups run at
     /// this interval, and the fast tier's windows are multiples of it.
     pub scrape_interval: edgewatch_catalog::Duration,
+    /// How long an input that had batches the day before may accept none
+    /// before `EdgewatchIngestStopped` ([`DEFAULT_INGEST_SILENCE`]).
+    pub ingest_silence: edgewatch_catalog::Duration,
     /// The receiver and exporters, for the Alertmanager and scrape files.
     pub delivery: Delivery,
 }
+
+/// `Options::ingest_silence` unless set: 30 minutes.
+pub const DEFAULT_INGEST_SILENCE: edgewatch_catalog::Duration = edgewatch_catalog::Duration::from_millis(30 * 60_000);
 
 /// Why rendering failed.
 #[derive(Debug, thiserror::Error)]
@@ -227,11 +233,11 @@ pub fn render(catalog: &Catalog, opts: &Options) -> Result<Vec<OutputFile>, Rend
         files.push(wrap(&name, groups, &opts.target, &header)?);
     }
     let job = &opts.delivery.exporter_job;
-    let scrape = opts.scrape_interval;
-    files.push(wrap(pipeline::GROUP, vec![pipeline::group(catalog, job, scrape)], &opts.target, &header)?);
+    let settings = pipeline::Settings { scrape: opts.scrape_interval, silence: opts.ingest_silence };
+    files.push(wrap(pipeline::GROUP, vec![pipeline::group(catalog, job, settings)], &opts.target, &header)?);
     if opts.target == Target::Prometheus {
         let rules = format!("../rules/{}.yml", pipeline::GROUP);
-        let tests = pipeline::tests(catalog, job, scrape, rules);
+        let tests = pipeline::tests(catalog, job, settings, rules);
         files.push(yaml(&format!("tests/{}.yml", pipeline::GROUP), &header, &tests)?);
     }
     // Customers' files are independent: rendered on every core (the order

@@ -37,8 +37,15 @@ pub(crate) const FALLBACK_COMPONENTS: &str = "receiver|alertmanager";
 /// Where each alert's runbook is.
 const RUNBOOKS: &str = "https://github.com/edgewatch/edgewatch/blob/main/docs/alerts.md";
 
-/// No batch accepted for this long, while the same time a day before had some.
-const QUIET: &str = "30m";
+/// What the pipeline alerts are rendered with.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Settings {
+    /// Prometheus' scrape interval.
+    pub(crate) scrape: Duration,
+    /// No batch accepted on an input for this long, while the same time a
+    /// day before had some, is `EdgewatchIngestStopped`.
+    pub(crate) silence: Duration,
+}
 /// The share of malformed lines that is a fault.
 const MALFORMED_SHARE: f64 = 0.01;
 /// The ingest lag (90th percentile) that is a fault, in seconds.
@@ -98,10 +105,10 @@ fn longest_probe_minutes(catalog: &Catalog) -> Option<u64> {
 /// Alertmanager, and the heartbeat. Whether a page can reach anyone (the
 /// receiver down, Alertmanager's webhooks failing) is judged over 20
 /// scrapes and fires after 8 more (5 and 2 minutes at 15 s).
-fn checks(catalog: &Catalog, job: &str, scrape: Duration) -> Vec<Check> {
-    let mut all = exporter(catalog, job);
-    all.extend(receiver(scrape));
-    all.extend(alertmanager(scrape));
+fn checks(catalog: &Catalog, job: &str, s: Settings) -> Vec<Check> {
+    let mut all = exporter(catalog, job, s.silence);
+    all.extend(receiver(s.scrape));
+    all.extend(alertmanager(s.scrape));
     all
 }
 
@@ -140,7 +147,7 @@ fn alertmanager(scrape: Duration) -> Vec<Check> {
 }
 
 /// The exporters' checks.
-fn exporter(catalog: &Catalog, job: &str) -> Vec<Check> {
+fn exporter(catalog: &Catalog, job: &str, silence: Duration) -> Vec<Check> {
     let batches = format!("edgewatch_exporter_batches_total{{job=\"{job}\"");
     let by_input = "job, instance, input";
     let mut checks = vec![
@@ -150,11 +157,11 @@ fn exporter(catalog: &Catalog, job: &str) -> Vec<Check> {
             severity: "ticket",
             for_: "5m".to_owned(),
             expr: format!(
-                "  sum by ({by_input}) (increase({batches},result=\"ok\"}}[{QUIET}])) == 0\nand\n  sum by ({by_input}) (increase({batches},result=\"ok\"}}[{QUIET}] offset 1d)) > 0"
+                "  sum by ({by_input}) (increase({batches},result=\"ok\"}}[{silence}])) == 0\nand\n  sum by ({by_input}) (increase({batches},result=\"ok\"}}[{silence}] offset 1d)) > 0"
             ),
-            summary: "edgewatch: input {{ $labels.input }} accepted nothing for 30 minutes",
+            summary: "edgewatch: input {{ $labels.input }} accepts nothing",
             description: format!(
-                "The exporter {{{{ $labels.instance }}}} accepted no batch on input {{{{ $labels.input }}}} for {QUIET}, while the same time a day before it did: logs stopped arriving (a Logpush job disabled or failing, its secret rotated, a tailed file moved), and every customer counted from this input looks idle. Check the input's refused batches, the Logpush job's status, and the exporter's log."
+                "The exporter {{{{ $labels.instance }}}} accepted no batch on input {{{{ $labels.input }}}} for {silence}, while the same time a day before it did: logs stopped arriving (a Logpush job disabled or failing, its secret rotated, a tailed file moved), and every customer counted from this input looks idle. Check the input's refused batches, the Logpush job's status, and the exporter's log."
             ),
         },
         Check {
@@ -277,12 +284,12 @@ fn receiver(scrape: Duration) -> Vec<Check> {
 
 /// The pipeline's rule group, every scrape interval (whether a page can
 /// reach anyone is judged in scrapes).
-pub(crate) fn group(catalog: &Catalog, job: &str, scrape: Duration) -> Group {
+pub(crate) fn group(catalog: &Catalog, job: &str, s: Settings) -> Group {
     Group {
         name: GROUP.to_owned(),
-        interval: Some(scrape.to_string()),
+        interval: Some(s.scrape.to_string()),
         partial_response_strategy: None,
-        rules: checks(catalog, job, scrape).iter().map(Check::rule).collect(),
+        rules: checks(catalog, job, s).iter().map(Check::rule).collect(),
     }
 }
 
@@ -310,8 +317,8 @@ fn case(check: &Check, what: &str, input: Vec<Series>, at: u64, firing: &[&[(&st
 /// The promtool tests of every check: instance `broken` has the fault and
 /// fires; `healthy` works and stays quiet; `started` has just started and
 /// stays quiet.
-pub(crate) fn tests(catalog: &Catalog, job: &str, scrape: Duration, rule_file: String) -> TestFile {
-    let groups = checks(catalog, job, scrape).iter().filter_map(|check| case_of(check, catalog, job)).collect();
+pub(crate) fn tests(catalog: &Catalog, job: &str, s: Settings, rule_file: String) -> TestFile {
+    let groups = checks(catalog, job, s).iter().filter_map(|check| case_of(check, catalog, job, s.silence)).collect();
     TestFile {
         rule_files: vec![rule_file],
         evaluation_interval: "1m".to_owned(),
@@ -322,7 +329,7 @@ pub(crate) fn tests(catalog: &Catalog, job: &str, scrape: Duration, rule_file: S
 
 /// The test of `check`.
 #[allow(clippy::too_many_lines)] // one case per check, side by side
-fn case_of(check: &Check, catalog: &Catalog, job: &str) -> Option<TestGroup> {
+fn case_of(check: &Check, catalog: &Catalog, job: &str, silence: Duration) -> Option<TestGroup> {
     let (broken, healthy, started) = ("broken:9817", "healthy:9817", "started:9817");
     let j = if check.component == "receiver" { RECEIVER_JOB } else { job };
     let l = |instance: &'static str, more: &[(&'static str, &'static str)]| {
@@ -334,20 +341,31 @@ fn case_of(check: &Check, catalog: &Catalog, job: &str) -> Option<TestGroup> {
     let batches = "edgewatch_exporter_batches_total";
     let lines = "edgewatch_exporter_lines_total";
     match check.name {
-        "EdgewatchIngestStopped" => Some(case(
-            check,
-            "a day of batches, then none for 30 minutes; steady batches; a start; an idle night, as the night before",
-            vec![
-                series(batches, &l(broken, &[cf, ok]), "0+10x1500 15000+0x60"),
-                series(batches, &l(healthy, &[cf, ok]), "0+10x1560"),
-                series(batches, &l(started, &[cf, ok]), "_x1500 0+0x60"),
-                // Quiet from minute 60 to 180 the first night, and from
-                // 1500 on the second: the same half hour of both is idle.
-                series(batches, &l("idle:9817", &[cf, ok]), "0+10x60 600+0x120 600+10x1320 13800+0x60"),
-            ],
-            1560,
-            &[&l(broken, &[cf])],
-        )),
+        "EdgewatchIngestStopped" => {
+            // Evaluated `s` + 30 minutes after the second day's batches
+            // stop at minute 1500, `s` the silence in minutes.
+            let s = silence.as_millis().div_ceil(60_000);
+            let at = 1500 + s + 30;
+            let night = 1378 - s; // the idle night's increasing steps after it
+            Some(case(
+                check,
+                "a day of batches, then none; steady batches; a start; an idle night, as the night before",
+                vec![
+                    series(batches, &l(broken, &[cf, ok]), format!("0+10x1500 15000+0x{}", s + 30)),
+                    series(batches, &l(healthy, &[cf, ok]), format!("0+10x{at}")),
+                    series(batches, &l(started, &[cf, ok]), format!("_x1500 0+0x{}", s + 30)),
+                    // Idle from minute 60 to `s` + 121 the first night, and
+                    // from 1500 on the second: the same window of both.
+                    series(
+                        batches,
+                        &l("idle:9817", &[cf, ok]),
+                        format!("0+10x60 600+0x{} 600+10x{night} {}+0x{}", s + 60, 600 + 10 * night, s + 29),
+                    ),
+                ],
+                at,
+                &[&l(broken, &[cf])],
+            ))
+        }
         "EdgewatchBatchesRefused" => {
             let unauthorized = ("result", "unauthorized");
             Some(case(
@@ -519,17 +537,17 @@ mod tests {
     fn every_check_has_a_test() {
         let with_probe = "customers:\n  - id: acme\n    hosts: [acme.example]\n    probes: [{name: home, url: 'https://acme.example/', interval: 20m}]\n";
         let without = "customers:\n  - id: acme\n    hosts: [acme.example]\n";
-        let scrape: Duration = "15s".parse().unwrap();
+        let settings = Settings { scrape: "15s".parse().unwrap(), silence: "30m".parse().unwrap() };
         for (text, n) in [(with_probe, 12), (without, 11)] {
             let catalog = edgewatch_catalog::load_str("c.yaml", text).unwrap().catalog;
-            let file = tests(&catalog, "edgewatch-exporter", scrape, "r.yml".to_owned());
+            let file = tests(&catalog, "edgewatch-exporter", settings, "r.yml".to_owned());
             let names: Vec<&str> = file.tests.iter().flat_map(|t| &t.alert_rule_test).map(|a| a.alertname).collect();
-            let checks: Vec<&str> = checks(&catalog, "edgewatch-exporter", scrape).iter().map(|c| c.name).collect();
+            let checks: Vec<&str> = checks(&catalog, "edgewatch-exporter", settings).iter().map(|c| c.name).collect();
             assert_eq!((names.len(), &names), (n, &checks));
         }
         // The prober's window is twice the longest interval.
         let catalog = edgewatch_catalog::load_str("c.yaml", with_probe).unwrap().catalog;
-        let prober = checks(&catalog, "x", scrape).into_iter().find(|c| c.name == "EdgewatchProberStalled").unwrap();
+        let prober = checks(&catalog, "x", settings).into_iter().find(|c| c.name == "EdgewatchProberStalled").unwrap();
         assert!(prober.expr.contains("[40m]"), "{}", prober.expr);
     }
 }

@@ -15,6 +15,7 @@ fn options() -> Options {
         catalog_name: "test".to_owned(),
         grafana_url: "https://grafana.example".to_owned(),
         scrape_interval: "15s".parse().unwrap(),
+        ingest_silence: edgewatch_rule_gen::DEFAULT_INGEST_SILENCE,
         delivery: edgewatch_rule_gen::Delivery {
             receiver_url: "http://receiver.example:9818/api/v1/alertmanager".to_owned(),
             exporter_targets: vec!["exporter.example:9817".to_owned()],

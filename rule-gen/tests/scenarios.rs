@@ -211,6 +211,7 @@ fn rules(name: &str, customers: &[Customer], scrape: &str) -> (PathBuf, Vec<Path
         catalog_name: "scenario".to_owned(),
         grafana_url: "https://grafana.example".to_owned(),
         scrape_interval: scrape.parse().unwrap(),
+        ingest_silence: edgewatch_rule_gen::DEFAULT_INGEST_SILENCE,
         delivery: edgewatch_rule_gen::Delivery {
             receiver_url: "http://receiver.example/api/v1/alertmanager".to_owned(),
             exporter_targets: vec!["exporter.example:9817".to_owned()],

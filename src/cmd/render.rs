@@ -30,6 +30,10 @@ pub(crate) struct Args {
     /// scrapes long.
     #[arg(long, value_name = "DURATION", default_value = "15s")]
     scrape_interval: edgewatch_catalog::Duration,
+    /// How long an input that had log batches the same time a day before
+    /// may accept none before `EdgewatchIngestStopped` fires (5m to 12h).
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_silence)]
+    ingest_silence: edgewatch_catalog::Duration,
     /// Deployment format of the rules.
     #[arg(long, value_enum, default_value_t = TargetArg::Prometheus)]
     target: TargetArg,
@@ -111,6 +115,15 @@ enum TargetArg {
     Mimir,
 }
 
+fn parse_silence(s: &str) -> Result<edgewatch_catalog::Duration, String> {
+    let d: edgewatch_catalog::Duration = s.parse().map_err(|e| format!("{e}"))?;
+    if (5 * 60_000..=12 * 3_600_000).contains(&d.as_millis()) {
+        Ok(d)
+    } else {
+        Err(format!("{d} is outside 5m to 12h"))
+    }
+}
+
 fn parse_label(s: &str) -> Result<(String, String), String> {
     let (k, v) = s.split_once('=').ok_or_else(|| format!("`{s}` is not KEY=VALUE"))?;
     if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b)) {
@@ -161,6 +174,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         catalog_name: catalog_name(&args.catalog),
         grafana_url: args.grafana_url.clone(),
         scrape_interval: args.scrape_interval,
+        ingest_silence: args.ingest_silence,
         delivery: edgewatch_rule_gen::Delivery {
             receiver_url: args.receiver_url.clone(),
             exporter_targets: args.exporters.clone(),

@@ -124,6 +124,7 @@ pub(crate) fn render(catalog: &Catalog, deploy: &Path, a: &Addresses<'_>) -> Res
         catalog_name: "the catalog".to_owned(),
         grafana_url: "http://localhost:3000".to_owned(),
         scrape_interval: a.scrape_interval,
+        ingest_silence: edgewatch_rule_gen::DEFAULT_INGEST_SILENCE,
         delivery: edgewatch_rule_gen::Delivery {
             receiver_url: format!("http://{}{}", a.receiver, edgewatch_webhook_receiver::WEBHOOK_PATH),
             exporter_targets: vec![a.exporter.to_string()],
