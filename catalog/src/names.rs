@@ -314,6 +314,10 @@ pub const MAX_CUSTOMER_ID_LEN: usize = 30;
 /// Customer ids the exporters use for traffic that belongs to no customer.
 pub const RESERVED_CUSTOMER_IDS: &[&str] = &["unknown", "other"];
 
+/// The customer id the NOC review's report files would collide with
+/// (`noc-review-<period>`, beside `<customer>-<period>`).
+pub const NOC_REVIEW_ID: &str = "noc-review";
+
 /// How urgent an alert is, and so where it goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {

@@ -61,6 +61,11 @@ impl Decode for RawCustomer {
                     .hint("the exporters count traffic that matches no customer, or overflows a cap, under `unknown` and `other`");
                 return None;
             }
+            if slug.as_str() == crate::names::NOC_REVIEW_ID {
+                cx.error(&p, Anchor::Value, format!("customer id `{slug}` is reserved"))
+                    .hint("reports name the NOC review's files `noc-review-<period>`, which this customer's would overwrite");
+                return None;
+            }
             Some(At { value: slug, origin: cx.origin(&p) })
         });
         let mut labels = BTreeMap::new();

@@ -207,3 +207,19 @@ customers:
         "roles match without case"
     );
 }
+
+/// Ids other parts use are refused where they are written: the exporters'
+/// `unknown` and `other`, and `noc-review`, whose report files would be the
+/// NOC review's.
+#[test]
+fn reserved_customer_ids_are_refused() {
+    for id in ["other", "noc-review"] {
+        let text = format!("customers:\n  - id: {id}\n    hosts: [www.x.example]\n");
+        let rejected = edgewatch_catalog::load_texts(&[("c.yaml", &text)]).unwrap_err();
+        let d = rejected.diagnostics.iter().find(|d| d.message.contains("is reserved")).unwrap();
+        assert_eq!(
+            (d.message.as_str(), d.line, d.column),
+            (&*format!("customer id `{id}` is reserved"), Some(2), Some(9))
+        );
+    }
+}

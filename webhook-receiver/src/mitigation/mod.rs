@@ -121,6 +121,20 @@ pub struct Suggestion {
     pub missing: Vec<String>,
 }
 
+/// The longest offender value the table shows, in characters.
+const SHOWN_CHARS: usize = 120;
+
+/// An offender value as the table shows it: one line, no control
+/// characters, at most [`SHOWN_CHARS`] characters.
+fn shown(value: &str) -> String {
+    let mut out: String =
+        value.chars().take(SHOWN_CHARS).map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect();
+    if value.chars().nth(SHOWN_CHARS).is_some() {
+        out.push('…');
+    }
+    out
+}
+
 /// A share from a lower bound; 0 of nothing.
 #[allow(clippy::cast_precision_loss)] // counts far below 2^52
 fn share(part: u64, whole: u64) -> f64 {
@@ -348,6 +362,10 @@ impl Suggestion {
     }
 
     /// For people: the table, the rules ready to paste, what is missing.
+    /// Offender values come from request logs (a user agent, a path): in
+    /// the table they are cut at 120 characters, and control characters
+    /// become U+FFFD, so a value cannot break the table's lines nor send a
+    /// terminal escape to `mitigate show`.
     pub fn text(&self) -> String {
         use std::fmt::Write as _;
         let mut out = format!(
@@ -359,7 +377,7 @@ impl Suggestion {
                 out,
                 "- {} {}: {} requests ({:.1}%), {} refused or failed ({:.1}%){}: {}",
                 r.dimension.title(),
-                r.value,
+                shown(&r.value),
                 r.requests.low,
                 r.request_share * 100.0,
                 r.offending.low,

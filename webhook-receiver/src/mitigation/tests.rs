@@ -182,3 +182,30 @@ proptest::proptest! {
         }
     }
 }
+
+/// Offender values come from request logs: in the ticket's table a user
+/// agent cannot break the lines (nor fake a named row), carry a terminal
+/// escape, or run on for pages.
+#[test]
+fn offender_values_are_shown_on_one_line_without_control_characters() {
+    let mut hostile = attack();
+    let long = "A".repeat(500);
+    hostile.by.insert(
+        Dimension::UserAgent,
+        vec![key("evil\n- IP address 10.0.0.1: 9 requests, NAMED\u{1b}[2J", 1900, 1850), key(&long, 50, 40)],
+    );
+    let i = incident(&[("alertname", "EdgewatchSuspectedAttack"), ("alert_kind", "attack")]);
+    let text = suggest(Mode::Attack, &i, &customer(), &hostile, "2026-12-05T10:05:00Z".into()).text();
+    assert!(!text.contains('\u{1b}'), "{text}");
+    let line = text.lines().find(|l| l.contains("evil")).unwrap();
+    assert!(
+        line.starts_with("- user agent evil\u{fffd}- IP address 10.0.0.1: 9 requests, NAMED\u{fffd}[2J: "),
+        "{line}"
+    );
+    assert!(!text.lines().any(|l| l.starts_with("- IP address 10.0.0.1")), "{text}");
+    let long_line = text.lines().find(|l| l.contains("AAAA")).unwrap();
+    assert!(
+        long_line.contains(&format!("{}…:", "A".repeat(120))) && !long_line.contains(&"A".repeat(121)),
+        "{long_line}"
+    );
+}
