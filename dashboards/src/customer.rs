@@ -19,7 +19,7 @@ use crate::model::{
     VariableKind,
 };
 use crate::options::GraphFieldConfig;
-use crate::panel::{Query, buckets, series, table_rows};
+use crate::panel::{Query, buckets, rate, series, table_rows};
 use crate::text::{markdown_escape, text_panel};
 
 /// `customer="$customer"`, with more matchers.
@@ -32,11 +32,6 @@ fn sel(metric: &str, more: &str) -> String {
 fn on_hosts(metric: &str, more: &str) -> String {
     let hosts = format!("{}=~\"$host\"", label::HOST);
     sel(metric, &if more.is_empty() { hosts } else { format!("{hosts}, {more}") })
-}
-
-/// Per-second rate of a counter over Grafana's rate interval.
-fn rate(selector: &str) -> String {
-    format!("rate({selector}[$__rate_interval])")
 }
 
 fn slo_sel(metric: &str) -> String {

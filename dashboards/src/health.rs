@@ -9,14 +9,10 @@ use edgewatch_catalog::names::metric;
 
 use crate::layout::Layout;
 use crate::model::{Annotation, Annotations, Dashboard, Panel, Templating, Thresholds, Variable};
-use crate::panel::series;
+use crate::panel::{rate, series};
 
 /// The dashboard's uid.
 pub(crate) const UID: &str = "edgewatch_health";
-
-fn rate(metric: &str) -> String {
-    format!("rate({metric}[$__rate_interval])")
-}
 
 pub(crate) fn dashboard() -> Dashboard {
     let mut l = Layout::default();

@@ -19,6 +19,11 @@ pub(crate) struct Query {
     instant: bool,
 }
 
+/// Per-second rate of a counter over Grafana's rate interval.
+pub(crate) fn rate(selector: &str) -> String {
+    format!("rate({selector}[$__rate_interval])")
+}
+
 /// A range query drawn as series named by `legend` (`{{label}}` templates).
 pub(crate) fn series(expr: impl Into<String>, legend: impl Into<String>) -> Query {
     Query { expr: expr.into(), legend: legend.into(), format: TargetFormat::TimeSeries, instant: false }

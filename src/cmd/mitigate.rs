@@ -23,10 +23,8 @@ use super::runtime;
 pub(crate) struct Args {
     #[command(subcommand)]
     command: Sub,
-    /// The receiver's configuration, for its data directory (the store);
-    /// the built-in default directory when absent.
-    #[arg(long, value_name = "FILE", global = true)]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    config: runtime::ReceiverConfigArg,
     /// The catalog, for the customer's Cloudflare zone
     /// (`mitigation.cloudflare_zone`) when `--zone` is not given.
     #[arg(long, value_name = "PATH", global = true)]
@@ -90,7 +88,7 @@ enum Sub {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let config = runtime::receiver_config(args.config.as_deref())?;
+    let config = args.config.load()?;
     let store = Mitigations::open(&config.data_dir)?;
     let id = match &args.command {
         Sub::Show { id } | Sub::Apply { id, .. } | Sub::Revert { id, .. } => *id,

@@ -4,7 +4,6 @@
 //! (a comment on the ticket); the running receiver sends within a second.
 
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
@@ -16,10 +15,8 @@ use super::runtime;
 pub(crate) struct Args {
     #[command(subcommand)]
     command: Sub,
-    /// The receiver's configuration, for its data directory (the store);
-    /// the built-in default directory when absent.
-    #[arg(long, value_name = "FILE", global = true)]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    config: runtime::ReceiverConfigArg,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -57,7 +54,7 @@ fn shown(s: &str) -> String {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let config = runtime::receiver_config(args.config.as_deref())?;
+    let config = args.config.load()?;
     let outreach = Outreach::open(&config.data_dir)?;
     let mut out = std::io::stdout().lock();
     match &args.command {

@@ -56,12 +56,23 @@ where
     result
 }
 
-/// The receiver's configuration for the commands that work beside a
-/// running receiver (its data directory): the file, or the defaults.
-pub(crate) fn receiver_config(path: Option<&Path>) -> anyhow::Result<edgewatch_webhook_receiver::Config> {
-    match path {
-        Some(path) => load_config(path, |_: &edgewatch_webhook_receiver::Config| Vec::new()),
-        None => Ok(edgewatch_webhook_receiver::Config::default()),
+/// `--config` of the commands that work beside a running receiver
+/// (`incidents`, `mitigate`, `outreach`).
+#[derive(Debug, clap::Args)]
+pub(crate) struct ReceiverConfigArg {
+    /// The receiver's configuration, for its data directory (the store);
+    /// the built-in default directory when absent.
+    #[arg(long, value_name = "FILE", global = true)]
+    config: Option<std::path::PathBuf>,
+}
+
+impl ReceiverConfigArg {
+    /// The receiver's configuration: the file, or the defaults.
+    pub(crate) fn load(&self) -> anyhow::Result<edgewatch_webhook_receiver::Config> {
+        match &self.config {
+            Some(path) => load_config(path, |_: &edgewatch_webhook_receiver::Config| Vec::new()),
+            None => Ok(edgewatch_webhook_receiver::Config::default()),
+        }
     }
 }
 

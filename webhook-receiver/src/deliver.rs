@@ -339,6 +339,13 @@ async fn deliver_in_span(d: &Deliverer, p: &Pending) {
     }
 }
 
+impl Deliverer {
+    /// The incident's customer, when the catalog has it.
+    fn customer_of(&self, incident: &crate::action::Incident) -> Option<&edgewatch_catalog::Customer> {
+        incident.customer.as_deref().and_then(|id| self.catalog.customer(id))
+    }
+}
+
 /// The author of what the receiver itself records on incidents.
 const RECEIVER: &str = "edgewatch";
 
@@ -347,7 +354,7 @@ fn sent_note(d: &Deliverer, p: &Pending) -> Option<crate::store::NewNote> {
     if p.kind == ActionKind::Note {
         return None;
     }
-    let customer = p.incident.customer.as_deref().and_then(|id| d.catalog.customer(id));
+    let customer = d.customer_of(&p.incident);
     let recipients = d.destinations.get(&p.destination)?.recipients(customer)?;
     let text =
         format!("Sent to customers ({} of the incident) through {}: {recipients}.", p.kind.as_str(), p.destination);
@@ -365,7 +372,7 @@ async fn draft(d: &Deliverer, p: &Pending) {
             return;
         }
     };
-    let customer = p.incident.customer.as_deref().and_then(|id| d.catalog.customer(id));
+    let customer = d.customer_of(&p.incident);
     let for_customers = d.destinations.get(&p.destination).and_then(|dest| dest.recipients(customer));
     let draft = match &for_customers {
         Some(_) => format!("{}\n\n{}", message.customer_title, message.customer_body),
@@ -434,7 +441,7 @@ async fn attempt(d: &Deliverer, p: &Pending) -> Result<Outcome, DeliveryError> {
         })?;
         message.comment = crate::text::note_comment(note);
     }
-    let customer = p.incident.customer.as_deref().and_then(|id| d.catalog.customer(id));
+    let customer = d.customer_of(&p.incident);
     let delivery = Delivery {
         kind: p.kind,
         action: p.id,

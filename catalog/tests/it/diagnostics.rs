@@ -7,6 +7,16 @@ use edgewatch_catalog::DiagnosticSeverity;
 
 use crate::{crate_path, render_relative};
 
+/// Line and column of the diagnostic whose message contains `needle`.
+fn position(rejected: &edgewatch_catalog::Rejected, needle: &str) -> (usize, usize) {
+    let d = rejected
+        .diagnostics
+        .iter()
+        .find(|d| d.message.contains(needle))
+        .unwrap_or_else(|| panic!("no `{needle}` in {:?}", rejected.diagnostics));
+    (d.line.unwrap(), d.column.unwrap())
+}
+
 fn broken() -> edgewatch_catalog::Rejected {
     edgewatch_catalog::load(&crate_path("tests/fixtures/broken")).unwrap_err()
 }
@@ -125,14 +135,7 @@ fn mitigation_settings_are_checked_at_their_position() {
       firewall: on
 ";
     let rejected = edgewatch_catalog::load_texts(&[("c.yaml", text)]).unwrap_err();
-    let at = |needle: &str| {
-        let d = rejected
-            .diagnostics
-            .iter()
-            .find(|d| d.message.contains(needle))
-            .unwrap_or_else(|| panic!("no `{needle}` in {:?}", rejected.diagnostics));
-        (d.line.unwrap(), d.column.unwrap())
-    };
+    let at = |needle: &str| position(&rejected, needle);
     assert_eq!(at("`NOT-A-ZONE` is not a Cloudflare id"), (13, 24));
     assert_eq!(at("has host bits set: the network is `203.0.113.0/24`"), (14, 19));
     assert_eq!(at("`example.com` is not an IP address"), (14, 35));
@@ -171,14 +174,7 @@ customers:
     alerting: {routes: [{to: [mail]}]}
 ";
     let rejected = edgewatch_catalog::load_texts(&[("c.yaml", text)]).unwrap_err();
-    let at = |needle: &str| {
-        let d = rejected
-            .diagnostics
-            .iter()
-            .find(|d| d.message.contains(needle))
-            .unwrap_or_else(|| panic!("no `{needle}` in {:?}", rejected.diagnostics));
-        (d.line.unwrap(), d.column.unwrap())
-    };
+    let at = |needle: &str| position(&rejected, needle);
     assert_eq!(at("a `password` without a `username`"), (3, 37));
     assert_eq!(at("`smtp://x` is not a host name"), (5, 19));
     assert_eq!(at("port 70000 is outside 1 to 65535"), (5, 37));
