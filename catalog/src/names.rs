@@ -133,6 +133,12 @@ pub mod metric {
     pub const EXPORTER_OVERFLOW_TOTAL: &str = "edgewatch_exporter_overflow_total";
     /// Gauge: request series an exporter exposes.
     pub const EXPORTER_SERIES: &str = "edgewatch_exporter_series";
+    /// Counter: hosts an exporter dropped after being idle (their counters
+    /// start again from zero if they come back).
+    pub const EXPORTER_EXPIRED_HOSTS_TOTAL: &str = "edgewatch_exporter_expired_hosts_total";
+    /// Gauge: when the exporter process started, in unix seconds. A change
+    /// means every counter of that `instance` started again from zero.
+    pub const EXPORTER_START_TIME_SECONDS: &str = "edgewatch_exporter_start_time_seconds";
 
     /// The exporter's metrics about itself, which the pipeline alerts and
     /// the health dashboard read.
@@ -142,6 +148,8 @@ pub mod metric {
         EXPORTER_INGEST_LAG_SECONDS,
         EXPORTER_OVERFLOW_TOTAL,
         EXPORTER_SERIES,
+        EXPORTER_EXPIRED_HOSTS_TOTAL,
+        EXPORTER_START_TIME_SECONDS,
     ];
 
     /// Counter: notifications the receiver answered, by `result`.

@@ -113,6 +113,24 @@ fn ingest(l: &mut Layout) {
         )
         .size(8, 8),
     );
+    l.panel(
+        Panel::timeseries(
+            "Counters started again",
+            "Per exporter instance and hour: restarts, and idle hosts dropped. Either starts counters again from zero; reports read the days they fall on more slowly.",
+            "short",
+            vec![
+                series(
+                    format!("sum by (instance) (changes({}[1h]))", metric::EXPORTER_START_TIME_SECONDS),
+                    "{{instance}} restarts",
+                ),
+                series(
+                    format!("sum by (instance) (increase({}[1h]))", metric::EXPORTER_EXPIRED_HOSTS_TOTAL),
+                    "{{instance}} hosts dropped",
+                ),
+            ],
+        )
+        .size(24, 6),
+    );
 }
 
 fn receiver(l: &mut Layout) {

@@ -139,10 +139,17 @@ fn self_metrics(w: &mut Writer, state: &State) {
     for (id, c) in state.ids.iter().zip(&state.customers).filter(|(_, c)| c.overflow > 0) {
         w.counter("edgewatch_exporter_overflow_total", &[(label::CUSTOMER, id), ("label", label::HOST)], c.overflow);
     }
-    w.family("edgewatch_exporter_expired_hosts_total", "Hosts dropped after being idle.", Kind::Counter, None);
-    w.counter("edgewatch_exporter_expired_hosts_total", &[], state.expired);
-    w.family("edgewatch_exporter_series", "Request series currently exposed.", Kind::Gauge, None);
-    w.gauge("edgewatch_exporter_series", &[], proto::as_f64(state.series_total as u64));
+    w.family(metric::EXPORTER_EXPIRED_HOSTS_TOTAL, "Hosts dropped after being idle.", Kind::Counter, None);
+    w.counter(metric::EXPORTER_EXPIRED_HOSTS_TOTAL, &[], state.expired);
+    w.family(metric::EXPORTER_SERIES, "Request series currently exposed.", Kind::Gauge, None);
+    w.gauge(metric::EXPORTER_SERIES, &[], proto::as_f64(state.series_total as u64));
+    w.family(
+        metric::EXPORTER_START_TIME_SECONDS,
+        "When the counters started, in unix seconds.",
+        Kind::Gauge,
+        Some("seconds"),
+    );
+    w.gauge(metric::EXPORTER_START_TIME_SECONDS, &[], state.started);
 }
 
 #[cfg(test)]
@@ -174,6 +181,7 @@ mod tests {
         let mut b = Batch::new(&cx);
         b.add_lines(lines.as_bytes(), &crate::batch::tests::LOGPUSH, &cx, 1001.0);
         s.merge("logpush", &b, Instant::now(), 1001);
+        s.started = 1_700_000_000.0;
         s
     }
 
@@ -221,7 +229,8 @@ mod tests {
     #[test]
     fn text_formats_are_unchanged_byte_for_byte() {
         // The fixtures were written by the exporter before native histograms
-        // and the protobuf format existed.
+        // and the protobuf format existed (the start time gauge came later,
+        // at the end).
         let prom = include_str!("../tests/fixtures/metrics.prom");
         let om = include_str!("../tests/fixtures/metrics.om");
         assert_eq!(text(&state(), Exposition::Prometheus), prom);

@@ -74,6 +74,10 @@ pub(crate) struct State {
     pub(crate) series_total: usize,
     /// Hosts expired since start.
     pub(crate) expired: u64,
+    /// When these counters started (unix seconds): a report that reads
+    /// counters at two times trusts their difference only if this did not
+    /// change between them.
+    pub(crate) started: f64,
     /// The hosts of `customers`, for batches to ask without the lock.
     pub(crate) known: Arc<KnownHosts>,
 }
@@ -101,6 +105,9 @@ impl State {
             lag_bounds,
             series_total: 0,
             expired: 0,
+            started: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64().floor()),
             known: Arc::default(),
         }
     }

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 
-use edgewatch_catalog::names::{label, le_label, metric};
+use edgewatch_catalog::names::{label, le_label, metric, recorded};
 
 /// The first sample: 2025-12-28T00:00:00Z.
 pub(crate) const T0: i64 = 1_766_880_000;
@@ -125,6 +125,16 @@ pub(crate) fn slots(customer: &str, from: i64, to: i64) -> impl Iterator<Item = 
     (first..=last).map(move |k| slot(customer, T0 + k * STEP))
 }
 
+/// The exporter instance that counts `steady` and `breach` (`quiet`'s
+/// series have no instance, like history from another source: reports
+/// read them with `increase()` throughout).
+pub(crate) const INSTANCE: &str = "exporter-a:9101";
+/// The exporter restarts just after this sample: its counters start again
+/// from zero, and its start time changes.
+pub(crate) const RESTART: i64 = 1_769_061_600; // 2026-01-22T06:00:00Z
+/// Rule-gen's recorded request rate exists for `steady` from then on.
+pub(crate) const RULES_LOADED: i64 = 1_767_916_800; // 2026-01-09T00:00:00Z
+
 /// When the steady customer's certificate expires.
 pub(crate) const NOT_AFTER: i64 = 1_772_668_800; // 2026-03-05T00:00:00Z
 
@@ -142,10 +152,14 @@ pub(crate) fn write_openmetrics(path: &Path) {
                   counter: bool| {
         let mut line = String::new();
         let mut total = 0.0;
+        let exported = !labels.contains("\"quiet\"");
+        let labels = if exported { format!("{labels},instance=\"{INSTANCE}\"") } else { labels.to_owned() };
         for (k, s) in std::iter::once(None).chain(slots.iter().map(Some)).enumerate() {
             let t = T0 + i64::try_from(k).unwrap() * STEP;
             if let Some(s) = s {
-                if counter {
+                if counter && exported && t - STEP == RESTART {
+                    total = pick(s);
+                } else if counter {
                     total += pick(s);
                 } else {
                     total = pick(s);
@@ -246,6 +260,32 @@ pub(crate) fn write_openmetrics(path: &Path) {
         steady,
         false,
     );
+    // The exporter's own series, and the recorded request rate.
+    family(&mut out, metric::EXPORTER_START_TIME_SECONDS, "gauge");
+    let mut line = String::new();
+    for k in 0..=SLOTS {
+        let t = T0 + k * STEP;
+        let started = if t > RESTART { RESTART + 1 } else { T0 - 3600 };
+        let _ = writeln!(line, "{}{{instance=\"{INSTANCE}\"}} {started} {t}", metric::EXPORTER_START_TIME_SECONDS);
+    }
+    out.write_all(line.as_bytes()).unwrap();
+    line.clear();
+    family(&mut out, metric::EXPORTER_EXPIRED_HOSTS_TOTAL.trim_end_matches("_total"), "counter");
+    for k in 0..=SLOTS {
+        let _ =
+            writeln!(line, "{}{{instance=\"{INSTANCE}\"}} 0 {}", metric::EXPORTER_EXPIRED_HOSTS_TOTAL, T0 + k * STEP);
+    }
+    out.write_all(line.as_bytes()).unwrap();
+    line.clear();
+    family(&mut out, recorded::REQUESTS_5M, "gauge");
+    for (k, s) in steady.iter().enumerate() {
+        let t = T0 + (i64::try_from(k).unwrap() + 1) * STEP;
+        if t >= RULES_LOADED {
+            let rate = s.requests() as f64 / 300.0;
+            let _ = writeln!(line, "{}{{{c}=\"steady\"}} {rate} {t}", recorded::REQUESTS_5M);
+        }
+    }
+    out.write_all(line.as_bytes()).unwrap();
     writeln!(out, "# EOF").unwrap();
     out.flush().unwrap();
 }
