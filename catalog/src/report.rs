@@ -3,12 +3,21 @@
 //! Decoding and validation record an [`Issue`] against a file and a YAML path;
 //! [`Report::into_diagnostics`] turns each into a positioned [`Diagnostic`]
 //! once, at the end, by asking [`crate::yaml::locate`].
+//!
+//! Locating reads the file up to the finding, so a warning repeated for
+//! thousands of customers of one file would read it thousands of times
+//! (minutes for a 10,000-customer file): past [`REPEATS_SHOWN`] of the same
+//! warning in a file, the rest are counted in one more diagnostic.
 
 use std::path::PathBuf;
 
 use crate::diag::{self, Diagnostic, Severity};
 use crate::path::YamlPath;
 use crate::yaml::{self, Anchor};
+
+/// How many of one warning (same file, message and hint) are shown with
+/// their positions; the rest are counted.
+pub(crate) const REPEATS_SHOWN: usize = 10;
 
 /// Index of a file in [`Sources`].
 pub(crate) type FileId = usize;
@@ -92,8 +101,8 @@ impl Report {
 
     /// Positions every finding in its file and sorts them by file and line.
     pub(crate) fn into_diagnostics(self, sources: &Sources) -> Vec<Diagnostic> {
-        let mut out: Vec<Diagnostic> = self
-            .issues
+        let (issues, summaries) = collapse_repeats(self.issues, sources);
+        let mut out: Vec<Diagnostic> = issues
             .into_iter()
             .map(|issue| {
                 let file = sources.files.get(issue.origin.file);
@@ -115,8 +124,46 @@ impl Report {
                     hint: issue.hint,
                 }
             })
+            .chain(summaries)
             .collect();
         diag::sort(&mut out);
         out
     }
+}
+
+/// Keeps the first [`REPEATS_SHOWN`] of each warning per file; one
+/// diagnostic, without a position, counts the rest and names a few.
+fn collapse_repeats(issues: Vec<Issue>, sources: &Sources) -> (Vec<Issue>, Vec<Diagnostic>) {
+    use std::collections::HashMap;
+    let mut seen: HashMap<(FileId, String, Option<String>), Vec<String>> = HashMap::new();
+    let mut kept = Vec::with_capacity(issues.len());
+    for issue in issues {
+        if issue.severity == Severity::Warning && issue.at.is_none() {
+            let more = seen.entry((issue.origin.file, issue.message.clone(), issue.hint.clone())).or_default();
+            more.push(issue.origin.path.to_string());
+            if more.len() > REPEATS_SHOWN {
+                continue;
+            }
+        }
+        kept.push(issue);
+    }
+    let summaries = seen
+        .into_iter()
+        .filter(|(_, paths)| paths.len() > REPEATS_SHOWN)
+        .map(|((file, message, hint), paths)| {
+            let rest = &paths[REPEATS_SHOWN..];
+            let named = rest.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+            let etc = if rest.len() > 3 { ", …" } else { "" };
+            Diagnostic {
+                file: sources.files.get(file).map(|f| f.name.clone()).unwrap_or_default(),
+                line: None,
+                column: None,
+                severity: Severity::Warning,
+                path: String::new(),
+                message: format!("{message}: also at {} more places ({named}{etc})", rest.len()),
+                hint,
+            }
+        })
+        .collect();
+    (kept, summaries)
 }

@@ -187,3 +187,28 @@ fn folders_read_yaml_extensions_in_any_case() {
     assert_eq!(loaded.catalog.customers.len(), 1);
     assert_eq!(loaded.catalog.destinations.len(), 1);
 }
+
+/// A warning repeated for many customers of one file shows ten times with
+/// positions, then once with a count: locating each would read the file up
+/// to it, and 10,000 of them took minutes.
+#[test]
+fn a_warning_repeated_for_many_customers_is_counted_after_ten() {
+    let yaml: String = std::iter::once("customers:\n".to_owned())
+        .chain((0..25).map(|i| format!("  - {{id: c{i:02}, hosts: [c{i:02}.example]}}\n")))
+        .collect();
+    let got = diagnostics(&yaml);
+    let located =
+        got.iter().filter(|d| d.ends_with("warning: no alerting routes: this customer's alerts reach no destination"));
+    assert_eq!(
+        located.map(|d| d.split(':').next().unwrap().to_owned()).collect::<Vec<_>>(),
+        (2..12).map(|l| l.to_string()).collect::<Vec<_>>()
+    );
+    assert!(
+        got.contains(
+            &"0: warning: no alerting routes: this customer's alerts reach no destination: also at 15 more places (customers[10], customers[11], customers[12], …)"
+                .to_owned()
+        ),
+        "{got:#?}"
+    );
+    assert_eq!(got.len(), 11, "{got:#?}");
+}
