@@ -456,3 +456,33 @@ fn traffic_alerts_fire_on_origin_failures_attacks_and_drops() {
 fn alerts_fire_when_and_only_when_they_should() {
     unit_test("unit", CATALOG, UNIT_TEST);
 }
+
+/// Alertmanager decides by severity (how soon, how often); the receiver
+/// decides per customer from the catalog. So the routing is the same for
+/// 3 customers as for 3,000, in any tiers, and one notification still
+/// holds one customer's alerts.
+#[test]
+fn alertmanager_routing_does_not_grow_with_customers() {
+    let am = |customers: usize| {
+        let head = "destinations:\n  log: {log: {path: '-'}}\ndefaults:\n  alerting: {routes: [{to: [log]}]}\n  slos:\n    availability: {objective: 99.9}\ntiers:\n  gold: {alerting: {severity: {origin_errors: page}}}\n  silver: {}\ncustomers:\n";
+        let y: String = std::iter::once(head.to_owned())
+            .chain((0..customers).map(|i| {
+                let tier = ["gold", "silver"][i % 2];
+                format!("  - {{id: c{i:04}, tier: {tier}, hosts: [c{i:04}.example]}}\n")
+            }))
+            .collect();
+        let catalog = edgewatch_catalog::load_str("c.yaml", &y).unwrap().catalog;
+        render(&catalog, &options())
+            .unwrap()
+            .into_iter()
+            .find(|f| f.path == Path::new("alertmanager/alertmanager.example.yml"))
+            .unwrap()
+            .contents
+    };
+    let small = am(3);
+    assert_eq!(small, am(3_000));
+    let config: serde_json::Value = edgewatch_catalog::yaml::from_str(&small).unwrap();
+    assert_eq!(config["route"]["group_by"], serde_json::json!(["customer", "incident"]));
+    // The heartbeat, the fallback page, and one route per severity.
+    assert_eq!(config["route"]["routes"].as_array().unwrap().len(), 5);
+}
