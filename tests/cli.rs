@@ -130,9 +130,15 @@ fn render_writes_rules_and_dashboards_and_check_finds_a_removed_customer() {
     let stdout = text(&check.stdout);
     assert!(stdout.contains(&format!("{}: no longer generated", hooli.display())), "{stdout}");
     assert!(stdout.contains("rules/customers/hooli.yml: no longer generated"), "{stdout}");
+    let untouched = out.join("rules/customers/globex.yml");
+    let before = std::fs::metadata(&untouched).unwrap().modified().unwrap();
     let rerun = edgewatch(&["render", "--catalog", catalog_s, "--out", out_s]);
     assert_eq!(rerun.status.code(), Some(0));
     assert!(!hooli.exists());
+    // Only what changed is written; the rest keeps its time.
+    let said = text(&rerun.stdout);
+    assert!(said.ends_with("no longer generated removed)\n") && said.contains(" unchanged, 4 "), "{said}");
+    assert_eq!(std::fs::metadata(&untouched).unwrap().modified().unwrap(), before);
     let check = edgewatch(&["render", "--catalog", catalog_s, "--out", out_s, "--check"]);
     assert_eq!(check.status.code(), Some(0), "{}", text(&check.stdout));
 
