@@ -197,11 +197,6 @@ impl Family {
         }
     }
 
-    /// The counter family a series read at an edge belongs to.
-    fn of_series(name: &str, sources: &[LatencySource]) -> Option<Self> {
-        Self::counters(sources).into_iter().find(|f| f.metric() == name)
-    }
-
     /// Adds `value`, counted by the series `labels`, to `counts`.
     fn fold(self, labels: &BTreeMap<String, String>, value: f64, counts: &mut Counts) {
         let get = |name: &str| labels.get(name).cloned().unwrap_or_default();

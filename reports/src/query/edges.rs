@@ -27,8 +27,8 @@ type Labels = BTreeMap<String, String>;
 /// What one edge holds.
 #[derive(Debug, Default)]
 struct Edge {
-    /// Every counter of the families read, by series.
-    counters: HashMap<Labels, f64>,
+    /// Every counter of the families read, by series: its family and value.
+    counters: HashMap<Labels, (Family, f64)>,
     /// Per exporter instance, its start time and expired hosts.
     exporters: HashMap<String, [Option<f64>; 2]>,
     /// Customers whose recorded request rate is there.
@@ -39,7 +39,6 @@ struct Edge {
 #[derive(Debug)]
 pub(super) struct Edges {
     windows: Vec<Window>,
-    sources: Vec<LatencySource>,
     /// By unix milliseconds.
     at: HashMap<i64, Edge>,
 }
@@ -58,8 +57,9 @@ pub(super) async fn read(
 ) -> Result<Edges, PromError> {
     let times: BTreeSet<i64> =
         windows.iter().flat_map(|w| [w.from, w.to]).map(jiff::Timestamp::as_millisecond).collect();
-    let mut names: Vec<String> = Family::counters(sources).iter().map(|f| f.metric()).collect();
-    names.push(recorded::REQUESTS_5M.to_owned());
+    let families: BTreeMap<String, Family> = Family::counters(sources).into_iter().map(|f| (f.metric(), f)).collect();
+    let mut names: Vec<&str> = families.keys().map(String::as_str).collect();
+    names.push(recorded::REQUESTS_5M);
     let series = format!("{{{}}}", and(&format!("__name__=~\"{}\"", names.join("|")), sel));
     let exporters =
         format!("{{__name__=~\"{}|{}\"}}", metric::EXPORTER_START_TIME_SECONDS, metric::EXPORTER_EXPIRED_HOSTS_TOTAL);
@@ -84,12 +84,12 @@ pub(super) async fn read(
                 if let Some(c) = labels.remove(label::CUSTOMER) {
                     edge.recorded.insert(c);
                 }
-            } else {
-                edge.counters.insert(labels, value);
+            } else if let Some(family) = families.get(&name) {
+                edge.counters.insert(labels, (*family, value));
             }
         }
     }
-    Ok(Edges { windows: windows.to_vec(), sources: sources.to_vec(), at })
+    Ok(Edges { windows: windows.to_vec(), at })
 }
 
 impl Edges {
@@ -112,25 +112,21 @@ impl Edges {
             _ => false,
         };
         let mut untrusted = BTreeSet::new();
-        for (labels, end) in &to.counters {
+        for (labels, (_, end)) in &to.counters {
             let inst = instance(labels);
-            if !kept(inst) || from.counters.get(labels).is_some_and(|start| end < start) {
+            if !kept(inst) || from.counters.get(labels).is_some_and(|(_, start)| end < start) {
                 untrusted.insert(inst.to_owned());
             }
         }
         for labels in from.counters.keys().filter(|l| !to.counters.contains_key(*l)) {
             untrusted.insert(instance(labels).to_owned());
         }
-        for (labels, end) in &to.counters {
+        for (labels, (family, end)) in &to.counters {
+            let Some(customer) = labels.get(label::CUSTOMER) else { continue };
             if untrusted.contains(instance(labels)) {
                 continue;
             }
-            let name = labels.get("__name__").map_or("", String::as_str);
-            let (Some(family), Some(customer)) = (Family::of_series(name, &self.sources), labels.get(label::CUSTOMER))
-            else {
-                continue;
-            };
-            let count = end - from.counters.get(labels).copied().unwrap_or(0.0);
+            let count = end - from.counters.get(labels).map_or(0.0, |(_, start)| *start);
             family.fold(labels, count, table.entry(customer.clone()).or_default());
         }
         untrusted
