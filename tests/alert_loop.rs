@@ -189,8 +189,10 @@ impl Stack {
     }
 
     /// Until the exporter takes pushes and Prometheus has loaded the rules.
+    /// The customers' constants are a join across groups, each first
+    /// evaluated somewhere in its first minute: they take up to two.
     async fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_secs(150);
         loop {
             let exporter = self.client.get(format!("http://127.0.0.1:{}/-/ready", self.exporter)).send().await;
             let rules = self.query("count(slo:error_budget:ratio)").await;

@@ -114,13 +114,21 @@ fn render_writes_rules_and_dashboards_and_check_finds_a_removed_customer() {
     let (catalog_s, out_s) = (catalog.to_str().unwrap(), out.to_str().unwrap());
     let run = edgewatch(&["render", "--catalog", catalog_s, "--out", out_s]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
-    assert_eq!(text(&run.stdout), format!("wrote 31 files to {out_s}\n"));
+    assert_eq!(text(&run.stdout), format!("wrote 34 files to {out_s}\n"));
     assert!(out.join("README.md").is_file() && out.join("prometheus/prometheus.example.yml").is_file());
     let hooli = out.join("grafana/dashboards/standard/edgewatch-hooli.json");
     let dashboard: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&hooli).unwrap()).unwrap();
     assert_eq!(dashboard["uid"], "edgewatch-hooli");
     assert!(out.join("grafana/provisioning/dashboards/edgewatch.yml").is_file());
-    assert!(out.join("rules/customers/hooli.yml").is_file());
+    // Each customer's profile, as rules/customers/00.yml names it.
+    let customers = std::fs::read_to_string(out.join("rules/customers/00.yml")).unwrap();
+    let profile_of = |id: &str| {
+        let rest = &customers[customers.find(&format!("customer: {id}\n")).unwrap()..];
+        let p = &rest[rest.find("profile: ").unwrap() + "profile: ".len()..];
+        format!("rules/profiles/{}.yml", &p[..p.find('\n').unwrap()])
+    };
+    let (hooli_rules, globex_rules) = (profile_of("hooli"), profile_of("globex"));
+    assert!(out.join(&hooli_rules).is_file());
 
     // hooli leaves the catalog: its rules and dashboard are stale.
     std::fs::remove_dir_all(&catalog).unwrap();
@@ -129,8 +137,8 @@ fn render_writes_rules_and_dashboards_and_check_finds_a_removed_customer() {
     assert_eq!(check.status.code(), Some(1));
     let stdout = text(&check.stdout);
     assert!(stdout.contains(&format!("{}: no longer generated", hooli.display())), "{stdout}");
-    assert!(stdout.contains("rules/customers/hooli.yml: no longer generated"), "{stdout}");
-    let untouched = out.join("rules/customers/globex.yml");
+    assert!(stdout.contains(&format!("{hooli_rules}: no longer generated")), "{stdout}");
+    let untouched = out.join(globex_rules);
     let before = std::fs::metadata(&untouched).unwrap().modified().unwrap();
     let rerun = edgewatch(&["render", "--catalog", catalog_s, "--out", out_s]);
     assert_eq!(rerun.status.code(), Some(0));

@@ -164,9 +164,15 @@ impl Customer {
     /// about one), from the customer's templates. A template that names
     /// `{{slo}}` gets an empty value for alerts about no SLO.
     pub fn runbook_url(&self, kind: AlertKind, slo: Option<&str>) -> Option<String> {
+        self.runbook_url_as(kind, slo, self.id.as_str())
+    }
+
+    /// [`Customer::runbook_url`] with `customer` in place of the id: rule-gen
+    /// fills one template for every customer of a profile with a stand-in.
+    pub fn runbook_url_as(&self, kind: AlertKind, slo: Option<&str>, customer: &str) -> Option<String> {
         let template = self.runbooks.for_kind(kind)?;
         Some(template.render(|var| match var {
-            "customer" => Some(self.id.to_string()),
+            "customer" => Some(customer.to_owned()),
             "alert_kind" => Some(kind.as_str().to_owned()),
             "tier" => self.tier.as_ref().map(ToString::to_string),
             "slo" => Some(slo.unwrap_or_default().to_owned()),

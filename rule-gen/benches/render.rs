@@ -63,8 +63,17 @@ fn main() {
         let t = Instant::now();
         let files = render(&c, &options()).unwrap();
         let took = t.elapsed();
-        let shared =
-            rules(&files.iter().filter(|f| !f.path.starts_with("rules/customers")).cloned().collect::<Vec<_>>());
+        let shared = rules(
+            &files
+                .iter()
+                .filter(|f| {
+                    !f.path.starts_with("rules/profiles")
+                        && !f.path.starts_with("rules/customers")
+                        && !f.path.ends_with("edgewatch-constants.yml")
+                })
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
         let total = rules(&files);
         println!(
             "| {n} | {:.0} ms | {:.0} ms | {total} | {} |",
@@ -110,7 +119,7 @@ fn evaluation(n: usize) {
         std::fs::write(
             dir.join("prometheus.yml"),
             format!(
-                "global: {{scrape_interval: 5s, evaluation_interval: 15s}}\nrule_files: ['{0}/rules/*.yml', '{0}/rules/customers/*.yml']\nscrape_configs:\n  - job_name: edgewatch\n    static_configs: [{{targets: ['{target}']}}]\n",
+                "global: {{scrape_interval: 5s, evaluation_interval: 15s}}\nrule_files: ['{0}/rules/*.yml', '{0}/rules/profiles/*.yml']\nscrape_configs:\n  - job_name: edgewatch\n    static_configs: [{{targets: ['{target}']}}]\n",
                 dir.display()
             ),
         )

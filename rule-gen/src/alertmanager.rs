@@ -357,7 +357,11 @@ pub(crate) fn prometheus(d: &Delivery, interval: &str) -> PrometheusConfig {
     scrape_configs.extend(d.prometheus_url.as_deref().and_then(|u| job_for("prometheus", u, interval, true)));
     PrometheusConfig {
         global: Global { scrape_interval: interval.to_owned(), evaluation_interval: interval.to_owned() },
-        rule_files: vec!["../rules/*.yml".to_owned(), "../rules/customers/*.yml".to_owned()],
+        rule_files: vec![
+            "../rules/*.yml".to_owned(),
+            "../rules/customers/*.yml".to_owned(),
+            "../rules/profiles/*.yml".to_owned(),
+        ],
         alerting: Alerting {
             alertmanagers: vec![AlertmanagerConfig {
                 scheme,

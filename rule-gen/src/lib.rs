@@ -7,8 +7,12 @@
 //!   group with the shortest windows it reads, the fast burn-rate alert;
 //! - `rules/edgewatch-alerts.yml`: the other burn-rate tiers, no-data, and
 //!   latency SLOs gone blind, shared;
-//! - `rules/customers/<id>.yml`: each customer's constants (objectives,
-//!   budgets, thresholds with severities, traffic floor, runbook links);
+//! - `rules/profiles/<profile>.yml`: the constants (objectives, budgets,
+//!   thresholds with severities, traffic floors, runbook links) of each
+//!   alerting profile, which customers with the same values share;
+//!   `rules/customers/<shard>.yml`, each customer's profile; and
+//!   `rules/edgewatch-constants.yml`, which gives each customer its
+//!   profile's values;
 //! - `alertmanager/routes.yml` and `alertmanager/alertmanager.example.yml`:
 //!   a route per severity to the edgewatch receiver (with its bearer
 //!   token's file), and inhibit rules;
@@ -19,12 +23,16 @@
 //!   (inputs, batches, series, the receiver's outbox and destinations),
 //!   routed to the NOC, and `tests/edgewatch-pipeline.yml`, their promtool
 //!   tests;
-//! - `tests/<id>.yml`: promtool unit tests of each customer's alerts;
+//! - `tests/<profile>.yml` and `tests/<profile>-traffic.yml`: promtool unit
+//!   tests of each profile's alerts, on its first customer, and
+//!   `tests/edgewatch-customers-<shard>.yml`, structural tests of every
+//!   customer's constants;
 //! - `README.md`: which file goes where.
 //!
 //! The number of rules that query metrics does not grow with the catalog;
-//! only the constants do, one small group per customer. Rendering is pure
-//! and deterministic: the same catalog gives the same bytes.
+//! the constants grow with profiles, plus one `vector(1)` per customer.
+//! Rendering is pure and deterministic: the same catalog gives the same
+//! bytes.
 
 mod alertmanager;
 mod alerts;
@@ -48,6 +56,7 @@ use edgewatch_catalog::names::{AlertKind, SloKind};
 pub use edgewatch_catalog::OutputFile;
 
 pub use crate::alertmanager::{DEFAULT_EXPORTER_JOB, Delivery, FallbackPagerDuty};
+pub use crate::constants::{CONSTANTS_GROUP, CUSTOMERS_GROUP};
 pub use crate::pipeline::{GROUP as PIPELINE_GROUP, RECEIVER_JOB};
 use crate::rules::RuleFile;
 
@@ -136,8 +145,6 @@ fn wrap(name: &str, groups: Vec<rules::Group>, target: &Target, header: &str) ->
     }
 }
 
-/// A customer's constants, and (target `prometheus`) its promtool tests
-/// beside the plain rule files they test.
 /// The shared rule groups, each before the groups that read it: the order
 /// Prometheus' intervals make effective, which promtool tests are given.
 pub const GROUP_ORDER: [&str; 7] = [
@@ -153,28 +160,100 @@ pub const GROUP_ORDER: [&str; 7] = [
 /// The shared rule files, which the generated tests load.
 const SHARED: [&str; 4] = ["edgewatch-sli", "edgewatch-alerts", "edgewatch-traffic", "edgewatch-probes"];
 
-fn customer_files(
-    c: &edgewatch_catalog::Customer,
+/// A profile's constants, and (target `prometheus`) its promtool tests
+/// beside the plain rule files they test.
+fn profile_files(
+    p: &constants::Profile<'_>,
     opts: &Options,
-    pairs: &[burn::Pair],
     links: &alerts::Links,
     header: &str,
 ) -> Result<Vec<OutputFile>, RenderError> {
-    let mut files = vec![wrap(&format!("customers/{}", c.id), vec![constants::group(c, pairs)], &opts.target, header)?];
+    let id = p.id.as_str();
+    let mut files = vec![wrap(&format!("profiles/{id}"), vec![constants::profile_group(p)], &opts.target, header)?];
     if opts.target == Target::Prometheus {
-        let rule_files = SHARED
-            .iter()
-            .map(|f| format!("../rules/{f}.yml"))
-            .chain(std::iter::once(format!("../rules/customers/{}.yml", c.id)))
-            .collect();
+        let own = [format!("../rules/profiles/{id}.yml"), format!("../rules/{CONSTANTS_GROUP}.yml")];
+        let rule_files = SHARED.iter().map(|f| format!("../rules/{f}.yml")).chain(own.clone()).collect();
         let windows = burn::Windows::for_scrape(opts.scrape_interval);
-        if let Some(test) = unittests::file(c, links, windows, opts, rule_files) {
-            files.push(yaml(&format!("tests/{}.yml", c.id), header, &test)?);
+        if let Some(test) = unittests::file(p, links, windows, opts, rule_files) {
+            files.push(yaml(&format!("tests/{id}.yml"), header, &test)?);
         }
-        let traffic_rules =
-            vec!["../rules/edgewatch-traffic.yml".to_owned(), format!("../rules/customers/{}.yml", c.id)];
-        let test = unittests::traffic_file(c, links, traffic_rules);
-        files.push(yaml(&format!("tests/{}-traffic.yml", c.id), header, &test)?);
+        let traffic_rules = std::iter::once("../rules/edgewatch-traffic.yml".to_owned()).chain(own).collect();
+        let test = unittests::traffic_file(p, links, traffic_rules);
+        files.push(yaml(&format!("tests/{id}-traffic.yml"), header, &test)?);
+    }
+    Ok(files)
+}
+
+/// Each customer's profile, the join that gives it the profile's values,
+/// and (target `prometheus`) the structural test of both.
+fn membership_files(
+    catalog: &Catalog,
+    profiles: &constants::Profiles<'_>,
+    opts: &Options,
+    header: &str,
+) -> Result<Vec<OutputFile>, RenderError> {
+    let mut files = vec![wrap(CONSTANTS_GROUP, vec![constants::constants_group(profiles)], &opts.target, header)?];
+    for shard in profiles.shards(&catalog.customers) {
+        let name = &shard.name;
+        files.push(wrap(&format!("customers/{name}"), vec![constants::customers_group(&shard)], &opts.target, header)?);
+        if opts.target == Target::Prometheus {
+            let mut own: Vec<&str> = Vec::new();
+            for (_, p) in &shard.members {
+                if !own.contains(&p.id.as_str()) {
+                    own.push(&p.id);
+                }
+            }
+            let rule_files = [format!("../rules/customers/{name}.yml"), format!("../rules/{CONSTANTS_GROUP}.yml")]
+                .into_iter()
+                .chain(own.iter().map(|p| format!("../rules/profiles/{p}.yml")))
+                .collect();
+            let test = unittests::structure_file(&shard, rule_files);
+            files.push(yaml(&format!("tests/{CUSTOMERS_GROUP}-{name}.yml"), header, &test)?);
+        }
+    }
+    Ok(files)
+}
+
+/// Every profile's files, rendered on every core.
+fn every_profile_files(
+    profiles: &constants::Profiles<'_>,
+    opts: &Options,
+    links: &alerts::Links,
+    header: &str,
+) -> Result<Vec<OutputFile>, RenderError> {
+    // Profiles' files are independent: rendered on every core (the order
+    // is restored by the sort below, so the output does not change).
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(8);
+    let chunk = profiles.list.len().div_ceil(threads).max(1);
+    let rendered: Vec<Result<Vec<OutputFile>, RenderError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = profiles
+            .list
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    let mut out = Vec::new();
+                    for p in part {
+                        out.extend(profile_files(p, opts, links, header)?);
+                    }
+                    Ok(out)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(RenderError {
+                        path: "rules/profiles".to_owned(),
+                        message: "a render thread panicked".to_owned(),
+                    })
+                })
+            })
+            .collect()
+    });
+    let mut files = Vec::new();
+    for part in rendered {
+        files.extend(part?);
     }
     Ok(files)
 }
@@ -240,37 +319,10 @@ pub fn render(catalog: &Catalog, opts: &Options) -> Result<Vec<OutputFile>, Rend
         let tests = pipeline::tests(catalog, job, settings, rules);
         files.push(yaml(&format!("tests/{}.yml", pipeline::GROUP), &header, &tests)?);
     }
-    // Customers' files are independent: rendered on every core (the order
-    // is restored by the sort below, so the output does not change).
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(8);
-    let chunk = catalog.customers.len().div_ceil(threads).max(1);
-    let rendered: Vec<Result<Vec<OutputFile>, RenderError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = catalog
-            .customers
-            .chunks(chunk)
-            .map(|customers| {
-                let (header, links, pairs) = (&header, &links, &pairs);
-                scope.spawn(move || {
-                    let mut out = Vec::new();
-                    for c in customers {
-                        out.extend(customer_files(c, opts, pairs, links, header)?);
-                    }
-                    Ok(out)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(RenderError { path: "customers".to_owned(), message: "a render thread panicked".to_owned() })
-                })
-            })
-            .collect()
-    });
-    for part in rendered {
-        files.extend(part?);
-    }
+    let profiles = constants::profiles(&catalog.customers, &pairs)
+        .map_err(|message| RenderError { path: "rules/profiles".to_owned(), message })?;
+    files.extend(membership_files(catalog, &profiles, opts, &header)?);
+    files.extend(every_profile_files(&profiles, opts, &links, &header)?);
     let am = alertmanager::config(&opts.delivery);
     files.push(yaml("alertmanager/alertmanager.example.yml", &header, &am)?);
     let fragment = alertmanager::Fragment {

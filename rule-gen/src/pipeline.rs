@@ -306,6 +306,7 @@ fn case(check: &Check, what: &str, input: Vec<Series>, at: u64, firing: &[&[(&st
         name: format!("{}: {what}", check.name),
         interval: "1m".to_owned(),
         input_series: input,
+        promql_expr_test: Vec::new(),
         alert_rule_test: vec![AlertTest {
             eval_time: format!("{at}m"),
             alertname: check.name,

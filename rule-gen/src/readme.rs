@@ -7,13 +7,13 @@ use crate::{Options, Target};
 pub(crate) fn text(opts: &Options) -> String {
     let rules = match &opts.target {
         Target::Prometheus => {
-            "- `rules/*.yml`, `rules/customers/*.yml`: the Prometheus rules. Load them with\n  `rule_files: [rules/*.yml, rules/customers/*.yml]` (relative to your\n  configuration's folder), or start from `prometheus/prometheus.example.yml`,\n  which does, scrapes the exporters and the receiver and alerts to Alertmanager:\n  `prometheus --config.file=prometheus/prometheus.example.yml`.\n  Check them with `promtool check rules rules/*.yml rules/customers/*.yml`.\n- `tests/*.yml`: promtool unit tests of each customer's alerts, and of the\n  pipeline alerts (`edgewatch-pipeline.yml`):\n  `(cd tests && promtool test rules *.yml)`.\n"
+            "- `rules/*.yml`, `rules/customers/*.yml`, `rules/profiles/*.yml`: the\n  Prometheus rules. Load them with `rule_files: [rules/*.yml,\n  rules/customers/*.yml, rules/profiles/*.yml]` (relative to your\n  configuration's folder), or start from `prometheus/prometheus.example.yml`,\n  which does, scrapes the exporters and the receiver and alerts to Alertmanager:\n  `prometheus --config.file=prometheus/prometheus.example.yml`.\n  Check them with `promtool check rules rules/*.yml rules/*/*.yml`.\n  Customers with the same constants share a profile\n  (`rules/profiles/<profile>.yml`); `rules/customers/<shard>.yml` says\n  which is each customer's.\n- `tests/*.yml`: promtool unit tests of each profile's alerts (on its first\n  customer), a structural test of each shard's customers' constants\n  (`edgewatch-customers-<shard>.yml`), and tests of the pipeline alerts\n  (`edgewatch-pipeline.yml`): `(cd tests && promtool test rules *.yml)`.\n"
         }
         Target::PrometheusOperator { .. } => {
             "- `prometheus-operator/*.yaml`: `PrometheusRule` objects; `kubectl apply -f\n  prometheus-operator/`. Their labels must match your Prometheus' `ruleSelector`.\n"
         }
         Target::Mimir { .. } => {
-            "- `mimir/*.yml`: Mimir or Cortex ruler namespaces: `mimirtool rules sync mimir/*.yml\n  mimir/customers/*.yml` (Thanos Ruler takes the same groups).\n"
+            "- `mimir/*.yml`: Mimir or Cortex ruler namespaces: `mimirtool rules sync mimir/*.yml\n  mimir/profiles/*.yml` (Thanos Ruler takes the same groups).\n"
         }
     };
     format!(

@@ -1,6 +1,8 @@
-//! promtool unit tests, generated for each customer (`tests/<customer>.yml`,
-//! target `prometheus`). Each proves, on the customer's own objectives,
-//! periods, traffic floor, severities and runbooks: each SLO's fast burn
+//! promtool unit tests, generated for each alerting profile
+//! (`tests/<profile>.yml`, target `prometheus`) on its first customer, and
+//! one structural test of every customer's constants
+//! (`tests/edgewatch-customers-<shard>.yml`). The profile's tests prove, on its
+//! objectives, periods, traffic floor, severities and runbooks: each SLO's fast burn
 //! fires, with its texts; nothing fires with no errors; nothing fires below
 //! the traffic floor; with no traffic, no-data fires instead; a probe failing
 //! from most of its addresses is down; certificates warn at 14 days and page
@@ -15,6 +17,7 @@ use serde::Serialize;
 
 use crate::alerts::Links;
 use crate::burn::Ratio;
+use crate::constants::{CONSTANTS_GROUP, CUSTOMER_INFO, Profile, Shard, quoted};
 use edgewatch_catalog::Duration;
 
 #[derive(Debug, Serialize)]
@@ -28,9 +31,13 @@ pub(crate) struct TestFile {
     pub(crate) tests: Vec<TestGroup>,
 }
 
-/// The groups in the order they feed each other, `c`'s constants first.
-fn eval_order(c: &Customer, shared: &[&str]) -> Vec<String> {
-    std::iter::once(crate::constants::group_name(c)).chain(shared.iter().map(|g| (*g).to_owned())).collect()
+/// The groups in the order they feed each other: the profile's values,
+/// their join onto the customer, then `shared`.
+fn eval_order(profile: &str, shared: &[&str]) -> Vec<String> {
+    [crate::constants::profile_group_name(profile), CONSTANTS_GROUP.to_owned()]
+        .into_iter()
+        .chain(shared.iter().map(|g| (*g).to_owned()))
+        .collect()
 }
 
 #[derive(Debug, Serialize)]
@@ -38,7 +45,24 @@ pub(crate) struct TestGroup {
     pub(crate) name: String,
     pub(crate) interval: String,
     pub(crate) input_series: Vec<Series>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) promql_expr_test: Vec<ExprTest>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) alert_rule_test: Vec<AlertTest>,
+}
+
+/// An expression and the samples it must give (`promql_expr_test`).
+#[derive(Debug, Serialize)]
+pub(crate) struct ExprTest {
+    pub(crate) expr: String,
+    pub(crate) eval_time: String,
+    pub(crate) exp_samples: Vec<ExpSample>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct ExpSample {
+    pub(crate) labels: String,
+    pub(crate) value: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -233,6 +257,7 @@ fn fast_burn(c: &Customer, slo: &Slo, st: Steps, outage: Duration, l: &Links) ->
             probes(c, st, per_minute - probes_bad, probes_bad),
         ]
         .concat(),
+        promql_expr_test: Vec::new(),
         alert_rule_test: vec![AlertTest {
             eval_time: format!("{EVAL_MINUTES}m"),
             alertname: "EdgewatchErrorBudgetBurnFast",
@@ -295,12 +320,13 @@ fn up(job: &str, st: Steps, minutes: u128) -> Series {
 
 /// The tests for `c`, or `None` without an availability SLO.
 pub(crate) fn file(
-    c: &Customer,
+    p: &Profile<'_>,
     l: &Links,
     windows: crate::burn::Windows,
     opts: &crate::Options,
     rule_files: Vec<String>,
 ) -> Option<TestFile> {
+    let c = p.members[0];
     let job = opts.delivery.exporter_job.as_str();
     let slo = c.slos.iter().find(|s| matches!(s.spec, SloSpec::Availability { .. }))?;
     let budget = Ratio::from_decimal(&slo.objective.complement_ratio());
@@ -349,6 +375,7 @@ pub(crate) fn file(
             vec![requests_total(c, st, per_minute, 120, 0, 0), up(job, st, 120)],
         ]
         .concat(),
+        promql_expr_test: Vec::new(),
         alert_rule_test: quiet("90m", &all),
     });
 
@@ -364,6 +391,7 @@ pub(crate) fn file(
                 probes(c, st, u128::from(edgewatch_catalog::model::PROBE_FLOOR), 0),
             ]
             .concat(),
+            promql_expr_test: Vec::new(),
             alert_rule_test: quiet("90m", &burns),
         });
     }
@@ -394,13 +422,15 @@ pub(crate) fn file(
             vec![requests_total(c, st, per_minute, 30, 0, 30), up(job, st, 60)],
         ]
         .concat(),
+        promql_expr_test: Vec::new(),
         alert_rule_test: stopped,
     });
     tests.extend(probe_alerts(c, l));
 
     // Samples come each scrape interval; evaluating each minute is enough
     // for these cases and keeps the file to seconds.
-    let group_eval_order = eval_order(c, &crate::GROUP_ORDER);
+    let group_eval_order = eval_order(&p.id, &crate::GROUP_ORDER);
+    with_info(&mut tests, c, &p.id);
     Some(TestFile { rule_files, evaluation_interval: "1m".to_owned(), group_eval_order, tests })
 }
 
@@ -458,6 +488,7 @@ fn probe_alerts(c: &Customer, l: &Links) -> Vec<TestGroup> {
                 success("192.0.2.2", "1x3 0x20"),
                 success("2001:db8::1", "1x23"),
             ],
+            promql_expr_test: Vec::new(),
             alert_rule_test: vec![
                 AlertTest { eval_time: "4m".to_owned(), alertname: "EdgewatchProbeDown", exp_alerts: Vec::new() },
                 AlertTest {
@@ -482,6 +513,7 @@ fn probe_alerts(c: &Customer, l: &Links) -> Vec<TestGroup> {
             name: format!("{id}: a certificate with 10 days left warns"),
             interval: "1m".to_owned(),
             input_series: vec![not_after(10 * 86_400)],
+            promql_expr_test: Vec::new(),
             alert_rule_test: vec![
                 AlertTest {
                     eval_time: "20m".to_owned(),
@@ -499,6 +531,7 @@ fn probe_alerts(c: &Customer, l: &Links) -> Vec<TestGroup> {
             name: format!("{id}: a certificate with 2 days left pages"),
             interval: "1m".to_owned(),
             input_series: vec![not_after(2 * 86_400)],
+            promql_expr_test: Vec::new(),
             alert_rule_test: vec![AlertTest {
                 eval_time: "20m".to_owned(),
                 alertname: "EdgewatchCertificateExpiryImminent",
@@ -510,13 +543,108 @@ fn probe_alerts(c: &Customer, l: &Links) -> Vec<TestGroup> {
 
 /// The traffic tests for `c` (`tests/<customer>-traffic.yml`): a week of
 /// series, so they load only the traffic rules and the customer's constants.
-pub(crate) fn traffic_file(c: &Customer, l: &Links, rule_files: Vec<String>) -> TestFile {
+pub(crate) fn traffic_file(p: &Profile<'_>, l: &Links, rule_files: Vec<String>) -> TestFile {
+    let c = p.members[0];
+    let mut tests = vec![traffic_drop(c, l)];
+    with_info(&mut tests, c, &p.id);
     // Evaluating every 5m (the samples' spacing) keeps a week to seconds.
     TestFile {
         rule_files,
         evaluation_interval: "5m".to_owned(),
-        group_eval_order: eval_order(c, &["edgewatch-traffic", "edgewatch-traffic-alerts"]),
-        tests: vec![traffic_drop(c, l)],
+        group_eval_order: eval_order(&p.id, &["edgewatch-traffic", "edgewatch-traffic-alerts"]),
+        tests,
+    }
+}
+
+/// `c`'s `edgewatch:customer:info` in a series selector's syntax.
+fn info_series(c: &Customer, profile: &str) -> String {
+    let labels: Vec<String> =
+        crate::constants::info_labels(c, profile).iter().map(|(k, v)| format!("{k}={}", quoted(v))).collect();
+    format!("{CUSTOMER_INFO}{{{}}}", labels.join(","))
+}
+
+/// Gives each test `c`'s `edgewatch:customer:info`, which in Prometheus
+/// comes from `rules/customers/<shard>.yml`: the behaviour tests load
+/// only the profile's rules, and the structural test checks that file.
+fn with_info(tests: &mut [TestGroup], c: &Customer, profile: &str) {
+    let series = info_series(c, profile);
+    for t in tests {
+        let millis = |d: &str| d.parse::<Duration>().map_or(0, Duration::as_millis);
+        let last = t.alert_rule_test.iter().map(|a| millis(&a.eval_time)).max().unwrap_or(0);
+        let steps = last / millis(&t.interval).max(1) + 1;
+        t.input_series.push(Series { series: series.clone(), values: format!("1x{steps}") });
+    }
+}
+
+/// The constants of a shard's customers, on a few evaluations: each
+/// customer's info names the profile the catalog gives it, and each
+/// constant has each value on as many of the shard's customers as the
+/// catalog says. A value changed in the rendered rules, for one customer or
+/// a profile, fails it. The test loads only the shard's customers, so the
+/// joins read only theirs.
+pub(crate) fn structure_file(shard: &Shard<'_, '_>, rule_files: Vec<String>) -> TestFile {
+    let at = "1m".to_owned();
+    let info = ExprTest {
+        expr: CUSTOMER_INFO.to_owned(),
+        eval_time: at.clone(),
+        exp_samples: shard.members.iter().map(|(c, p)| ExpSample { labels: info_series(c, &p.id), value: 1 }).collect(),
+    };
+    // The shard's profiles, in order of their first member here, with how
+    // many of its customers each has.
+    let mut profiles: Vec<(&Profile<'_>, u64)> = Vec::new();
+    for (_, p) in &shard.members {
+        match profiles.iter_mut().find(|(q, _)| q.id == p.id) {
+            Some((_, n)) => *n += 1,
+            None => profiles.push((p, 1)),
+        }
+    }
+    // Profiles that share a value of a constant count together: the
+    // customer-level series have no `profile`.
+    let mut by_name: BTreeMap<&str, BTreeMap<String, u64>> = BTreeMap::new();
+    let mut runbooks = Vec::new();
+    for &(p, members) in &profiles {
+        for k in &p.constants {
+            let value: f64 = k.value.parse().unwrap_or(f64::NAN);
+            let labels: Vec<String> = k
+                .labels()
+                .cloned()
+                .chain(std::iter::once(("value", value.to_string())))
+                .map(|(l, v)| format!("{l}={}", quoted(&v)))
+                .collect();
+            *by_name.entry(k.name).or_default().entry(format!("{{{}}}", labels.join(","))).or_default() += members;
+        }
+        for labels in p.runbook_labels() {
+            runbooks.push(ExpSample { labels, value: members });
+        }
+    }
+    let mut tests: Vec<ExprTest> = vec![info];
+    tests.extend(by_name.into_iter().map(|(name, counts)| ExprTest {
+        expr: format!("count_values without ({}) (\"value\", {name})", label::CUSTOMER),
+        eval_time: at.clone(),
+        exp_samples: counts.into_iter().map(|(labels, value)| ExpSample { labels, value }).collect(),
+    }));
+    if !runbooks.is_empty() {
+        tests.push(ExprTest {
+            expr: format!("count without ({}, runbook_url) ({})", label::CUSTOMER, crate::constants::RUNBOOK),
+            eval_time: at.clone(),
+            exp_samples: runbooks,
+        });
+    }
+    let group_eval_order = std::iter::once(crate::constants::shard_group_name(&shard.name))
+        .chain(profiles.iter().map(|(p, _)| crate::constants::profile_group_name(&p.id)))
+        .chain(std::iter::once(CONSTANTS_GROUP.to_owned()))
+        .collect();
+    TestFile {
+        rule_files,
+        evaluation_interval: "1m".to_owned(),
+        group_eval_order,
+        tests: vec![TestGroup {
+            name: "every customer has its profile's constants".to_owned(),
+            interval: "1m".to_owned(),
+            input_series: Vec::new(),
+            promql_expr_test: tests,
+            alert_rule_test: Vec::new(),
+        }],
     }
 }
 
@@ -543,6 +671,7 @@ fn traffic_drop(c: &Customer, l: &Links) -> TestGroup {
         name: format!("{id}: traffic falling to a fifth of last week's and the hour before's is a drop"),
         interval: "5m".to_owned(),
         input_series: vec![series],
+        promql_expr_test: Vec::new(),
         alert_rule_test: vec![
             AlertTest { eval_time: "10145m".to_owned(), alertname: "EdgewatchTrafficDrop", exp_alerts: Vec::new() },
             AlertTest {

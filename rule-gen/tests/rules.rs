@@ -4,6 +4,7 @@
 // Helpers outside #[test] functions: a failed unwrap is a failed test here.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -114,8 +115,22 @@ fn unit_test(name: &str, catalog: &str, test: &str) {
     let files = write_all(&dir, &catalog);
     assert!(!files.is_empty());
     let list = files.iter().map(|f| format!("'{}'", f.display())).collect::<Vec<_>>().join(", ");
+    // The constants' groups in the order Prometheus' intervals make
+    // effective: each customer's profile, the profiles' values, their join.
+    let groups = |folder: &str, prefix: &str| {
+        files
+            .iter()
+            .filter(|f| f.parent().is_some_and(|d| d.ends_with(folder)))
+            .map(|f| format!("{prefix}-{}", f.file_stem().unwrap().to_string_lossy()))
+            .collect::<Vec<_>>()
+    };
+    let constants: Vec<String> = groups("customers", edgewatch_rule_gen::CUSTOMERS_GROUP)
+        .into_iter()
+        .chain(groups("profiles", "edgewatch-profile"))
+        .chain([edgewatch_rule_gen::CONSTANTS_GROUP.to_owned()])
+        .collect();
     let path = dir.join("test.yml");
-    std::fs::write(&path, test.replace("RULES", &list)).unwrap();
+    std::fs::write(&path, test.replace("RULES", &list).replace("CONSTANTS", &constants.join(", "))).unwrap();
     run(&["test", "rules"], &[path]);
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -206,10 +221,96 @@ fn generated_unit_tests_pass_for_every_customer() {
     let tests: Vec<PathBuf> = std::fs::read_dir(dir.join("tests")).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(
         tests.len(),
-        9,
-        "SLO, probe and certificate tests, and traffic tests, for each customer; the pipeline's tests"
+        10,
+        "SLO, probe and certificate tests, and traffic tests, for each of the 4 profiles; the one shard's structural test; the pipeline's tests"
     );
     run(&["test", "rules"], &tests);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The output of `promtool test rules` on `tests`, and whether it passed.
+fn promtool_test(tests: &[PathBuf]) -> (bool, String) {
+    let out = Command::new(promtool()).args(["test", "rules"]).args(tests).output().unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+/// Customers whose values are the same share one profile: one rule file
+/// and one pair of behaviour tests however many they are, and the
+/// structural test checks each of them.
+#[test]
+fn customers_with_the_same_values_share_a_profile() {
+    let mut y = String::from(
+        "destinations:\n  log: {log: {path: '-'}}\ndefaults:\n  alerting: {routes: [{to: [log]}]}\n  slos:\n    availability: {objective: 99.9}\ncustomers:\n",
+    );
+    for i in 0..300 {
+        let objective = if i == 7 { "\n    slos: {availability: {objective: 99.5}}" } else { "" };
+        let _ =
+            writeln!(y, "  - id: c{i:03}\n    name: \"Customer \\\"{i}\\\"\"\n    hosts: [c{i:03}.example]{objective}");
+    }
+    let catalog = edgewatch_catalog::load_str("catalog.yaml", &y).unwrap().catalog;
+    let dir = std::env::temp_dir().join(format!("edgewatch-rules-profiles-{}", std::process::id()));
+    write_all(&dir, &catalog);
+    let profiles: Vec<PathBuf> =
+        std::fs::read_dir(dir.join("rules/profiles")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(profiles.len(), 2, "{profiles:?}");
+    // 300 customers: one shard under 500, but two shards past it.
+    let shard = std::fs::read_to_string(dir.join("rules/customers/00.yml")).unwrap();
+    assert_eq!(shard.matches("record: edgewatch:customer:info").count(), 300);
+    let tests = std::fs::read_dir(dir.join("tests")).unwrap().count();
+    assert_eq!(tests, 2 * 2 + 2, "two profiles' tests, the shard's structural test, the pipeline's");
+    let (ok, said) = promtool_test(&[dir.join("tests/edgewatch-customers-00.yml")]);
+    assert!(ok, "{said}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The issue's check: one customer's objective changed in a copy of the
+/// rendered rules fails the generated tests, whether it is changed in its
+/// profile's values or by moving the customer to another profile.
+#[test]
+fn a_changed_constant_in_the_rendered_rules_fails_the_generated_tests() {
+    let catalog =
+        edgewatch_catalog::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/catalog")).unwrap().catalog;
+    let dir = std::env::temp_dir().join(format!("edgewatch-rules-tamper-{}", std::process::id()));
+    write_all(&dir, &catalog);
+    let structural = dir.join("tests/edgewatch-customers-00.yml");
+    let customers = dir.join("rules/customers/00.yml");
+    let text = std::fs::read_to_string(&customers).unwrap();
+    let profile_of = |id: &str| {
+        let at = text.find(&format!("customer: {id}\n")).unwrap();
+        let rest = &text[at..];
+        let p = &rest[rest.find("profile: ").unwrap() + 9..];
+        p[..p.find('\n').unwrap()].to_owned()
+    };
+    let (globex, hooli) = (profile_of("globex"), profile_of("hooli"));
+    assert_ne!(globex, hooli);
+    let (ok, said) = promtool_test(std::slice::from_ref(&structural));
+    assert!(ok, "untouched: {said}");
+
+    // Globex's availability objective, 99.95%, made 99.5% in its profile.
+    let file = dir.join(format!("rules/profiles/{globex}.yml"));
+    let values = std::fs::read_to_string(&file).unwrap();
+    let objective = "record: profile_slo:objective:ratio\n    expr: vector(0.9995)\n";
+    assert_eq!(values.matches(objective).count(), 1, "{values}");
+    std::fs::write(&file, values.replace(objective, "record: profile_slo:objective:ratio\n    expr: vector(0.995)\n"))
+        .unwrap();
+    let behaviour = dir.join(format!("tests/{globex}.yml"));
+    let (ok, said) = promtool_test(&[structural.clone(), behaviour]);
+    assert!(!ok, "a changed objective passed: {said}");
+    assert!(said.contains(r#"count_values without (customer) (\"value\", slo:objective:ratio)"#), "{said}");
+    assert!(said.contains("globex: 16x the availability budget fires the fast burn alert"), "{said}");
+    std::fs::write(&file, values).unwrap();
+
+    // Globex moved to Hooli's profile, whose objective differs.
+    let moved = text.replace(
+        &format!("customer: globex\n      name: Globex Corporation\n      profile: {globex}"),
+        &format!("customer: globex\n      name: Globex Corporation\n      profile: {hooli}"),
+    );
+    assert_ne!(moved, text);
+    std::fs::write(&customers, moved).unwrap();
+    let (ok, said) = promtool_test(&[structural]);
+    assert!(!ok, "a customer in another profile passed: {said}");
+    assert!(said.contains(r#"expr: "edgewatch:customer:info""#), "{said}");
+    assert!(said.contains(r#"count_values without (customer) (\"value\", slo:objective:ratio)"#), "{said}");
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -220,13 +321,19 @@ fn the_group_order_given_to_promtool_covers_every_shared_group() {
     let mut shared: Vec<String> = render(&catalog, &options())
         .unwrap()
         .iter()
-        .filter(|f| f.path.starts_with("rules") && !f.path.starts_with("rules/customers"))
+        .filter(|f| {
+            f.path.starts_with("rules")
+                && !f.path.starts_with("rules/profiles")
+                && !f.path.starts_with("rules/customers")
+        })
         .flat_map(|f| {
             let doc: serde_json::Value = edgewatch_catalog::yaml::from_str(&f.contents).unwrap();
             doc["groups"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
         })
         // The pipeline's group reads no recording: its tests order it alone.
-        .filter(|g| g != edgewatch_rule_gen::PIPELINE_GROUP)
+        // The customers' constants come first, then the profiles' values
+        // and their join: the generated tests give those in that order.
+        .filter(|g| ![edgewatch_rule_gen::PIPELINE_GROUP, edgewatch_rule_gen::CONSTANTS_GROUP].contains(&g.as_str()))
         .collect();
     shared.sort();
     let mut order: Vec<String> = edgewatch_rule_gen::GROUP_ORDER.iter().map(|g| (*g).to_owned()).collect();
@@ -262,7 +369,7 @@ const UNIT_TEST: &str = r#"
 rule_files: [RULES]
 evaluation_interval: 1m
 # As Prometheus would: constants first, then what each group reads.
-group_eval_order: [edgewatch-customer-shop, edgewatch-fast, edgewatch-sli, edgewatch-sli-long, edgewatch-traffic, edgewatch-slo-alerts]
+group_eval_order: [CONSTANTS, edgewatch-fast, edgewatch-sli, edgewatch-sli-long, edgewatch-traffic, edgewatch-slo-alerts]
 tests:
   # 2% of 600 requests a minute fail: above 1.44% on every window.
   - interval: 15s

@@ -133,10 +133,14 @@ fn parse_label(s: &str) -> Result<(String, String), String> {
 }
 
 /// Folders whose files are all generated: files there (or below) that are
-/// no longer generated (a customer removed) are stale.
-const GENERATED_DIRS: [&str; 7] = [
+/// no longer generated (a customer or profile removed) are stale. The
+/// per-customer folders of earlier versions are listed so that an upgrade
+/// removes them: their constants would clash with the profiles'.
+const GENERATED_DIRS: [&str; 9] = [
+    "rules/profiles",
     "rules/customers",
     "prometheus-operator",
+    "mimir/profiles",
     "mimir/customers",
     "tests",
     "grafana/dashboards",
