@@ -67,7 +67,9 @@ fn up_demo_runs_the_loop_to_an_incident_and_sigterm_leaves_nothing_running() {
 
     // The outage's incident opens in the log destination, then resolves.
     let log = state.join("logs/audit-log.jsonl");
-    let deadline = Instant::now() + Duration::from_secs(240);
+    // The demo waits for the objectives (up to two minutes after
+    // Prometheus starts), then 15 s of warmup and a 40 s outage.
+    let deadline = Instant::now() + Duration::from_secs(330);
     let (opened, resolved) = loop {
         let seen = actions(&log);
         let opened = seen.iter().find(|(a, _)| a == "open").map(|(_, k)| k.clone());
@@ -84,7 +86,7 @@ fn up_demo_runs_the_loop_to_an_incident_and_sigterm_leaves_nothing_running() {
         }
         assert!(
             Instant::now() < deadline,
-            "no incident opened and resolved within 240s: {seen:?}\n{}",
+            "no incident opened and resolved within 330s: {seen:?}\n{}",
             std::fs::read_to_string(state.with_extension("out")).unwrap_or_default()
         );
         std::thread::sleep(Duration::from_millis(500));

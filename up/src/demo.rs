@@ -151,7 +151,7 @@ pub(crate) async fn run(
                 clock = Some(now);
                 (down_at, up_at) = (now + script.warmup, now + script.warmup + script.outage);
                 let _ = say.send(format!(
-                    "Prometheus scrapes the exporter: {victim_id} goes down in {}s",
+                    "Prometheus scrapes the exporter and has the objectives: {victim_id} goes down in {}s",
                     script.warmup.as_secs()
                 ));
             }
@@ -184,11 +184,16 @@ pub(crate) async fn run(
     }
 }
 
-/// Whether Prometheus at `base` has scraped the exporter.
+/// Whether Prometheus at `base` has scraped the exporter and has the
+/// customers' objectives: their constants join recordings of other groups,
+/// which take up to two evaluation intervals after a start.
 async fn scraped(client: &reqwest::Client, base: &str) -> bool {
     let url = format!("{base}/api/v1/query");
-    let Ok(resp) = client.get(url).query(&[("query", r#"count(up{job="edgewatch-exporter"} == 1)"#)]).send().await
-    else {
+    let query = format!(
+        r#"count(up{{job="edgewatch-exporter"}} == 1) and on () count({})"#,
+        edgewatch_catalog::names::recorded::ERROR_BUDGET
+    );
+    let Ok(resp) = client.get(url).query(&[("query", query)]).send().await else {
         return false;
     };
     let Ok(doc) = resp.json::<serde_json::Value>().await else { return false };
