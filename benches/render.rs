@@ -9,8 +9,9 @@
 //! prints the time, the peak memory (GNU time's maximum resident set size),
 //! and the files and bytes written by folder; then checks the output with `promtool check rules
 //! --lint-fatal` and `amtool check-config`, and runs the generated promtool
-//! tests (`promtool test rules tests/*.yml`). `EDGEWATCH_BENCH_CUSTOMERS`
-//! changes the size.
+//! tests (`promtool test rules tests/*.yml`); then the same catalog with
+//! `dashboards: {customers: shared}`. `EDGEWATCH_BENCH_CUSTOMERS` changes
+//! the size.
 
 // A benchmark: it prints its figures, and a failure is a failed run.
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::cast_precision_loss)]
@@ -178,5 +179,9 @@ fn main() {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/catalog");
     report("examples/catalog", &examples, &dir);
     report(&format!("{customers} customers"), &generated, &dir);
+    // The same with one shared customer dashboard instead of one each.
+    let shared = dir.join("shared.yaml");
+    std::fs::write(&shared, format!("dashboards: {{customers: shared}}\n{}", catalog(customers))).unwrap();
+    report(&format!("{customers} customers, one shared customer dashboard"), &shared, &dir);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -32,6 +32,35 @@ pub struct Catalog {
     /// The receiver's templates the catalog replaces (`title`,
     /// `description`, `comment`), as handlebars text.
     pub templates: BTreeMap<String, String>,
+    /// How Grafana shows customers (`dashboards: {customers: …}`).
+    pub customer_dashboards: CustomerDashboards,
+}
+
+/// How Grafana shows customers: the alerts', receiver's and NOC
+/// overview's links follow it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CustomerDashboards {
+    /// A dashboard per customer, with its own SLO rows, thresholds and
+    /// links.
+    #[default]
+    Each,
+    /// One customer dashboard, the customer a variable, reading objectives
+    /// and thresholds from the recorded constants: what Grafana can load
+    /// for thousands of customers.
+    Shared,
+}
+
+crate::decode::string_enum!(CustomerDashboards, "dashboard layout", { Each => "each", Shared => "shared" });
+
+impl CustomerDashboards {
+    /// Where `customer`'s dashboard is, from Grafana's root: `d/<uid>?`
+    /// with the customer when shared, ready for more query parameters.
+    pub fn link(self, customer: &str) -> String {
+        match self {
+            Self::Each => format!("d/{}?", crate::names::dashboard_uid(customer)),
+            Self::Shared => format!("d/{}?var-customer={customer}&", crate::names::SHARED_CUSTOMER_DASHBOARD_UID),
+        }
+    }
 }
 
 /// Counts for a one-line summary.

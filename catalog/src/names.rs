@@ -312,6 +312,10 @@ pub fn dashboard_uid(customer_id: &str) -> String {
     format!("edgewatch-{customer_id}")
 }
 
+/// The shared customer dashboard's uid (`dashboards: {customers: shared}`):
+/// an underscore, like the NOC overview's, so no customer's uid is it.
+pub const SHARED_CUSTOMER_DASHBOARD_UID: &str = "edgewatch_customer";
+
 /// The NOC overview dashboard's uid. Customer uids are `edgewatch-<id>`, so
 /// the underscore keeps this one apart from every customer's.
 pub const NOC_DASHBOARD_UID: &str = "edgewatch_noc";

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use crate::decode::{At, unknown_word_hint};
 use crate::model::{
-    Alerting, Catalog, Customer, Destination, Exclude, Expect, HttpMethod, Probe, Route, Runbooks, Slo, SloSpec,
+    Alerting, Catalog, Customer, CustomerDashboards, Destination, Exclude, Expect, HttpMethod, Probe, Route, Runbooks,
+    Slo, SloSpec,
 };
 use crate::names::{AlertKind, LatencySource, SloKind};
 use crate::raw::customer::RawCustomer;
@@ -36,11 +37,13 @@ struct Merged {
     declared_tiers: Vec<String>,
     declared_destinations: Vec<String>,
     templates: BTreeMap<String, String>,
+    customer_dashboards: CustomerDashboards,
 }
 
 fn merge(files: Vec<RawFile>, sources: &Sources, report: &mut Report) -> Merged {
     let mut m = Merged::default();
     let mut defaults_from: Option<Origin> = None;
+    let mut dashboards_from: Option<Origin> = None;
     let mut tier_from: BTreeMap<Slug, Origin> = BTreeMap::new();
     let mut dest_from: BTreeMap<Slug, Origin> = BTreeMap::new();
     let file_name = |o: &Origin| sources.files.get(o.file).map(|f| f.name.display().to_string()).unwrap_or_default();
@@ -53,6 +56,16 @@ fn merge(files: Vec<RawFile>, sources: &Sources, report: &mut Report) -> Merged 
             } else {
                 defaults_from = Some(d.origin);
                 m.defaults = d.value;
+            }
+        }
+        if let Some(d) = file.customer_dashboards {
+            if let Some(first) = &dashboards_from {
+                report
+                    .error(d.origin.clone(), Anchor::Key, "`dashboards` is set in more than one file")
+                    .hint(format!("keep one `dashboards` section; the first is in {}", file_name(first)));
+            } else {
+                dashboards_from = Some(d.origin);
+                m.customer_dashboards = d.value;
             }
         }
         for (name, profile) in file.tiers {
@@ -117,6 +130,7 @@ pub(crate) fn resolve(files: Vec<RawFile>, sources: &Sources, report: &mut Repor
         destinations: m.destinations,
         tiers: m.tiers.into_keys().collect(),
         templates: m.templates,
+        customer_dashboards: m.customer_dashboards,
     })
 }
 

@@ -33,6 +33,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub use edgewatch_catalog::OutputFile;
+use edgewatch_catalog::model::CustomerDashboards;
 use edgewatch_catalog::{Catalog, Customer};
 
 pub use crate::model::{Dashboard, GridPos, Panel, SCHEMA_VERSION};
@@ -107,6 +108,9 @@ fn folder(c: &Customer) -> &str {
     c.tier.as_ref().map_or("customers", edgewatch_catalog::Slug::as_str)
 }
 
+/// The folder of the shared customer dashboard.
+const SHARED_FOLDER: &str = "customers";
+
 /// The folder of the NOC overview.
 const NOC_FOLDER: &str = "noc";
 
@@ -114,7 +118,10 @@ const NOC_FOLDER: &str = "noc";
 /// overview and edgewatch's health.
 pub fn dashboards(catalog: &Catalog, opts: &Options) -> Result<Vec<Dashboard>, RenderError> {
     check_url(opts)?;
-    let mut out: Vec<Dashboard> = catalog.customers.iter().map(|c| customer::dashboard(catalog, c, opts)).collect();
+    let mut out: Vec<Dashboard> = match catalog.customer_dashboards {
+        CustomerDashboards::Each => catalog.customers.iter().map(|c| customer::dashboard(catalog, c, opts)).collect(),
+        CustomerDashboards::Shared => vec![customer::shared(catalog, opts)],
+    };
     out.push(noc::dashboard(catalog, opts));
     out.push(health::dashboard());
     Ok(out)
@@ -173,7 +180,15 @@ pub fn files<'a>(
         }
         _ => Vec::new(),
     };
-    let customers = catalog.customers.iter().map(move |c| (customer::dashboard(catalog, c, opts), folder(c)));
+    // Each customer's dashboard in its tier's folder, or the shared one.
+    let each = catalog.customer_dashboards == CustomerDashboards::Each;
+    let shared = (!each).then(|| (customer::shared(catalog, opts), SHARED_FOLDER));
+    let customers = catalog
+        .customers
+        .iter()
+        .filter(move |_| each)
+        .map(move |c| (customer::dashboard(catalog, c, opts), folder(c)))
+        .chain(shared);
     let own = [(noc::dashboard(catalog, opts), NOC_FOLDER), (health::dashboard(), NOC_FOLDER)];
     let boards = customers.chain(own).map(move |(d, folder)| dashboard_file(&d, folder, &opts.target, &header));
     Ok(boards.chain(provisioning))

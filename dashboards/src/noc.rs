@@ -42,16 +42,12 @@ fn without_data() -> String {
     )
 }
 
-fn customer_link(opts: &Options) -> DashboardLink {
+fn customer_link(catalog: &Catalog, opts: &Options) -> DashboardLink {
+    let customer = format!("${{__data.fields.{}}}", label::CUSTOMER);
     DashboardLink::dashboard(
         "Open the customer's dashboard",
         "The customer's own dashboard, same time range",
-        format!(
-            "{}/d/{}${{__data.fields.{}}}?${{__url_time_range}}",
-            opts.grafana_path(),
-            names::dashboard_uid(""),
-            label::CUSTOMER
-        ),
+        format!("{}/{}${{__url_time_range}}", opts.grafana_path(), catalog.customer_dashboards.link(&customer)),
     )
 }
 
@@ -65,9 +61,10 @@ pub(crate) fn dashboard(catalog: &Catalog, opts: &Options) -> Dashboard {
     let mut l = Layout::default();
     l.row("Now");
     counts(&mut l);
-    customers(&mut l, opts);
+    let link = customer_link(catalog, opts);
+    customers(&mut l, &link);
     l.row("Attention");
-    attention(&mut l, opts);
+    attention(&mut l, &link);
     Dashboard {
         links: vec![DashboardLink {
             as_dropdown: true,
@@ -125,7 +122,7 @@ fn counts(l: &mut Layout) {
 }
 
 /// The table of every customer, and the two graphs beside it.
-fn customers(l: &mut Layout, opts: &Options) {
+fn customers(l: &mut Layout, link: &DashboardLink) {
     let c = label::CUSTOMER;
     let zero_per_customer = format!("0 * group by ({c}) ({})", recorded::CUSTOMER_INFO);
     let columns = [
@@ -161,7 +158,7 @@ fn customers(l: &mut Layout, opts: &Options) {
         .transform(Transformation::SortBy { sort: vec![SortField { field: "Worst burn 1h".to_owned(), desc: true }] })
         .sorted_desc("Worst burn 1h")
         .decimals(2)
-        .data_link(customer_link(opts))
+        .data_link(link.clone())
         .size(24, 12),
     );
     l.panel(
@@ -176,7 +173,7 @@ fn customers(l: &mut Layout, opts: &Options) {
         )
         .thresholds(Thresholds::absolute("red", &[(0.0, "orange"), (0.25, "green")]))
         .range(Some(-1.0), Some(1.0))
-        .data_link(customer_link(opts))
+        .data_link(link.clone())
         .size(12, 10),
     );
     l.panel(
@@ -196,7 +193,7 @@ fn customers(l: &mut Layout, opts: &Options) {
     );
 }
 
-fn attention(l: &mut Layout, opts: &Options) {
+fn attention(l: &mut Layout, link: &DashboardLink) {
     let c = label::CUSTOMER;
     l.panel(
         Panel::table(
@@ -209,7 +206,7 @@ fn attention(l: &mut Layout, opts: &Options) {
             index_by_name: [c, "name", label::TIER].iter().zip(0..).map(|(k, i)| ((*k).to_owned(), i)).collect(),
             rename_by_name: std::collections::BTreeMap::new(),
         })
-        .data_link(customer_link(opts))
+        .data_link(link.clone())
         .no_value("Every customer has traffic")
         .size(8, 10),
     );
@@ -231,7 +228,7 @@ fn attention(l: &mut Layout, opts: &Options) {
                 .collect(),
             rename_by_name: std::collections::BTreeMap::new(),
         })
-        .data_link(customer_link(opts))
+        .data_link(link.clone())
         .no_value("Nothing firing")
         .size(16, 10),
     );

@@ -18,6 +18,8 @@ use crate::sli::{
 pub(crate) struct Links {
     /// Grafana's base URL, for dashboard links.
     pub(crate) grafana: String,
+    /// Which customer dashboard the links open.
+    pub(crate) customer_dashboards: edgewatch_catalog::model::CustomerDashboards,
 }
 
 /// An annotation template that reads one value of a constant or SLI series.
@@ -39,9 +41,9 @@ pub(crate) const EVENTS: &str = "{{ if eq $labels.slo_kind \"probe\" }}probes{{ 
 
 pub(crate) fn dashboard(links: &Links) -> String {
     format!(
-        "{}/d/{{{{ printf \"{}%s\" $labels.customer }}}}?{{{{ with $labels.slo }}}}var-slo={{{{ . }}}}&{{{{ end }}}}{{{{ with $labels.host }}}}var-host={{{{ . }}}}&{{{{ end }}}}from=now-6h&to=now",
+        "{}/{}{{{{ with $labels.slo }}}}var-slo={{{{ . }}}}&{{{{ end }}}}{{{{ with $labels.host }}}}var-host={{{{ . }}}}&{{{{ end }}}}from=now-6h&to=now",
         links.grafana.trim_end_matches('/'),
-        edgewatch_catalog::names::dashboard_uid("")
+        links.customer_dashboards.link("{{ $labels.customer }}")
     )
 }
 

@@ -277,7 +277,7 @@ pub fn render(catalog: &Catalog, opts: &Options) -> Result<Vec<OutputFile>, Rend
     let periods: BTreeSet<u64> =
         catalog.customers.iter().flat_map(constants::measured).map(|s| s.period.as_millis() / 86_400_000).collect();
     let slis = sli::Slis { sources: sources.into_iter().collect(), probes, periods: periods.into_iter().collect() };
-    let links = alerts::Links { grafana: opts.grafana_url.clone() };
+    let links = alerts::Links { grafana: opts.grafana_url.clone(), customer_dashboards: catalog.customer_dashboards };
     let windows = burn::Windows::for_scrape(opts.scrape_interval);
     let pairs = burn::pairs(windows);
     let every_scrape = opts.scrape_interval.to_string();

@@ -288,9 +288,9 @@ fn labels(c: &Customer, slo: &str, slo_kind: &str, kind: AlertKind, severity: &s
 fn links(c: &Customer, slo: Option<&str>, kind: AlertKind, l: &Links) -> [(String, String); 2] {
     let runbook = c.runbook_url(kind, slo).unwrap_or_default();
     let dashboard = format!(
-        "{}/d/{}?{}from=now-6h&to=now",
+        "{}/{}{}from=now-6h&to=now",
         l.grafana.trim_end_matches('/'),
-        edgewatch_catalog::names::dashboard_uid(c.id.as_str()),
+        l.customer_dashboards.link(c.id.as_str()),
         slo.map(|s| format!("var-slo={s}&")).unwrap_or_default()
     );
     [("runbook_url".to_owned(), runbook), ("dashboard_url".to_owned(), dashboard)]

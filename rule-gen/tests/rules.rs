@@ -593,3 +593,37 @@ fn alertmanager_routing_does_not_grow_with_customers() {
     // The heartbeat, the fallback page, and one route per severity.
     assert_eq!(config["route"]["routes"].as_array().unwrap().len(), 5);
 }
+
+/// With `dashboards: {customers: shared}`, the alerts link to the shared
+/// customer dashboard with the customer set; the generated tests expect it.
+#[test]
+fn alerts_link_to_the_shared_dashboard_when_the_catalog_shares_one() {
+    let mut catalog =
+        edgewatch_catalog::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/catalog")).unwrap().catalog;
+    catalog.customer_dashboards = edgewatch_catalog::model::CustomerDashboards::Shared;
+    let dir = std::env::temp_dir().join(format!("edgewatch-rules-shared-{}", std::process::id()));
+    write_all(&dir, &catalog);
+    let alerts = std::fs::read_to_string(dir.join("rules/edgewatch-alerts.yml")).unwrap();
+    assert!(
+        alerts.contains(
+            "https://grafana.example/d/edgewatch_customer?var-customer={{ $labels.customer }}&{{ with $labels.slo }}"
+        ),
+        "{alerts}"
+    );
+    assert!(!alerts.contains("/d/edgewatch-"), "no link to a customer's own dashboard");
+    // One profile's behaviour tests, which check the links of what fires.
+    let tests: Vec<PathBuf> = std::fs::read_dir(dir.join("tests"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name().unwrap().to_string_lossy().starts_with("enterprise-")
+                && !p.to_string_lossy().ends_with("-traffic.yml")
+        })
+        .take(1)
+        .collect();
+    let (ok, said) = promtool_test(&tests);
+    assert!(ok, "{said}");
+    let test = std::fs::read_to_string(&tests[0]).unwrap();
+    assert!(test.contains("dashboard_url: https://grafana.example/d/edgewatch_customer?var-customer="), "{test}");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -120,7 +120,7 @@ pub(crate) async fn run(
         return;
     };
     let _ = say.send(format!(
-        "healthy traffic for {} customers; {victim_id} goes down {}s after Prometheus first scrapes the exporter, for {}s",
+        "healthy traffic for {} customers; {victim_id} goes down {}s after Prometheus scrapes the exporter and has the objectives, for {}s",
         sites.len(),
         script.warmup.as_secs(),
         script.outage.as_secs()

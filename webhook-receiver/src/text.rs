@@ -117,7 +117,12 @@ fn encode(s: &str) -> String {
 }
 
 /// The dashboard, runbook, Alertmanager and Prometheus links of an incident.
-pub(crate) fn links(i: &Incident, customer: Option<&Customer>, bases: &LinkBases) -> Vec<Link> {
+pub(crate) fn links(
+    i: &Incident,
+    customer: Option<&Customer>,
+    layout: edgewatch_catalog::model::CustomerDashboards,
+    bases: &LinkBases,
+) -> Vec<Link> {
     let mut out = Vec::new();
     // Grafana from the configured base, around the start; else the alert's own link.
     let dashboard = match (&bases.grafana, &i.customer) {
@@ -129,12 +134,7 @@ pub(crate) fn links(i: &Incident, customer: Option<&Customer>, bases: &LinkBases
                 .and_then(crate::time::parse_rfc3339)
                 .map_or("now".to_owned(), |t| (t + 3_600_000).to_string());
             let slo = i.slo.as_ref().map(|s| format!("var-slo={}&", encode(s))).unwrap_or_default();
-            Some(format!(
-                "{}/d/{}?{slo}from={}&to={to}",
-                g.trim_end_matches('/'),
-                edgewatch_catalog::names::dashboard_uid(c),
-                start - 3_600_000
-            ))
+            Some(format!("{}/{}{slo}from={}&to={to}", g.trim_end_matches('/'), layout.link(c), start - 3_600_000))
         }
         _ => first_annotation(i, "dashboard_url"),
     };
@@ -259,7 +259,7 @@ pub(crate) fn message(
     live: &BTreeMap<String, String>,
 ) -> Result<Message, TextError> {
     let customer = incident.customer.as_deref().and_then(|id| catalog.customer(id));
-    let links = links(incident, customer, bases);
+    let links = links(incident, customer, catalog.customer_dashboards, bases);
     let mut inc = serde_json::to_value(incident)
         .map_err(|e| TextError::Render { name: "incident".to_owned(), message: e.to_string() })?;
     if let Some(o) = inc.as_object_mut() {
@@ -394,6 +394,31 @@ mod tests {
         // Alertmanager shows every alert of the incident, not the lead's name.
         let am = m.links.iter().find(|l| l.text == "Alertmanager").unwrap();
         assert_eq!(am.href, "http://alertmanager:9093/#/alerts?filter=%7Bcustomer%3D%22shop%22%7D");
+    }
+
+    #[test]
+    fn the_dashboard_link_opens_the_customer_s_own_or_the_shared_dashboard() {
+        let shop = Some("shop".to_owned());
+        let opened = apply(
+            None,
+            &update(vec![alert("o", "EdgewatchOriginErrors", "ticket", Status::Firing)]),
+            shop,
+            "2026-11-21T08:10:00Z",
+            false,
+        )
+        .incident;
+        let t = Templates::load(&BTreeMap::new(), None).unwrap();
+        let bases = LinkBases { grafana: Some("https://grafana.example/".to_owned()), alertmanager: None };
+        let dashboard = |catalog: &Catalog| {
+            let m = message(&t, catalog, &opened, ActionKind::Open, &bases, &BTreeMap::new()).unwrap();
+            m.links.into_iter().find(|l| l.text == "Dashboard").unwrap().href
+        };
+        let own = dashboard(&catalog());
+        assert!(own.starts_with("https://grafana.example/d/edgewatch-shop?from="), "{own}");
+        let mut shared = catalog();
+        shared.customer_dashboards = edgewatch_catalog::model::CustomerDashboards::Shared;
+        let one = dashboard(&shared);
+        assert!(one.starts_with("https://grafana.example/d/edgewatch_customer?var-customer=shop&from="), "{one}");
     }
 
     #[test]

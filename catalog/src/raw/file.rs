@@ -5,14 +5,14 @@
 use std::collections::BTreeMap;
 
 use crate::decode::{At, Cx, Decode, fields};
-use crate::model::Destination;
+use crate::model::{CustomerDashboards, Destination};
 use crate::path::YamlPath;
 use crate::raw::customer::RawCustomer;
 use crate::raw::profile::{PROFILE_KEYS, RawProfile, slug_keys};
 use crate::types::ident::Slug;
 use crate::yaml::Value;
 
-pub(crate) const TOP_KEYS: [&str; 5] = ["defaults", "tiers", "customers", "destinations", "templates"];
+pub(crate) const TOP_KEYS: [&str; 6] = ["defaults", "tiers", "customers", "destinations", "templates", "dashboards"];
 
 /// The receiver's texts a catalog may replace (`templates:`).
 pub const TEMPLATE_NAMES: [&str; 5] = ["title", "description", "comment", "customer_title", "customer_body"];
@@ -30,6 +30,8 @@ pub(crate) struct RawFile {
     pub(crate) declared_destinations: Vec<String>,
     /// Receiver templates by name.
     pub(crate) templates: Vec<(At<String>, String)>,
+    /// `dashboards.customers`.
+    pub(crate) customer_dashboards: Option<At<CustomerDashboards>>,
 }
 
 /// A profile on its own (`defaults:` and each tier).
@@ -83,6 +85,12 @@ impl RawFile {
             customers: f.list("customers", cx),
             destinations: slug_keys(destinations, &f.path("destinations"), cx),
             templates: templates(f.map("templates", cx), &f.path("templates"), cx),
+            customer_dashboards: f.get("dashboards").and_then(|v| {
+                let path = f.path("dashboards");
+                let d = fields(v, &path, cx, "dashboards", &["customers"])?;
+                let value = d.opt("customers", cx)?;
+                Some(At { value, origin: cx.origin(&path) })
+            }),
         }
     }
 }

@@ -212,3 +212,32 @@ fn a_warning_repeated_for_many_customers_is_counted_after_ten() {
     );
     assert_eq!(got.len(), 11, "{got:#?}");
 }
+
+#[test]
+fn the_customer_dashboards_are_each_unless_the_catalog_shares_one() {
+    use edgewatch_catalog::model::CustomerDashboards;
+    let customer = "customers:\n  - {id: a, hosts: [a.example], alerting: {routes: [{to: [log]}]}}\n";
+    let each = load_str("c.yaml", &format!("{DEST}{customer}")).unwrap().catalog;
+    assert_eq!(each.customer_dashboards, CustomerDashboards::Each);
+    let shared = load_str("c.yaml", &format!("{DEST}dashboards: {{customers: shared}}\n{customer}")).unwrap().catalog;
+    assert_eq!(shared.customer_dashboards, CustomerDashboards::Shared);
+    assert_eq!(
+        diagnostics(&format!("{DEST}dashboards: {{customers: sharde}}\n{customer}")),
+        ["3: error: unknown dashboard layout `sharde`"]
+    );
+    assert_eq!(
+        diagnostics(&format!("{DEST}dashboards: {{customer: shared}}\n{customer}")),
+        ["3: error: unknown key `customer` in dashboards"]
+    );
+
+    // Set once in a folder of files.
+    let dir = TempDir::new("dashboards-twice");
+    dir.write("a.yaml", &format!("{DEST}dashboards: {{customers: shared}}\n{customer}"))
+        .write("b.yaml", "dashboards: {customers: each}\n");
+    let err = load(&dir.0).unwrap_err();
+    assert!(
+        err.diagnostics.iter().any(|d| d.message == "`dashboards` is set in more than one file"),
+        "{:?}",
+        err.diagnostics
+    );
+}
