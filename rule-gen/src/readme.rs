@@ -13,7 +13,7 @@ pub(crate) fn text(opts: &Options) -> String {
             "- `prometheus-operator/*.yaml`: `PrometheusRule` objects; `kubectl apply -f\n  prometheus-operator/`. Their labels must match your Prometheus' `ruleSelector`.\n"
         }
         Target::Mimir { .. } => {
-            "- `mimir/*.yml`: Mimir or Cortex ruler namespaces: `mimirtool rules sync mimir/*.yml\n  mimir/profiles/*.yml` (Thanos Ruler takes the same groups).\n"
+            "- `mimir/*.yml`: Mimir or Cortex ruler namespaces: `mimirtool rules sync mimir/*.yml\n  mimir/customers/*.yml mimir/profiles/*.yml` (Thanos Ruler takes the same groups).\n"
         }
     };
     format!(
