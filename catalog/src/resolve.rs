@@ -48,25 +48,26 @@ fn merge(files: Vec<RawFile>, sources: &Sources, report: &mut Report) -> Merged 
     let mut dest_from: BTreeMap<Slug, Origin> = BTreeMap::new();
     let file_name = |o: &Origin| sources.files.get(o.file).map(|f| f.name.display().to_string()).unwrap_or_default();
     for file in files {
-        if let Some(d) = file.defaults {
-            if let Some(first) = &defaults_from {
+        // Sections that one file of the catalog may set.
+        let mut once = |key: &str, from: &mut Option<Origin>, origin: Origin| {
+            if let Some(first) = from {
                 report
-                    .error(d.origin.clone(), Anchor::Key, "`defaults` is set in more than one file")
-                    .hint(format!("keep one `defaults` section; the first is in {}", file_name(first)));
-            } else {
-                defaults_from = Some(d.origin);
-                m.defaults = d.value;
+                    .error(origin, Anchor::Key, format!("`{key}` is set in more than one file"))
+                    .hint(format!("keep one `{key}` section; the first is in {}", file_name(first)));
+                return false;
             }
+            *from = Some(origin);
+            true
+        };
+        if let Some(d) = file.defaults
+            && once("defaults", &mut defaults_from, d.origin)
+        {
+            m.defaults = d.value;
         }
-        if let Some(d) = file.customer_dashboards {
-            if let Some(first) = &dashboards_from {
-                report
-                    .error(d.origin.clone(), Anchor::Key, "`dashboards` is set in more than one file")
-                    .hint(format!("keep one `dashboards` section; the first is in {}", file_name(first)));
-            } else {
-                dashboards_from = Some(d.origin);
-                m.customer_dashboards = d.value;
-            }
+        if let Some(d) = file.customer_dashboards
+            && once("dashboards", &mut dashboards_from, d.origin)
+        {
+            m.customer_dashboards = d.value;
         }
         for (name, profile) in file.tiers {
             define_once(&mut m.tiers, &mut tier_from, name, profile, "tier", report, file_name);

@@ -60,13 +60,7 @@ pub(crate) fn dashboard(catalog: &Catalog, c: &Customer, opts: &Options) -> Dash
     Dashboard {
         links: links(catalog, c, opts),
         templating: Templating { list: variables(c) },
-        annotations: Annotations {
-            list: vec![
-                Annotation::built_in(),
-                Annotation::prometheus("Pages", "red", alerts("page")),
-                Annotation::prometheus("Tickets", "orange", alerts("ticket")),
-            ],
-        },
+        annotations: annotations(),
         panels: l.finish(),
         ..Dashboard::base(
             names::dashboard_uid(c.id.as_str()),
@@ -99,19 +93,9 @@ pub(crate) fn shared(catalog: &Catalog, opts: &Options) -> Dashboard {
         probe_rows(&mut l, None);
     }
     Dashboard {
-        links: vec![DashboardLink::dashboard(
-            "NOC overview",
-            "Every customer, worst first",
-            format!("{}/d/{}", opts.grafana_path(), names::NOC_DASHBOARD_UID),
-        )],
+        links: vec![noc_link(opts)],
         templating: Templating { list: shared_variables() },
-        annotations: Annotations {
-            list: vec![
-                Annotation::built_in(),
-                Annotation::prometheus("Pages", "red", alerts("page")),
-                Annotation::prometheus("Tickets", "orange", alerts("ticket")),
-            ],
-        },
+        annotations: annotations(),
         panels: l.finish(),
         ..Dashboard::base(
             names::SHARED_CUSTOMER_DASHBOARD_UID.to_owned(),
@@ -146,6 +130,26 @@ fn shared_variables() -> Vec<Variable> {
     vec![Variable::datasource(), customer, slo, host]
 }
 
+/// The customer's firing pages (red) and tickets (orange) on every graph.
+fn annotations() -> Annotations {
+    Annotations {
+        list: vec![
+            Annotation::built_in(),
+            Annotation::prometheus("Pages", "red", alerts("page")),
+            Annotation::prometheus("Tickets", "orange", alerts("ticket")),
+        ],
+    }
+}
+
+/// The header link back to the NOC overview.
+fn noc_link(opts: &Options) -> DashboardLink {
+    DashboardLink::dashboard(
+        "NOC overview",
+        "Every customer, worst first",
+        format!("{}/d/{}", opts.grafana_path(), names::NOC_DASHBOARD_UID),
+    )
+}
+
 fn alerts(severity: &str) -> String {
     format!("ALERTS{{{}=\"$customer\", alertstate=\"firing\", {}=\"{severity}\"}}", label::CUSTOMER, label::SEVERITY)
 }
@@ -172,11 +176,7 @@ fn variables(c: &Customer) -> Vec<Variable> {
 }
 
 fn links(catalog: &Catalog, c: &Customer, opts: &Options) -> Vec<DashboardLink> {
-    let mut out = vec![DashboardLink::dashboard(
-        "NOC overview",
-        "Every customer, worst first",
-        format!("{}/d/{}", opts.grafana_path(), names::NOC_DASHBOARD_UID),
-    )];
+    let mut out = vec![noc_link(opts)];
     // The runbooks of the alerts that wake people, each once.
     let mut seen = BTreeSet::new();
     for kind in [AlertKind::BurnRateFast, AlertKind::ProbeDown, AlertKind::OriginErrors, AlertKind::Attack] {

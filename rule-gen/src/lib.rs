@@ -157,6 +157,24 @@ pub const GROUP_ORDER: [&str; 7] = [
     "edgewatch-probe-alerts",
 ];
 
+/// The constants' groups of the rendered rule files at `paths`, in the
+/// order Prometheus' intervals make effective, for promtool's
+/// `group_eval_order`: the customers' shards, the profiles' values, then
+/// their join. [`GROUP_ORDER`] follows them.
+pub fn constants_group_order<'a>(paths: impl IntoIterator<Item = &'a std::path::Path>) -> Vec<String> {
+    let (mut shards, mut profiles) = (Vec::new(), Vec::new());
+    for path in paths {
+        let (Some(folder), Some(stem)) = (path.parent(), path.file_stem()) else { continue };
+        let stem = stem.to_string_lossy();
+        if folder.ends_with("customers") {
+            shards.push(constants::shard_group_name(&stem));
+        } else if folder.ends_with("profiles") {
+            profiles.push(constants::profile_group_name(&stem));
+        }
+    }
+    shards.into_iter().chain(profiles).chain([CONSTANTS_GROUP.to_owned()]).collect()
+}
+
 /// The shared rule files, which the generated tests load.
 const SHARED: [&str; 4] = ["edgewatch-sli", "edgewatch-alerts", "edgewatch-traffic", "edgewatch-probes"];
 

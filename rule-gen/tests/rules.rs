@@ -117,18 +117,7 @@ fn unit_test(name: &str, catalog: &str, test: &str) {
     let list = files.iter().map(|f| format!("'{}'", f.display())).collect::<Vec<_>>().join(", ");
     // The constants' groups in the order Prometheus' intervals make
     // effective: each customer's profile, the profiles' values, their join.
-    let groups = |folder: &str, prefix: &str| {
-        files
-            .iter()
-            .filter(|f| f.parent().is_some_and(|d| d.ends_with(folder)))
-            .map(|f| format!("{prefix}-{}", f.file_stem().unwrap().to_string_lossy()))
-            .collect::<Vec<_>>()
-    };
-    let constants: Vec<String> = groups("customers", edgewatch_rule_gen::CUSTOMERS_GROUP)
-        .into_iter()
-        .chain(groups("profiles", "edgewatch-profile"))
-        .chain([edgewatch_rule_gen::CONSTANTS_GROUP.to_owned()])
-        .collect();
+    let constants = edgewatch_rule_gen::constants_group_order(files.iter().map(PathBuf::as_path));
     let path = dir.join("test.yml");
     std::fs::write(&path, test.replace("RULES", &list).replace("CONSTANTS", &constants.join(", "))).unwrap();
     run(&["test", "rules"], &[path]);

@@ -261,17 +261,8 @@ fn promtool(name: &str, scrape: &str, every: &str, groups: &[Group<'_>]) -> (boo
     let (dir, files) = rules(name, &all, scrape);
     // Constants first, then each group before those that read it, as
     // Prometheus' intervals make it: promtool's own order is chance.
-    let named = |folder: &str, prefix: &str| {
-        files
-            .iter()
-            .filter(|f| f.parent().is_some_and(|d| d.ends_with(folder)))
-            .map(|f| format!("{prefix}-{}", f.file_stem().unwrap().to_string_lossy()))
-            .collect::<Vec<_>>()
-    };
-    let order: Vec<String> = named("customers", edgewatch_rule_gen::CUSTOMERS_GROUP)
+    let order: Vec<String> = edgewatch_rule_gen::constants_group_order(files.iter().map(PathBuf::as_path))
         .into_iter()
-        .chain(named("profiles", "edgewatch-profile"))
-        .chain([edgewatch_rule_gen::CONSTANTS_GROUP.to_owned()])
         .chain(edgewatch_rule_gen::GROUP_ORDER.iter().map(|g| (*g).to_owned()))
         .collect();
     let mut test = format!(
