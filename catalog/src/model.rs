@@ -287,7 +287,7 @@ pub enum SloSpec {
     Latency {
         /// Which latency.
         source: LatencySource,
-        /// The threshold; the exporters make it a histogram bucket boundary.
+        /// The threshold; the exporters judge each request against it.
         threshold: Duration,
     },
     /// Probes that succeeded.

@@ -14,6 +14,9 @@ pub mod label {
     pub const ALERT_KIND: &str = "alert_kind";
     /// The SLO an alert or SLI series is about.
     pub const SLO: &str = "slo";
+    /// What the SLO measures (a [`super::SloKind`]), on SLO event counters,
+    /// SLI series and SLO alerts.
+    pub const SLO_KIND: &str = "slo_kind";
     /// The request host, as the catalog lists it.
     pub const HOST: &str = "host";
     /// The probe name, on probe series and alerts.
@@ -48,6 +51,7 @@ pub mod label {
         SEVERITY,
         ALERT_KIND,
         SLO,
+        SLO_KIND,
         HOST,
         PROBE,
         TIER,
@@ -243,8 +247,6 @@ pub mod recorded {
     /// Constant: the burn-rate threshold of a tier's window pair, by
     /// `tier`, `long` (the pair's long window) and `severity`.
     pub const BURN_THRESHOLD: &str = "slo:burn_threshold:ratio";
-    /// Constant: a latency SLO's threshold, as the `le` label.
-    pub const LATENCY_THRESHOLD: &str = "slo:latency_threshold:info";
     /// Constant: the burn-rate alerts' traffic floor, per SLO (requests, or
     /// probes for a probe SLO).
     pub const MIN_REQUESTS: &str = "slo:min_requests:total";
@@ -292,6 +294,16 @@ pub mod recorded {
     pub const CLIENT_ERRORS_10M: &str = "edgewatch:client_errors:ratio_rate10m";
     /// Share of 4xx responses over 1d.
     pub const CLIENT_ERRORS_1D: &str = "edgewatch:client_errors:ratio_rate1d";
+    /// Blocked or challenged requests per second per customer over 10m (the
+    /// day's share sums it).
+    pub const MITIGATED_RATE_10M: &str = "edgewatch:mitigated:rate10m";
+    /// 4xx responses per second per customer over 10m (likewise).
+    pub const CLIENT_ERRORS_RATE_10M: &str = "edgewatch:client_errors:rate10m";
+
+    /// Requests per second per customer over `w`.
+    pub fn requests_rate(w: &str) -> String {
+        format!("edgewatch:requests:rate{w}")
+    }
 }
 
 /// Security actions that stop a request (block or challenge), as a label

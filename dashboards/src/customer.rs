@@ -394,7 +394,8 @@ fn traffic_rows(l: &mut Layout, c: Option<&Customer>) {
 /// though it is no 5xx), which the status classes cannot show.
 fn error_share(c: Option<&Customer>) -> (Vec<Query>, String) {
     let Some(c) = c else {
-        let judged = format!("{}=~\"$slo\"", label::SLO);
+        // Latency SLOs count their verdicts in the same counter.
+        let judged = format!("{}=~\"$slo\", {}!=\"{}\"", label::SLO, label::SLO_KIND, SloKind::Latency.as_str());
         let bad = format!("{judged}, {}=\"bad\"", label::RESULT);
         let by_slo = |m: String| format!("sum by ({}) ({})", label::SLO, rate(&m));
         return (

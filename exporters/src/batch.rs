@@ -19,8 +19,9 @@ pub(crate) struct Batch {
     pub(crate) series: BatchHosts,
     /// Top keys among all requests and among mitigated and failed ones.
     pub(crate) offenders: Tally,
-    /// Availability SLO events by customer: good, bad.
-    pub(crate) slo: FastMap<CustomerIdx, [u64; 2]>,
+    /// SLO events by customer and SLO (its index in the customer's
+    /// [`crate::slo::Slos`]): good, bad.
+    pub(crate) slo: FastMap<(CustomerIdx, usize), [u64; 2]>,
     pub(crate) lines: u64,
     pub(crate) malformed: u64,
     /// Ingest lag: now minus the record's end time.
@@ -68,10 +69,10 @@ impl Batch {
         let at = self.series.locate(r.host.as_deref(), r.zone.as_deref(), cx);
         let customer = at.customer;
         if let Some(c) = customer
-            && let Some(Some(slo)) = cx.availability.get(c as usize)
-            && let Some(bad) = slo.judge(r, at.slo_excluded)
+            && let Some(slos) = cx.slos.get(c as usize)
         {
-            self.slo.entry(c).or_default()[usize::from(bad)] += 1;
+            let counts = &mut self.slo;
+            slos.judge(r, at.slo_excluded, |i, bad| counts.entry((c, i)).or_default()[usize::from(bad)] += 1);
         }
         let Some(s) = self.series.series_mut(at.series) else { return };
 
@@ -159,7 +160,7 @@ pub(crate) mod tests {
             lag_bounds: Bounds::new(vec![10.0, 60.0]),
             top_keys: 16,
             request_sample: 1,
-            availability: crate::slo::Availability::of(&catalog),
+            slos: crate::slo::Slos::of(&catalog),
             batch_hosts: limits.batch_hosts,
             hosts_per_customer: limits.hosts_per_customer,
             known: std::sync::Arc::default(),
@@ -276,7 +277,7 @@ not json
             top_capacity: 16,
         };
         let mut state =
-            crate::state::State::new(vec!["acme".into()], &[false], limits, cx.bounds.clone(), cx.lag_bounds.clone());
+            crate::state::State::new(vec!["acme".into()], &[], limits, cx.bounds.clone(), cx.lag_bounds.clone());
         state.merge("push", &b, std::time::Instant::now(), 0);
         let unknown = &state.customers[1];
         assert_eq!(unknown.hosts.len(), 11, "ten strangers and other");

@@ -71,7 +71,7 @@ impl BatchHosts {
             (_, Some(h)) if h.len() <= MAX_HOST_LEN => h,
             _ => "invalid",
         };
-        let slo = customer.and_then(|c| cx.availability.get(c as usize)?.as_ref());
+        let slo = customer.and_then(|c| cx.slos.get(c as usize)?.availability());
         let located = Located {
             customer,
             series: self.series_of(customer, label, cx),

@@ -155,8 +155,8 @@ fn default_auth_header() -> String {
     "X-Logpush-Secret".to_owned()
 }
 
-/// Latency histogram buckets, in seconds. Every latency threshold in the
-/// catalog is added, so a latency SLO reads an exact bucket.
+/// Latency histogram buckets, in seconds, for quantiles: latency SLOs are
+/// judged per request against their exact thresholds, not read from buckets.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HistogramConfig {

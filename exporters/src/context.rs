@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use crate::hosts::HostIndex;
 use crate::known_hosts::KnownHosts;
 use crate::series::Bounds;
-use crate::slo::Availability;
+use crate::slo::Slos;
 use crate::tally::Tally;
 
 /// What a batch needs to know, shared by every batch of an exporter.
@@ -22,8 +22,8 @@ pub(crate) struct Context {
     /// One line in this many has its keys counted among all requests, with
     /// this weight (`limits.top_requests_sample`).
     pub(crate) request_sample: u64,
-    /// Each customer's availability SLO, by catalog index.
-    pub(crate) availability: Vec<Option<Availability>>,
+    /// Each customer's judged SLOs, by catalog index.
+    pub(crate) slos: Vec<Slos>,
     /// Hosts a batch counts apart, in all (`limits.batch_hosts`) ...
     pub(crate) batch_hosts: usize,
     /// ... and per customer (`limits.hosts_per_customer`), unless the state

@@ -8,7 +8,7 @@ use crate::classify::{CACHE_STATUSES, ORIGIN_ERRORS, SECURITY_ACTIONS, STATUS_CL
 use crate::probe;
 use crate::proto;
 use crate::series::Histogram;
-use crate::state::State;
+use crate::state::{OVERFLOW_CUSTOMER, OVERFLOW_HOST, State};
 use crate::writer::{Exposition, Kind, Writer};
 
 /// Writes every series of `state`, sorted by customer and host, then the
@@ -22,6 +22,9 @@ pub(crate) fn encode(state: &State, probes: &probe::Metrics, format: Exposition)
         for (host, entry) in &c.hosts {
             rows.push((id, host, &entry.series));
         }
+    }
+    if let Some(set) = &state.overflow {
+        rows.push((OVERFLOW_CUSTOMER, OVERFLOW_HOST, &set.series));
     }
     rows.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
 
@@ -84,14 +87,19 @@ pub(crate) fn encode(state: &State, probes: &probe::Metrics, format: Exposition)
     }
     w.family(
         metric::SLO_REQUESTS_TOTAL,
-        "Requests judged by each customer's availability SLO, by result.",
+        "Requests judged by each of a customer's availability and latency SLOs, by result: a failure by the availability SLO's statuses, or a latency above the SLO's threshold, is bad; requests an SLO leaves out (or without that latency) are not counted.",
         Kind::Counter,
         None,
     );
     for (id, c) in state.ids.iter().zip(&state.customers) {
-        if let Some([good, bad]) = c.slo {
-            for (result, n) in [("good", good), ("bad", bad)] {
-                let labels = [(label::CUSTOMER, id.as_str()), (label::SLO, "availability"), (label::RESULT, result)];
+        for e in &c.slo {
+            for (result, n) in [("good", e.counts[0]), ("bad", e.counts[1])] {
+                let labels = [
+                    (label::CUSTOMER, id.as_str()),
+                    (label::SLO, &*e.name),
+                    (label::SLO_KIND, e.kind.as_str()),
+                    (label::RESULT, result),
+                ];
                 w.counter(metric::SLO_REQUESTS_TOTAL, &labels, n);
             }
         }
@@ -132,17 +140,22 @@ fn self_metrics(w: &mut Writer, state: &State) {
     }
     w.family(
         "edgewatch_exporter_overflow_total",
-        "Requests counted under host=\"other\" because a cap was reached.",
+        "Requests counted apart from their host because a cap was reached: label=\"host\" under the customer's host=\"other\" (hosts_per_customer, batch_hosts), label=\"customer\" under the exporter-wide customer=\"other\",host=\"other\" (max_series).",
         Kind::Counter,
         None,
     );
-    for (id, c) in state.ids.iter().zip(&state.customers).filter(|(_, c)| c.overflow > 0) {
-        w.counter("edgewatch_exporter_overflow_total", &[(label::CUSTOMER, id), ("label", label::HOST)], c.overflow);
+    for (id, c) in state.ids.iter().zip(&state.customers) {
+        for (folded, n) in [(label::HOST, c.overflow), (label::CUSTOMER, c.overflow_exporter)] {
+            if n > 0 {
+                w.counter("edgewatch_exporter_overflow_total", &[(label::CUSTOMER, id), ("label", folded)], n);
+            }
+        }
     }
     w.family(metric::EXPORTER_EXPIRED_HOSTS_TOTAL, "Hosts dropped after being idle.", Kind::Counter, None);
     w.counter(metric::EXPORTER_EXPIRED_HOSTS_TOTAL, &[], state.expired);
     w.family(metric::EXPORTER_SERIES, "Request series currently exposed.", Kind::Gauge, None);
-    w.gauge(metric::EXPORTER_SERIES, &[], proto::as_f64(state.series_total as u64));
+    let overflow = state.overflow.as_ref().map_or(0, |o| o.series.series());
+    w.gauge(metric::EXPORTER_SERIES, &[], proto::as_f64((state.series_total + overflow) as u64));
     w.family(
         metric::EXPORTER_START_TIME_SECONDS,
         "When the counters started, in unix seconds.",
@@ -157,7 +170,7 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use super::*;
-    use crate::batch::{Batch, tests::context};
+    use crate::batch::Batch;
     use crate::native::NativeSpec;
     use crate::proto::tests::{Message, delimited};
     use crate::state::Limits;
@@ -167,7 +180,9 @@ mod tests {
 "#;
 
     fn state_with(native: Option<NativeSpec>, lines: &str) -> State {
-        let mut cx = context();
+        let mut cx = crate::batch::tests::context_of(
+            "customers:\n  - {id: acme, hosts: [www.acme.example], slos: {availability: {objective: 99}}}\n",
+        );
         cx.bounds = cx.bounds.with_native(native);
         let limits = Limits {
             hosts_per_customer: 10,
@@ -177,7 +192,7 @@ mod tests {
             top_slots: 5,
             top_capacity: 8,
         };
-        let mut s = State::new(vec!["acme".into()], &[true], limits, cx.bounds.clone(), cx.lag_bounds.clone());
+        let mut s = State::new(vec!["acme".into()], &cx.slos, limits, cx.bounds.clone(), cx.lag_bounds.clone());
         let mut b = Batch::new(&cx);
         b.add_lines(lines.as_bytes(), &crate::batch::tests::LOGPUSH, &cx, 1001.0);
         s.merge("logpush", &b, Instant::now(), 1001);

@@ -56,7 +56,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use edgewatch_catalog::model::SloSpec;
 use edgewatch_catalog::{Catalog, Secret, SecretError};
 
 use crate::config::{Config, PushConfig};
@@ -167,17 +166,9 @@ impl Exporter {
             pushes.push(Push { config: p.clone(), secret });
         }
         let prober = probe::Prober::build(&config.probes, catalog, &env)?;
-        // Every latency threshold in the catalog is a bucket boundary, so a
-        // latency SLO reads an exact bucket.
-        let mut buckets = config.histograms.buckets.clone();
-        for c in &catalog.customers {
-            for slo in &c.slos {
-                if let SloSpec::Latency { threshold, .. } = slo.spec {
-                    buckets.push(threshold.as_secs_f64());
-                }
-            }
-        }
-        let bounds = Bounds::new(buckets).with_native(config.histograms.native.spec());
+        // The latency SLOs are judged per request (`slo.rs`), so the
+        // histograms keep only the configured buckets, for quantiles.
+        let bounds = Bounds::new(config.histograms.buckets.clone()).with_native(config.histograms.native.spec());
         let lag_bounds = Bounds::new(vec![1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0]);
         let l = &config.limits;
         let limits = Limits {
@@ -190,16 +181,15 @@ impl Exporter {
             top_capacity: l.top_keys,
         };
         let ids = catalog.customers.iter().map(|c| c.id.to_string()).collect();
-        let availability = slo::Availability::of(catalog);
-        let has_slo: Vec<bool> = availability.iter().map(Option::is_some).collect();
-        let state = State::new(ids, &has_slo, limits, bounds.clone(), lag_bounds.clone());
+        let slos = slo::Slos::of(catalog);
+        let state = State::new(ids, &slos, limits, bounds.clone(), lag_bounds.clone());
         let cx = Context {
             hosts: HostIndex::new(catalog),
             bounds,
             lag_bounds,
             top_keys: l.top_keys,
             request_sample: l.top_requests_sample.max(1),
-            availability,
+            slos,
             batch_hosts: l.batch_hosts,
             hosts_per_customer: l.hosts_per_customer,
             known: Arc::clone(&state.known),

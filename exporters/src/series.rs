@@ -155,6 +155,20 @@ impl HostSeries {
         self.requests.iter().flatten().sum()
     }
 
+    /// How many series merging `other` would add.
+    pub(crate) fn added_by(&self, other: &Self) -> usize {
+        let new = |a: &[u64], b: &[u64]| a.iter().zip(b).filter(|&(&x, &y)| x == 0 && y > 0).count();
+        let hist = |a: &Histogram, b: &Histogram| {
+            if a.count() == 0 && b.count() > 0 { a.counts.len() + 2 + usize::from(a.native.is_some()) } else { 0 }
+        };
+        self.requests.iter().zip(&other.requests).map(|(a, b)| new(a, b)).sum::<usize>()
+            + hist(&self.ttfb, &other.ttfb)
+            + hist(&self.origin, &other.origin)
+            + new(&self.origin_errors, &other.origin_errors)
+            + new(&self.security, &other.security)
+            + usize::from(self.bytes == 0 && other.bytes > 0)
+    }
+
     /// How many series this host exposes now (non-zero cells; a histogram
     /// counts its buckets, `+Inf`, sum and count, and one more for its
     /// native buckets, which protobuf scrapes store as one series).

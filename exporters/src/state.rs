@@ -2,8 +2,10 @@
 //!
 //! Batches are merged in one step under a lock. Cardinality is bounded here:
 //! each customer has at most `hosts_per_customer` hosts (more fold into
-//! `host="other"`, counted by an overflow counter), the whole exporter stops
-//! adding hosts at `max_series`, and hosts idle for `idle_timeout` expire.
+//! `host="other"`, counted by an overflow counter); no merge takes the
+//! request series past `max_series`: what would is counted in one set for
+//! the whole exporter, `customer="other",host="other"`, and by customer in
+//! an overflow counter; hosts idle for `idle_timeout` expire.
 //! Batches past their own host caps fold hosts before the merge (see
 //! [`crate::batch_hosts`]); [`KnownHosts`] tells them which hosts the state
 //! counts apart, without its lock.
@@ -12,16 +14,22 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use edgewatch_catalog::names::SloKind;
+
 use crate::batch::Batch;
 use crate::common::{CustomerIdx, CustomerKey, DIMENSIONS, SETS, SUMMARIES, summary};
 use crate::known_hosts::KnownHosts;
 use crate::series::{Bounds, Histogram, HostSeries};
+use crate::slo::Slos;
 use crate::topk::{Report, WindowedTopK};
 
 /// Label value for traffic of no customer in the catalog.
 pub(crate) const UNKNOWN_CUSTOMER: &str = "unknown";
 /// Label value that absorbs hosts past a cap.
 pub(crate) const OVERFLOW_HOST: &str = "other";
+/// Customer label of the exporter-wide overflow set, past `max_series` (a
+/// reserved customer id).
+pub(crate) const OVERFLOW_CUSTOMER: &str = "other";
 
 /// Cardinality limits.
 #[derive(Debug, Clone)]
@@ -46,11 +54,23 @@ pub(crate) struct HostEntry {
 #[derive(Debug, Default)]
 pub(crate) struct CustomerState {
     pub(crate) hosts: HashMap<Box<str>, HostEntry>,
-    /// Requests folded into `host="other"` because of a cap.
+    /// Requests folded into the customer's `host="other"` because of a cap.
     pub(crate) overflow: u64,
-    /// Availability SLO events (good, bad); `None` without such an SLO.
-    pub(crate) slo: Option<[u64; 2]>,
+    /// Requests counted in the exporter-wide set, past `max_series`.
+    pub(crate) overflow_exporter: u64,
+    /// SLO events, in the order of the customer's [`crate::slo::Slos`];
+    /// there from the start, at zero.
+    pub(crate) slo: Vec<SloEvents>,
     offenders: Vec<WindowedTopK>,
+}
+
+/// One SLO's events.
+#[derive(Debug)]
+pub(crate) struct SloEvents {
+    pub(crate) name: Box<str>,
+    pub(crate) kind: SloKind,
+    /// Good, bad.
+    pub(crate) counts: [u64; 2],
 }
 
 /// Counters about the exporter itself, per input.
@@ -71,7 +91,13 @@ pub(crate) struct State {
     pub(crate) limits: Limits,
     pub(crate) bounds: Bounds,
     pub(crate) lag_bounds: Bounds,
+    /// Request series of `customers`; with `overflow`'s, what `/metrics`
+    /// exposes; never more than `limits.max_series`.
     pub(crate) series_total: usize,
+    /// The exporter-wide overflow set (`customer="other",host="other"`):
+    /// requests whose series would have gone past `max_series`. One host's
+    /// series at most.
+    pub(crate) overflow: Option<HostEntry>,
     /// Hosts expired since start.
     pub(crate) expired: u64,
     /// When these counters started (unix seconds): a report that reads
@@ -83,16 +109,18 @@ pub(crate) struct State {
 }
 
 impl State {
-    /// `has_slo[i]`: whether customer `i` has an availability SLO, whose
+    /// `slos[i]`: the SLOs of customer `i` the exporter judges, whose
     /// counters then exist from the start, at zero.
-    pub(crate) fn new(ids: Vec<String>, has_slo: &[bool], limits: Limits, bounds: Bounds, lag_bounds: Bounds) -> Self {
+    pub(crate) fn new(ids: Vec<String>, slos: &[Slos], limits: Limits, bounds: Bounds, lag_bounds: Bounds) -> Self {
         let mut ids = ids;
         ids.push(UNKNOWN_CUSTOMER.to_owned());
         let customers = ids
             .iter()
             .enumerate()
             .map(|(i, _)| CustomerState {
-                slo: has_slo.get(i).copied().unwrap_or(false).then_some([0; 2]),
+                slo: slos.get(i).map_or_else(Vec::new, |s| {
+                    s.names().map(|(name, kind)| SloEvents { name: name.into(), kind, counts: [0; 2] }).collect()
+                }),
                 ..CustomerState::default()
             })
             .collect();
@@ -104,6 +132,7 @@ impl State {
             bounds,
             lag_bounds,
             series_total: 0,
+            overflow: None,
             expired: 0,
             started: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -145,11 +174,11 @@ impl State {
             let c = self.slot(key);
             self.merge_host(c, host, series, now);
         }
-        for (&c, &[good, bad]) in &batch.slo {
+        for (&(c, i), &[good, bad]) in &batch.slo {
             let slot = self.slot(Some(c));
-            if let Some(counts) = &mut self.customers[slot].slo {
-                counts[0] += good;
-                counts[1] += bad;
+            if let Some(e) = self.customers[slot].slo.get_mut(i) {
+                e.counts[0] += good;
+                e.counts[1] += bad;
             }
         }
         for (key, summaries) in batch.offenders.spilled() {
@@ -184,21 +213,32 @@ impl State {
     }
 
     /// `host`: `None` for hosts the batch folded already (past its caps).
+    /// The counts go to the host's own series, else to the customer's
+    /// `other` (past `hosts_per_customer`), else, when either would take the
+    /// series past `max_series`, to the exporter-wide overflow set.
     fn merge_host(&mut self, c: usize, host: Option<&str>, series: &HostSeries, now: Instant) {
-        let hosts_per_customer = self.limits.hosts_per_customer;
-        let room_for_series = self.series_total < self.limits.max_series;
         let key = self.customer_key(c);
-        let customer = &mut self.customers[c];
-        // A new host takes a slot while the customer and the exporter have
-        // room; `other` itself is always allowed.
-        let target = match host {
-            Some(h) if customer.hosts.contains_key(h) => h,
-            Some(h) if customer.hosts.len() < hosts_per_customer && room_for_series => h,
-            _ => {
-                customer.overflow += series.total();
-                OVERFLOW_HOST
-            }
+        let customer = &self.customers[c];
+        let own =
+            host.filter(|h| customer.hosts.contains_key(*h) || customer.hosts.len() < self.limits.hosts_per_customer);
+        let room = |target: &str| {
+            let added = customer.hosts.get(target).map_or_else(|| series.series(), |e| e.series.added_by(series));
+            self.series_total + added <= self.limits.max_series
         };
+        let target = [own, Some(OVERFLOW_HOST)].into_iter().flatten().find(|t| room(t));
+        let customer = &mut self.customers[c];
+        let Some(target) = target else {
+            customer.overflow_exporter += series.total();
+            let bounds = &self.bounds;
+            let set =
+                self.overflow.get_or_insert_with(|| HostEntry { series: HostSeries::new(bounds), last_seen: now });
+            set.series.merge(series);
+            set.last_seen = now;
+            return;
+        };
+        if host != Some(target) {
+            customer.overflow += series.total();
+        }
         let bounds = &self.bounds;
         let hosts_before = customer.hosts.len();
         let entry = customer
@@ -229,6 +269,9 @@ impl State {
                 }
                 keep
             });
+        }
+        if self.overflow.as_ref().is_some_and(|o| now.saturating_duration_since(o.last_seen) >= idle) {
+            self.overflow = None;
         }
     }
 
@@ -266,8 +309,11 @@ impl Histogram {
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use std::fmt::Write as _;
+
     use super::*;
     use crate::batch::tests::context;
+    use crate::classify::{CACHE_STATUSES, ORIGIN_ERRORS, SECURITY_ACTIONS, STATUS_CLASSES};
 
     /// A set of known hosts, as a state holding these would have.
     pub(crate) fn known(hosts: &[(CustomerKey, &str)]) -> KnownHosts {
@@ -304,7 +350,7 @@ pub(crate) mod tests {
     fn hosts_past_the_cap_fold_into_other() {
         let cx = context();
         let mut s =
-            State::new(vec!["acme".into()], &[true], limits(2, 10_000), cx.bounds.clone(), cx.lag_bounds.clone());
+            State::new(vec!["acme".into()], &cx.slos, limits(2, 10_000), cx.bounds.clone(), cx.lag_bounds.clone());
         s.merge("push", &batch_of(&cx, THREE_HOSTS), Instant::now(), 0);
         let unknown = &s.customers[1];
         assert_eq!(unknown.hosts.len(), 3, "two hosts and other");
@@ -315,19 +361,66 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn the_series_cap_stops_new_hosts() {
+    fn the_series_cap_sends_what_does_not_fit_to_the_exporter_wide_set() {
         let cx = context();
-        let mut s = State::new(vec!["acme".into()], &[true], limits(100, 1), cx.bounds.clone(), cx.lag_bounds.clone());
+        let mut s = State::new(vec!["acme".into()], &cx.slos, limits(100, 1), cx.bounds.clone(), cx.lag_bounds.clone());
         s.merge("push", &batch_of(&cx, THREE_HOSTS), Instant::now(), 0);
-        assert_eq!(s.customers[1].hosts.len(), 2, "the first host, then other");
-        assert_eq!(s.customers[1].overflow, 2);
+        assert_eq!(s.customers[1].hosts.len(), 1, "the first host; no room for other");
+        assert_eq!((s.customers[1].overflow, s.customers[1].overflow_exporter), (0, 2));
+        assert_eq!(s.overflow.as_ref().map(|o| o.series.total()), Some(2));
+        assert_eq!(s.series_total, 1);
+    }
+
+    /// Many customers' worth of hosts, statuses and latencies against a
+    /// small cap: the request series never pass it, the exporter-wide set
+    /// stays one host's worth, and every request is counted somewhere, the
+    /// folded ones by the overflow counters too.
+    #[test]
+    fn the_series_cap_bounds_the_total_and_loses_no_request() {
+        let cx = context();
+        let mut s = State::new(vec!["acme".into()], &cx.slos, limits(10, 60), cx.bounds.clone(), cx.lag_bounds.clone());
+        let mut lines = 0u64;
+        for round in 0..20u64 {
+            let mut batch = String::new();
+            for i in 0..50u64 {
+                let status = [200, 404, 503, 301][usize::try_from((i + round) % 4).unwrap()];
+                let _ = writeln!(
+                    batch,
+                    r#"{{"ClientRequestHost":"h{}.stranger.example","EdgeResponseStatus":{status},"EdgeTimeToFirstByteMs":{}}}"#,
+                    (i * 7 + round) % 40,
+                    i * 13 % 900
+                );
+                lines += 1;
+            }
+            s.merge("push", &batch_of(&cx, &batch), Instant::now(), 0);
+            assert!(s.series_total <= 60, "round {round}: {} series", s.series_total);
+        }
+        let unknown = &s.customers[1];
+        let own: u64 =
+            unknown.hosts.iter().filter(|(h, _)| &***h != OVERFLOW_HOST).map(|(_, e)| e.series.total()).sum();
+        let other = unknown.hosts.get(OVERFLOW_HOST).map_or(0, |e| e.series.total());
+        let exporter = s.overflow.as_ref().map_or(0, |o| o.series.total());
+        assert_eq!(own + other + exporter, lines, "every request counted");
+        assert_eq!(
+            unknown.overflow + unknown.overflow_exporter,
+            other + exporter,
+            "and the folded ones by the counters"
+        );
+        assert!(exporter > 0, "the cap was reached");
+        let histogram = cx.bounds.le.len() + 3;
+        let one_host = STATUS_CLASSES.len() * CACHE_STATUSES.len()
+            + 2 * histogram
+            + ORIGIN_ERRORS.len()
+            + SECURITY_ACTIONS.len()
+            + 1;
+        assert!(s.overflow.as_ref().is_some_and(|o| o.series.series() <= one_host));
     }
 
     #[test]
     fn idle_hosts_expire() {
         let cx = context();
         let mut s =
-            State::new(vec!["acme".into()], &[true], limits(10, 10_000), cx.bounds.clone(), cx.lag_bounds.clone());
+            State::new(vec!["acme".into()], &cx.slos, limits(10, 10_000), cx.bounds.clone(), cx.lag_bounds.clone());
         let t0 = Instant::now();
         s.merge("push", &batch_of(&cx, THREE_HOSTS), t0, 0);
         assert!(s.series_total > 0);
@@ -342,7 +435,7 @@ pub(crate) mod tests {
     fn batches_learn_which_hosts_the_state_counts_apart() {
         let cx = context();
         let mut s =
-            State::new(vec!["acme".into()], &[true], limits(2, 10_000), cx.bounds.clone(), cx.lag_bounds.clone());
+            State::new(vec!["acme".into()], &cx.slos, limits(2, 10_000), cx.bounds.clone(), cx.lag_bounds.clone());
         let t0 = Instant::now();
         s.merge("push", &batch_of(&cx, THREE_HOSTS), t0, 0);
         let known = |h: &str| s.known.contains(None, h);
@@ -361,7 +454,7 @@ pub(crate) mod tests {
         let mut cx = context();
         cx.hosts_per_customer = 1;
         let mut s =
-            State::new(vec!["acme".into()], &[true], limits(10, 10_000), cx.bounds.clone(), cx.lag_bounds.clone());
+            State::new(vec!["acme".into()], &cx.slos, limits(10, 10_000), cx.bounds.clone(), cx.lag_bounds.clone());
         cx.known = Arc::clone(&s.known);
         let one = "{\"ClientRequestHost\":\"c.stranger.example\",\"EdgeResponseStatus\":200}\n";
         s.merge("push", &batch_of(&cx, one), Instant::now(), 0);

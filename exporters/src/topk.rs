@@ -93,10 +93,14 @@ impl SpaceSaving {
             capacity,
             total: 0,
             floor: 0,
-            slots: Vec::with_capacity(capacity),
-            heap: Vec::with_capacity(capacity),
+            // Grown as keys come, not reserved: a customer keeps a summary
+            // per set, dimension and window slot, and most hold few keys
+            // (at 10,000 customers the reserved room was most of the
+            // exporter's memory, docs/performance.md).
+            slots: Vec::new(),
+            heap: Vec::new(),
             heap_stale: false,
-            table: hashbrown::HashTable::with_capacity(capacity),
+            table: hashbrown::HashTable::new(),
             hasher: foldhash::quality::RandomState::default(),
         }
     }

@@ -157,12 +157,15 @@ pub async fn build(
     Ok(reports)
 }
 
-/// Bad and all requests of an SLO in one window's counts; `None` when its
-/// latency bucket is missing (nothing to judge by).
+/// All and bad requests of an SLO in one window's counts: the exporter's
+/// verdicts; for a latency SLO over a window before the exporter judged
+/// them, the histogram bucket at the threshold (nothing without one).
 fn slo_counts(slo: &Slo, c: &Counts) -> (f64, f64) {
-    match &slo.spec {
-        SloSpec::Availability { .. } => c.slo.get(slo.name.as_str()).map_or((0.0, 0.0), |[g, b]| (g + b, *b)),
-        SloSpec::Latency { source, threshold } => {
+    let judged = c.slo.get(slo.name.as_str()).map(|[g, b]| (g + b, *b));
+    match (&slo.spec, judged) {
+        (SloSpec::Availability { .. } | SloSpec::Latency { .. }, Some(counts)) => counts,
+        (SloSpec::Availability { .. }, None) => (0.0, 0.0),
+        (SloSpec::Latency { source, threshold }, None) => {
             let Some(b) = c.buckets.get(source) else { return (0.0, 0.0) };
             let total = b.get("+Inf").copied().unwrap_or(0.0);
             let Some(good) = b.get(&le_label(threshold.as_secs_f64())) else {
@@ -173,7 +176,7 @@ fn slo_counts(slo: &Slo, c: &Counts) -> (f64, f64) {
             };
             (total, (total - good).max(0.0))
         }
-        SloSpec::Probe => c.probes.values().fold((0.0, 0.0), |(n, b), [s, f]| (n + s + f, b + f)),
+        (SloSpec::Probe, _) => c.probes.values().fold((0.0, 0.0), |(n, b), [s, f]| (n + s + f, b + f)),
     }
 }
 
@@ -525,6 +528,22 @@ mod tests {
         assert!((p.p50.unwrap() - 0.125).abs() < 1e-12);
         assert_eq!(p.p90, Some(0.2), "the +Inf bucket answers with the highest finite bound");
         assert_eq!(percentiles(&hist(&[("0.1", 0.0), ("+Inf", 0.0)])).p50, None);
+    }
+
+    #[test]
+    fn latency_slos_read_the_judged_events_and_the_histogram_before_them() {
+        let yaml = "customers:\n  - id: a\n    hosts: [a.example]\n    slos:\n      latency:\n        ttfb: {threshold: 300ms, objective: 99}\n";
+        let catalog = edgewatch_catalog::load_str("c.yaml", yaml).unwrap().catalog;
+        let slo = &catalog.customers[0].slos[0];
+        let buckets = hist(&[("0.3", 90.0), ("+Inf", 100.0)]);
+        let mut counts = Counts::default();
+        counts.buckets.insert(LatencySource::EdgeTtfb, buckets);
+        assert_eq!(slo_counts(slo, &counts), (100.0, 10.0), "no verdicts: the bucket at the threshold");
+        counts.slo.insert("ttfb".to_owned(), [97.0, 3.0]);
+        assert_eq!(slo_counts(slo, &counts), (100.0, 3.0), "the exporter's verdicts first");
+        counts.slo.clear();
+        counts.buckets.insert(LatencySource::EdgeTtfb, hist(&[("0.25", 90.0), ("+Inf", 100.0)]));
+        assert_eq!(slo_counts(slo, &counts), (0.0, 0.0), "neither: nothing to judge by");
     }
 
     #[test]

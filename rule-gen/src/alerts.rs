@@ -1,17 +1,15 @@
 //! Alerts shared by every customer: thresholds and severities come from the
 //! customers' constants, so one rule serves the whole catalog. Here: the
-//! burn-rate tiers, no-data (the exporter, a customer's traffic), and a
-//! latency SLO gone blind.
+//! burn-rate tiers, no-data (the exporter, a customer's traffic), and an
+//! SLO no exporter measures.
 
 use edgewatch_catalog::names::recorded::{CUSTOMER_INFO, REQUESTS_1H, REQUESTS_5M};
-use edgewatch_catalog::names::{AlertKind, LatencySource, label};
+use edgewatch_catalog::names::{AlertKind, label};
 
 use crate::burn::{Pair, tier_name};
 use crate::constants::{ALERT_SEVERITY, BURN_THRESHOLD, MIN_REQUESTS, OBJECTIVE, RUNBOOK};
 use crate::rules::{Group, Rule};
-use crate::sli::{
-    LATENCY_THRESHOLD, burn_rate, chronic_error_ratio, chronic_requests, count, error_ratio, on_slo, significant,
-};
+use crate::sli::{burn_rate, chronic_error_ratio, chronic_requests, count, error_ratio, on_slo, requests, significant};
 
 /// What alert texts need beyond the catalog.
 #[derive(Debug, Clone)]
@@ -186,55 +184,46 @@ fn exporter_down(links: &Links, job: &str) -> Rule {
         )
 }
 
-/// A latency SLO whose threshold bucket is missing from the exporter's
-/// histogram while requests flow: its error ratio is absent, so neither its
-/// burn-rate nor a no-data alert could fire. Names the customer, the SLO
-/// and the missing `le`.
-fn bucket_missing(sources: &[LatencySource], links: &Links) -> Option<Rule> {
-    let c = label::CUSTOMER;
-    let branches: Vec<String> = sources
-        .iter()
-        .map(|s| {
-            let m = s.metric();
-            format!(
-                "  (\n    {LATENCY_THRESHOLD}{{source=\"{src}\"}}\n    unless on ({c}, le)\n    count by ({c}, le) ({m}_bucket)\n  )\n  and on ({c})\n  (sum by ({c}) (rate({m}_count[5m])) > 0)",
-                src = s.as_str()
-            )
-        })
-        .collect();
-    if branches.is_empty() {
-        return None;
-    }
+/// An availability or latency SLO no exporter counts events for while the
+/// customer's requests flow: its error ratio is absent, so neither its
+/// burn-rate nor a no-data alert could fire. The exporters keep every SLO's
+/// counters from the start, at zero, so this only happens when they run
+/// with another catalog, or a release from before latency SLOs were
+/// counted, than the rules.
+fn unmeasured(links: &Links) -> Rule {
+    let (c, on) = (label::CUSTOMER, on_slo());
+    // The SLI over 5m, not the raw counters: when the exporter stops, both
+    // it and the request rate go as their windows empty, not one before the
+    // other.
+    let expr = format!(
+        "(\n  {OBJECTIVE}{{{kind}=~\"availability|latency\"}}\n  unless {on}\n  {events}\n)\nand on ({c})\n({REQUESTS_5M} > 0)",
+        kind = label::SLO_KIND,
+        events = requests("5m"),
+    );
     let rule = kind_alert(
-        "EdgewatchLatencyBucketMissing",
+        "EdgewatchSloUnmeasured",
         AlertKind::NoData,
-        &branches.join("\nor\n"),
+        &expr,
         "5m",
         [
-            "{{ $labels.customer }}: the {{ $labels.slo }} latency SLO is blind: no le=\"{{ $labels.le }}\" bucket",
-            "{{ $labels.customer }}: requests flow, but the exporter's {{ $labels.source }} histogram has no bucket at the {{ $labels.slo }} SLO's threshold (le=\"{{ $labels.le }}\"), so the SLO measures nothing and its burn-rate alerts cannot fire. The exporter runs with another catalog than the rules: deploy the same catalog to both.",
+            "{{ $labels.customer }}: the {{ $labels.slo }} SLO is measured by no exporter",
+            "{{ $labels.customer }}: requests flow, but no exporter counts the {{ $labels.slo }} SLO's events (edgewatch_slo_requests_total), so the SLO measures nothing and its burn-rate alerts cannot fire. The exporters run with another catalog than the rules, or an older edgewatch: deploy the same catalog and release to both.",
         ],
         links,
     );
-    Some(rule.label(label::INCIDENT, "config"))
+    rule.label(label::INCIDENT, "config")
 }
 
 /// The alerts read every scrape interval, beside the fast tier (which
 /// `lib.rs` puts with the acute recordings it reads).
-pub(crate) fn groups(
-    links: &Links,
-    pairs: &[Pair],
-    sources: &[LatencySource],
-    interval: &str,
-    job: &str,
-) -> Vec<Group> {
-    let mut rules = vec![
+pub(crate) fn groups(links: &Links, pairs: &[Pair], interval: &str, job: &str) -> Vec<Group> {
+    let rules = vec![
         burn(AlertKind::BurnRateMedium, pairs, links),
         burn(AlertKind::BurnRateSlow, pairs, links),
         no_data(links, job),
         exporter_down(links, job),
+        unmeasured(links),
     ];
-    rules.extend(bucket_missing(sources, links));
     vec![Group {
         name: "edgewatch-slo-alerts".to_owned(),
         interval: Some(interval.to_owned()),

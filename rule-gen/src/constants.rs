@@ -23,12 +23,12 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use edgewatch_catalog::Customer;
-use edgewatch_catalog::model::{Slo, SloSpec};
-use edgewatch_catalog::names::{AlertKind, SloKind, label, le_label};
+use edgewatch_catalog::model::Slo;
+use edgewatch_catalog::names::{AlertKind, SloKind, label};
 
 use crate::burn::{Pair, Ratio, tier_name};
 use crate::rules::{Group, Rule};
-use crate::sli::{ERROR_BUDGET, LATENCY_THRESHOLD, PERIOD_DAYS};
+use crate::sli::{ERROR_BUDGET, PERIOD_DAYS};
 
 pub(crate) use edgewatch_catalog::names::recorded::{
     ALERT_SEVERITY, BURN_THRESHOLD, CUSTOMER_INFO, CUSTOMER_MIN_REQUESTS, MIN_REQUESTS, OBJECTIVE, PROBE_SLO, RUNBOOK,
@@ -158,14 +158,6 @@ fn values(c: &Customer, pairs: &[Pair]) -> (Vec<Constant>, Vec<Runbook>) {
                         .extra(label::SEVERITY, severity.as_str()),
                 );
             }
-        }
-        if let SloSpec::Latency { source, threshold } = &slo.spec {
-            out.push(
-                Constant::new(LATENCY_THRESHOLD, "1")
-                    .key(label::SLO, name)
-                    .extra("source", source.as_str())
-                    .extra("le", le_label(threshold.as_secs_f64())),
-            );
         }
     }
     let mut runbooks = Vec::new();

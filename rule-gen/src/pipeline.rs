@@ -195,8 +195,8 @@ fn exporter(catalog: &Catalog, job: &str, silence: Duration) -> Vec<Check> {
                 "max by (job, instance, overflowing_customer) (\n  label_replace(increase(edgewatch_exporter_overflow_total{{job=\"{job}\"}}[15m]), \"overflowing_customer\", \"$1\", \"{c}\", \"(.+)\")\n) > 0",
                 c = label::CUSTOMER
             ),
-            summary: "edgewatch: hosts of {{ $labels.overflowing_customer }} counted as other",
-            description: "The exporter {{ $labels.instance }} counts requests of {{ $labels.overflowing_customer }} under host=\"other\": a series cap (`limits` in exporter.yml) is reached. Totals stay right, but per-host views lose detail. Raise the cap, or list the customer's hosts with wildcards.".to_owned(),
+            summary: "edgewatch: requests of {{ $labels.overflowing_customer }} counted as other",
+            description: "The exporter {{ $labels.instance }} counts requests of {{ $labels.overflowing_customer }} under its host=\"other\" (`hosts_per_customer`, `batch_hosts`) or, past `max_series`, under the exporter-wide customer=\"other\" (edgewatch_exporter_overflow_total says which). Its SLOs stay exact, their counters are the customer's whatever the cap; per-host views lose detail, and past `max_series` its traffic and no-data alerts see less of its traffic than it has. Raise the cap in exporter.yml's `limits`, or list the customer's hosts with wildcards.".to_owned(),
         },
         Check {
             name: "EdgewatchIngestLagHigh",

@@ -7,16 +7,16 @@
 //! the hour, 6h and the chronic SLI every minute; windows of days every five
 //! minutes.
 
-use edgewatch_catalog::names::{LatencySource, label, metric};
+use edgewatch_catalog::names::{SloKind, label, metric};
 
 use crate::burn::{CHRONIC_LONG_WINDOWS, CHRONIC_WINDOWS, FAST_FACTOR, LONG_WINDOWS, MINUTE_WINDOWS, Windows};
 use crate::rules::{Group, Rule};
 
 use edgewatch_catalog::names::recorded::PERIOD_ERROR_RATIO as PERIOD_RATIO;
 pub(crate) use edgewatch_catalog::names::recorded::{
-    ACUTE_BURN, BUDGET_REMAINING, ERROR_BUDGET, ERRORS_CHRONIC_INCREASE, ERRORS_INCREASE, LATENCY_THRESHOLD,
-    PERIOD_DAYS, PROBE_SLO, REQUESTS_CHRONIC_INCREASE, REQUESTS_INCREASE, burn_rate, chronic_error_ratio,
-    chronic_requests, sli_error_ratio as error_ratio, sli_requests as requests,
+    ACUTE_BURN, BUDGET_REMAINING, ERROR_BUDGET, ERRORS_CHRONIC_INCREASE, ERRORS_INCREASE, PERIOD_DAYS, PROBE_SLO,
+    REQUESTS_CHRONIC_INCREASE, REQUESTS_INCREASE, burn_rate, chronic_error_ratio, chronic_requests,
+    sli_error_ratio as error_ratio, sli_requests as requests,
 };
 
 /// `on (customer, slo)`.
@@ -43,14 +43,23 @@ pub(crate) fn significant(ratio: &str, count: &str) -> String {
     format!("sqrt({ratio} * {count}) > 2 + sqrt({count} * {} group_left () {ERROR_BUDGET})", on_slo())
 }
 
-/// Availability: the exporter's per-SLO verdicts.
-fn availability(w: &str) -> [Rule; 2] {
+/// Availability and latency: the exporter's per-SLO verdicts, two counter
+/// series per customer and SLO whatever its hosts and buckets. The kind is
+/// a static label of each rule; a series without `slo_kind` (an exporter
+/// from before latency SLOs were counted) is availability. The ratio reads
+/// the requests just recorded (a group evaluates its rules in order), so
+/// each window reads the raw counters twice, not three times.
+fn events(kind: SloKind, w: &str) -> [Rule; 2] {
     let by = format!("{}, {}", label::CUSTOMER, label::SLO);
-    let total = format!("sum by ({by}) (rate({}[{w}]))", metric::SLO_REQUESTS_TOTAL);
-    let bad = format!("sum by ({by}) (rate({}{{{}=\"bad\"}}[{w}]))", metric::SLO_REQUESTS_TOTAL, label::RESULT);
+    let op = if kind == SloKind::Latency { "=" } else { "!=" };
+    let sel = format!("{}{op}\"{}\"", label::SLO_KIND, SloKind::Latency.as_str());
+    let total = format!("sum by ({by}) (rate({}{{{sel}}}[{w}]))", metric::SLO_REQUESTS_TOTAL);
+    let bad = format!("sum by ({by}) (rate({}{{{sel},{}=\"bad\"}}[{w}]))", metric::SLO_REQUESTS_TOTAL, label::RESULT);
+    let recorded = format!("{}{{{}=\"{}\"}}", requests(w), label::SLO_KIND, kind.as_str());
     [
-        Rule::record(requests(w), total.clone()).label("slo_kind", "availability"),
-        Rule::record(error_ratio(w), format!("{bad}\n/\n({total} > 0)")).label("slo_kind", "availability"),
+        Rule::record(requests(w), total).label(label::SLO_KIND, kind.as_str()),
+        Rule::record(error_ratio(w), format!("{bad}\n/ on ({by})\n({recorded} > 0)"))
+            .label(label::SLO_KIND, kind.as_str()),
     ]
 }
 
@@ -62,37 +71,17 @@ fn probe(w: &str) -> [Rule; 2] {
     let bad = format!("sum by ({c}) (rate({}{{{}=\"failure\"}}[{w}]))", metric::PROBES_TOTAL, label::RESULT);
     let named = format!("* on ({c}) group_left ({}) {PROBE_SLO}", label::SLO);
     [
-        Rule::record(requests(w), format!("{total}\n{named}")).label("slo_kind", "probe"),
+        Rule::record(requests(w), format!("{total}\n{named}")).label(label::SLO_KIND, "probe"),
         Rule::record(error_ratio(w), format!("(\n  {bad}\n  /\n  ({total} > 0)\n)\n{named}"))
-            .label("slo_kind", "probe"),
-    ]
-}
-
-/// Latency: requests above the customer's threshold, read from the
-/// histogram bucket at the threshold (a bound the exporter always has). The
-/// joins go right-to-left (`group_right`) because a customer may have
-/// several latency SLOs on the same histogram.
-fn latency(source: LatencySource, w: &str) -> [Rule; 2] {
-    let m = source.metric();
-    let info = format!("{LATENCY_THRESHOLD}{{source=\"{}\"}}", source.as_str());
-    let total = format!("(sum by (customer) (rate({m}_count[{w}])) * on (customer) group_right () {info})");
-    let good = format!("(sum by (customer, le) (rate({m}_bucket[{w}])) * on (customer, le) group_right () {info})");
-    // Static labels keep each source's series (and rules) apart.
-    [
-        Rule::record(requests(w), format!("sum without (le) (\n  {total}\n)"))
-            .label("slo_kind", "latency")
-            .label("source", source.as_str()),
-        Rule::record(error_ratio(w), format!("sum without (le) (\n  ({total} - {good})\n  /\n  ({total} > 0)\n)"))
-            .label("slo_kind", "latency")
-            .label("source", source.as_str()),
+            .label(label::SLO_KIND, "probe"),
     ]
 }
 
 /// Which SLIs the catalog measures.
 #[derive(Debug, Clone)]
 pub(crate) struct Slis {
-    /// Latency sources some SLO reads.
-    pub(crate) sources: Vec<LatencySource>,
+    /// Whether some customer has a latency SLO.
+    pub(crate) latency: bool,
     /// Whether some customer has a probe SLO.
     pub(crate) probes: bool,
     /// The SLO periods, in days.
@@ -102,9 +91,9 @@ pub(crate) struct Slis {
 impl Slis {
     /// Requests and error ratio over `w`, for every kind of SLI measured.
     fn over(&self, w: &str) -> Vec<Rule> {
-        let mut rules = availability(w).to_vec();
-        for s in &self.sources {
-            rules.extend(latency(*s, w));
+        let mut rules = events(SloKind::Availability, w).to_vec();
+        if self.latency {
+            rules.extend(events(SloKind::Latency, w));
         }
         if self.probes {
             rules.extend(probe(w));

@@ -21,9 +21,13 @@ pub(crate) const MITIGATED_SHARE: &str = "0.1";
 pub(crate) const CLIENT_ERROR_SHARE: &str = "0.2";
 
 use edgewatch_catalog::names::recorded::{
-    CLIENT_ERRORS_1D, CLIENT_ERRORS_10M, MITIGATED_1D, MITIGATED_10M, ORIGIN_ERRORS_10M, REQUESTS_1H, REQUESTS_5M,
-    REQUESTS_10M, client_errors_ratio, mitigated_ratio, origin_errors_ratio,
+    CLIENT_ERRORS_1D, CLIENT_ERRORS_10M, CLIENT_ERRORS_RATE_10M, MITIGATED_1D, MITIGATED_10M, MITIGATED_RATE_10M,
+    ORIGIN_ERRORS_10M, REQUESTS_1H, REQUESTS_5M, REQUESTS_10M, client_errors_ratio, mitigated_ratio,
+    origin_errors_ratio, requests_rate,
 };
+
+/// The windows `edgewatch-traffic` records request rates over.
+const TRAFFIC_WINDOWS: [&str; 3] = ["5m", "10m", "1h"];
 
 fn by_customer(expr: &str) -> String {
     format!("sum by ({}) ({expr})", label::CUSTOMER)
@@ -33,53 +37,72 @@ fn reqs(w: &str) -> String {
     by_customer(&format!("rate({}[{w}])", metric::REQUESTS_TOTAL))
 }
 
-fn share(part: &str, w: &str) -> String {
-    format!("{part}\n/\n({} > 0)", reqs(w))
+/// `part` over `total`, both per customer; absent without requests.
+fn share(part: &str, total: &str) -> String {
+    format!("{part}\n/\n({total} > 0)")
 }
 
 fn origin_errors(w: &str) -> String {
-    share(&by_customer(&format!("rate({}[{w}])", metric::ORIGIN_ERRORS_TOTAL)), w)
+    by_customer(&format!("rate({}[{w}])", metric::ORIGIN_ERRORS_TOTAL))
 }
 
 fn mitigated(w: &str) -> String {
-    share(
-        &by_customer(&format!(
-            "rate({}{{{}=~\"{}\"}}[{w}])",
-            metric::SECURITY_ACTIONS_TOTAL,
-            label::ACTION,
-            edgewatch_catalog::names::MITIGATING_ACTIONS
-        )),
-        w,
-    )
+    by_customer(&format!(
+        "rate({}{{{}=~\"{}\"}}[{w}])",
+        metric::SECURITY_ACTIONS_TOTAL,
+        label::ACTION,
+        edgewatch_catalog::names::MITIGATING_ACTIONS
+    ))
 }
 
 fn client_errors(w: &str) -> String {
-    share(&by_customer(&format!("rate({}{{{}=\"4xx\"}}[{w}])", metric::REQUESTS_TOTAL, label::STATUS_CLASS)), w)
+    by_customer(&format!("rate({}{{{}=\"4xx\"}}[{w}])", metric::REQUESTS_TOTAL, label::STATUS_CLASS))
 }
 
+/// The day's share from the recorded 10m rates: their sums over the day
+/// (each request in ten of them, above and below alike), where `rate()`
+/// over a day of raw counters would read every scrape of every host series.
+fn day_share(part: &str) -> String {
+    share(&format!("sum_over_time({part}[1d])"), &format!("sum_over_time({REQUESTS_10M}[1d])"))
+}
+
+/// Each raw counter is read once a window; the rules after the request
+/// rates read them recorded (a group evaluates its rules in order).
 fn recordings() -> Vec<Rule> {
     vec![
         Rule::record(REQUESTS_5M, reqs("5m")),
         Rule::record(REQUESTS_10M, reqs("10m")),
         Rule::record(REQUESTS_1H, reqs("1h")),
-        Rule::record(ORIGIN_ERRORS_10M, origin_errors("10m")),
-        Rule::record(MITIGATED_10M, mitigated("10m")),
-        Rule::record(MITIGATED_1D, mitigated("1d")),
-        Rule::record(CLIENT_ERRORS_10M, client_errors("10m")),
-        Rule::record(CLIENT_ERRORS_1D, client_errors("1d")),
+        Rule::record(MITIGATED_RATE_10M, mitigated("10m")),
+        Rule::record(CLIENT_ERRORS_RATE_10M, client_errors("10m")),
+        Rule::record(ORIGIN_ERRORS_10M, share(&origin_errors("10m"), REQUESTS_10M)),
+        Rule::record(MITIGATED_10M, share(MITIGATED_RATE_10M, REQUESTS_10M)),
+        Rule::record(MITIGATED_1D, day_share(MITIGATED_RATE_10M)),
+        Rule::record(CLIENT_ERRORS_10M, share(CLIENT_ERRORS_RATE_10M, REQUESTS_10M)),
+        Rule::record(CLIENT_ERRORS_1D, day_share(CLIENT_ERRORS_RATE_10M)),
     ]
 }
 
 /// The shares over `w` (the fast group's confirm window), which say a
 /// trouble still goes on: recorded every scrape interval with the fast
 /// tier's windows, so an alert ends minutes after its cause and none starts
-/// after it from a 10-minute window that still holds it.
+/// after it from a 10-minute window that still holds it. The request rate
+/// they share is recorded first, unless `edgewatch-traffic` records that
+/// window already (a series has one writer).
 pub(crate) fn acute(w: &str) -> Vec<Rule> {
-    vec![
-        Rule::record(origin_errors_ratio(w), origin_errors(w)),
-        Rule::record(mitigated_ratio(w), mitigated(w)),
-        Rule::record(client_errors_ratio(w), client_errors(w)),
-    ]
+    let mut rules = Vec::new();
+    let total = if TRAFFIC_WINDOWS.contains(&w) {
+        reqs(w)
+    } else {
+        rules.push(Rule::record(requests_rate(w), reqs(w)));
+        requests_rate(w)
+    };
+    rules.extend([
+        Rule::record(origin_errors_ratio(w), share(&origin_errors(w), &total)),
+        Rule::record(mitigated_ratio(w), share(&mitigated(w), &total)),
+        Rule::record(client_errors_ratio(w), share(&client_errors(w), &total)),
+    ]);
+    rules
 }
 
 /// `expr` for customers with enough traffic over the last hour.
@@ -90,8 +113,10 @@ fn guarded(expr: &str) -> String {
 
 pub(crate) fn groups(links: &Links, confirm: &str, interval: &str) -> Vec<Group> {
     let c = label::CUSTOMER;
-    let week = format!("sum by ({c}) (rate({}[10m] offset 1w))", metric::REQUESTS_TOTAL);
-    let hour_before = format!("sum by ({c}) (rate({}[1h] offset 10m))", metric::REQUESTS_TOTAL);
+    // The recorded rates, a week and ten minutes back: a raw `rate()` over
+    // them would read an hour of every host series every evaluation.
+    let week = format!("{REQUESTS_10M} offset 1w");
+    let hour_before = format!("{REQUESTS_1H} offset 10m");
     let alerts = vec![
         kind_alert(
             "EdgewatchOriginErrors",

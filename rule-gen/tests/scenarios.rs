@@ -3,7 +3,7 @@
 //! with the alerts: a diurnal week and more of healthy traffic for every
 //! SLO period, fresh starts, 10× and 5× burns, full outages and their
 //! recovery, the exporter down, one customer's traffic stopping, and a
-//! latency SLO whose threshold bucket is missing.
+//! latency SLO no exporter counts.
 //!
 //! Traffic is drawn with Poisson noise from a fixed seed, so a run is
 //! repeatable and the noise is what real traffic has. promtool refuses a
@@ -96,14 +96,14 @@ struct Customer {
     period: &'static str,
     /// A latency SLO on edge TTFB (300ms threshold, 99%), besides 99.9% availability.
     latency: bool,
-    /// Whether the exporter's histogram has the latency threshold's bucket.
-    bucket: bool,
+    /// Whether the exporter counts the latency SLO's events.
+    measured: bool,
     traffic: Traffic,
 }
 
 impl Customer {
     fn new(id: &'static str, period: &'static str, traffic: Traffic) -> Self {
-        Self { id, period, latency: false, bucket: true, traffic }
+        Self { id, period, latency: false, measured: true, traffic }
     }
 
     fn with_latency(mut self) -> Self {
@@ -139,8 +139,14 @@ fn series(c: &Customer, step: u64, minutes: u64, rng: &mut Rng) -> Vec<(String, 
     let t = c.traffic;
     let steps = minutes * 60 / step;
     let names = [
-        format!("edgewatch_slo_requests_total{{customer=\"{}\",slo=\"availability\",result=\"good\"}}", c.id),
-        format!("edgewatch_slo_requests_total{{customer=\"{}\",slo=\"availability\",result=\"bad\"}}", c.id),
+        format!(
+            "edgewatch_slo_requests_total{{customer=\"{}\",slo=\"availability\",slo_kind=\"availability\",result=\"good\"}}",
+            c.id
+        ),
+        format!(
+            "edgewatch_slo_requests_total{{customer=\"{}\",slo=\"availability\",slo_kind=\"availability\",result=\"bad\"}}",
+            c.id
+        ),
         format!(
             "edgewatch_requests_total{{customer=\"{0}\",host=\"{0}.example\",status_class=\"2xx\",cache_status=\"hit\"}}",
             c.id
@@ -149,11 +155,13 @@ fn series(c: &Customer, step: u64, minutes: u64, rng: &mut Rng) -> Vec<(String, 
             "edgewatch_origin_errors_total{{customer=\"{0}\",host=\"{0}.example\",kind=\"connection_timeout\"}}",
             c.id
         ),
-        format!("edgewatch_edge_ttfb_seconds_count{{customer=\"{0}\",host=\"{0}.example\"}}", c.id),
         format!(
-            "edgewatch_edge_ttfb_seconds_bucket{{customer=\"{0}\",host=\"{0}.example\",le=\"{1}\"}}",
-            c.id,
-            if c.bucket { "0.3" } else { "0.25" }
+            "edgewatch_slo_requests_total{{customer=\"{}\",slo=\"ttfb\",slo_kind=\"latency\",result=\"good\"}}",
+            c.id
+        ),
+        format!(
+            "edgewatch_slo_requests_total{{customer=\"{}\",slo=\"ttfb\",slo_kind=\"latency\",result=\"bad\"}}",
+            c.id
         ),
     ];
     // Exact expectations may be fractions: counters are floats.
@@ -178,7 +186,7 @@ fn series(c: &Customer, step: u64, minutes: u64, rng: &mut Rng) -> Vec<(String, 
             let bad = draw(rng, n * share(t.bad)).min(n);
             let slow = draw(rng, n * share(t.slow)).min(n);
             let origin = draw(rng, n * share(t.origin)).min(n);
-            for (k, add) in [n - bad, bad, n, origin, n, n - slow].into_iter().enumerate() {
+            for (k, add) in [n - bad, bad, n, origin, n - slow, slow].into_iter().enumerate() {
                 totals[k] += add;
             }
         }
@@ -191,7 +199,7 @@ fn series(c: &Customer, step: u64, minutes: u64, rng: &mut Rng) -> Vec<(String, 
             v.push_str(text.trim_end_matches('0').trim_end_matches('.'));
         }
     }
-    let keep = if c.latency { 6 } else { 4 };
+    let keep = if c.latency && c.measured { 6 } else { 4 };
     let mut out: Vec<(String, String)> = names.into_iter().zip(values).take(keep).collect();
     let up: String = (0..=steps)
         .map(|i| if t.gone_after.is_some_and(|g| (i * step) as f64 / 60.0 > g) { "0" } else { "1" })
@@ -255,7 +263,13 @@ fn promtool(name: &str, scrape: &str, every: &str, groups: &[Group<'_>]) -> (boo
     let mut all: Vec<Customer> = Vec::new();
     for c in groups.iter().flat_map(|g| &g.customers) {
         if !all.iter().any(|a| a.id == c.id) {
-            all.push(Customer { id: c.id, period: c.period, latency: c.latency, bucket: c.bucket, traffic: c.traffic });
+            all.push(Customer {
+                id: c.id,
+                period: c.period,
+                latency: c.latency,
+                measured: c.measured,
+                traffic: c.traffic,
+            });
         }
     }
     let (dir, files) = rules(name, &all, scrape);
@@ -434,10 +448,9 @@ fn a_ten_times_burn_is_ticketed_within_the_hour_and_a_five_times_latency_burn_wi
     let lat =
         Traffic { rps: steady20, bad: half_budget, slow: five_x_after_6h, origin: zero, noisy: true, gone_after: None };
     let slow_fires = |customers: &[&str], slo: &str, kind: &str, at: &str| {
-        let source = if kind == "latency" { r#",source="edge_ttfb""# } else { "" };
         let alerts: Vec<String> = customers
             .iter()
-            .map(|c| format!(r#"alertname="EdgewatchErrorBudgetBurnSlow",alert_kind="burn_rate_slow",customer="{c}",severity="ticket",slo="{slo}",slo_kind="{kind}"{source}"#))
+            .map(|c| format!(r#"alertname="EdgewatchErrorBudgetBurnSlow",alert_kind="burn_rate_slow",customer="{c}",severity="ticket",slo="{slo}",slo_kind="{kind}""#))
             .collect();
         firing(at, &alerts.iter().map(String::as_str).collect::<Vec<_>>())
     };
@@ -618,7 +631,7 @@ fn the_exporter_down_is_one_alert_and_a_stopped_customer_is_one_alert() {
 }
 
 #[test]
-fn a_latency_slo_without_its_threshold_bucket_names_the_customer_slo_and_le() {
+fn an_slo_no_exporter_counts_names_the_customer_and_the_slo() {
     let healthy = Traffic {
         rps: steady20,
         bad: half_budget,
@@ -628,15 +641,15 @@ fn a_latency_slo_without_its_threshold_bucket_names_the_customer_slo_and_le() {
         gone_after: None,
     };
     let mut blind = Customer::new("blind", "28d", healthy).with_latency();
-    blind.bucket = false;
+    blind.measured = false;
     let groups = [Group {
-        name: "missing bucket",
+        name: "unmeasured",
         customers: vec![blind, Customer::new("seeing", "28d", healthy).with_latency()],
         step: 15,
         minutes: 20,
-        checks: "  alert_rule_test:\n  - eval_time: 15m\n    alertname: EdgewatchLatencyBucketMissing\n    exp_alerts:\n    - exp_labels: {customer: blind, slo: ttfb, source: edge_ttfb, le: '0.3', severity: ticket, alert_kind: no_data, incident: config}\n      exp_annotations:\n        summary: 'blind: the ttfb latency SLO is blind: no le=\"0.3\" bucket'\n        description: 'blind: requests flow, but the exporter''s edge_ttfb histogram has no bucket at the ttfb SLO''s threshold (le=\"0.3\"), so the SLO measures nothing and its burn-rate alerts cannot fire. The exporter runs with another catalog than the rules: deploy the same catalog to both.'\n        dashboard_url: 'https://grafana.example/d/edgewatch-blind?var-slo=ttfb&from=now-6h&to=now'\n        runbook_url: ''\n".to_owned(),
+        checks: "  alert_rule_test:\n  - eval_time: 15m\n    alertname: EdgewatchSloUnmeasured\n    exp_alerts:\n    - exp_labels: {customer: blind, slo: ttfb, slo_kind: latency, severity: ticket, alert_kind: no_data, incident: config}\n      exp_annotations:\n        summary: 'blind: the ttfb SLO is measured by no exporter'\n        description: 'blind: requests flow, but no exporter counts the ttfb SLO''s events (edgewatch_slo_requests_total), so the SLO measures nothing and its burn-rate alerts cannot fire. The exporters run with another catalog than the rules, or an older edgewatch: deploy the same catalog and release to both.'\n        dashboard_url: 'https://grafana.example/d/edgewatch-blind?var-slo=ttfb&from=now-6h&to=now'\n        runbook_url: ''\n".to_owned(),
     }];
-    pass("bucket", "15s", "15s", &groups);
+    pass("unmeasured", "15s", "15s", &groups);
 }
 
 /// The burn rates `detection_times` measures: customer id and multiple of

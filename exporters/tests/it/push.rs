@@ -51,11 +51,19 @@ async fn a_gzip_batch_is_counted_by_customer_host_and_class() {
     // globex's availability SLO judged its one request (a 524) bad; the
     // good series exists at zero, so rate() sees the first good request.
     let slo = |result: &str| {
-        format!(r#"edgewatch_slo_requests_total{{customer="globex",slo="availability",result="{result}"}}"#)
+        format!(
+            r#"edgewatch_slo_requests_total{{customer="globex",slo="availability",slo_kind="availability",result="{result}"}}"#
+        )
     };
     assert_eq!(ex.sample(&slo("bad")).await, 1);
     let (_, metrics) = ex.get("/metrics").await;
     assert!(metrics.contains(&format!("{} 0\n", slo("good"))), "{metrics}");
+    // acme's latency SLO judged its two requests with a TTFB against 250ms:
+    // 40ms good, 400ms bad; the 403 without one is not judged.
+    let ttfb = |result: &str| {
+        format!(r#"edgewatch_slo_requests_total{{customer="acme",slo="ttfb",slo_kind="latency",result="{result}"}}"#)
+    };
+    assert_eq!((ex.sample(&ttfb("good")).await, ex.sample(&ttfb("bad")).await), (1, 1));
     assert_eq!(ex.sample(r#"edgewatch_exporter_ingest_lag_seconds_count{input="cf"}"#).await, 4);
 
     // Plain NDJSON, any Content-Type, counts the same.

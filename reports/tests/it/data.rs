@@ -183,6 +183,22 @@ pub(crate) fn write_openmetrics(path: &Path) {
             let labels = format!("{c}=\"{id}\",{}=\"availability\",{}=\"{result}\"", label::SLO, label::RESULT);
             series(&mut out, metric::SLO_REQUESTS_TOTAL, &labels, pick, slots, true);
         }
+        // The latency SLO's verdicts, as the exporter judges them (the
+        // histogram below agrees: its buckets have the threshold).
+        if *id == "quiet" {
+            continue;
+        }
+        let slow = |s: &Slot| s.slow() as f64;
+        let fast = |s: &Slot| (s.requests() - s.slow()) as f64;
+        for (result, pick) in [("good", &fast as &dyn Fn(&Slot) -> f64), ("bad", &slow)] {
+            let labels = format!(
+                "{c}=\"{id}\",{}=\"ttfb\",{}=\"latency\",{}=\"{result}\"",
+                label::SLO,
+                label::SLO_KIND,
+                label::RESULT
+            );
+            series(&mut out, metric::SLO_REQUESTS_TOTAL, &labels, pick, slots, true);
+        }
     }
     family(&mut out, metric::REQUESTS_TOTAL.trim_end_matches("_total"), "counter");
     for (id, slots) in &all {
