@@ -214,8 +214,11 @@ fn unmeasured(links: &Links) -> Rule {
     rule.label(label::INCIDENT, "config")
 }
 
-/// The alerts read every scrape interval, beside the fast tier (which
-/// `lib.rs` puts with the acute recordings it reads).
+/// The alerts besides the fast tier (which `lib.rs` puts with the acute
+/// recordings it reads), every `interval`: a minute, as the recordings of
+/// hours they read; at the scrape interval they would compute the same
+/// answer four times a minute at 15s (and the exporter-down alert, which
+/// waits two minutes, loses nothing either).
 pub(crate) fn groups(links: &Links, pairs: &[Pair], interval: &str, job: &str) -> Vec<Group> {
     let rules = vec![
         burn(AlertKind::BurnRateMedium, pairs, links),

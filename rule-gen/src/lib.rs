@@ -309,7 +309,7 @@ pub fn render(catalog: &Catalog, opts: &Options) -> Result<Vec<OutputFile>, Rend
     // each set is wrapped.
     let sets: Vec<(String, Vec<rules::Group>)> = vec![
         (SHARED[0].to_owned(), sli_groups),
-        (SHARED[1].to_owned(), alerts::groups(&links, &pairs, &every_scrape, &opts.delivery.exporter_job)),
+        (SHARED[1].to_owned(), alerts::groups(&links, &pairs, "1m", &opts.delivery.exporter_job)),
         (SHARED[2].to_owned(), traffic::groups(&links, &windows.confirm.to_string(), &every_scrape)),
         (SHARED[3].to_owned(), probes::groups(&links, &every_scrape)),
     ];
