@@ -100,6 +100,13 @@ impl Histogram {
         self.counts.iter().sum()
     }
 
+    /// The series it is exposed as once it counted something: its buckets,
+    /// `+Inf`, sum and count, and one more for its native buckets, which
+    /// protobuf scrapes store as one series.
+    fn exposed(&self) -> usize {
+        self.counts.len() + 2 + usize::from(self.native.is_some())
+    }
+
     fn merge(&mut self, other: &Self) {
         self.merge_from(other);
         // The newer batch's exemplars win: exemplars show recent requests.
@@ -158,9 +165,7 @@ impl HostSeries {
     /// How many series merging `other` would add.
     pub(crate) fn added_by(&self, other: &Self) -> usize {
         let new = |a: &[u64], b: &[u64]| a.iter().zip(b).filter(|&(&x, &y)| x == 0 && y > 0).count();
-        let hist = |a: &Histogram, b: &Histogram| {
-            if a.count() == 0 && b.count() > 0 { a.counts.len() + 2 + usize::from(a.native.is_some()) } else { 0 }
-        };
+        let hist = |a: &Histogram, b: &Histogram| if a.count() == 0 && b.count() > 0 { a.exposed() } else { 0 };
         self.requests.iter().zip(&other.requests).map(|(a, b)| new(a, b)).sum::<usize>()
             + hist(&self.ttfb, &other.ttfb)
             + hist(&self.origin, &other.origin)
@@ -169,14 +174,11 @@ impl HostSeries {
             + usize::from(self.bytes == 0 && other.bytes > 0)
     }
 
-    /// How many series this host exposes now (non-zero cells; a histogram
-    /// counts its buckets, `+Inf`, sum and count, and one more for its
-    /// native buckets, which protobuf scrapes store as one series).
+    /// How many series this host exposes now: its non-zero cells, and each
+    /// histogram that counted something ([`Histogram::exposed`]).
     pub(crate) fn series(&self) -> usize {
         let nonzero = |xs: &[u64]| xs.iter().filter(|&&x| x > 0).count();
-        let hist = |h: &Histogram| {
-            if h.count() > 0 { h.counts.len() + 2 + usize::from(h.native.is_some()) } else { 0 }
-        };
+        let hist = |h: &Histogram| if h.count() > 0 { h.exposed() } else { 0 };
         self.requests.iter().map(|r| nonzero(r)).sum::<usize>()
             + hist(&self.ttfb)
             + hist(&self.origin)

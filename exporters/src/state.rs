@@ -51,6 +51,18 @@ pub(crate) struct HostEntry {
     last_seen: Instant,
 }
 
+impl HostEntry {
+    fn new(bounds: &Bounds, now: Instant) -> Self {
+        Self { series: HostSeries::new(bounds), last_seen: now }
+    }
+
+    /// Adds a batch's counts, merged at `now`.
+    fn add(&mut self, series: &HostSeries, now: Instant) {
+        self.series.merge(series);
+        self.last_seen = now;
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct CustomerState {
     pub(crate) hosts: HashMap<Box<str>, HostEntry>,
@@ -230,10 +242,7 @@ impl State {
         let Some(target) = target else {
             customer.overflow_exporter += series.total();
             let bounds = &self.bounds;
-            let set =
-                self.overflow.get_or_insert_with(|| HostEntry { series: HostSeries::new(bounds), last_seen: now });
-            set.series.merge(series);
-            set.last_seen = now;
+            self.overflow.get_or_insert_with(|| HostEntry::new(bounds, now)).add(series, now);
             return;
         };
         if host != Some(target) {
@@ -241,13 +250,9 @@ impl State {
         }
         let bounds = &self.bounds;
         let hosts_before = customer.hosts.len();
-        let entry = customer
-            .hosts
-            .entry(target.into())
-            .or_insert_with(|| HostEntry { series: HostSeries::new(bounds), last_seen: now });
+        let entry = customer.hosts.entry(target.into()).or_insert_with(|| HostEntry::new(bounds, now));
         let before = entry.series.series();
-        entry.series.merge(series);
-        entry.last_seen = now;
+        entry.add(series, now);
         self.series_total = self.series_total + entry.series.series() - before;
         if customer.hosts.len() > hosts_before {
             self.known.insert(key, target);

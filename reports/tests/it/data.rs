@@ -177,27 +177,21 @@ pub(crate) fn write_openmetrics(path: &Path) {
 
     family(&mut out, metric::SLO_REQUESTS_TOTAL.trim_end_matches("_total"), "counter");
     for (id, slots) in &all {
-        let good = |s: &Slot| (s.ok + s.client_errors) as f64;
-        let bad = |s: &Slot| s.server_errors as f64;
-        for (result, pick) in [("good", &good as &dyn Fn(&Slot) -> f64), ("bad", &bad)] {
-            let labels = format!("{c}=\"{id}\",{}=\"availability\",{}=\"{result}\"", label::SLO, label::RESULT);
-            series(&mut out, metric::SLO_REQUESTS_TOTAL, &labels, pick, slots, true);
+        // Availability as an exporter from before `slo_kind` wrote it; the
+        // latency SLO's verdicts as the exporter judges them (the histogram
+        // below agrees: its buckets have the threshold).
+        let availability: [&dyn Fn(&Slot) -> f64; 2] =
+            [&|s| (s.ok + s.client_errors) as f64, &|s| s.server_errors as f64];
+        let latency: [&dyn Fn(&Slot) -> f64; 2] = [&|s| (s.requests() - s.slow()) as f64, &|s| s.slow() as f64];
+        let mut slos = vec![(format!("{}=\"availability\"", label::SLO), availability)];
+        if *id != "quiet" {
+            slos.push((format!("{}=\"ttfb\",{}=\"latency\"", label::SLO, label::SLO_KIND), latency));
         }
-        // The latency SLO's verdicts, as the exporter judges them (the
-        // histogram below agrees: its buckets have the threshold).
-        if *id == "quiet" {
-            continue;
-        }
-        let slow = |s: &Slot| s.slow() as f64;
-        let fast = |s: &Slot| (s.requests() - s.slow()) as f64;
-        for (result, pick) in [("good", &fast as &dyn Fn(&Slot) -> f64), ("bad", &slow)] {
-            let labels = format!(
-                "{c}=\"{id}\",{}=\"ttfb\",{}=\"latency\",{}=\"{result}\"",
-                label::SLO,
-                label::SLO_KIND,
-                label::RESULT
-            );
-            series(&mut out, metric::SLO_REQUESTS_TOTAL, &labels, pick, slots, true);
+        for (slo, picks) in &slos {
+            for (result, pick) in ["good", "bad"].into_iter().zip(picks) {
+                let labels = format!("{c}=\"{id}\",{slo},{}=\"{result}\"", label::RESULT);
+                series(&mut out, metric::SLO_REQUESTS_TOTAL, &labels, *pick, slots, true);
+            }
         }
     }
     family(&mut out, metric::REQUESTS_TOTAL.trim_end_matches("_total"), "counter");
