@@ -61,6 +61,12 @@ enum Sub {
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let config = args.config.load()?;
     let dir = &config.data_dir;
+    let store = config.store_label();
+    if config.is_postgres() && !matches!(args.command, Sub::Note { .. }) {
+        anyhow::bail!(
+            "`edgewatch incidents list` and `show` read the SQLite store; on PostgreSQL ({store}) they are not supported yet"
+        );
+    }
     let mut out = std::io::stdout().lock();
     match &args.command {
         Sub::List { customer, since, format } => {
@@ -97,10 +103,10 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             };
             let author = author.as_deref().context("give --author NAME (and $USER is not set)")?;
             let note = NewNote::new(kind, author, text).context("the note")?;
-            let notes = Notes::open(dir)?;
+            let notes = Notes::connect(&config, &|k| std::env::var(k).ok())?;
             let (note, destinations) = match notes.add(*id, &note) {
                 Err(StoreError::NoIncident(_)) => {
-                    anyhow::bail!("no incident {id} in {} (never, or pruned)", dir.display())
+                    anyhow::bail!("no incident {id} in {store} (never, or pruned)")
                 }
                 other => other?,
             };

@@ -89,13 +89,13 @@ enum Sub {
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let config = args.config.load()?;
-    let store = Mitigations::open(&config.data_dir)?;
+    let store = Mitigations::connect(&config, &|k| std::env::var(k).ok())?;
     let id = match &args.command {
         Sub::Show { id } | Sub::Apply { id, .. } | Sub::Revert { id, .. } => *id,
     };
     let incident = match store.suggested(id) {
         Err(StoreError::NoIncident(_)) => {
-            bail!("no incident {id} in {} (never, or pruned)", config.data_dir.display())
+            bail!("no incident {id} in {} (never, or pruned)", config.store_label())
         }
         other => other?,
     };

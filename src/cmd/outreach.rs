@@ -55,7 +55,7 @@ fn shown(s: &str) -> String {
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let config = args.config.load()?;
-    let outreach = Outreach::open(&config.data_dir)?;
+    let outreach = Outreach::connect(&config, &|k| std::env::var(k).ok())?;
     let mut out = std::io::stdout().lock();
     match &args.command {
         Sub::List => {
@@ -98,7 +98,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             let author = author.as_deref().context("give --author NAME (and $USER is not set)")?;
             let n = match outreach.decide(*id, send, author) {
                 Err(OutreachError::Store(StoreError::NoIncident(_))) => {
-                    bail!("no incident {id} in {} (never, or pruned)", config.data_dir.display())
+                    bail!("no incident {id} in {} (never, or pruned)", config.store_label())
                 }
                 other => other.context("the decision")?,
             };

@@ -87,7 +87,7 @@ fn serve(args: &Args, config: &Config) -> anyhow::Result<ExitCode> {
     };
     let receiver = Receiver::build(config, catalog, &|k| std::env::var(k).ok())?;
     let web = args.web.load(Receiver::DEFAULT_IN_FLIGHT)?;
-    tracing::info!(customers, data_dir = %config.data_dir.display(), "Receiver ready.");
+    tracing::info!(customers, store = %config.store_label(), "Receiver ready.");
     let web_config = &web;
     runtime::serve(&args.listen, &web, "Receiver", |listener, stop| async move {
         // Scheduled reports stop with the receiver; a report being written
@@ -108,7 +108,7 @@ fn serve(args: &Args, config: &Config) -> anyhow::Result<ExitCode> {
 }
 
 fn dead_letters(config: &Config, cmd: &DeadLetters) -> anyhow::Result<ExitCode> {
-    let store = edgewatch_webhook_receiver::DeadLetters::open(&config.data_dir)?;
+    let store = edgewatch_webhook_receiver::DeadLetters::connect(config, &|k| std::env::var(k).ok())?;
     let mut out = std::io::stdout().lock();
     match cmd {
         DeadLetters::List { format } => {

@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod postgres;
 pub mod rules_language;
 pub mod smtp;
 

@@ -5,6 +5,7 @@
 //! an action to a log destination).
 //!
 //! `cargo bench -p edgewatch-webhook-receiver --bench ack [-- N CONCURRENCY]`
+//! (`EDGEWATCH_BENCH_NO_DELIVERY=1`: the intake alone, nothing delivered)
 
 #![allow(
     clippy::unwrap_used,
@@ -50,10 +51,15 @@ fn main() {
     let config = Config::parse(&format!("data_dir: '{}'\n", dir.join("data").display())).unwrap();
     let receiver = Receiver::build(&config, catalog(&dir), &|_| None).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let store_dir = dir.clone();
     rt.block_on(async move {
+        let dir = store_dir;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}{WEBHOOK_PATH}", listener.local_addr().unwrap());
-        receiver.spawn_workers();
+        // EDGEWATCH_BENCH_NO_DELIVERY=1: the intake alone, nothing delivered.
+        if std::env::var_os("EDGEWATCH_BENCH_NO_DELIVERY").is_none() {
+            receiver.spawn_workers();
+        }
         tokio::spawn(async move { axum::serve(listener, receiver.router()).await });
         let client = edgewatch_test_kit::http_client();
         let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -90,6 +96,19 @@ fn main() {
             pct(0.99).as_secs_f64() * 1e3,
             all.last().unwrap().as_secs_f64() * 1e3
         );
+        // How many notifications each commit held (group commit).
+        let metrics = client.get(url.replace(WEBHOOK_PATH, "/metrics")).send().await.unwrap().text().await.unwrap();
+        let read =
+            |name: &str| metrics.lines().find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok()).unwrap_or(0.0);
+        let (sum, count) =
+            (read("edgewatch_receiver_commit_batch_size_sum"), read("edgewatch_receiver_commit_batch_size_count"));
+        println!("commits: {count:.0}, notifications per commit: {:.1} on average", sum / count.max(1.0));
+        let size: u64 = ["receiver.db", "receiver.db-wal"]
+            .iter()
+            .filter_map(|f| std::fs::metadata(dir.join("data").join(f)).ok())
+            .map(|m| m.len())
+            .sum();
+        println!("store: {:.1} MB (receiver.db and its WAL)", size as f64 / 1e6);
     });
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -144,6 +144,22 @@ pub struct Change {
 }
 
 impl Change {
+    /// This change, said after `earlier`'s, which was never sent: what the
+    /// two say together (an update still waiting takes the news of the
+    /// next instead of a second update being queued).
+    pub(crate) fn absorb(&mut self, earlier: &Self) {
+        for (all, more) in [(&mut self.joined, &earlier.joined), (&mut self.ended, &earlier.ended)] {
+            let later = std::mem::replace(all, more.clone());
+            for f in later {
+                if !all.contains(&f) {
+                    all.push(f);
+                }
+            }
+        }
+        self.severity_before = earlier.severity_before;
+        self.status_update &= earlier.status_update;
+    }
+
     /// Whether the severity changed (from none, for a new incident).
     pub fn severity_changed(&self) -> bool {
         self.severity_before != self.severity_after
@@ -239,4 +255,37 @@ pub struct Delivery<'a> {
     /// Alertmanager's URL for people (the receiver's `alertmanager_url`),
     /// used instead of the incident's `externalURL` when set.
     pub alertmanager_url: Option<&'a str>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_update_that_waits_takes_the_news_of_the_next() {
+        let earlier = Change {
+            joined: vec!["a".to_owned(), "b".to_owned()],
+            ended: vec![],
+            severity_before: Some(Severity::Ticket),
+            severity_after: Some(Severity::Page),
+            status_update: false,
+        };
+        let mut later = Change {
+            joined: vec!["b".to_owned(), "c".to_owned()],
+            ended: vec!["a".to_owned()],
+            severity_before: Some(Severity::Page),
+            severity_after: Some(Severity::Page),
+            status_update: false,
+        };
+        later.absorb(&earlier);
+        assert_eq!(later.joined, ["a", "b", "c"], "each once, in the order they joined");
+        assert_eq!(later.ended, ["a"]);
+        assert!(later.severity_raised(), "from before the first to after the second");
+        // A status update says nothing new; with news, it is news.
+        let mut status = Change { status_update: true, ..Change::default() };
+        status.absorb(&Change { status_update: true, ..Change::default() });
+        assert!(status.status_update);
+        status.absorb(&earlier);
+        assert!(!status.status_update);
+    }
 }

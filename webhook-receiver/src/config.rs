@@ -16,9 +16,17 @@ use crate::incident::DEFAULT_KEY_LABELS;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// The folder holding `receiver.db`.
+    /// The folder holding `receiver.db` (the SQLite store) and files the
+    /// receiver writes (reports).
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
+    /// Where incidents and the outbox are kept: `sqlite` (the default,
+    /// `receiver.db` in `data_dir`, one receiver) or a PostgreSQL URL
+    /// (`postgres://edgewatch@db:5432/edgewatch`), which several receivers
+    /// may share.
+    pub store: Option<String>,
+    /// The PostgreSQL password (`env:NAME` or `file:PATH`); never in the URL.
+    pub store_password: Option<SecretRef>,
     /// What Alertmanager must send.
     #[serde(default)]
     pub auth: AuthConfig,
@@ -60,6 +68,8 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             data_dir: default_data_dir(),
+            store: None,
+            store_password: None,
             auth: AuthConfig::default(),
             prometheus: None,
             exporters: None,
@@ -74,6 +84,15 @@ impl Default for Config {
             reports: None,
         }
     }
+}
+
+/// The store `store` names.
+#[derive(Debug, Clone)]
+pub(crate) enum StoreKind {
+    /// `receiver.db` in `data_dir`.
+    Sqlite,
+    /// PostgreSQL; the password is read when connecting.
+    Postgres(Box<postgres::Config>),
 }
 
 /// Alertmanager's `http_config.authorization` (Bearer). Basic auth and TLS
@@ -153,6 +172,12 @@ pub struct DeliveryConfig {
     /// attempt may have created, so it is found by its label, not created twice.
     #[serde(default = "default_settle")]
     pub settle: Duration,
+    /// With receivers sharing a PostgreSQL store: how long an action a
+    /// receiver took stays its own. A receiver that dies leaves its actions
+    /// to the others after this; longer than `timeout` (an attempt ends
+    /// within its lease) and at least `settle`.
+    #[serde(default = "default_lease")]
+    pub lease: Duration,
 }
 
 impl Default for DeliveryConfig {
@@ -164,6 +189,7 @@ impl Default for DeliveryConfig {
             max_backoff: default_max_backoff(),
             concurrency: default_concurrency(),
             settle: default_settle(),
+            lease: default_lease(),
         }
     }
 }
@@ -207,6 +233,9 @@ fn default_concurrency() -> usize {
 fn default_settle() -> Duration {
     Duration::from_millis(10_000)
 }
+fn default_lease() -> Duration {
+    Duration::from_millis(60_000)
+}
 
 fn is_http_url(s: &str) -> bool {
     url::Url::parse(s).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
@@ -218,10 +247,62 @@ impl Config {
         edgewatch_catalog::yaml::from_str(text)
     }
 
+    /// The store, as messages name it: the SQLite folder, or the
+    /// PostgreSQL URL (which holds no password).
+    pub fn store_label(&self) -> String {
+        match self.store.as_deref().filter(|s| *s != "sqlite") {
+            Some(url) => url.to_owned(),
+            None => self.data_dir.display().to_string(),
+        }
+    }
+
+    /// Whether the store is PostgreSQL (else SQLite in `data_dir`).
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.store_kind(), Ok(StoreKind::Postgres(_)))
+    }
+
+    /// Which store `store` names (without reading the password).
+    pub(crate) fn store_kind(&self) -> Result<StoreKind, String> {
+        let Some(text) = self.store.as_deref().filter(|s| *s != "sqlite") else {
+            return Ok(StoreKind::Sqlite);
+        };
+        let url = url::Url::parse(text).map_err(|e| format!("store: `{text}` is not `sqlite` or a URL: {e}"))?;
+        if !matches!(url.scheme(), "postgres" | "postgresql") {
+            return Err(format!("store: `{}:` is not a store; use `sqlite` or a `postgres://` URL", url.scheme()));
+        }
+        // Not the URL again: it holds the password.
+        if url.password().is_some() || url.query_pairs().any(|(k, _)| k == "password") {
+            return Err(
+                "store: the URL holds a password; give it as `store_password: env:NAME` or `file:PATH`".to_owned()
+            );
+        }
+        if url.query_pairs().any(|(k, v)| k == "sslmode" && v != "disable" && v != "prefer") {
+            return Err(format!(
+                "store: `{text}`: TLS to PostgreSQL is not supported yet; use `sslmode=disable` on a private network or a local socket"
+            ));
+        }
+        let config: postgres::Config = text.parse().map_err(|e| format!("store: `{text}`: {e}"))?;
+        if config.get_user().is_none() {
+            return Err(format!("store: `{text}` names no user (`postgres://USER@HOST/DB`)"));
+        }
+        Ok(StoreKind::Postgres(Box::new(config)))
+    }
+
     /// Every problem, in plain words, against the catalog's destinations
     /// (empty when fine).
     pub fn validate(&self, catalog: &edgewatch_catalog::Catalog) -> Vec<String> {
         let mut problems = Vec::new();
+        match self.store_kind() {
+            Ok(StoreKind::Sqlite) if self.store_password.is_some() => {
+                problems.push("store_password: set, but the store is SQLite".to_owned());
+            }
+            Ok(StoreKind::Postgres(_)) if self.reports.is_some() => problems.push(
+                "reports: scheduled reports read the SQLite store; with a PostgreSQL store they are not supported yet"
+                    .to_owned(),
+            ),
+            Ok(_) => {}
+            Err(e) => problems.push(e),
+        }
         for (field, url) in [
             ("prometheus.url", self.prometheus.as_ref().map(|p| p.url.as_str())),
             ("grafana_url", self.grafana_url.as_deref()),
@@ -256,6 +337,12 @@ impl Config {
         }
         if d.timeout.as_millis() == 0 || d.initial_backoff.as_millis() == 0 {
             problems.push("delivery: timeout and initial_backoff must be above 0".to_owned());
+        }
+        if d.lease <= d.timeout || d.lease < d.settle {
+            problems.push(format!(
+                "delivery.lease: {} must be longer than timeout {} and at least settle {}",
+                d.lease, d.timeout, d.settle
+            ));
         }
         if d.max_backoff < d.initial_backoff {
             problems.push(format!(
@@ -307,7 +394,7 @@ mod tests {
                 .catalog;
         assert!(Config::default().validate(&catalog).is_empty());
         let c = Config::parse(
-            "prometheus: {url: 'prometheus:9090'}\nexporters: {urls: ['http://e:9817', 'e2:9817']}\ndelivery: {max_attempts: 0, initial_backoff: 10m, max_backoff: 1m}\nunrouted: [noc-jira, nowhere]\nretention: 5m\n",
+            "prometheus: {url: 'prometheus:9090'}\nexporters: {urls: ['http://e:9817', 'e2:9817']}\ndelivery: {max_attempts: 0, initial_backoff: 10m, max_backoff: 1m, lease: 10s}\nunrouted: [noc-jira, nowhere]\nretention: 5m\n",
         )
         .unwrap();
         assert_eq!(
@@ -316,11 +403,33 @@ mod tests {
                 "prometheus.url: `prometheus:9090` is not an http(s) URL",
                 "exporters.urls[1]: `e2:9817` is not an http(s) URL",
                 "delivery.max_attempts: must be at least 1",
+                "delivery.lease: 10s must be longer than timeout 10s and at least settle 10s",
                 "delivery.max_backoff: 1m is shorter than initial_backoff 10m",
                 "retention: 5m is under an hour; history would go before it is read",
                 "unrouted[1]: `nowhere` is not a destination of the catalog",
             ]
         );
+        let store = |text: &str| Config::parse(text).unwrap().validate(&catalog);
+        assert!(store("store: sqlite\n").is_empty());
+        assert!(store("store: postgres://edgewatch@db:5432/edgewatch\nstore_password: env:PG_PASSWORD\n").is_empty());
+        for (text, says) in [
+            ("store: postgres://edgewatch:hunter2@db/edgewatch\n", "the URL holds a password"),
+            ("store: postgres://edgewatch@db/edgewatch?password=hunter2\n", "the URL holds a password"),
+            ("store: mysql://edgewatch@db/edgewatch\n", "`mysql:` is not a store"),
+            ("store: receiver.db\n", "is not `sqlite` or a URL"),
+            ("store: postgres://db/edgewatch\n", "names no user"),
+            ("store: postgres://edgewatch@db/edgewatch?sslmode=require\n", "TLS to PostgreSQL is not supported yet"),
+            ("store_password: env:PG_PASSWORD\n", "store_password: set, but the store is SQLite"),
+            (
+                "store: postgres://edgewatch@db/e\nreports: {prometheus_url: 'http://p:9090', schedules: []}\n",
+                "scheduled reports read the SQLite store",
+            ),
+        ] {
+            let problems = store(text);
+            assert!(problems.iter().any(|p| p.contains(says)), "{text}: {problems:?}");
+            // The password itself is never repeated.
+            assert!(!problems.iter().any(|p| p.contains("hunter2")), "{problems:?}");
+        }
         let e = Config::parse("data_dir: x\nlisten: y\n").unwrap_err();
         assert!(e.to_string().contains("unknown field `listen`"), "{e}");
     }

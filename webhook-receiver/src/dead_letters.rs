@@ -4,21 +4,28 @@
 
 use std::path::Path;
 
+use crate::store::Store;
 use crate::store::sqlite::Sqlite;
-use crate::store::{DeadLetter, Store as _, StoreError};
+use crate::store::{DeadLetter, StoreError};
 use crate::time::now_ms;
 
 /// The dead letters of a receiver's store.
 #[derive(Debug)]
 pub struct DeadLetters {
-    store: Sqlite,
+    store: std::sync::Arc<dyn Store>,
 }
 
 impl DeadLetters {
     /// Opens the store in `data_dir` (the receiver's) without starting a
     /// receiver.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        Ok(Self { store: Sqlite::open(data_dir)? })
+        Ok(Self { store: std::sync::Arc::new(Sqlite::open(data_dir)?) })
+    }
+
+    /// Opens the store `config` names (SQLite in its `data_dir`, or
+    /// PostgreSQL, its password read through `env`), as [`Self::open`].
+    pub fn connect(config: &crate::Config, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, StoreError> {
+        Ok(Self { store: crate::store::open(config, env)? })
     }
 
     /// Every dead letter, oldest first.

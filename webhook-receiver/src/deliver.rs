@@ -238,16 +238,36 @@ async fn run(d: Arc<Deliverer>, permits: Arc<Semaphore>, mut stop: watch::Receiv
         let due = tokio::task::spawn_blocking(move || store.due(now_ms(), limit)).await;
         match due {
             Ok(Ok(rows)) => {
-                for p in rows {
+                // Rows taken but not started are given back, so that they
+                // need not wait out a lease (a store shared by receivers).
+                let mut rows = rows.into_iter();
+                let mut skipped = Vec::new();
+                while let Some(p) = rows.next() {
                     if *stop.borrow() {
+                        skipped.extend(std::iter::once(p.id).chain(rows.map(|p| p.id)));
+                        release(&d, skipped).await;
                         return;
                     }
                     if !d.in_flight.claim(&p) {
+                        // The action before it, just recorded, is still
+                        // finishing here: the next poll takes it.
+                        skipped.push(p.id);
                         continue;
+                    }
+                    d.metrics.claim(p.taken_over);
+                    if p.taken_over {
+                        tracing::warn!(
+                            incident = %p.incident.key,
+                            destination = %p.destination,
+                            action = p.kind.as_str(),
+                            "took over an action whose receiver's claim ran out; it may have been sent already (at least once)"
+                        );
                     }
                     let Ok(permit) = Arc::clone(&permits).acquire_owned().await else { return };
                     if *stop.borrow() {
                         d.in_flight.release(&p);
+                        skipped.extend(std::iter::once(p.id).chain(rows.map(|p| p.id)));
+                        release(&d, skipped).await;
                         return;
                     }
                     let d = Arc::clone(&d);
@@ -259,6 +279,7 @@ async fn run(d: Arc<Deliverer>, permits: Arc<Semaphore>, mut stop: watch::Receiv
                         d.wake.notify_one();
                     });
                 }
+                release(&d, skipped).await;
             }
             Ok(Err(e)) => tracing::error!(error = %e, "cannot read the outbox; retrying"),
             Err(e) => tracing::error!(error = %e, "outbox reader failed"),
@@ -271,6 +292,19 @@ async fn run(d: Arc<Deliverer>, permits: Arc<Semaphore>, mut stop: watch::Receiv
                 }
             }
         }
+    }
+}
+
+/// Gives back actions taken from the outbox and not started.
+async fn release(d: &Deliverer, ids: Vec<i64>) {
+    if ids.is_empty() {
+        return;
+    }
+    let store = Arc::clone(&d.store);
+    match tokio::task::spawn_blocking(move || store.release(&ids)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "cannot give back actions not started; they wait for their lease"),
+        Err(e) => tracing::warn!(error = %e, "cannot give back actions not started; they wait for their lease"),
     }
 }
 

@@ -69,7 +69,6 @@ pub use crate::notes::Notes;
 pub use crate::offenders::{Bounded, Dimension};
 pub use crate::outreach::{Outreach, OutreachError};
 pub use crate::report_source::ReportIncidents;
-use crate::store::Store;
 pub use crate::store::{
     AppliedRule, DeadLetter, Held, MAX_AUTHOR, MAX_NOTE, NewAppliedRule, NewNote, Note, NoteError, NoteKind, RuleKind,
     StoreError,
@@ -115,7 +114,7 @@ impl Receiver {
         if !problems.is_empty() {
             return Err(BuildError::Config(problems));
         }
-        let store: Arc<dyn Store> = Arc::new(store::sqlite::Sqlite::open(&config.data_dir)?);
+        let store = store::open(config, env)?;
         let held = store.use_key_labels(&config.incidents.key_labels)?;
         if held > 0 {
             tracing::info!(
@@ -139,6 +138,7 @@ impl Receiver {
         let templates = text::Templates::load(&catalog.templates, config.templates.as_deref())?;
         let catalog = Arc::new(catalog);
         let metrics = Arc::new(metrics::Metrics::default());
+        store.count_commits(Arc::clone(&metrics));
         let wake = Arc::new(tokio::sync::Notify::new());
         let policy = Arc::new(policy::CatalogPolicy::new(Arc::clone(&catalog), config));
         let intake = http::Intake {

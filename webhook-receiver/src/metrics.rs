@@ -23,6 +23,9 @@ pub(crate) struct Metrics {
     open: Gauge,
     enrichment: Histogram,
     ack: Histogram,
+    claims: Counter,
+    takeovers: Counter,
+    batches: Histogram,
 }
 
 impl Default for Metrics {
@@ -64,7 +67,34 @@ impl Default for Metrics {
             "Time from a notification's arrival to its durable answer",
             ack.clone(),
         );
-        Self { registry, notifications, actions, pending, oldest_age, dead, open, enrichment, ack }
+        let claims = Counter::default();
+        registry.register("claims", "Actions this receiver took from the outbox to deliver", claims.clone());
+        let takeovers = Counter::default();
+        registry.register(
+            "claim_takeovers",
+            "Actions taken over from another receiver sharing the store, whose claim ran out (it died or stalled)",
+            takeovers.clone(),
+        );
+        let batches = Histogram::new([1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0]);
+        registry.register(
+            "commit_batch_size",
+            "Notifications each durable commit of the store held (concurrent notifications share one)",
+            batches.clone(),
+        );
+        Self {
+            registry,
+            notifications,
+            actions,
+            pending,
+            oldest_age,
+            dead,
+            open,
+            enrichment,
+            ack,
+            claims,
+            takeovers,
+            batches,
+        }
     }
 }
 
@@ -79,6 +109,20 @@ impl Metrics {
         self.actions
             .get_or_create(&vec![("destination", destination.to_owned()), ("outcome", outcome.to_owned())])
             .inc();
+    }
+
+    /// Counts an action taken to deliver, and whether it was taken over.
+    pub(crate) fn claim(&self, taken_over: bool) {
+        self.claims.inc();
+        if taken_over {
+            self.takeovers.inc();
+        }
+    }
+
+    /// Records a commit of `notifications`.
+    pub(crate) fn commit(&self, notifications: usize) {
+        #[allow(clippy::cast_precision_loss)] // a batch of notifications
+        self.batches.observe(notifications as f64);
     }
 
     /// Records an enrichment's duration.

@@ -5,14 +5,15 @@
 
 use std::path::Path;
 
+use crate::store::Store;
 use crate::store::sqlite::Sqlite;
-use crate::store::{NewNote, Note, Store as _, StoreError};
+use crate::store::{NewNote, Note, StoreError};
 use crate::time::now_ms;
 
 /// The notes of a receiver's store.
 #[derive(Debug)]
 pub struct Notes {
-    store: Sqlite,
+    store: std::sync::Arc<dyn Store>,
 }
 
 impl Notes {
@@ -20,7 +21,13 @@ impl Notes {
     /// receiver; a store of an older schema is brought up to date, as a
     /// receiver's start would.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        Ok(Self { store: Sqlite::open(data_dir)? })
+        Ok(Self { store: std::sync::Arc::new(Sqlite::open(data_dir)?) })
+    }
+
+    /// Opens the store `config` names (SQLite in its `data_dir`, or
+    /// PostgreSQL, its password read through `env`), as [`Self::open`].
+    pub fn connect(config: &crate::Config, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, StoreError> {
+        Ok(Self { store: crate::store::open(config, env)? })
     }
 
     /// Records `note` on incident `incident_id` ([`StoreError::NoIncident`]

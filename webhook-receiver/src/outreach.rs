@@ -6,8 +6,9 @@
 
 use std::path::Path;
 
+use crate::store::Store;
 use crate::store::sqlite::Sqlite;
-use crate::store::{Held, NewNote, NoteError, NoteKind, Store as _, StoreError};
+use crate::store::{Held, NewNote, NoteError, NoteKind, StoreError};
 use crate::time::now_ms;
 
 /// The note recording a decision by `author`.
@@ -23,14 +24,20 @@ pub(crate) fn decision_note(send: bool, author: &str) -> Result<NewNote, NoteErr
 /// The held messages of a receiver's store.
 #[derive(Debug)]
 pub struct Outreach {
-    store: Sqlite,
+    store: std::sync::Arc<dyn Store>,
 }
 
 impl Outreach {
     /// Opens the store in `data_dir` (the receiver's) without starting a
     /// receiver; an older schema is brought up to date, as at a start.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        Ok(Self { store: Sqlite::open(data_dir)? })
+        Ok(Self { store: std::sync::Arc::new(Sqlite::open(data_dir)?) })
+    }
+
+    /// Opens the store `config` names (SQLite in its `data_dir`, or
+    /// PostgreSQL, its password read through `env`), as [`Self::open`].
+    pub fn connect(config: &crate::Config, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, StoreError> {
+        Ok(Self { store: crate::store::open(config, env)? })
     }
 
     /// Messages waiting for approval, of one incident or every one.

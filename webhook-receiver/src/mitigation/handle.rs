@@ -7,8 +7,9 @@
 use std::path::Path;
 
 use super::Suggestion;
+use crate::store::Store;
 use crate::store::sqlite::Sqlite;
-use crate::store::{AppliedRule, NewAppliedRule, NewNote, Note, Store as _, StoreError};
+use crate::store::{AppliedRule, NewAppliedRule, NewNote, Note, StoreError};
 use crate::time::now_ms;
 
 /// An incident as `edgewatch mitigate` needs it.
@@ -25,14 +26,20 @@ pub struct Suggested {
 /// The mitigations of a receiver's store.
 #[derive(Debug)]
 pub struct Mitigations {
-    store: Sqlite,
+    store: std::sync::Arc<dyn Store>,
 }
 
 impl Mitigations {
     /// Opens the store in `data_dir` (the receiver's) without starting a
     /// receiver; an older schema is brought up to date, as at a start.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        Ok(Self { store: Sqlite::open(data_dir)? })
+        Ok(Self { store: std::sync::Arc::new(Sqlite::open(data_dir)?) })
+    }
+
+    /// Opens the store `config` names (SQLite in its `data_dir`, or
+    /// PostgreSQL, its password read through `env`), as [`Self::open`].
+    pub fn connect(config: &crate::Config, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, StoreError> {
+        Ok(Self { store: crate::store::open(config, env)? })
     }
 
     /// Incident `id` ([`StoreError::NoIncident`] when there is none) and

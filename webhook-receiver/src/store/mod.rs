@@ -1,12 +1,47 @@
 //! The durable store: the inbox of notifications, incidents, the delivery
-//! outbox and dead letters. SQLite here ([`sqlite::Sqlite`]); the interface
-//! is what a PostgreSQL store will implement for receivers sharing one
-//! database.
+//! outbox and dead letters. SQLite by default ([`sqlite::Sqlite`], one
+//! receiver), or PostgreSQL ([`postgres::Postgres`]) for receivers sharing
+//! one database; both implement [`Store`], and the same tests run on both.
 
+mod codec;
+pub(crate) mod postgres;
 pub(crate) mod sqlite;
 
+use std::sync::Arc;
+
 use crate::action::{ActionKind, Incident};
+use crate::config::{Config, StoreKind};
 use crate::incident::{GroupUpdate, Transition};
+
+/// Opens the store `config` names: SQLite in its `data_dir`, or
+/// PostgreSQL with the password read through `env`. Either is brought up
+/// to date first.
+pub(crate) fn open(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<Arc<dyn Store>, StoreError> {
+    match config.store_kind().map_err(StoreError::Config)? {
+        StoreKind::Sqlite => Ok(Arc::new(sqlite::Sqlite::open(&config.data_dir)?)),
+        StoreKind::Postgres(mut target) => {
+            if let Some(password) = &config.store_password {
+                let secret = password.resolve(env).map_err(|e| StoreError::Config(format!("store_password: {e}")))?;
+                target.password(secret.expose());
+            }
+            target.application_name("edgewatch-receiver").connect_timeout(std::time::Duration::from_secs(5));
+            // Validated: a claim outlives the attempt it covers, and an
+            // attempt a dead receiver began is settled when it is taken over.
+            let lease_ms = crate::time::millis(config.delivery.lease);
+            let receiver = receiver_name();
+            Ok(Arc::new(postgres::Postgres::connect(postgres::Target { config: *target, receiver, lease_ms })?))
+        }
+    }
+}
+
+/// This receiver among those sharing a store: host, process and a random
+/// part (a restarted process is another receiver).
+fn receiver_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map_or_else(|_| "receiver".to_owned(), |h| h.trim().to_owned());
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    format!("{host}:{}:{nanos:08x}", std::process::id())
+}
 
 /// Why the store failed. Callers answer 503: Alertmanager retries.
 #[derive(Debug, thiserror::Error)]
@@ -14,6 +49,18 @@ pub enum StoreError {
     /// The database said no.
     #[error("store: {0}")]
     Database(#[from] rusqlite::Error),
+    /// PostgreSQL said no, or cannot be reached.
+    #[error("store: PostgreSQL: {0}")]
+    Postgres(#[from] ::postgres::Error),
+    /// A commit that several notifications shared failed: each is told.
+    #[error("store: the commit failed: {0}")]
+    Commit(String),
+    /// `store` or `store_password` cannot be used.
+    #[error("{0}")]
+    Config(String),
+    /// Every connection to PostgreSQL stayed busy.
+    #[error("store: every PostgreSQL connection is busy; try again")]
+    Busy,
     /// A stored row does not decode (a bug, or a newer receiver's row).
     #[error("store: cannot decode a stored {what}: {message}")]
     Decode {
@@ -70,7 +117,7 @@ pub(crate) enum Accepted {
 
 /// How the store decides, supplied by the receiver (the catalog's policy):
 /// the lifecycle, and the destinations of each action.
-pub(crate) trait Policy {
+pub(crate) trait Policy: Sync {
     /// What `update`, received at `now` (unix milliseconds), does to the
     /// key's latest incident; `resolved_ms_ago` is how long ago that incident
     /// resolved, if it did.
@@ -123,6 +170,9 @@ pub(crate) struct Pending {
     /// Its route needs approval and it has no draft yet: the deliverer
     /// writes the draft instead of delivering it.
     pub to_draft: bool,
+    /// Another receiver had claimed it and its lease ran out (it died or
+    /// stalled): this one takes it over.
+    pub taken_over: bool,
 }
 
 /// An action waiting for a person's approval.
@@ -339,7 +389,8 @@ pub(crate) struct Pruned {
 pub(crate) trait Store: Send + Sync + std::fmt::Debug {
     /// Records a notification and, in the same transaction, what it does to
     /// each incident and the actions that follow; a notification already
-    /// recorded (same hash) changes nothing.
+    /// recorded (same hash) changes nothing. Returns once it is durable
+    /// (committed with those that arrived meanwhile, on SQLite).
     fn accept(&self, inbound: &Inbound, policy: &dyn Policy) -> Result<Accepted, StoreError>;
     /// The receiver groups alerts by `key_labels` from now on. When they are
     /// not the ones recorded (or none are: a store from before they were
@@ -351,6 +402,10 @@ pub(crate) trait Store: Send + Sync + std::fmt::Debug {
     /// Actions due at `now`: per incident and destination, only the oldest
     /// not yet delivered, and none behind a dead letter (order is kept).
     fn due(&self, now: i64, limit: usize) -> Result<Vec<Pending>, StoreError>;
+    /// Actions [`Store::due`] returned that will not be attempted now (the
+    /// receiver is stopping, or the one before is still finishing) are
+    /// given back to whichever receiver polls next.
+    fn release(&self, ids: &[i64]) -> Result<(), StoreError>;
     /// An attempt at an action starts: if the process dies before its
     /// outcome is recorded, [`Store::recover`] knows it was interrupted.
     fn begin(&self, id: i64, now: i64) -> Result<(), StoreError>;
@@ -375,6 +430,9 @@ pub(crate) trait Store: Send + Sync + std::fmt::Debug {
     fn prune(&self, before: i64) -> Result<Pruned, StoreError>;
     /// Outbox depth and dead letters.
     fn depth(&self) -> Result<Depth, StoreError>;
+    /// Incident `id` as last stored ([`StoreError::NoIncident`] when there
+    /// is none).
+    fn incident(&self, id: i64) -> Result<Incident, StoreError>;
     /// Records a note on incident `incident_id` and, in the same
     /// transaction, queues a `note` action for every destination the
     /// incident reached (a Jira comment), after its earlier actions there.
@@ -412,6 +470,9 @@ pub(crate) trait Store: Send + Sync + std::fmt::Debug {
     /// the incidents' own state (their start, each destination's last
     /// action), so it survives restarts.
     fn tick(&self, now: i64, policy: &dyn Policy) -> Result<usize, StoreError>;
+    /// From now on, counts in `metrics` how many notifications each
+    /// commit of [`Store::accept`] holds.
+    fn count_commits(&self, metrics: Arc<crate::metrics::Metrics>);
     /// Whether the store can commit: writes and commits a heartbeat, so a
     /// full disk or a lost lock shows here, not only on the next webhook.
     fn check_commit(&self, now: i64) -> Result<(), StoreError>;

@@ -3,18 +3,20 @@
 //! answers 200. One connection behind a lock: SQLite takes one writer at a
 //! time anyway, and every operation is a short transaction.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
 use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 
+use super::codec::{decode, encode, kind_from, note_kind_from, rule_kind_from, status_str};
 use super::{
-    Accepted, AppliedRule, DeadLetter, Depth, Held, Inbound, NewAppliedRule, NewNote, Note, NoteKind, Pending, Policy,
-    Pruned, RuleKind, Store, StoreError,
+    Accepted, AppliedRule, DeadLetter, Depth, Held, Inbound, NewAppliedRule, NewNote, Note, Pending, Policy, Pruned,
+    Store, StoreError,
 };
 use crate::action::{ActionKind, Incident, Status};
 use crate::incident;
+use crate::metrics::Metrics;
 
 /// Schema changes, applied in order; `PRAGMA user_version` counts those done.
 const MIGRATIONS: &[&str] = &[
@@ -117,22 +119,26 @@ pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 #[derive(Debug)]
 pub(crate) struct Sqlite {
     conn: Mutex<Connection>,
+    /// Notifications waiting for a commit (group commit).
+    intake: Mutex<Intake>,
+    /// Signalled when a commit is done.
+    turn: Condvar,
+    /// Where commit sizes are counted, once the receiver says.
+    metrics: OnceLock<Arc<Metrics>>,
 }
 
-fn decode<T: serde::de::DeserializeOwned>(what: &'static str, text: &str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Decode { what, message: e.to_string() })
-}
+/// A notification's result, by its ticket in the group commit.
+type Ticketed = (u64, Result<Accepted, StoreError>);
 
-fn encode<T: serde::Serialize>(what: &'static str, value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::Decode { what, message: e.to_string() })
-}
-
-fn kind_from(text: &str) -> Result<ActionKind, StoreError> {
-    decode("action kind", &format!("\"{text}\""))
-}
-
-fn note_kind_from(text: &str) -> Result<NoteKind, StoreError> {
-    decode("note kind", &format!("\"{text}\""))
+/// The group commit's state: what waits, what is done, whether a commit is
+/// under way.
+#[derive(Debug, Default)]
+struct Intake {
+    /// By ticket.
+    queue: Vec<(u64, Inbound)>,
+    done: HashMap<u64, Result<Accepted, StoreError>>,
+    leading: bool,
+    next: u64,
 }
 
 /// The notes of incident `id`, oldest first.
@@ -153,7 +159,7 @@ pub(crate) fn notes_of(conn: &Connection, id: i64) -> Result<Vec<Note>, StoreErr
 /// Queues `steps` for `incident` (as `payload`), each held for approval
 /// when the policy says so: how many.
 fn queue(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Connection,
     policy: &dyn Policy,
     incident: &Incident,
     steps: &[(String, ActionKind)],
@@ -162,6 +168,25 @@ fn queue(
 ) -> Result<usize, StoreError> {
     for (destination, kind) in steps {
         let approval = policy.held(incident, destination).then_some("required");
+        if *kind == ActionKind::Update && approval.is_none() {
+            // The pair's last action, an update not begun: it takes this
+            // news too, so a storm of alerts joining one incident is one
+            // update per delivery, not a row and a comment per notification.
+            let waiting: Option<(i64, String)> = tx
+                .query_row(
+                    "SELECT id, payload FROM outbox
+                     WHERE id = (SELECT MAX(id) FROM outbox WHERE incident_id = ?1 AND destination = ?2)
+                       AND status = 'pending' AND kind = 'update' AND sending_since IS NULL AND approval IS NULL",
+                    params![incident.id, destination],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            if let Some((id, earlier)) = waiting {
+                let merged = incident::merged_update(&decode("incident", &earlier)?, incident);
+                tx.execute("UPDATE outbox SET payload = ?2 WHERE id = ?1", params![id, encode("incident", &merged)?])?;
+                continue;
+            }
+        }
         tx.execute(
             "INSERT INTO outbox (incident_id, destination, kind, payload, next_attempt_at, created_at, approval)
              VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
@@ -174,12 +199,7 @@ fn queue(
 /// Records `note` on incident `incident_id` in `tx` and queues a `note`
 /// action for every destination the incident reached, after its earlier
 /// actions there: the note, and how many were queued.
-fn note_in(
-    tx: &rusqlite::Transaction<'_>,
-    incident_id: i64,
-    note: &NewNote,
-    now: i64,
-) -> Result<(Note, usize), StoreError> {
+fn note_in(tx: &Connection, incident_id: i64, note: &NewNote, now: i64) -> Result<(Note, usize), StoreError> {
     let state: String = tx
         .query_row("SELECT state FROM incidents WHERE id = ?1", params![incident_id], |r| r.get(0))
         .optional()?
@@ -212,16 +232,6 @@ fn note_in(
 }
 
 impl Sqlite {
-    /// Incident `id` as last stored.
-    pub(crate) fn incident(&self, id: i64) -> Result<Incident, StoreError> {
-        let conn = self.conn()?;
-        let state: String = conn
-            .query_row("SELECT state FROM incidents WHERE id = ?1", params![id], |r| r.get(0))
-            .optional()?
-            .ok_or(StoreError::NoIncident(id))?;
-        decode("incident", &state)
-    }
-
     /// Opens (creating) `receiver.db` in `dir` and brings its schema up to date.
     pub(crate) fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.display().to_string(), source })?;
@@ -243,130 +253,27 @@ impl Sqlite {
             tx.pragma_update(None, "user_version", i64::try_from(i + 1).unwrap_or(i64::MAX))?;
         }
         tx.commit()?;
-        Ok(Self { conn: Mutex::new(conn) })
+        Ok(Self {
+            conn: Mutex::new(conn),
+            intake: Mutex::new(Intake::default()),
+            turn: Condvar::new(),
+            metrics: OnceLock::new(),
+        })
     }
 
     fn conn(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
         self.conn.lock().map_err(|_| StoreError::Poisoned)
     }
-}
 
-/// The firing incidents held under an old key, with their alerts'
-/// fingerprints. Usually none: an index probe.
-fn held(tx: &rusqlite::Transaction<'_>) -> Result<Vec<(String, BTreeSet<String>)>, StoreError> {
-    let mut stmt = tx.prepare_cached("SELECT key, state FROM incidents WHERE held = 1 AND status = 'firing'")?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (key, state) = row?;
-        let incident: Incident = decode("incident", &state)?;
-        out.push((key, incident.alerts.into_iter().map(|a| a.fingerprint).collect()));
-    }
-    Ok(out)
-}
-
-fn status_str(s: Status) -> &'static str {
-    match s {
-        Status::Firing => "firing",
-        Status::Resolved => "resolved",
-    }
-}
-
-impl Store for Sqlite {
-    fn accept(&self, inbound: &Inbound, policy: &dyn Policy) -> Result<Accepted, StoreError> {
-        let mut conn = self.conn()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let now = inbound.received_at;
-        let inserted = tx.execute(
-            "INSERT OR IGNORE INTO notifications (hash, received_at, body) VALUES (?1, ?2, ?3)",
-            params![inbound.hash, now, inbound.body],
-        )?;
-        if inserted == 0 {
-            return Ok(Accepted::Duplicate);
-        }
-        let mut actions = 0;
-        let held = held(&tx)?;
-        let diverted;
-        let groups = if held.is_empty() {
-            &inbound.groups
-        } else {
-            diverted = incident::divert(inbound.groups.clone(), &held);
-            &diverted
-        };
-        for update in groups {
-            let latest: Option<(i64, Option<i64>, String)> = tx
-                .query_row(
-                    "SELECT id, resolved_at, state FROM incidents WHERE key = ?1 ORDER BY id DESC LIMIT 1",
-                    params![update.key],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()?;
-            let current: Option<Incident> = match &latest {
-                Some((_, _, state)) => Some(decode("incident", state)?),
-                None => None,
-            };
-            let resolved_ago = latest.as_ref().and_then(|(_, at, _)| *at).map(|at| now - at);
-            let t = policy.transition(current.as_ref(), update, now, resolved_ago);
-            let mut incident = t.incident;
-            let steps = policy.plan(current.as_ref(), &mut incident, t.action, now);
-            for (destination, _) in &steps {
-                incident.last_sent.insert(destination.clone(), now);
-            }
-            let resolved_at = (incident.status == Status::Resolved).then_some(now);
-            if incident.id == 0 {
-                tx.execute(
-                    "INSERT INTO incidents (key, status, opened_at, resolved_at, updated_at, state) VALUES (?1, ?2, ?3, ?4, ?3, '{}')",
-                    params![incident.key, status_str(incident.status), now, resolved_at],
-                )?;
-                incident.id = tx.last_insert_rowid();
-            } else {
-                // A resolved incident keeps when it resolved; a reopened one
-                // drops it. A held one, resolved, is held no more.
-                let keep = latest.as_ref().and_then(|(_, at, _)| *at).filter(|_| incident.status == Status::Resolved);
-                tx.execute(
-                    "UPDATE incidents SET status = ?2, resolved_at = ?3, updated_at = ?4,
-                     held = CASE WHEN ?2 = 'resolved' THEN 0 ELSE held END WHERE id = ?1",
-                    params![incident.id, status_str(incident.status), keep.or(resolved_at), now],
-                )?;
-            }
-            tx.execute(
-                "UPDATE incidents SET state = ?2 WHERE id = ?1",
-                params![incident.id, encode("incident", &incident)?],
-            )?;
-            if !steps.is_empty() {
-                // The incident as these actions saw it, kept with each.
-                let payload = encode("incident", &incident)?;
-                actions += queue(&tx, policy, &incident, &steps, &payload, now)?;
-            }
-        }
-        tx.commit()?;
-        Ok(Accepted::New { actions })
-    }
-
-    fn use_key_labels(&self, key_labels: &[String]) -> Result<u64, StoreError> {
-        let mut conn = self.conn()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let now = encode("key labels", &key_labels)?;
-        let recorded: Option<String> =
-            tx.query_row("SELECT value FROM meta WHERE name = 'key_labels'", [], |r| r.get(0)).optional()?;
-        if recorded.as_deref() == Some(now.as_str()) {
-            return Ok(0);
-        }
-        let held = tx.execute("UPDATE incidents SET held = 1 WHERE status = 'firing'", [])?;
-        tx.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('key_labels', ?1)", params![now])?;
-        tx.commit()?;
-        Ok(held as u64)
-    }
-
-    fn due(&self, now: i64, limit: usize) -> Result<Vec<Pending>, StoreError> {
-        let conn = self.conn()?;
+    /// Actions due at `now` (see [`Store::due`]), not marked.
+    fn due_rows(conn: &Connection, now: i64, limit: usize) -> Result<Vec<Pending>, StoreError> {
         let mut stmt = conn.prepare_cached(
             "SELECT o.id, o.incident_id, o.destination, o.kind, o.payload, o.attempts, e.external,
                     n.id, n.kind, n.author, n.text, n.created_at, o.approval
              FROM outbox o
              LEFT JOIN externals e ON e.incident_id = o.incident_id AND e.destination = o.destination
              LEFT JOIN notes n ON n.id = o.note_id
-             WHERE o.status = 'pending' AND o.next_attempt_at <= ?1
+             WHERE o.status = 'pending' AND o.next_attempt_at <= ?1 AND o.sending_since IS NULL
                AND (o.approval IS NULL OR o.approval <> 'drafted')
                AND NOT EXISTS (
                  SELECT 1 FROM outbox p
@@ -413,9 +320,195 @@ impl Store for Sqlite {
                 external,
                 note,
                 to_draft: approval.as_deref() == Some("required"),
+                // One receiver per SQLite file: nobody to take over from.
+                taken_over: false,
             });
         }
         Ok(out)
+    }
+
+    /// Records `batch` in one transaction and one commit, each notification
+    /// in a savepoint of its own (one that fails leaves the others): each
+    /// one's result by ticket.
+    fn accept_batch(&self, batch: &[(u64, Inbound)], policy: &dyn Policy) -> Vec<Ticketed> {
+        let run = || -> Result<Vec<Ticketed>, StoreError> {
+            let mut conn = self.conn()?;
+            let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut results = Vec::with_capacity(batch.len());
+            for (ticket, inbound) in batch {
+                let savepoint = tx.savepoint()?;
+                let result = accept_in(&savepoint, inbound, policy);
+                if result.is_ok() {
+                    savepoint.commit()?;
+                }
+                // Otherwise dropped: rolled back to before this notification.
+                results.push((*ticket, result));
+            }
+            tx.commit()?;
+            Ok(results)
+        };
+        match run() {
+            Ok(results) => {
+                if let Some(m) = self.metrics.get() {
+                    m.commit(batch.len());
+                }
+                results
+            }
+            Err(e) => {
+                let message = e.to_string();
+                batch.iter().map(|(ticket, _)| (*ticket, Err(StoreError::Commit(message.clone())))).collect()
+            }
+        }
+    }
+}
+
+/// The firing incidents held under an old key, with their alerts'
+/// fingerprints. Usually none: an index probe.
+fn held(tx: &Connection) -> Result<Vec<(String, BTreeSet<String>)>, StoreError> {
+    let mut stmt = tx.prepare_cached("SELECT key, state FROM incidents WHERE held = 1 AND status = 'firing'")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (key, state) = row?;
+        let incident: Incident = decode("incident", &state)?;
+        out.push((key, incident.alerts.into_iter().map(|a| a.fingerprint).collect()));
+    }
+    Ok(out)
+}
+
+/// Records one notification in `tx` (see [`Store::accept`]).
+fn accept_in(tx: &Connection, inbound: &Inbound, policy: &dyn Policy) -> Result<Accepted, StoreError> {
+    let now = inbound.received_at;
+    let inserted = tx.execute(
+        "INSERT OR IGNORE INTO notifications (hash, received_at, body) VALUES (?1, ?2, ?3)",
+        params![inbound.hash, now, inbound.body],
+    )?;
+    if inserted == 0 {
+        return Ok(Accepted::Duplicate);
+    }
+    let mut actions = 0;
+    let held = held(tx)?;
+    let diverted;
+    let groups = if held.is_empty() {
+        &inbound.groups
+    } else {
+        diverted = incident::divert(inbound.groups.clone(), &held);
+        &diverted
+    };
+    for update in groups {
+        let latest: Option<(i64, Option<i64>, String)> = tx
+            .query_row(
+                "SELECT id, resolved_at, state FROM incidents WHERE key = ?1 ORDER BY id DESC LIMIT 1",
+                params![update.key],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let current: Option<Incident> = match &latest {
+            Some((_, _, state)) => Some(decode("incident", state)?),
+            None => None,
+        };
+        let resolved_ago = latest.as_ref().and_then(|(_, at, _)| *at).map(|at| now - at);
+        let t = policy.transition(current.as_ref(), update, now, resolved_ago);
+        let mut incident = t.incident;
+        let steps = policy.plan(current.as_ref(), &mut incident, t.action, now);
+        for (destination, _) in &steps {
+            incident.last_sent.insert(destination.clone(), now);
+        }
+        let resolved_at = (incident.status == Status::Resolved).then_some(now);
+        if incident.id == 0 {
+            tx.execute(
+                "INSERT INTO incidents (key, status, opened_at, resolved_at, updated_at, state) VALUES (?1, ?2, ?3, ?4, ?3, '{}')",
+                params![incident.key, status_str(incident.status), now, resolved_at],
+            )?;
+            incident.id = tx.last_insert_rowid();
+        } else {
+            // A resolved incident keeps when it resolved; a reopened one
+            // drops it. A held one, resolved, is held no more.
+            let keep = latest.as_ref().and_then(|(_, at, _)| *at).filter(|_| incident.status == Status::Resolved);
+            tx.execute(
+                "UPDATE incidents SET status = ?2, resolved_at = ?3, updated_at = ?4,
+                 held = CASE WHEN ?2 = 'resolved' THEN 0 ELSE held END WHERE id = ?1",
+                params![incident.id, status_str(incident.status), keep.or(resolved_at), now],
+            )?;
+        }
+        // The incident as these actions saw it is kept with each.
+        let payload = encode("incident", &incident)?;
+        tx.execute("UPDATE incidents SET state = ?2 WHERE id = ?1", params![incident.id, payload])?;
+        if !steps.is_empty() {
+            actions += queue(tx, policy, &incident, &steps, &payload, now)?;
+        }
+    }
+    Ok(Accepted::New { actions })
+}
+
+impl Store for Sqlite {
+    fn accept(&self, inbound: &Inbound, policy: &dyn Policy) -> Result<Accepted, StoreError> {
+        // Group commit: notifications that arrive while a commit is on
+        // its way to the disk wait, and then share the next one.
+        let mut intake = self.intake.lock().map_err(|_| StoreError::Poisoned)?;
+        let ticket = intake.next;
+        intake.next += 1;
+        intake.queue.push((ticket, inbound.clone()));
+        loop {
+            if let Some(result) = intake.done.remove(&ticket) {
+                return result;
+            }
+            if intake.leading {
+                intake = self.turn.wait(intake).map_err(|_| StoreError::Poisoned)?;
+                continue;
+            }
+            // No commit under way: this caller commits every notification
+            // waiting, its own among them, then hands over.
+            intake.leading = true;
+            let batch = std::mem::take(&mut intake.queue);
+            drop(intake);
+            let results = self.accept_batch(&batch, policy);
+            intake = self.intake.lock().map_err(|_| StoreError::Poisoned)?;
+            intake.leading = false;
+            intake.done.extend(results);
+            self.turn.notify_all();
+        }
+    }
+
+    fn use_key_labels(&self, key_labels: &[String]) -> Result<u64, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let now = encode("key labels", &key_labels)?;
+        let recorded: Option<String> =
+            tx.query_row("SELECT value FROM meta WHERE name = 'key_labels'", [], |r| r.get(0)).optional()?;
+        if recorded.as_deref() == Some(now.as_str()) {
+            return Ok(0);
+        }
+        let held = tx.execute("UPDATE incidents SET held = 1 WHERE status = 'firing'", [])?;
+        tx.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('key_labels', ?1)", params![now])?;
+        tx.commit()?;
+        Ok(held as u64)
+    }
+
+    fn due(&self, now: i64, limit: usize) -> Result<Vec<Pending>, StoreError> {
+        let mut conn = self.conn()?;
+        let out = Self::due_rows(&conn, now, limit)?;
+        if !out.is_empty() {
+            // Marked begun now, in one commit for all of them (not one per
+            // attempt): a crash from here on is known at start, and a row
+            // marked is neither returned again nor merged into.
+            let tx = conn.transaction()?;
+            for p in &out {
+                tx.execute("UPDATE outbox SET sending_since = ?2 WHERE id = ?1", params![p.id, now])?;
+            }
+            tx.commit()?;
+        }
+        Ok(out)
+    }
+
+    fn release(&self, ids: &[i64]) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        for id in ids {
+            tx.execute("UPDATE outbox SET sending_since = NULL WHERE id = ?1 AND status = 'pending'", params![id])?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     fn delivered(&self, id: i64, external: Option<&str>, now: i64) -> Result<(), StoreError> {
@@ -452,8 +545,8 @@ impl Store for Sqlite {
         Ok(())
     }
 
-    fn begin(&self, id: i64, now: i64) -> Result<(), StoreError> {
-        self.conn()?.execute("UPDATE outbox SET sending_since = ?2 WHERE id = ?1", params![id, now])?;
+    fn begin(&self, _id: i64, _now: i64) -> Result<(), StoreError> {
+        // `due` marked it, in the commit that returned it.
         Ok(())
     }
 
@@ -535,6 +628,15 @@ impl Store for Sqlite {
         })
     }
 
+    fn incident(&self, id: i64) -> Result<Incident, StoreError> {
+        let conn = self.conn()?;
+        let state: String = conn
+            .query_row("SELECT state FROM incidents WHERE id = ?1", params![id], |r| r.get(0))
+            .optional()?
+            .ok_or(StoreError::NoIncident(id))?;
+        decode("incident", &state)
+    }
+
     fn add_note(&self, incident_id: i64, note: &NewNote, now: i64) -> Result<(Note, usize), StoreError> {
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -601,7 +703,7 @@ impl Store for Sqlite {
         let mut out = Vec::new();
         for row in rows {
             let (id, rule, [zone, ruleset_id, rule_id, body, applied_by], applied_at, reverted_at) = row?;
-            let rule: RuleKind = decode("rule kind", &format!("\"{rule}\""))?;
+            let rule = rule_kind_from(&rule)?;
             out.push(AppliedRule {
                 id,
                 incident_id,
@@ -775,6 +877,10 @@ impl Store for Sqlite {
         Ok(actions)
     }
 
+    fn count_commits(&self, metrics: Arc<Metrics>) {
+        let _ = self.metrics.set(metrics);
+    }
+
     fn check_commit(&self, now: i64) -> Result<(), StoreError> {
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -788,6 +894,7 @@ impl Store for Sqlite {
 mod tests {
     use super::*;
     use crate::incident::{DEFAULT_KEY_LABELS, groups};
+    use crate::store::NoteKind;
 
     /// A store as a receiver before migration 3 left it, holding one firing
     /// incident under the old key `[customer, alertname, slo, probe]`,

@@ -9,14 +9,14 @@ use std::time::Duration;
 
 use crate::fakes::jira::{self, FakeJira, adf};
 use crate::fakes::pagerduty::{AlertStatus, PagerDutyFake};
-use crate::support::{self, Alert, BURN, CERTIFICATE, ORIGIN, PD_KEY, PROBE, Running};
+use crate::support::{self, Alert, BURN, Backend, CERTIFICATE, ORIGIN, PD_KEY, PROBE, Running, on_both_stores};
 use serde_json::Value;
 
 const USER: &str = "bot@example.com";
 const JIRA_TOKEN: &str = "jira-token";
 
 /// A receiver for `shop`: pages to PagerDuty, pages and tickets to Jira.
-async fn start(name: &str, jira: &FakeJira, pd: &PagerDutyFake) -> Running {
+async fn start(store: Backend, name: &str, jira: &FakeJira, pd: &PagerDutyFake) -> Running {
     let catalog = format!(
         "destinations:
   pd: {{pagerduty: {{routing_key: 'env:PD_KEY', url: '{}'}}}}
@@ -39,7 +39,7 @@ customers:
         jira.url()
     );
     let config = "delivery: {initial_backoff: 100ms, max_backoff: 1s}\n";
-    Running::start(name, &catalog, config, &[("PD_KEY", PD_KEY), ("JIRA_TOKEN", JIRA_TOKEN)]).await
+    Running::start_on(store, name, &catalog, config, &[("PD_KEY", PD_KEY), ("JIRA_TOKEN", JIRA_TOKEN)]).await
 }
 
 /// A notification of one alert, firing or (with `ends`) resolved.
@@ -60,140 +60,142 @@ fn pd_summary(body: &Value) -> &str {
     body["payload"]["summary"].as_str().unwrap_or_default()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_customer_problem_is_one_issue_and_one_page_and_a_certificate_is_another_incident() {
-    let jira = FakeJira::cloud().basic(USER, JIRA_TOKEN).start().await;
-    let pd = PagerDutyFake::start().await;
-    let r = start("incidents-one-problem", &jira, &pd).await;
+on_both_stores! {
+    async fn one_customer_problem_is_one_issue_and_one_page_and_a_certificate_is_another_incident(store) {
+        let jira = FakeJira::cloud().basic(USER, JIRA_TOKEN).start().await;
+        let pd = PagerDutyFake::start().await;
+        let r = start(store, "incidents-one-problem", &jira, &pd).await;
 
-    // The outage: a page, then a ticket, then another page, as Alertmanager
-    // groups them (each alert name on its own).
-    r.post_ok(&notification(&BURN, None)).await;
-    eventually("the issue and the page", || jira.issues().len() == 1 && pd.alerts().len() == 1).await;
-    r.post_ok(&notification(&ORIGIN, None)).await;
-    eventually("the origin errors comment", || jira.issues()[0].comments.len() == 1).await;
-    r.post_ok(&notification(&PROBE, None)).await;
-    eventually("the probe comment", || jira.issues()[0].comments.len() == 2).await;
+        // The outage: a page, then a ticket, then another page, as Alertmanager
+        // groups them (each alert name on its own).
+        r.post_ok(&notification(&BURN, None)).await;
+        eventually("the issue and the page", || jira.issues().len() == 1 && pd.alerts().len() == 1).await;
+        r.post_ok(&notification(&ORIGIN, None)).await;
+        eventually("the origin errors comment", || jira.issues()[0].comments.len() == 1).await;
+        r.post_ok(&notification(&PROBE, None)).await;
+        eventually("the probe comment", || jira.issues()[0].comments.len() == 2).await;
 
-    let issue = &jira.issues()[0];
-    assert_eq!(issue.fields["summary"], "Shop & Co: availability SLO error budget burning fast");
-    let said = comments(issue);
-    assert!(
-        said[0].starts_with("Updated: 2 of 2 alert(s) firing, severity page.\nJoined: EdgewatchOriginErrors (ticket): 7% of origin requests fail"),
-        "{said:?}"
-    );
-    assert!(
-        said[1].starts_with("Updated: 3 of 3 alert(s) firing, severity page.\nJoined: EdgewatchProbeDown (page): probe home fails from 66.67% of its addresses"),
-        "{said:?}"
-    );
-    // PagerDuty: one alert, told of each change, led by the first page.
-    eventually("three triggers", || pd.alerts()[0].triggers() == 3).await;
-    let alert = &pd.alerts()[0];
-    assert_eq!(alert.summary, "Shop & Co: availability SLO error budget burning fast");
-    assert_eq!(alert.dedup_key, issue.labels.iter().find(|l| l.starts_with("edgewatch-")).unwrap().as_str());
+        let issue = &jira.issues()[0];
+        assert_eq!(issue.fields["summary"], "Shop & Co: availability SLO error budget burning fast");
+        let said = comments(issue);
+        assert!(
+            said[0].starts_with("Updated: 2 of 2 alert(s) firing, severity page.\nJoined: EdgewatchOriginErrors (ticket): 7% of origin requests fail"),
+            "{said:?}"
+        );
+        assert!(
+            said[1].starts_with("Updated: 3 of 3 alert(s) firing, severity page.\nJoined: EdgewatchProbeDown (page): probe home fails from 66.67% of its addresses"),
+            "{said:?}"
+        );
+        // PagerDuty: one alert, told of each change, led by the first page.
+        eventually("three triggers", || pd.alerts()[0].triggers() == 3).await;
+        let alert = &pd.alerts()[0];
+        assert_eq!(alert.summary, "Shop & Co: availability SLO error budget burning fast");
+        assert_eq!(alert.dedup_key, issue.labels.iter().find(|l| l.starts_with("edgewatch-")).unwrap().as_str());
 
-    // The certificate: an incident of its own, a ticket, so Jira only.
-    r.post_ok(&notification(&CERTIFICATE, None)).await;
-    eventually("the certificate issue", || jira.issues().len() == 2).await;
-    let cert = &jira.issues()[1];
-    assert_eq!(cert.fields["summary"], "Shop & Co: the certificate of shop.example expires in 6 days");
-    assert_ne!(cert.labels, issue.labels);
+        // The certificate: an incident of its own, a ticket, so Jira only.
+        r.post_ok(&notification(&CERTIFICATE, None)).await;
+        eventually("the certificate issue", || jira.issues().len() == 2).await;
+        let cert = &jira.issues()[1];
+        assert_eq!(cert.fields["summary"], "Shop & Co: the certificate of shop.example expires in 6 days");
+        assert_ne!(cert.labels, issue.labels);
 
-    // The pages end, one after the other; the ticket fires on: PagerDuty's
-    // alert resolves, the Jira issue stays open and hears it.
-    r.post_ok(&notification(&BURN, Some("2026-11-21T09:00:00Z"))).await;
-    r.post_ok(&notification(&PROBE, Some("2026-11-21T09:05:00Z"))).await;
-    eventually("the page resolved", || pd.alerts()[0].status == AlertStatus::Resolved).await;
-    eventually("two more comments", || jira.issues()[0].comments.len() == 4).await;
-    let said = comments(&jira.issues()[0]);
-    assert!(
-        said[2].starts_with("Updated: 2 of 3 alert(s) firing, severity page.\nEnded: EdgewatchErrorBudgetBurnFast"),
-        "{said:?}"
-    );
-    assert!(
-        said[3].starts_with("Updated: 1 of 3 alert(s) firing, severity lowered to ticket.\nEnded: EdgewatchProbeDown"),
-        "{said:?}"
-    );
-    assert_eq!(jira.issues()[0].status, "To Do");
+        // The pages end, one after the other; the ticket fires on: PagerDuty's
+        // alert resolves, the Jira issue stays open and hears it.
+        r.post_ok(&notification(&BURN, Some("2026-11-21T09:00:00Z"))).await;
+        r.post_ok(&notification(&PROBE, Some("2026-11-21T09:05:00Z"))).await;
+        eventually("the page resolved", || pd.alerts()[0].status == AlertStatus::Resolved).await;
+        eventually("two more comments", || jira.issues()[0].comments.len() == 4).await;
+        let said = comments(&jira.issues()[0]);
+        assert!(
+            said[2].starts_with("Updated: 2 of 3 alert(s) firing, severity page.\nEnded: EdgewatchErrorBudgetBurnFast"),
+            "{said:?}"
+        );
+        assert!(
+            said[3].starts_with("Updated: 1 of 3 alert(s) firing, severity lowered to ticket.\nEnded: EdgewatchProbeDown"),
+            "{said:?}"
+        );
+        assert_eq!(jira.issues()[0].status, "To Do");
 
-    // The last one ends: the issue is done, saying when.
-    r.post_ok(&notification(&ORIGIN, Some("2026-11-21T09:20:00Z"))).await;
-    eventually("the issue done", || jira.issues()[0].status == "Done").await;
-    let said = comments(&jira.issues()[0]);
-    assert!(
-        said[4].starts_with("Resolved: every alert ended (2026-11-21T09:20:00Z).\nEnded: EdgewatchOriginErrors"),
-        "{said:?}"
-    );
+        // The last one ends: the issue is done, saying when.
+        r.post_ok(&notification(&ORIGIN, Some("2026-11-21T09:20:00Z"))).await;
+        eventually("the issue done", || jira.issues()[0].status == "Done").await;
+        let said = comments(&jira.issues()[0]);
+        assert!(
+            said[4].starts_with("Resolved: every alert ended (2026-11-21T09:20:00Z).\nEnded: EdgewatchOriginErrors"),
+            "{said:?}"
+        );
 
-    // In all: two issues, one PagerDuty alert, opened and resolved once.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(jira.issues().len(), 2);
-    assert_eq!(jira.calls().iter().filter(|c| *c == "POST /rest/api/3/issue").count(), 2);
-    assert_eq!(pd.alerts().len(), 1);
-    // Opened, told of the ticket, of the second page and of the first
-    // page's end, then resolved with the last page.
-    assert_eq!(pd.alerts()[0].events, ["trigger", "trigger", "trigger", "trigger", "resolve"]);
-    // Each trigger is led by a firing page: the probe's once the burn ended.
-    let bodies = pd.bodies();
-    let summaries: Vec<&str> = bodies.iter().filter(|b| b["event_action"] == "trigger").map(pd_summary).collect();
-    let burn = "Shop & Co: availability SLO error budget burning fast";
-    assert_eq!(summaries, [burn, burn, burn, "Shop & Co: probe home fails from 66.67% of its addresses"]);
-    assert_eq!(jira.issues()[1].status, "To Do", "the certificate is still to do");
+        // In all: two issues, one PagerDuty alert, opened and resolved once.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(jira.issues().len(), 2);
+        assert_eq!(jira.calls().iter().filter(|c| *c == "POST /rest/api/3/issue").count(), 2);
+        assert_eq!(pd.alerts().len(), 1);
+        // Opened, told of the ticket, of the second page and of the first
+        // page's end, then resolved with the last page.
+        assert_eq!(pd.alerts()[0].events, ["trigger", "trigger", "trigger", "trigger", "resolve"]);
+        // Each trigger is led by a firing page: the probe's once the burn ended.
+        let bodies = pd.bodies();
+        let summaries: Vec<&str> = bodies.iter().filter(|b| b["event_action"] == "trigger").map(pd_summary).collect();
+        let burn = "Shop & Co: availability SLO error budget burning fast";
+        assert_eq!(summaries, [burn, burn, burn, "Shop & Co: probe home fails from 66.67% of its addresses"]);
+        assert_eq!(jira.issues()[1].status, "To Do", "the certificate is still to do");
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pagerduty_follows_the_pages_and_jiras_priority_follows_the_severity() {
-    let jira = FakeJira::cloud().basic(USER, JIRA_TOKEN).start().await;
-    let pd = PagerDutyFake::start().await;
-    let r = start("incidents-severity", &jira, &pd).await;
-    let priorities = || jira.issues().first().map(|i| i.priorities.clone()).unwrap_or_default();
+on_both_stores! {
+    async fn pagerduty_follows_the_pages_and_jiras_priority_follows_the_severity(store) {
+        let jira = FakeJira::cloud().basic(USER, JIRA_TOKEN).start().await;
+        let pd = PagerDutyFake::start().await;
+        let r = start(store, "incidents-severity", &jira, &pd).await;
+        let priorities = || jira.issues().first().map(|i| i.priorities.clone()).unwrap_or_default();
 
-    // A ticket: Jira only, at the ticket's priority.
-    r.post_ok(&notification(&ORIGIN, None)).await;
-    eventually("the issue", || jira.issues().len() == 1).await;
-    assert_eq!(priorities(), ["Medium"]);
+        // A ticket: Jira only, at the ticket's priority.
+        r.post_ok(&notification(&ORIGIN, None)).await;
+        eventually("the issue", || jira.issues().len() == 1).await;
+        assert_eq!(priorities(), ["Medium"]);
 
-    // A page joins: PagerDuty opens, Jira's priority rises, and the comment
-    // says so and names the page.
-    r.post_ok(&notification(&BURN, None)).await;
-    eventually("the page", || pd.alerts().len() == 1).await;
-    eventually("the comment", || jira.issues()[0].comments.len() == 1).await;
-    assert_eq!(priorities(), ["Medium", "Highest"]);
-    let said = comments(&jira.issues()[0]);
-    assert!(
-        said[0].starts_with(
-            "Updated: 2 of 2 alert(s) firing, severity raised to page.\n\
-             Joined: EdgewatchErrorBudgetBurnFast (page): availability SLO error budget burning fast"
-        ),
-        "{said:?}"
-    );
-    let dedup = pd.alerts()[0].dedup_key.clone();
-    assert_eq!(pd.received().len(), 1, "PagerDuty heard nothing of the ticket before the page");
+        // A page joins: PagerDuty opens, Jira's priority rises, and the comment
+        // says so and names the page.
+        r.post_ok(&notification(&BURN, None)).await;
+        eventually("the page", || pd.alerts().len() == 1).await;
+        eventually("the comment", || jira.issues()[0].comments.len() == 1).await;
+        assert_eq!(priorities(), ["Medium", "Highest"]);
+        let said = comments(&jira.issues()[0]);
+        assert!(
+            said[0].starts_with(
+                "Updated: 2 of 2 alert(s) firing, severity raised to page.\n\
+                 Joined: EdgewatchErrorBudgetBurnFast (page): availability SLO error budget burning fast"
+            ),
+            "{said:?}"
+        );
+        let dedup = pd.alerts()[0].dedup_key.clone();
+        assert_eq!(pd.received().len(), 1, "PagerDuty heard nothing of the ticket before the page");
 
-    // The page ends, the ticket fires on: PagerDuty resolves, Jira's
-    // priority falls back.
-    r.post_ok(&notification(&BURN, Some("2026-11-21T09:00:00Z"))).await;
-    eventually("the page resolved", || pd.alerts()[0].status == AlertStatus::Resolved).await;
-    eventually("the second comment", || jira.issues()[0].comments.len() == 2).await;
-    assert_eq!(priorities(), ["Medium", "Highest", "Medium"]);
-    assert!(comments(&jira.issues()[0])[1].starts_with("Updated: 1 of 2 alert(s) firing, severity lowered to ticket."));
-    assert_eq!(jira.issues()[0].status, "To Do");
+        // The page ends, the ticket fires on: PagerDuty resolves, Jira's
+        // priority falls back.
+        r.post_ok(&notification(&BURN, Some("2026-11-21T09:00:00Z"))).await;
+        eventually("the page resolved", || pd.alerts()[0].status == AlertStatus::Resolved).await;
+        eventually("the second comment", || jira.issues()[0].comments.len() == 2).await;
+        assert_eq!(priorities(), ["Medium", "Highest", "Medium"]);
+        assert!(comments(&jira.issues()[0])[1].starts_with("Updated: 1 of 2 alert(s) firing, severity lowered to ticket."));
+        assert_eq!(jira.issues()[0].status, "To Do");
 
-    // Everything ends: Jira resolves; PagerDuty has nothing more to hear.
-    r.post_ok(&notification(&ORIGIN, Some("2026-11-21T09:10:00Z"))).await;
-    eventually("the issue done", || jira.issues()[0].status == "Done").await;
-    assert_eq!(pd.alerts()[0].events, ["trigger", "resolve"]);
+        // Everything ends: Jira resolves; PagerDuty has nothing more to hear.
+        r.post_ok(&notification(&ORIGIN, Some("2026-11-21T09:10:00Z"))).await;
+        eventually("the issue done", || jira.issues()[0].status == "Done").await;
+        assert_eq!(pd.alerts()[0].events, ["trigger", "resolve"]);
 
-    // The page fires again within the reopen window: the same issue and the
-    // same PagerDuty key, both reopened, and the priority up again.
-    r.post_ok(&BURN.notification("2026-11-21T09:30:00Z", None)).await;
-    eventually("the issue reopened", || jira.issues()[0].status == "To Do").await;
-    eventually("a new alert under the key", || pd.alerts_for(&dedup).len() == 2).await;
-    assert_eq!(pd.alerts_for(&dedup)[1].status, AlertStatus::Triggered);
-    assert_eq!(jira.issues()[0].history, ["Done", "Reopen"]);
-    eventually("the priority up", || priorities().len() == 4).await;
-    assert_eq!(priorities(), ["Medium", "Highest", "Medium", "Highest"]);
-    assert_eq!(jira.issues().len(), 1);
+        // The page fires again within the reopen window: the same issue and the
+        // same PagerDuty key, both reopened, and the priority up again.
+        r.post_ok(&BURN.notification("2026-11-21T09:30:00Z", None)).await;
+        eventually("the issue reopened", || jira.issues()[0].status == "To Do").await;
+        eventually("a new alert under the key", || pd.alerts_for(&dedup).len() == 2).await;
+        assert_eq!(pd.alerts_for(&dedup)[1].status, AlertStatus::Triggered);
+        assert_eq!(jira.issues()[0].history, ["Done", "Reopen"]);
+        eventually("the priority up", || priorities().len() == 4).await;
+        assert_eq!(priorities(), ["Medium", "Highest", "Medium", "Highest"]);
+        assert_eq!(jira.issues().len(), 1);
+    }
 }
 
 /// The incident history reads what the receiver recorded, read only, while
@@ -205,7 +207,7 @@ async fn the_history_lists_the_incidents_with_their_tickets_while_the_receiver_r
 
     let jira = FakeJira::cloud().basic(USER, JIRA_TOKEN).start().await;
     let pd = PagerDutyFake::start().await;
-    let r = start("incidents-history", &jira, &pd).await;
+    let r = start(Backend::Sqlite, "incidents-history", &jira, &pd).await;
     r.post_ok(&notification(&BURN, None)).await;
     r.post_ok(&notification(&ORIGIN, None)).await;
     eventually("the issue and the page", || jira.issues().len() == 1 && pd.alerts().len() == 1).await;

@@ -6,6 +6,7 @@
 //! - [`delivery`]: delivery through the whole receiver, to the fakes;
 //! - [`incidents`]: one incident per customer problem, routed by severity;
 //! - [`alertmanager`], [`live`]: with the real Alertmanager and Prometheus;
+//! - [`ha`]: several receivers on one PostgreSQL database;
 //! - [`jira`], [`pagerduty`], [`statuspage`]: each destination against its contract fake,
 //!   the fake against the service's contract, and the delivery contract
 //!   ([`contract::check`]) through the whole receiver;
@@ -31,6 +32,7 @@ mod contract;
 mod delivery;
 mod email;
 mod fakes;
+mod ha;
 mod incidents;
 mod jira;
 mod live;

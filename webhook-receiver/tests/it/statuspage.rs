@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::contract::{self, Failure};
 use crate::fakes::statuspage::{Fault, StatuspageFake};
-use crate::support::{BURN, ORIGIN, Running, eventually};
+use crate::support::{BURN, ORIGIN, Running, eventually, on_both_stores};
 
 const PAGE: &str = "kctbh9vrtdwd";
 const KEY: &str = "statuspage-api-key-0123456789";
@@ -169,67 +169,69 @@ async fn the_fake_refuses_what_statuspage_refuses() {
     assert_eq!((status, body["error"].as_str()), (420, Some("Rate limited")), "the fifth request in a minute");
 }
 
-/// A route with `approval: required` holds what it would send: the draft
-/// is noted on the incident (here the log; a ticket gets it as a comment),
-/// nothing reaches the page until a person sends it through the receiver's
-/// endpoint, and what is sent is recorded on the incident; a discarded
-/// message is never sent.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_route_needing_approval_holds_the_message_until_a_person_sends_it() {
-    let fake = StatuspageFake::start(PAGE, KEY).await;
-    let catalog = catalog(&fake)
-        .replace(
-            "    alerting: {routes: [{to: [status]}]}\n",
-            "    alerting: {routes: [{to: [status], approval: required}, {to: [audit]}]}\n",
-        )
-        .replace("destinations:\n", "destinations:\n  audit: {log: {path: '{dir}/audit.jsonl'}}\n");
-    let env = [("SP_KEY", KEY), ("RECEIVER_TOKEN", "t0ken")];
-    let r = Running::start("statuspage-approval", &catalog, "auth: {bearer_token: env:RECEIVER_TOKEN}\n", &env).await;
-    let outreach = edgewatch_webhook_receiver::Outreach::open(&r.dir.join("data")).unwrap();
-    assert_eq!(r.post(&BURN.firing(), Some("t0ken")).await.0, 200);
+on_both_stores! {
+    /// A route with `approval: required` holds what it would send: the draft
+    /// is noted on the incident (here the log; a ticket gets it as a comment),
+    /// nothing reaches the page until a person sends it through the receiver's
+    /// endpoint, and what is sent is recorded on the incident; a discarded
+    /// message is never sent.
+    async fn a_route_needing_approval_holds_the_message_until_a_person_sends_it(store) {
+        let fake = StatuspageFake::start(PAGE, KEY).await;
+        let catalog = catalog(&fake)
+            .replace(
+                "    alerting: {routes: [{to: [status]}]}\n",
+                "    alerting: {routes: [{to: [status], approval: required}, {to: [audit]}]}\n",
+            )
+            .replace("destinations:\n", "destinations:\n  audit: {log: {path: '{dir}/audit.jsonl'}}\n");
+        let env = [("SP_KEY", KEY), ("RECEIVER_TOKEN", "t0ken")];
+        let config = "auth: {bearer_token: env:RECEIVER_TOKEN}\n";
+        let r = Running::start_on(store, "statuspage-approval", &catalog, config, &env).await;
+        let outreach = edgewatch_webhook_receiver::Outreach::connect(&r.config, &|_| None).unwrap();
+        assert_eq!(r.post(&BURN.firing(), Some("t0ken")).await.0, 200);
 
-    // The draft, on the incident; nothing on the page.
-    let lines = r.lines(2, 10).await;
-    let note = lines
-        .iter()
-        .map(|l| l["message"]["comment"].as_str().unwrap_or_default())
-        .find(|c| c.contains("Held for approval"))
-        .unwrap_or_else(|| panic!("{lines:?}"));
-    assert!(note.contains("the open message to status (the subscribers of status page kctbh9vrtdwd)"), "{note}");
-    assert!(note.contains("Shop & Co: investigating errors on some requests"), "{note}");
-    assert!(note.contains("edgewatch outreach send 1"), "{note}");
-    let held = outreach.held(Some(1)).unwrap();
-    assert_eq!(held.len(), 1);
-    assert!(
-        held[0].drafted && held[0].draft.as_deref().is_some_and(|d| d.contains("Everything else is working normally"))
-    );
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(fake.incidents().is_empty(), "sent before approval");
+        // The draft, on the incident; nothing on the page.
+        let lines = r.lines(2, 10).await;
+        let note = lines
+            .iter()
+            .map(|l| l["message"]["comment"].as_str().unwrap_or_default())
+            .find(|c| c.contains("Held for approval"))
+            .unwrap_or_else(|| panic!("{lines:?}"));
+        assert!(note.contains("the open message to status (the subscribers of status page kctbh9vrtdwd)"), "{note}");
+        assert!(note.contains("Shop & Co: investigating errors on some requests"), "{note}");
+        assert!(note.contains("edgewatch outreach send 1"), "{note}");
+        let held = outreach.held(Some(1)).unwrap();
+        assert_eq!(held.len(), 1);
+        assert!(
+            held[0].drafted && held[0].draft.as_deref().is_some_and(|d| d.contains("Everything else is working normally"))
+        );
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(fake.incidents().is_empty(), "sent before approval");
 
-    // Sent through the endpoint (bearer token required).
-    let url = format!("{}/api/v1/incidents/1/outreach", r.url);
-    let body = json!({"decision": "send", "author": "ada"}).to_string();
-    let denied = r.client.post(&url).body(body.clone()).send().await.unwrap();
-    assert_eq!(denied.status(), 401);
-    let sent = r.client.post(&url).bearer_auth("t0ken").body(body.clone()).send().await.unwrap();
-    assert_eq!(sent.status(), 200);
-    assert_eq!(sent.json::<Value>().await.unwrap()["messages"], 1);
-    eventually("the page incident", 10, || fake.incidents().len() == 1).await;
-    let again = r.client.post(&url).bearer_auth("t0ken").body(body).send().await.unwrap();
-    assert_eq!(again.status(), 409, "nothing left to send");
-    let lines = r.lines(4, 10).await;
-    let comments: Vec<&str> = lines.iter().filter_map(|l| l["message"]["comment"].as_str()).collect();
-    assert!(comments.iter().any(|c| c.contains("approved by ada")), "{comments:?}");
-    assert!(
-        comments.iter().any(|c| c.contains("Sent to customers (open of the incident) through status")),
-        "{comments:?}"
-    );
+        // Sent through the endpoint (bearer token required).
+        let url = format!("{}/api/v1/incidents/1/outreach", r.url);
+        let body = json!({"decision": "send", "author": "ada"}).to_string();
+        let denied = r.client.post(&url).body(body.clone()).send().await.unwrap();
+        assert_eq!(denied.status(), 401);
+        let sent = r.client.post(&url).bearer_auth("t0ken").body(body.clone()).send().await.unwrap();
+        assert_eq!(sent.status(), 200);
+        assert_eq!(sent.json::<Value>().await.unwrap()["messages"], 1);
+        eventually("the page incident", 10, || fake.incidents().len() == 1).await;
+        let again = r.client.post(&url).bearer_auth("t0ken").body(body).send().await.unwrap();
+        assert_eq!(again.status(), 409, "nothing left to send");
+        let lines = r.lines(4, 10).await;
+        let comments: Vec<&str> = lines.iter().filter_map(|l| l["message"]["comment"].as_str()).collect();
+        assert!(comments.iter().any(|c| c.contains("approved by ada")), "{comments:?}");
+        assert!(
+            comments.iter().any(|c| c.contains("Sent to customers (open of the incident) through status")),
+            "{comments:?}"
+        );
 
-    // The resolve is held too; discarded, it never reaches the page.
-    assert_eq!(r.post(&BURN.resolved("2026-11-21T08:30:00Z"), Some("t0ken")).await.0, 200);
-    eventually("the resolve drafted", 10, || outreach.held(Some(1)).unwrap().iter().any(|h| h.drafted)).await;
-    assert_eq!(outreach.decide(1, false, "ada").unwrap(), 1);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(fake.incidents()[0]["status"], "investigating", "a discarded resolve is not sent");
-    assert!(outreach.held(None).unwrap().is_empty());
+        // The resolve is held too; discarded, it never reaches the page.
+        assert_eq!(r.post(&BURN.resolved("2026-11-21T08:30:00Z"), Some("t0ken")).await.0, 200);
+        eventually("the resolve drafted", 10, || outreach.held(Some(1)).unwrap().iter().any(|h| h.drafted)).await;
+        assert_eq!(outreach.decide(1, false, "ada").unwrap(), 1);
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(fake.incidents()[0]["status"], "investigating", "a discarded resolve is not sent");
+        assert!(outreach.held(None).unwrap().is_empty());
+    }
 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use edgewatch_catalog::names::Severity;
+use edgewatch_test_kit::postgres::PostgresServer;
 use edgewatch_webhook_receiver::testing::{
     ActionKind, AlertState, Change, Delivery, DeliveryError, Destination, Incident, Link, Message, Outcome, Status,
 };
@@ -17,39 +18,131 @@ use serde_json::{Value, json};
 /// A PagerDuty integration key: 32 characters, as PagerDuty's are.
 pub(crate) const PD_KEY: &str = "e93facc04764012d7bfb002500d5d1a6";
 
+/// Where a test's receiver keeps its state: the behaviour tests run on
+/// both ([`on_both_stores`]).
+#[derive(Debug)]
+pub(crate) enum Backend {
+    /// `receiver.db` in the test's `data` folder.
+    Sqlite,
+    /// A PostgreSQL server of the test's own.
+    Postgres(PostgresServer),
+    /// The PostgreSQL database at this URL, which another receiver of
+    /// the test owns (receivers sharing one database).
+    Shared(String),
+}
+
+impl Backend {
+    /// A fresh PostgreSQL server for the test `name`.
+    pub(crate) fn postgres(name: &str) -> Self {
+        Self::Postgres(PostgresServer::start(name))
+    }
+
+    /// The name tests and scratch folders carry.
+    pub(crate) const fn name(&self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres(_) | Self::Shared(_) => "postgres",
+        }
+    }
+
+    /// The `store:` line of the receiver's configuration.
+    fn config(&self) -> String {
+        match self {
+            Self::Sqlite => String::new(),
+            Self::Postgres(server) => format!("store: '{}'\n", server.url()),
+            Self::Shared(url) => format!("store: '{url}'\n"),
+        }
+    }
+}
+
+/// A test of what the store keeps, run once on SQLite and once on
+/// PostgreSQL: `mod name { fn sqlite, fn postgres }`, each calling the body
+/// with its [`Backend`].
+macro_rules! on_both_stores {
+    ($(#[$doc:meta])* async fn $name:ident($store:ident) $body:block) => {
+        $(#[$doc])*
+        mod $name {
+            #[allow(clippy::wildcard_imports)]
+            use super::*;
+
+            async fn test($store: $crate::support::Backend) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                test($crate::support::Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                test($crate::support::Backend::postgres(stringify!($name))).await;
+            }
+        }
+    };
+}
+pub(crate) use on_both_stores;
+
 /// A receiver on a loopback port, delivering in the background.
 pub(crate) struct Running {
     /// `http://127.0.0.1:<port>`.
     pub(crate) url: String,
-    /// The test's scratch folder: `catalog.yaml`, the store in `data`.
+    /// The test's scratch folder: `catalog.yaml`, the SQLite store in `data`.
     pub(crate) dir: PathBuf,
     pub(crate) client: reqwest::Client,
+    /// Its configuration, for opening its store beside it.
+    pub(crate) config: Config,
+    /// Its store (a PostgreSQL server lives as long as the receiver).
+    pub(crate) store: Backend,
 }
 
 impl Running {
-    /// A receiver in a fresh scratch folder named `name`; see [`Running::start_in`].
+    /// A receiver on SQLite in a fresh scratch folder named `name`; see [`Running::start_in`].
     pub(crate) async fn start(name: &str, catalog: &str, config: &str, env: &[(&str, &str)]) -> Self {
-        Self::start_in(edgewatch_test_kit::scratch_dir(name), catalog, config, env).await
+        Self::start_on(Backend::Sqlite, name, catalog, config, env).await
     }
 
-    /// A receiver in `dir`: `catalog` is written to `dir/catalog.yaml`,
-    /// `config` follows `data_dir: dir/data` in its configuration (in both,
-    /// `{dir}` stands for `dir`), and `env` answers its secret references.
+    /// A receiver on `store` in a fresh scratch folder named `name`.
+    pub(crate) async fn start_on(
+        store: Backend,
+        name: &str,
+        catalog: &str,
+        config: &str,
+        env: &[(&str, &str)],
+    ) -> Self {
+        let dir = edgewatch_test_kit::scratch_dir(&format!("{name}-{}", store.name()));
+        Self::start_in_on(store, dir, catalog, config, env).await
+    }
+
+    /// A receiver on SQLite in `dir`: `catalog` is written to
+    /// `dir/catalog.yaml`, `config` follows `data_dir: dir/data` in its
+    /// configuration (in both, `{dir}` stands for `dir`), and `env` answers
+    /// its secret references.
     pub(crate) async fn start_in(dir: PathBuf, catalog: &str, config: &str, env: &[(&str, &str)]) -> Self {
+        Self::start_in_on(Backend::Sqlite, dir, catalog, config, env).await
+    }
+
+    /// [`Running::start_in`] on `store`.
+    pub(crate) async fn start_in_on(
+        store: Backend,
+        dir: PathBuf,
+        catalog: &str,
+        config: &str,
+        env: &[(&str, &str)],
+    ) -> Self {
         let here = |text: &str| text.replace("{dir}", &dir.display().to_string());
         let file = dir.join("catalog.yaml");
         std::fs::write(&file, here(catalog)).unwrap();
         let catalog = edgewatch_catalog::load(&file)
             .unwrap_or_else(|e| panic!("{}", edgewatch_catalog::render(&e.diagnostics)))
             .catalog;
-        let config = Config::parse(&format!("data_dir: '{}'\n{}", dir.join("data").display(), here(config))).unwrap();
+        let text = format!("data_dir: '{}'\n{}{}", dir.join("data").display(), store.config(), here(config));
+        let config = Config::parse(&text).unwrap();
         let lookup = |k: &str| env.iter().find(|(name, _)| *name == k).map(|(_, v)| (*v).to_owned());
         let receiver = Receiver::build(&config, catalog, &lookup).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         receiver.spawn_workers();
         tokio::spawn(async move { axum::serve(listener, receiver.router()).await });
-        Self { url, dir, client: edgewatch_test_kit::http_client() }
+        Self { url, dir, client: edgewatch_test_kit::http_client(), config, store }
     }
 
     /// Where Alertmanager posts.
@@ -68,6 +161,12 @@ impl Running {
         (answer.status().as_u16(), answer.text().await.unwrap())
     }
 
+    /// Posts `body` with `token`; it must be taken.
+    pub(crate) async fn post_ok_with(&self, body: &str, token: &str) {
+        let (status, answer) = self.post(body, Some(token)).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+
     /// Posts `body` without a token; it must be taken.
     pub(crate) async fn post_ok(&self, body: &str) {
         let (status, answer) = self.post(body, None).await;
@@ -81,7 +180,7 @@ impl Running {
 
     /// The store's dead letters.
     pub(crate) fn dead_letters(&self) -> DeadLetters {
-        DeadLetters::open(&self.dir.join("data")).unwrap()
+        DeadLetters::connect(&self.config, &|_| None).unwrap()
     }
 
     /// The lines of the log destination writing to `dir/audit.jsonl`, once

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use edgewatch_webhook_receiver::{WEBHOOK_PATH, testing};
 
-use crate::support::{Alert, BURN, Running, eventually};
+use crate::support::{Alert, BURN, Backend, Running, eventually, on_both_stores};
 
 const TOKEN: &str = "s3cret-token";
 
@@ -30,10 +30,15 @@ async fn start(name: &str) -> Running {
 
 /// A receiver with `extra` lines of configuration.
 async fn start_with(name: &str, extra: &str) -> Running {
+    start_on(Backend::Sqlite, name, extra).await
+}
+
+/// A receiver on `store` with `extra` lines of configuration.
+async fn start_on(store: Backend, name: &str, extra: &str) -> Running {
     let config = format!(
         "auth: {{bearer_token: 'env:TEST_RECEIVER_TOKEN'}}\nbody_limit: 64KiB\ngrafana_url: https://grafana.example\ndelivery: {{initial_backoff: 100ms, max_backoff: 1s}}\n{extra}"
     );
-    Running::start(name, CATALOG, &config, &[("TEST_RECEIVER_TOKEN", TOKEN)]).await
+    Running::start_on(store, name, CATALOG, &config, &[("TEST_RECEIVER_TOKEN", TOKEN)]).await
 }
 
 /// The burn-rate page with a description, under `fingerprint`: firing, or
@@ -76,45 +81,46 @@ async fn bad_input_gets_a_clear_4xx() {
     assert!(body.contains("65536 bytes"), "{body}");
 }
 
-#[tokio::test]
-async fn firing_then_resolved_opens_then_resolves_once_even_when_posted_three_times() {
-    let r = start("webhook-lifecycle").await;
-    // Three HA peers post the same notification at once: one is taken.
-    let firing = notification("firing", "bbbb000000000002");
-    let answers =
-        futures_join3(r.post(&firing, Some(TOKEN)), r.post(&firing, Some(TOKEN)), r.post(&firing, Some(TOKEN))).await;
-    let statuses: Vec<u16> = answers.iter().map(|(s, _)| *s).collect();
-    assert_eq!(statuses, [200, 200, 200]);
-    let accepted = answers.iter().filter(|(_, b)| b.contains("\"accepted\"")).count();
-    assert_eq!(accepted, 1, "{answers:?}");
-    let lines = r.lines(1, 5).await;
-    assert_eq!(lines[0]["action"], "open");
-    assert_eq!(lines[0]["incident"]["customer"], "shop");
-    let message = &lines[0]["message"];
-    assert_eq!(message["title"], "Shop & Co: availability SLO error budget burning fast", "no HTML escaping");
-    assert!(message["description"].as_str().unwrap().contains("Ada <ada@shop.example> (technical)"), "{message}");
-    let hrefs: Vec<&str> = message["links"].as_array().unwrap().iter().map(|l| l["href"].as_str().unwrap()).collect();
-    assert!(hrefs[0].starts_with("https://grafana.example/d/edgewatch-shop?var-slo=availability&from="), "{hrefs:?}");
-    assert!(hrefs.contains(&"https://runbooks.example/burn_rate_fast"), "{hrefs:?}");
+on_both_stores! {
+    async fn firing_then_resolved_opens_then_resolves_once_even_when_posted_three_times(store) {
+        let r = start_on(store, "webhook-lifecycle", "").await;
+        // Three HA peers post the same notification at once: one is taken.
+        let firing = notification("firing", "bbbb000000000002");
+        let answers =
+            futures_join3(r.post(&firing, Some(TOKEN)), r.post(&firing, Some(TOKEN)), r.post(&firing, Some(TOKEN))).await;
+        let statuses: Vec<u16> = answers.iter().map(|(s, _)| *s).collect();
+        assert_eq!(statuses, [200, 200, 200]);
+        let accepted = answers.iter().filter(|(_, b)| b.contains("\"accepted\"")).count();
+        assert_eq!(accepted, 1, "{answers:?}");
+        let lines = r.lines(1, 5).await;
+        assert_eq!(lines[0]["action"], "open");
+        assert_eq!(lines[0]["incident"]["customer"], "shop");
+        let message = &lines[0]["message"];
+        assert_eq!(message["title"], "Shop & Co: availability SLO error budget burning fast", "no HTML escaping");
+        assert!(message["description"].as_str().unwrap().contains("Ada <ada@shop.example> (technical)"), "{message}");
+        let hrefs: Vec<&str> = message["links"].as_array().unwrap().iter().map(|l| l["href"].as_str().unwrap()).collect();
+        assert!(hrefs[0].starts_with("https://grafana.example/d/edgewatch-shop?var-slo=availability&from="), "{hrefs:?}");
+        assert!(hrefs.contains(&"https://runbooks.example/burn_rate_fast"), "{hrefs:?}");
 
-    let (status, _) = r.post(&notification("resolved", "bbbb000000000002"), Some(TOKEN)).await;
-    assert_eq!(status, 200);
-    let lines = r.lines(2, 5).await;
-    assert_eq!(lines[1]["action"], "resolve");
-    assert_eq!(lines[0]["incident"]["dedup"], lines[1]["incident"]["dedup"]);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(r.lines(2, 5).await.len(), 2, "no duplicate action");
+        let (status, _) = r.post(&notification("resolved", "bbbb000000000002"), Some(TOKEN)).await;
+        assert_eq!(status, 200);
+        let lines = r.lines(2, 5).await;
+        assert_eq!(lines[1]["action"], "resolve");
+        assert_eq!(lines[0]["incident"]["dedup"], lines[1]["incident"]["dedup"]);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(r.lines(2, 5).await.len(), 2, "no duplicate action");
 
-    let metrics = r.metrics().await;
-    assert!(metrics.contains("edgewatch_receiver_notifications_total{result=\"accepted\"} 2"), "{metrics}");
-    assert!(metrics.contains("edgewatch_receiver_notifications_total{result=\"duplicate\"} 2"), "{metrics}");
-    assert!(
-        metrics.contains("edgewatch_receiver_actions_total{destination=\"audit\",outcome=\"delivered\"} 2"),
-        "{metrics}"
-    );
-    assert!(metrics.contains("edgewatch_receiver_outbox_pending 0"), "{metrics}");
-    let ready = r.client.get(format!("{}/-/ready", r.url)).send().await.unwrap();
-    assert_eq!(ready.status().as_u16(), 200);
+        let metrics = r.metrics().await;
+        assert!(metrics.contains("edgewatch_receiver_notifications_total{result=\"accepted\"} 2"), "{metrics}");
+        assert!(metrics.contains("edgewatch_receiver_notifications_total{result=\"duplicate\"} 2"), "{metrics}");
+        assert!(
+            metrics.contains("edgewatch_receiver_actions_total{destination=\"audit\",outcome=\"delivered\"} 2"),
+            "{metrics}"
+        );
+        assert!(metrics.contains("edgewatch_receiver_outbox_pending 0"), "{metrics}");
+        let ready = r.client.get(format!("{}/-/ready", r.url)).send().await.unwrap();
+        assert_eq!(ready.status().as_u16(), 200);
+    }
 }
 
 #[tokio::test]
@@ -268,4 +274,44 @@ async fn ready_is_503_while_the_store_cannot_commit_and_200_again_when_it_can() 
     assert!(locked.text().await.unwrap().contains("the store cannot commit"));
     db.execute_batch("ROLLBACK;").unwrap();
     assert_eq!(ready().await.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgresql_outage_is_503_and_what_came_during_it_is_delivered_after() {
+    let mut r = start_on(Backend::postgres("webhook-outage"), "webhook-outage", "").await;
+    let ready = |r: &Running| {
+        let request = r.client.get(format!("{}/-/ready", r.url));
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(ready(&r).await, 200);
+    r.post_ok_with(&notification("firing", "aaaa000000000001"), TOKEN).await;
+    r.lines(1, 10).await;
+    let Backend::Postgres(server) = &mut r.store else { unreachable!() };
+    server.stop();
+    // Alertmanager is told to try again, and the receiver is not ready.
+    let during = notification("resolved", "aaaa000000000001");
+    let (status, body) = r.post(&during, Some(TOKEN)).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(ready(&r).await, 503);
+    let Backend::Postgres(server) = &mut r.store else { unreachable!() };
+    server.resume();
+    // Back without a restart: Alertmanager's retry is taken and delivered.
+    eventually_ready(&r).await;
+    r.post_ok_with(&during, TOKEN).await;
+    let lines = r.lines(2, 10).await;
+    assert_eq!(lines[1]["action"], "resolve");
+    assert_eq!(lines[0]["incident"]["dedup"], lines[1]["incident"]["dedup"]);
+}
+
+/// Waits until `/-/ready` answers 200 again.
+async fn eventually_ready(r: &Running) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = r.client.get(format!("{}/-/ready", r.url)).send().await.unwrap().status();
+        if status == 200 {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "not ready again: {status}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

@@ -1,0 +1,170 @@
+//! A real PostgreSQL server for a test: Debian's `postgresql` binaries
+//! (`scripts/test` installs them), a cluster made once per test process
+//! with `initdb` and copied for each server, started with `postgres` on a
+//! loopback port picked for it, and killed when dropped. As root (CI), the
+//! server runs as the `postgres` user, which the package creates:
+//! PostgreSQL refuses to run as root.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crate::{KillOnDrop, free_port, scratch_dir};
+
+/// The user the tests connect as (a superuser, trusted on loopback).
+pub const USER: &str = "edgewatch";
+
+/// A PostgreSQL server on a loopback port, over its own cluster.
+#[derive(Debug)]
+pub struct PostgresServer {
+    child: Option<KillOnDrop>,
+    /// The port it listens on.
+    pub port: u16,
+    data: PathBuf,
+    log: PathBuf,
+}
+
+/// The folder of PostgreSQL's server binaries: on `PATH`, or Debian's
+/// `/usr/lib/postgresql/<version>/bin` (the newest).
+fn bin_dir() -> PathBuf {
+    let on_path = std::env::var("PATH")
+        .ok()
+        .and_then(|p| p.split(':').map(|d| Path::new(d).join("postgres")).find(|p| p.is_file()));
+    if let Some(found) = on_path {
+        let real = std::fs::canonicalize(&found).unwrap_or(found);
+        if let Some(dir) = real.parent()
+            && dir.join("postgres").is_file()
+            && dir.join("initdb").is_file()
+        {
+            return dir.to_owned();
+        }
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
+        .filter(|(_, bin)| bin.join("postgres").is_file())
+        .collect();
+    versions.sort();
+    let Some((_, bin)) = versions.pop() else {
+        panic!("PostgreSQL is not installed; scripts/test installs it (Debian package `postgresql`)")
+    };
+    bin
+}
+
+/// A command of PostgreSQL's, run as the `postgres` user when this
+/// process is root.
+fn command(name: &str) -> Command {
+    let program = bin_dir().join(name);
+    if is_root() {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=postgres", "--regid=postgres", "--clear-groups", "--"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+fn is_root() -> bool {
+    static ROOT: OnceLock<bool> = OnceLock::new();
+    // `id -u`: no libc call (the workspace forbids unsafe code).
+    *ROOT.get_or_init(|| Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.trim_ascii() == b"0"))
+}
+
+/// Hands `path` and everything under it to the `postgres` user (as root).
+fn give_to_postgres(path: &Path) {
+    if is_root() {
+        let status = Command::new("chown").args(["-R", "postgres:postgres"]).arg(path).status().unwrap();
+        assert!(status.success(), "chown -R postgres {}", path.display());
+    }
+}
+
+/// The cluster every server of this process starts from.
+fn template() -> &'static Path {
+    static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let dir = scratch_dir("postgres-template");
+        give_to_postgres(&dir);
+        let data = dir.join("data");
+        let out = command("initdb")
+            .arg("-D")
+            .arg(&data)
+            .args(["-U", USER, "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "initdb failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        data
+    })
+}
+
+impl PostgresServer {
+    /// A server over a fresh cluster in a scratch folder named `name`,
+    /// ready for connections.
+    pub fn start(name: &str) -> Self {
+        let dir = scratch_dir(&format!("postgres-{name}"));
+        let data = dir.join("data");
+        let status = Command::new("cp").arg("-a").arg(template()).arg(&data).status().unwrap();
+        assert!(status.success(), "cp -a {}", template().display());
+        give_to_postgres(&dir);
+        let mut server = Self { child: None, port: free_port(), data, log: dir.join("postgres.log") };
+        server.resume();
+        server
+    }
+
+    /// `postgres://edgewatch@127.0.0.1:<port>/postgres`.
+    pub fn url(&self) -> String {
+        format!("postgres://{USER}@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Stops the server (a fast shutdown: connections are cut, as in an
+    /// outage), keeping its data.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").args(["-INT", &child.0.id().to_string()]).status();
+            let _ = child.0.wait();
+        }
+    }
+
+    /// Starts the server again on the same port and data; returns once it
+    /// takes connections.
+    pub fn resume(&mut self) {
+        assert!(self.child.is_none(), "the server is running");
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
+        // Tests check what the receiver does, not the disk: no fsync (the
+        // benchmarks keep it on).
+        let child = command("postgres")
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=100"])
+            .args(["-c", "shared_buffers=16MB"])
+            .arg("-p")
+            .arg(self.port.to_string())
+            // TCP only: a socket path under a test's folder may pass the
+            // 107 bytes a Unix socket's name may have.
+            .args(["-c", "unix_socket_directories="])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(KillOnDrop(child));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let ready = Command::new(bin_dir().join("pg_isready"))
+                .args(["-q", "-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", USER])
+                .status()
+                .is_ok_and(|s| s.success());
+            if ready {
+                return;
+            }
+            assert!(Instant::now() < deadline, "PostgreSQL did not start; see {}", self.log.display());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}

@@ -1,0 +1,991 @@
+//! The PostgreSQL store, for several receivers on one database
+//! (docs/receiver.md, "High availability"). The same operations as the
+//! SQLite store, with what sharing the database needs:
+//!
+//! - every notification, note and schedule change of an incident key takes
+//!   that key's transaction-scoped advisory lock, so one key's outbox rows
+//!   commit in the order of their ids (and are delivered in that order);
+//! - `due` claims the actions it returns (`FOR UPDATE SKIP LOCKED`) for a
+//!   lease, so each is delivered by one receiver; a receiver that dies
+//!   leaves its claims to the others when the lease runs out;
+//! - the schedule and pruning run on one receiver at a time.
+//!
+//! Commits are durable as PostgreSQL makes them (`synchronous_commit`, on
+//! by default): the webhook answers after the commit returns.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::Duration;
+
+use postgres::error::SqlState;
+use postgres::{Client, NoTls, Transaction};
+
+use super::codec::{decode, encode, kind_from, note_kind_from, rule_kind_from, status_str};
+use super::{
+    Accepted, AppliedRule, DeadLetter, Depth, Held, Inbound, NewAppliedRule, NewNote, Note, Pending, Policy, Pruned,
+    Store, StoreError,
+};
+use crate::action::{ActionKind, Incident, Status};
+use crate::incident;
+use crate::metrics::Metrics;
+
+/// Schema changes, applied in order; `edgewatch_schema.version` counts
+/// those done. The first is the SQLite store's six, as one.
+const MIGRATIONS: &[&str] = &[
+    // 1: the inbox, incidents, notes, the outbox (dead letters are its
+    // `dead` rows; `claimed_by` and `claim_until` say which receiver
+    // delivers a row), what destinations answered, mitigations.
+    "CREATE TABLE notifications (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        hash TEXT NOT NULL UNIQUE,
+        received_at BIGINT NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX notifications_received ON notifications (received_at);
+    CREATE TABLE incidents (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        key TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('firing', 'resolved')),
+        opened_at BIGINT NOT NULL,
+        resolved_at BIGINT,
+        updated_at BIGINT NOT NULL,
+        state TEXT NOT NULL,
+        held BOOLEAN NOT NULL DEFAULT FALSE
+    );
+    CREATE INDEX incidents_key ON incidents (key, id);
+    CREATE INDEX incidents_firing ON incidents (id) WHERE status = 'firing';
+    CREATE TABLE notes (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        incident_id BIGINT NOT NULL REFERENCES incidents (id),
+        kind TEXT NOT NULL CHECK (kind IN ('remediation', 'comment')),
+        author TEXT NOT NULL,
+        text TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+    );
+    CREATE INDEX notes_incident ON notes (incident_id, id);
+    CREATE TABLE outbox (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        incident_id BIGINT NOT NULL REFERENCES incidents (id),
+        destination TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'dead')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at BIGINT NOT NULL,
+        last_error TEXT,
+        created_at BIGINT NOT NULL,
+        done_at BIGINT,
+        sending_since BIGINT,
+        note_id BIGINT REFERENCES notes (id),
+        approval TEXT CHECK (approval IN ('required', 'drafted', 'sent', 'discarded')),
+        draft TEXT,
+        claimed_by TEXT,
+        claim_until BIGINT
+    );
+    CREATE INDEX outbox_due ON outbox (next_attempt_at, id) WHERE status = 'pending';
+    CREATE INDEX outbox_pair ON outbox (incident_id, destination, id);
+    CREATE INDEX outbox_dead ON outbox (id) WHERE status = 'dead';
+    CREATE INDEX outbox_done ON outbox (done_at) WHERE status = 'delivered';
+    CREATE TABLE externals (
+        incident_id BIGINT NOT NULL REFERENCES incidents (id),
+        destination TEXT NOT NULL,
+        external TEXT NOT NULL,
+        PRIMARY KEY (incident_id, destination)
+    );
+    CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE suggestions (
+        incident_id BIGINT PRIMARY KEY REFERENCES incidents (id),
+        created_at BIGINT NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE TABLE mitigations (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        incident_id BIGINT NOT NULL REFERENCES incidents (id),
+        rule TEXT NOT NULL CHECK (rule IN ('custom', 'rate_limit')),
+        zone TEXT NOT NULL,
+        ruleset_id TEXT NOT NULL,
+        rule_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        applied_by TEXT NOT NULL,
+        applied_at BIGINT NOT NULL,
+        reverted_at BIGINT
+    );
+    CREATE INDEX mitigations_incident ON mitigations (incident_id, id);",
+];
+
+/// The schema version this receiver writes.
+#[allow(clippy::cast_possible_wrap)] // a handful of migrations
+pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Advisory locks, as `(class, id)` pairs of the two-key form: a class
+/// per purpose, so none collides with another's.
+mod lock {
+    /// Schema migrations (session-scoped, at connect).
+    pub(super) const MIGRATE: (i32, i32) = (0x6577, 1);
+    /// Changing the key labels, against every notification (shared).
+    pub(super) const KEY_LABELS: (i32, i32) = (0x6577, 2);
+    /// The schedule: one receiver at a time.
+    pub(super) const TICK: (i32, i32) = (0x6577, 3);
+    /// Pruning: one receiver at a time.
+    pub(super) const PRUNE: (i32, i32) = (0x6577, 4);
+    /// One incident key (`hashtext(key)` is the second half).
+    pub(super) const KEY_CLASS: i32 = 0x6578;
+}
+
+/// Connections kept open at most; callers beyond wait for one.
+const POOL_SIZE: usize = 16;
+/// How long a caller waits for a connection before the store is called busy.
+const POOL_WAIT: Duration = Duration::from_secs(10);
+/// Transactions a serialization failure or deadlock is retried.
+const RETRIES: usize = 5;
+
+/// Where the store is and who this receiver is among those sharing it.
+#[derive(Clone)]
+pub(crate) struct Target {
+    /// Host, port, database, user, and the password read from its reference.
+    pub config: postgres::Config,
+    /// This receiver's name in claims (`host:pid:random`).
+    pub receiver: String,
+    /// How long a claim lasts without news: a receiver that died is taken
+    /// over after it.
+    pub lease_ms: i64,
+}
+
+impl std::fmt::Debug for Target {
+    // postgres::Config's Debug redacts the password; this says less still.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Target")
+            .field("hosts", &self.config.get_hosts().len())
+            .field("dbname", &self.config.get_dbname())
+            .field("receiver", &self.receiver)
+            .field("lease_ms", &self.lease_ms)
+            .finish()
+    }
+}
+
+/// Open connections, lent one per operation.
+struct Pool {
+    config: postgres::Config,
+    state: Mutex<PoolState>,
+    freed: Condvar,
+}
+
+struct PoolState {
+    idle: Vec<Client>,
+    /// Connections lent or idle.
+    open: usize,
+}
+
+impl Pool {
+    fn state(&self) -> Result<std::sync::MutexGuard<'_, PoolState>, StoreError> {
+        self.state.lock().map_err(|_| StoreError::Poisoned)
+    }
+
+    fn get(&self) -> Result<Lent<'_>, StoreError> {
+        let mut state = self.state()?;
+        let deadline = std::time::Instant::now() + POOL_WAIT;
+        loop {
+            if let Some(client) = state.idle.pop() {
+                return Ok(Lent { pool: self, client: Some(client), broken: false });
+            }
+            if state.open < POOL_SIZE {
+                state.open += 1;
+                drop(state);
+                return match self.config.connect(NoTls) {
+                    Ok(client) => Ok(Lent { pool: self, client: Some(client), broken: false }),
+                    Err(e) => {
+                        self.state()?.open -= 1;
+                        self.freed.notify_one();
+                        Err(e.into())
+                    }
+                };
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(StoreError::Busy);
+            }
+            state = self.freed.wait_timeout(state, left).map_err(|_| StoreError::Poisoned)?.0;
+        }
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        // A client owns a small runtime of its own, which must not be
+        // dropped on a thread that drives async tasks (the receiver may be
+        // dropped on one): they go on a thread of their own.
+        let idle = self.state.get_mut().map(|s| std::mem::take(&mut s.idle)).unwrap_or_default();
+        if !idle.is_empty() {
+            let _ = std::thread::Builder::new().name("edgewatch-pg-close".to_owned()).spawn(move || drop(idle));
+        }
+    }
+}
+
+/// A connection lent by the pool: back to it when dropped, unless broken.
+struct Lent<'a> {
+    pool: &'a Pool,
+    client: Option<Client>,
+    broken: bool,
+}
+
+impl Lent<'_> {
+    fn client(&mut self) -> Result<&mut Client, StoreError> {
+        self.client.as_mut().ok_or(StoreError::Poisoned)
+    }
+}
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        let Ok(mut state) = self.pool.state.lock() else { return };
+        match self.client.take() {
+            Some(client) if !self.broken && !client.is_closed() => state.idle.push(client),
+            _ => state.open -= 1,
+        }
+        drop(state);
+        self.pool.freed.notify_one();
+    }
+}
+
+/// Whether `e` says the connection, not the statement, failed: such a
+/// connection is dropped, and the next operation opens a new one (after a
+/// database restart, say).
+fn connection_lost(e: &StoreError) -> bool {
+    matches!(e, StoreError::Postgres(e) if e.as_db_error().is_none() || e.is_closed())
+}
+
+/// Whether the transaction may simply run again.
+fn retryable(e: &StoreError) -> bool {
+    matches!(e, StoreError::Postgres(e)
+        if matches!(e.code(), Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED))
+}
+
+/// The PostgreSQL store.
+pub(crate) struct Postgres {
+    pool: Pool,
+    target: Target,
+    /// Where commits are counted, once the receiver says.
+    metrics: OnceLock<Arc<Metrics>>,
+}
+
+impl std::fmt::Debug for Postgres {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Postgres").field("target", &self.target).finish_non_exhaustive()
+    }
+}
+
+impl Postgres {
+    /// Connects and brings the schema up to date (one receiver at a time:
+    /// the others wait on the migration lock).
+    pub(crate) fn connect(target: Target) -> Result<Self, StoreError> {
+        let store = Self {
+            pool: Pool {
+                config: target.config.clone(),
+                state: Mutex::new(PoolState { idle: Vec::new(), open: 0 }),
+                freed: Condvar::new(),
+            },
+            target,
+            metrics: OnceLock::new(),
+        };
+        store.with(migrate)?;
+        Ok(store)
+    }
+
+    /// Runs `f` on a lent connection; a connection that failed is dropped.
+    ///
+    /// On a thread of its own: the client blocks on a runtime of its own,
+    /// which tokio refuses inside a thread that drives async tasks, and
+    /// the store's callers may be one (the receiver's start, the CLI). The
+    /// thread costs some tens of microseconds, against the round trips'
+    /// hundreds.
+    fn with<T: Send>(&self, f: impl FnOnce(&mut Client) -> Result<T, StoreError> + Send) -> Result<T, StoreError> {
+        std::thread::scope(|scope| {
+            let run = || {
+                let mut lent = self.pool.get()?;
+                let result = f(lent.client()?);
+                if let Err(e) = &result {
+                    lent.broken = connection_lost(e);
+                }
+                result
+            };
+            scope.spawn(run).join().unwrap_or(Err(StoreError::Poisoned))
+        })
+    }
+
+    /// Runs `f` in a transaction and commits, running it again after a
+    /// serialization failure or a deadlock.
+    fn tx<T: Send>(
+        &self,
+        mut f: impl FnMut(&mut Transaction<'_>) -> Result<T, StoreError> + Send,
+    ) -> Result<T, StoreError> {
+        let mut tries = 0;
+        loop {
+            let result = self.with(|client| {
+                let mut tx = client.transaction()?;
+                let value = f(&mut tx)?;
+                tx.commit()?;
+                Ok(value)
+            });
+            match result {
+                Err(e) if retryable(&e) && tries < RETRIES => tries += 1,
+                other => return other,
+            }
+        }
+    }
+}
+
+fn migrate(client: &mut Client) -> Result<(), StoreError> {
+    client.execute("SELECT pg_advisory_lock($1, $2)", &[&lock::MIGRATE.0, &lock::MIGRATE.1])?;
+    let result = (|| {
+        client.batch_execute("CREATE TABLE IF NOT EXISTS edgewatch_schema (version BIGINT NOT NULL)")?;
+        let done: Option<i64> = client.query_opt("SELECT version FROM edgewatch_schema", &[])?.map(|r| r.get(0));
+        let done = done.unwrap_or(0);
+        if done > SCHEMA_VERSION {
+            return Err(StoreError::Newer { found: done, known: SCHEMA_VERSION });
+        }
+        let mut tx = client.transaction()?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(done).unwrap_or(0)) {
+            tx.batch_execute(sql)?;
+            let version = i64::try_from(i + 1).unwrap_or(i64::MAX);
+            tx.execute("DELETE FROM edgewatch_schema", &[])?;
+            tx.execute("INSERT INTO edgewatch_schema (version) VALUES ($1)", &[&version])?;
+        }
+        tx.commit()?;
+        Ok(())
+    })();
+    client.execute("SELECT pg_advisory_unlock($1, $2)", &[&lock::MIGRATE.0, &lock::MIGRATE.1])?;
+    result
+}
+
+/// Takes the advisory locks of `keys` for the transaction, in one order
+/// for every transaction (by hash), so two never wait on each other.
+fn lock_keys<'k>(tx: &mut Transaction<'_>, keys: impl IntoIterator<Item = &'k str>) -> Result<(), StoreError> {
+    let keys: Vec<&str> = keys.into_iter().collect::<BTreeSet<_>>().into_iter().collect();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    tx.execute(
+        "SELECT pg_advisory_xact_lock($1, h) FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest($2::text[]) AS k ORDER BY h) AS s",
+        &[&lock::KEY_CLASS, &keys],
+    )?;
+    Ok(())
+}
+
+/// Whether the transaction got `lock` (without waiting).
+fn try_lock(tx: &mut Transaction<'_>, lock: (i32, i32)) -> Result<bool, StoreError> {
+    Ok(tx.query_one("SELECT pg_try_advisory_xact_lock($1, $2)", &[&lock.0, &lock.1])?.get(0))
+}
+
+/// Queues `steps` for `incident` (as `payload`), each held for approval
+/// when the policy says so: how many. The caller holds the key's lock.
+fn queue(
+    tx: &mut Transaction<'_>,
+    policy: &dyn Policy,
+    incident: &Incident,
+    steps: &[(String, ActionKind)],
+    payload: &str,
+    now: i64,
+) -> Result<usize, StoreError> {
+    for (destination, kind) in steps {
+        let approval = policy.held(incident, destination).then_some("required");
+        if *kind == ActionKind::Update && approval.is_none() {
+            // As on SQLite: the pair's last action, an update no receiver
+            // has taken, takes this news too (a row `due` is taking is
+            // locked, and skipped).
+            let waiting = tx.query_opt(
+                "SELECT id, payload FROM outbox
+                 WHERE id = (SELECT MAX(id) FROM outbox WHERE incident_id = $1 AND destination = $2)
+                   AND status = 'pending' AND kind = 'update' AND sending_since IS NULL AND approval IS NULL
+                   AND (claim_until IS NULL OR claim_until < $3)
+                 FOR UPDATE SKIP LOCKED",
+                &[&incident.id, destination, &now],
+            )?;
+            if let Some(row) = waiting {
+                let id: i64 = row.get(0);
+                let merged = incident::merged_update(&decode("incident", row.get(1))?, incident);
+                tx.execute("UPDATE outbox SET payload = $2 WHERE id = $1", &[&id, &encode("incident", &merged)?])?;
+                continue;
+            }
+        }
+        tx.execute(
+            "INSERT INTO outbox (incident_id, destination, kind, payload, next_attempt_at, created_at, approval)
+             VALUES ($1, $2, $3, $4, $5, $5, $6)",
+            &[&incident.id, destination, &kind.as_str(), &payload, &now, &approval],
+        )?;
+    }
+    Ok(steps.len())
+}
+
+/// Records `note` on incident `incident_id` in `tx` and queues a `note`
+/// action for every destination the incident reached, after its earlier
+/// actions there (under the key's lock): the note, and how many were queued.
+fn note_in(tx: &mut Transaction<'_>, incident_id: i64, note: &NewNote, now: i64) -> Result<(Note, usize), StoreError> {
+    let key: String = tx
+        .query_opt("SELECT key FROM incidents WHERE id = $1", &[&incident_id])?
+        .ok_or(StoreError::NoIncident(incident_id))?
+        .get(0);
+    lock_keys(tx, [key.as_str()])?;
+    let state: String = tx.query_one("SELECT state FROM incidents WHERE id = $1", &[&incident_id])?.get(0);
+    let incident: Incident = decode("incident", &state)?;
+    let note_id: i64 = tx
+        .query_one(
+            "INSERT INTO notes (incident_id, kind, author, text, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            &[&incident_id, &note.kind.as_str(), &note.author, &note.text, &now],
+        )?
+        .get(0);
+    // Every destination that ever received the incident (where it is
+    // open now, for an incident from before receivers kept that).
+    let reached = incident.notified.as_ref().or(incident.engaged.as_ref()).cloned().unwrap_or_default();
+    for destination in &reached {
+        tx.execute(
+            "INSERT INTO outbox (incident_id, destination, kind, payload, next_attempt_at, created_at, note_id)
+             VALUES ($1, $2, $3, $4, $5, $5, $6)",
+            &[&incident_id, destination, &ActionKind::Note.as_str(), &state, &now, &note_id],
+        )?;
+    }
+    let recorded = Note {
+        id: note_id,
+        incident_id,
+        kind: note.kind,
+        author: note.author.clone(),
+        text: note.text.clone(),
+        created_at: now,
+    };
+    Ok((recorded, reached.len()))
+}
+
+/// The firing incidents held under an old key, with their alerts'
+/// fingerprints. Usually none: an index probe.
+fn held_keys(tx: &mut Transaction<'_>) -> Result<Vec<(String, BTreeSet<String>)>, StoreError> {
+    let rows = tx.query("SELECT key, state FROM incidents WHERE held AND status = 'firing'", &[])?;
+    rows.iter()
+        .map(|r| {
+            let incident: Incident = decode("incident", r.get(1))?;
+            Ok((r.get(0), incident.alerts.into_iter().map(|a| a.fingerprint).collect()))
+        })
+        .collect()
+}
+
+impl Store for Postgres {
+    fn accept(&self, inbound: &Inbound, policy: &dyn Policy) -> Result<Accepted, StoreError> {
+        let now = inbound.received_at;
+        let accepted = self.tx(|tx| {
+            tx.execute("SELECT pg_advisory_xact_lock_shared($1, $2)", &[&lock::KEY_LABELS.0, &lock::KEY_LABELS.1])?;
+            // A copy from another receiver or Alertmanager peer waits here
+            // until the first commits, then inserts nothing.
+            let inserted = tx.execute(
+                "INSERT INTO notifications (hash, received_at, body) VALUES ($1, $2, $3) ON CONFLICT (hash) DO NOTHING",
+                &[&inbound.hash, &now, &inbound.body],
+            )?;
+            if inserted == 0 {
+                return Ok(Accepted::Duplicate);
+            }
+            let held = held_keys(tx)?;
+            let diverted;
+            let groups = if held.is_empty() {
+                &inbound.groups
+            } else {
+                diverted = incident::divert(inbound.groups.clone(), &held);
+                &diverted
+            };
+            lock_keys(tx, groups.iter().map(|g| g.key.as_str()))?;
+            let mut actions = 0;
+            for update in groups {
+                let latest = tx.query_opt(
+                    "SELECT id, resolved_at, state FROM incidents WHERE key = $1 ORDER BY id DESC LIMIT 1",
+                    &[&update.key],
+                )?;
+                let current: Option<Incident> = match &latest {
+                    Some(row) => Some(decode("incident", row.get(2))?),
+                    None => None,
+                };
+                let resolved_at_before: Option<i64> = latest.as_ref().and_then(|r| r.get(1));
+                let resolved_ago = resolved_at_before.map(|at| now - at);
+                let t = policy.transition(current.as_ref(), update, now, resolved_ago);
+                let mut incident = t.incident;
+                let steps = policy.plan(current.as_ref(), &mut incident, t.action, now);
+                for (destination, _) in &steps {
+                    incident.last_sent.insert(destination.clone(), now);
+                }
+                let resolved_at = (incident.status == Status::Resolved).then_some(now);
+                if incident.id == 0 {
+                    incident.id = tx
+                        .query_one(
+                            "INSERT INTO incidents (key, status, opened_at, resolved_at, updated_at, state)
+                             VALUES ($1, $2, $3, $4, $3, '{}') RETURNING id",
+                            &[&incident.key, &status_str(incident.status), &now, &resolved_at],
+                        )?
+                        .get(0);
+                } else {
+                    // A resolved incident keeps when it resolved; a reopened
+                    // one drops it. A held one, resolved, is held no more.
+                    let keep = resolved_at_before.filter(|_| incident.status == Status::Resolved);
+                    tx.execute(
+                        "UPDATE incidents SET status = $2, resolved_at = $3, updated_at = $4,
+                         held = CASE WHEN $2 = 'resolved' THEN FALSE ELSE held END WHERE id = $1",
+                        &[&incident.id, &status_str(incident.status), &keep.or(resolved_at), &now],
+                    )?;
+                }
+                let payload = encode("incident", &incident)?;
+                tx.execute("UPDATE incidents SET state = $2 WHERE id = $1", &[&incident.id, &payload])?;
+                if !steps.is_empty() {
+                    actions += queue(tx, policy, &incident, &steps, &payload, now)?;
+                }
+            }
+            Ok(Accepted::New { actions })
+        });
+        if let (Ok(_), Some(m)) = (&accepted, self.metrics.get()) {
+            // One commit per notification; PostgreSQL groups concurrent
+            // commits of its own (`commit_delay`).
+            m.commit(1);
+        }
+        accepted
+    }
+
+    fn count_commits(&self, metrics: Arc<Metrics>) {
+        let _ = self.metrics.set(metrics);
+    }
+
+    fn use_key_labels(&self, key_labels: &[String]) -> Result<u64, StoreError> {
+        let now = encode("key labels", &key_labels)?;
+        self.tx(|tx| {
+            tx.execute("SELECT pg_advisory_xact_lock($1, $2)", &[&lock::KEY_LABELS.0, &lock::KEY_LABELS.1])?;
+            let recorded: Option<String> =
+                tx.query_opt("SELECT value FROM meta WHERE name = 'key_labels'", &[])?.map(|r| r.get(0));
+            if recorded.as_deref() == Some(now.as_str()) {
+                return Ok(0);
+            }
+            let held = tx.execute("UPDATE incidents SET held = TRUE WHERE status = 'firing'", &[])?;
+            tx.execute(
+                "INSERT INTO meta (name, value) VALUES ('key_labels', $1) ON CONFLICT (name) DO UPDATE SET value = $1",
+                &[&now],
+            )?;
+            Ok(held)
+        })
+    }
+
+    fn due(&self, now: i64, limit: usize) -> Result<Vec<Pending>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let until = now.saturating_add(self.target.lease_ms);
+        self.tx(|tx| {
+            let rows = tx.query(
+                "WITH picked AS (
+                   SELECT o.id, o.incident_id, o.destination, o.kind, o.payload, o.attempts, e.external,
+                          n.id AS note_id, n.kind AS note_kind, n.author, n.text, n.created_at AS note_at,
+                          o.approval, o.next_attempt_at,
+                          (o.claimed_by IS NOT NULL AND o.claimed_by <> $3) AS taken_over
+                   FROM outbox o
+                   LEFT JOIN externals e ON e.incident_id = o.incident_id AND e.destination = o.destination
+                   LEFT JOIN notes n ON n.id = o.note_id
+                   WHERE o.status = 'pending' AND o.next_attempt_at <= $1
+                     AND (o.approval IS NULL OR o.approval <> 'drafted')
+                     AND (o.claim_until IS NULL OR o.claim_until < $1)
+                     AND NOT EXISTS (
+                       SELECT 1 FROM outbox p
+                       WHERE p.incident_id = o.incident_id AND p.destination = o.destination
+                         AND p.id < o.id AND p.status IN ('pending', 'dead'))
+                   ORDER BY o.next_attempt_at, o.id
+                   LIMIT $2
+                   FOR UPDATE OF o SKIP LOCKED
+                 ), claimed AS (
+                   UPDATE outbox SET claimed_by = $3, claim_until = $4 FROM picked WHERE outbox.id = picked.id
+                   RETURNING outbox.id
+                 )
+                 SELECT picked.* FROM picked JOIN claimed USING (id) ORDER BY next_attempt_at, id",
+                &[&now, &limit, &self.target.receiver, &until],
+            )?;
+            rows.iter()
+                .map(|r| {
+                    let incident_id: i64 = r.get(1);
+                    let note = match (r.get(7), r.get::<_, Option<&str>>(8), r.get(9), r.get(10), r.get(11)) {
+                        (Some(id), Some(kind), Some(author), Some(text), Some(created_at)) => {
+                            Some(Note { id, incident_id, kind: note_kind_from(kind)?, author, text, created_at })
+                        }
+                        _ => None,
+                    };
+                    Ok(Pending {
+                        id: r.get(0),
+                        incident_id,
+                        destination: r.get(2),
+                        kind: kind_from(r.get(3))?,
+                        incident: decode("incident", r.get(4))?,
+                        attempts: u32::try_from(r.get::<_, i32>(5)).unwrap_or(0),
+                        external: r.get(6),
+                        note,
+                        to_draft: r.get::<_, Option<&str>>(12) == Some("required"),
+                        taken_over: r.get(14),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn release(&self, ids: &[i64]) -> Result<(), StoreError> {
+        let receiver = &self.target.receiver;
+        self.with(|c| {
+            c.execute(
+                "UPDATE outbox SET claimed_by = NULL, claim_until = NULL WHERE id = ANY($1) AND claimed_by = $2",
+                &[&ids, receiver],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn begin(&self, id: i64, now: i64) -> Result<(), StoreError> {
+        // Starting an attempt renews the claim: the lease covers it.
+        let until = now.saturating_add(self.target.lease_ms);
+        self.with(|c| {
+            c.execute("UPDATE outbox SET sending_since = $2, claim_until = $3 WHERE id = $1", &[&id, &now, &until])?;
+            Ok(())
+        })
+    }
+
+    fn recover(&self, now: i64, settle_ms: i64) -> Result<u64, StoreError> {
+        // Only attempts no receiver holds a live claim on: the others'
+        // are theirs to finish.
+        self.with(|c| {
+            Ok(c.execute(
+                "UPDATE outbox SET sending_since = NULL, claimed_by = NULL, claim_until = NULL,
+                   next_attempt_at = GREATEST(next_attempt_at, $1 + $2)
+                 WHERE status = 'pending' AND sending_since IS NOT NULL AND (claim_until IS NULL OR claim_until < $1)",
+                &[&now, &settle_ms],
+            )?)
+        })
+    }
+
+    fn delivered(&self, id: i64, external: Option<&str>, now: i64) -> Result<(), StoreError> {
+        self.tx(|tx| {
+            tx.execute(
+                "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, done_at = $2, last_error = NULL,
+                   sending_since = NULL, claimed_by = NULL, claim_until = NULL WHERE id = $1",
+                &[&id, &now],
+            )?;
+            if let Some(ext) = external {
+                tx.execute(
+                    "INSERT INTO externals (incident_id, destination, external)
+                     SELECT incident_id, destination, $2 FROM outbox WHERE id = $1
+                     ON CONFLICT (incident_id, destination) DO UPDATE SET external = EXCLUDED.external",
+                    &[&id, &ext],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    fn retry_at(&self, id: i64, next_at: i64, error: &str) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $2, last_error = $3,
+                   sending_since = NULL, claimed_by = NULL, claim_until = NULL WHERE id = $1",
+                &[&id, &next_at, &error],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn dead(&self, id: i64, reason: &str, now: i64) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = $2, done_at = $3,
+                   sending_since = NULL, claimed_by = NULL, claim_until = NULL WHERE id = $1",
+                &[&id, &reason, &now],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
+        self.with(|c| {
+            let rows = c.query(
+                "SELECT o.id, i.key, o.destination, o.kind, o.attempts, COALESCE(o.last_error, ''), o.created_at,
+                        COALESCE(o.done_at, 0)
+                 FROM outbox o JOIN incidents i ON i.id = o.incident_id
+                 WHERE o.status = 'dead' ORDER BY o.id",
+                &[],
+            )?;
+            rows.iter()
+                .map(|r| {
+                    Ok(DeadLetter {
+                        id: r.get(0),
+                        key: r.get(1),
+                        destination: r.get(2),
+                        kind: kind_from(r.get(3))?,
+                        attempts: u32::try_from(r.get::<_, i32>(4)).unwrap_or(0),
+                        reason: r.get(5),
+                        created_at: r.get(6),
+                        failed_at: r.get(7),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn replay(&self, id: Option<i64>, now: i64) -> Result<u64, StoreError> {
+        self.with(|c| {
+            Ok(c.execute(
+                "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $2, last_error = NULL, done_at = NULL
+                 WHERE status = 'dead' AND ($1::BIGINT IS NULL OR id = $1)",
+                &[&id, &now],
+            )?)
+        })
+    }
+
+    fn prune(&self, before: i64) -> Result<Pruned, StoreError> {
+        self.tx(|tx| {
+            if !try_lock(tx, lock::PRUNE)? {
+                // Another receiver is at it.
+                return Ok(Pruned::default());
+            }
+            let actions = tx.execute("DELETE FROM outbox WHERE status = 'delivered' AND done_at < $1", &[&before])?;
+            // Resolved long enough ago, and nothing of theirs left to deliver.
+            let gone = "SELECT id FROM incidents i WHERE status = 'resolved' AND resolved_at < $1
+                        AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.incident_id = i.id)";
+            for table in ["externals", "notes", "suggestions", "mitigations"] {
+                tx.execute(&format!("DELETE FROM {table} WHERE incident_id IN ({gone})"), &[&before])?;
+            }
+            let incidents = tx.execute(&format!("DELETE FROM incidents WHERE id IN ({gone})"), &[&before])?;
+            let notifications = tx.execute("DELETE FROM notifications WHERE received_at < $1", &[&before])?;
+            Ok(Pruned { notifications, incidents, actions })
+        })
+    }
+
+    fn depth(&self) -> Result<Depth, StoreError> {
+        self.with(|c| {
+            let r = c.query_one(
+                "SELECT (SELECT COUNT(*) FROM outbox WHERE status = 'pending'),
+                        (SELECT MIN(created_at) FROM outbox WHERE status = 'pending'),
+                        (SELECT COUNT(*) FROM outbox WHERE status = 'dead'),
+                        (SELECT COUNT(*) FROM incidents WHERE status = 'firing')",
+                &[],
+            )?;
+            Ok(Depth {
+                pending: r.get::<_, i64>(0).unsigned_abs(),
+                oldest_pending_at: r.get(1),
+                dead: r.get::<_, i64>(2).unsigned_abs(),
+                open_incidents: r.get::<_, i64>(3).unsigned_abs(),
+            })
+        })
+    }
+
+    fn incident(&self, id: i64) -> Result<Incident, StoreError> {
+        self.with(|c| {
+            let row = c.query_opt("SELECT state FROM incidents WHERE id = $1", &[&id])?;
+            decode("incident", row.ok_or(StoreError::NoIncident(id))?.get(0))
+        })
+    }
+
+    fn add_note(&self, incident_id: i64, note: &NewNote, now: i64) -> Result<(Note, usize), StoreError> {
+        self.tx(|tx| note_in(tx, incident_id, note, now))
+    }
+
+    fn record_applied(
+        &self,
+        incident_id: i64,
+        rule: &NewAppliedRule,
+        note: &NewNote,
+        now: i64,
+    ) -> Result<(AppliedRule, Note), StoreError> {
+        self.tx(|tx| {
+            let (recorded, _) = note_in(tx, incident_id, note, now)?;
+            let id: i64 = tx
+                .query_one(
+                    "INSERT INTO mitigations (incident_id, rule, zone, ruleset_id, rule_id, body, applied_by, applied_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                    &[
+                        &incident_id,
+                        &rule.rule.as_str(),
+                        &rule.zone,
+                        &rule.ruleset_id,
+                        &rule.rule_id,
+                        &rule.body,
+                        &note.author,
+                        &now,
+                    ],
+                )?
+                .get(0);
+            let applied = AppliedRule {
+                id,
+                incident_id,
+                rule: rule.rule,
+                zone: rule.zone.clone(),
+                ruleset_id: rule.ruleset_id.clone(),
+                rule_id: rule.rule_id.clone(),
+                body: rule.body.clone(),
+                applied_by: note.author.clone(),
+                applied_at: now,
+                reverted_at: None,
+            };
+            Ok((applied, recorded))
+        })
+    }
+
+    fn applied(&self, incident_id: i64) -> Result<Vec<AppliedRule>, StoreError> {
+        self.with(|c| {
+            let rows = c.query(
+                "SELECT id, rule, zone, ruleset_id, rule_id, body, applied_by, applied_at, reverted_at
+                 FROM mitigations WHERE incident_id = $1 ORDER BY id",
+                &[&incident_id],
+            )?;
+            rows.iter()
+                .map(|r| {
+                    Ok(AppliedRule {
+                        id: r.get(0),
+                        incident_id,
+                        rule: rule_kind_from(r.get(1))?,
+                        zone: r.get(2),
+                        ruleset_id: r.get(3),
+                        rule_id: r.get(4),
+                        body: r.get(5),
+                        applied_by: r.get(6),
+                        applied_at: r.get(7),
+                        reverted_at: r.get(8),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn record_reverted(&self, id: i64, note: &NewNote, now: i64) -> Result<Note, StoreError> {
+        self.tx(|tx| {
+            let incident_id: i64 = tx
+                .query_opt("SELECT incident_id FROM mitigations WHERE id = $1", &[&id])?
+                .ok_or(StoreError::Decode { what: "mitigation", message: format!("no applied rule {id}") })?
+                .get(0);
+            tx.execute("UPDATE mitigations SET reverted_at = $2 WHERE id = $1 AND reverted_at IS NULL", &[&id, &now])?;
+            Ok(note_in(tx, incident_id, note, now)?.0)
+        })
+    }
+
+    fn keep_suggestion(&self, incident_id: i64, body: &str, now: i64) -> Result<String, StoreError> {
+        self.tx(|tx| {
+            tx.execute(
+                "INSERT INTO suggestions (incident_id, created_at, body) VALUES ($1, $2, $3)
+                 ON CONFLICT (incident_id) DO NOTHING",
+                &[&incident_id, &now, &body],
+            )?;
+            Ok(tx.query_one("SELECT body FROM suggestions WHERE incident_id = $1", &[&incident_id])?.get(0))
+        })
+    }
+
+    fn suggestion(&self, incident_id: i64) -> Result<Option<String>, StoreError> {
+        self.with(|c| {
+            Ok(c.query_opt("SELECT body FROM suggestions WHERE incident_id = $1", &[&incident_id])?.map(|r| r.get(0)))
+        })
+    }
+
+    fn draft(&self, id: i64, draft: &str, note: &NewNote, now: i64) -> Result<(), StoreError> {
+        self.tx(|tx| {
+            let incident_id: i64 = tx.query_one("SELECT incident_id FROM outbox WHERE id = $1", &[&id])?.get(0);
+            let changed = tx.execute(
+                "UPDATE outbox SET approval = 'drafted', draft = $2, sending_since = NULL, claimed_by = NULL,
+                   claim_until = NULL WHERE id = $1 AND approval = 'required'",
+                &[&id, &draft],
+            )?;
+            if changed == 1 {
+                note_in(tx, incident_id, note, now)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn held(&self, incident_id: Option<i64>) -> Result<Vec<Held>, StoreError> {
+        self.with(|c| {
+            let rows = c.query(
+                "SELECT id, incident_id, destination, kind, approval, draft, created_at FROM outbox
+                 WHERE status = 'pending' AND approval IN ('required', 'drafted')
+                   AND ($1::BIGINT IS NULL OR incident_id = $1)
+                 ORDER BY incident_id, id",
+                &[&incident_id],
+            )?;
+            rows.iter()
+                .map(|r| {
+                    Ok(Held {
+                        id: r.get(0),
+                        incident_id: r.get(1),
+                        destination: r.get(2),
+                        kind: kind_from(r.get(3))?,
+                        drafted: r.get::<_, &str>(4) == "drafted",
+                        draft: r.get(5),
+                        created_at: r.get(6),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn decide(&self, incident_id: i64, send: bool, note: &NewNote, now: i64) -> Result<u64, StoreError> {
+        self.tx(|tx| {
+            if tx.query_opt("SELECT id FROM incidents WHERE id = $1", &[&incident_id])?.is_none() {
+                return Err(StoreError::NoIncident(incident_id));
+            }
+            let changed = if send {
+                tx.execute(
+                    "UPDATE outbox SET approval = 'sent', next_attempt_at = $2
+                     WHERE incident_id = $1 AND status = 'pending' AND approval IN ('required', 'drafted')",
+                    &[&incident_id, &now],
+                )?
+            } else {
+                tx.execute(
+                    "UPDATE outbox SET approval = 'discarded', status = 'delivered', done_at = $2, last_error = 'discarded'
+                     WHERE incident_id = $1 AND status = 'pending' AND approval IN ('required', 'drafted')",
+                    &[&incident_id, &now],
+                )?
+            };
+            if changed > 0 {
+                note_in(tx, incident_id, note, now)?;
+            }
+            Ok(changed)
+        })
+    }
+
+    fn tick(&self, now: i64, policy: &dyn Policy) -> Result<usize, StoreError> {
+        self.tx(|tx| {
+            if !try_lock(tx, lock::TICK)? {
+                // Another receiver looks at the schedule now.
+                return Ok(0);
+            }
+            let firing = tx.query("SELECT id, state FROM incidents WHERE status = 'firing' AND NOT held", &[])?;
+            let mut due = Vec::new();
+            for row in &firing {
+                let (id, state): (i64, String) = (row.get(0), row.get(1));
+                let current: Incident = decode("incident", &state)?;
+                if let Some((after, steps)) = policy.scheduled(&current, now) {
+                    due.push((id, state, after, steps));
+                }
+            }
+            if due.is_empty() {
+                return Ok(0);
+            }
+            lock_keys(tx, due.iter().map(|(_, _, after, _)| after.key.as_str()))?;
+            let mut actions = 0;
+            for (id, state, mut after, steps) in due {
+                // A notification or a note may have changed it since the
+                // read: then the next look decides again.
+                let unchanged = tx.query_opt(
+                    "SELECT id FROM incidents WHERE id = $1 AND state = $2 AND status = 'firing' AND NOT held",
+                    &[&id, &state],
+                )?;
+                if unchanged.is_none() {
+                    continue;
+                }
+                for (destination, _) in &steps {
+                    after.last_sent.insert(destination.clone(), now);
+                }
+                let payload = encode("incident", &after)?;
+                tx.execute("UPDATE incidents SET state = $2, updated_at = $3 WHERE id = $1", &[&id, &payload, &now])?;
+                actions += queue(tx, policy, &after, &steps, &payload, now)?;
+            }
+            Ok(actions)
+        })
+    }
+
+    fn check_commit(&self, now: i64) -> Result<(), StoreError> {
+        let now = now.to_string();
+        self.tx(|tx| {
+            tx.execute(
+                "INSERT INTO meta (name, value) VALUES ('ready_probe', $1) ON CONFLICT (name) DO UPDATE SET value = $1",
+                &[&now],
+            )?;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,124 @@
+//! Several receivers on one PostgreSQL database, as behind an Alertmanager
+//! HA pair: each peer sends every notification, to a receiver of its own;
+//! each incident still gets one Jira issue and one PagerDuty alert, and
+//! each action is delivered once.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::fakes::jira::FakeJira;
+use crate::fakes::pagerduty::{AlertStatus, PagerDutyFake};
+use crate::support::{Backend, PD_KEY, Running, eventually};
+
+const USER: &str = "bot@example.com";
+const JIRA_TOKEN: &str = "jira-token";
+
+/// `shop`'s pages to PagerDuty and Jira.
+fn catalog(jira: &FakeJira, pd: &PagerDutyFake) -> String {
+    format!(
+        "destinations:
+  pd: {{pagerduty: {{routing_key: 'env:PD_KEY', url: '{}'}}}}
+  jira: {{jira: {{deployment: cloud, url: '{}', project: NOC, issue_type: Incident, auth: {{basic: {{user: {USER}, token: 'env:JIRA_TOKEN'}}}}}}}}
+customers:
+  - id: shop
+    hosts: [shop.example]
+    alerting:
+      routes: [{{to: [pd, jira]}}]
+",
+        pd.url(),
+        jira.url()
+    )
+}
+
+/// Probe `n` of `shop` failing (an incident of its own), firing or
+/// resolved, as the Alertmanager peer at `peer` sends it.
+fn notification(n: usize, resolved: bool, peer: &str) -> String {
+    let status = if resolved { "resolved" } else { "firing" };
+    let probe = format!("probe-{n}");
+    let labels = json!({
+        "alertname": "EdgewatchProbeDown", "customer": "shop", "severity": "page",
+        "alert_kind": "probe_down", "probe": probe, "incident": probe,
+    });
+    json!({
+        "receiver": "edgewatch", "status": status, "version": "4",
+        "groupKey": format!("{{}}:{{incident=\"{probe}\"}}"), "truncatedAlerts": 0,
+        "groupLabels": {"incident": probe}, "commonLabels": labels, "commonAnnotations": {},
+        "externalURL": peer,
+        "alerts": [{
+            "status": status, "labels": labels, "annotations": {"summary": format!("shop: {probe} fails")},
+            "startsAt": "2026-11-21T08:00:00Z",
+            "endsAt": if resolved { "2026-11-21T09:00:00Z" } else { "0001-01-01T00:00:00Z" },
+            "generatorURL": "http://prometheus:9090/graph", "fingerprint": format!("{n:016x}"),
+        }],
+    })
+    .to_string()
+}
+
+/// The value of `metric` in a `/metrics` text (0 when absent).
+fn value(metrics: &str, metric: &str) -> usize {
+    metrics.lines().find_map(|l| l.strip_prefix(metric)?.trim().parse().ok()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_receivers_on_one_database_give_one_issue_and_one_page_per_incident() {
+    const INCIDENTS: usize = 12;
+    let jira = FakeJira::cloud().basic(USER, JIRA_TOKEN).start().await;
+    let pd = PagerDutyFake::start().await;
+    let catalog = catalog(&jira, &pd);
+    let config = "delivery: {initial_backoff: 100ms, max_backoff: 1s, concurrency: 8}\n";
+    let env = [("PD_KEY", PD_KEY), ("JIRA_TOKEN", JIRA_TOKEN)];
+    let a = Running::start_on(Backend::postgres("ha-two"), "ha-two-a", &catalog, config, &env).await;
+    let Backend::Postgres(server) = &a.store else { unreachable!() };
+    let b = Running::start_on(Backend::Shared(server.url()), "ha-two-b", &catalog, config, &env).await;
+
+    // Each peer posts every notification to its receiver, at once; the
+    // peers' `externalURL`s differ, as they do.
+    for resolved in [false, true] {
+        let posts = (0..INCIDENTS).flat_map(|n| {
+            [(&a, notification(n, resolved, "http://am-1:9093")), (&b, notification(n, resolved, "http://am-2:9093"))]
+        });
+        let mut sent = tokio::task::JoinSet::new();
+        for (r, body) in posts {
+            let request = r.client.post(r.webhook()).body(body);
+            sent.spawn(async move { request.send().await.unwrap().status().as_u16() });
+        }
+        let statuses = sent.join_all().await;
+        assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+        if !resolved {
+            eventually("every page and issue", 30, || {
+                pd.alerts().len() == INCIDENTS && jira.issues().len() == INCIDENTS
+            })
+            .await;
+        }
+    }
+    eventually("every incident resolved", 30, || {
+        pd.alerts().iter().all(|a| a.status == AlertStatus::Resolved)
+            && jira.issues().iter().all(|i| i.status == "Done")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // One alert and one issue per incident, each opened and resolved once.
+    let alerts = pd.alerts();
+    assert_eq!(alerts.len(), INCIDENTS);
+    for alert in &alerts {
+        assert_eq!(alert.events, ["trigger", "resolve"], "{}", alert.dedup_key);
+    }
+    assert_eq!(jira.issues().len(), INCIDENTS);
+    let created = jira.calls().iter().filter(|c| c.as_str() == "POST /rest/api/3/issue").count();
+    assert_eq!(created, INCIDENTS);
+    // Each notification was taken once, by one receiver or the other; the
+    // other copy was a duplicate; the two delivered every action between
+    // them, none twice.
+    let (ma, mb) = (a.metrics().await, b.metrics().await);
+    let sum = |metric: &str| value(&ma, metric) + value(&mb, metric);
+    assert_eq!(sum("edgewatch_receiver_notifications_total{result=\"accepted\"}"), 2 * INCIDENTS);
+    assert_eq!(sum("edgewatch_receiver_notifications_total{result=\"duplicate\"}"), 2 * INCIDENTS);
+    let delivered = sum("edgewatch_receiver_actions_total{destination=\"pd\",outcome=\"delivered\"}")
+        + sum("edgewatch_receiver_actions_total{destination=\"jira\",outcome=\"delivered\"}");
+    assert_eq!(delivered, 4 * INCIDENTS, "open and resolve, at two destinations\n{ma}\n{mb}");
+    // Each delivery followed one claim; nobody died, so nothing was taken over.
+    assert_eq!(sum("edgewatch_receiver_claims_total"), delivered);
+    assert_eq!(sum("edgewatch_receiver_claim_takeovers_total"), 0);
+}
