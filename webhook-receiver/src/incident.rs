@@ -336,15 +336,6 @@ pub(crate) fn plan(
     steps
 }
 
-/// The update to send for `later`, when an update for `earlier` still
-/// waits unsent: `later`, with what changed since `earlier`'s incident
-/// before it.
-pub(crate) fn merged_update(earlier: &Incident, later: &Incident) -> Incident {
-    let mut merged = later.clone();
-    merged.change.absorb(&earlier.change);
-    merged
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

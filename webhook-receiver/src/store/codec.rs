@@ -2,7 +2,7 @@
 //! enums by the names the API uses. Both stores share it.
 
 use super::{NoteKind, RuleKind, StoreError};
-use crate::action::{ActionKind, Status};
+use crate::action::{ActionKind, Change, Status};
 
 pub(crate) fn decode<T: serde::de::DeserializeOwned>(what: &'static str, text: &str) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Decode { what, message: e.to_string() })
@@ -29,4 +29,39 @@ pub(crate) const fn status_str(s: Status) -> &'static str {
         Status::Firing => "firing",
         Status::Resolved => "resolved",
     }
+}
+
+/// What an action that waits says changed: its own `change` column when
+/// later news was merged into it, else its incident's (read without
+/// decoding the rest).
+pub(crate) fn change_of(payload: &str, merged: Option<&str>) -> Result<Change, StoreError> {
+    #[derive(serde::Deserialize)]
+    struct Only {
+        #[serde(default)]
+        change: Change,
+    }
+    match merged {
+        Some(text) => decode("change", text),
+        None => Ok(decode::<Only>("incident", payload)?.change),
+    }
+}
+
+/// `later`'s change said after `earlier`'s, as the merged action's
+/// `change` column.
+pub(crate) fn merged_change(earlier: &Change, later: &Change) -> Result<String, StoreError> {
+    let mut merged = later.clone();
+    merged.absorb(earlier);
+    encode("change", &merged)
+}
+
+/// `incident` as its action delivers it: with the merged `change` column,
+/// when later news was merged into the action.
+pub(crate) fn with_change(
+    mut incident: crate::action::Incident,
+    merged: Option<&str>,
+) -> Result<crate::action::Incident, StoreError> {
+    if let Some(text) = merged {
+        incident.change = decode("change", text)?;
+    }
+    Ok(incident)
 }

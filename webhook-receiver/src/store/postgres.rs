@@ -20,7 +20,9 @@ use std::time::Duration;
 use postgres::error::SqlState;
 use postgres::{Client, NoTls, Transaction};
 
-use super::codec::{decode, encode, kind_from, note_kind_from, rule_kind_from, status_str};
+use super::codec::{
+    change_of, decode, encode, kind_from, merged_change, note_kind_from, rule_kind_from, status_str, with_change,
+};
 use super::{
     Accepted, AppliedRule, DeadLetter, Depth, Held, Inbound, NewAppliedRule, NewNote, Note, Pending, Policy, Pruned,
     Store, StoreError,
@@ -111,6 +113,9 @@ const MIGRATIONS: &[&str] = &[
         reverted_at BIGINT
     );
     CREATE INDEX mitigations_incident ON mitigations (incident_id, id);",
+    // 2: an update that waited and took later news keeps what changed in
+    // all of them here (its payload is the newest incident).
+    "ALTER TABLE outbox ADD COLUMN change TEXT;",
 ];
 
 /// The schema version this receiver writes.
@@ -388,21 +393,24 @@ fn queue(
     for (destination, kind) in steps {
         let approval = policy.held(incident, destination).then_some("required");
         if *kind == ActionKind::Update && approval.is_none() {
-            // As on SQLite: the pair's last action, an update no receiver
-            // has taken, takes this news too (a row `due` is taking is
-            // locked, and skipped).
+            // As on SQLite: the pair's last action, an update waiting behind
+            // another of the pair, takes this news too. Locked, and its claim
+            // checked on the row as locked: one a receiver took meanwhile
+            // is left alone.
             let waiting = tx.query_opt(
-                "SELECT id, payload FROM outbox
+                "SELECT id, payload, change FROM outbox o
                  WHERE id = (SELECT MAX(id) FROM outbox WHERE incident_id = $1 AND destination = $2)
-                   AND status = 'pending' AND kind = 'update' AND sending_since IS NULL AND approval IS NULL
-                   AND (claim_until IS NULL OR claim_until < $3)
-                 FOR UPDATE SKIP LOCKED",
+                   AND status = 'pending' AND kind = 'update' AND approval IS NULL
+                   AND sending_since IS NULL AND (claim_until IS NULL OR claim_until < $3)
+                   AND EXISTS (SELECT 1 FROM outbox p WHERE p.incident_id = o.incident_id
+                     AND p.destination = o.destination AND p.id < o.id AND p.status IN ('pending', 'dead'))
+                 FOR UPDATE",
                 &[&incident.id, destination, &now],
             )?;
             if let Some(row) = waiting {
                 let id: i64 = row.get(0);
-                let merged = incident::merged_update(&decode("incident", row.get(1))?, incident);
-                tx.execute("UPDATE outbox SET payload = $2 WHERE id = $1", &[&id, &encode("incident", &merged)?])?;
+                let change = merged_change(&change_of(row.get(1), row.get(2))?, &incident.change)?;
+                tx.execute("UPDATE outbox SET payload = $2, change = $3 WHERE id = $1", &[&id, &payload, &change])?;
                 continue;
             }
         }
@@ -571,7 +579,7 @@ impl Store for Postgres {
                 "WITH picked AS (
                    SELECT o.id, o.incident_id, o.destination, o.kind, o.payload, o.attempts, e.external,
                           n.id AS note_id, n.kind AS note_kind, n.author, n.text, n.created_at AS note_at,
-                          o.approval, o.next_attempt_at,
+                          o.approval, o.next_attempt_at, o.change,
                           (o.claimed_by IS NOT NULL AND o.claimed_by <> $3) AS taken_over
                    FROM outbox o
                    LEFT JOIN externals e ON e.incident_id = o.incident_id AND e.destination = o.destination
@@ -607,12 +615,12 @@ impl Store for Postgres {
                         incident_id,
                         destination: r.get(2),
                         kind: kind_from(r.get(3))?,
-                        incident: decode("incident", r.get(4))?,
+                        incident: with_change(decode("incident", r.get(4))?, r.get(14))?,
                         attempts: u32::try_from(r.get::<_, i32>(5)).unwrap_or(0),
                         external: r.get(6),
                         note,
                         to_draft: r.get::<_, Option<&str>>(12) == Some("required"),
-                        taken_over: r.get(14),
+                        taken_over: r.get(15),
                     })
                 })
                 .collect()

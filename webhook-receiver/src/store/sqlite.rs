@@ -9,7 +9,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
 use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 
-use super::codec::{decode, encode, kind_from, note_kind_from, rule_kind_from, status_str};
+use super::codec::{
+    change_of, decode, encode, kind_from, merged_change, note_kind_from, rule_kind_from, status_str, with_change,
+};
 use super::{
     Accepted, AppliedRule, DeadLetter, Depth, Held, Inbound, NewAppliedRule, NewNote, Note, Pending, Policy, Pruned,
     Store, StoreError,
@@ -109,6 +111,9 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE outbox ADD COLUMN approval TEXT
         CHECK (approval IN ('required', 'drafted', 'sent', 'discarded'));
     ALTER TABLE outbox ADD COLUMN draft TEXT;",
+    // 7: an update that waited and took later news keeps what changed in
+    // all of them here (its payload is the newest incident).
+    "ALTER TABLE outbox ADD COLUMN change TEXT;",
 ];
 
 /// The schema version this receiver writes (`PRAGMA user_version`).
@@ -169,21 +174,26 @@ fn queue(
     for (destination, kind) in steps {
         let approval = policy.held(incident, destination).then_some("required");
         if *kind == ActionKind::Update && approval.is_none() {
-            // The pair's last action, an update not begun: it takes this
-            // news too, so a storm of alerts joining one incident is one
-            // update per delivery, not a row and a comment per notification.
-            let waiting: Option<(i64, String)> = tx
+            // The pair's last action, an update waiting behind another of
+            // the pair (so not due, nor being sent): it takes this news too,
+            // so a storm of alerts joining one incident is one update per
+            // delivery, not a row and a comment per notification.
+            let waiting: Option<(i64, String, Option<String>)> = tx
                 .query_row(
-                    "SELECT id, payload FROM outbox
+                    "SELECT id, payload, change FROM outbox o
                      WHERE id = (SELECT MAX(id) FROM outbox WHERE incident_id = ?1 AND destination = ?2)
-                       AND status = 'pending' AND kind = 'update' AND sending_since IS NULL AND approval IS NULL",
+                       AND status = 'pending' AND kind = 'update' AND approval IS NULL
+                       AND EXISTS (SELECT 1 FROM outbox p WHERE p.incident_id = o.incident_id
+                         AND p.destination = o.destination AND p.id < o.id AND p.status IN ('pending', 'dead'))",
                     params![incident.id, destination],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()?;
-            if let Some((id, earlier)) = waiting {
-                let merged = incident::merged_update(&decode("incident", &earlier)?, incident);
-                tx.execute("UPDATE outbox SET payload = ?2 WHERE id = ?1", params![id, encode("incident", &merged)?])?;
+            if let Some((id, earlier, merged)) = waiting {
+                // The newest incident, with what changed since the waiting
+                // update's beside it: no incident decoded or encoded again.
+                let change = merged_change(&change_of(&earlier, merged.as_deref())?, &incident.change)?;
+                tx.execute("UPDATE outbox SET payload = ?2, change = ?3 WHERE id = ?1", params![id, payload, change])?;
                 continue;
             }
         }
@@ -265,15 +275,15 @@ impl Sqlite {
         self.conn.lock().map_err(|_| StoreError::Poisoned)
     }
 
-    /// Actions due at `now` (see [`Store::due`]), not marked.
+    /// Actions due at `now` (see [`Store::due`]).
     fn due_rows(conn: &Connection, now: i64, limit: usize) -> Result<Vec<Pending>, StoreError> {
         let mut stmt = conn.prepare_cached(
             "SELECT o.id, o.incident_id, o.destination, o.kind, o.payload, o.attempts, e.external,
-                    n.id, n.kind, n.author, n.text, n.created_at, o.approval
+                    n.id, n.kind, n.author, n.text, n.created_at, o.approval, o.change
              FROM outbox o
              LEFT JOIN externals e ON e.incident_id = o.incident_id AND e.destination = o.destination
              LEFT JOIN notes n ON n.id = o.note_id
-             WHERE o.status = 'pending' AND o.next_attempt_at <= ?1 AND o.sending_since IS NULL
+             WHERE o.status = 'pending' AND o.next_attempt_at <= ?1
                AND (o.approval IS NULL OR o.approval <> 'drafted')
                AND NOT EXISTS (
                  SELECT 1 FROM outbox p
@@ -298,12 +308,12 @@ impl Sqlite {
                     r.get::<_, Option<String>>(10)?,
                     r.get::<_, Option<i64>>(11)?,
                 ),
-                r.get::<_, Option<String>>(12)?,
+                (r.get::<_, Option<String>>(12)?, r.get::<_, Option<String>>(13)?),
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, incident_id, destination, kind, payload, attempts, external, note, approval) = row?;
+            let (id, incident_id, destination, kind, payload, attempts, external, note, (approval, change)) = row?;
             let note = match note {
                 (Some(note_id), Some(kind), Some(author), Some(text), Some(created_at)) => {
                     Some(Note { id: note_id, incident_id, kind: note_kind_from(&kind)?, author, text, created_at })
@@ -315,7 +325,7 @@ impl Sqlite {
                 incident_id,
                 destination,
                 kind: kind_from(&kind)?,
-                incident: decode("incident", &payload)?,
+                incident: with_change(decode("incident", &payload)?, change.as_deref())?,
                 attempts,
                 external,
                 note,
@@ -486,28 +496,12 @@ impl Store for Sqlite {
     }
 
     fn due(&self, now: i64, limit: usize) -> Result<Vec<Pending>, StoreError> {
-        let mut conn = self.conn()?;
-        let out = Self::due_rows(&conn, now, limit)?;
-        if !out.is_empty() {
-            // Marked begun now, in one commit for all of them (not one per
-            // attempt): a crash from here on is known at start, and a row
-            // marked is neither returned again nor merged into.
-            let tx = conn.transaction()?;
-            for p in &out {
-                tx.execute("UPDATE outbox SET sending_since = ?2 WHERE id = ?1", params![p.id, now])?;
-            }
-            tx.commit()?;
-        }
-        Ok(out)
+        let conn = self.conn()?;
+        Self::due_rows(&conn, now, limit)
     }
 
-    fn release(&self, ids: &[i64]) -> Result<(), StoreError> {
-        let mut conn = self.conn()?;
-        let tx = conn.transaction()?;
-        for id in ids {
-            tx.execute("UPDATE outbox SET sending_since = NULL WHERE id = ?1 AND status = 'pending'", params![id])?;
-        }
-        tx.commit()?;
+    fn release(&self, _ids: &[i64]) -> Result<(), StoreError> {
+        // One receiver per file: nothing is claimed; a row is due until done.
         Ok(())
     }
 
@@ -545,8 +539,8 @@ impl Store for Sqlite {
         Ok(())
     }
 
-    fn begin(&self, _id: i64, _now: i64) -> Result<(), StoreError> {
-        // `due` marked it, in the commit that returned it.
+    fn begin(&self, id: i64, now: i64) -> Result<(), StoreError> {
+        self.conn()?.execute("UPDATE outbox SET sending_since = ?2 WHERE id = ?1", params![id, now])?;
         Ok(())
     }
 
