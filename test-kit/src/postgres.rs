@@ -23,6 +23,7 @@ pub struct PostgresServer {
     pub port: u16,
     data: PathBuf,
     log: PathBuf,
+    fsync: bool,
 }
 
 /// The folder of PostgreSQL's server binaries: on `PATH`, or Debian's
@@ -106,14 +107,24 @@ fn template() -> &'static Path {
 
 impl PostgresServer {
     /// A server over a fresh cluster in a scratch folder named `name`,
-    /// ready for connections.
+    /// ready for connections. No fsync: tests check behaviour.
     pub fn start(name: &str) -> Self {
+        Self::start_with(name, false)
+    }
+
+    /// [`PostgresServer::start`] with fsync on, as in production: for
+    /// benchmarks of durable commits.
+    pub fn start_durable(name: &str) -> Self {
+        Self::start_with(name, true)
+    }
+
+    fn start_with(name: &str, fsync: bool) -> Self {
         let dir = scratch_dir(&format!("postgres-{name}"));
         let data = dir.join("data");
         let status = Command::new("cp").arg("-a").arg(template()).arg(&data).status().unwrap();
         assert!(status.success(), "cp -a {}", template().display());
         give_to_postgres(&dir);
-        let mut server = Self { child: None, port: free_port(), data, log: dir.join("postgres.log") };
+        let mut server = Self { child: None, port: free_port(), data, log: dir.join("postgres.log"), fsync };
         server.resume();
         server
     }
@@ -137,12 +148,11 @@ impl PostgresServer {
     pub fn resume(&mut self) {
         assert!(self.child.is_none(), "the server is running");
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
-        // Tests check what the receiver does, not the disk: no fsync (the
-        // benchmarks keep it on).
+        let fsync = if self.fsync { "fsync=on" } else { "fsync=off" };
         let child = command("postgres")
             .arg("-D")
             .arg(&self.data)
-            .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=100"])
+            .args(["-c", "listen_addresses=127.0.0.1", "-c", fsync, "-c", "max_connections=100"])
             .args(["-c", "shared_buffers=16MB"])
             .arg("-p")
             .arg(self.port.to_string())
