@@ -18,7 +18,10 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 use postgres::error::SqlState;
-use postgres::{Client, NoTls, Transaction};
+use std::collections::HashMap;
+
+use postgres::types::ToSql;
+use postgres::{Client, GenericClient, NoTls, Row, Statement, Transaction};
 
 use super::codec::{
     change_of, decode, encode, kind_from, merged_change, note_kind_from, rule_kind_from, status_str, with_change,
@@ -176,7 +179,7 @@ struct Pool {
 }
 
 struct PoolState {
-    idle: Vec<Client>,
+    idle: Vec<Conn>,
     /// Connections lent or idle.
     open: usize,
 }
@@ -190,14 +193,16 @@ impl Pool {
         let mut state = self.state()?;
         let deadline = std::time::Instant::now() + POOL_WAIT;
         loop {
-            if let Some(client) = state.idle.pop() {
-                return Ok(Lent { pool: self, client: Some(client), broken: false });
+            if let Some(conn) = state.idle.pop() {
+                return Ok(Lent { pool: self, conn: Some(conn), broken: false });
             }
             if state.open < POOL_SIZE {
                 state.open += 1;
                 drop(state);
                 return match self.config.connect(NoTls) {
-                    Ok(client) => Ok(Lent { pool: self, client: Some(client), broken: false }),
+                    Ok(client) => {
+                        Ok(Lent { pool: self, conn: Some(Conn { client, prepared: HashMap::new() }), broken: false })
+                    }
                     Err(e) => {
                         self.state()?.open -= 1;
                         self.freed.notify_one();
@@ -226,24 +231,80 @@ impl Drop for Pool {
     }
 }
 
+/// A connection and the statements prepared on it: each is prepared once
+/// per connection (run unprepared, a statement costs a second round trip).
+struct Conn {
+    client: Client,
+    prepared: HashMap<&'static str, Statement>,
+}
+
+/// Runs statements on a connection or a transaction `C`, each prepared once
+/// per connection.
+struct Db<'a, C> {
+    on: &'a mut C,
+    prepared: &'a mut HashMap<&'static str, Statement>,
+}
+
+/// A transaction, with the connection's prepared statements.
+type Tx<'a, 'b> = Db<'a, Transaction<'b>>;
+
+/// A statement's parameters.
+type Params<'p> = [&'p (dyn ToSql + Sync)];
+
+impl<C: GenericClient> Db<'_, C> {
+    fn statement(&mut self, sql: &'static str) -> Result<Statement, StoreError> {
+        if let Some(prepared) = self.prepared.get(sql) {
+            return Ok(prepared.clone());
+        }
+        let prepared = self.on.prepare(sql)?;
+        self.prepared.insert(sql, prepared.clone());
+        Ok(prepared)
+    }
+
+    fn execute(&mut self, sql: &'static str, params: &Params<'_>) -> Result<u64, StoreError> {
+        let statement = self.statement(sql)?;
+        Ok(self.on.execute(&statement, params)?)
+    }
+
+    fn query(&mut self, sql: &'static str, params: &Params<'_>) -> Result<Vec<Row>, StoreError> {
+        let statement = self.statement(sql)?;
+        Ok(self.on.query(&statement, params)?)
+    }
+
+    fn query_one(&mut self, sql: &'static str, params: &Params<'_>) -> Result<Row, StoreError> {
+        let statement = self.statement(sql)?;
+        Ok(self.on.query_one(&statement, params)?)
+    }
+
+    fn query_opt(&mut self, sql: &'static str, params: &Params<'_>) -> Result<Option<Row>, StoreError> {
+        let statement = self.statement(sql)?;
+        Ok(self.on.query_opt(&statement, params)?)
+    }
+
+    /// A statement put together at run time: not kept prepared.
+    fn execute_once(&mut self, sql: &str, params: &Params<'_>) -> Result<u64, StoreError> {
+        Ok(self.on.execute(sql, params)?)
+    }
+}
+
 /// A connection lent by the pool: back to it when dropped, unless broken.
 struct Lent<'a> {
     pool: &'a Pool,
-    client: Option<Client>,
+    conn: Option<Conn>,
     broken: bool,
 }
 
 impl Lent<'_> {
-    fn client(&mut self) -> Result<&mut Client, StoreError> {
-        self.client.as_mut().ok_or(StoreError::Poisoned)
+    fn conn(&mut self) -> Result<&mut Conn, StoreError> {
+        self.conn.as_mut().ok_or(StoreError::Poisoned)
     }
 }
 
 impl Drop for Lent<'_> {
     fn drop(&mut self) {
         let Ok(mut state) = self.pool.state.lock() else { return };
-        match self.client.take() {
-            Some(client) if !self.broken && !client.is_closed() => state.idle.push(client),
+        match self.conn.take() {
+            Some(conn) if !self.broken && !conn.client.is_closed() => state.idle.push(conn),
             _ => state.open -= 1,
         }
         drop(state);
@@ -302,11 +363,15 @@ impl Postgres {
     /// the store's callers may be one (the receiver's start, the CLI). The
     /// thread costs some tens of microseconds, against the round trips'
     /// hundreds.
-    fn with<T: Send>(&self, f: impl FnOnce(&mut Client) -> Result<T, StoreError> + Send) -> Result<T, StoreError> {
+    fn with<T: Send>(
+        &self,
+        f: impl FnOnce(&mut Db<'_, Client>) -> Result<T, StoreError> + Send,
+    ) -> Result<T, StoreError> {
         std::thread::scope(|scope| {
             let run = || {
                 let mut lent = self.pool.get()?;
-                let result = f(lent.client()?);
+                let Conn { client, prepared } = lent.conn()?;
+                let result = f(&mut Db { on: client, prepared });
                 if let Err(e) = &result {
                     lent.broken = connection_lost(e);
                 }
@@ -318,15 +383,12 @@ impl Postgres {
 
     /// Runs `f` in a transaction and commits, running it again after a
     /// serialization failure or a deadlock.
-    fn tx<T: Send>(
-        &self,
-        mut f: impl FnMut(&mut Transaction<'_>) -> Result<T, StoreError> + Send,
-    ) -> Result<T, StoreError> {
+    fn tx<T: Send>(&self, mut f: impl FnMut(&mut Tx<'_, '_>) -> Result<T, StoreError> + Send) -> Result<T, StoreError> {
         let mut tries = 0;
         loop {
-            let result = self.with(|client| {
-                let mut tx = client.transaction()?;
-                let value = f(&mut tx)?;
+            let result = self.with(|db| {
+                let mut tx = db.on.transaction()?;
+                let value = f(&mut Db { on: &mut tx, prepared: db.prepared })?;
                 tx.commit()?;
                 Ok(value)
             });
@@ -338,7 +400,8 @@ impl Postgres {
     }
 }
 
-fn migrate(client: &mut Client) -> Result<(), StoreError> {
+fn migrate(db: &mut Db<'_, Client>) -> Result<(), StoreError> {
+    let client = &mut *db.on;
     client.execute("SELECT pg_advisory_lock($1, $2)", &[&lock::MIGRATE.0, &lock::MIGRATE.1])?;
     let result = (|| {
         client.batch_execute("CREATE TABLE IF NOT EXISTS edgewatch_schema (version BIGINT NOT NULL)")?;
@@ -363,7 +426,7 @@ fn migrate(client: &mut Client) -> Result<(), StoreError> {
 
 /// Takes the advisory locks of `keys` for the transaction, in one order
 /// for every transaction (by hash), so two never wait on each other.
-fn lock_keys<'k>(tx: &mut Transaction<'_>, keys: impl IntoIterator<Item = &'k str>) -> Result<(), StoreError> {
+fn lock_keys<'k>(tx: &mut Tx<'_, '_>, keys: impl IntoIterator<Item = &'k str>) -> Result<(), StoreError> {
     let keys: Vec<&str> = keys.into_iter().collect::<BTreeSet<_>>().into_iter().collect();
     if keys.is_empty() {
         return Ok(());
@@ -376,14 +439,14 @@ fn lock_keys<'k>(tx: &mut Transaction<'_>, keys: impl IntoIterator<Item = &'k st
 }
 
 /// Whether the transaction got `lock` (without waiting).
-fn try_lock(tx: &mut Transaction<'_>, lock: (i32, i32)) -> Result<bool, StoreError> {
+fn try_lock(tx: &mut Tx<'_, '_>, lock: (i32, i32)) -> Result<bool, StoreError> {
     Ok(tx.query_one("SELECT pg_try_advisory_xact_lock($1, $2)", &[&lock.0, &lock.1])?.get(0))
 }
 
 /// Queues `steps` for `incident` (as `payload`), each held for approval
 /// when the policy says so: how many. The caller holds the key's lock.
 fn queue(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_, '_>,
     policy: &dyn Policy,
     incident: &Incident,
     steps: &[(String, ActionKind)],
@@ -426,7 +489,7 @@ fn queue(
 /// Records `note` on incident `incident_id` in `tx` and queues a `note`
 /// action for every destination the incident reached, after its earlier
 /// actions there (under the key's lock): the note, and how many were queued.
-fn note_in(tx: &mut Transaction<'_>, incident_id: i64, note: &NewNote, now: i64) -> Result<(Note, usize), StoreError> {
+fn note_in(tx: &mut Tx<'_, '_>, incident_id: i64, note: &NewNote, now: i64) -> Result<(Note, usize), StoreError> {
     let key: String = tx
         .query_opt("SELECT key FROM incidents WHERE id = $1", &[&incident_id])?
         .ok_or(StoreError::NoIncident(incident_id))?
@@ -463,7 +526,7 @@ fn note_in(tx: &mut Transaction<'_>, incident_id: i64, note: &NewNote, now: i64)
 
 /// The firing incidents held under an old key, with their alerts'
 /// fingerprints. Usually none: an index probe.
-fn held_keys(tx: &mut Transaction<'_>) -> Result<Vec<(String, BTreeSet<String>)>, StoreError> {
+fn held_keys(tx: &mut Tx<'_, '_>) -> Result<Vec<(String, BTreeSet<String>)>, StoreError> {
     let rows = tx.query("SELECT key, state FROM incidents WHERE held AND status = 'firing'", &[])?;
     rows.iter()
         .map(|r| {
@@ -651,12 +714,12 @@ impl Store for Postgres {
         // Only attempts no receiver holds a live claim on: the others'
         // are theirs to finish.
         self.with(|c| {
-            Ok(c.execute(
+            c.execute(
                 "UPDATE outbox SET sending_since = NULL, claimed_by = NULL, claim_until = NULL,
                    next_attempt_at = GREATEST(next_attempt_at, $1 + $2)
                  WHERE status = 'pending' AND sending_since IS NOT NULL AND (claim_until IS NULL OR claim_until < $1)",
                 &[&now, &settle_ms],
-            )?)
+            )
         })
     }
 
@@ -729,11 +792,11 @@ impl Store for Postgres {
 
     fn replay(&self, id: Option<i64>, now: i64) -> Result<u64, StoreError> {
         self.with(|c| {
-            Ok(c.execute(
+            c.execute(
                 "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $2, last_error = NULL, done_at = NULL
                  WHERE status = 'dead' AND ($1::BIGINT IS NULL OR id = $1)",
                 &[&id, &now],
-            )?)
+            )
         })
     }
 
@@ -748,9 +811,9 @@ impl Store for Postgres {
             let gone = "SELECT id FROM incidents i WHERE status = 'resolved' AND resolved_at < $1
                         AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.incident_id = i.id)";
             for table in ["externals", "notes", "suggestions", "mitigations"] {
-                tx.execute(&format!("DELETE FROM {table} WHERE incident_id IN ({gone})"), &[&before])?;
+                tx.execute_once(&format!("DELETE FROM {table} WHERE incident_id IN ({gone})"), &[&before])?;
             }
-            let incidents = tx.execute(&format!("DELETE FROM incidents WHERE id IN ({gone})"), &[&before])?;
+            let incidents = tx.execute_once(&format!("DELETE FROM incidents WHERE id IN ({gone})"), &[&before])?;
             let notifications = tx.execute("DELETE FROM notifications WHERE received_at < $1", &[&before])?;
             Ok(Pruned { notifications, incidents, actions })
         })
