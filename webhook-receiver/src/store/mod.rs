@@ -151,6 +151,59 @@ pub(crate) trait Policy: Sync {
     fn held(&self, incident: &Incident, destination: &str) -> bool;
 }
 
+/// What one group of a notification does to its key's latest incident, as
+/// both stores record it.
+pub(crate) struct Decided {
+    /// The incident after (id 0: a new one, to insert).
+    pub incident: Incident,
+    /// The actions that follow, by destination.
+    pub steps: Vec<(String, ActionKind)>,
+    /// The incident row's `resolved_at`: when it resolved (kept from before
+    /// for one resolved already; none for one firing).
+    pub resolved_at: Option<i64>,
+}
+
+/// Applies `policy` to `update` at `now`, against the key's latest
+/// incident `current` and its row's `resolved_at`.
+pub(crate) fn decide(
+    policy: &dyn Policy,
+    current: Option<&Incident>,
+    resolved_before: Option<i64>,
+    update: &GroupUpdate,
+    now: i64,
+) -> Decided {
+    let t = policy.transition(current, update, now, resolved_before.map(|at| now - at));
+    let mut incident = t.incident;
+    let steps = policy.plan(current, &mut incident, t.action, now);
+    for (destination, _) in &steps {
+        incident.last_sent.insert(destination.clone(), now);
+    }
+    let resolved = incident.status == crate::action::Status::Resolved;
+    // A resolved incident keeps when it resolved; a reopened one drops it.
+    let kept = resolved_before.filter(|_| resolved && incident.id != 0);
+    Decided { resolved_at: kept.or_else(|| resolved.then_some(now)), incident, steps }
+}
+
+/// What time alone makes due for the firing incident `current` (see
+/// [`Policy::scheduled`]), with the destinations' last action set to `now`.
+pub(crate) fn scheduled(
+    policy: &dyn Policy,
+    current: &Incident,
+    now: i64,
+) -> Option<(Incident, Vec<(String, ActionKind)>)> {
+    let (mut after, steps) = policy.scheduled(current, now)?;
+    for (destination, _) in &steps {
+        after.last_sent.insert(destination.clone(), now);
+    }
+    Some((after, steps))
+}
+
+/// Every destination that ever received `incident` (where it is open now,
+/// for an incident from before receivers kept that): those a note goes to.
+pub(crate) fn reached(incident: &Incident) -> Vec<String> {
+    incident.notified.as_ref().or(incident.engaged.as_ref()).cloned().unwrap_or_default().into_iter().collect()
+}
+
 /// An outbox row due for delivery.
 #[derive(Debug, Clone)]
 pub(crate) struct Pending {
@@ -255,6 +308,11 @@ pub const MAX_AUTHOR: usize = 200;
 pub const MAX_NOTE: usize = 10_000;
 
 impl NewNote {
+    /// The note as stored under `id` on incident `incident_id` at `now`.
+    pub(crate) fn stored(&self, id: i64, incident_id: i64, now: i64) -> Note {
+        Note { id, incident_id, kind: self.kind, author: self.author.clone(), text: self.text.clone(), created_at: now }
+    }
+
     /// A note by `author` (trimmed), `text` kept as written (trailing
     /// blanks dropped).
     pub fn new(kind: NoteKind, author: &str, text: &str) -> Result<Self, NoteError> {
@@ -332,6 +390,25 @@ pub struct NewAppliedRule {
     pub ruleset_id: String,
     pub rule_id: String,
     pub body: String,
+}
+
+impl NewAppliedRule {
+    /// The rule as stored under `id` on incident `incident_id`, applied by
+    /// `by` at `now`.
+    pub(crate) fn stored(&self, id: i64, incident_id: i64, by: &str, now: i64) -> AppliedRule {
+        AppliedRule {
+            id,
+            incident_id,
+            rule: self.rule,
+            zone: self.zone.clone(),
+            ruleset_id: self.ruleset_id.clone(),
+            rule_id: self.rule_id.clone(),
+            body: self.body.clone(),
+            applied_by: by.to_owned(),
+            applied_at: now,
+            reverted_at: None,
+        }
+    }
 }
 
 /// A dead letter: an action that failed for good or ran out of retries.

@@ -27,10 +27,10 @@ use super::codec::{
     change_of, decode, encode, kind_from, merged_change, note_kind_from, rule_kind_from, status_str, with_change,
 };
 use super::{
-    Accepted, AppliedRule, DeadLetter, Depth, Held, Inbound, NewAppliedRule, NewNote, Note, Pending, Policy, Pruned,
-    Store, StoreError,
+    Accepted, AppliedRule, DeadLetter, Decided, Depth, Held, Inbound, NewAppliedRule, NewNote, Note, Pending, Policy,
+    Pruned, Store, StoreError, decide, reached, scheduled,
 };
-use crate::action::{ActionKind, Incident, Status};
+use crate::action::{ActionKind, Incident};
 use crate::incident;
 use crate::metrics::Metrics;
 
@@ -503,9 +503,7 @@ fn note_in(tx: &mut Tx<'_, '_>, incident_id: i64, note: &NewNote, now: i64) -> R
             &[&incident_id, &note.kind.as_str(), &note.author, &note.text, &now],
         )?
         .get(0);
-    // Every destination that ever received the incident (where it is
-    // open now, for an incident from before receivers kept that).
-    let reached = incident.notified.as_ref().or(incident.engaged.as_ref()).cloned().unwrap_or_default();
+    let reached = reached(&incident);
     for destination in &reached {
         tx.execute(
             "INSERT INTO outbox (incident_id, destination, kind, payload, next_attempt_at, created_at, note_id)
@@ -513,15 +511,7 @@ fn note_in(tx: &mut Tx<'_, '_>, incident_id: i64, note: &NewNote, now: i64) -> R
             &[&incident_id, destination, &ActionKind::Note.as_str(), &state, &now, &note_id],
         )?;
     }
-    let recorded = Note {
-        id: note_id,
-        incident_id,
-        kind: note.kind,
-        author: note.author.clone(),
-        text: note.text.clone(),
-        created_at: now,
-    };
-    Ok((recorded, reached.len()))
+    Ok((note.stored(note_id, incident_id, now), reached.len()))
 }
 
 /// The firing incidents held under an old key, with their alerts'
@@ -569,15 +559,9 @@ impl Store for Postgres {
                     Some(row) => Some(decode("incident", row.get(2))?),
                     None => None,
                 };
-                let resolved_at_before: Option<i64> = latest.as_ref().and_then(|r| r.get(1));
-                let resolved_ago = resolved_at_before.map(|at| now - at);
-                let t = policy.transition(current.as_ref(), update, now, resolved_ago);
-                let mut incident = t.incident;
-                let steps = policy.plan(current.as_ref(), &mut incident, t.action, now);
-                for (destination, _) in &steps {
-                    incident.last_sent.insert(destination.clone(), now);
-                }
-                let resolved_at = (incident.status == Status::Resolved).then_some(now);
+                let resolved_before: Option<i64> = latest.as_ref().and_then(|r| r.get(1));
+                let Decided { mut incident, steps, resolved_at } =
+                    decide(policy, current.as_ref(), resolved_before, update, now);
                 if incident.id == 0 {
                     incident.id = tx
                         .query_one(
@@ -587,13 +571,11 @@ impl Store for Postgres {
                         )?
                         .get(0);
                 } else {
-                    // A resolved incident keeps when it resolved; a reopened
-                    // one drops it. A held one, resolved, is held no more.
-                    let keep = resolved_at_before.filter(|_| incident.status == Status::Resolved);
+                    // A held one, resolved, is held no more.
                     tx.execute(
                         "UPDATE incidents SET status = $2, resolved_at = $3, updated_at = $4,
                          held = CASE WHEN $2 = 'resolved' THEN FALSE ELSE held END WHERE id = $1",
-                        &[&incident.id, &status_str(incident.status), &keep.or(resolved_at), &now],
+                        &[&incident.id, &status_str(incident.status), &resolved_at, &now],
                     )?;
                 }
                 let payload = encode("incident", &incident)?;
@@ -873,19 +855,7 @@ impl Store for Postgres {
                     ],
                 )?
                 .get(0);
-            let applied = AppliedRule {
-                id,
-                incident_id,
-                rule: rule.rule,
-                zone: rule.zone.clone(),
-                ruleset_id: rule.ruleset_id.clone(),
-                rule_id: rule.rule_id.clone(),
-                body: rule.body.clone(),
-                applied_by: note.author.clone(),
-                applied_at: now,
-                reverted_at: None,
-            };
-            Ok((applied, recorded))
+            Ok((rule.stored(id, incident_id, &note.author, now), recorded))
         })
     }
 
@@ -1019,7 +989,7 @@ impl Store for Postgres {
             for row in &firing {
                 let (id, state): (i64, String) = (row.get(0), row.get(1));
                 let current: Incident = decode("incident", &state)?;
-                if let Some((after, steps)) = policy.scheduled(&current, now) {
+                if let Some((after, steps)) = scheduled(policy, &current, now) {
                     due.push((id, state, after, steps));
                 }
             }
@@ -1028,7 +998,7 @@ impl Store for Postgres {
             }
             lock_keys(tx, due.iter().map(|(_, _, after, _)| after.key.as_str()))?;
             let mut actions = 0;
-            for (id, state, mut after, steps) in due {
+            for (id, state, after, steps) in due {
                 // A notification or a note may have changed it since the
                 // read: then the next look decides again.
                 let unchanged = tx.query_opt(
@@ -1037,9 +1007,6 @@ impl Store for Postgres {
                 )?;
                 if unchanged.is_none() {
                     continue;
-                }
-                for (destination, _) in &steps {
-                    after.last_sent.insert(destination.clone(), now);
                 }
                 let payload = encode("incident", &after)?;
                 tx.execute("UPDATE incidents SET state = $2, updated_at = $3 WHERE id = $1", &[&id, &payload, &now])?;

@@ -13,10 +13,10 @@ use super::codec::{
     change_of, decode, encode, kind_from, merged_change, note_kind_from, rule_kind_from, status_str, with_change,
 };
 use super::{
-    Accepted, AppliedRule, DeadLetter, Depth, Held, Inbound, NewAppliedRule, NewNote, Note, Pending, Policy, Pruned,
-    Store, StoreError,
+    Accepted, AppliedRule, DeadLetter, Decided, Depth, Held, Inbound, NewAppliedRule, NewNote, Note, Pending, Policy,
+    Pruned, Store, StoreError, decide, reached, scheduled,
 };
-use crate::action::{ActionKind, Incident, Status};
+use crate::action::{ActionKind, Incident};
 use crate::incident;
 use crate::metrics::Metrics;
 
@@ -220,9 +220,7 @@ fn note_in(tx: &Connection, incident_id: i64, note: &NewNote, now: i64) -> Resul
         params![incident_id, note.kind.as_str(), note.author, note.text, now],
     )?;
     let note_id = tx.last_insert_rowid();
-    // Every destination that ever received the incident (a row from
-    // before receivers kept that: where it is open now, if known).
-    let reached = incident.notified.as_ref().or(incident.engaged.as_ref()).cloned().unwrap_or_default();
+    let reached = reached(&incident);
     for destination in &reached {
         tx.execute(
             "INSERT INTO outbox (incident_id, destination, kind, payload, next_attempt_at, created_at, note_id)
@@ -230,15 +228,7 @@ fn note_in(tx: &Connection, incident_id: i64, note: &NewNote, now: i64) -> Resul
             params![incident_id, destination, ActionKind::Note.as_str(), state, now, note_id],
         )?;
     }
-    let recorded = Note {
-        id: note_id,
-        incident_id,
-        kind: note.kind,
-        author: note.author.clone(),
-        text: note.text.clone(),
-        created_at: now,
-    };
-    Ok((recorded, reached.len()))
+    Ok((note.stored(note_id, incident_id, now), reached.len()))
 }
 
 impl Sqlite {
@@ -417,14 +407,9 @@ fn accept_in(tx: &Connection, inbound: &Inbound, policy: &dyn Policy) -> Result<
             Some((_, _, state)) => Some(decode("incident", state)?),
             None => None,
         };
-        let resolved_ago = latest.as_ref().and_then(|(_, at, _)| *at).map(|at| now - at);
-        let t = policy.transition(current.as_ref(), update, now, resolved_ago);
-        let mut incident = t.incident;
-        let steps = policy.plan(current.as_ref(), &mut incident, t.action, now);
-        for (destination, _) in &steps {
-            incident.last_sent.insert(destination.clone(), now);
-        }
-        let resolved_at = (incident.status == Status::Resolved).then_some(now);
+        let resolved_before = latest.as_ref().and_then(|(_, at, _)| *at);
+        let Decided { mut incident, steps, resolved_at } =
+            decide(policy, current.as_ref(), resolved_before, update, now);
         if incident.id == 0 {
             tx.execute(
                 "INSERT INTO incidents (key, status, opened_at, resolved_at, updated_at, state) VALUES (?1, ?2, ?3, ?4, ?3, '{}')",
@@ -432,13 +417,11 @@ fn accept_in(tx: &Connection, inbound: &Inbound, policy: &dyn Policy) -> Result<
             )?;
             incident.id = tx.last_insert_rowid();
         } else {
-            // A resolved incident keeps when it resolved; a reopened one
-            // drops it. A held one, resolved, is held no more.
-            let keep = latest.as_ref().and_then(|(_, at, _)| *at).filter(|_| incident.status == Status::Resolved);
+            // A held one, resolved, is held no more.
             tx.execute(
                 "UPDATE incidents SET status = ?2, resolved_at = ?3, updated_at = ?4,
                  held = CASE WHEN ?2 = 'resolved' THEN 0 ELSE held END WHERE id = ?1",
-                params![incident.id, status_str(incident.status), keep.or(resolved_at), now],
+                params![incident.id, status_str(incident.status), resolved_at, now],
             )?;
         }
         // The incident as these actions saw it is kept with each.
@@ -663,18 +646,7 @@ impl Store for Sqlite {
                 now
             ],
         )?;
-        let applied = AppliedRule {
-            id: tx.last_insert_rowid(),
-            incident_id,
-            rule: rule.rule,
-            zone: rule.zone.clone(),
-            ruleset_id: rule.ruleset_id.clone(),
-            rule_id: rule.rule_id.clone(),
-            body: rule.body.clone(),
-            applied_by: note.author.clone(),
-            applied_at: now,
-            reverted_at: None,
-        };
+        let applied = rule.stored(tx.last_insert_rowid(), incident_id, &note.author, now);
         tx.commit()?;
         Ok((applied, recorded))
     }
@@ -838,7 +810,7 @@ impl Store for Sqlite {
         let mut due = Vec::new();
         for (id, state) in firing {
             let current: Incident = decode("incident", &state)?;
-            if let Some((after, steps)) = policy.scheduled(&current, now) {
+            if let Some((after, steps)) = scheduled(policy, &current, now) {
                 due.push((id, state, after, steps));
             }
         }
@@ -847,7 +819,7 @@ impl Store for Sqlite {
         }
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut actions = 0;
-        for (id, state, mut after, steps) in due {
+        for (id, state, after, steps) in due {
             // Another process (`edgewatch incidents note`) may have changed
             // it since the read: then the next look decides again.
             let unchanged: Option<i64> = tx
@@ -859,9 +831,6 @@ impl Store for Sqlite {
                 .optional()?;
             if unchanged.is_none() {
                 continue;
-            }
-            for (destination, _) in &steps {
-                after.last_sent.insert(destination.clone(), now);
             }
             let payload = encode("incident", &after)?;
             tx.execute("UPDATE incidents SET state = ?2, updated_at = ?3 WHERE id = ?1", params![id, payload, now])?;
