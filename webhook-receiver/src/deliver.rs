@@ -321,6 +321,26 @@ async fn deliver_in_span(d: &Deliverer, p: &Pending) {
         draft(d, p).await;
         return;
     }
+    // Marked before anything leaves: a crash from here on is known at
+    // start. A poll can read an action just before the outcome of its last
+    // attempt is recorded, and take it once that attempt is done: then it
+    // is no longer as read, and is not sent again now.
+    let (store, id, attempts) = (Arc::clone(&d.store), p.id, p.attempts);
+    match tokio::task::spawn_blocking(move || store.begin(id, attempts, now_ms())).await {
+        Ok(Ok(true)) => {}
+        Ok(Ok(false)) => {
+            tracing::debug!("already attempted since it was read; left for the next poll");
+            return;
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "cannot mark the attempt; the next poll tries again");
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot mark the attempt; the next poll tries again");
+            return;
+        }
+    }
     let result = attempt(d, p).await;
     let now = now_ms();
     let store = Arc::clone(&d.store);
@@ -437,14 +457,6 @@ async fn draft(d: &Deliverer, p: &Pending) {
 }
 
 async fn attempt(d: &Deliverer, p: &Pending) -> Result<Outcome, DeliveryError> {
-    // Marked before anything leaves: a crash from here on is known at start.
-    let store = Arc::clone(&d.store);
-    let id = p.id;
-    match tokio::task::spawn_blocking(move || store.begin(id, now_ms())).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(DeliveryError::Transient { reason: e.to_string(), retry_after: None }),
-        Err(e) => return Err(DeliveryError::Transient { reason: e.to_string(), retry_after: None }),
-    }
     let Some(dest) = d.destinations.get(&p.destination) else {
         return Err(DeliveryError::Permanent {
             reason: format!("destination `{}` is not in the catalog any more", p.destination),

@@ -485,7 +485,10 @@ pub(crate) trait Store: Send + Sync + std::fmt::Debug {
     fn release(&self, ids: &[i64]) -> Result<(), StoreError>;
     /// An attempt at an action starts: if the process dies before its
     /// outcome is recorded, [`Store::recover`] knows it was interrupted.
-    fn begin(&self, id: i64, now: i64) -> Result<(), StoreError>;
+    /// False when the action is no longer as [`Store::due`] returned it
+    /// (`attempts` made, still pending): an outcome was recorded since (a
+    /// poll that read it just before), and it must not be sent again now.
+    fn begin(&self, id: i64, attempts: u32, now: i64) -> Result<bool, StoreError>;
     /// At start: attempts a crash interrupted (the destination may or may
     /// not have acted) wait `settle_ms`, so that what they did becomes
     /// visible (Jira's search lags its writes) before they run again.

@@ -683,12 +683,18 @@ impl Store for Postgres {
         })
     }
 
-    fn begin(&self, id: i64, now: i64) -> Result<(), StoreError> {
+    fn begin(&self, id: i64, attempts: u32, now: i64) -> Result<bool, StoreError> {
         // Starting an attempt renews the claim: the lease covers it.
         let until = now.saturating_add(self.target.lease_ms);
+        let attempts = i32::try_from(attempts).unwrap_or(i32::MAX);
+        let receiver = &self.target.receiver;
         self.with(|c| {
-            c.execute("UPDATE outbox SET sending_since = $2, claim_until = $3 WHERE id = $1", &[&id, &now, &until])?;
-            Ok(())
+            let changed = c.execute(
+                "UPDATE outbox SET sending_since = $2, claim_until = $3
+                 WHERE id = $1 AND status = 'pending' AND attempts = $4 AND claimed_by = $5",
+                &[&id, &now, &until, &attempts, receiver],
+            )?;
+            Ok(changed == 1)
         })
     }
 

@@ -522,9 +522,12 @@ impl Store for Sqlite {
         Ok(())
     }
 
-    fn begin(&self, id: i64, now: i64) -> Result<(), StoreError> {
-        self.conn()?.execute("UPDATE outbox SET sending_since = ?2 WHERE id = ?1", params![id, now])?;
-        Ok(())
+    fn begin(&self, id: i64, attempts: u32, now: i64) -> Result<bool, StoreError> {
+        let changed = self.conn()?.execute(
+            "UPDATE outbox SET sending_since = ?2 WHERE id = ?1 AND status = 'pending' AND attempts = ?3",
+            params![id, now, attempts],
+        )?;
+        Ok(changed == 1)
     }
 
     fn recover(&self, now: i64, settle_ms: i64) -> Result<u64, StoreError> {
