@@ -437,10 +437,22 @@ fn report_writes_every_format_for_every_customer() {
 /// under the incident.
 #[test]
 fn a_remediation_note_is_listed_shown_and_reported() {
+    remediation_note_round_trip(None);
+}
+
+/// The same on a PostgreSQL store: `incidents list|show|note` and `report
+/// --receiver-config` read the store the receiver's configuration names.
+#[test]
+fn a_remediation_note_is_listed_shown_and_reported_on_postgresql() {
+    let server = edgewatch_test_kit::postgres::PostgresServer::start("cli-incidents");
+    remediation_note_round_trip(Some(&server));
+}
+
+fn remediation_note_round_trip(postgres: Option<&edgewatch_test_kit::postgres::PostgresServer>) {
     use edgewatch_test_kit::free_port;
     use jiff::{Timestamp, ToSpan as _};
 
-    let dir = edgewatch_test_kit::scratch_dir("cli-incidents");
+    let dir = edgewatch_test_kit::scratch_dir(if postgres.is_some() { "cli-incidents-pg" } else { "cli-incidents" });
     let catalog = dir.join("catalog.yaml");
     std::fs::write(
         &catalog,
@@ -451,8 +463,12 @@ fn a_remediation_note_is_listed_shown_and_reported() {
     )
     .unwrap();
     let config = dir.join("receiver.yml");
-    std::fs::write(&config, format!("data_dir: '{}'\nauth: {{bearer_token: 'env:T'}}\n", dir.join("data").display()))
-        .unwrap();
+    let store = postgres.map(|p| format!("store: '{}'\n", p.url())).unwrap_or_default();
+    std::fs::write(
+        &config,
+        format!("data_dir: '{}'\nauth: {{bearer_token: 'env:T'}}\n{store}", dir.join("data").display()),
+    )
+    .unwrap();
     let (catalog, config) = (catalog.to_str().unwrap(), config.to_str().unwrap());
     let port = free_port();
     let receiver = Command::new(env!("CARGO_BIN_EXE_edgewatch"))
@@ -519,7 +535,12 @@ fn a_remediation_note_is_listed_shown_and_reported() {
 
     // The report of the days around it lists the note under the incident.
     let day = |t: Timestamp| t.to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
-    let (md, json) = shop_report(&dir, catalog, &day(start - 24.hours()), &day(Timestamp::now() - 24.hours()));
+    let data = dir.join("data");
+    let store = match postgres {
+        Some(_) => ["--receiver-config", config],
+        None => ["--receiver-store", data.to_str().unwrap()],
+    };
+    let (md, json) = shop_report(&dir, catalog, store, &day(start - 24.hours()), &day(Timestamp::now() - 24.hours()));
     // The incident as the store has it: its times to the second, who
     // remediated it and when.
     let items = json["incidents"]["items"].as_array().unwrap();
@@ -568,20 +589,26 @@ fn post_outage(port: u16, start: jiff::Timestamp, end: jiff::Timestamp) {
 }
 
 /// `shop`'s Markdown report from `from` to `to` (dates), with the receiver
-/// store in `dir/data`, against an empty Prometheus.
-fn shop_report(dir: &std::path::Path, catalog: &str, from: &str, to: &str) -> (String, serde_json::Value) {
+/// store `store` names (`--receiver-store DIR` or `--receiver-config FILE`),
+/// against an empty Prometheus.
+fn shop_report(
+    dir: &std::path::Path,
+    catalog: &str,
+    store: [&str; 2],
+    from: &str,
+    to: &str,
+) -> (String, serde_json::Value) {
     let prometheus = edgewatch_test_kit::PrometheusProcess::start(dir, &dir.join("tsdb"));
     let out = dir.join("reports");
     let prometheus_url = prometheus.url();
-    let store = dir.join("data");
     let args = [
         "report",
         "--catalog",
         catalog,
         "--prometheus",
         &prometheus_url,
-        "--receiver-store",
-        store.to_str().unwrap(),
+        store[0],
+        store[1],
         "--customer",
         "shop",
         "--from",

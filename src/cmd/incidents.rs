@@ -1,6 +1,6 @@
 //! `edgewatch incidents list|show|note`: the receiver's incidents, and the
-//! notes analysts record on them, beside a running receiver. Reading goes
-//! through a read-only connection; a note is one transaction that the
+//! notes analysts record on them, beside running receivers, on either
+//! store. Reading never changes the store; a note is one transaction that the
 //! running receiver then delivers (a comment on the Jira issue).
 
 use std::io::Write as _;
@@ -60,17 +60,12 @@ enum Sub {
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let config = args.config.load()?;
-    let dir = &config.data_dir;
     let store = config.store_label();
-    if config.is_postgres() && !matches!(args.command, Sub::Note { .. }) {
-        anyhow::bail!(
-            "`edgewatch incidents list` and `show` read the SQLite store; on PostgreSQL ({store}) they are not supported yet"
-        );
-    }
+    let env = |k: &str| std::env::var(k).ok();
     let mut out = std::io::stdout().lock();
     match &args.command {
         Sub::List { customer, since, format } => {
-            let history = History::open(dir)?;
+            let history = History::connect(&config, &env)?;
             let now = edgewatch_catalog::time::now_ms();
             let since_ms = i64::try_from(since.as_millis()).unwrap_or(i64::MAX);
             let records = history.incidents(customer.as_deref(), now.saturating_sub(since_ms), i64::MAX)?;
@@ -85,9 +80,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             writeln!(out, "{} incident(s), {firing} firing", records.len())?;
         }
         Sub::Show { id, format } => {
-            let history = History::open(dir)?;
+            let history = History::connect(&config, &env)?;
             let Some(r) = history.incident(*id)? else {
-                anyhow::bail!("no incident {id} in {} (never, or pruned)", dir.display());
+                anyhow::bail!("no incident {id} in {store} (never, or pruned)");
             };
             if matches!(format, crate::Format::Json) {
                 writeln!(out, "{}", serde_json::to_string_pretty(&r)?)?;
@@ -103,7 +98,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             };
             let author = author.as_deref().context("give --author NAME (and $USER is not set)")?;
             let note = NewNote::new(kind, author, text).context("the note")?;
-            let notes = Notes::connect(&config, &|k| std::env::var(k).ok())?;
+            let notes = Notes::connect(&config, &env)?;
             let (note, destinations) = match notes.add(*id, &note) {
                 Err(StoreError::NoIncident(_)) => {
                     anyhow::bail!("no incident {id} in {store} (never, or pruned)")

@@ -82,7 +82,7 @@ fn serve(args: &Args, config: &Config) -> anyhow::Result<ExitCode> {
     }
     let customers = catalog.customers.len();
     let scheduler = match &config.reports {
-        Some(reports) => Some(Scheduler::new(reports, &config.data_dir, catalog.clone(), &|k| std::env::var(k).ok())?),
+        Some(reports) => Some(Scheduler::new(reports, config, catalog.clone(), &|k| std::env::var(k).ok())?),
         None => None,
     };
     let receiver = Receiver::build(config, catalog, &|k| std::env::var(k).ok())?;

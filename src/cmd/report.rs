@@ -63,8 +63,13 @@ pub(crate) struct Args {
     /// The receiver's store, for incidents: its data directory (its
     /// `data_dir`) or the `receiver.db` in it. Read only, also while the
     /// receiver runs. Without it reports say incidents are not connected.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "receiver_config")]
     receiver_store: Option<PathBuf>,
+    /// The receiver's configuration, for incidents from the store it names:
+    /// SQLite in its `data_dir`, or PostgreSQL (its `store_password` read
+    /// from the environment or the file it names). Read only.
+    #[arg(long, value_name = "FILE")]
+    receiver_config: Option<PathBuf>,
     /// How long one query to Prometheus may take.
     #[arg(long, value_name = "DURATION", default_value = "2m")]
     timeout: edgewatch_catalog::Duration,
@@ -110,15 +115,22 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     edgewatch_reports::select(&catalog, &selection)?;
     // A store that cannot be read (missing, from a newer receiver) fails
     // before Prometheus is asked anything too.
-    let store = match &args.receiver_store {
-        Some(path) => {
+    let store = match (&args.receiver_store, &args.receiver_config) {
+        (Some(path), _) => {
             let dir = if path.is_file() { path.parent().unwrap_or(path) } else { path.as_path() };
             Some(
                 StoreIncidents::open(dir, &catalog)
                     .with_context(|| format!("cannot read the receiver store {}", path.display()))?,
             )
         }
-        None => None,
+        (None, Some(file)) => {
+            let config = runtime::ReceiverConfigArg::file(file).load()?;
+            Some(
+                StoreIncidents::connect(&config, &|k| std::env::var(k).ok(), &catalog)
+                    .with_context(|| format!("cannot read the receiver store {}", config.store_label()))?,
+            )
+        }
+        (None, None) => None,
     };
     let incidents: &dyn IncidentSource = match &store {
         Some(s) => s,

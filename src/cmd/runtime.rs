@@ -67,6 +67,11 @@ pub(crate) struct ReceiverConfigArg {
 }
 
 impl ReceiverConfigArg {
+    /// The configuration in `path`.
+    pub(crate) fn file(path: &std::path::Path) -> Self {
+        Self { config: Some(path.to_owned()) }
+    }
+
     /// The receiver's configuration: the file, or the defaults.
     pub(crate) fn load(&self) -> anyhow::Result<edgewatch_webhook_receiver::Config> {
         match &self.config {

@@ -12,8 +12,15 @@
 //! the report records what was sent (or refused for good), so each is
 //! mailed once; a relay that fails for a while is tried again at the next
 //! run, five minutes later.
+//!
+//! Receivers sharing a PostgreSQL store take turns: one runs the schedules
+//! at a time (its turn lasts [`TURN`] and is renewed as it goes; another
+//! takes over once it lapses), and the store records each schedule's run
+//! and each report mailed, so a receiver taking over neither writes nor
+//! mails again what another did. The files are in the folder of the
+//! receiver that wrote them.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::SystemTime;
 
 use anyhow::Context as _;
@@ -23,7 +30,7 @@ use edgewatch_reports::{Format, Period, Prometheus, Selection};
 use jiff::Timestamp;
 
 use edgewatch_webhook_receiver::ReportIncidents as StoreIncidents;
-use edgewatch_webhook_receiver::{MailError, Mailer};
+use edgewatch_webhook_receiver::{Config as ReceiverConfig, MailError, Mailer, SharedWork};
 
 /// Where a schedule's reports are mailed.
 struct Mail {
@@ -54,7 +61,10 @@ struct Letter {
 pub(crate) struct Scheduler {
     catalog: Catalog,
     prom: Prometheus,
-    store_dir: PathBuf,
+    /// The receiver's configuration: the store incidents are read from.
+    receiver: ReceiverConfig,
+    /// Turns and records shared with the receivers of the same store.
+    work: SharedWork,
     out: PathBuf,
     retention: std::time::Duration,
     jobs: Vec<Job>,
@@ -63,12 +73,31 @@ pub(crate) struct Scheduler {
 /// How long a failed run waits before it is tried again.
 const RETRY: std::time::Duration = std::time::Duration::from_secs(300);
 
+/// The shared work the schedules are, among receivers sharing a store.
+const JOB: &str = "scheduled-reports";
+/// How long a turn at the schedules lasts unless renewed (at each
+/// schedule and each mail): a receiver that died is taken over after it.
+const TURN: std::time::Duration = std::time::Duration::from_secs(900);
+
+/// Another receiver of the same store runs the schedules now.
+#[derive(Debug)]
+struct NotOurTurn;
+
+impl std::fmt::Display for NotOurTurn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("another receiver of the store runs the scheduled reports now")
+    }
+}
+
+impl std::error::Error for NotOurTurn {}
+
 impl Scheduler {
-    /// The schedules of `config` (validated), over the store in `data_dir`;
-    /// the mail destinations' secrets are read through `env`.
+    /// The schedules of `config` (validated), over the store `receiver`
+    /// names; the store's and the mail destinations' secrets are read
+    /// through `env`.
     pub(crate) fn new(
         config: &Config,
-        data_dir: &Path,
+        receiver: &ReceiverConfig,
         catalog: Catalog,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> anyhow::Result<Self> {
@@ -102,19 +131,34 @@ impl Scheduler {
         Ok(Self {
             catalog,
             prom: Prometheus::new(&config.prometheus_url, config.timeout.to_std())?,
-            store_dir: data_dir.to_owned(),
-            out: config.out.clone().unwrap_or_else(|| data_dir.join("reports")),
+            work: SharedWork::connect(receiver, env)
+                .with_context(|| format!("cannot open the receiver store {}", receiver.store_label()))?,
+            receiver: receiver.clone(),
+            out: config.out.clone().unwrap_or_else(|| receiver.data_dir.join("reports")),
             retention: config.retention.to_std(),
             jobs,
         })
     }
 
-    /// Writes the reports due at `now` that are not written yet; the paths
-    /// written.
+    /// Takes or renews this receiver's turn at the schedules; the error
+    /// [`NotOurTurn`] when another has it.
+    fn take_turn(&self) -> anyhow::Result<()> {
+        if self.work.take_turn(JOB, TURN)? { Ok(()) } else { Err(NotOurTurn.into()) }
+    }
+
+    /// Writes the reports due at `now` that are not written yet, and mails
+    /// them; the paths written.
     pub(crate) async fn run_due(&self, now: Timestamp) -> anyhow::Result<Vec<PathBuf>> {
         let mut all = Vec::new();
         for (i, job) in self.jobs.iter().enumerate() {
             let period = job.schedule.latest_due(now)?;
+            // Done (written, and mailed when it mails) by this receiver or
+            // another of the store.
+            let run = format!("reports: schedule {i}, {}", period.label);
+            if self.work.done(&run)?.is_some() {
+                continue;
+            }
+            self.take_turn()?;
             let ids: Vec<String> = match &job.customers {
                 Selection::All => self.catalog.customers.iter().map(|c| c.id.as_str().to_owned()).collect(),
                 Selection::Ids(ids) => ids.clone(),
@@ -132,6 +176,7 @@ impl Scheduler {
             if let Some(mail) = &job.mail {
                 self.mail(job, mail, &period, &ids).await?;
             }
+            self.work.record_done(&run, &format!("by {} at {now}", self.out.display()))?;
         }
         Ok(all)
     }
@@ -145,8 +190,8 @@ impl Scheduler {
         ids: Vec<String>,
         now: Timestamp,
     ) -> anyhow::Result<Vec<PathBuf>> {
-        let store = StoreIncidents::open(&self.store_dir, &self.catalog)
-            .with_context(|| format!("cannot read the receiver store {}", self.store_dir.display()))?;
+        let store = StoreIncidents::connect(&self.receiver, &|k| std::env::var(k).ok(), &self.catalog)
+            .with_context(|| format!("cannot read the receiver store {}", self.receiver.store_label()))?;
         // The NOC review needs every customer's report.
         let selection = if job.noc { Selection::All } else { job.customers.clone() };
         let reports = edgewatch_reports::build(&self.catalog, &self.prom, &store, &selection, period, now).await?;
@@ -196,9 +241,14 @@ impl Scheduler {
         let mut failed = 0;
         for letter in letters {
             let record = self.out.join(format!("{}.mailed", letter.stem));
+            let mailed = format!("mailed: {}", letter.stem);
             if record.exists() || letter.to.is_empty() || !letter.files.iter().all(|f| f.is_file()) {
                 continue;
             }
+            if self.work.done(&mailed)?.is_some() {
+                continue;
+            }
+            self.take_turn()?;
             // The Markdown report is the text, when written; else a line.
             let text = match letter.files.iter().find(|f| f.extension().is_some_and(|e| e == "md")) {
                 Some(md) => std::fs::read_to_string(md).with_context(|| format!("cannot read {}", md.display()))?,
@@ -217,6 +267,7 @@ impl Scheduler {
                     format!("refused: {e}\n")
                 }
             };
+            self.work.record_done(&mailed, done.trim_end())?;
             std::fs::write(&record, done).with_context(|| format!("cannot write {}", record.display()))?;
         }
         anyhow::ensure!(failed == 0, "{failed} scheduled report(s) could not be mailed yet");
@@ -261,11 +312,19 @@ impl Scheduler {
                     if removed > 0 {
                         tracing::info!(removed, "Old scheduled reports removed.");
                     }
+                    // What was done is kept as long as the files.
+                    if let Err(e) = self.work.forget_done(self.retention) {
+                        tracing::warn!(error = %e, "The records of old scheduled reports could not be removed.");
+                    }
                     let next = self.next_due(now).unwrap_or(now);
                     // At most an hour at a time: a clock that jumps is seen.
                     std::time::Duration::try_from(next.duration_since(now))
                         .unwrap_or_default()
                         .min(std::time::Duration::from_secs(3600))
+                }
+                Err(e) if e.is::<NotOurTurn>() => {
+                    tracing::debug!(retry_in_s = RETRY.as_secs(), "Another receiver runs the scheduled reports.");
+                    RETRY
                 }
                 Err(e) => {
                     tracing::warn!(error = %format!("{e:#}"), retry_in_s = RETRY.as_secs(), "Scheduled reports failed.");
@@ -282,6 +341,8 @@ impl Scheduler {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     const CATALOG: &str =
@@ -289,6 +350,11 @@ mod tests {
 
     fn config(yaml: &str) -> Config {
         edgewatch_catalog::yaml::from_str(yaml).unwrap()
+    }
+
+    /// A receiver's configuration with its SQLite store in `data`.
+    fn on_sqlite(data: &Path) -> ReceiverConfig {
+        ReceiverConfig { data_dir: data.to_owned(), ..ReceiverConfig::default() }
     }
 
     /// The weekly schedule against a real, empty Prometheus and an empty
@@ -308,7 +374,7 @@ mod tests {
             prometheus.url()
         ));
         assert!(cfg.validate(&catalog, "reports").is_empty());
-        let scheduler = Scheduler::new(&cfg, &data, catalog, &|_| None).unwrap();
+        let scheduler = Scheduler::new(&cfg, &on_sqlite(&data), catalog, &|_| None).unwrap();
         let runtime = super::super::runtime::tokio().unwrap();
         let at = |t: &str| t.parse::<Timestamp>().unwrap();
         let written = runtime.block_on(scheduler.run_due(at("2026-11-30T05:00:00Z"))).unwrap();
@@ -346,19 +412,12 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    /// A schedule with `mail:` mails each customer's report to its
-    /// contacts (by the destination's roles) and the NOC review to
-    /// `mail.noc`, through a real SMTP server (STARTTLS, a login): the
-    /// Markdown as the text, every format attached; once, also across
-    /// runs; a relay failing for a while fails the run, and the next run
-    /// mails what is left.
-    #[test]
-    fn scheduled_reports_are_mailed_once_to_the_contacts_and_the_noc() {
-        let dir = edgewatch_test_kit::scratch_dir("scheduled-reports-mail");
-        let prometheus = edgewatch_test_kit::PrometheusProcess::start(&dir, &dir.join("tsdb"));
-        let smtp = edgewatch_test_kit::smtp::SmtpServer::start("scheduled-reports", "reports", "smtp-secret");
-        let data = dir.join("data");
-        drop(edgewatch_webhook_receiver::DeadLetters::open(&data).unwrap());
+    /// Two customers with contacts, an `email` destination to `smtp`, and a
+    /// weekly schedule that mails their reports and the NOC review.
+    fn mailing(
+        smtp: &edgewatch_test_kit::smtp::SmtpServer,
+        prometheus: &edgewatch_test_kit::PrometheusProcess,
+    ) -> (Catalog, Config) {
         let catalog = format!(
             "destinations:
   mail: {{email: {{host: localhost, port: {}, username: reports, password: 'env:SMTP_PASSWORD', ca_file: '{}', from: reports@edge.example, from_name: Edge NOC, roles: [technical]}}}}
@@ -380,13 +439,85 @@ customers:
             prometheus.url()
         ));
         assert_eq!(cfg.validate(&catalog, "reports"), Vec::<String>::new());
+        (catalog, cfg)
+    }
+
+    /// Two receivers sharing a PostgreSQL store, both running the weekly
+    /// schedule at the same time: one of them writes the week's reports
+    /// and mails each once; the other writes and mails nothing, then or
+    /// later, and neither does a second run.
+    #[test]
+    fn receivers_sharing_a_store_write_and_mail_each_report_once() {
+        let dir = edgewatch_test_kit::scratch_dir("scheduled-reports-shared");
+        let prometheus = edgewatch_test_kit::PrometheusProcess::start(&dir, &dir.join("tsdb"));
+        let smtp = edgewatch_test_kit::smtp::SmtpServer::start("scheduled-reports-shared", "reports", "smtp-secret");
+        let postgres = edgewatch_test_kit::postgres::PostgresServer::start("scheduled-reports-shared");
+        let (catalog, cfg) = mailing(&smtp, &prometheus);
         let env = |k: &str| (k == "SMTP_PASSWORD").then(|| "smtp-secret".to_owned());
-        let scheduler = Scheduler::new(&cfg, &data, catalog, &env).unwrap();
+        let receiver = |name: &str| ReceiverConfig {
+            store: Some(postgres.url()),
+            data_dir: dir.join(name),
+            ..ReceiverConfig::default()
+        };
+        let (a, b) = (receiver("a"), receiver("b"));
+        let runtime = super::super::runtime::tokio().unwrap();
+        let schedulers = [&a, &b].map(|r| Scheduler::new(&cfg, r, catalog.clone(), &env).unwrap());
+        let at = "2026-11-30T07:00:00Z".parse::<Timestamp>().unwrap();
+
+        let (first, second) =
+            runtime.block_on(async { tokio::join!(schedulers[0].run_due(at), schedulers[1].run_due(at)) });
+        // The one whose turn it was not: told so, or it found the run done.
+        let outcomes = [first, second].map(|r| match r {
+            Ok(written) => written.len(),
+            Err(e) => {
+                assert!(e.is::<NotOurTurn>(), "{e:#}");
+                0
+            }
+        });
+        let mut sorted = outcomes;
+        sorted.sort_unstable();
+        assert_eq!(sorted, [0, 6], "one receiver wrote the 3 reports in 2 formats: {outcomes:?}");
+        let by = usize::from(outcomes[1] == 6);
+        assert!(![&a, &b][1 - by].data_dir.join("reports/acme-2026-W48.md").exists());
+        let mailed = || {
+            let mut subjects: Vec<String> = smtp.wait_for(3).iter().map(|m| m.header("Subject").to_owned()).collect();
+            subjects.sort();
+            subjects
+        };
+        let week = ["Acme Retail: service report, 2026-W48", "NOC review, 2026-W48", "shop: service report, 2026-W48"];
+        assert_eq!(mailed(), week);
+
+        // Later runs of either, the week done: nothing written or mailed.
+        let later = "2026-11-30T09:00:00Z".parse::<Timestamp>().unwrap();
+        for scheduler in &schedulers {
+            assert_eq!(runtime.block_on(scheduler.run_due(later)).unwrap(), Vec::<PathBuf>::new());
+        }
+        assert_eq!(mailed(), week);
+        drop((prometheus, postgres));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A schedule with `mail:` mails each customer's report to its
+    /// contacts (by the destination's roles) and the NOC review to
+    /// `mail.noc`, through a real SMTP server (STARTTLS, a login): the
+    /// Markdown as the text, every format attached; once, also across
+    /// runs; a relay failing for a while fails the run, and the next run
+    /// mails what is left.
+    #[test]
+    fn scheduled_reports_are_mailed_once_to_the_contacts_and_the_noc() {
+        let dir = edgewatch_test_kit::scratch_dir("scheduled-reports-mail");
+        let prometheus = edgewatch_test_kit::PrometheusProcess::start(&dir, &dir.join("tsdb"));
+        let smtp = edgewatch_test_kit::smtp::SmtpServer::start("scheduled-reports", "reports", "smtp-secret");
+        let data = dir.join("data");
+        drop(edgewatch_webhook_receiver::DeadLetters::open(&data).unwrap());
+        let (catalog, cfg) = mailing(&smtp, &prometheus);
+        let env = |k: &str| (k == "SMTP_PASSWORD").then(|| "smtp-secret".to_owned());
+        let scheduler = Scheduler::new(&cfg, &on_sqlite(&data), catalog, &env).unwrap();
         let runtime = super::super::runtime::tokio().unwrap();
         let at = |t: &str| t.parse::<Timestamp>().unwrap();
 
         runtime.block_on(scheduler.run_due(at("2026-11-30T07:00:00Z"))).unwrap();
-        let mails = smtp.mails();
+        let mails = smtp.wait_for(3);
         let mut got: Vec<(Vec<String>, &str, Vec<String>)> =
             mails.iter().map(|m| (m.to.clone(), m.header("Subject"), m.attachments.clone())).collect();
         got.sort();
@@ -426,8 +557,11 @@ customers:
         let failed = runtime.block_on(scheduler.run_due(at("2026-12-07T07:00:00Z"))).unwrap_err();
         assert!(format!("{failed:#}").contains("1 scheduled report(s) could not be mailed yet"), "{failed:#}");
         runtime.block_on(scheduler.run_due(at("2026-12-07T07:05:00Z"))).unwrap();
-        let week: Vec<_> =
-            smtp.mails().into_iter().filter(|m| m.code == 250 && m.header("Subject").ends_with("2026-W49")).collect();
+        let week: Vec<_> = smtp
+            .wait_for(6)
+            .into_iter()
+            .filter(|m| m.code == 250 && m.header("Subject").ends_with("2026-W49"))
+            .collect();
         assert_eq!(week.len(), 3, "each of the week's reports once");
         assert!(data.join("reports/acme-2026-W49.mailed").is_file());
         drop(prometheus);

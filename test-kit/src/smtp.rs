@@ -146,4 +146,18 @@ impl SmtpServer {
     pub fn mails(&self) -> Vec<Mail> {
         self.mails.lock().unwrap().clone()
     }
+
+    /// Every message once at least `n` arrived (or after 10 s): the server
+    /// reports each just before it answers, and the report is read on a
+    /// thread of its own, so it may lag the sender's return.
+    pub fn wait_for(&self, n: usize) -> Vec<Mail> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mails = self.mails();
+            if mails.len() >= n || Instant::now() > deadline {
+                return mails;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
 }

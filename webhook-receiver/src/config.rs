@@ -296,10 +296,6 @@ impl Config {
             Ok(StoreKind::Sqlite) if self.store_password.is_some() => {
                 problems.push("store_password: set, but the store is SQLite".to_owned());
             }
-            Ok(StoreKind::Postgres(_)) if self.reports.is_some() => problems.push(
-                "reports: scheduled reports read the SQLite store; with a PostgreSQL store they are not supported yet"
-                    .to_owned(),
-            ),
             Ok(_) => {}
             Err(e) => problems.push(e),
         }
@@ -420,10 +416,6 @@ mod tests {
             ("store: postgres://db/edgewatch\n", "names no user"),
             ("store: postgres://edgewatch@db/edgewatch?sslmode=require\n", "TLS to PostgreSQL is not supported yet"),
             ("store_password: env:PG_PASSWORD\n", "store_password: set, but the store is SQLite"),
-            (
-                "store: postgres://edgewatch@db/e\nreports: {prometheus_url: 'http://p:9090', schedules: []}\n",
-                "scheduled reports read the SQLite store",
-            ),
         ] {
             let problems = store(text);
             assert!(problems.iter().any(|p| p.contains(says)), "{text}: {problems:?}");

@@ -1,7 +1,8 @@
-//! The incident history, for reports (`edgewatch report --receiver-store`):
-//! the store's incidents read through a read-only connection, so it works
-//! beside a running receiver (SQLite's WAL lets readers in while it
-//! writes) and never changes the store, not even its schema.
+//! The incident history, for reports (`edgewatch report`) and
+//! `edgewatch incidents`: the store's incidents, read beside running
+//! receivers without changing the store, not even its schema. On SQLite
+//! through a read-only connection (WAL lets readers in while the receiver
+//! writes); on PostgreSQL through connections that only read.
 
 use std::path::Path;
 
@@ -16,6 +17,46 @@ use crate::time::parse_rfc3339;
 /// A receiver's incidents, read only.
 #[derive(Debug)]
 pub struct History {
+    rows: Box<dyn Rows>,
+}
+
+/// An incident's row as either store keeps it.
+#[derive(Debug)]
+pub(crate) struct IncidentRow {
+    pub id: i64,
+    /// The row's `resolved_at`, for states that predate their own.
+    pub resolved_at: Option<i64>,
+    /// The incident, encoded.
+    pub state: String,
+}
+
+/// What a record reads beside its incident's row.
+#[derive(Debug, Default)]
+pub(crate) struct Related {
+    pub externals: Vec<ExternalRef>,
+    /// When its first `open` action was delivered.
+    pub ticketed_at: Option<i64>,
+    /// The most `reopen` actions a destination got.
+    pub reopened: i64,
+    pub notes: Vec<Note>,
+    /// Its mitigation suggestion, encoded.
+    pub suggestion: Option<String>,
+}
+
+/// What [`History`] reads, from either store.
+pub(crate) trait Rows: Send + std::fmt::Debug {
+    /// Incident `id`'s row.
+    fn incident(&self, id: i64) -> Result<Option<IncidentRow>, StoreError>;
+    /// The rows of incidents firing or resolved from `from_ms` on, of
+    /// `customer` (or every one), by id.
+    fn incidents(&self, customer: Option<&str>, from_ms: i64) -> Result<Vec<IncidentRow>, StoreError>;
+    /// What else incident `id`'s record shows.
+    fn related(&self, id: i64) -> Result<Related, StoreError>;
+}
+
+/// The SQLite store, through a read-only connection.
+#[derive(Debug)]
+struct SqliteRows {
     conn: Connection,
     /// The store's schema version: notes exist from version 4.
     version: i64,
@@ -108,46 +149,26 @@ pub struct ExternalRef {
 }
 
 impl History {
-    /// Opens the store in `data_dir` read only. A missing store, one that is
-    /// not a receiver's, and one written by a newer receiver (a schema this
-    /// one does not know: [`StoreError::Newer`]) are errors.
+    /// Opens the SQLite store in `data_dir` read only. A missing store, one
+    /// that is not a receiver's, and one written by a newer receiver (a
+    /// schema this one does not know: [`StoreError::Newer`]) are errors.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        let path = data_dir.join("receiver.db");
-        if !path.is_file() {
-            return Err(StoreError::Io {
-                path: path.display().to_string(),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no receiver store here"),
-            });
+        Ok(Self { rows: Box::new(SqliteRows::open(data_dir)?) })
+    }
+
+    /// Opens the store `config` names, as [`Self::open`]: SQLite in its
+    /// `data_dir`, or PostgreSQL (its password read through `env`), which
+    /// is read without migrating it.
+    pub fn connect(config: &crate::Config, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, StoreError> {
+        match crate::store::postgres_target(config, env, "edgewatch-history")? {
+            Some(target) => Ok(Self { rows: Box::new(crate::store::postgres::Postgres::reader(target)?) }),
+            None => Self::open(&config.data_dir),
         }
-        let conn =
-            Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        if version > SCHEMA_VERSION {
-            return Err(StoreError::Newer { found: version, known: SCHEMA_VERSION });
-        }
-        if version < 1 {
-            return Err(StoreError::Decode {
-                what: "store",
-                message: format!("{} is not a receiver store (schema version {version})", path.display()),
-            });
-        }
-        Ok(Self { conn, version })
     }
 
     /// Incident `id`, or `None` when the store has none of that id.
     pub fn incident(&self, id: i64) -> Result<Option<IncidentRecord>, StoreError> {
-        let mut stmt = self.conn.prepare_cached("SELECT id, resolved_at, state FROM incidents WHERE id = ?1")?;
-        let mut rows = stmt.query_map(params![id], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, Option<i64>>(1)?, r.get::<_, String>(2)?))
-        })?;
-        match rows.next() {
-            Some(row) => {
-                let (id, resolved_col, state) = row?;
-                Ok(Some(self.record(id, resolved_col, &state)?))
-            }
-            None => Ok(None),
-        }
+        self.rows.incident(id)?.map(|row| self.record(&row)).transpose()
     }
 
     /// The incidents that overlap `[from_ms, to_ms)`, of `customer` (or
@@ -158,19 +179,9 @@ impl History {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<IncidentRecord>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, resolved_at, state FROM incidents
-             WHERE (resolved_at IS NULL OR resolved_at >= ?1)
-               AND (?2 IS NULL OR json_extract(state, '$.customer') = ?2)
-             ORDER BY id",
-        )?;
-        let rows = stmt.query_map(params![from_ms, customer], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, Option<i64>>(1)?, r.get::<_, String>(2)?))
-        })?;
         let mut out = Vec::new();
-        for row in rows {
-            let (id, resolved_col, state) = row?;
-            let record = self.record(id, resolved_col, &state)?;
+        for row in self.rows.incidents(customer, from_ms)? {
+            let record = self.record(&row)?;
             if record.started_at >= to_ms || record.resolved_at.is_some_and(|end| end < from_ms) {
                 continue;
             }
@@ -180,9 +191,10 @@ impl History {
     }
 
     /// The record of one incident row.
-    fn record(&self, id: i64, resolved_col: Option<i64>, state: &str) -> Result<IncidentRecord, StoreError> {
-        let incident: Incident =
-            serde_json::from_str(state).map_err(|e| StoreError::Decode { what: "incident", message: e.to_string() })?;
+    fn record(&self, row: &IncidentRow) -> Result<IncidentRecord, StoreError> {
+        let (id, resolved_col) = (row.id, row.resolved_at);
+        let incident: Incident = serde_json::from_str(&row.state)
+            .map_err(|e| StoreError::Decode { what: "incident", message: e.to_string() })?;
         let started_at = parse_rfc3339(&incident.started_at).unwrap_or(0);
         let resolved_at = match incident.status {
             Status::Firing => None,
@@ -209,6 +221,7 @@ impl History {
             .filter_map(|a| a.labels.get("severity")?.parse::<Severity>().ok())
             .chain(incident.severity)
             .min();
+        let related = self.rows.related(id)?;
         Ok(IncidentRecord {
             id,
             key: incident.key,
@@ -219,7 +232,96 @@ impl History {
             started_at,
             resolved_at,
             alerts,
-            externals: self.externals(id)?,
+            externals: related.externals,
+            ticketed_at: related.ticketed_at,
+            reopened: u32::try_from(related.reopened).unwrap_or(u32::MAX),
+            notes: related.notes,
+            offenders: related.suggestion.as_deref().map(offenders).transpose()?.unwrap_or_default(),
+        })
+    }
+}
+
+/// The top offenders of a stored mitigation suggestion.
+fn offenders(body: &str) -> Result<Vec<OffenderRecord>, StoreError> {
+    let suggestion: crate::mitigation::Suggestion = serde_json::from_str(body)
+        .map_err(|e| StoreError::Decode { what: "mitigation suggestion", message: e.to_string() })?;
+    let mut rows: Vec<_> = suggestion.rows.into_iter().filter(|r| r.offending.low > 0).collect();
+    rows.sort_by(|a, b| b.chosen.cmp(&a.chosen).then(b.offending.low.cmp(&a.offending.low)));
+    Ok(rows
+        .into_iter()
+        .take(OFFENDERS)
+        .map(|r| OffenderRecord {
+            dimension: r.dimension.as_str().to_owned(),
+            value: r.value,
+            offending: r.offending.low,
+            offending_share: r.offending_share,
+            request_share: r.request_share,
+            named: r.chosen,
+        })
+        .collect())
+}
+impl SqliteRows {
+    fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        let path = data_dir.join("receiver.db");
+        if !path.is_file() {
+            return Err(StoreError::Io {
+                path: path.display().to_string(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no receiver store here"),
+            });
+        }
+        let conn =
+            Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::Newer { found: version, known: SCHEMA_VERSION });
+        }
+        if version < 1 {
+            return Err(StoreError::Decode {
+                what: "store",
+                message: format!("{} is not a receiver store (schema version {version})", path.display()),
+            });
+        }
+        Ok(Self { conn, version })
+    }
+}
+
+impl Rows for SqliteRows {
+    fn incident(&self, id: i64) -> Result<Option<IncidentRow>, StoreError> {
+        let mut stmt = self.conn.prepare_cached("SELECT id, resolved_at, state FROM incidents WHERE id = ?1")?;
+        let mut rows = stmt
+            .query_map(params![id], |r| Ok(IncidentRow { id: r.get(0)?, resolved_at: r.get(1)?, state: r.get(2)? }))?;
+        Ok(rows.next().transpose()?)
+    }
+
+    fn incidents(&self, customer: Option<&str>, from_ms: i64) -> Result<Vec<IncidentRow>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, resolved_at, state FROM incidents
+             WHERE (resolved_at IS NULL OR resolved_at >= ?1)
+               AND (?2 IS NULL OR json_extract(state, '$.customer') = ?2)
+             ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![from_ms, customer], |r| {
+            Ok(IncidentRow { id: r.get(0)?, resolved_at: r.get(1)?, state: r.get(2)? })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn related(&self, id: i64) -> Result<Related, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT destination, external FROM externals WHERE incident_id = ?1 ORDER BY destination",
+        )?;
+        let externals = stmt
+            .query_map(params![id], |r| Ok(ExternalRef { destination: r.get(0)?, reference: r.get(1)? }))?
+            .collect::<Result<_, _>>()?;
+        let suggestion = if self.version >= SUGGESTIONS_SINCE {
+            let mut stmt = self.conn.prepare_cached("SELECT body FROM suggestions WHERE incident_id = ?1")?;
+            stmt.query_map(params![id], |r| r.get::<_, String>(0))?.next().transpose()?
+        } else {
+            None
+        };
+        Ok(Related {
+            externals,
             ticketed_at: self.conn.query_row(
                 "SELECT MIN(done_at) FROM outbox WHERE incident_id = ?1 AND kind = 'open' AND status = 'delivered'",
                 params![id],
@@ -232,38 +334,7 @@ impl History {
                 |r| r.get(0),
             )?,
             notes: if self.version >= NOTES_SINCE { notes_of(&self.conn, id)? } else { Vec::new() },
-            offenders: if self.version >= SUGGESTIONS_SINCE { self.offenders(id)? } else { Vec::new() },
+            suggestion,
         })
-    }
-
-    fn offenders(&self, id: i64) -> Result<Vec<OffenderRecord>, StoreError> {
-        let mut stmt = self.conn.prepare_cached("SELECT body FROM suggestions WHERE incident_id = ?1")?;
-        let Some(body) = stmt.query_map(params![id], |r| r.get::<_, String>(0))?.next().transpose()? else {
-            return Ok(Vec::new());
-        };
-        let suggestion: crate::mitigation::Suggestion = serde_json::from_str(&body)
-            .map_err(|e| StoreError::Decode { what: "mitigation suggestion", message: e.to_string() })?;
-        let mut rows: Vec<_> = suggestion.rows.into_iter().filter(|r| r.offending.low > 0).collect();
-        rows.sort_by(|a, b| b.chosen.cmp(&a.chosen).then(b.offending.low.cmp(&a.offending.low)));
-        Ok(rows
-            .into_iter()
-            .take(OFFENDERS)
-            .map(|r| OffenderRecord {
-                dimension: r.dimension.as_str().to_owned(),
-                value: r.value,
-                offending: r.offending.low,
-                offending_share: r.offending_share,
-                request_share: r.request_share,
-                named: r.chosen,
-            })
-            .collect())
-    }
-
-    fn externals(&self, id: i64) -> Result<Vec<ExternalRef>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT destination, external FROM externals WHERE incident_id = ?1 ORDER BY destination",
-        )?;
-        let rows = stmt.query_map(params![id], |r| Ok(ExternalRef { destination: r.get(0)?, reference: r.get(1)? }))?;
-        Ok(rows.collect::<Result<_, _>>()?)
     }
 }

@@ -41,6 +41,7 @@ mod outreach;
 mod payload;
 mod policy;
 mod report_source;
+mod shared_work;
 mod store;
 #[cfg(feature = "testing")]
 #[doc(hidden)]
@@ -69,6 +70,7 @@ pub use crate::notes::Notes;
 pub use crate::offenders::{Bounded, Dimension};
 pub use crate::outreach::{Outreach, OutreachError};
 pub use crate::report_source::ReportIncidents;
+pub use crate::shared_work::SharedWork;
 pub use crate::store::{
     AppliedRule, DeadLetter, Held, MAX_AUTHOR, MAX_NOTE, NewAppliedRule, NewNote, Note, NoteError, NoteKind, RuleKind,
     StoreError,

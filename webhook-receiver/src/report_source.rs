@@ -1,5 +1,5 @@
 //! The receiver's store as the reports' incident source: the receiver's
-//! read-only [`History`] as an [`IncidentSource`] of `edgewatch-reports`
+//! read-only [`History`] (SQLite or PostgreSQL) as an [`IncidentSource`] of `edgewatch-reports`
 //! (which knows nothing of the receiver). Links
 //! come from the catalog's destinations: a Jira issue key becomes its
 //! `/browse/` page; a PagerDuty `dedup_key` has no page of its own, so it
@@ -44,6 +44,21 @@ impl ReportIncidents {
     /// Opens the store in `data_dir` read only; `catalog` names the
     /// destinations its references came from.
     pub fn open(data_dir: &Path, catalog: &Catalog) -> Result<Self, StoreError> {
+        Ok(Self::over(History::open(data_dir)?, catalog))
+    }
+
+    /// Opens the store `config` names (SQLite in its `data_dir`, or
+    /// PostgreSQL, its password read through `env`) read only, as
+    /// [`Self::open`].
+    pub fn connect(
+        config: &crate::Config,
+        env: &dyn Fn(&str) -> Option<String>,
+        catalog: &Catalog,
+    ) -> Result<Self, StoreError> {
+        Ok(Self::over(History::connect(config, env)?, catalog))
+    }
+
+    fn over(history: History, catalog: &Catalog) -> Self {
         let refs = catalog
             .destinations
             .iter()
@@ -56,7 +71,7 @@ impl ReportIncidents {
                 (name.as_str().to_owned(), refs)
             })
             .collect();
-        Ok(Self { history: Mutex::new(History::open(data_dir)?), refs })
+        Self { history: Mutex::new(history), refs }
     }
 
     fn list(&self, customer: &str, from: Timestamp, to: Timestamp) -> Result<Vec<Incident>, String> {

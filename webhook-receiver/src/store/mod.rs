@@ -17,21 +17,32 @@ use crate::incident::{GroupUpdate, Transition};
 /// PostgreSQL with the password read through `env`. Either is brought up
 /// to date first.
 pub(crate) fn open(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<Arc<dyn Store>, StoreError> {
-    match config.store_kind().map_err(StoreError::Config)? {
-        StoreKind::Sqlite => Ok(Arc::new(sqlite::Sqlite::open(&config.data_dir)?)),
-        StoreKind::Postgres(mut target) => {
-            if let Some(password) = &config.store_password {
-                let secret = password.resolve(env).map_err(|e| StoreError::Config(format!("store_password: {e}")))?;
-                target.password(secret.expose());
-            }
-            target.application_name("edgewatch-receiver").connect_timeout(std::time::Duration::from_secs(5));
-            // Validated: a claim outlives the attempt it covers, and an
-            // attempt a dead receiver began is settled when it is taken over.
-            let lease_ms = crate::time::millis(config.delivery.lease);
-            let receiver = receiver_name();
-            Ok(Arc::new(postgres::Postgres::connect(postgres::Target { config: *target, receiver, lease_ms })?))
-        }
+    match postgres_target(config, env, "edgewatch-receiver")? {
+        Some(target) => Ok(Arc::new(postgres::Postgres::connect(target)?)),
+        None => Ok(Arc::new(sqlite::Sqlite::open(&config.data_dir)?)),
     }
+}
+
+/// Where the PostgreSQL store `config` names is, the password read
+/// through `env`; `None` when the store is SQLite. `application` names
+/// the connections in `pg_stat_activity`.
+pub(crate) fn postgres_target(
+    config: &Config,
+    env: &dyn Fn(&str) -> Option<String>,
+    application: &str,
+) -> Result<Option<postgres::Target>, StoreError> {
+    let StoreKind::Postgres(mut target) = config.store_kind().map_err(StoreError::Config)? else {
+        return Ok(None);
+    };
+    if let Some(password) = &config.store_password {
+        let secret = password.resolve(env).map_err(|e| StoreError::Config(format!("store_password: {e}")))?;
+        target.password(secret.expose());
+    }
+    target.application_name(application).connect_timeout(std::time::Duration::from_secs(5));
+    // Validated: a claim outlives the attempt it covers, and an attempt a
+    // dead receiver began is settled when it is taken over.
+    let lease_ms = crate::time::millis(config.delivery.lease);
+    Ok(Some(postgres::Target { config: *target, receiver: receiver_name(), lease_ms }))
 }
 
 /// This receiver among those sharing a store: host, process and a random
@@ -556,6 +567,17 @@ pub(crate) trait Store: Send + Sync + std::fmt::Debug {
     /// Whether the store can commit: writes and commits a heartbeat, so a
     /// full disk or a lost lock shows here, not only on the next webhook.
     fn check_commit(&self, now: i64) -> Result<(), StoreError>;
+    /// Takes or renews this receiver's turn at `job` (work one receiver of
+    /// those sharing the store does at a time) until `now + ttl_ms`:
+    /// whether it has it. Always, on SQLite (one receiver per store).
+    fn take_turn(&self, job: &str, now: i64, ttl_ms: i64) -> Result<bool, StoreError>;
+    /// What was recorded done under `name`, and when.
+    fn done(&self, name: &str) -> Result<Option<(i64, String)>, StoreError>;
+    /// Records `name` done at `now`, `what` saying how; the first record
+    /// stays.
+    fn record_done(&self, name: &str, what: &str, now: i64) -> Result<(), StoreError>;
+    /// Forgets what was recorded done before `before`: how many.
+    fn forget_done(&self, before: i64) -> Result<u64, StoreError>;
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ use super::{
     Pruned, Store, StoreError, decide, reached, scheduled,
 };
 use crate::action::{ActionKind, Incident};
+use crate::history::{ExternalRef, IncidentRow, Related};
 use crate::incident;
 use crate::metrics::Metrics;
 
@@ -119,6 +120,11 @@ const MIGRATIONS: &[&str] = &[
     // 2: an update that waited and took later news keeps what changed in
     // all of them here (its payload is the newest incident).
     "ALTER TABLE outbox ADD COLUMN change TEXT;",
+    // 3: work one receiver does at a time (`turns`: who, until when), and
+    // what was done once for all (each scheduled report run, each report
+    // mailed).
+    "CREATE TABLE turns (job TEXT PRIMARY KEY, holder TEXT NOT NULL, until BIGINT NOT NULL);
+    CREATE TABLE done (name TEXT PRIMARY KEY, at BIGINT NOT NULL, what TEXT NOT NULL);",
 ];
 
 /// The schema version this receiver writes.
@@ -340,10 +346,9 @@ impl std::fmt::Debug for Postgres {
 }
 
 impl Postgres {
-    /// Connects and brings the schema up to date (one receiver at a time:
-    /// the others wait on the migration lock).
-    pub(crate) fn connect(target: Target) -> Result<Self, StoreError> {
-        let store = Self {
+    /// The store at `target`, no connection opened yet.
+    fn unconnected(target: Target) -> Self {
+        Self {
             pool: Pool {
                 config: target.config.clone(),
                 state: Mutex::new(PoolState { idle: Vec::new(), open: 0 }),
@@ -351,8 +356,43 @@ impl Postgres {
             },
             target,
             metrics: OnceLock::new(),
-        };
+        }
+    }
+
+    /// Connects and brings the schema up to date (one receiver at a time:
+    /// the others wait on the migration lock).
+    pub(crate) fn connect(target: Target) -> Result<Self, StoreError> {
+        let store = Self::unconnected(target);
         store.with(migrate)?;
+        Ok(store)
+    }
+
+    /// Connects to read only (`edgewatch incidents`, reports): the schema is
+    /// checked, never migrated.
+    pub(crate) fn reader(target: Target) -> Result<Self, StoreError> {
+        let store = Self::unconnected(target);
+        store.with(|db| {
+            let client = &mut *db.on;
+            let found = client.query_opt("SELECT to_regclass('edgewatch_schema') IS NOT NULL", &[])?;
+            let version = if found.is_some_and(|r| r.get::<_, bool>(0)) {
+                client.query_opt("SELECT version FROM edgewatch_schema", &[])?.map_or(0, |r| r.get::<_, i64>(0))
+            } else {
+                0
+            };
+            if version > SCHEMA_VERSION {
+                return Err(StoreError::Newer { found: version, known: SCHEMA_VERSION });
+            }
+            if version < 1 {
+                let db = store.target.config.get_dbname().unwrap_or("(default)");
+                return Err(StoreError::Decode {
+                    what: "store",
+                    message: format!(
+                        "the PostgreSQL database `{db}` holds no receiver store (no receiver has started on it)"
+                    ),
+                });
+            }
+            Ok(())
+        })?;
         Ok(store)
     }
 
@@ -1030,6 +1070,107 @@ impl Store for Postgres {
                 &[&now],
             )?;
             Ok(())
+        })
+    }
+
+    fn take_turn(&self, job: &str, now: i64, ttl_ms: i64) -> Result<bool, StoreError> {
+        let (holder, until) = (self.target.receiver.as_str(), now.saturating_add(ttl_ms));
+        self.with(|c| {
+            // Taken when free, expired, or this receiver's already.
+            let taken = c.query_opt(
+                "INSERT INTO turns (job, holder, until) VALUES ($1, $2, $3)
+                 ON CONFLICT (job) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until
+                 WHERE turns.holder = EXCLUDED.holder OR turns.until < $4
+                 RETURNING holder",
+                &[&job, &holder, &until, &now],
+            )?;
+            Ok(taken.is_some())
+        })
+    }
+
+    fn done(&self, name: &str) -> Result<Option<(i64, String)>, StoreError> {
+        self.with(|c| {
+            let row = c.query_opt("SELECT at, what FROM done WHERE name = $1", &[&name])?;
+            Ok(row.map(|r| (r.get(0), r.get(1))))
+        })
+    }
+
+    fn record_done(&self, name: &str, what: &str, now: i64) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO done (name, at, what) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+                &[&name, &now, &what],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn forget_done(&self, before: i64) -> Result<u64, StoreError> {
+        self.with(|c| c.execute("DELETE FROM done WHERE at < $1", &[&before]))
+    }
+}
+
+/// The history's reads: a statement each, on one lent connection.
+impl crate::history::Rows for Postgres {
+    fn incident(&self, id: i64) -> Result<Option<IncidentRow>, StoreError> {
+        self.with(|c| {
+            let row = c.query_opt("SELECT id, resolved_at, state FROM incidents WHERE id = $1", &[&id])?;
+            Ok(row.map(|r| IncidentRow { id: r.get(0), resolved_at: r.get(1), state: r.get(2) }))
+        })
+    }
+
+    fn incidents(&self, customer: Option<&str>, from_ms: i64) -> Result<Vec<IncidentRow>, StoreError> {
+        self.with(|c| {
+            // The customer is in the incident's state, as on SQLite; the
+            // rows read are those firing or resolved within the period.
+            let rows = c.query(
+                "SELECT id, resolved_at, state FROM incidents
+                 WHERE (resolved_at IS NULL OR resolved_at >= $1)
+                   AND ($2::TEXT IS NULL OR (state::jsonb ->> 'customer') = $2)
+                 ORDER BY id",
+                &[&from_ms, &customer],
+            )?;
+            Ok(rows.iter().map(|r| IncidentRow { id: r.get(0), resolved_at: r.get(1), state: r.get(2) }).collect())
+        })
+    }
+
+    fn related(&self, id: i64) -> Result<Related, StoreError> {
+        self.with(|c| {
+            let externals = c
+                .query(
+                    "SELECT destination, external FROM externals WHERE incident_id = $1 ORDER BY destination",
+                    &[&id],
+                )?
+                .iter()
+                .map(|r| ExternalRef { destination: r.get(0), reference: r.get(1) })
+                .collect();
+            let outbox = c.query_one(
+                "SELECT
+                   (SELECT MIN(done_at) FROM outbox WHERE incident_id = $1 AND kind = 'open' AND status = 'delivered'),
+                   (SELECT COALESCE(MAX(n), 0) FROM (SELECT COUNT(*) AS n FROM outbox
+                      WHERE incident_id = $1 AND kind = 'reopen' GROUP BY destination) AS reopens)",
+                &[&id],
+            )?;
+            let notes = c
+                .query(
+                    "SELECT id, kind, author, text, created_at FROM notes WHERE incident_id = $1 ORDER BY id",
+                    &[&id],
+                )?
+                .iter()
+                .map(|r| {
+                    Ok(Note {
+                        id: r.get(0),
+                        incident_id: id,
+                        kind: note_kind_from(r.get(1))?,
+                        author: r.get(2),
+                        text: r.get(3),
+                        created_at: r.get(4),
+                    })
+                })
+                .collect::<Result<_, StoreError>>()?;
+            let suggestion =
+                c.query_opt("SELECT body FROM suggestions WHERE incident_id = $1", &[&id])?.map(|r| r.get(0));
+            Ok(Related { externals, ticketed_at: outbox.get(0), reopened: outbox.get(1), notes, suggestion })
         })
     }
 }

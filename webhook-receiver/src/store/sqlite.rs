@@ -114,6 +114,9 @@ const MIGRATIONS: &[&str] = &[
     // 7: an update that waited and took later news keeps what changed in
     // all of them here (its payload is the newest incident).
     "ALTER TABLE outbox ADD COLUMN change TEXT;",
+    // 8: work recorded done once for all receivers sharing the store: each
+    // scheduled report run, each report mailed.
+    "CREATE TABLE done (name TEXT PRIMARY KEY, at INTEGER NOT NULL, what TEXT NOT NULL);",
 ];
 
 /// The schema version this receiver writes (`PRAGMA user_version`).
@@ -853,6 +856,28 @@ impl Store for Sqlite {
         tx.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('ready_probe', ?1)", params![now.to_string()])?;
         tx.commit()?;
         Ok(())
+    }
+
+    fn take_turn(&self, _job: &str, _now: i64, _ttl_ms: i64) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+
+    fn done(&self, name: &str) -> Result<Option<(i64, String)>, StoreError> {
+        let conn = self.conn()?;
+        Ok(conn
+            .query_row("SELECT at, what FROM done WHERE name = ?1", params![name], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    }
+
+    fn record_done(&self, name: &str, what: &str, now: i64) -> Result<(), StoreError> {
+        let conn = self.conn()?;
+        conn.execute("INSERT OR IGNORE INTO done (name, at, what) VALUES (?1, ?2, ?3)", params![name, now, what])?;
+        Ok(())
+    }
+
+    fn forget_done(&self, before: i64) -> Result<u64, StoreError> {
+        let conn = self.conn()?;
+        Ok(conn.execute("DELETE FROM done WHERE at < ?1", params![before])? as u64)
     }
 }
 

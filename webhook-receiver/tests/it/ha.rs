@@ -122,3 +122,45 @@ async fn two_receivers_on_one_database_give_one_issue_and_one_page_per_incident(
     assert_eq!(sum("edgewatch_receiver_claims_total"), delivered);
     assert_eq!(sum("edgewatch_receiver_claim_takeovers_total"), 0);
 }
+
+/// Work one receiver of a shared store does at a time (scheduled reports)
+/// is one receiver's turn until it lapses without renewal, then another's;
+/// what was recorded done is seen by all, the first record kept. On
+/// SQLite (one receiver), the turn is always the receiver's.
+#[test]
+fn shared_work_is_one_receivers_turn_until_it_lapses() {
+    use edgewatch_webhook_receiver::{Config, SharedWork};
+
+    let server = edgewatch_test_kit::postgres::PostgresServer::start("shared-work");
+    let config = Config { store: Some(server.url()), ..Config::default() };
+    let a = SharedWork::connect(&config, &|_| None).unwrap();
+    let b = SharedWork::connect(&config, &|_| None).unwrap();
+    let turn = Duration::from_secs(2);
+    assert!(a.take_turn("reports", turn).unwrap(), "free: taken");
+    assert!(!b.take_turn("reports", turn).unwrap(), "the other's");
+    assert!(b.take_turn("retention", turn).unwrap(), "another job is another turn");
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(a.take_turn("reports", turn).unwrap(), "renewed");
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(!b.take_turn("reports", turn).unwrap(), "the renewal holds it");
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(b.take_turn("reports", turn).unwrap(), "lapsed: taken over");
+    assert!(!a.take_turn("reports", turn).unwrap(), "and no longer the first's");
+
+    a.record_done("mailed: acme-2026-W48", "sent by a").unwrap();
+    b.record_done("mailed: acme-2026-W48", "sent by b").unwrap();
+    assert_eq!(b.done("mailed: acme-2026-W48").unwrap().map(|d| d.1).as_deref(), Some("sent by a"));
+    assert_eq!(a.done("mailed: shop-2026-W48").unwrap(), None);
+    std::thread::sleep(Duration::from_millis(5));
+    assert_eq!(a.forget_done(Duration::from_secs(3600)).unwrap(), 0, "an hour: kept");
+    assert_eq!(a.forget_done(Duration::ZERO).unwrap(), 1);
+    assert_eq!(b.done("mailed: acme-2026-W48").unwrap(), None);
+
+    let dir = edgewatch_test_kit::scratch_dir("shared-work-sqlite");
+    let sqlite = Config { data_dir: dir.join("data"), ..Config::default() };
+    let (c, d) = (SharedWork::connect(&sqlite, &|_| None).unwrap(), SharedWork::connect(&sqlite, &|_| None).unwrap());
+    assert!(c.take_turn("reports", turn).unwrap() && d.take_turn("reports", turn).unwrap());
+    c.record_done("mailed: acme-2026-W48", "sent").unwrap();
+    assert_eq!(d.done("mailed: acme-2026-W48").unwrap().map(|d| d.1).as_deref(), Some("sent"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -198,64 +198,87 @@ on_both_stores! {
     }
 }
 
-/// The incident history reads what the receiver recorded, read only, while
-/// it runs: times, severity, alerts, the Jira issue key and the PagerDuty
-/// `dedup_key`, when it was ticketed; a period it does not overlap has none.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_history_lists_the_incidents_with_their_tickets_while_the_receiver_runs() {
-    use edgewatch_webhook_receiver::{History, StoreError};
+on_both_stores! {
+    /// The incident history reads what the receiver recorded, read only,
+    /// while it runs: times, severity, alerts, the Jira issue key and the
+    /// PagerDuty `dedup_key`, when it was ticketed; a period it does not
+    /// overlap has none. A missing store and one of a newer receiver are
+    /// clear errors.
+    async fn the_history_lists_the_incidents_with_their_tickets_while_the_receiver_runs(store) {
+        use edgewatch_webhook_receiver::{Config, History, StoreError};
 
-    let jira = FakeJira::cloud().basic(USER, JIRA_TOKEN).start().await;
-    let pd = PagerDutyFake::start().await;
-    let r = start(Backend::Sqlite, "incidents-history", &jira, &pd).await;
-    r.post_ok(&notification(&BURN, None)).await;
-    r.post_ok(&notification(&ORIGIN, None)).await;
-    eventually("the issue and the page", || jira.issues().len() == 1 && pd.alerts().len() == 1).await;
-    r.post_ok(&notification(&BURN, Some("2026-11-21T08:30:00Z"))).await;
-    r.post_ok(&notification(&ORIGIN, Some("2026-11-21T08:45:00Z"))).await;
-    eventually("the page resolved", || pd.alerts()[0].status == AlertStatus::Resolved).await;
+        let jira = FakeJira::cloud().basic(USER, JIRA_TOKEN).start().await;
+        let pd = PagerDutyFake::start().await;
+        let r = start(store, "incidents-history", &jira, &pd).await;
+        r.post_ok(&notification(&BURN, None)).await;
+        r.post_ok(&notification(&ORIGIN, None)).await;
+        eventually("the issue and the page", || jira.issues().len() == 1 && pd.alerts().len() == 1).await;
+        r.post_ok(&notification(&BURN, Some("2026-11-21T08:30:00Z"))).await;
+        r.post_ok(&notification(&ORIGIN, Some("2026-11-21T08:45:00Z"))).await;
+        eventually("the page resolved", || pd.alerts()[0].status == AlertStatus::Resolved).await;
 
-    let ms = |t: &str| edgewatch_webhook_receiver::testing::parse_rfc3339(t).unwrap();
-    let history = History::open(&r.dir.join("data")).unwrap();
-    let all = history.incidents(Some("shop"), ms("2026-11-21T00:00:00Z"), ms("2026-11-22T00:00:00Z")).unwrap();
-    assert_eq!(all.len(), 1, "{all:#?}");
-    let i = &all[0];
-    assert_eq!(i.customer.as_deref(), Some("shop"));
-    assert_eq!(i.alertname, "EdgewatchErrorBudgetBurnFast");
-    assert_eq!(i.severity.map(edgewatch_catalog::names::Severity::as_str), Some("page"));
-    assert_eq!(i.slo.as_deref(), Some("availability"));
-    assert_eq!(i.started_at, ms("2026-11-21T08:00:00Z"));
-    assert_eq!(i.resolved_at, Some(ms("2026-11-21T08:45:00Z")));
-    let mut names: Vec<_> = i.alerts.iter().map(|a| (a.name.as_str(), a.ended_at)).collect();
-    names.sort_unstable();
-    assert_eq!(
-        names,
-        [
-            ("EdgewatchErrorBudgetBurnFast", Some(ms("2026-11-21T08:30:00Z"))),
-            ("EdgewatchOriginErrors", Some(ms("2026-11-21T08:45:00Z")))
-        ]
-    );
-    let refs: Vec<_> = i.externals.iter().map(|e| (e.destination.as_str(), e.reference.clone())).collect();
-    assert_eq!(refs, [("jira", jira.issues()[0].key.clone()), ("pd", pd.alerts()[0].dedup_key.clone())]);
-    assert!(i.ticketed_at.is_some());
-    assert_eq!(i.reopened, 0);
+        let ms = |t: &str| edgewatch_webhook_receiver::testing::parse_rfc3339(t).unwrap();
+        let history = History::connect(&r.config, &|_| None).unwrap();
+        let all = history.incidents(Some("shop"), ms("2026-11-21T00:00:00Z"), ms("2026-11-22T00:00:00Z")).unwrap();
+        assert_eq!(all.len(), 1, "{all:#?}");
+        let i = &all[0];
+        assert_eq!(i.customer.as_deref(), Some("shop"));
+        assert_eq!(i.alertname, "EdgewatchErrorBudgetBurnFast");
+        assert_eq!(i.severity.map(edgewatch_catalog::names::Severity::as_str), Some("page"));
+        assert_eq!(i.slo.as_deref(), Some("availability"));
+        assert_eq!(i.started_at, ms("2026-11-21T08:00:00Z"));
+        assert_eq!(i.resolved_at, Some(ms("2026-11-21T08:45:00Z")));
+        let mut names: Vec<_> = i.alerts.iter().map(|a| (a.name.as_str(), a.ended_at)).collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            [
+                ("EdgewatchErrorBudgetBurnFast", Some(ms("2026-11-21T08:30:00Z"))),
+                ("EdgewatchOriginErrors", Some(ms("2026-11-21T08:45:00Z")))
+            ]
+        );
+        let refs: Vec<_> = i.externals.iter().map(|e| (e.destination.as_str(), e.reference.clone())).collect();
+        assert_eq!(refs, [("jira", jira.issues()[0].key.clone()), ("pd", pd.alerts()[0].dedup_key.clone())]);
+        assert!(i.ticketed_at.is_some());
+        assert_eq!(i.reopened, 0);
+        assert_eq!(history.incident(i.id).unwrap().as_ref(), Some(i));
+        assert!(history.incident(999).unwrap().is_none());
 
-    // Another customer, a period before: none.
-    assert!(history.incidents(Some("other"), 0, i64::MAX).unwrap().is_empty());
-    assert!(history.incidents(None, 0, ms("2026-11-21T08:00:00Z")).unwrap().is_empty());
-    assert_eq!(history.incidents(None, 0, i64::MAX).unwrap().len(), 1);
+        // Another customer, a period before: none.
+        assert!(history.incidents(Some("other"), 0, i64::MAX).unwrap().is_empty());
+        assert!(history.incidents(None, 0, ms("2026-11-21T08:00:00Z")).unwrap().is_empty());
+        assert_eq!(history.incidents(None, 0, i64::MAX).unwrap().len(), 1);
 
-    // No store here; a store from a newer receiver: clear errors.
-    assert!(matches!(History::open(&r.dir.join("nowhere")), Err(StoreError::Io { .. })));
-    let newer = r.dir.join("newer");
-    std::fs::create_dir_all(&newer).unwrap();
-    std::fs::copy(r.dir.join("data/receiver.db"), newer.join("receiver.db")).unwrap();
-    let _ = std::fs::copy(r.dir.join("data/receiver.db-wal"), newer.join("receiver.db-wal"));
-    rusqlite::Connection::open(newer.join("receiver.db")).unwrap().pragma_update(None, "user_version", 99).unwrap();
-    let e = History::open(&newer).unwrap_err();
-    assert!(matches!(e, StoreError::Newer { found: 99, .. }), "{e}");
-    assert!(e.to_string().contains("newer edgewatch"), "{e}");
-    assert!(matches!(edgewatch_webhook_receiver::DeadLetters::open(&newer), Err(StoreError::Newer { .. })));
+        // No store here; a store from a newer receiver: clear errors.
+        if let Backend::Postgres(server) = &r.store {
+            let template = server.url().replace("/postgres", "/template1");
+            let elsewhere = Config { store: Some(template), ..r.config.clone() };
+            let e = History::connect(&elsewhere, &|_| None).unwrap_err();
+            assert!(e.to_string().contains("holds no receiver store"), "{e}");
+            let url = server.url();
+            std::thread::spawn(move || {
+                let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+                client.execute("UPDATE edgewatch_schema SET version = 99", &[]).unwrap();
+            })
+            .join()
+            .unwrap();
+            let e = History::connect(&r.config, &|_| None).unwrap_err();
+            assert!(matches!(e, StoreError::Newer { found: 99, .. }), "{e}");
+        } else {
+            assert!(matches!(History::open(&r.dir.join("nowhere")), Err(StoreError::Io { .. })));
+            let newer = r.dir.join("newer");
+            std::fs::create_dir_all(&newer).unwrap();
+            std::fs::copy(r.dir.join("data/receiver.db"), newer.join("receiver.db")).unwrap();
+            let _ = std::fs::copy(r.dir.join("data/receiver.db-wal"), newer.join("receiver.db-wal"));
+            let conn = rusqlite::Connection::open(newer.join("receiver.db")).unwrap();
+            conn.pragma_update(None, "user_version", 99).unwrap();
+            let e = History::open(&newer).unwrap_err();
+            assert!(matches!(e, StoreError::Newer { found: 99, .. }), "{e}");
+            assert!(e.to_string().contains("newer edgewatch"), "{e}");
+            let dead_letters = edgewatch_webhook_receiver::DeadLetters::open(&newer);
+            assert!(matches!(dead_letters, Err(StoreError::Newer { .. })));
+        }
+    }
 }
 
 /// An analyst's remediation note, through the authenticated endpoint and
