@@ -34,6 +34,20 @@ pub struct Catalog {
     pub templates: BTreeMap<String, String>,
     /// How Grafana shows customers (`dashboards: {customers: …}`).
     pub customer_dashboards: CustomerDashboards,
+    /// Where each customer is in `customers`, built at the first lookup.
+    #[serde(skip)]
+    pub(crate) index: CustomerIndex,
+}
+
+/// Customers' positions by id: a lookup per action at 10,000 customers
+/// must not scan them all.
+#[derive(Clone, Default)]
+pub(crate) struct CustomerIndex(std::sync::OnceLock<std::collections::HashMap<String, usize>>);
+
+impl std::fmt::Debug for CustomerIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CustomerIndex")
+    }
 }
 
 /// How Grafana shows customers: the alerts', receiver's and NOC
@@ -92,7 +106,16 @@ impl Catalog {
 
     /// The customer with this id.
     pub fn customer(&self, id: &str) -> Option<&Customer> {
-        self.customers.iter().find(|c| c.id.as_str() == id)
+        let index = self
+            .index
+            .0
+            .get_or_init(|| self.customers.iter().enumerate().map(|(i, c)| (c.id.as_str().to_owned(), i)).collect());
+        match index.get(id).and_then(|&i| self.customers.get(i)) {
+            Some(c) if c.id.as_str() == id => Some(c),
+            // `customers` changed since the index was built (it is public):
+            // the slow way, still right.
+            _ => self.customers.iter().find(|c| c.id.as_str() == id),
+        }
     }
 }
 

@@ -132,6 +132,7 @@ pub(crate) fn resolve(files: Vec<RawFile>, sources: &Sources, report: &mut Repor
         tiers: m.tiers.into_keys().collect(),
         templates: m.templates,
         customer_dashboards: m.customer_dashboards,
+        index: crate::model::CustomerIndex::default(),
     })
 }
 

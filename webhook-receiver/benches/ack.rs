@@ -1,11 +1,21 @@
-//! Ack latency and sustained notifications per second, with durable
-//! commits: the receiver in-process on loopback, its SQLite store on this
-//! machine's disk, every notification distinct (a new alert of one of 50
-//! customers' incidents, so each commit also updates an incident and queues
-//! an action to a log destination).
+//! Ack latency, sustained notifications per second and delivery, with
+//! durable commits: the receivers in this process on loopback, the client
+//! in another (this bench, run again as the client), every notification
+//! distinct (a new alert of one of 50 customers' incidents, so each commit
+//! also updates an incident and queues an action to a log destination).
 //!
 //! `cargo bench -p edgewatch-webhook-receiver --bench ack [-- N CONCURRENCY]`
-//! (`EDGEWATCH_BENCH_NO_DELIVERY=1`: the intake alone, nothing delivered)
+//! posts N notifications as fast as CONCURRENCY connections can (the
+//! maximum); `-- N --rate R` posts them at R a second whatever the answers
+//! (an open loop: each latency counts from when its post was due, so a
+//! receiver falling behind shows in the figures, not as a slower client).
+//! `EDGEWATCH_BENCH_CUSTOMERS=N`: the customers (default 50).
+//! `EDGEWATCH_BENCH_STORE=postgres`: a PostgreSQL of the bench's own (fsync
+//! on), shared by `EDGEWATCH_BENCH_RECEIVERS` receivers (default 1), the
+//! client taking them in turn. `EDGEWATCH_BENCH_NO_DELIVERY=1`: the intake
+//! alone, nothing delivered. `EDGEWATCH_BENCH_BACKLOG=1`: delivery starts
+//! only after the last ack, so the whole run is a backlog, and the bench
+//! prints how fast it drains (actions a second).
 
 #![allow(
     clippy::unwrap_used,
@@ -17,15 +27,21 @@
 )]
 
 use std::fmt::Write as _;
-
 use std::time::{Duration, Instant};
 
 use edgewatch_webhook_receiver::{Config, Receiver, WEBHOOK_PATH};
 
+/// Customers the notifications go to in turn: 50, or
+/// `EDGEWATCH_BENCH_CUSTOMERS` (as many as notifications: each one opens an
+/// incident of its own, and queues an action no other merges with).
+fn customers() -> usize {
+    std::env::var("EDGEWATCH_BENCH_CUSTOMERS").ok().and_then(|v| v.parse().ok()).unwrap_or(50)
+}
+
 fn catalog(dir: &std::path::Path) -> edgewatch_catalog::Catalog {
     let mut text =
         format!("destinations:\n  audit: {{log: {{path: '{}'}}}}\ncustomers:\n", dir.join("audit.jsonl").display());
-    for i in 0..50 {
+    for i in 0..customers() {
         let _ = write!(text, "  - id: c{i}\n    hosts: [c{i}.example]\n    alerting: {{routes: [{{to: [audit]}}]}}\n");
     }
     let file = dir.join("catalog.yaml");
@@ -33,27 +49,55 @@ fn catalog(dir: &std::path::Path) -> edgewatch_catalog::Catalog {
     edgewatch_catalog::load(&file).unwrap().catalog
 }
 
-fn body(i: usize) -> String {
-    let customer = i % 50;
+fn body(i: usize, customers: usize) -> String {
+    let customer = i % customers;
     format!(
         r#"{{"receiver":"edgewatch","status":"firing","alerts":[{{"status":"firing","labels":{{"alertname":"EdgewatchProbeDown","customer":"c{customer}","probe":"p{}","severity":"page","alert_kind":"probe_down"}},"annotations":{{"summary":"probe down"}},"startsAt":"2026-11-21T08:00:00Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"","fingerprint":"{i:016x}"}}],"groupLabels":{{}},"commonLabels":{{}},"commonAnnotations":{{}},"externalURL":"http://am","version":"4","groupKey":"g{i}","truncatedAlerts":0}}"#,
         i % 7
     )
 }
 
+/// How the client posts.
+#[derive(Clone, Copy)]
+enum Load {
+    /// As fast as this many connections can.
+    Max(usize),
+    /// This many a second, whatever the answers.
+    Rate(f64),
+}
+
+/// What the client measured, as it prints it for the bench.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Measured {
+    /// Seconds from the first post due to the last answer.
+    wall: f64,
+    /// Each ack's latency in seconds, sorted.
+    latencies: Vec<f64>,
+    /// Answers other than 200.
+    refused: usize,
+}
+
+const CLIENT: &str = "EDGEWATCH_BENCH_CLIENT";
+
 fn main() {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
-    let n = args.first().copied().unwrap_or(3000);
-    let concurrency = args.get(1).copied().unwrap_or(16);
+    if let Ok(urls) = std::env::var(CLIENT) {
+        return client(&urls);
+    }
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let n: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(3000);
+    let load = match (args.get(1).map(String::as_str), args.get(2)) {
+        (Some("--rate"), Some(r)) => Load::Rate(r.parse().expect("--rate R: notifications a second")),
+        (Some(c), _) => Load::Max(c.parse().expect("CONCURRENCY: a number")),
+        (None, _) => Load::Max(16),
+    };
     let dir = std::env::temp_dir().join(format!("edgewatch-bench-ack-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    // EDGEWATCH_BENCH_STORE=postgres: a PostgreSQL of the bench's own (fsync
-    // on), shared by EDGEWATCH_BENCH_RECEIVERS receivers (default 1), each
-    // taking every other notification.
     let postgres = (std::env::var("EDGEWATCH_BENCH_STORE").as_deref() == Ok("postgres"))
         .then(|| edgewatch_test_kit::postgres::PostgresServer::start_durable("bench-ack"));
     let receivers: usize = std::env::var("EDGEWATCH_BENCH_RECEIVERS").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+    let delivery = std::env::var_os("EDGEWATCH_BENCH_NO_DELIVERY").is_none();
+    let backlog = std::env::var_os("EDGEWATCH_BENCH_BACKLOG").is_some();
     let store = postgres.as_ref().map_or_else(String::new, |pg| format!("store: '{}'\n", pg.url()));
     let catalog = catalog(&dir);
     let built: Vec<Receiver> = (0..receivers)
@@ -67,57 +111,26 @@ fn main() {
     rt.block_on(async move {
         let dir = store_dir.join("data-0");
         let mut urls = Vec::new();
-        for receiver in built {
+        for receiver in &built {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             urls.push(format!("http://{}{WEBHOOK_PATH}", listener.local_addr().unwrap()));
-            // EDGEWATCH_BENCH_NO_DELIVERY=1: the intake alone, nothing delivered.
-            if std::env::var_os("EDGEWATCH_BENCH_NO_DELIVERY").is_none() {
+            if delivery && !backlog {
                 receiver.spawn_workers();
             }
-            tokio::spawn(async move { axum::serve(listener, receiver.router()).await });
+            let router = receiver.router();
+            tokio::spawn(async move { axum::serve(listener, router).await });
         }
-        let urls = std::sync::Arc::new(urls);
         let url = urls[0].clone();
-        let client = edgewatch_test_kit::http_client();
-        let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let started = Instant::now();
-        let mut tasks = Vec::new();
-        for _ in 0..concurrency {
-            let (client, urls, next) = (client.clone(), urls.clone(), next.clone());
-            tasks.push(tokio::spawn(async move {
-                let mut lat = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    if i >= n {
-                        return lat;
-                    }
-                    let t = Instant::now();
-                    let r = client.post(&urls[i % urls.len()]).body(body(i)).send().await.unwrap();
-                    assert_eq!(r.status().as_u16(), 200);
-                    lat.push(t.elapsed());
-                }
-            }));
-        }
-        let mut all: Vec<Duration> = Vec::new();
-        for t in tasks {
-            all.extend(t.await.unwrap());
-        }
-        let wall = started.elapsed();
-        all.sort();
-        let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
-        match &postgres {
-            None => println!("notifications: {n}, concurrency: {concurrency}, SQLite (WAL, synchronous=FULL)"),
-            Some(_) => println!(
-                "notifications: {n}, concurrency: {concurrency}, PostgreSQL (fsync on), {receivers} receiver(s)"
-            ),
-        }
-        println!("sustained: {:.0} notifications/s over {:.2} s", n as f64 / wall.as_secs_f64(), wall.as_secs_f64());
-        println!(
-            "ack latency: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-            pct(0.50).as_secs_f64() * 1e3,
-            pct(0.99).as_secs_f64() * 1e3,
-            all.last().unwrap().as_secs_f64() * 1e3
-        );
+        let client_urls = urls.join(",");
+        let measured = tokio::task::spawn_blocking(move || run_client(&client_urls, n, load)).await.unwrap();
+        let store = if postgres.is_some() {
+            format!("PostgreSQL (fsync on), {receivers} receiver(s)")
+        } else {
+            "SQLite (WAL, synchronous=FULL)".to_owned()
+        };
+        print_measured(n, load, &store, &measured);
+        let client = edgewatch_test_kit::http_client();
         // How many notifications each commit held (group commit), and how
         // long the last actions took to go out.
         let metrics = client.get(url.replace(WEBHOOK_PATH, "/metrics")).send().await.unwrap().text().await.unwrap();
@@ -126,7 +139,25 @@ fn main() {
         let (sum, count) =
             (read("edgewatch_receiver_commit_batch_size_sum"), read("edgewatch_receiver_commit_batch_size_count"));
         println!("commits: {count:.0}, notifications per commit: {:.1} on average", sum / count.max(1.0));
-        if std::env::var_os("EDGEWATCH_BENCH_NO_DELIVERY").is_none() {
+        if delivery && backlog {
+            let from = Instant::now();
+            for receiver in &built {
+                receiver.spawn_workers();
+            }
+            drained(&client, &url, from).await;
+            let took = from.elapsed().as_secs_f64();
+            let mut actions = 0.0;
+            for url in &urls {
+                let text =
+                    client.get(url.replace(WEBHOOK_PATH, "/metrics")).send().await.unwrap().text().await.unwrap();
+                actions += text
+                    .lines()
+                    .filter(|l| l.starts_with("edgewatch_receiver_actions_total{") && l.contains("\"delivered\""))
+                    .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                    .sum::<f64>();
+            }
+            println!("backlog: {actions:.0} actions delivered in {took:.2} s: {:.0} actions/s", actions / took);
+        } else if delivery {
             drained(&client, &url, started).await;
         }
         let size: u64 = ["receiver.db", "receiver.db-wal"]
@@ -139,6 +170,117 @@ fn main() {
         }
     });
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs the client in another process (this bench again) and reads what it
+/// measured.
+fn run_client(urls: &str, n: usize, load: Load) -> Measured {
+    let (flag, value) = match load {
+        Load::Max(c) => ("max", c.to_string()),
+        Load::Rate(r) => ("rate", r.to_string()),
+    };
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .env(CLIENT, urls)
+        .args([n.to_string(), flag.to_owned(), value])
+        .stdout(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "the client failed");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn print_measured(n: usize, load: Load, store: &str, measured: &Measured) {
+    let all = &measured.latencies;
+    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)] * 1e3;
+    let load = match load {
+        Load::Max(c) => format!("at the maximum, {c} connections"),
+        Load::Rate(r) => format!("at {r:.0}/s"),
+    };
+    println!("notifications: {n}, {load}, {store}, the client in another process");
+    println!(
+        "sustained: {:.0} notifications/s over {:.2} s; refused: {}",
+        n as f64 / measured.wall,
+        measured.wall,
+        measured.refused
+    );
+    println!(
+        "ack latency: p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms",
+        pct(0.50),
+        pct(0.99),
+        pct(0.999),
+        all.last().unwrap() * 1e3
+    );
+}
+
+/// The client: posts to `urls` (comma-separated) in turn as its arguments
+/// say (`N max CONCURRENCY` or `N rate R`), and prints what it measured.
+fn client(urls: &str) {
+    let urls: std::sync::Arc<Vec<String>> = std::sync::Arc::new(urls.split(',').map(str::to_owned).collect());
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let n: usize = args[0].parse().unwrap();
+    let load = match args[1].as_str() {
+        "rate" => Load::Rate(args[2].parse().unwrap()),
+        _ => Load::Max(args[2].parse().unwrap()),
+    };
+    // One thread: the client takes one core at most from the receivers.
+    let customers = customers();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let measured = rt.block_on(async move {
+        let client = edgewatch_test_kit::http_client();
+        let post = move |i: usize| {
+            let (client, urls) = (client.clone(), urls.clone());
+            async move {
+                let r = client.post(&urls[i % urls.len()]).body(body(i, customers)).send().await;
+                r.is_ok_and(|r| r.status().as_u16() == 200)
+            }
+        };
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        match load {
+            Load::Max(concurrency) => {
+                let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+                for _ in 0..concurrency {
+                    let (next, post) = (next.clone(), post.clone());
+                    tasks.push(tokio::spawn(async move {
+                        let mut out = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            if i >= n {
+                                return out;
+                            }
+                            let t = Instant::now();
+                            let ok = post(i).await;
+                            out.push((t.elapsed(), ok));
+                        }
+                    }));
+                }
+            }
+            Load::Rate(rate) => {
+                for i in 0..n {
+                    let due = started + Duration::from_secs_f64(i as f64 / rate);
+                    tokio::time::sleep_until(due.into()).await;
+                    let post = post.clone();
+                    tasks.push(tokio::spawn(async move {
+                        let ok = post(i).await;
+                        // From when it was due: a late start is latency too.
+                        vec![(due.elapsed(), ok)]
+                    }));
+                }
+            }
+        }
+        let mut latencies = Vec::with_capacity(n);
+        let mut refused = 0;
+        for t in tasks {
+            for (latency, ok) in t.await.unwrap() {
+                latencies.push(latency.as_secs_f64());
+                refused += usize::from(!ok);
+            }
+        }
+        let wall = started.elapsed().as_secs_f64();
+        latencies.sort_by(f64::total_cmp);
+        Measured { wall, latencies, refused }
+    });
+    println!("{}", serde_json::to_string(&measured).unwrap());
 }
 
 /// Waits until the outbox is empty (one database: any receiver's gauge

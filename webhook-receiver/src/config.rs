@@ -164,7 +164,8 @@ pub struct DeliveryConfig {
     /// The longest wait (also caps a `Retry-After`).
     #[serde(default = "default_max_backoff")]
     pub max_backoff: Duration,
-    /// Actions delivered at once (each incident and destination stays in order).
+    /// Actions delivered at once to each destination (each incident and
+    /// destination stays in order): a slow destination fills its own.
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
     /// After a crash, how long an interrupted attempt waits before it runs
@@ -228,7 +229,7 @@ fn default_max_backoff() -> Duration {
     Duration::from_millis(600_000)
 }
 fn default_concurrency() -> usize {
-    4
+    16
 }
 fn default_settle() -> Duration {
     Duration::from_millis(10_000)

@@ -74,16 +74,49 @@ impl Settings {
 #[derive(Debug)]
 pub(crate) struct Workers {
     task: tokio::task::JoinHandle<()>,
-    permits: Arc<Semaphore>,
-    concurrency: usize,
+    permits: Arc<Permits>,
     stop: watch::Sender<bool>,
+}
+
+/// At most `concurrency` actions in flight per destination: a slow
+/// destination fills its own, never another's.
+#[derive(Debug)]
+pub(crate) struct Permits {
+    /// By catalog name.
+    by_destination: BTreeMap<String, Arc<Semaphore>>,
+    /// For actions of destinations no longer in the catalog (they fail).
+    other: Arc<Semaphore>,
+    concurrency: usize,
+}
+
+impl Permits {
+    fn new<'a>(destinations: impl IntoIterator<Item = &'a String>, concurrency: usize) -> Self {
+        let semaphore = || Arc::new(Semaphore::new(concurrency));
+        Self {
+            by_destination: destinations.into_iter().map(|name| (name.clone(), semaphore())).collect(),
+            other: semaphore(),
+            concurrency,
+        }
+    }
+
+    fn of(&self, destination: &str) -> &Arc<Semaphore> {
+        self.by_destination.get(destination).unwrap_or(&self.other)
+    }
+
+    fn all(&self) -> impl Iterator<Item = &Arc<Semaphore>> {
+        self.by_destination.values().chain(std::iter::once(&self.other))
+    }
+
+    /// Deliveries in progress.
+    fn in_use(&self) -> usize {
+        self.all().map(|s| self.concurrency.saturating_sub(s.available_permits())).sum()
+    }
 }
 
 impl Workers {
     /// Starts delivering and pruning.
     pub(crate) fn start(deliverer: Arc<Deliverer>) -> Self {
-        let concurrency = deliverer.settings.concurrency;
-        let permits = Arc::new(Semaphore::new(concurrency));
+        let permits = Arc::new(Permits::new(deliverer.destinations.keys(), deliverer.settings.concurrency));
         let (stop, until) = watch::channel(false);
         let task = {
             let permits = Arc::clone(&permits);
@@ -96,7 +129,7 @@ impl Workers {
                 }
             })
         };
-        Self { task, permits, concurrency, stop }
+        Self { task, permits, stop }
     }
 
     /// Runs until this future is dropped (then no new delivery starts).
@@ -119,9 +152,17 @@ impl Workers {
     /// those still running then are stopped, to run again at the next start.
     pub(crate) async fn finish(self, deadline: tokio::time::Instant) {
         let _ = self.stop.send(true);
-        let all = u32::try_from(self.concurrency).unwrap_or(u32::MAX);
-        if tokio::time::timeout_at(deadline, self.permits.acquire_many(all)).await.is_err() {
-            let cut = self.concurrency - self.permits.available_permits();
+        let all = u32::try_from(self.permits.concurrency).unwrap_or(u32::MAX);
+        let finished = async {
+            for semaphore in self.permits.all() {
+                // Taken for good: nothing starts after this.
+                if let Ok(taken) = semaphore.acquire_many(all).await {
+                    taken.forget();
+                }
+            }
+        };
+        if tokio::time::timeout_at(deadline, finished).await.is_err() {
+            let cut = self.permits.in_use();
             tracing::warn!(
                 deliveries = cut,
                 "Deliveries still in progress at the end of the grace period were stopped; they run again at the next start."
@@ -213,10 +254,12 @@ impl InFlight {
 }
 
 /// Polls the outbox when woken or every second, and delivers what is due,
-/// at most `permits`' worth at once, until `stop` turns true or its sender
-/// is gone (or the task is dropped). Deliveries in progress then go on in
-/// their own tasks: the caller waits for them by taking every permit.
-async fn run(d: Arc<Deliverer>, permits: Arc<Semaphore>, mut stop: watch::Receiver<bool>) {
+/// at most `permits`' worth at once per destination, until `stop` turns
+/// true or its sender is gone (or the task is dropped). Each destination
+/// with room is polled for its own actions, so a destination that is slow
+/// or behind never keeps another's waiting. Deliveries in progress then go
+/// on in their own tasks: the caller waits for them by taking every permit.
+async fn run(d: Arc<Deliverer>, permits: Arc<Permits>, mut stop: watch::Receiver<bool>) {
     let store = Arc::clone(&d.store);
     let settle = d.settings.settle_ms;
     match tokio::task::spawn_blocking(move || store.recover(now_ms(), settle)).await {
@@ -230,59 +273,30 @@ async fn run(d: Arc<Deliverer>, permits: Arc<Semaphore>, mut stop: watch::Receiv
         Err(e) => tracing::error!(error = %e, "recovery task failed"),
     }
     loop {
-        if *stop.borrow() {
+        let mut found = false;
+        for (destination, semaphore) in &permits.by_destination {
+            let room = semaphore.available_permits();
+            if room == 0 {
+                continue;
+            }
+            // A few more than there is room for: some may wait behind the
+            // action before them, still finishing here.
+            let Some(rows) = poll(&d, room * 2, Some(destination.clone())).await else { continue };
+            found |= !rows.is_empty();
+            if !start(&d, &permits, rows, &stop).await {
+                return;
+            }
+        }
+        // Actions of destinations no longer in the catalog (each fails for
+        // good), when the others have nothing due.
+        if !found
+            && let Some(rows) = poll(&d, 4, None).await
+            && !start(&d, &permits, rows, &stop).await
+        {
             return;
         }
-        let store = Arc::clone(&d.store);
-        let limit = d.settings.concurrency * 4;
-        let due = tokio::task::spawn_blocking(move || store.due(now_ms(), limit)).await;
-        match due {
-            Ok(Ok(rows)) => {
-                // Rows taken but not started are given back, so that they
-                // need not wait out a lease (a store shared by receivers).
-                let mut rows = rows.into_iter();
-                let mut skipped = Vec::new();
-                while let Some(p) = rows.next() {
-                    if *stop.borrow() {
-                        skipped.extend(std::iter::once(p.id).chain(rows.map(|p| p.id)));
-                        release(&d, skipped).await;
-                        return;
-                    }
-                    if !d.in_flight.claim(&p) {
-                        // The action before it, just recorded, is still
-                        // finishing here: the next poll takes it.
-                        skipped.push(p.id);
-                        continue;
-                    }
-                    d.metrics.claim(p.taken_over);
-                    if p.taken_over {
-                        tracing::warn!(
-                            incident = %p.incident.key,
-                            destination = %p.destination,
-                            action = p.kind.as_str(),
-                            "took over an action whose receiver's claim ran out; it may have been sent already (at least once)"
-                        );
-                    }
-                    let Ok(permit) = Arc::clone(&permits).acquire_owned().await else { return };
-                    if *stop.borrow() {
-                        d.in_flight.release(&p);
-                        skipped.extend(std::iter::once(p.id).chain(rows.map(|p| p.id)));
-                        release(&d, skipped).await;
-                        return;
-                    }
-                    let d = Arc::clone(&d);
-                    tokio::spawn(async move {
-                        deliver_one(&d, &p).await;
-                        d.in_flight.release(&p);
-                        drop(permit);
-                        // The next action of the pair may be due now.
-                        d.wake.notify_one();
-                    });
-                }
-                release(&d, skipped).await;
-            }
-            Ok(Err(e)) => tracing::error!(error = %e, "cannot read the outbox; retrying"),
-            Err(e) => tracing::error!(error = %e, "outbox reader failed"),
+        if *stop.borrow() {
+            return;
         }
         tokio::select! {
             _ = tokio::time::timeout(Duration::from_secs(1), d.wake.notified()) => {}
@@ -293,6 +307,69 @@ async fn run(d: Arc<Deliverer>, permits: Arc<Semaphore>, mut stop: watch::Receiv
             }
         }
     }
+}
+
+/// Up to `limit` actions due now, of `destination` or of any.
+async fn poll(d: &Deliverer, limit: usize, destination: Option<String>) -> Option<Vec<Pending>> {
+    let store = Arc::clone(&d.store);
+    match tokio::task::spawn_blocking(move || store.due(now_ms(), limit, destination.as_deref())).await {
+        Ok(Ok(rows)) => Some(rows),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "cannot read the outbox; retrying");
+            None
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "outbox reader failed");
+            None
+        }
+    }
+}
+
+/// Starts delivering `rows`, each in a task of its own while its
+/// destination has room; gives back those not started (no room, the action
+/// before still finishing, stopping). False once stopping.
+async fn start(d: &Arc<Deliverer>, permits: &Permits, rows: Vec<Pending>, stop: &watch::Receiver<bool>) -> bool {
+    // Rows taken but not started are given back, so that they need not
+    // wait out a lease (a store shared by receivers).
+    let mut rows = rows.into_iter();
+    let mut skipped = Vec::new();
+    while let Some(p) = rows.next() {
+        if *stop.borrow() {
+            skipped.extend(std::iter::once(p.id).chain(rows.map(|p| p.id)));
+            release(d, skipped).await;
+            return false;
+        }
+        let Ok(permit) = Arc::clone(permits.of(&p.destination)).try_acquire_owned() else {
+            // Its destination is full: the next poll after a delivery ends.
+            skipped.push(p.id);
+            continue;
+        };
+        if !d.in_flight.claim(&p) {
+            // The action before it, just recorded, is still finishing
+            // here: the next poll takes it.
+            skipped.push(p.id);
+            continue;
+        }
+        d.metrics.claim(p.taken_over);
+        if p.taken_over {
+            tracing::warn!(
+                incident = %p.incident.key,
+                destination = %p.destination,
+                action = p.kind.as_str(),
+                "took over an action whose receiver's claim ran out; it may have been sent already (at least once)"
+            );
+        }
+        let d = Arc::clone(d);
+        tokio::spawn(async move {
+            deliver_one(&d, &p).await;
+            d.in_flight.release(&p);
+            drop(permit);
+            // The next action of the pair may be due now.
+            d.wake.notify_one();
+        });
+    }
+    release(d, skipped).await;
+    true
 }
 
 /// Gives back actions taken from the outbox and not started.

@@ -4,6 +4,7 @@
 //! one database; both implement [`Store`], and the same tests run on both.
 
 mod codec;
+mod group;
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
 
@@ -487,9 +488,10 @@ pub(crate) trait Store: Send + Sync + std::fmt::Debug {
     /// [`crate::incident::divert`]), so that it is not left open while a
     /// second incident opens for them. Returns how many were held.
     fn use_key_labels(&self, key_labels: &[String]) -> Result<u64, StoreError>;
-    /// Actions due at `now`: per incident and destination, only the oldest
-    /// not yet delivered, and none behind a dead letter (order is kept).
-    fn due(&self, now: i64, limit: usize) -> Result<Vec<Pending>, StoreError>;
+    /// Actions due at `now`, of `destination` or of every one: per incident
+    /// and destination, only the oldest not yet delivered, and none behind
+    /// a dead letter (order is kept).
+    fn due(&self, now: i64, limit: usize, destination: Option<&str>) -> Result<Vec<Pending>, StoreError>;
     /// Actions [`Store::due`] returned that will not be attempted now (the
     /// receiver is stopping, or the one before is still finishing) are
     /// given back to whichever receiver polls next.

@@ -656,7 +656,7 @@ impl Store for Postgres {
         })
     }
 
-    fn due(&self, now: i64, limit: usize) -> Result<Vec<Pending>, StoreError> {
+    fn due(&self, now: i64, limit: usize, destination: Option<&str>) -> Result<Vec<Pending>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let until = now.saturating_add(self.target.lease_ms);
         self.tx(|tx| {
@@ -670,6 +670,7 @@ impl Store for Postgres {
                    LEFT JOIN externals e ON e.incident_id = o.incident_id AND e.destination = o.destination
                    LEFT JOIN notes n ON n.id = o.note_id
                    WHERE o.status = 'pending' AND o.next_attempt_at <= $1
+                     AND ($5::TEXT IS NULL OR o.destination = $5)
                      AND (o.approval IS NULL OR o.approval <> 'drafted')
                      AND (o.claim_until IS NULL OR o.claim_until < $1)
                      AND NOT EXISTS (
@@ -684,7 +685,7 @@ impl Store for Postgres {
                    RETURNING outbox.id
                  )
                  SELECT picked.* FROM picked JOIN claimed USING (id) ORDER BY next_attempt_at, id",
-                &[&now, &limit, &self.target.receiver, &until],
+                &[&now, &limit, &self.target.receiver, &until, &destination],
             )?;
             rows.iter()
                 .map(|r| {

@@ -3,10 +3,11 @@
 //! answers 200. One connection behind a lock: SQLite takes one writer at a
 //! time anyway, and every operation is a short transaction.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
+use super::group::GroupCommit;
 use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 
 use super::codec::{
@@ -128,25 +129,57 @@ pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 pub(crate) struct Sqlite {
     conn: Mutex<Connection>,
     /// Notifications waiting for a commit (group commit).
-    intake: Mutex<Intake>,
-    /// Signalled when a commit is done.
-    turn: Condvar,
+    intake: GroupCommit<Inbound, Accepted>,
+    /// Delivery outcomes waiting for a commit (group commit): with many
+    /// deliveries at once, one commit records many.
+    outcomes: GroupCommit<Outcome, bool>,
     /// Where commit sizes are counted, once the receiver says.
     metrics: OnceLock<Arc<Metrics>>,
 }
 
 /// A notification's result, by its ticket in the group commit.
 type Ticketed = (u64, Result<Accepted, StoreError>);
+/// A delivery outcome's result, by its ticket.
+type Recorded = (u64, Result<bool, StoreError>);
 
-/// The group commit's state: what waits, what is done, whether a commit is
-/// under way.
-#[derive(Debug, Default)]
-struct Intake {
-    /// By ticket.
-    queue: Vec<(u64, Inbound)>,
-    done: HashMap<u64, Result<Accepted, StoreError>>,
-    leading: bool,
-    next: u64,
+/// What a delivery attempt records: its start, and how it ended.
+#[derive(Debug)]
+enum Outcome {
+    /// [`Store::begin`]; its result says whether it began.
+    Begin { id: i64, attempts: u32, now: i64 },
+    /// [`Store::delivered`].
+    Delivered { id: i64, external: Option<String>, now: i64 },
+    /// [`Store::retry_at`].
+    RetryAt { id: i64, next_at: i64, error: String },
+    /// [`Store::dead`].
+    Dead { id: i64, reason: String, now: i64 },
+}
+
+/// Statements through the connection's cache: each is parsed once, not
+/// at every call (the parse cost as much as the work in a busy outbox).
+trait Cached {
+    fn run<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+    fn row<T, P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+        f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T>;
+}
+
+impl Cached for Connection {
+    fn run<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+
+    fn row<T, P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+        f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
 }
 
 /// The notes of incident `id`, oldest first.
@@ -196,11 +229,11 @@ fn queue(
                 // The newest incident, with what changed since the waiting
                 // update's beside it: no incident decoded or encoded again.
                 let change = merged_change(&change_of(&earlier, merged.as_deref())?, &incident.change)?;
-                tx.execute("UPDATE outbox SET payload = ?2, change = ?3 WHERE id = ?1", params![id, payload, change])?;
+                tx.run("UPDATE outbox SET payload = ?2, change = ?3 WHERE id = ?1", params![id, payload, change])?;
                 continue;
             }
         }
-        tx.execute(
+        tx.run(
             "INSERT INTO outbox (incident_id, destination, kind, payload, next_attempt_at, created_at, approval)
              VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
             params![incident.id, destination, kind.as_str(), payload, now, approval],
@@ -218,14 +251,14 @@ fn note_in(tx: &Connection, incident_id: i64, note: &NewNote, now: i64) -> Resul
         .optional()?
         .ok_or(StoreError::NoIncident(incident_id))?;
     let incident: Incident = decode("incident", &state)?;
-    tx.execute(
+    tx.run(
         "INSERT INTO notes (incident_id, kind, author, text, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![incident_id, note.kind.as_str(), note.author, note.text, now],
     )?;
     let note_id = tx.last_insert_rowid();
     let reached = reached(&incident);
     for destination in &reached {
-        tx.execute(
+        tx.run(
             "INSERT INTO outbox (incident_id, destination, kind, payload, next_attempt_at, created_at, note_id)
              VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
             params![incident_id, destination, ActionKind::Note.as_str(), state, now, note_id],
@@ -246,6 +279,8 @@ impl Sqlite {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Every statement the store runs stays prepared.
+        conn.set_prepared_statement_cache_capacity(128);
         let done: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if done > SCHEMA_VERSION {
             return Err(StoreError::Newer { found: done, known: SCHEMA_VERSION });
@@ -258,8 +293,8 @@ impl Sqlite {
         tx.commit()?;
         Ok(Self {
             conn: Mutex::new(conn),
-            intake: Mutex::new(Intake::default()),
-            turn: Condvar::new(),
+            intake: GroupCommit::default(),
+            outcomes: GroupCommit::default(),
             metrics: OnceLock::new(),
         })
     }
@@ -269,7 +304,12 @@ impl Sqlite {
     }
 
     /// Actions due at `now` (see [`Store::due`]).
-    fn due_rows(conn: &Connection, now: i64, limit: usize) -> Result<Vec<Pending>, StoreError> {
+    fn due_rows(
+        conn: &Connection,
+        now: i64,
+        limit: usize,
+        destination: Option<&str>,
+    ) -> Result<Vec<Pending>, StoreError> {
         let mut stmt = conn.prepare_cached(
             "SELECT o.id, o.incident_id, o.destination, o.kind, o.payload, o.attempts, e.external,
                     n.id, n.kind, n.author, n.text, n.created_at, o.approval, o.change
@@ -277,6 +317,7 @@ impl Sqlite {
              LEFT JOIN externals e ON e.incident_id = o.incident_id AND e.destination = o.destination
              LEFT JOIN notes n ON n.id = o.note_id
              WHERE o.status = 'pending' AND o.next_attempt_at <= ?1
+               AND (?3 IS NULL OR o.destination = ?3)
                AND (o.approval IS NULL OR o.approval <> 'drafted')
                AND NOT EXISTS (
                  SELECT 1 FROM outbox p
@@ -285,7 +326,7 @@ impl Sqlite {
              ORDER BY o.next_attempt_at, o.id
              LIMIT ?2",
         )?;
-        let rows = stmt.query_map(params![now, i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+        let rows = stmt.query_map(params![now, i64::try_from(limit).unwrap_or(i64::MAX), destination], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, i64>(1)?,
@@ -365,6 +406,71 @@ impl Sqlite {
     }
 }
 
+impl Sqlite {
+    /// Records `outcome`, sharing a commit with the outcomes recorded at the
+    /// same time: whether its row was as expected (see [`Store::begin`]).
+    fn record(&self, outcome: Outcome) -> Result<bool, StoreError> {
+        self.outcomes.submit(outcome, |batch| self.outcome_batch(batch))
+    }
+
+    /// Records `batch` in one transaction, each outcome in a savepoint of
+    /// its own.
+    fn outcome_batch(&self, batch: &[(u64, Outcome)]) -> Vec<Recorded> {
+        let run = || -> Result<Vec<Recorded>, StoreError> {
+            let mut conn = self.conn()?;
+            let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut results = Vec::with_capacity(batch.len());
+            for (ticket, outcome) in batch {
+                let savepoint = tx.savepoint()?;
+                let result = outcome_in(&savepoint, outcome);
+                if result.is_ok() {
+                    savepoint.commit()?;
+                }
+                results.push((*ticket, result));
+            }
+            tx.commit()?;
+            Ok(results)
+        };
+        run().unwrap_or_else(|e| {
+            let message = e.to_string();
+            batch.iter().map(|(ticket, _)| (*ticket, Err(StoreError::Commit(message.clone())))).collect()
+        })
+    }
+}
+
+/// Records one delivery outcome in `tx`: whether the row was as expected.
+fn outcome_in(tx: &Connection, outcome: &Outcome) -> Result<bool, StoreError> {
+    let changed = match outcome {
+        Outcome::Begin { id, attempts, now } => tx.run(
+            "UPDATE outbox SET sending_since = ?2 WHERE id = ?1 AND status = 'pending' AND attempts = ?3",
+            params![id, now, attempts],
+        )?,
+        Outcome::Delivered { id, external, now } => {
+            let changed = tx.run(
+                "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, done_at = ?2, last_error = NULL, sending_since = NULL WHERE id = ?1",
+                params![id, now],
+            )?;
+            if let Some(ext) = external {
+                tx.run(
+                    "INSERT OR REPLACE INTO externals (incident_id, destination, external)
+                     SELECT incident_id, destination, ?2 FROM outbox WHERE id = ?1",
+                    params![id, ext],
+                )?;
+            }
+            changed
+        }
+        Outcome::RetryAt { id, next_at, error } => tx.run(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3, sending_since = NULL WHERE id = ?1",
+            params![id, next_at, error],
+        )?,
+        Outcome::Dead { id, reason, now } => tx.run(
+            "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ?2, done_at = ?3, sending_since = NULL WHERE id = ?1",
+            params![id, reason, now],
+        )?,
+    };
+    Ok(changed == 1)
+}
+
 /// The firing incidents held under an old key, with their alerts'
 /// fingerprints. Usually none: an index probe.
 fn held(tx: &Connection) -> Result<Vec<(String, BTreeSet<String>)>, StoreError> {
@@ -382,7 +488,7 @@ fn held(tx: &Connection) -> Result<Vec<(String, BTreeSet<String>)>, StoreError> 
 /// Records one notification in `tx` (see [`Store::accept`]).
 fn accept_in(tx: &Connection, inbound: &Inbound, policy: &dyn Policy) -> Result<Accepted, StoreError> {
     let now = inbound.received_at;
-    let inserted = tx.execute(
+    let inserted = tx.run(
         "INSERT OR IGNORE INTO notifications (hash, received_at, body) VALUES (?1, ?2, ?3)",
         params![inbound.hash, now, inbound.body],
     )?;
@@ -414,14 +520,14 @@ fn accept_in(tx: &Connection, inbound: &Inbound, policy: &dyn Policy) -> Result<
         let Decided { mut incident, steps, resolved_at } =
             decide(policy, current.as_ref(), resolved_before, update, now);
         if incident.id == 0 {
-            tx.execute(
+            tx.run(
                 "INSERT INTO incidents (key, status, opened_at, resolved_at, updated_at, state) VALUES (?1, ?2, ?3, ?4, ?3, '{}')",
                 params![incident.key, status_str(incident.status), now, resolved_at],
             )?;
             incident.id = tx.last_insert_rowid();
         } else {
             // A held one, resolved, is held no more.
-            tx.execute(
+            tx.run(
                 "UPDATE incidents SET status = ?2, resolved_at = ?3, updated_at = ?4,
                  held = CASE WHEN ?2 = 'resolved' THEN 0 ELSE held END WHERE id = ?1",
                 params![incident.id, status_str(incident.status), resolved_at, now],
@@ -429,7 +535,7 @@ fn accept_in(tx: &Connection, inbound: &Inbound, policy: &dyn Policy) -> Result<
         }
         // The incident as these actions saw it is kept with each.
         let payload = encode("incident", &incident)?;
-        tx.execute("UPDATE incidents SET state = ?2 WHERE id = ?1", params![incident.id, payload])?;
+        tx.run("UPDATE incidents SET state = ?2 WHERE id = ?1", params![incident.id, payload])?;
         if !steps.is_empty() {
             actions += queue(tx, policy, &incident, &steps, &payload, now)?;
         }
@@ -439,31 +545,7 @@ fn accept_in(tx: &Connection, inbound: &Inbound, policy: &dyn Policy) -> Result<
 
 impl Store for Sqlite {
     fn accept(&self, inbound: &Inbound, policy: &dyn Policy) -> Result<Accepted, StoreError> {
-        // Group commit: notifications that arrive while a commit is on
-        // its way to the disk wait, and then share the next one.
-        let mut intake = self.intake.lock().map_err(|_| StoreError::Poisoned)?;
-        let ticket = intake.next;
-        intake.next += 1;
-        intake.queue.push((ticket, inbound.clone()));
-        loop {
-            if let Some(result) = intake.done.remove(&ticket) {
-                return result;
-            }
-            if intake.leading {
-                intake = self.turn.wait(intake).map_err(|_| StoreError::Poisoned)?;
-                continue;
-            }
-            // No commit under way: this caller commits every notification
-            // waiting, its own among them, then hands over.
-            intake.leading = true;
-            let batch = std::mem::take(&mut intake.queue);
-            drop(intake);
-            let results = self.accept_batch(&batch, policy);
-            intake = self.intake.lock().map_err(|_| StoreError::Poisoned)?;
-            intake.leading = false;
-            intake.done.extend(results);
-            self.turn.notify_all();
-        }
+        self.intake.submit(inbound.clone(), |batch| self.accept_batch(batch, policy))
     }
 
     fn use_key_labels(&self, key_labels: &[String]) -> Result<u64, StoreError> {
@@ -471,19 +553,19 @@ impl Store for Sqlite {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let now = encode("key labels", &key_labels)?;
         let recorded: Option<String> =
-            tx.query_row("SELECT value FROM meta WHERE name = 'key_labels'", [], |r| r.get(0)).optional()?;
+            tx.row("SELECT value FROM meta WHERE name = 'key_labels'", [], |r| r.get(0)).optional()?;
         if recorded.as_deref() == Some(now.as_str()) {
             return Ok(0);
         }
-        let held = tx.execute("UPDATE incidents SET held = 1 WHERE status = 'firing'", [])?;
-        tx.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('key_labels', ?1)", params![now])?;
+        let held = tx.run("UPDATE incidents SET held = 1 WHERE status = 'firing'", [])?;
+        tx.run("INSERT OR REPLACE INTO meta (name, value) VALUES ('key_labels', ?1)", params![now])?;
         tx.commit()?;
         Ok(held as u64)
     }
 
-    fn due(&self, now: i64, limit: usize) -> Result<Vec<Pending>, StoreError> {
+    fn due(&self, now: i64, limit: usize, destination: Option<&str>) -> Result<Vec<Pending>, StoreError> {
         let conn = self.conn()?;
-        Self::due_rows(&conn, now, limit)
+        Self::due_rows(&conn, now, limit, destination)
     }
 
     fn release(&self, _ids: &[i64]) -> Result<(), StoreError> {
@@ -492,49 +574,23 @@ impl Store for Sqlite {
     }
 
     fn delivered(&self, id: i64, external: Option<&str>, now: i64) -> Result<(), StoreError> {
-        let mut conn = self.conn()?;
-        let tx = conn.transaction()?;
-        tx.execute(
-            "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, done_at = ?2, last_error = NULL, sending_since = NULL WHERE id = ?1",
-            params![id, now],
-        )?;
-        if let Some(ext) = external {
-            tx.execute(
-                "INSERT OR REPLACE INTO externals (incident_id, destination, external)
-                 SELECT incident_id, destination, ?2 FROM outbox WHERE id = ?1",
-                params![id, ext],
-            )?;
-        }
-        tx.commit()?;
-        Ok(())
+        self.record(Outcome::Delivered { id, external: external.map(str::to_owned), now }).map(|_| ())
     }
 
     fn retry_at(&self, id: i64, next_at: i64, error: &str) -> Result<(), StoreError> {
-        self.conn()?.execute(
-            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3, sending_since = NULL WHERE id = ?1",
-            params![id, next_at, error],
-        )?;
-        Ok(())
+        self.record(Outcome::RetryAt { id, next_at, error: error.to_owned() }).map(|_| ())
     }
 
     fn dead(&self, id: i64, reason: &str, now: i64) -> Result<(), StoreError> {
-        self.conn()?.execute(
-            "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ?2, done_at = ?3, sending_since = NULL WHERE id = ?1",
-            params![id, reason, now],
-        )?;
-        Ok(())
+        self.record(Outcome::Dead { id, reason: reason.to_owned(), now }).map(|_| ())
     }
 
     fn begin(&self, id: i64, attempts: u32, now: i64) -> Result<bool, StoreError> {
-        let changed = self.conn()?.execute(
-            "UPDATE outbox SET sending_since = ?2 WHERE id = ?1 AND status = 'pending' AND attempts = ?3",
-            params![id, now, attempts],
-        )?;
-        Ok(changed == 1)
+        self.record(Outcome::Begin { id, attempts, now })
     }
 
     fn recover(&self, now: i64, settle_ms: i64) -> Result<u64, StoreError> {
-        let n = self.conn()?.execute(
+        let n = self.conn()?.run(
             "UPDATE outbox SET sending_since = NULL, next_attempt_at = MAX(next_attempt_at, ?1 + ?2)
              WHERE status = 'pending' AND sending_since IS NOT NULL",
             params![now, settle_ms],
@@ -570,7 +626,7 @@ impl Store for Sqlite {
     }
 
     fn replay(&self, id: Option<i64>, now: i64) -> Result<u64, StoreError> {
-        let n = self.conn()?.execute(
+        let n = self.conn()?.run(
             "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?2, last_error = NULL, done_at = NULL
              WHERE status = 'dead' AND (?1 IS NULL OR id = ?1)",
             params![id, now],
@@ -581,16 +637,16 @@ impl Store for Sqlite {
     fn prune(&self, before: i64) -> Result<Pruned, StoreError> {
         let mut conn = self.conn()?;
         let tx = conn.transaction()?;
-        let actions = tx.execute("DELETE FROM outbox WHERE status = 'delivered' AND done_at < ?1", params![before])?;
+        let actions = tx.run("DELETE FROM outbox WHERE status = 'delivered' AND done_at < ?1", params![before])?;
         // Resolved long enough ago, and nothing of theirs left to deliver.
         let gone = "SELECT id FROM incidents i WHERE status = 'resolved' AND resolved_at < ?1
                     AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.incident_id = i.id)";
-        tx.execute(&format!("DELETE FROM externals WHERE incident_id IN ({gone})"), params![before])?;
-        tx.execute(&format!("DELETE FROM notes WHERE incident_id IN ({gone})"), params![before])?;
-        tx.execute(&format!("DELETE FROM suggestions WHERE incident_id IN ({gone})"), params![before])?;
-        tx.execute(&format!("DELETE FROM mitigations WHERE incident_id IN ({gone})"), params![before])?;
-        let incidents = tx.execute(&format!("DELETE FROM incidents WHERE id IN ({gone})"), params![before])?;
-        let notifications = tx.execute("DELETE FROM notifications WHERE received_at < ?1", params![before])?;
+        tx.run(&format!("DELETE FROM externals WHERE incident_id IN ({gone})"), params![before])?;
+        tx.run(&format!("DELETE FROM notes WHERE incident_id IN ({gone})"), params![before])?;
+        tx.run(&format!("DELETE FROM suggestions WHERE incident_id IN ({gone})"), params![before])?;
+        tx.run(&format!("DELETE FROM mitigations WHERE incident_id IN ({gone})"), params![before])?;
+        let incidents = tx.run(&format!("DELETE FROM incidents WHERE id IN ({gone})"), params![before])?;
+        let notifications = tx.run("DELETE FROM notifications WHERE received_at < ?1", params![before])?;
         tx.commit()?;
         Ok(Pruned { notifications: notifications as u64, incidents: incidents as u64, actions: actions as u64 })
     }
@@ -598,11 +654,11 @@ impl Store for Sqlite {
     fn depth(&self) -> Result<Depth, StoreError> {
         let conn = self.conn()?;
         let (pending, oldest): (i64, Option<i64>) =
-            conn.query_row("SELECT COUNT(*), MIN(created_at) FROM outbox WHERE status = 'pending'", [], |r| {
+            conn.row("SELECT COUNT(*), MIN(created_at) FROM outbox WHERE status = 'pending'", [], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })?;
-        let dead: i64 = conn.query_row("SELECT COUNT(*) FROM outbox WHERE status = 'dead'", [], |r| r.get(0))?;
-        let open: i64 = conn.query_row("SELECT COUNT(*) FROM incidents WHERE status = 'firing'", [], |r| r.get(0))?;
+        let dead: i64 = conn.row("SELECT COUNT(*) FROM outbox WHERE status = 'dead'", [], |r| r.get(0))?;
+        let open: i64 = conn.row("SELECT COUNT(*) FROM incidents WHERE status = 'firing'", [], |r| r.get(0))?;
         Ok(Depth {
             pending: pending.unsigned_abs(),
             oldest_pending_at: oldest,
@@ -638,7 +694,7 @@ impl Store for Sqlite {
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (recorded, _) = note_in(&tx, incident_id, note, now)?;
-        tx.execute(
+        tx.run(
             "INSERT INTO mitigations (incident_id, rule, zone, ruleset_id, rule_id, body, applied_by, applied_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
@@ -699,7 +755,7 @@ impl Store for Sqlite {
             .query_row("SELECT incident_id FROM mitigations WHERE id = ?1", params![id], |r| r.get(0))
             .optional()?
             .ok_or(StoreError::Decode { what: "mitigation", message: format!("no applied rule {id}") })?;
-        tx.execute("UPDATE mitigations SET reverted_at = ?2 WHERE id = ?1 AND reverted_at IS NULL", params![id, now])?;
+        tx.run("UPDATE mitigations SET reverted_at = ?2 WHERE id = ?1 AND reverted_at IS NULL", params![id, now])?;
         let (recorded, _) = note_in(&tx, incident_id, note, now)?;
         tx.commit()?;
         Ok(recorded)
@@ -708,12 +764,12 @@ impl Store for Sqlite {
     fn keep_suggestion(&self, incident_id: i64, body: &str, now: i64) -> Result<String, StoreError> {
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute(
+        tx.run(
             "INSERT OR IGNORE INTO suggestions (incident_id, created_at, body) VALUES (?1, ?2, ?3)",
             params![incident_id, now, body],
         )?;
         let kept: String =
-            tx.query_row("SELECT body FROM suggestions WHERE incident_id = ?1", params![incident_id], |r| r.get(0))?;
+            tx.row("SELECT body FROM suggestions WHERE incident_id = ?1", params![incident_id], |r| r.get(0))?;
         tx.commit()?;
         Ok(kept)
     }
@@ -728,9 +784,8 @@ impl Store for Sqlite {
     fn draft(&self, id: i64, draft: &str, note: &NewNote, now: i64) -> Result<(), StoreError> {
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let incident_id: i64 =
-            tx.query_row("SELECT incident_id FROM outbox WHERE id = ?1", params![id], |r| r.get(0))?;
-        let changed = tx.execute(
+        let incident_id: i64 = tx.row("SELECT incident_id FROM outbox WHERE id = ?1", params![id], |r| r.get(0))?;
+        let changed = tx.run(
             "UPDATE outbox SET approval = 'drafted', draft = ?2, sending_since = NULL WHERE id = ?1 AND approval = 'required'",
             params![id, draft],
         )?;
@@ -779,18 +834,18 @@ impl Store for Sqlite {
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let exists: Option<i64> =
-            tx.query_row("SELECT id FROM incidents WHERE id = ?1", params![incident_id], |r| r.get(0)).optional()?;
+            tx.row("SELECT id FROM incidents WHERE id = ?1", params![incident_id], |r| r.get(0)).optional()?;
         if exists.is_none() {
             return Err(StoreError::NoIncident(incident_id));
         }
         let changed = if send {
-            tx.execute(
+            tx.run(
                 "UPDATE outbox SET approval = 'sent', next_attempt_at = ?2
                  WHERE incident_id = ?1 AND status = 'pending' AND approval IN ('required', 'drafted')",
                 params![incident_id, now],
             )?
         } else {
-            tx.execute(
+            tx.run(
                 "UPDATE outbox SET approval = 'discarded', status = 'delivered', done_at = ?2, last_error = 'discarded'
                  WHERE incident_id = ?1 AND status = 'pending' AND approval IN ('required', 'drafted')",
                 params![incident_id, now],
@@ -839,7 +894,7 @@ impl Store for Sqlite {
                 continue;
             }
             let payload = encode("incident", &after)?;
-            tx.execute("UPDATE incidents SET state = ?2, updated_at = ?3 WHERE id = ?1", params![id, payload, now])?;
+            tx.run("UPDATE incidents SET state = ?2, updated_at = ?3 WHERE id = ?1", params![id, payload, now])?;
             actions += queue(&tx, policy, &after, &steps, &payload, now)?;
         }
         tx.commit()?;
@@ -853,7 +908,7 @@ impl Store for Sqlite {
     fn check_commit(&self, now: i64) -> Result<(), StoreError> {
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('ready_probe', ?1)", params![now.to_string()])?;
+        tx.run("INSERT OR REPLACE INTO meta (name, value) VALUES ('ready_probe', ?1)", params![now.to_string()])?;
         tx.commit()?;
         Ok(())
     }
@@ -871,13 +926,13 @@ impl Store for Sqlite {
 
     fn record_done(&self, name: &str, what: &str, now: i64) -> Result<(), StoreError> {
         let conn = self.conn()?;
-        conn.execute("INSERT OR IGNORE INTO done (name, at, what) VALUES (?1, ?2, ?3)", params![name, now, what])?;
+        conn.run("INSERT OR IGNORE INTO done (name, at, what) VALUES (?1, ?2, ?3)", params![name, now, what])?;
         Ok(())
     }
 
     fn forget_done(&self, before: i64) -> Result<u64, StoreError> {
         let conn = self.conn()?;
-        Ok(conn.execute("DELETE FROM done WHERE at < ?1", params![before])? as u64)
+        Ok(conn.run("DELETE FROM done WHERE at < ?1", params![before])? as u64)
     }
 }
 
@@ -897,7 +952,7 @@ mod tests {
         }
         conn.pragma_update(None, "user_version", 2).unwrap();
         let state = r#"{"id":1,"key":"customer=shop,alertname=EdgewatchProbeDown,probe=home","dedup":"edgewatch-0123456789abcdef01234567","customer":"shop","alertname":"EdgewatchProbeDown","severity":"page","alert_kind":"probe_down","slo":null,"probe":"home","status":"firing","started_at":"2026-11-21T08:00:00Z","resolved_at":null,"alerts":[{"fingerprint":"aaaa000000000001","status":"firing","labels":{"alertname":"EdgewatchProbeDown","customer":"shop","probe":"home","severity":"page","alert_kind":"probe_down"},"annotations":{},"starts_at":"2026-11-21T08:00:00Z","generator_url":""}],"alertmanager_url":"http://am"}"#;
-        conn.execute(
+        conn.run(
             "INSERT INTO incidents (id, key, status, opened_at, updated_at, state) VALUES (1, ?1, 'firing', 0, 0, ?2)",
             params!["customer=shop,alertname=EdgewatchProbeDown,probe=home", state],
         )
@@ -965,7 +1020,7 @@ mod tests {
         assert_eq!(row(2), (old.to_owned(), "jira".to_owned(), "resolve".to_owned()));
         assert_eq!(row(3), (old.to_owned(), "pd".to_owned(), "resolve".to_owned()));
         let conn = store.conn().unwrap();
-        let held: i64 = conn.query_row("SELECT COUNT(*) FROM incidents WHERE held = 1", [], |r| r.get(0)).unwrap();
+        let held: i64 = conn.row("SELECT COUNT(*) FROM incidents WHERE held = 1", [], |r| r.get(0)).unwrap();
         assert_eq!(held, 0);
         drop(conn);
         // The same alert firing again is news for the new key's incident.
@@ -993,12 +1048,12 @@ mod tests {
         let kinds: Vec<_> = outbox(&store).into_iter().map(|(_, d, k)| format!("{d}:{k}")).collect();
         assert_eq!(kinds, ["pd:open", "jira:open", "jira:note", "pd:note"]);
         // Per destination, the note waits for the open before it.
-        let due = store.due(i64::MAX, 10).unwrap();
+        let due = store.due(i64::MAX, 10, None).unwrap();
         assert_eq!(due.iter().map(|p| p.kind).collect::<Vec<_>>(), [ActionKind::Open, ActionKind::Open]);
         for p in &due {
             store.delivered(p.id, Some("NOC-1"), 1).unwrap();
         }
-        let due = store.due(i64::MAX, 10).unwrap();
+        let due = store.due(i64::MAX, 10, None).unwrap();
         assert_eq!(due.len(), 2);
         let carried = due[0].note.as_ref().unwrap();
         assert_eq!((carried.author.as_str(), carried.text.as_str()), ("alice", "Failed over to the second origin."));
@@ -1007,8 +1062,7 @@ mod tests {
         }
         // The note's delivery kept what Jira answered to the open.
         let conn = store.conn().unwrap();
-        let kept: i64 =
-            conn.query_row("SELECT COUNT(*) FROM externals WHERE external = 'NOC-1'", [], |r| r.get(0)).unwrap();
+        let kept: i64 = conn.row("SELECT COUNT(*) FROM externals WHERE external = 'NOC-1'", [], |r| r.get(0)).unwrap();
         assert_eq!(kept, 2);
         assert_eq!(notes_of(&conn, 1).unwrap(), vec![recorded]);
         drop(conn);
@@ -1016,7 +1070,7 @@ mod tests {
         // (no foreign key is left dangling).
         let ended = alert("aaaa000000000001", "EdgewatchProbeDown", "resolved");
         store.accept(&inbound("h2", &ended), &policy).unwrap();
-        for p in store.due(i64::MAX, 10).unwrap() {
+        for p in store.due(i64::MAX, 10, None).unwrap() {
             store.delivered(p.id, None, 3).unwrap();
         }
         let pruned = store.prune(i64::MAX).unwrap();
