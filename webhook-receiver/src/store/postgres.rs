@@ -602,7 +602,8 @@ impl Store for Postgres {
                 let resolved_before: Option<i64> = latest.as_ref().and_then(|r| r.get(1));
                 let Decided { mut incident, steps, resolved_at } =
                     decide(policy, current.as_ref(), resolved_before, update, now);
-                if incident.id == 0 {
+                // As on SQLite: one write of the row a notification.
+                let payload = if incident.id == 0 {
                     incident.id = tx
                         .query_one(
                             "INSERT INTO incidents (key, status, opened_at, resolved_at, updated_at, state)
@@ -610,16 +611,19 @@ impl Store for Postgres {
                             &[&incident.key, &status_str(incident.status), &now, &resolved_at],
                         )?
                         .get(0);
+                    let payload = encode("incident", &incident)?;
+                    tx.execute("UPDATE incidents SET state = $2 WHERE id = $1", &[&incident.id, &payload])?;
+                    payload
                 } else {
+                    let payload = encode("incident", &incident)?;
                     // A held one, resolved, is held no more.
                     tx.execute(
-                        "UPDATE incidents SET status = $2, resolved_at = $3, updated_at = $4,
+                        "UPDATE incidents SET status = $2, resolved_at = $3, updated_at = $4, state = $5,
                          held = CASE WHEN $2 = 'resolved' THEN FALSE ELSE held END WHERE id = $1",
-                        &[&incident.id, &status_str(incident.status), &resolved_at, &now],
+                        &[&incident.id, &status_str(incident.status), &resolved_at, &now, &payload],
                     )?;
-                }
-                let payload = encode("incident", &incident)?;
-                tx.execute("UPDATE incidents SET state = $2 WHERE id = $1", &[&incident.id, &payload])?;
+                    payload
+                };
                 if !steps.is_empty() {
                     actions += queue(tx, policy, &incident, &steps, &payload, now)?;
                 }
@@ -753,20 +757,21 @@ impl Store for Postgres {
     }
 
     fn delivered(&self, id: i64, external: Option<&str>, now: i64) -> Result<(), StoreError> {
-        self.tx(|tx| {
-            tx.execute(
-                "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, done_at = $2, last_error = NULL,
-                   sending_since = NULL, claimed_by = NULL, claim_until = NULL WHERE id = $1",
-                &[&id, &now],
+        // One statement, so one round trip: the row delivered (as on SQLite,
+        // the incident it carried is not read again) and what the
+        // destination answered.
+        self.with(|c| {
+            c.execute(
+                "WITH done AS (
+                   UPDATE outbox SET status = 'delivered', attempts = attempts + 1, done_at = $2, last_error = NULL,
+                     sending_since = NULL, claimed_by = NULL, claim_until = NULL, payload = '', change = NULL
+                   WHERE id = $1 RETURNING incident_id, destination
+                 )
+                 INSERT INTO externals (incident_id, destination, external)
+                 SELECT incident_id, destination, $3 FROM done WHERE $3::TEXT IS NOT NULL
+                 ON CONFLICT (incident_id, destination) DO UPDATE SET external = EXCLUDED.external",
+                &[&id, &now, &external],
             )?;
-            if let Some(ext) = external {
-                tx.execute(
-                    "INSERT INTO externals (incident_id, destination, external)
-                     SELECT incident_id, destination, $2 FROM outbox WHERE id = $1
-                     ON CONFLICT (incident_id, destination) DO UPDATE SET external = EXCLUDED.external",
-                    &[&id, &ext],
-                )?;
-            }
             Ok(())
         })
     }

@@ -137,10 +137,10 @@ pub(crate) struct Sqlite {
     metrics: OnceLock<Arc<Metrics>>,
 }
 
-/// A notification's result, by its ticket in the group commit.
-type Ticketed = (u64, Result<Accepted, StoreError>);
-/// A delivery outcome's result, by its ticket.
-type Recorded = (u64, Result<bool, StoreError>);
+/// A notification's result.
+type Ticketed = Result<Accepted, StoreError>;
+/// A delivery outcome's result.
+type Recorded = Result<bool, StoreError>;
 
 /// What a delivery attempt records: its start, and how it ended.
 #[derive(Debug)]
@@ -374,19 +374,19 @@ impl Sqlite {
     /// Records `batch` in one transaction and one commit, each notification
     /// in a savepoint of its own (one that fails leaves the others): each
     /// one's result by ticket.
-    fn accept_batch(&self, batch: &[(u64, Inbound)], policy: &dyn Policy) -> Vec<Ticketed> {
+    fn accept_batch(&self, batch: &[Inbound], policy: &dyn Policy) -> Vec<Ticketed> {
         let run = || -> Result<Vec<Ticketed>, StoreError> {
             let mut conn = self.conn()?;
             let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut results = Vec::with_capacity(batch.len());
-            for (ticket, inbound) in batch {
+            for inbound in batch {
                 let savepoint = tx.savepoint()?;
                 let result = accept_in(&savepoint, inbound, policy);
                 if result.is_ok() {
                     savepoint.commit()?;
                 }
                 // Otherwise dropped: rolled back to before this notification.
-                results.push((*ticket, result));
+                results.push(result);
             }
             tx.commit()?;
             Ok(results)
@@ -400,7 +400,7 @@ impl Sqlite {
             }
             Err(e) => {
                 let message = e.to_string();
-                batch.iter().map(|(ticket, _)| (*ticket, Err(StoreError::Commit(message.clone())))).collect()
+                batch.iter().map(|_| Err(StoreError::Commit(message.clone()))).collect()
             }
         }
     }
@@ -415,25 +415,25 @@ impl Sqlite {
 
     /// Records `batch` in one transaction, each outcome in a savepoint of
     /// its own.
-    fn outcome_batch(&self, batch: &[(u64, Outcome)]) -> Vec<Recorded> {
+    fn outcome_batch(&self, batch: &[Outcome]) -> Vec<Recorded> {
         let run = || -> Result<Vec<Recorded>, StoreError> {
             let mut conn = self.conn()?;
             let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut results = Vec::with_capacity(batch.len());
-            for (ticket, outcome) in batch {
+            for outcome in batch {
                 let savepoint = tx.savepoint()?;
                 let result = outcome_in(&savepoint, outcome);
                 if result.is_ok() {
                     savepoint.commit()?;
                 }
-                results.push((*ticket, result));
+                results.push(result);
             }
             tx.commit()?;
             Ok(results)
         };
         run().unwrap_or_else(|e| {
             let message = e.to_string();
-            batch.iter().map(|(ticket, _)| (*ticket, Err(StoreError::Commit(message.clone())))).collect()
+            batch.iter().map(|_| Err(StoreError::Commit(message.clone()))).collect()
         })
     }
 }
@@ -447,7 +447,11 @@ fn outcome_in(tx: &Connection, outcome: &Outcome) -> Result<bool, StoreError> {
         )?,
         Outcome::Delivered { id, external, now } => {
             let changed = tx.run(
-                "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, done_at = ?2, last_error = NULL, sending_since = NULL WHERE id = ?1",
+                // The incident it carried is not read again once delivered
+                // (history reads the incident's own row): dropped, so that
+                // delivered rows stay small however large incidents grow.
+                "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, done_at = ?2, last_error = NULL,
+                   sending_since = NULL, payload = '', change = NULL WHERE id = ?1",
                 params![id, now],
             )?;
             if let Some(ext) = external {
@@ -519,23 +523,28 @@ fn accept_in(tx: &Connection, inbound: &Inbound, policy: &dyn Policy) -> Result<
         let resolved_before = latest.as_ref().and_then(|(_, at, _)| *at);
         let Decided { mut incident, steps, resolved_at } =
             decide(policy, current.as_ref(), resolved_before, update, now);
-        if incident.id == 0 {
+        // The incident as these actions saw it is kept with each. A row is
+        // written once a notification (the state is most of it, and grows
+        // with the incident's alerts); a new one first gets its id.
+        let payload = if incident.id == 0 {
             tx.run(
                 "INSERT INTO incidents (key, status, opened_at, resolved_at, updated_at, state) VALUES (?1, ?2, ?3, ?4, ?3, '{}')",
                 params![incident.key, status_str(incident.status), now, resolved_at],
             )?;
             incident.id = tx.last_insert_rowid();
+            let payload = encode("incident", &incident)?;
+            tx.run("UPDATE incidents SET state = ?2 WHERE id = ?1", params![incident.id, payload])?;
+            payload
         } else {
+            let payload = encode("incident", &incident)?;
             // A held one, resolved, is held no more.
             tx.run(
-                "UPDATE incidents SET status = ?2, resolved_at = ?3, updated_at = ?4,
+                "UPDATE incidents SET status = ?2, resolved_at = ?3, updated_at = ?4, state = ?5,
                  held = CASE WHEN ?2 = 'resolved' THEN 0 ELSE held END WHERE id = ?1",
-                params![incident.id, status_str(incident.status), resolved_at, now],
+                params![incident.id, status_str(incident.status), resolved_at, now, payload],
             )?;
-        }
-        // The incident as these actions saw it is kept with each.
-        let payload = encode("incident", &incident)?;
-        tx.run("UPDATE incidents SET state = ?2 WHERE id = ?1", params![incident.id, payload])?;
+            payload
+        };
         if !steps.is_empty() {
             actions += queue(tx, policy, &incident, &steps, &payload, now)?;
         }

@@ -161,3 +161,40 @@ on_both_stores! {
         assert!(text.starts_with(&format!("Resolved: every alert ended ({ended}).")), "{text}");
     }
 }
+
+on_both_stores! {
+    /// A destination that answers slowly fills its own deliveries, never
+    /// another's: with PagerDuty taking 4 s an event and two deliveries at
+    /// once per destination, six customers' audit lines are all written
+    /// within 3 s (sharing the two would take 12 s), and every page still
+    /// arrives, once, afterwards.
+    async fn a_slow_destination_never_delays_another(store) {
+        let pd = PagerDutyFake::start().await;
+        pd.delay_next(100, Duration::from_secs(4));
+        let mut catalog = format!(
+            "destinations:\n  pd: {{pagerduty: {{routing_key: 'env:PD_KEY', url: '{}'}}}}\n  audit: {{log: {{path: '{{dir}}/audit.jsonl'}}}}\ncustomers:\n",
+            pd.url()
+        );
+        for i in 0..6 {
+            let routes = "alerting:\n      routes: [{to: [pd, audit]}]";
+            catalog.extend([format!("  - id: c{i}\n    hosts: [c{i}.example]\n    {routes}\n")]);
+        }
+        let config = "delivery: {concurrency: 2, timeout: 10s}\n";
+        let r = Running::start_on(store, "delivery-slow-destination", &catalog, config, &[("PD_KEY", PD_KEY)]).await;
+        let fingerprints =
+            ["c000000000000000", "c000000000000001", "c000000000000002", "c000000000000003", "c000000000000004", "c000000000000005"];
+        let started = Instant::now();
+        for (i, fingerprint) in fingerprints.into_iter().enumerate() {
+            let firing = PROBE.with_fingerprint(fingerprint).firing();
+            r.post_ok(&firing.replace(r#""customer":"shop""#, &format!(r#""customer":"c{i}""#))).await;
+        }
+        let lines = r.lines(6, 3).await;
+        assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+        let mut customers: Vec<_> =
+            lines.iter().map(|l| l["incident"]["customer"].as_str().unwrap().to_owned()).collect();
+        customers.sort();
+        assert_eq!(customers, ["c0", "c1", "c2", "c3", "c4", "c5"]);
+        eventually("every page", 20, || pd.alerts().len() == 6).await;
+        assert!(pd.alerts().iter().all(|a| a.events == ["trigger"]), "{:?}", pd.alerts());
+    }
+}
