@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::dest::{DeliveryError, Destination, Outcome};
 use crate::live::Prometheus;
 use crate::metrics::Metrics;
-use crate::store::{Pending, Store};
+use crate::store::{Pending, Store, StoreError};
 use crate::text::{LinkBases, Templates};
 use crate::time::{self, now_ms};
 
@@ -179,15 +179,14 @@ async fn prune_hourly(d: &Deliverer) {
         tick.tick().await;
         let store = Arc::clone(&d.store);
         let before = now_ms() - d.settings.retention_ms;
-        match tokio::task::spawn_blocking(move || store.prune(before)).await {
-            Ok(Ok(p)) => tracing::info!(
+        match off(move || store.prune(before)).await {
+            Ok(p) => tracing::info!(
                 notifications = p.notifications,
                 incidents = p.incidents,
                 actions = p.actions,
                 "pruned history"
             ),
-            Ok(Err(e)) => tracing::warn!(error = %e, "pruning failed"),
-            Err(e) => tracing::warn!(error = %e, "pruning task failed"),
+            Err(e) => tracing::warn!(error = %e, "pruning failed"),
         }
     }
 }
@@ -204,14 +203,13 @@ async fn schedule(d: &Deliverer) {
     loop {
         tick.tick().await;
         let (store, policy) = (Arc::clone(&d.store), Arc::clone(&d.policy));
-        match tokio::task::spawn_blocking(move || store.tick(now_ms(), policy.as_ref())).await {
-            Ok(Ok(0)) => {}
-            Ok(Ok(n)) => {
+        match off(move || store.tick(now_ms(), policy.as_ref())).await {
+            Ok(0) => {}
+            Ok(n) => {
                 tracing::info!(actions = n, "escalations and status updates queued");
                 d.wake.notify_one();
             }
-            Ok(Err(e)) => tracing::warn!(error = %e, "cannot look at the schedule"),
-            Err(e) => tracing::warn!(error = %e, "schedule task failed"),
+            Err(e) => tracing::warn!(error = %e, "cannot look at the schedule"),
         }
     }
 }
@@ -262,15 +260,14 @@ impl InFlight {
 async fn run(d: Arc<Deliverer>, permits: Arc<Permits>, mut stop: watch::Receiver<bool>) {
     let store = Arc::clone(&d.store);
     let settle = d.settings.settle_ms;
-    match tokio::task::spawn_blocking(move || store.recover(now_ms(), settle)).await {
-        Ok(Ok(0)) => {}
-        Ok(Ok(n)) => tracing::warn!(
+    match off(move || store.recover(now_ms(), settle)).await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
             actions = n,
             settle_ms = settle,
             "attempts interrupted by a stop; they run again after the settle time"
         ),
-        Ok(Err(e)) => tracing::error!(error = %e, "cannot recover interrupted attempts"),
-        Err(e) => tracing::error!(error = %e, "recovery task failed"),
+        Err(e) => tracing::error!(error = %e, "cannot recover interrupted attempts"),
     }
     loop {
         let mut found = false;
@@ -312,17 +309,10 @@ async fn run(d: Arc<Deliverer>, permits: Arc<Permits>, mut stop: watch::Receiver
 /// Up to `limit` actions due now, of `destination` or of any.
 async fn poll(d: &Deliverer, limit: usize, destination: Option<String>) -> Option<Vec<Pending>> {
     let store = Arc::clone(&d.store);
-    match tokio::task::spawn_blocking(move || store.due(now_ms(), limit, destination.as_deref())).await {
-        Ok(Ok(rows)) => Some(rows),
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "cannot read the outbox; retrying");
-            None
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "outbox reader failed");
-            None
-        }
-    }
+    off(move || store.due(now_ms(), limit, destination.as_deref()))
+        .await
+        .inspect_err(|e| tracing::error!(error = %e, "cannot read the outbox; retrying"))
+        .ok()
 }
 
 /// Starts delivering `rows`, each in a task of its own while its
@@ -372,16 +362,23 @@ async fn start(d: &Arc<Deliverer>, permits: &Permits, rows: Vec<Pending>, stop: 
     true
 }
 
+/// Runs a store call off the async threads (the store blocks): its
+/// result, with a task that panicked as an error too.
+async fn off<T: Send + 'static>(call: impl FnOnce() -> Result<T, StoreError> + Send + 'static) -> Result<T, String> {
+    match tokio::task::spawn_blocking(call).await {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(e) => Err(format!("the store's task failed: {e}")),
+    }
+}
+
 /// Gives back actions taken from the outbox and not started.
 async fn release(d: &Deliverer, ids: Vec<i64>) {
     if ids.is_empty() {
         return;
     }
     let store = Arc::clone(&d.store);
-    match tokio::task::spawn_blocking(move || store.release(&ids)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::warn!(error = %e, "cannot give back actions not started; they wait for their lease"),
-        Err(e) => tracing::warn!(error = %e, "cannot give back actions not started; they wait for their lease"),
+    if let Err(e) = off(move || store.release(&ids)).await {
+        tracing::warn!(error = %e, "cannot give back actions not started; they wait for their lease");
     }
 }
 
@@ -403,14 +400,10 @@ async fn deliver_in_span(d: &Deliverer, p: &Pending) {
     // attempt is recorded, and take it once that attempt is done: then it
     // is no longer as read, and is not sent again now.
     let (store, id, attempts) = (Arc::clone(&d.store), p.id, p.attempts);
-    match tokio::task::spawn_blocking(move || store.begin(id, attempts, now_ms())).await {
-        Ok(Ok(true)) => {}
-        Ok(Ok(false)) => {
+    match off(move || store.begin(id, attempts, now_ms())).await {
+        Ok(true) => {}
+        Ok(false) => {
             tracing::debug!("already attempted since it was read; left for the next poll");
-            return;
-        }
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "cannot mark the attempt; the next poll tries again");
             return;
         }
         Err(e) => {
@@ -428,7 +421,7 @@ async fn deliver_in_span(d: &Deliverer, p: &Pending) {
             tracing::info!(attempts, "delivered");
             let sent = sent_note(d, p);
             let incident = p.incident_id;
-            tokio::task::spawn_blocking(move || {
+            off(move || {
                 store.delivered(id, external.as_deref(), now)?;
                 // What customers were told is recorded on the incident.
                 if let Some(note) = sent {
@@ -449,7 +442,7 @@ async fn deliver_in_span(d: &Deliverer, p: &Pending) {
             d.metrics.action(&p.destination, "retried");
             tracing::warn!(attempts, retry_in_ms = wait.as_millis(), %reason, "delivery failed; retrying");
             let next = now + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
-            tokio::task::spawn_blocking(move || store.retry_at(id, next, &reason)).await
+            off(move || store.retry_at(id, next, &reason)).await
         }
         Err(e) => {
             let reason = match &e {
@@ -458,15 +451,13 @@ async fn deliver_in_span(d: &Deliverer, p: &Pending) {
             };
             d.metrics.action(&p.destination, "dead");
             tracing::error!(attempts, %reason, "delivery failed for good; kept as a dead letter");
-            tokio::task::spawn_blocking(move || store.dead(id, &reason, now)).await
+            off(move || store.dead(id, &reason, now)).await
         }
     };
     // Unrecorded, the action stays pending and is tried again: at worst
     // delivered twice, never lost.
-    match outcome {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::error!(error = %e, "cannot record a delivery outcome"),
-        Err(e) => tracing::error!(error = %e, "cannot record a delivery outcome"),
+    if let Err(e) = outcome {
+        tracing::error!(error = %e, "cannot record a delivery outcome");
     }
 }
 
@@ -523,12 +514,11 @@ async fn draft(d: &Deliverer, p: &Pending) {
         }
     };
     let (store, row) = (Arc::clone(&d.store), p.id);
-    match tokio::task::spawn_blocking(move || store.draft(row, &draft, &note, now_ms())).await {
-        Ok(Ok(())) => {
+    match off(move || store.draft(row, &draft, &note, now_ms())).await {
+        Ok(()) => {
             d.metrics.action(&p.destination, "held");
             tracing::info!("held for approval; its draft is noted on the incident");
         }
-        Ok(Err(e)) => tracing::error!(error = %e, "cannot record the draft"),
         Err(e) => tracing::error!(error = %e, "cannot record the draft"),
     }
 }
