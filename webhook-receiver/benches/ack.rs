@@ -10,6 +10,7 @@
 //! (an open loop: each latency counts from when its post was due, so a
 //! receiver falling behind shows in the figures, not as a slower client).
 //! `EDGEWATCH_BENCH_CUSTOMERS=N`: the customers (default 50).
+//! `EDGEWATCH_BENCH_DELIVERY_CONCURRENCY=N`: `delivery.concurrency`.
 //! `EDGEWATCH_BENCH_STORE=postgres`: a PostgreSQL of the bench's own (fsync
 //! on), shared by `EDGEWATCH_BENCH_RECEIVERS` receivers (default 1), the
 //! client taking them in turn. `EDGEWATCH_BENCH_NO_DELIVERY=1`: the intake
@@ -102,7 +103,10 @@ fn main() {
     let catalog = catalog(&dir);
     let built: Vec<Receiver> = (0..receivers)
         .map(|r| {
-            let text = format!("data_dir: '{}'\n{store}", dir.join(format!("data-{r}")).display());
+            let mut text = format!("data_dir: '{}'\n{store}", dir.join(format!("data-{r}")).display());
+            if let Ok(c) = std::env::var("EDGEWATCH_BENCH_DELIVERY_CONCURRENCY") {
+                let _ = writeln!(text, "delivery: {{concurrency: {c}}}");
+            }
             Receiver::build(&Config::parse(&text).unwrap(), catalog.clone(), &|_| None).unwrap()
         })
         .collect();

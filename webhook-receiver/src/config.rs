@@ -229,7 +229,7 @@ fn default_max_backoff() -> Duration {
     Duration::from_millis(600_000)
 }
 fn default_concurrency() -> usize {
-    16
+    64
 }
 fn default_settle() -> Duration {
     Duration::from_millis(10_000)

@@ -303,8 +303,18 @@ async fn run(d: Arc<Deliverer>, permits: Arc<Permits>, mut stop: watch::Receiver
                 }
             }
         }
+        // Deliveries end one at a time: while others are in flight, a few
+        // more end before the next poll, so that a busy outbox is polled
+        // (and its attempts marked) for several actions at once, not one.
+        if permits.in_use() > 0 {
+            tokio::time::sleep(BATCH_WAIT).await;
+        }
     }
 }
+
+/// How long the deliverer lets deliveries end before polling again while
+/// others are in flight.
+const BATCH_WAIT: Duration = Duration::from_millis(2);
 
 /// Up to `limit` actions due now, of `destination` or of any.
 async fn poll(d: &Deliverer, limit: usize, destination: Option<String>) -> Option<Vec<Pending>> {
@@ -317,15 +327,21 @@ async fn poll(d: &Deliverer, limit: usize, destination: Option<String>) -> Optio
 
 /// Starts delivering `rows`, each in a task of its own while its
 /// destination has room; gives back those not started (no room, the action
-/// before still finishing, stopping). False once stopping.
+/// before still finishing, no longer as read, stopping). False once
+/// stopping.
 async fn start(d: &Arc<Deliverer>, permits: &Permits, rows: Vec<Pending>, stop: &watch::Receiver<bool>) -> bool {
     // Rows taken but not started are given back, so that they need not
     // wait out a lease (a store shared by receivers).
     let mut rows = rows.into_iter();
     let mut skipped = Vec::new();
+    let mut ready = Vec::new();
     while let Some(p) = rows.next() {
         if *stop.borrow() {
             skipped.extend(std::iter::once(p.id).chain(rows.map(|p| p.id)));
+            for (p, _) in ready {
+                d.in_flight.release(&p);
+                skipped.push(p.id);
+            }
             release(d, skipped).await;
             return false;
         }
@@ -348,6 +364,34 @@ async fn start(d: &Arc<Deliverer>, permits: &Permits, rows: Vec<Pending>, stop: 
                 action = p.kind.as_str(),
                 "took over an action whose receiver's claim ran out; it may have been sent already (at least once)"
             );
+        }
+        ready.push((p, permit));
+    }
+    // Marked before anything leaves, together: a crash from here on is
+    // known at start. A poll can read an action just before the outcome of
+    // its last attempt is recorded, and take it once that attempt is done:
+    // then it is no longer as read, and is not sent again now. Drafts send
+    // nothing.
+    let attempts: Vec<(i64, u32)> =
+        ready.iter().filter(|(p, _)| !p.to_draft).map(|(p, _)| (p.id, p.attempts)).collect();
+    let begun: HashSet<i64> = if attempts.is_empty() {
+        HashSet::new()
+    } else {
+        let store = Arc::clone(&d.store);
+        match off(move || store.begin(&attempts, now_ms())).await {
+            Ok(begun) => begun.into_iter().collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot mark attempts; the next poll tries again");
+                HashSet::new()
+            }
+        }
+    };
+    for (p, permit) in ready {
+        if !p.to_draft && !begun.contains(&p.id) {
+            tracing::debug!(action = p.id, "not started: attempted since it was read, or not marked");
+            d.in_flight.release(&p);
+            skipped.push(p.id);
+            continue;
         }
         let d = Arc::clone(d);
         tokio::spawn(async move {
@@ -395,22 +439,7 @@ async fn deliver_in_span(d: &Deliverer, p: &Pending) {
         draft(d, p).await;
         return;
     }
-    // Marked before anything leaves: a crash from here on is known at
-    // start. A poll can read an action just before the outcome of its last
-    // attempt is recorded, and take it once that attempt is done: then it
-    // is no longer as read, and is not sent again now.
-    let (store, id, attempts) = (Arc::clone(&d.store), p.id, p.attempts);
-    match off(move || store.begin(id, attempts, now_ms())).await {
-        Ok(true) => {}
-        Ok(false) => {
-            tracing::debug!("already attempted since it was read; left for the next poll");
-            return;
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot mark the attempt; the next poll tries again");
-            return;
-        }
-    }
+    // Its start was marked when it was taken (see `start`).
     let result = attempt(d, p).await;
     let now = now_ms();
     let store = Arc::clone(&d.store);

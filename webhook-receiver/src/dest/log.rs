@@ -3,7 +3,7 @@
 
 use std::io::Write as _;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
@@ -20,21 +20,40 @@ enum Sink {
 /// sync covers every line written before it (group commit), so lines
 /// written together share it instead of waiting in turn for one each.
 struct File {
-    /// Appends, one line at a time.
-    appender: std::fs::File,
-    /// Bytes appended through this handle.
-    written: u64,
+    /// The file, and the bytes appended through it so far.
+    appender: Mutex<(std::fs::File, u64)>,
     /// Bytes known to be on the disk; syncs take this lock in turn.
-    synced: std::sync::Arc<Mutex<u64>>,
+    synced: Mutex<u64>,
     /// A handle to sync through without holding the appending lock.
-    syncer: std::sync::Arc<std::fs::File>,
+    syncer: std::fs::File,
+}
+
+impl File {
+    /// Appends `text`, and returns once it is on the disk.
+    fn append(&self, text: &str) -> std::io::Result<()> {
+        let poisoned = || std::io::Error::other("a writer panicked");
+        let end = {
+            let mut appender = self.appender.lock().map_err(|_| poisoned())?;
+            appender.0.write_all(text.as_bytes())?;
+            appender.1 += text.len() as u64;
+            appender.1
+        };
+        let mut synced = self.synced.lock().map_err(|_| poisoned())?;
+        if *synced < end {
+            // Everything written so far goes with this sync, others' lines too.
+            let upto = self.appender.lock().map_err(|_| poisoned())?.1;
+            self.syncer.sync_data()?;
+            *synced = upto;
+        }
+        Ok(())
+    }
 }
 
 /// JSON lines.
 pub struct Log {
     name: String,
     path: String,
-    sink: Mutex<Sink>,
+    sink: Arc<Sink>,
 }
 
 impl std::fmt::Debug for Log {
@@ -61,18 +80,16 @@ impl Log {
                 |source| BuildError::Open { destination: name.to_owned(), path: path.display().to_string(), source };
             let file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(open_failed)?;
             let syncer = file.try_clone().map_err(open_failed)?;
-            Sink::File(File {
-                appender: file,
-                written: 0,
-                synced: std::sync::Arc::new(Mutex::new(0)),
-                syncer: std::sync::Arc::new(syncer),
-            })
+            Sink::File(File { appender: Mutex::new((file, 0)), synced: Mutex::new(0), syncer })
         };
-        Ok(Self { name: name.to_owned(), path: path.display().to_string(), sink: Mutex::new(sink) })
+        Ok(Self { name: name.to_owned(), path: path.display().to_string(), sink: Arc::new(sink) })
     }
 
-    /// Appends and syncs one line (small and local: no need to leave the task).
-    pub(crate) fn deliver(&self, d: &Delivery<'_>) -> Result<Outcome, DeliveryError> {
+    /// Appends one line and, to a file, syncs it: an audit trail survives
+    /// a crash, and a line is delivered only once it is on the disk. The
+    /// write and the sync run off the async threads, which must not wait
+    /// for a disk.
+    pub(crate) async fn deliver(&self, d: &Delivery<'_>) -> Result<Outcome, DeliveryError> {
         let line = Line { destination: &self.name, action: d.kind, incident: d.incident, message: d.message };
         let mut text = serde_json::to_string(&line)
             .map_err(|e| DeliveryError::Permanent { reason: format!("log: cannot serialize: {e}") })?;
@@ -81,32 +98,14 @@ impl Log {
             reason: format!("log: cannot write {}: {e}", self.path),
             retry_after: None,
         };
-        let panicked = || DeliveryError::Transient { reason: "log: a writer panicked".to_owned(), retry_after: None };
-        let mut sink = self.sink.lock().map_err(|_| panicked())?;
-        let (end, on_disk, handle) = match &mut *sink {
-            Sink::Stdout => {
-                std::io::stdout().lock().write_all(text.as_bytes()).map_err(failed)?;
-                return Ok(Outcome::Delivered { external: None });
-            }
-            // One write per line, then to disk: an audit trail survives a
-            // crash, and a line is delivered only once on the disk.
-            Sink::File(f) => {
-                f.appender.write_all(text.as_bytes()).map_err(failed)?;
-                f.written += text.len() as u64;
-                (f.written, std::sync::Arc::clone(&f.synced), std::sync::Arc::clone(&f.syncer))
-            }
-        };
-        drop(sink);
-        let mut synced = on_disk.lock().map_err(|_| panicked())?;
-        if *synced < end {
-            // Everything written so far goes with this sync, others' lines too.
-            let upto = match &*self.sink.lock().map_err(|_| panicked())? {
-                Sink::File(f) => f.written,
-                Sink::Stdout => end,
-            };
-            handle.sync_data().map_err(failed)?;
-            *synced = upto;
-        }
+        let sink = Arc::clone(&self.sink);
+        let written = tokio::task::spawn_blocking(move || match &*sink {
+            Sink::Stdout => std::io::stdout().lock().write_all(text.as_bytes()),
+            Sink::File(f) => f.append(&text),
+        })
+        .await
+        .map_err(|e| failed(std::io::Error::other(e)))?;
+        written.map_err(failed)?;
         Ok(Outcome::Delivered { external: None })
     }
 }

@@ -138,7 +138,7 @@ impl Destination {
         match self {
             Self::Jira(j) => j.deliver(d).await,
             Self::PagerDuty(p) => p.deliver(d).await,
-            Self::Log(l) => l.deliver(d),
+            Self::Log(l) => l.deliver(d).await,
             Self::Statuspage(s) => s.deliver(d).await,
             Self::Email(e) => e.deliver(d).await,
         }

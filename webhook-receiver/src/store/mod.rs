@@ -496,12 +496,13 @@ pub(crate) trait Store: Send + Sync + std::fmt::Debug {
     /// receiver is stopping, or the one before is still finishing) are
     /// given back to whichever receiver polls next.
     fn release(&self, ids: &[i64]) -> Result<(), StoreError>;
-    /// An attempt at an action starts: if the process dies before its
-    /// outcome is recorded, [`Store::recover`] knows it was interrupted.
-    /// False when the action is no longer as [`Store::due`] returned it
-    /// (`attempts` made, still pending): an outcome was recorded since (a
-    /// poll that read it just before), and it must not be sent again now.
-    fn begin(&self, id: i64, attempts: u32, now: i64) -> Result<bool, StoreError>;
+    /// Attempts at actions start, each given as `(id, attempts)`, in one
+    /// commit: if the process dies before an outcome is recorded,
+    /// [`Store::recover`] knows the attempt was interrupted. The ids of
+    /// those that started; not those no longer as [`Store::due`] returned
+    /// them (`attempts` made, still pending): an outcome was recorded since
+    /// (a poll that read it just before), and it must not be sent again now.
+    fn begin(&self, attempts: &[(i64, u32)], now: i64) -> Result<Vec<i64>, StoreError>;
     /// At start: attempts a crash interrupted (the destination may or may
     /// not have acted) wait `settle_ms`, so that what they did becomes
     /// visible (Jira's search lags its writes) before they run again.

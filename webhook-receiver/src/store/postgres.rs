@@ -728,18 +728,21 @@ impl Store for Postgres {
         })
     }
 
-    fn begin(&self, id: i64, attempts: u32, now: i64) -> Result<bool, StoreError> {
+    fn begin(&self, attempts: &[(i64, u32)], now: i64) -> Result<Vec<i64>, StoreError> {
         // Starting an attempt renews the claim: the lease covers it.
         let until = now.saturating_add(self.target.lease_ms);
-        let attempts = i32::try_from(attempts).unwrap_or(i32::MAX);
+        let (ids, made): (Vec<i64>, Vec<i32>) =
+            attempts.iter().map(|&(id, n)| (id, i32::try_from(n).unwrap_or(i32::MAX))).unzip();
         let receiver = &self.target.receiver;
         self.with(|c| {
-            let changed = c.execute(
-                "UPDATE outbox SET sending_since = $2, claim_until = $3
-                 WHERE id = $1 AND status = 'pending' AND attempts = $4 AND claimed_by = $5",
-                &[&id, &now, &until, &attempts, receiver],
+            let rows = c.query(
+                "UPDATE outbox o SET sending_since = $2, claim_until = $3
+                 FROM unnest($1::BIGINT[], $4::INTEGER[]) AS a (id, attempts)
+                 WHERE o.id = a.id AND o.attempts = a.attempts AND o.status = 'pending' AND o.claimed_by = $5
+                 RETURNING o.id",
+                &[&ids, &now, &until, &made, receiver],
             )?;
-            Ok(changed == 1)
+            Ok(rows.iter().map(|r| r.get(0)).collect())
         })
     }
 

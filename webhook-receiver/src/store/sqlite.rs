@@ -132,7 +132,7 @@ pub(crate) struct Sqlite {
     intake: GroupCommit<Inbound, Accepted>,
     /// Delivery outcomes waiting for a commit (group commit): with many
     /// deliveries at once, one commit records many.
-    outcomes: GroupCommit<Outcome, bool>,
+    outcomes: GroupCommit<Outcome, ()>,
     /// Where commit sizes are counted, once the receiver says.
     metrics: OnceLock<Arc<Metrics>>,
 }
@@ -140,13 +140,11 @@ pub(crate) struct Sqlite {
 /// A notification's result.
 type Ticketed = Result<Accepted, StoreError>;
 /// A delivery outcome's result.
-type Recorded = Result<bool, StoreError>;
+type Recorded = Result<(), StoreError>;
 
-/// What a delivery attempt records: its start, and how it ended.
+/// How a delivery attempt ended.
 #[derive(Debug)]
 enum Outcome {
-    /// [`Store::begin`]; its result says whether it began.
-    Begin { id: i64, attempts: u32, now: i64 },
     /// [`Store::delivered`].
     Delivered { id: i64, external: Option<String>, now: i64 },
     /// [`Store::retry_at`].
@@ -408,8 +406,8 @@ impl Sqlite {
 
 impl Sqlite {
     /// Records `outcome`, sharing a commit with the outcomes recorded at the
-    /// same time: whether its row was as expected (see [`Store::begin`]).
-    fn record(&self, outcome: Outcome) -> Result<bool, StoreError> {
+    /// same time.
+    fn record(&self, outcome: Outcome) -> Result<(), StoreError> {
         self.outcomes.submit(outcome, |batch| self.outcome_batch(batch))
     }
 
@@ -438,15 +436,11 @@ impl Sqlite {
     }
 }
 
-/// Records one delivery outcome in `tx`: whether the row was as expected.
-fn outcome_in(tx: &Connection, outcome: &Outcome) -> Result<bool, StoreError> {
-    let changed = match outcome {
-        Outcome::Begin { id, attempts, now } => tx.run(
-            "UPDATE outbox SET sending_since = ?2 WHERE id = ?1 AND status = 'pending' AND attempts = ?3",
-            params![id, now, attempts],
-        )?,
+/// Records one delivery outcome in `tx`.
+fn outcome_in(tx: &Connection, outcome: &Outcome) -> Result<(), StoreError> {
+    match outcome {
         Outcome::Delivered { id, external, now } => {
-            let changed = tx.run(
+            tx.run(
                 // The incident it carried is not read again once delivered
                 // (history reads the incident's own row): dropped, so that
                 // delivered rows stay small however large incidents grow.
@@ -461,18 +455,19 @@ fn outcome_in(tx: &Connection, outcome: &Outcome) -> Result<bool, StoreError> {
                     params![id, ext],
                 )?;
             }
-            changed
         }
         Outcome::RetryAt { id, next_at, error } => tx.run(
             "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3, sending_since = NULL WHERE id = ?1",
             params![id, next_at, error],
-        )?,
+        )
+        .map(|_| ())?,
         Outcome::Dead { id, reason, now } => tx.run(
             "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ?2, done_at = ?3, sending_since = NULL WHERE id = ?1",
             params![id, reason, now],
-        )?,
-    };
-    Ok(changed == 1)
+        )
+        .map(|_| ())?,
+    }
+    Ok(())
 }
 
 /// The firing incidents held under an old key, with their alerts'
@@ -583,19 +578,32 @@ impl Store for Sqlite {
     }
 
     fn delivered(&self, id: i64, external: Option<&str>, now: i64) -> Result<(), StoreError> {
-        self.record(Outcome::Delivered { id, external: external.map(str::to_owned), now }).map(|_| ())
+        self.record(Outcome::Delivered { id, external: external.map(str::to_owned), now })
     }
 
     fn retry_at(&self, id: i64, next_at: i64, error: &str) -> Result<(), StoreError> {
-        self.record(Outcome::RetryAt { id, next_at, error: error.to_owned() }).map(|_| ())
+        self.record(Outcome::RetryAt { id, next_at, error: error.to_owned() })
     }
 
     fn dead(&self, id: i64, reason: &str, now: i64) -> Result<(), StoreError> {
-        self.record(Outcome::Dead { id, reason: reason.to_owned(), now }).map(|_| ())
+        self.record(Outcome::Dead { id, reason: reason.to_owned(), now })
     }
 
-    fn begin(&self, id: i64, attempts: u32, now: i64) -> Result<bool, StoreError> {
-        self.record(Outcome::Begin { id, attempts, now })
+    fn begin(&self, attempts: &[(i64, u32)], now: i64) -> Result<Vec<i64>, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut begun = Vec::with_capacity(attempts.len());
+        for &(id, made) in attempts {
+            let changed = tx.run(
+                "UPDATE outbox SET sending_since = ?2 WHERE id = ?1 AND status = 'pending' AND attempts = ?3",
+                params![id, now, made],
+            )?;
+            if changed == 1 {
+                begun.push(id);
+            }
+        }
+        tx.commit()?;
+        Ok(begun)
     }
 
     fn recover(&self, now: i64, settle_ms: i64) -> Result<u64, StoreError> {
