@@ -144,7 +144,7 @@ pub(crate) async fn run(
         // Every 2 s (8 ticks) until Prometheus has scraped once.
         if clock.is_none() && ticks % 8 == 1 {
             let ready = match &prometheus {
-                Some(p) => scraped(&client, p).await,
+                Some(p) => scraped(&client, p, &victim_id).await,
                 None => true,
             };
             if ready {
@@ -185,12 +185,16 @@ pub(crate) async fn run(
 }
 
 /// Whether Prometheus at `base` has scraped the exporter and has the
-/// customers' objectives: their constants join recordings of other groups,
-/// which take up to two evaluation intervals after a start.
-async fn scraped(client: &reqwest::Client, base: &str) -> bool {
+/// objectives of `victim`, the customer the outage hits: constants join
+/// recordings of other groups (a profile's group each), which take up to
+/// two evaluation intervals after a start, so another customer's may be
+/// there a minute before the victim's (and an outage then passes without
+/// an alert). One customer's constants come from one evaluation: its error
+/// budget there means its burn thresholds and traffic floor are too.
+async fn scraped(client: &reqwest::Client, base: &str, victim: &str) -> bool {
     let url = format!("{base}/api/v1/query");
     let query = format!(
-        r#"count(up{{job="edgewatch-exporter"}} == 1) and on () count({})"#,
+        r#"count(up{{job="edgewatch-exporter"}} == 1) and on () count({}{{customer="{victim}"}})"#,
         edgewatch_catalog::names::recorded::ERROR_BUDGET
     );
     let Ok(resp) = client.get(url).query(&[("query", query)]).send().await else {

@@ -139,8 +139,8 @@ pub(crate) struct Sqlite {
 
 /// A notification's result.
 type Ticketed = Result<Accepted, StoreError>;
-/// A delivery outcome's result.
-type Recorded = Result<(), StoreError>;
+/// Each write's result, of writes that share a commit.
+type Results<R> = Vec<Result<R, StoreError>>;
 
 /// How a delivery attempt ended.
 #[derive(Debug)]
@@ -369,71 +369,55 @@ impl Sqlite {
         Ok(out)
     }
 
-    /// Records `batch` in one transaction and one commit, each notification
-    /// in a savepoint of its own (one that fails leaves the others): each
-    /// one's result by ticket.
+    /// Records `batch` in one commit (see [`Sqlite::in_one_commit`]): each
+    /// notification's result.
     fn accept_batch(&self, batch: &[Inbound], policy: &dyn Policy) -> Vec<Ticketed> {
-        let run = || -> Result<Vec<Ticketed>, StoreError> {
-            let mut conn = self.conn()?;
-            let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let mut results = Vec::with_capacity(batch.len());
-            for inbound in batch {
-                let savepoint = tx.savepoint()?;
-                let result = accept_in(&savepoint, inbound, policy);
-                if result.is_ok() {
-                    savepoint.commit()?;
-                }
-                // Otherwise dropped: rolled back to before this notification.
-                results.push(result);
-            }
-            tx.commit()?;
-            Ok(results)
-        };
-        match run() {
-            Ok(results) => {
-                if let Some(m) = self.metrics.get() {
-                    m.commit(batch.len());
-                }
-                results
-            }
-            Err(e) => {
-                let message = e.to_string();
-                batch.iter().map(|_| Err(StoreError::Commit(message.clone()))).collect()
-            }
+        let results = self.in_one_commit(batch, |tx, inbound| accept_in(tx, inbound, policy));
+        if results.is_ok()
+            && let Some(m) = self.metrics.get()
+        {
+            m.commit(batch.len());
         }
+        each_told(batch, results)
     }
-}
 
-impl Sqlite {
     /// Records `outcome`, sharing a commit with the outcomes recorded at the
     /// same time.
     fn record(&self, outcome: Outcome) -> Result<(), StoreError> {
-        self.outcomes.submit(outcome, |batch| self.outcome_batch(batch))
+        self.outcomes.submit(outcome, |batch| each_told(batch, self.in_one_commit(batch, outcome_in)))
     }
 
-    /// Records `batch` in one transaction, each outcome in a savepoint of
-    /// its own.
-    fn outcome_batch(&self, batch: &[Outcome]) -> Vec<Recorded> {
-        let run = || -> Result<Vec<Recorded>, StoreError> {
-            let mut conn = self.conn()?;
-            let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let mut results = Vec::with_capacity(batch.len());
-            for outcome in batch {
-                let savepoint = tx.savepoint()?;
-                let result = outcome_in(&savepoint, outcome);
-                if result.is_ok() {
-                    savepoint.commit()?;
-                }
-                results.push(result);
+    /// Runs `each` on every write of `batch` in one transaction and one
+    /// commit, each in a savepoint of its own (one that fails is rolled
+    /// back, and leaves the others): each one's result, once committed.
+    fn in_one_commit<W, R>(
+        &self,
+        batch: &[W],
+        each: impl Fn(&Connection, &W) -> Result<R, StoreError>,
+    ) -> Result<Results<R>, StoreError> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut results = Vec::with_capacity(batch.len());
+        for write in batch {
+            let savepoint = tx.savepoint()?;
+            let result = each(&savepoint, write);
+            if result.is_ok() {
+                savepoint.commit()?;
             }
-            tx.commit()?;
-            Ok(results)
-        };
-        run().unwrap_or_else(|e| {
-            let message = e.to_string();
-            batch.iter().map(|_| Err(StoreError::Commit(message.clone()))).collect()
-        })
+            results.push(result);
+        }
+        tx.commit()?;
+        Ok(results)
     }
+}
+
+/// Each write's result, or, when their shared commit failed, that failure
+/// told to each.
+fn each_told<W, R>(batch: &[W], committed: Result<Results<R>, StoreError>) -> Results<R> {
+    committed.unwrap_or_else(|e| {
+        let message = e.to_string();
+        batch.iter().map(|_| Err(StoreError::Commit(message.clone()))).collect()
+    })
 }
 
 /// Records one delivery outcome in `tx`.
