@@ -61,8 +61,8 @@ struct Letter {
 pub(crate) struct Scheduler {
     catalog: Catalog,
     prom: Prometheus,
-    /// The receiver's configuration: the store incidents are read from.
-    receiver: ReceiverConfig,
+    /// The receiver's store, read for incidents.
+    incidents: StoreIncidents,
     /// Turns and records shared with the receivers of the same store.
     work: SharedWork,
     out: PathBuf,
@@ -128,12 +128,16 @@ impl Scheduler {
                 mail,
             });
         }
+        // Opened (and on SQLite created) first, so that it can be read.
+        let work = SharedWork::connect(receiver, env)
+            .with_context(|| format!("cannot open the receiver store {}", receiver.store_label()))?;
+        let incidents = StoreIncidents::connect(receiver, env, &catalog)
+            .with_context(|| format!("cannot read the receiver store {}", receiver.store_label()))?;
         Ok(Self {
             catalog,
             prom: Prometheus::new(&config.prometheus_url, config.timeout.to_std())?,
-            work: SharedWork::connect(receiver, env)
-                .with_context(|| format!("cannot open the receiver store {}", receiver.store_label()))?,
-            receiver: receiver.clone(),
+            work,
+            incidents,
             out: config.out.clone().unwrap_or_else(|| receiver.data_dir.join("reports")),
             retention: config.retention.to_std(),
             jobs,
@@ -190,11 +194,10 @@ impl Scheduler {
         ids: Vec<String>,
         now: Timestamp,
     ) -> anyhow::Result<Vec<PathBuf>> {
-        let store = StoreIncidents::connect(&self.receiver, &|k| std::env::var(k).ok(), &self.catalog)
-            .with_context(|| format!("cannot read the receiver store {}", self.receiver.store_label()))?;
         // The NOC review needs every customer's report.
         let selection = if job.noc { Selection::All } else { job.customers.clone() };
-        let reports = edgewatch_reports::build(&self.catalog, &self.prom, &store, &selection, period, now).await?;
+        let reports =
+            edgewatch_reports::build(&self.catalog, &self.prom, &self.incidents, &selection, period, now).await?;
         // Rendering a thousand reports takes seconds of CPU: off the
         // threads that answer webhooks.
         let (out, formats, noc) = (self.out.clone(), job.formats.clone(), job.noc);
