@@ -264,6 +264,12 @@ pub mod recorded {
     /// 1 while an SLO burns acutely (over the fast tier's outage window,
     /// above its factor, beyond chance); absent otherwise.
     pub const ACUTE_BURN: &str = "slo:acute_burn:flag";
+    /// The hour's error ratio of an SLO whose hour burned above the fast
+    /// tier's threshold, with more bad requests than chance and the floor
+    /// met, carrying the tier's `severity`; absent otherwise. Recorded each
+    /// minute with the hour, so the fast alert, every scrape interval, reads
+    /// only the few SLOs it names.
+    pub const HOUR_BURN: &str = "slo:hour_burn:ratio";
     /// [`REQUESTS_INCREASE`] five minutes ago, absent when the SLO burned
     /// acutely in those five minutes or the five after.
     pub const REQUESTS_CHRONIC_INCREASE: &str = "slo:sli_requests_chronic:increase5m";

@@ -3,13 +3,15 @@
 //! burn-rate tiers, no-data (the exporter, a customer's traffic), and an
 //! SLO no exporter measures.
 
-use edgewatch_catalog::names::recorded::{CUSTOMER_INFO, REQUESTS_1H, REQUESTS_5M};
+use edgewatch_catalog::names::recorded::{ACUTE_BURN, CUSTOMER_INFO, HOUR_BURN, REQUESTS_1H, REQUESTS_5M};
 use edgewatch_catalog::names::{AlertKind, label};
 
-use crate::burn::{Pair, tier_name};
+use crate::burn::{FAST_FACTOR, Pair, tier_name};
 use crate::constants::{ALERT_SEVERITY, BURN_THRESHOLD, MIN_REQUESTS, OBJECTIVE, RUNBOOK};
 use crate::rules::{Group, Rule};
-use crate::sli::{burn_rate, chronic_error_ratio, chronic_requests, count, error_ratio, on_slo, requests, significant};
+use crate::sli::{
+    burn_rate, chronic_error_ratio, chronic_requests, count, error_ratio, on_slo, requests, seconds, significant,
+};
 
 /// What alert texts need beyond the catalog.
 #[derive(Debug, Clone)]
@@ -74,33 +76,94 @@ fn up(job: &str) -> String {
     format!("up{{job=\"{job}\"}}")
 }
 
-/// One window pair: the long and short windows above the pair's threshold,
-/// more bad requests than chance over the long window, and the traffic
-/// floor met over it.
-fn pair_expr(p: &Pair) -> String {
+/// `p`'s threshold series.
+fn threshold(p: &Pair) -> String {
+    format!("{BURN_THRESHOLD}{{tier=\"{}\",long=\"{}\"}}", tier_name(p.kind), p.long)
+}
+
+/// The long window of the fast tier's hour pair, recorded as [`HOUR_BURN`]
+/// each minute with the hour it reads (`edgewatch-sli`): above the pair's
+/// threshold, more bad requests than chance, the floor met. The fast alert
+/// runs every scrape interval and would otherwise compute the same minute's
+/// values four times over, for every SLO.
+pub(crate) fn hour_burn(p: &Pair) -> Rule {
+    Rule::record(HOUR_BURN, long_part(p).trim_start().replace("\n  ", "\n"))
+}
+
+/// A pair's long window above its threshold (carrying the tier's
+/// severity), more bad requests than chance, and the floor met.
+fn long_part(p: &Pair) -> String {
     let on = on_slo();
-    let threshold = format!("{BURN_THRESHOLD}{{tier=\"{}\",long=\"{}\"}}", tier_name(p.kind), p.long);
-    let (long, short, n) = if p.chronic {
-        (chronic_error_ratio(&p.long), chronic_error_ratio(&p.short), chronic_requests(&p.long))
+    let threshold = threshold(p);
+    let (long, n) = if p.chronic {
+        (chronic_error_ratio(&p.long), chronic_requests(&p.long))
     } else {
-        (error_ratio(&p.long), error_ratio(&p.short), count(&p.long))
+        (error_ratio(&p.long), count(&p.long))
     };
     format!(
-        "  (\n    {long} > {on} group_left ({sev}) {threshold}\n  )\n  and {on}\n  (\n    {short} > {on} group_left () {threshold}\n  )\n  and {on}\n  (\n    {sig}\n  )\n  and {on}\n  (\n    {n} >= {on} {MIN_REQUESTS}\n  )",
+        "  (\n    {long} > {on} group_left ({sev}) {threshold}\n  )\n  and {on}\n  (\n    {sig}\n  )\n  and {on}\n  (\n    {n} >= {on} {MIN_REQUESTS}\n  )",
         sev = label::SEVERITY,
         sig = significant(&long, &n),
     )
 }
 
-/// The burn-rate alert of a tier: any of its window pairs. Its labels do
-/// not say which pair fired, so they stay the same while the alert lasts.
+/// A window pair of the fast tier, narrowed to the SLOs whose long window
+/// already holds: the outage pair through [`ACUTE_BURN`] (the same window,
+/// factor and bound, recorded just before in the same group), the hour pair
+/// through [`HOUR_BURN`]. Only the short window is read for every SLO.
+fn fast_pair_expr(p: &Pair, outage: &str) -> String {
+    let on = on_slo();
+    let threshold = threshold(p);
+    let short = format!("{} > {on} group_left () {threshold}", error_ratio(&p.short));
+    if reads_acute(p, outage) {
+        let requests = requests(&p.long);
+        format!(
+            "  (\n    ({} and {on} {ACUTE_BURN}) > {on} group_left ({sev}) {threshold}\n  )\n  and {on}\n  (\n    {short}\n  )\n  and {on}\n  (\n    ({requests} and {on} {ACUTE_BURN}) * {} >= {on} {MIN_REQUESTS}\n  )",
+            error_ratio(&p.long),
+            seconds(&p.long),
+            sev = label::SEVERITY,
+        )
+    } else {
+        format!("  {HOUR_BURN}\n  and {on}\n  (\n    {short}\n  )")
+    }
+}
+
+/// Whether fast pair `p` is the one [`ACUTE_BURN`] holds the long window
+/// of; the fast tier's other pair (one: `burn::pairs`) is [`hour_burn`]'s.
+pub(crate) fn reads_acute(p: &Pair, outage: &str) -> bool {
+    p.long == outage && p.factor == FAST_FACTOR
+}
+
+/// One window pair: the long and short windows above the pair's threshold,
+/// more bad requests than chance over the long window, and the traffic
+/// floor met over it.
+fn pair_expr(p: &Pair) -> String {
+    let on = on_slo();
+    let short = if p.chronic { chronic_error_ratio(&p.short) } else { error_ratio(&p.short) };
+    format!("{}\n  and {on}\n  (\n    {short} > {on} group_left () {}\n  )", long_part(p), threshold(p))
+}
+
+/// The burn-rate alert of a slower tier: any of its window pairs.
 pub(crate) fn burn(kind: AlertKind, pairs: &[Pair], links: &Links) -> Rule {
-    let expr = pairs
-        .iter()
-        .filter(|p| p.kind == kind)
-        .map(|p| format!("(\n{}\n)", pair_expr(p)))
-        .collect::<Vec<_>>()
-        .join("\nor\n");
+    burn_alert(kind, &any_pair(pairs, kind, pair_expr), links)
+}
+
+/// The fast tier's alert, its pairs narrowed as [`fast_pair_expr`] says;
+/// `outage` is the window [`ACUTE_BURN`] reads.
+pub(crate) fn fast_burn(pairs: &[Pair], outage: &str, links: &Links) -> Rule {
+    let kind = AlertKind::BurnRateFast;
+    burn_alert(kind, &any_pair(pairs, kind, |p| fast_pair_expr(p, outage)), links)
+}
+
+/// `kind`'s pairs, each as `expr` gives it, any of them.
+fn any_pair(pairs: &[Pair], kind: AlertKind, expr: impl Fn(&Pair) -> String) -> String {
+    pairs.iter().filter(|p| p.kind == kind).map(|p| format!("(\n{}\n)", expr(p))).collect::<Vec<_>>().join("\nor\n")
+}
+
+/// The burn-rate alert of a tier: `expr`, any of its window pairs. Its
+/// labels do not say which pair fired, so they stay the same while the
+/// alert lasts.
+fn burn_alert(kind: AlertKind, expr: &str, links: &Links) -> Rule {
     let objective = lookup(OBJECTIVE, "humanizePercentage");
     let (name, summary, description) = match kind {
         AlertKind::BurnRateFast => (

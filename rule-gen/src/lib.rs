@@ -295,22 +295,32 @@ pub fn render(catalog: &Catalog, opts: &Options) -> Result<Vec<OutputFile>, Rend
     // group: Prometheus runs a group's rules in order, so the alert sees
     // this evaluation's values, not the last one's.
     let mut fast = sli::acute(&slis, windows);
-    fast.extend(traffic::acute(&windows.confirm.to_string()));
-    fast.push(alerts::burn(AlertKind::BurnRateFast, &pairs, &links));
+    let outage = windows.outage.to_string();
+    fast.push(alerts::fast_burn(&pairs, &outage, &links));
     let mut sli_groups = vec![rules::Group {
         name: "edgewatch-fast".to_owned(),
         interval: Some(every_scrape.clone()),
         partial_response_strategy: None,
         rules: fast,
     }];
-    sli_groups.extend(sli::groups(&slis, windows));
+    let mut minute = sli::groups(&slis, windows);
+    // The fast tier's hour pair is recorded each minute with the hour.
+    if let Some(sli) = minute.iter_mut().find(|g| g.name == sli::MINUTE_GROUP) {
+        sli.rules.extend(
+            pairs
+                .iter()
+                .filter(|p| p.kind == AlertKind::BurnRateFast && !alerts::reads_acute(p, &outage))
+                .map(alerts::hour_burn),
+        );
+    }
+    sli_groups.extend(minute);
 
     // Shared rule sets, then each customer's files; the target decides how
     // each set is wrapped.
     let sets: Vec<(String, Vec<rules::Group>)> = vec![
         (SHARED[0].to_owned(), sli_groups),
         (SHARED[1].to_owned(), alerts::groups(&links, &pairs, "1m", &opts.delivery.exporter_job)),
-        (SHARED[2].to_owned(), traffic::groups(&links, &windows.confirm.to_string(), &every_scrape)),
+        (SHARED[2].to_owned(), traffic::groups(&links, &windows.confirm.to_string())),
         (SHARED[3].to_owned(), probes::groups(&links, &every_scrape)),
     ];
     let mut files = Vec::new();

@@ -83,13 +83,15 @@ fn recordings() -> Vec<Rule> {
     ]
 }
 
-/// The shares over `w` (the fast group's confirm window), which say a
-/// trouble still goes on: recorded every scrape interval with the fast
-/// tier's windows, so an alert ends minutes after its cause and none starts
-/// after it from a 10-minute window that still holds it. The request rate
-/// they share is recorded first, unless `edgewatch-traffic` records that
-/// window already (a series has one writer).
-pub(crate) fn acute(w: &str) -> Vec<Rule> {
+/// The shares over `w` (the fast tier's confirm window), which say a
+/// trouble still goes on, so an alert ends minutes after its cause and none
+/// starts after it from a 10-minute window that still holds it. Recorded
+/// each minute with the other traffic rates: every scrape interval, these
+/// reads of every host's raw counters cost more than all the traffic alerts
+/// together, for alerts that wait five or ten minutes anyway. The request
+/// rate they share is recorded first, unless the 10m-and-longer rates
+/// include that window already (a series has one writer).
+fn acute(w: &str) -> Vec<Rule> {
     let mut rules = Vec::new();
     let total = if TRAFFIC_WINDOWS.contains(&w) {
         reqs(w)
@@ -111,7 +113,9 @@ fn guarded(expr: &str) -> String {
     format!("  (\n{expr}\n  )\n  and on ({c})\n  ({REQUESTS_1H} * 3600 >= on ({c}) {CUSTOMER_MIN_REQUESTS})")
 }
 
-pub(crate) fn groups(links: &Links, confirm: &str, interval: &str) -> Vec<Group> {
+/// The traffic recordings and alerts, each minute: the alerts hold for
+/// five or ten minutes, and read rates recorded each minute.
+pub(crate) fn groups(links: &Links, confirm: &str) -> Vec<Group> {
     let c = label::CUSTOMER;
     // The recorded rates, a week and ten minutes back: a raw `rate()` over
     // them would read an hour of every host series every evaluation.
@@ -192,11 +196,11 @@ pub(crate) fn groups(links: &Links, confirm: &str, interval: &str) -> Vec<Group>
             name: "edgewatch-traffic".to_owned(),
             interval: Some("1m".to_owned()),
             partial_response_strategy: None,
-            rules: recordings(),
+            rules: recordings().into_iter().chain(acute(confirm)).collect(),
         },
         Group {
             name: "edgewatch-traffic-alerts".to_owned(),
-            interval: Some(interval.to_owned()),
+            interval: Some("1m".to_owned()),
             partial_response_strategy: None,
             rules: alerts,
         },
