@@ -147,6 +147,11 @@ impl Seen {
     fn largest(&self) -> f64 {
         self.durations.iter().copied().fold(self.last, f64::max)
     }
+
+    /// Evaluations a minute, at the group's interval.
+    fn every(&self) -> f64 {
+        60.0 / self.interval.max(1.0)
+    }
 }
 
 /// Prometheus' own measure of rule evaluation for `n` customers' series,
@@ -183,9 +188,9 @@ fn evaluation(n: usize, minutes: u64) {
             let mut body = String::new();
             for i in 0..n {
                 let fails = i < failing || (i + k).is_multiple_of(200);
+                let slow_503 = if fails { (503, 900) } else { (200, 60) };
                 let copies = if i < failing { 3 } else { 1 };
                 for host in std::iter::repeat_n(["www", "api"], copies).flatten() {
-                    let slow_503 = if fails { (503, 900) } else { (200, 60) };
                     for (status, ttfb) in [(200, 40), (200, 120), slow_503, (404, 30)] {
                         let _ = writeln!(body, r#"{{"ClientRequestHost":"{host}.c{i:05}.example","EdgeResponseStatus":{status},"EdgeTimeToFirstByteMs":{ttfb},"CacheCacheStatus":"miss"}}"#);
                     }
@@ -273,9 +278,8 @@ fn evaluation(n: usize, minutes: u64) {
         let mut over_half = Vec::new();
         for (group, s) in &seen {
             let name = group.rsplit(';').next().unwrap_or(group).to_owned();
-            let every = 60.0 / s.interval.max(1.0);
-            per_minute += s.mean() * every;
-            per_minute_median += s.median() * every;
+            per_minute += s.mean() * s.every();
+            per_minute_median += s.median() * s.every();
             if s.largest() > s.interval / 2.0 {
                 over_half.push(name.clone());
             }
@@ -284,7 +288,7 @@ fn evaluation(n: usize, minutes: u64) {
                 c_largest = c_largest.max(s.largest());
                 c_interval = c_interval.max(s.interval);
                 c_mean += s.mean();
-                c_minute += s.mean() * every;
+                c_minute += s.mean() * s.every();
             } else {
                 shared.push((name, s));
             }
@@ -303,7 +307,7 @@ fn evaluation(n: usize, minutes: u64) {
                 s.median() * 1e3,
                 s.mean() * 1e3,
                 s.largest() * 1e3,
-                s.mean() * 60.0 / s.interval.max(1.0) * 1e3
+                s.mean() * s.every() * 1e3
             );
         }
         println!(

@@ -40,7 +40,14 @@ pub(crate) fn count(w: &str) -> String {
 /// never). `ratio` and `count` are the window's error ratio and request
 /// count, with the same labels.
 pub(crate) fn significant(ratio: &str, count: &str) -> String {
-    format!("sqrt({ratio} * {count}) > 2 + sqrt({count} * {} group_left () {ERROR_BUDGET})", on_slo())
+    let [bad, chance] = bound(&format!("{ratio} * {count}"), count);
+    format!("{bad} > {chance}")
+}
+
+/// The two sides of the bound, for `bad` requests out of `count`: `√bad`,
+/// and what it must be above.
+fn bound(bad: &str, count: &str) -> [String; 2] {
+    [format!("sqrt({bad})"), format!("2 + sqrt({count} * {} group_left () {ERROR_BUDGET})", on_slo())]
 }
 
 /// Availability and latency: the exporter's per-SLO verdicts, two counter
@@ -142,12 +149,11 @@ fn acute_flag(window: &str) -> Rule {
     let above = format!("({} > {on} group_left () ({} * {ERROR_BUDGET}))", error_ratio(window), FAST_FACTOR.decimal());
     let secs = seconds(window);
     let requests = requests(window);
-    Rule::record(
-        ACUTE_BURN,
-        format!(
-            "(\n  sqrt({above} * {on} group_left () {requests} * {secs})\n  >\n  2 + sqrt(({requests} and {on} {above}) * {secs} * {on} group_left () {ERROR_BUDGET})\n) * 0 + 1"
-        ),
-    )
+    let [bad, chance] = bound(
+        &format!("{above} * {on} group_left () {requests} * {secs}"),
+        &format!("({requests} and {on} {above}) * {secs}"),
+    );
+    Rule::record(ACUTE_BURN, format!("(\n  {bad}\n  >\n  {chance}\n) * 0 + 1"))
 }
 
 /// The chronic SLI over `w`: the ratio of the sums of the 5m increases left
