@@ -125,6 +125,10 @@ const MIGRATIONS: &[&str] = &[
     // mailed).
     "CREATE TABLE turns (job TEXT PRIMARY KEY, holder TEXT NOT NULL, until BIGINT NOT NULL);
     CREATE TABLE done (name TEXT PRIMARY KEY, at BIGINT NOT NULL, what TEXT NOT NULL);",
+    // 4: the incidents held under an old key, which every notification
+    // reads, by an index of their own (as on SQLite): without it the read
+    // went through every firing incident.
+    "CREATE INDEX incidents_held ON incidents (id) WHERE held;",
 ];
 
 /// The schema version this receiver writes.
@@ -478,51 +482,119 @@ fn lock_keys<'k>(tx: &mut Tx<'_, '_>, keys: impl IntoIterator<Item = &'k str>) -
     Ok(())
 }
 
+/// Takes the locks of `keys` as [`lock_keys`] does and, in the same
+/// statement, reads the firing incidents held under an old key, with their
+/// alerts' fingerprints. Usually none: an index probe. The read sees the
+/// store as it was before the locks were waited for (as a read just
+/// before them would); the locks come first in the join, so they are
+/// taken whether any incident is held or not.
+fn lock_keys_reading_held(tx: &mut Tx<'_, '_>, keys: &[&str]) -> Result<Vec<(String, BTreeSet<String>)>, StoreError> {
+    let rows = tx.query(
+        "WITH l AS MATERIALIZED (SELECT count(pg_advisory_xact_lock($1, h)) AS n
+                    FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest($2::text[]) AS k ORDER BY h) AS s)
+         SELECT i.key, i.state FROM l LEFT JOIN incidents i ON i.held AND i.status = 'firing'",
+        &[&lock::KEY_CLASS, &keys],
+    )?;
+    rows.iter()
+        .filter_map(|r| Some((r.get::<_, Option<String>>(0)?, r.get::<_, Option<&str>>(1)?)))
+        .map(|(key, state)| {
+            let incident: Incident = decode("incident", state)?;
+            Ok((key, incident.alerts.into_iter().map(|a| a.fingerprint).collect()))
+        })
+        .collect()
+}
+
 /// Whether the transaction got `lock` (without waiting).
 fn try_lock(tx: &mut Tx<'_, '_>, lock: (i32, i32)) -> Result<bool, StoreError> {
     Ok(tx.query_one("SELECT pg_try_advisory_xact_lock($1, $2)", &[&lock.0, &lock.1])?.get(0))
 }
 
-/// Queues `steps` for `incident` (as `payload`), each held for approval
-/// when the policy says so: how many. The caller holds the key's lock.
-fn queue(
+/// Stores `incident` as `decide` left it (its row's `resolved_at`) and
+/// queues `steps` for it, each held for approval when the policy says so:
+/// how many. A new incident (id 0) is inserted with the id `fresh` (taken
+/// from the sequence with the key's latest incident), or another one. One
+/// statement writes the row and every action, after one read when an
+/// update may merge into one waiting. The caller holds the key's lock.
+fn store(
     tx: &mut Tx<'_, '_>,
     policy: &dyn Policy,
-    incident: &Incident,
+    incident: &mut Incident,
+    (resolved_at, fresh): (Option<i64>, Option<i64>),
     steps: &[(String, ActionKind)],
-    payload: &str,
     now: i64,
 ) -> Result<usize, StoreError> {
-    for (destination, kind) in steps {
-        let approval = policy.held(incident, destination).then_some("required");
-        if *kind == ActionKind::Update && approval.is_none() {
-            // As on SQLite: the pair's last action, an update waiting behind
-            // another of the pair, takes this news too. Locked, and its claim
-            // checked on the row as locked: one a receiver took meanwhile
-            // is left alone.
-            let waiting = tx.query_opt(
-                "SELECT id, payload, change FROM outbox o
-                 WHERE id = (SELECT MAX(id) FROM outbox WHERE incident_id = $1 AND destination = $2)
-                   AND status = 'pending' AND kind = 'update' AND approval IS NULL
-                   AND sending_since IS NULL AND (claim_until IS NULL OR claim_until < $3)
-                   AND EXISTS (SELECT 1 FROM outbox p WHERE p.incident_id = o.incident_id
-                     AND p.destination = o.destination AND p.id < o.id AND p.status IN ('pending', 'dead'))
-                 FOR UPDATE",
-                &[&incident.id, destination, &now],
-            )?;
-            if let Some(row) = waiting {
-                let id: i64 = row.get(0);
-                let change = merged_change(&change_of(row.get(1), row.get(2))?, &incident.change)?;
-                tx.execute("UPDATE outbox SET payload = $2, change = $3 WHERE id = $1", &[&id, &payload, &change])?;
-                continue;
-            }
-        }
+    let approvals: Vec<Option<&str>> =
+        steps.iter().map(|(d, _)| policy.held(incident, d).then_some("required")).collect();
+    let status = status_str(incident.status);
+    if incident.id == 0 {
+        incident.id = match fresh {
+            Some(id) => id,
+            None => tx.query_one("SELECT nextval(pg_get_serial_sequence('incidents', 'id'))", &[])?.get(0),
+        };
+        let state = encode("incident", incident)?;
+        let (destinations, kinds): (Vec<&str>, Vec<&str>) = steps.iter().map(|(d, k)| (d.as_str(), k.as_str())).unzip();
         tx.execute(
-            "INSERT INTO outbox (incident_id, destination, kind, payload, next_attempt_at, created_at, approval)
-             VALUES ($1, $2, $3, $4, $5, $5, $6)",
-            &[&incident.id, destination, &kind.as_str(), &payload, &now, &approval],
+            "WITH i AS (INSERT INTO incidents (id, key, status, opened_at, resolved_at, updated_at, state)
+                        OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $4, $6))
+             INSERT INTO outbox (incident_id, destination, kind, payload, next_attempt_at, created_at, approval)
+             SELECT $1::bigint, d.destination, d.kind, $6::text, $4::bigint, $4, d.approval
+             FROM unnest($7::text[], $8::text[], $9::text[]) AS d (destination, kind, approval)",
+            &[&incident.id, &incident.key, &status, &now, &resolved_at, &state, &destinations, &kinds, &approvals],
         )?;
+        return Ok(steps.len());
     }
+    let state = encode("incident", incident)?;
+    // As on SQLite: the pair's last action, an update waiting behind
+    // another of the pair, takes this news too. Locked, and its claim
+    // checked on the row as locked: one a receiver took meanwhile is left
+    // alone.
+    let merging: Vec<&str> = steps
+        .iter()
+        .zip(&approvals)
+        .filter(|((_, kind), approval)| *kind == ActionKind::Update && approval.is_none())
+        .map(|((d, _), _)| d.as_str())
+        .collect();
+    let mut waiting: HashMap<String, (i64, String)> = HashMap::new();
+    if !merging.is_empty() {
+        let rows = tx.query(
+            "SELECT id, destination, payload, change FROM outbox o
+             WHERE id IN (SELECT MAX(id) FROM outbox WHERE incident_id = $1 AND destination = ANY($2)
+                          GROUP BY destination)
+               AND status = 'pending' AND kind = 'update' AND approval IS NULL
+               AND sending_since IS NULL AND (claim_until IS NULL OR claim_until < $3)
+               AND EXISTS (SELECT 1 FROM outbox p WHERE p.incident_id = o.incident_id
+                 AND p.destination = o.destination AND p.id < o.id AND p.status IN ('pending', 'dead'))
+             FOR UPDATE",
+            &[&incident.id, &merging, &now],
+        )?;
+        for row in rows {
+            let change = merged_change(&change_of(row.get(2), row.get(3))?, &incident.change)?;
+            waiting.insert(row.get(1), (row.get(0), change));
+        }
+    }
+    let (mut merged, mut changes) = (Vec::new(), Vec::new());
+    let (mut destinations, mut kinds, mut held) = (Vec::new(), Vec::new(), Vec::new());
+    for ((destination, kind), approval) in steps.iter().zip(approvals) {
+        if let Some((id, change)) = waiting.remove(destination) {
+            merged.push(id);
+            changes.push(change);
+        } else {
+            destinations.push(destination.as_str());
+            kinds.push(kind.as_str());
+            held.push(approval);
+        }
+    }
+    // A held one, resolved, is held no more.
+    tx.execute(
+        "WITH i AS (UPDATE incidents SET status = $2, resolved_at = $3, updated_at = $4, state = $5,
+                    held = CASE WHEN $2 = 'resolved' THEN FALSE ELSE held END WHERE id = $1),
+         m AS (UPDATE outbox SET payload = $5, change = c.change
+               FROM unnest($6::bigint[], $7::text[]) AS c (id, change) WHERE outbox.id = c.id)
+         INSERT INTO outbox (incident_id, destination, kind, payload, next_attempt_at, created_at, approval)
+         SELECT $1::bigint, d.destination, d.kind, $5::text, $4::bigint, $4, d.approval
+         FROM unnest($8::text[], $9::text[], $10::text[]) AS d (destination, kind, approval)",
+        &[&incident.id, &status, &resolved_at, &now, &state, &merged, &changes, &destinations, &kinds, &held],
+    )?;
     Ok(steps.len())
 }
 
@@ -554,79 +626,66 @@ fn note_in(tx: &mut Tx<'_, '_>, incident_id: i64, note: &NewNote, now: i64) -> R
     Ok((note.stored(note_id, incident_id, now), reached.len()))
 }
 
-/// The firing incidents held under an old key, with their alerts'
-/// fingerprints. Usually none: an index probe.
-fn held_keys(tx: &mut Tx<'_, '_>) -> Result<Vec<(String, BTreeSet<String>)>, StoreError> {
-    let rows = tx.query("SELECT key, state FROM incidents WHERE held AND status = 'firing'", &[])?;
-    rows.iter()
-        .map(|r| {
-            let incident: Incident = decode("incident", r.get(1))?;
-            Ok((r.get(0), incident.alerts.into_iter().map(|a| a.fingerprint).collect()))
-        })
-        .collect()
+/// A key's latest incident and its row's `resolved_at`, or the id of the
+/// first incident of a key never seen.
+#[derive(Default)]
+struct Latest {
+    incident: Option<Incident>,
+    resolved_at: Option<i64>,
+    fresh: Option<i64>,
 }
 
 impl Store for Postgres {
     fn accept(&self, inbound: &Inbound, policy: &dyn Policy) -> Result<Accepted, StoreError> {
         let now = inbound.received_at;
+        let keys: Vec<&str> = inbound.groups.iter().map(|g| g.key.as_str()).collect();
+        // Round trips are most of a notification's cost here: each
+        // statement does what it can (docs/performance.md).
         let accepted = self.tx(|tx| {
-            tx.execute("SELECT pg_advisory_xact_lock_shared($1, $2)", &[&lock::KEY_LABELS.0, &lock::KEY_LABELS.1])?;
             // A copy from another receiver or Alertmanager peer waits here
             // until the first commits, then inserts nothing.
             let inserted = tx.execute(
-                "INSERT INTO notifications (hash, received_at, body) VALUES ($1, $2, $3) ON CONFLICT (hash) DO NOTHING",
-                &[&inbound.hash, &now, &inbound.body],
+                "WITH l AS (SELECT pg_advisory_xact_lock_shared($1, $2))
+                 INSERT INTO notifications (hash, received_at, body) SELECT $3::text, $4::bigint, $5::text FROM l
+                 ON CONFLICT (hash) DO NOTHING",
+                &[&lock::KEY_LABELS.0, &lock::KEY_LABELS.1, &inbound.hash, &now, &inbound.body],
             )?;
             if inserted == 0 {
                 return Ok(Accepted::Duplicate);
             }
-            let held = held_keys(tx)?;
+            // The keys' locks, and the incidents held under an old key
+            // (usually none: an index probe) read as before the locks.
+            let held = lock_keys_reading_held(tx, &keys)?;
             let diverted;
             let groups = if held.is_empty() {
                 &inbound.groups
             } else {
                 diverted = incident::divert(inbound.groups.clone(), &held);
+                lock_keys(tx, diverted.iter().map(|g| g.key.as_str()))?;
                 &diverted
             };
-            lock_keys(tx, groups.iter().map(|g| g.key.as_str()))?;
+            let group_keys: Vec<&str> = groups.iter().map(|g| g.key.as_str()).collect();
+            // Each key's latest incident, or for a key never seen the id
+            // of the incident it opens.
+            let mut latest: HashMap<String, Latest> = HashMap::new();
+            for row in tx.query(
+                "SELECT k, i.resolved_at, i.state,
+                        CASE WHEN i.state IS NULL THEN nextval(pg_get_serial_sequence('incidents', 'id')) END
+                 FROM unnest($1::text[]) AS k
+                 LEFT JOIN LATERAL (SELECT resolved_at, state FROM incidents WHERE key = k ORDER BY id DESC LIMIT 1)
+                   AS i ON TRUE",
+                &[&group_keys],
+            )? {
+                let incident = row.get::<_, Option<&str>>(2).map(|s| decode("incident", s)).transpose()?;
+                latest.insert(row.get(0), Latest { incident, resolved_at: row.get(1), fresh: row.get(3) });
+            }
             let mut actions = 0;
             for update in groups {
-                let latest = tx.query_opt(
-                    "SELECT id, resolved_at, state FROM incidents WHERE key = $1 ORDER BY id DESC LIMIT 1",
-                    &[&update.key],
-                )?;
-                let current: Option<Incident> = match &latest {
-                    Some(row) => Some(decode("incident", row.get(2))?),
-                    None => None,
-                };
-                let resolved_before: Option<i64> = latest.as_ref().and_then(|r| r.get(1));
+                let Latest { incident: current, resolved_at: resolved_before, fresh } =
+                    latest.remove(&update.key).unwrap_or_default();
                 let Decided { mut incident, steps, resolved_at } =
                     decide(policy, current.as_ref(), resolved_before, update, now);
-                // As on SQLite: one write of the row a notification.
-                let payload = if incident.id == 0 {
-                    incident.id = tx
-                        .query_one(
-                            "INSERT INTO incidents (key, status, opened_at, resolved_at, updated_at, state)
-                             VALUES ($1, $2, $3, $4, $3, '{}') RETURNING id",
-                            &[&incident.key, &status_str(incident.status), &now, &resolved_at],
-                        )?
-                        .get(0);
-                    let payload = encode("incident", &incident)?;
-                    tx.execute("UPDATE incidents SET state = $2 WHERE id = $1", &[&incident.id, &payload])?;
-                    payload
-                } else {
-                    let payload = encode("incident", &incident)?;
-                    // A held one, resolved, is held no more.
-                    tx.execute(
-                        "UPDATE incidents SET status = $2, resolved_at = $3, updated_at = $4, state = $5,
-                         held = CASE WHEN $2 = 'resolved' THEN FALSE ELSE held END WHERE id = $1",
-                        &[&incident.id, &status_str(incident.status), &resolved_at, &now, &payload],
-                    )?;
-                    payload
-                };
-                if !steps.is_empty() {
-                    actions += queue(tx, policy, &incident, &steps, &payload, now)?;
-                }
+                actions += store(tx, policy, &mut incident, (resolved_at, fresh), &steps, now)?;
             }
             Ok(Accepted::New { actions })
         });
@@ -1063,9 +1122,8 @@ impl Store for Postgres {
                 if unchanged.is_none() {
                     continue;
                 }
-                let payload = encode("incident", &after)?;
-                tx.execute("UPDATE incidents SET state = $2, updated_at = $3 WHERE id = $1", &[&id, &payload, &now])?;
-                actions += queue(tx, policy, &after, &steps, &payload, now)?;
+                let mut after = after;
+                actions += store(tx, policy, &mut after, (None, None), &steps, now)?;
             }
             Ok(actions)
         })
@@ -1181,5 +1239,73 @@ impl crate::history::Rows for Postgres {
                 c.query_opt("SELECT body FROM suggestions WHERE incident_id = $1", &[&id])?.map(|r| r.get(0));
             Ok(Related { externals, ticketed_at: outbox.get(0), reopened: outbox.get(1), notes, suggestion })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incident::DEFAULT_KEY_LABELS;
+    use crate::store::sqlite::tests::{alert, inbound, policy};
+
+    /// (incident key, destination, action) of every outbox row, in order.
+    fn outbox(store: &Postgres) -> Vec<(String, String, String)> {
+        let sql =
+            "SELECT i.key, o.destination, o.kind FROM outbox o JOIN incidents i ON i.id = o.incident_id ORDER BY o.id";
+        let rows = store.with(|c| Ok(c.on.query(sql, &[])?)).unwrap();
+        rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect()
+    }
+
+    /// As on SQLite (`an_incident_firing_at_the_upgrade_keeps_its_alerts_until_it_resolves`):
+    /// an incident firing under the key of an older receiver gets its
+    /// alerts' news until it resolves, read with the keys' locks.
+    #[test]
+    fn an_incident_held_under_an_old_key_keeps_its_alerts_until_it_resolves() {
+        let server = edgewatch_test_kit::postgres::PostgresServer::start("store-held");
+        let target = Target { config: server.url().parse().unwrap(), receiver: "test".to_owned(), lease_ms: 30_000 };
+        let store = Postgres::connect(target).unwrap();
+        let old = "customer=shop,alertname=EdgewatchProbeDown,probe=home";
+        let state = format!(
+            r#"{{"id":1,"key":"{old}","dedup":"edgewatch-0123456789abcdef01234567","customer":"shop","alertname":"EdgewatchProbeDown","severity":"page","alert_kind":"probe_down","slo":null,"probe":"home","status":"firing","started_at":"2026-11-21T08:00:00Z","resolved_at":null,"alerts":[{}],"alertmanager_url":"http://am"}}"#,
+            r#"{"fingerprint":"aaaa000000000001","status":"firing","labels":{"alertname":"EdgewatchProbeDown","customer":"shop","probe":"home","severity":"page","alert_kind":"probe_down"},"annotations":{},"starts_at":"2026-11-21T08:00:00Z","generator_url":""}"#
+        );
+        store
+            .with(|c| {
+                c.execute_once(
+                    "INSERT INTO incidents (key, status, opened_at, updated_at, state) VALUES ($1, 'firing', 0, 0, $2)",
+                    &[&old, &state],
+                )
+            })
+            .unwrap();
+        let keys: Vec<String> = DEFAULT_KEY_LABELS.iter().map(|s| (*s).to_owned()).collect();
+        assert_eq!(store.use_key_labels(&keys).unwrap(), 1, "the firing incident is held");
+        let policy = policy();
+        let both = format!(
+            "{},{}",
+            alert("aaaa000000000001", "EdgewatchProbeDown", "firing"),
+            alert("bbbb000000000002", "EdgewatchOriginErrors", "firing")
+        );
+        assert_eq!(store.accept(&inbound("h1", &both), &policy).unwrap(), Accepted::New { actions: 2 });
+        let new = |d: &str, k: &str| ("customer=shop".to_owned(), d.to_owned(), k.to_owned());
+        assert_eq!(outbox(&store), [new("pd", "open"), new("jira", "open")]);
+        let ended = alert("aaaa000000000001", "EdgewatchProbeDown", "resolved");
+        assert_eq!(store.accept(&inbound("h2", &ended), &policy).unwrap(), Accepted::New { actions: 2 });
+        let resolved = |d: &str| (old.to_owned(), d.to_owned(), "resolve".to_owned());
+        assert_eq!(outbox(&store)[2..], [resolved("jira"), resolved("pd")]);
+        let again = alert("aaaa000000000001", "EdgewatchProbeDown", "firing").replace("08:00:00Z", "10:00:00Z");
+        store.accept(&inbound("h3", &again), &policy).unwrap();
+        assert_eq!(outbox(&store)[4..], [new("pd", "update"), new("jira", "update")]);
+        // A copy of a notification already stored changes nothing.
+        assert_eq!(store.accept(&inbound("h3", &again), &policy).unwrap(), Accepted::Duplicate);
+        assert_eq!(outbox(&store).len(), 6);
+        // The incident opened here holds its own id in its state.
+        let opened: Vec<(i64, String)> = store
+            .with(|c| Ok(c.on.query("SELECT id, state FROM incidents WHERE key = 'customer=shop'", &[])?))
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        assert_eq!(opened.len(), 1);
+        assert_eq!(store.incident(opened[0].0).unwrap().id, opened[0].0);
     }
 }

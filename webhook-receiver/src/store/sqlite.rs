@@ -938,7 +938,7 @@ impl Store for Sqlite {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::incident::{DEFAULT_KEY_LABELS, groups};
     use crate::store::NoteKind;
@@ -965,14 +965,14 @@ mod tests {
         store
     }
 
-    fn policy() -> crate::policy::CatalogPolicy {
+    pub(crate) fn policy() -> crate::policy::CatalogPolicy {
         let yaml = "destinations:\n  pd: {log: {path: '-'}}\n  jira: {log: {path: '-'}}\ncustomers:\n  - id: shop\n    hosts: [shop.example]\n    alerting:\n      routes: [{to: [pd], severities: [page]}, {to: [jira]}]\n";
         let catalog = edgewatch_catalog::load_str("catalog.yaml", yaml).unwrap().catalog;
         // The default reopen window, an hour; nothing unrouted.
         crate::policy::CatalogPolicy::new(std::sync::Arc::new(catalog), &crate::Config::default())
     }
 
-    fn inbound(hash: &str, alerts: &str) -> Inbound {
+    pub(crate) fn inbound(hash: &str, alerts: &str) -> Inbound {
         let body = format!(
             r#"{{"receiver":"r","status":"firing","alerts":[{alerts}],"externalURL":"http://am","version":"4","groupKey":"g"}}"#
         );
@@ -981,7 +981,7 @@ mod tests {
         Inbound { hash: hash.to_owned(), received_at: 1_795_300_000_000, body, groups: groups(&n, &keys) }
     }
 
-    fn alert(fp: &str, name: &str, status: &str) -> String {
+    pub(crate) fn alert(fp: &str, name: &str, status: &str) -> String {
         let ends = if status == "firing" { "0001-01-01T00:00:00Z" } else { "2026-11-21T09:00:00Z" };
         format!(
             r#"{{"status":"{status}","labels":{{"alertname":"{name}","customer":"shop","probe":"home","severity":"page","alert_kind":"probe_down"}},"startsAt":"2026-11-21T08:00:00Z","endsAt":"{ends}","fingerprint":"{fp}"}}"#
