@@ -26,8 +26,11 @@ pub(crate) struct IncidentRow {
     pub id: i64,
     /// The row's `resolved_at`, for states that predate their own.
     pub resolved_at: Option<i64>,
-    /// The incident, encoded.
+    /// The incident, encoded (without its alerts, from schema version 9
+    /// on SQLite and 5 on PostgreSQL).
     pub state: String,
+    /// Its alerts' rows, encoded.
+    pub alerts: Vec<String>,
 }
 
 /// What a record reads beside its incident's row.
@@ -66,6 +69,8 @@ struct SqliteRows {
 const NOTES_SINCE: i64 = 4;
 /// The schema version that added mitigation suggestions.
 const SUGGESTIONS_SINCE: i64 = 5;
+/// The schema version that gave alerts rows of their own.
+const ALERTS_SINCE: i64 = 9;
 /// The top offenders a record keeps: the named ones and the heaviest.
 const OFFENDERS: usize = 8;
 
@@ -193,8 +198,7 @@ impl History {
     /// The record of one incident row.
     fn record(&self, row: &IncidentRow) -> Result<IncidentRecord, StoreError> {
         let (id, resolved_col) = (row.id, row.resolved_at);
-        let incident: Incident = serde_json::from_str(&row.state)
-            .map_err(|e| StoreError::Decode { what: "incident", message: e.to_string() })?;
+        let incident: Incident = crate::store::alerts::assemble(&row.state, &row.alerts)?.incident;
         let started_at = parse_rfc3339(&incident.started_at).unwrap_or(0);
         let resolved_at = match incident.status {
             Status::Firing => None,
@@ -261,6 +265,14 @@ fn offenders(body: &str) -> Result<Vec<OffenderRecord>, StoreError> {
         .collect())
 }
 impl SqliteRows {
+    /// `row` with its alerts' rows, in a store that has them.
+    fn with_alerts(&self, mut row: IncidentRow) -> Result<IncidentRow, StoreError> {
+        if self.version >= ALERTS_SINCE {
+            row.alerts = crate::store::sqlite::alert_rows(&self.conn, row.id)?;
+        }
+        Ok(row)
+    }
+
     fn open(data_dir: &Path) -> Result<Self, StoreError> {
         let path = data_dir.join("receiver.db");
         if !path.is_file() {
@@ -289,9 +301,10 @@ impl SqliteRows {
 impl Rows for SqliteRows {
     fn incident(&self, id: i64) -> Result<Option<IncidentRow>, StoreError> {
         let mut stmt = self.conn.prepare_cached("SELECT id, resolved_at, state FROM incidents WHERE id = ?1")?;
-        let mut rows = stmt
-            .query_map(params![id], |r| Ok(IncidentRow { id: r.get(0)?, resolved_at: r.get(1)?, state: r.get(2)? }))?;
-        Ok(rows.next().transpose()?)
+        let mut rows = stmt.query_map(params![id], |r| {
+            Ok(IncidentRow { id: r.get(0)?, resolved_at: r.get(1)?, state: r.get(2)?, alerts: Vec::new() })
+        })?;
+        rows.next().transpose()?.map(|row| self.with_alerts(row)).transpose()
     }
 
     fn incidents(&self, customer: Option<&str>, from_ms: i64) -> Result<Vec<IncidentRow>, StoreError> {
@@ -302,9 +315,9 @@ impl Rows for SqliteRows {
              ORDER BY id",
         )?;
         let rows = stmt.query_map(params![from_ms, customer], |r| {
-            Ok(IncidentRow { id: r.get(0)?, resolved_at: r.get(1)?, state: r.get(2)? })
+            Ok(IncidentRow { id: r.get(0)?, resolved_at: r.get(1)?, state: r.get(2)?, alerts: Vec::new() })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.map(|row| self.with_alerts(row?)).collect()
     }
 
     fn related(&self, id: i64) -> Result<Related, StoreError> {

@@ -172,11 +172,7 @@ fn merge(incident: &mut Incident, alerts: &[AlertState]) {
         by_fp.insert(a.fingerprint.clone(), a.clone());
     }
     let mut merged: Vec<AlertState> = by_fp.into_values().collect();
-    // An alert without a severity sorts after those with one.
-    let rank = |a: &AlertState| (severity_of(a).is_none(), severity_of(a));
-    merged.sort_by(|a, b| {
-        (a.status != Status::Firing, rank(a), &a.starts_at).cmp(&(b.status != Status::Firing, rank(b), &b.starts_at))
-    });
+    order(&mut merged);
     incident.alerts = merged;
     // Once nothing fires the incident keeps the severity it ended with: a
     // page that ended before the last ticket does not come back at the end.
@@ -189,6 +185,21 @@ fn merge(incident: &mut Incident, alerts: &[AlertState]) {
         incident.slo = get(label::SLO);
         incident.probe = get(label::PROBE);
     }
+}
+
+/// Puts an incident's alerts in its order: firing first, the most urgent
+/// first, then by start, then by fingerprint. The first is the lead.
+pub(crate) fn order(alerts: &mut [AlertState]) {
+    // An alert without a severity sorts after those with one.
+    let rank = |a: &AlertState| (severity_of(a).is_none(), severity_of(a));
+    alerts.sort_by(|a, b| {
+        (a.status != Status::Firing, rank(a), &a.starts_at, &a.fingerprint).cmp(&(
+            b.status != Status::Firing,
+            rank(b),
+            &b.starts_at,
+            &b.fingerprint,
+        ))
+    });
 }
 
 /// Firing fingerprints.

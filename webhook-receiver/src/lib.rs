@@ -118,6 +118,9 @@ impl Receiver {
         }
         let store = store::open(config, env)?;
         let held = store.use_key_labels(&config.incidents.key_labels)?;
+        // The catalog's routes may have changed since the schedule of the
+        // incidents firing was computed: the first look computes it again.
+        store.reschedule()?;
         if held > 0 {
             tracing::info!(
                 incidents = held,

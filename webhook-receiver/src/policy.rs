@@ -10,7 +10,7 @@ use std::sync::Arc;
 use edgewatch_catalog::Catalog;
 use edgewatch_catalog::names::{AlertKind, Severity, label};
 
-use crate::action::{ActionKind, AlertState, Incident};
+use crate::action::{ActionKind, AlertState, Incident, Status};
 use crate::config::Config;
 use crate::incident::{self, GroupUpdate, Transition};
 use crate::store::Policy;
@@ -98,6 +98,28 @@ impl Policy for CatalogPolicy {
             }
         }
         (!steps.is_empty()).then_some((after, steps))
+    }
+
+    fn next_due(&self, incident: &Incident, now: i64) -> Option<i64> {
+        if incident.status != Status::Firing {
+            return None;
+        }
+        let customer = incident.customer.as_deref().and_then(|id| self.catalog.customer(id))?;
+        let alerting = &customer.alerting;
+        // As `plan` counts it: from the start, or from `now` for a start
+        // that does not parse (which never escalates).
+        let started = time::parse_rfc3339(&incident.started_at).unwrap_or(now);
+        let escalations = alerting
+            .routes
+            .iter()
+            .filter_map(|r| r.escalate_after)
+            .map(|after| started.saturating_add(time::millis(after)))
+            .filter(|at| *at > now);
+        let updates = incident.engaged.iter().flatten().filter_map(|d| {
+            let every = alerting.update_every(d)?;
+            Some(incident.last_sent.get(d).copied().unwrap_or(0).saturating_add(time::millis(every)))
+        });
+        escalations.chain(updates).min()
     }
 
     fn held(&self, incident: &Incident, destination: &str) -> bool {

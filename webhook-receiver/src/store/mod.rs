@@ -3,6 +3,7 @@
 //! receiver), or PostgreSQL ([`postgres::Postgres`]) for receivers sharing
 //! one database; both implement [`Store`], and the same tests run on both.
 
+pub(crate) mod alerts;
 mod codec;
 mod group;
 pub(crate) mod postgres;
@@ -158,6 +159,12 @@ pub(crate) trait Policy: Sync {
     /// those due a status update (`update_every`) get one. The incident
     /// after, and the actions; `None` when nothing is due.
     fn scheduled(&self, current: &Incident, now: i64) -> Option<(Incident, Vec<(String, ActionKind)>)>;
+    /// When [`Policy::scheduled`] may next have something for `incident`,
+    /// written at `now`: the first escalation still ahead or status update
+    /// due (`None`: nothing, until a notification changes it). The store
+    /// keeps it with the incident, so the schedule reads only the
+    /// incidents due, not every firing one.
+    fn next_due(&self, incident: &Incident, now: i64) -> Option<i64>;
     /// Whether actions of `incident` for `destination` wait for a
     /// person's approval (the customer's route says so).
     fn held(&self, incident: &Incident, destination: &str) -> bool;
@@ -173,6 +180,8 @@ pub(crate) struct Decided {
     /// The incident row's `resolved_at`: when it resolved (kept from before
     /// for one resolved already; none for one firing).
     pub resolved_at: Option<i64>,
+    /// The incident row's `due_at` ([`Policy::next_due`]).
+    pub due_at: Option<i64>,
 }
 
 /// Applies `policy` to `update` at `now`, against the key's latest
@@ -193,21 +202,30 @@ pub(crate) fn decide(
     let resolved = incident.status == crate::action::Status::Resolved;
     // A resolved incident keeps when it resolved; a reopened one drops it.
     let kept = resolved_before.filter(|_| resolved && incident.id != 0);
-    Decided { resolved_at: kept.or_else(|| resolved.then_some(now)), incident, steps }
+    let due_at = policy.next_due(&incident, now);
+    Decided { resolved_at: kept.or_else(|| resolved.then_some(now)), due_at, incident, steps }
 }
 
-/// What time alone makes due for the firing incident `current` (see
-/// [`Policy::scheduled`]), with the destinations' last action set to `now`.
-pub(crate) fn scheduled(
-    policy: &dyn Policy,
-    current: &Incident,
-    now: i64,
-) -> Option<(Incident, Vec<(String, ActionKind)>)> {
-    let (mut after, steps) = policy.scheduled(current, now)?;
+/// What time alone does to the firing incident `current` at `now` (see
+/// [`Policy::scheduled`]).
+pub(crate) enum Scheduled {
+    /// Actions are due: the incident after them (the destinations' last
+    /// action set to `now`), the actions, and when it is due next.
+    Due(Box<Incident>, Vec<(String, ActionKind)>, Option<i64>),
+    /// Nothing yet: when it is due next.
+    Later(Option<i64>),
+}
+
+/// What time alone makes due for the firing incident `current`.
+pub(crate) fn scheduled(policy: &dyn Policy, current: &Incident, now: i64) -> Scheduled {
+    let Some((mut after, steps)) = policy.scheduled(current, now) else {
+        return Scheduled::Later(policy.next_due(current, now));
+    };
     for (destination, _) in &steps {
         after.last_sent.insert(destination.clone(), now);
     }
-    Some((after, steps))
+    let due = policy.next_due(&after, now);
+    Scheduled::Due(Box::new(after), steps, due)
 }
 
 /// Every destination that ever received `incident` (where it is open now,
@@ -559,11 +577,16 @@ pub(crate) trait Store: Send + Sync + std::fmt::Debug {
     /// Sends (`send`) or drops every held action of an incident, with
     /// `note` saying so: how many.
     fn decide(&self, incident_id: i64, send: bool, note: &NewNote, now: i64) -> Result<u64, StoreError>;
-    /// Applies [`Policy::scheduled`] to every firing incident, queueing
-    /// what is due in one transaction: how many actions. The schedule is
-    /// the incidents' own state (their start, each destination's last
-    /// action), so it survives restarts.
+    /// Applies [`Policy::scheduled`] to every firing incident due by `now`
+    /// ([`Policy::next_due`], kept with each), queueing what is due in one
+    /// transaction: how many actions. The schedule is the incidents' own
+    /// state (their start, each destination's last action), so it
+    /// survives restarts.
     fn tick(&self, now: i64, policy: &dyn Policy) -> Result<usize, StoreError>;
+    /// Makes every firing incident due at the next [`Store::tick`], which
+    /// computes its schedule again: at start, since the catalog's routes
+    /// may have changed since it was computed. How many.
+    fn reschedule(&self) -> Result<u64, StoreError>;
     /// From now on, counts in `metrics` how many notifications each
     /// commit of [`Store::accept`] holds.
     fn count_commits(&self, metrics: Arc<crate::metrics::Metrics>);

@@ -23,12 +23,13 @@ use std::collections::HashMap;
 use postgres::types::ToSql;
 use postgres::{Client, GenericClient, NoTls, Row, Statement, Transaction};
 
+use super::alerts::{Loaded, as_decided, assemble, for_action, header};
 use super::codec::{
     change_of, decode, encode, kind_from, merged_change, note_kind_from, rule_kind_from, status_str, with_change,
 };
 use super::{
     Accepted, AppliedRule, DeadLetter, Decided, Depth, Held, Inbound, NewAppliedRule, NewNote, Note, Pending, Policy,
-    Pruned, Store, StoreError, decide, reached, scheduled,
+    Pruned, Scheduled, Store, StoreError, decide, reached, scheduled,
 };
 use crate::action::{ActionKind, Incident};
 use crate::history::{ExternalRef, IncidentRow, Related};
@@ -129,7 +130,23 @@ const MIGRATIONS: &[&str] = &[
     // reads, by an index of their own (as on SQLite): without it the read
     // went through every firing incident.
     "CREATE INDEX incidents_held ON incidents (id) WHERE held;",
+    // 5: an incident's alerts in rows of their own (`store::alerts`), as
+    // on SQLite.
+    "CREATE TABLE alerts (
+        incident_id BIGINT NOT NULL REFERENCES incidents (id),
+        fingerprint TEXT NOT NULL,
+        state TEXT NOT NULL,
+        PRIMARY KEY (incident_id, fingerprint)
+    );",
+    // 6: when the schedule next has something for a firing incident, as
+    // on SQLite (its migration 10).
+    "ALTER TABLE incidents ADD COLUMN due_at BIGINT;
+    UPDATE incidents SET due_at = 0 WHERE status = 'firing';
+    CREATE INDEX incidents_due ON incidents (due_at) WHERE status = 'firing' AND NOT held;",
 ];
+
+/// The schema version that gave alerts rows of their own.
+const ALERTS_SINCE: i64 = 5;
 
 /// The schema version this receiver writes.
 #[allow(clippy::cast_possible_wrap)] // a handful of migrations
@@ -341,6 +358,9 @@ pub(crate) struct Postgres {
     target: Target,
     /// Where commits are counted, once the receiver says.
     metrics: OnceLock<Arc<Metrics>>,
+    /// The schema version of the store: this receiver's, or an older one
+    /// that a reader found.
+    schema: i64,
 }
 
 impl std::fmt::Debug for Postgres {
@@ -360,6 +380,7 @@ impl Postgres {
             },
             target,
             metrics: OnceLock::new(),
+            schema: SCHEMA_VERSION,
         }
     }
 
@@ -374,8 +395,8 @@ impl Postgres {
     /// Connects to read only (`edgewatch incidents`, reports): the schema is
     /// checked, never migrated.
     pub(crate) fn reader(target: Target) -> Result<Self, StoreError> {
-        let store = Self::unconnected(target);
-        store.with(|db| {
+        let mut store = Self::unconnected(target);
+        store.schema = store.with(|db| {
             let client = &mut *db.on;
             let found = client.query_opt("SELECT to_regclass('edgewatch_schema') IS NOT NULL", &[])?;
             let version = if found.is_some_and(|r| r.get::<_, bool>(0)) {
@@ -395,7 +416,7 @@ impl Postgres {
                     ),
                 });
             }
-            Ok(())
+            Ok(version)
         })?;
         Ok(store)
     }
@@ -492,13 +513,16 @@ fn lock_keys_reading_held(tx: &mut Tx<'_, '_>, keys: &[&str]) -> Result<Vec<(Str
     let rows = tx.query(
         "WITH l AS MATERIALIZED (SELECT count(pg_advisory_xact_lock($1, h)) AS n
                     FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest($2::text[]) AS k ORDER BY h) AS s)
-         SELECT i.key, i.state FROM l LEFT JOIN incidents i ON i.held AND i.status = 'firing'",
+         SELECT i.key, i.state, ARRAY(SELECT a.state FROM alerts a WHERE a.incident_id = i.id)
+         FROM l LEFT JOIN incidents i ON i.held AND i.status = 'firing'",
         &[&lock::KEY_CLASS, &keys],
     )?;
     rows.iter()
-        .filter_map(|r| Some((r.get::<_, Option<String>>(0)?, r.get::<_, Option<&str>>(1)?)))
-        .map(|(key, state)| {
-            let incident: Incident = decode("incident", state)?;
+        .filter_map(|r| {
+            Some((r.get::<_, Option<String>>(0)?, r.get::<_, Option<&str>>(1)?, r.get::<_, Vec<String>>(2)))
+        })
+        .map(|(key, state, alerts)| {
+            let incident = assemble(state, &alerts)?.incident;
             Ok((key, incident.alerts.into_iter().map(|a| a.fingerprint).collect()))
         })
         .collect()
@@ -513,37 +537,32 @@ fn try_lock(tx: &mut Tx<'_, '_>, lock: (i32, i32)) -> Result<bool, StoreError> {
 /// queues `steps` for it, each held for approval when the policy says so:
 /// how many. A new incident (id 0) is inserted with the id `fresh` (taken
 /// from the sequence with the key's latest incident), or another one. One
-/// statement writes the row and every action, after one read when an
-/// update may merge into one waiting. The caller holds the key's lock.
+/// statement writes the row, the alerts that changed since `before` (what
+/// the store held of it) and every action, after one read when an update
+/// may merge into one waiting. The caller holds the key's lock.
 fn store(
     tx: &mut Tx<'_, '_>,
     policy: &dyn Policy,
-    incident: &mut Incident,
-    (resolved_at, fresh): (Option<i64>, Option<i64>),
+    (before, incident): (Option<&Loaded>, &mut Incident),
+    columns: Columns,
     steps: &[(String, ActionKind)],
     now: i64,
 ) -> Result<usize, StoreError> {
+    let Columns { resolved_at, due_at, fresh } = columns;
     let approvals: Vec<Option<&str>> =
         steps.iter().map(|(d, _)| policy.held(incident, d).then_some("required")).collect();
-    let status = status_str(incident.status);
     if incident.id == 0 {
         incident.id = match fresh {
             Some(id) => id,
             None => tx.query_one("SELECT nextval(pg_get_serial_sequence('incidents', 'id'))", &[])?.get(0),
         };
-        let state = encode("incident", incident)?;
-        let (destinations, kinds): (Vec<&str>, Vec<&str>) = steps.iter().map(|(d, k)| (d.as_str(), k.as_str())).unzip();
-        tx.execute(
-            "WITH i AS (INSERT INTO incidents (id, key, status, opened_at, resolved_at, updated_at, state)
-                        OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $4, $6))
-             INSERT INTO outbox (incident_id, destination, kind, payload, next_attempt_at, created_at, approval)
-             SELECT $1::bigint, d.destination, d.kind, $6::text, $4::bigint, $4, d.approval
-             FROM unnest($7::text[], $8::text[], $9::text[]) AS d (destination, kind, approval)",
-            &[&incident.id, &incident.key, &status, &now, &resolved_at, &state, &destinations, &kinds, &approvals],
-        )?;
+        insert(tx, incident, columns, (steps, &approvals), now)?;
         return Ok(steps.len());
     }
-    let state = encode("incident", incident)?;
+    let row_status = status_str(incident.status);
+    let ((fingerprints, alert_states), removed) = alert_rows(before, incident)?;
+    let state = header(incident)?;
+    let payload = as_decided(incident)?;
     // As on SQLite: the pair's last action, an update waiting behind
     // another of the pair, takes this news too. Locked, and its claim
     // checked on the row as locked: one a receiver took meanwhile is left
@@ -586,16 +605,98 @@ fn store(
     }
     // A held one, resolved, is held no more.
     tx.execute(
-        "WITH i AS (UPDATE incidents SET status = $2, resolved_at = $3, updated_at = $4, state = $5,
+        "WITH i AS (UPDATE incidents SET status = $2, resolved_at = $3, updated_at = $4, state = $5, due_at = $14,
                     held = CASE WHEN $2 = 'resolved' THEN FALSE ELSE held END WHERE id = $1),
-         m AS (UPDATE outbox SET payload = $5, change = c.change
-               FROM unnest($6::bigint[], $7::text[]) AS c (id, change) WHERE outbox.id = c.id)
+         m AS (UPDATE outbox SET payload = $15, change = c.change
+               FROM unnest($6::bigint[], $7::text[]) AS c (id, change) WHERE outbox.id = c.id),
+         a AS (INSERT INTO alerts (incident_id, fingerprint, state)
+               SELECT $1::bigint, a.fingerprint, a.state FROM unnest($11::text[], $12::text[]) AS a (fingerprint, state)
+               ON CONFLICT (incident_id, fingerprint) DO UPDATE SET state = excluded.state),
+         r AS (DELETE FROM alerts WHERE incident_id = $1 AND fingerprint = ANY($13::text[]))
          INSERT INTO outbox (incident_id, destination, kind, payload, next_attempt_at, created_at, approval)
-         SELECT $1::bigint, d.destination, d.kind, $5::text, $4::bigint, $4, d.approval
+         SELECT $1::bigint, d.destination, d.kind, $15::text, $4::bigint, $4, d.approval
          FROM unnest($8::text[], $9::text[], $10::text[]) AS d (destination, kind, approval)",
-        &[&incident.id, &status, &resolved_at, &now, &state, &merged, &changes, &destinations, &kinds, &held],
+        &[
+            &incident.id,
+            &row_status,
+            &resolved_at,
+            &now,
+            &state,
+            &merged,
+            &changes,
+            &destinations,
+            &kinds,
+            &held,
+            &fingerprints,
+            &alert_states,
+            &removed,
+            &due_at,
+            &payload,
+        ],
     )?;
     Ok(steps.len())
+}
+
+/// An incident row's columns beside its state, as a write sets them, and
+/// for a new incident the id taken for it, if one was.
+#[derive(Debug, Clone, Copy, Default)]
+struct Columns {
+    resolved_at: Option<i64>,
+    due_at: Option<i64>,
+    fresh: Option<i64>,
+}
+
+/// Inserts new incident `incident` (its id taken), its alerts, and an
+/// action for each of `steps` (with its approval), in one statement.
+fn insert(
+    tx: &mut Tx<'_, '_>,
+    incident: &mut Incident,
+    Columns { resolved_at, due_at, .. }: Columns,
+    (steps, approvals): (&[(String, ActionKind)], &[Option<&str>]),
+    now: i64,
+) -> Result<(), StoreError> {
+    let row_status = status_str(incident.status);
+    let (fingerprints, alert_states) = alert_rows(None, incident)?.0;
+    let state = header(incident)?;
+    let payload = as_decided(incident)?;
+    let (destinations, kinds): (Vec<&str>, Vec<&str>) = steps.iter().map(|(d, k)| (d.as_str(), k.as_str())).unzip();
+    tx.execute(
+        "WITH i AS (INSERT INTO incidents (id, key, status, opened_at, resolved_at, updated_at, state, due_at)
+                    OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $4, $6, $12)),
+         a AS (INSERT INTO alerts (incident_id, fingerprint, state)
+               SELECT $1::bigint, a.fingerprint, a.state FROM unnest($10::text[], $11::text[]) AS a (fingerprint, state))
+         INSERT INTO outbox (incident_id, destination, kind, payload, next_attempt_at, created_at, approval)
+         SELECT $1::bigint, d.destination, d.kind, $13::text, $4::bigint, $4, d.approval
+         FROM unnest($7::text[], $8::text[], $9::text[]) AS d (destination, kind, approval)",
+        &[
+            &incident.id,
+            &incident.key,
+            &row_status,
+            &now,
+            &resolved_at,
+            &state,
+            &destinations,
+            &kinds,
+            &approvals,
+            &fingerprints,
+            &alert_states,
+            &due_at,
+            &payload,
+        ],
+    )?;
+    Ok(())
+}
+
+/// The alert rows `after` needs beside what the store held, `before` (see
+/// [`super::alerts::changed`]): fingerprints and states to write, and
+/// fingerprints to delete.
+#[allow(clippy::type_complexity)] // the statements' array parameters
+fn alert_rows(
+    before: Option<&Loaded>,
+    after: &Incident,
+) -> Result<((Vec<String>, Vec<String>), Vec<String>), StoreError> {
+    let changed = super::alerts::changed(before, after)?;
+    Ok((changed.upsert.into_iter().unzip(), changed.removed))
 }
 
 /// Records `note` on incident `incident_id` in `tx` and queues a `note`
@@ -630,7 +731,7 @@ fn note_in(tx: &mut Tx<'_, '_>, incident_id: i64, note: &NewNote, now: i64) -> R
 /// first incident of a key never seen.
 #[derive(Default)]
 struct Latest {
-    incident: Option<Incident>,
+    incident: Option<Loaded>,
     resolved_at: Option<i64>,
     fresh: Option<i64>,
 }
@@ -670,22 +771,25 @@ impl Store for Postgres {
             let mut latest: HashMap<String, Latest> = HashMap::new();
             for row in tx.query(
                 "SELECT k, i.resolved_at, i.state,
-                        CASE WHEN i.state IS NULL THEN nextval(pg_get_serial_sequence('incidents', 'id')) END
+                        CASE WHEN i.state IS NULL THEN nextval(pg_get_serial_sequence('incidents', 'id')) END,
+                        ARRAY(SELECT a.state FROM alerts a WHERE a.incident_id = i.id)
                  FROM unnest($1::text[]) AS k
-                 LEFT JOIN LATERAL (SELECT resolved_at, state FROM incidents WHERE key = k ORDER BY id DESC LIMIT 1)
+                 LEFT JOIN LATERAL (SELECT id, resolved_at, state FROM incidents WHERE key = k ORDER BY id DESC LIMIT 1)
                    AS i ON TRUE",
                 &[&group_keys],
             )? {
-                let incident = row.get::<_, Option<&str>>(2).map(|s| decode("incident", s)).transpose()?;
+                let alerts: Vec<String> = row.get(4);
+                let incident = row.get::<_, Option<&str>>(2).map(|s| assemble(s, &alerts)).transpose()?;
                 latest.insert(row.get(0), Latest { incident, resolved_at: row.get(1), fresh: row.get(3) });
             }
             let mut actions = 0;
             for update in groups {
                 let Latest { incident: current, resolved_at: resolved_before, fresh } =
                     latest.remove(&update.key).unwrap_or_default();
-                let Decided { mut incident, steps, resolved_at } =
-                    decide(policy, current.as_ref(), resolved_before, update, now);
-                actions += store(tx, policy, &mut incident, (resolved_at, fresh), &steps, now)?;
+                let Decided { mut incident, steps, resolved_at, due_at } =
+                    decide(policy, current.as_ref().map(|l| &l.incident), resolved_before, update, now);
+                let columns = Columns { resolved_at, due_at, fresh };
+                actions += store(tx, policy, (current.as_ref(), &mut incident), columns, &steps, now)?;
             }
             Ok(Accepted::New { actions })
         });
@@ -747,7 +851,8 @@ impl Store for Postgres {
                    UPDATE outbox SET claimed_by = $3, claim_until = $4 FROM picked WHERE outbox.id = picked.id
                    RETURNING outbox.id
                  )
-                 SELECT picked.* FROM picked JOIN claimed USING (id) ORDER BY next_attempt_at, id",
+                 SELECT picked.*, ARRAY(SELECT a.state FROM alerts a WHERE a.incident_id = picked.incident_id)
+                 FROM picked JOIN claimed USING (id) ORDER BY next_attempt_at, id",
                 &[&now, &limit, &self.target.receiver, &until, &destination],
             )?;
             rows.iter()
@@ -764,7 +869,7 @@ impl Store for Postgres {
                         incident_id,
                         destination: r.get(2),
                         kind: kind_from(r.get(3))?,
-                        incident: with_change(decode("incident", r.get(4))?, r.get(14))?,
+                        incident: with_change(for_action(r.get(4), &r.get::<_, Vec<String>>(16))?, r.get(14))?,
                         attempts: u32::try_from(r.get::<_, i32>(5)).unwrap_or(0),
                         external: r.get(6),
                         note,
@@ -906,7 +1011,7 @@ impl Store for Postgres {
             // Resolved long enough ago, and nothing of theirs left to deliver.
             let gone = "SELECT id FROM incidents i WHERE status = 'resolved' AND resolved_at < $1
                         AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.incident_id = i.id)";
-            for table in ["externals", "notes", "suggestions", "mitigations"] {
+            for table in ["externals", "alerts", "notes", "suggestions", "mitigations"] {
                 tx.execute_once(&format!("DELETE FROM {table} WHERE incident_id IN ({gone})"), &[&before])?;
             }
             let incidents = tx.execute_once(&format!("DELETE FROM incidents WHERE id IN ({gone})"), &[&before])?;
@@ -935,8 +1040,12 @@ impl Store for Postgres {
 
     fn incident(&self, id: i64) -> Result<Incident, StoreError> {
         self.with(|c| {
-            let row = c.query_opt("SELECT state FROM incidents WHERE id = $1", &[&id])?;
-            decode("incident", row.ok_or(StoreError::NoIncident(id))?.get(0))
+            let row = c.query_opt(
+                "SELECT state, ARRAY(SELECT a.state FROM alerts a WHERE a.incident_id = i.id) FROM incidents i WHERE id = $1",
+                &[&id],
+            )?;
+            let row = row.ok_or(StoreError::NoIncident(id))?;
+            Ok(assemble(row.get(0), &row.get::<_, Vec<String>>(1))?.incident)
         })
     }
 
@@ -1098,35 +1207,51 @@ impl Store for Postgres {
                 // Another receiver looks at the schedule now.
                 return Ok(0);
             }
-            let firing = tx.query("SELECT id, state FROM incidents WHERE status = 'firing' AND NOT held", &[])?;
-            let mut due = Vec::new();
-            for row in &firing {
-                let (id, state): (i64, String) = (row.get(0), row.get(1));
-                let current: Incident = decode("incident", &state)?;
-                if let Some((after, steps)) = scheduled(policy, &current, now) {
-                    due.push((id, state, after, steps));
-                }
-            }
-            if due.is_empty() {
+            // The incidents due (nearly always none: an index probe).
+            let firing = tx.query(
+                "SELECT id, state, updated_at, ARRAY(SELECT a.state FROM alerts a WHERE a.incident_id = i.id)
+                 FROM incidents i WHERE status = 'firing' AND NOT held AND due_at <= $1",
+                &[&now],
+            )?;
+            if firing.is_empty() {
                 return Ok(0);
             }
-            lock_keys(tx, due.iter().map(|(_, _, after, _)| after.key.as_str()))?;
+            let mut looked = Vec::new();
+            for row in &firing {
+                let (id, state, updated_at): (i64, String, i64) = (row.get(0), row.get(1), row.get(2));
+                let current = assemble(&state, &row.get::<_, Vec<String>>(3))?;
+                let decided = scheduled(policy, &current.incident, now);
+                looked.push((id, (state, updated_at), current, decided));
+            }
+            lock_keys(tx, looked.iter().map(|(_, _, current, _)| current.incident.key.as_str()))?;
             let mut actions = 0;
-            for (id, state, after, steps) in due {
+            for (id, (state, updated_at), current, decided) in looked {
                 // A notification or a note may have changed it since the
                 // read: then the next look decides again.
                 let unchanged = tx.query_opt(
-                    "SELECT id FROM incidents WHERE id = $1 AND state = $2 AND status = 'firing' AND NOT held",
-                    &[&id, &state],
+                    "SELECT id FROM incidents WHERE id = $1 AND state = $2 AND updated_at = $3
+                       AND status = 'firing' AND NOT held",
+                    &[&id, &state, &updated_at],
                 )?;
                 if unchanged.is_none() {
                     continue;
                 }
-                let mut after = after;
-                actions += store(tx, policy, &mut after, (None, None), &steps, now)?;
+                let (mut after, steps, due_at) = match decided {
+                    Scheduled::Due(after, steps, due_at) => (*after, steps, due_at),
+                    Scheduled::Later(due_at) => {
+                        tx.execute("UPDATE incidents SET due_at = $2 WHERE id = $1", &[&id, &due_at])?;
+                        continue;
+                    }
+                };
+                let columns = Columns { due_at, ..Columns::default() };
+                actions += store(tx, policy, (Some(&current), &mut after), columns, &steps, now)?;
             }
             Ok(actions)
         })
+    }
+
+    fn reschedule(&self) -> Result<u64, StoreError> {
+        self.with(|c| c.execute("UPDATE incidents SET due_at = 0 WHERE status = 'firing'", &[]))
     }
 
     fn check_commit(&self, now: i64) -> Result<(), StoreError> {
@@ -1177,12 +1302,25 @@ impl Store for Postgres {
     }
 }
 
+/// A history row from `id, resolved_at, state, alerts`.
+fn incident_row(r: &Row) -> IncidentRow {
+    IncidentRow { id: r.get(0), resolved_at: r.get(1), state: r.get(2), alerts: r.get(3) }
+}
+
 /// The history's reads: a statement each, on one lent connection.
 impl crate::history::Rows for Postgres {
     fn incident(&self, id: i64) -> Result<Option<IncidentRow>, StoreError> {
         self.with(|c| {
-            let row = c.query_opt("SELECT id, resolved_at, state FROM incidents WHERE id = $1", &[&id])?;
-            Ok(row.map(|r| IncidentRow { id: r.get(0), resolved_at: r.get(1), state: r.get(2) }))
+            let rows = if self.schema >= ALERTS_SINCE {
+                c.query(
+                    "SELECT id, resolved_at, state, ARRAY(SELECT a.state FROM alerts a WHERE a.incident_id = i.id)
+                     FROM incidents i WHERE id = $1",
+                    &[&id],
+                )?
+            } else {
+                c.query("SELECT id, resolved_at, state, ARRAY[]::text[] FROM incidents WHERE id = $1", &[&id])?
+            };
+            Ok(rows.first().map(incident_row))
         })
     }
 
@@ -1190,14 +1328,25 @@ impl crate::history::Rows for Postgres {
         self.with(|c| {
             // The customer is in the incident's state, as on SQLite; the
             // rows read are those firing or resolved within the period.
-            let rows = c.query(
-                "SELECT id, resolved_at, state FROM incidents
-                 WHERE (resolved_at IS NULL OR resolved_at >= $1)
-                   AND ($2::TEXT IS NULL OR (state::jsonb ->> 'customer') = $2)
-                 ORDER BY id",
-                &[&from_ms, &customer],
-            )?;
-            Ok(rows.iter().map(|r| IncidentRow { id: r.get(0), resolved_at: r.get(1), state: r.get(2) }).collect())
+            let rows = if self.schema >= ALERTS_SINCE {
+                c.query(
+                    "SELECT id, resolved_at, state, ARRAY(SELECT a.state FROM alerts a WHERE a.incident_id = i.id)
+                     FROM incidents i
+                     WHERE (resolved_at IS NULL OR resolved_at >= $1)
+                       AND ($2::TEXT IS NULL OR (state::jsonb ->> 'customer') = $2)
+                     ORDER BY id",
+                    &[&from_ms, &customer],
+                )?
+            } else {
+                c.query(
+                    "SELECT id, resolved_at, state, ARRAY[]::text[] FROM incidents
+                     WHERE (resolved_at IS NULL OR resolved_at >= $1)
+                       AND ($2::TEXT IS NULL OR (state::jsonb ->> 'customer') = $2)
+                     ORDER BY id",
+                    &[&from_ms, &customer],
+                )?
+            };
+            Ok(rows.iter().map(incident_row).collect())
         })
     }
 
@@ -1246,7 +1395,7 @@ impl crate::history::Rows for Postgres {
 mod tests {
     use super::*;
     use crate::incident::DEFAULT_KEY_LABELS;
-    use crate::store::sqlite::tests::{alert, inbound, policy};
+    use crate::store::sqlite::tests::{alert, inbound, policy, the_schedule_reads_only_the_incidents_due};
 
     /// (incident key, destination, action) of every outbox row, in order.
     fn outbox(store: &Postgres) -> Vec<(String, String, String)> {
@@ -1307,5 +1456,64 @@ mod tests {
             .collect();
         assert_eq!(opened.len(), 1);
         assert_eq!(store.incident(opened[0].0).unwrap().id, opened[0].0);
+    }
+
+    #[test]
+    fn the_schedule_reads_only_the_incidents_due_on_postgresql() {
+        let server = edgewatch_test_kit::postgres::PostgresServer::start("store-schedule");
+        let target = Target { config: server.url().parse().unwrap(), receiver: "test".to_owned(), lease_ms: 30_000 };
+        let store = Postgres::connect(target).unwrap();
+        let due_at = || store.with(|c| Ok(c.on.query_one("SELECT due_at FROM incidents", &[])?.get(0))).unwrap();
+        the_schedule_reads_only_the_incidents_due(&store, &due_at);
+    }
+
+    /// As on SQLite: an incident's alerts are rows; its row stays small;
+    /// actions are sent with the alerts as decided, labels from the rows.
+    #[test]
+    fn alerts_joining_an_incident_are_rows_of_their_own() {
+        let server = edgewatch_test_kit::postgres::PostgresServer::start("store-alert-rows");
+        let target = Target { config: server.url().parse().unwrap(), receiver: "test".to_owned(), lease_ms: 30_000 };
+        let store = Postgres::connect(target).unwrap();
+        let policy = policy();
+        for i in 0..40 {
+            let firing = alert(&format!("aaaa{i:012x}"), "EdgewatchProbeDown", "firing");
+            store.accept(&inbound(&format!("h{i}"), &firing), &policy).unwrap();
+        }
+        let id: i64 = store.with(|c| Ok(c.on.query_one("SELECT MIN(id) FROM incidents", &[])?.get(0))).unwrap();
+        assert_eq!(store.incident(id).unwrap().alerts.len(), 40);
+        let sizes: (i64, i32, i32) = store
+            .with(|c| {
+                let r = c.on.query_one(
+                    r#"SELECT (SELECT COUNT(*) FROM alerts), (SELECT MAX(length(state)) FROM incidents),
+                            (SELECT COUNT(*)::int FROM outbox WHERE payload LIKE '%"labels":{"%')"#,
+                    &[],
+                )?;
+                Ok((r.get(0), r.get(1), r.get(2)))
+            })
+            .unwrap();
+        assert_eq!(sizes.0, 40);
+        // The actions keep each alert's status, not its labels.
+        assert!(sizes.1 < 1_000 && sizes.2 == 0, "{sizes:?}");
+        let due = store.due(i64::MAX, 10, None).unwrap();
+        assert_eq!(due.iter().map(|p| p.incident.alerts.len()).collect::<Vec<_>>(), [1, 1], "the opens, as decided");
+        for p in &due {
+            store.delivered(p.id, None, 1).unwrap();
+        }
+        let due = store.due(i64::MAX, 10, None).unwrap();
+        assert_eq!(due.iter().map(|p| p.incident.alerts.len()).collect::<Vec<_>>(), [40, 40], "the updates");
+        assert!(due[0].incident.alerts.iter().all(|a| a.labels["customer"] == "shop"));
+        // A reopen keeps the firing alerts only: the rows of the others go.
+        for p in &due {
+            store.delivered(p.id, None, 1).unwrap();
+        }
+        for i in 0..40 {
+            let ended = alert(&format!("aaaa{i:012x}"), "EdgewatchProbeDown", "resolved");
+            store.accept(&inbound(&format!("e{i}"), &ended), &policy).unwrap();
+        }
+        let again = alert("aaaa000000000003", "EdgewatchProbeDown", "firing").replace("08:00:00Z", "10:00:00Z");
+        store.accept(&inbound("again", &again), &policy).unwrap();
+        let reopened = store.incident(id).unwrap();
+        assert_eq!(reopened.status, crate::action::Status::Firing);
+        assert_eq!(reopened.alerts.iter().map(|a| a.fingerprint.as_str()).collect::<Vec<_>>(), ["aaaa000000000003"]);
     }
 }

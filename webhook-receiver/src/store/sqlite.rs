@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
+use super::alerts::{Loaded, as_decided, assemble, for_action, header};
 use super::group::GroupCommit;
 use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 
@@ -15,7 +16,7 @@ use super::codec::{
 };
 use super::{
     Accepted, AppliedRule, DeadLetter, Decided, Depth, Held, Inbound, NewAppliedRule, NewNote, Note, Pending, Policy,
-    Pruned, Store, StoreError, decide, reached, scheduled,
+    Pruned, Scheduled, Store, StoreError, decide, reached, scheduled,
 };
 use crate::action::{ActionKind, Incident};
 use crate::incident;
@@ -118,6 +119,22 @@ const MIGRATIONS: &[&str] = &[
     // 8: work recorded done once for all receivers sharing the store: each
     // scheduled report run, each report mailed.
     "CREATE TABLE done (name TEXT PRIMARY KEY, at INTEGER NOT NULL, what TEXT NOT NULL);",
+    // 9: an incident's alerts in rows of their own (`store::alerts`): its
+    // state keeps the rest. States written before keep their alerts until
+    // the incident is next written.
+    "CREATE TABLE alerts (
+        incident_id INTEGER NOT NULL REFERENCES incidents (id),
+        fingerprint TEXT NOT NULL,
+        state TEXT NOT NULL,
+        PRIMARY KEY (incident_id, fingerprint)
+    ) WITHOUT ROWID;",
+    // 10: when the schedule next has something for a firing incident
+    // (`Policy::next_due`), so that it reads the incidents due, not every
+    // firing one every 2 s. Those firing now are due at once: the first
+    // look computes theirs.
+    "ALTER TABLE incidents ADD COLUMN due_at INTEGER;
+    UPDATE incidents SET due_at = 0 WHERE status = 'firing';
+    CREATE INDEX incidents_due ON incidents (due_at) WHERE status = 'firing' AND held = 0;",
 ];
 
 /// The schema version this receiver writes (`PRAGMA user_version`).
@@ -193,6 +210,35 @@ pub(crate) fn notes_of(conn: &Connection, id: i64) -> Result<Vec<Note>, StoreErr
         out.push(Note { id: note_id, incident_id: id, kind: note_kind_from(&kind)?, author, text, created_at });
     }
     Ok(out)
+}
+
+/// The states of incident `id`'s alert rows.
+pub(crate) fn alert_rows(tx: &Connection, id: i64) -> Result<Vec<String>, StoreError> {
+    let mut stmt = tx.prepare_cached("SELECT state FROM alerts WHERE incident_id = ?1")?;
+    let rows = stmt.query_map(params![id], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Incident `id`, from its row's `state` and its alert rows.
+fn load(tx: &Connection, id: i64, state: &str) -> Result<Loaded, StoreError> {
+    assemble(state, &alert_rows(tx, id)?)
+}
+
+/// Writes the alert rows of `after` that differ from what the store held,
+/// `before` (see [`super::alerts::changed`]): its header, for its row and
+/// its actions.
+fn save_alerts(tx: &Connection, before: Option<&Loaded>, after: &mut Incident) -> Result<String, StoreError> {
+    let changed = super::alerts::changed(before, after)?;
+    for (fingerprint, state) in &changed.upsert {
+        tx.run(
+            "INSERT OR REPLACE INTO alerts (incident_id, fingerprint, state) VALUES (?1, ?2, ?3)",
+            params![after.id, fingerprint, state],
+        )?;
+    }
+    for fingerprint in &changed.removed {
+        tx.run("DELETE FROM alerts WHERE incident_id = ?1 AND fingerprint = ?2", params![after.id, fingerprint])?;
+    }
+    header(after)
 }
 
 /// Queues `steps` for `incident` (as `payload`), each held for approval
@@ -357,7 +403,7 @@ impl Sqlite {
                 incident_id,
                 destination,
                 kind: kind_from(&kind)?,
-                incident: with_change(decode("incident", &payload)?, change.as_deref())?,
+                incident: with_change(for_action(&payload, &alert_rows(conn, incident_id)?)?, change.as_deref())?,
                 attempts,
                 external,
                 note,
@@ -457,12 +503,12 @@ fn outcome_in(tx: &Connection, outcome: &Outcome) -> Result<(), StoreError> {
 /// The firing incidents held under an old key, with their alerts'
 /// fingerprints. Usually none: an index probe.
 fn held(tx: &Connection) -> Result<Vec<(String, BTreeSet<String>)>, StoreError> {
-    let mut stmt = tx.prepare_cached("SELECT key, state FROM incidents WHERE held = 1 AND status = 'firing'")?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let mut stmt = tx.prepare_cached("SELECT id, key, state FROM incidents WHERE held = 1 AND status = 'firing'")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
     let mut out = Vec::new();
     for row in rows {
-        let (key, state) = row?;
-        let incident: Incident = decode("incident", &state)?;
+        let (id, key, state) = row?;
+        let incident = load(tx, id, &state)?.incident;
         out.push((key, incident.alerts.into_iter().map(|a| a.fingerprint).collect()));
     }
     Ok(out)
@@ -495,36 +541,32 @@ fn accept_in(tx: &Connection, inbound: &Inbound, policy: &dyn Policy) -> Result<
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
-        let current: Option<Incident> = match &latest {
-            Some((_, _, state)) => Some(decode("incident", state)?),
+        let current = match &latest {
+            Some((id, _, state)) => Some(load(tx, *id, state)?),
             None => None,
         };
         let resolved_before = latest.as_ref().and_then(|(_, at, _)| *at);
-        let Decided { mut incident, steps, resolved_at } =
-            decide(policy, current.as_ref(), resolved_before, update, now);
-        // The incident as these actions saw it is kept with each. A row is
-        // written once a notification (the state is most of it, and grows
-        // with the incident's alerts); a new one first gets its id.
-        let payload = if incident.id == 0 {
+        let Decided { mut incident, steps, resolved_at, due_at } =
+            decide(policy, current.as_ref().map(|l| &l.incident), resolved_before, update, now);
+        // The row holds the incident without its alerts (the header, which
+        // its actions keep too), and the alerts this notification changed
+        // are written beside it; a new one first gets its id.
+        if incident.id == 0 {
             tx.run(
                 "INSERT INTO incidents (key, status, opened_at, resolved_at, updated_at, state) VALUES (?1, ?2, ?3, ?4, ?3, '{}')",
                 params![incident.key, status_str(incident.status), now, resolved_at],
             )?;
             incident.id = tx.last_insert_rowid();
-            let payload = encode("incident", &incident)?;
-            tx.run("UPDATE incidents SET state = ?2 WHERE id = ?1", params![incident.id, payload])?;
-            payload
-        } else {
-            let payload = encode("incident", &incident)?;
-            // A held one, resolved, is held no more.
-            tx.run(
-                "UPDATE incidents SET status = ?2, resolved_at = ?3, updated_at = ?4, state = ?5,
-                 held = CASE WHEN ?2 = 'resolved' THEN 0 ELSE held END WHERE id = ?1",
-                params![incident.id, status_str(incident.status), resolved_at, now, payload],
-            )?;
-            payload
-        };
+        }
+        let state = save_alerts(tx, current.as_ref(), &mut incident)?;
+        // A held one, resolved, is held no more.
+        tx.run(
+            "UPDATE incidents SET status = ?2, resolved_at = ?3, updated_at = ?4, state = ?5, due_at = ?6,
+             held = CASE WHEN ?2 = 'resolved' THEN 0 ELSE held END WHERE id = ?1",
+            params![incident.id, status_str(incident.status), resolved_at, now, state, due_at],
+        )?;
         if !steps.is_empty() {
+            let payload = as_decided(&mut incident)?;
             actions += queue(tx, policy, &incident, &steps, &payload, now)?;
         }
     }
@@ -643,6 +685,7 @@ impl Store for Sqlite {
         let gone = "SELECT id FROM incidents i WHERE status = 'resolved' AND resolved_at < ?1
                     AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.incident_id = i.id)";
         tx.run(&format!("DELETE FROM externals WHERE incident_id IN ({gone})"), params![before])?;
+        tx.run(&format!("DELETE FROM alerts WHERE incident_id IN ({gone})"), params![before])?;
         tx.run(&format!("DELETE FROM notes WHERE incident_id IN ({gone})"), params![before])?;
         tx.run(&format!("DELETE FROM suggestions WHERE incident_id IN ({gone})"), params![before])?;
         tx.run(&format!("DELETE FROM mitigations WHERE incident_id IN ({gone})"), params![before])?;
@@ -674,7 +717,7 @@ impl Store for Sqlite {
             .query_row("SELECT state FROM incidents WHERE id = ?1", params![id], |r| r.get(0))
             .optional()?
             .ok_or(StoreError::NoIncident(id))?;
-        decode("incident", &state)
+        Ok(load(&conn, id, &state)?.incident)
     }
 
     fn add_note(&self, incident_id: i64, note: &NewNote, now: i64) -> Result<(Note, usize), StoreError> {
@@ -861,45 +904,62 @@ impl Store for Sqlite {
 
     fn tick(&self, now: i64, policy: &dyn Policy) -> Result<usize, StoreError> {
         let mut conn = self.conn()?;
-        // Read without the write lock: nearly always nothing is due, and
-        // the receiver looks every 2 s.
-        let firing: Vec<(i64, String)> = {
-            let mut stmt =
-                conn.prepare_cached("SELECT id, state FROM incidents WHERE status = 'firing' AND held = 0")?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        // Read without the write lock: the receiver looks every 2 s, and
+        // nearly always nothing is due (an index probe).
+        let firing: Vec<(i64, String, i64)> = {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, state, updated_at FROM incidents WHERE status = 'firing' AND held = 0 AND due_at <= ?1",
+            )?;
+            let rows = stmt.query_map(params![now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
             rows.collect::<Result<_, _>>()?
         };
-        let mut due = Vec::new();
-        for (id, state) in firing {
-            let current: Incident = decode("incident", &state)?;
-            if let Some((after, steps)) = scheduled(policy, &current, now) {
-                due.push((id, state, after, steps));
-            }
-        }
-        if due.is_empty() {
+        if firing.is_empty() {
             return Ok(0);
+        }
+        let mut looked = Vec::new();
+        for (id, state, updated_at) in firing {
+            let current = load(&conn, id, &state)?;
+            let decided = scheduled(policy, &current.incident, now);
+            looked.push((id, (state, updated_at), current, decided));
         }
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut actions = 0;
-        for (id, state, after, steps) in due {
+        for (id, (state, updated_at), current, decided) in looked {
             // Another process (`edgewatch incidents note`) may have changed
             // it since the read: then the next look decides again.
             let unchanged: Option<i64> = tx
                 .query_row(
-                    "SELECT id FROM incidents WHERE id = ?1 AND state = ?2 AND status = 'firing' AND held = 0",
-                    params![id, state],
+                    "SELECT id FROM incidents WHERE id = ?1 AND state = ?2 AND updated_at = ?3
+                       AND status = 'firing' AND held = 0",
+                    params![id, state, updated_at],
                     |r| r.get(0),
                 )
                 .optional()?;
             if unchanged.is_none() {
                 continue;
             }
-            let payload = encode("incident", &after)?;
-            tx.run("UPDATE incidents SET state = ?2, updated_at = ?3 WHERE id = ?1", params![id, payload, now])?;
+            let (mut after, steps, due_at) = match decided {
+                Scheduled::Due(after, steps, due_at) => (*after, steps, due_at),
+                Scheduled::Later(due_at) => {
+                    tx.run("UPDATE incidents SET due_at = ?2 WHERE id = ?1", params![id, due_at])?;
+                    continue;
+                }
+            };
+            let state = save_alerts(&tx, Some(&current), &mut after)?;
+            tx.run(
+                "UPDATE incidents SET state = ?2, updated_at = ?3, due_at = ?4 WHERE id = ?1",
+                params![id, state, now, due_at],
+            )?;
+            let payload = as_decided(&mut after)?;
             actions += queue(&tx, policy, &after, &steps, &payload, now)?;
         }
         tx.commit()?;
         Ok(actions)
+    }
+
+    fn reschedule(&self) -> Result<u64, StoreError> {
+        let conn = self.conn()?;
+        Ok(conn.run("UPDATE incidents SET due_at = 0 WHERE status = 'firing'", [])? as u64)
     }
 
     fn count_commits(&self, metrics: Arc<Metrics>) {
@@ -1034,6 +1094,97 @@ pub(crate) mod tests {
                 ("customer=shop".to_owned(), "jira".to_owned(), "update".to_owned())
             ]
         );
+    }
+
+    /// The schedule of a customer whose Jira route gives a status update
+    /// every 30 minutes, on `store`: `due_at` reads the incident's
+    /// `due_at`. Shared with the PostgreSQL store's tests.
+    pub(crate) fn the_schedule_reads_only_the_incidents_due(store: &dyn Store, due_at: &dyn Fn() -> Option<i64>) {
+        let yaml = "destinations:\n  pd: {log: {path: '-'}}\n  jira: {log: {path: '-'}}\ncustomers:\n  - id: shop\n    hosts: [shop.example]\n    alerting:\n      routes: [{to: [pd], severities: [page]}, {to: [jira], update_every: 30m}]\n";
+        let catalog = edgewatch_catalog::load_str("catalog.yaml", yaml).unwrap().catalog;
+        let policy = crate::policy::CatalogPolicy::new(std::sync::Arc::new(catalog), &crate::Config::default());
+        let firing = alert("aaaa000000000001", "EdgewatchProbeDown", "firing");
+        let opened = inbound("h1", &firing);
+        let at = opened.received_at;
+        store.accept(&opened, &policy).unwrap();
+        let half_hour = 30 * 60 * 1000;
+        assert_eq!(due_at(), Some(at + half_hour), "Jira's status update, from its open");
+        // Before then, the look finds nothing; after, one update for Jira,
+        // and the next one half an hour on.
+        assert_eq!(store.tick(at + half_hour - 1, &policy).unwrap(), 0);
+        assert_eq!(store.tick(at + half_hour, &policy).unwrap(), 1);
+        assert_eq!(due_at(), Some(at + 2 * half_hour));
+        assert_eq!(store.tick(at + half_hour + 1, &policy).unwrap(), 0);
+        // At start every firing incident is due once; a look with nothing
+        // to send computes its time again.
+        assert_eq!(store.reschedule().unwrap(), 1);
+        assert_eq!(due_at(), Some(0));
+        assert_eq!(store.tick(at + half_hour + 2, &policy).unwrap(), 0);
+        assert_eq!(due_at(), Some(at + 2 * half_hour));
+        // Resolved, it is due no more.
+        let ended = alert("aaaa000000000001", "EdgewatchProbeDown", "resolved");
+        store.accept(&inbound("h2", &ended), &policy).unwrap();
+        assert_eq!(due_at(), None);
+        assert_eq!(store.tick(i64::MAX / 2, &policy).unwrap(), 0);
+    }
+
+    #[test]
+    fn the_schedule_reads_only_the_incidents_due_on_sqlite() {
+        let store = Sqlite::with(Connection::open_in_memory().unwrap()).unwrap();
+        let due_at =
+            || store.conn().unwrap().row("SELECT due_at FROM incidents WHERE id = 1", [], |r| r.get(0)).unwrap();
+        the_schedule_reads_only_the_incidents_due(&store, &due_at);
+    }
+
+    #[test]
+    fn alerts_joining_an_incident_are_rows_of_their_own_and_its_actions_keep_them_as_decided() {
+        let store = Sqlite::with(Connection::open_in_memory().unwrap()).unwrap();
+        let policy = policy();
+        for i in 0..40 {
+            let firing = alert(&format!("aaaa{i:012x}"), "EdgewatchProbeDown", "firing");
+            store.accept(&inbound(&format!("h{i}"), &firing), &policy).unwrap();
+        }
+        assert_eq!(store.incident(1).unwrap().alerts.len(), 40);
+        let conn = store.conn().unwrap();
+        let count = |sql: &str| -> i64 { conn.row(sql, [], |r| r.get(0)).unwrap() };
+        // The incident's row stays the size of its header however many
+        // alerts joined, and its actions keep each alert's status, not its
+        // labels and annotations: the alerts are rows.
+        assert_eq!(count("SELECT COUNT(*) FROM alerts WHERE incident_id = 1"), 40);
+        assert!(count("SELECT MAX(length(state)) FROM incidents") < 1_000);
+        assert_eq!(count(r#"SELECT COUNT(*) FROM outbox WHERE payload LIKE '%"labels":{"%'"#), 0);
+        // (The first alert's news is long past: only its row names it.)
+        assert_eq!(count("SELECT COUNT(*) FROM incidents WHERE state LIKE '%aaaa000000000000%'"), 0);
+        drop(conn);
+        // Each action is sent with the alerts as decided, their labels
+        // from their rows: the opens with the first alert, then the one
+        // update per destination that took the others' news with all 40.
+        let due = store.due(i64::MAX, 10, None).unwrap();
+        assert_eq!(
+            due.iter().map(|p| (p.kind, p.incident.alerts.len())).collect::<Vec<_>>(),
+            [(ActionKind::Open, 1), (ActionKind::Open, 1)]
+        );
+        for p in &due {
+            store.delivered(p.id, None, 1).unwrap();
+        }
+        let due = store.due(i64::MAX, 10, None).unwrap();
+        assert_eq!(
+            due.iter().map(|p| (p.kind, p.incident.alerts.len())).collect::<Vec<_>>(),
+            [(ActionKind::Update, 40), (ActionKind::Update, 40)]
+        );
+        assert!(due[0].incident.alerts.iter().all(|a| a.labels["customer"] == "shop"));
+        // One alert ends: its row changes, no other.
+        let ended = alert("aaaa000000000007", "EdgewatchProbeDown", "resolved");
+        store.accept(&inbound("ended", &ended), &policy).unwrap();
+        let incident = store.incident(1).unwrap();
+        let resolved: Vec<&str> = incident
+            .alerts
+            .iter()
+            .filter(|a| a.status == crate::action::Status::Resolved)
+            .map(|a| a.fingerprint.as_str())
+            .collect();
+        assert_eq!(resolved, ["aaaa000000000007"]);
+        assert_eq!(incident.alerts.last().map(|a| a.fingerprint.as_str()), Some("aaaa000000000007"), "ended last");
     }
 
     #[test]
