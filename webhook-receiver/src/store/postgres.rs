@@ -562,7 +562,7 @@ fn store(
     let row_status = status_str(incident.status);
     let ((fingerprints, alert_states), removed) = alert_rows(before, incident)?;
     let state = header(incident)?;
-    let payload = as_decided(incident)?;
+    let payload = action_payload(incident, steps)?;
     // As on SQLite: the pair's last action, an update waiting behind
     // another of the pair, takes this news too. Locked, and its claim
     // checked on the row as locked: one a receiver took meanwhile is left
@@ -658,7 +658,7 @@ fn insert(
     let row_status = status_str(incident.status);
     let (fingerprints, alert_states) = alert_rows(None, incident)?.0;
     let state = header(incident)?;
-    let payload = as_decided(incident)?;
+    let payload = action_payload(incident, steps)?;
     let (destinations, kinds): (Vec<&str>, Vec<&str>) = steps.iter().map(|(d, k)| (d.as_str(), k.as_str())).unzip();
     tx.execute(
         "WITH i AS (INSERT INTO incidents (id, key, status, opened_at, resolved_at, updated_at, state, due_at)
@@ -685,6 +685,12 @@ fn insert(
         ],
     )?;
     Ok(())
+}
+
+/// What the actions of `steps` keep of `incident` ([`as_decided`]); nothing
+/// when there are none.
+fn action_payload(incident: &mut Incident, steps: &[(String, ActionKind)]) -> Result<String, StoreError> {
+    if steps.is_empty() { Ok(String::new()) } else { as_decided(incident) }
 }
 
 /// The alert rows `after` needs beside what the store held, `before` (see
@@ -740,8 +746,8 @@ impl Store for Postgres {
     fn accept(&self, inbound: &Inbound, policy: &dyn Policy) -> Result<Accepted, StoreError> {
         let now = inbound.received_at;
         let keys: Vec<&str> = inbound.groups.iter().map(|g| g.key.as_str()).collect();
-        // Round trips are most of a notification's cost here: each
-        // statement does what it can (docs/performance.md).
+        // Each statement does what it can: every round trip is latency on
+        // every notification (docs/performance.md).
         let accepted = self.tx(|tx| {
             // A copy from another receiver or Alertmanager peer waits here
             // until the first commits, then inserts nothing.

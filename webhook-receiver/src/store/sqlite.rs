@@ -225,8 +225,7 @@ fn load(tx: &Connection, id: i64, state: &str) -> Result<Loaded, StoreError> {
 }
 
 /// Writes the alert rows of `after` that differ from what the store held,
-/// `before` (see [`super::alerts::changed`]): its header, for its row and
-/// its actions.
+/// `before` (see [`super::alerts::changed`]): its header, for its row.
 fn save_alerts(tx: &Connection, before: Option<&Loaded>, after: &mut Incident) -> Result<String, StoreError> {
     let changed = super::alerts::changed(before, after)?;
     for (fingerprint, state) in &changed.upsert {
@@ -548,9 +547,10 @@ fn accept_in(tx: &Connection, inbound: &Inbound, policy: &dyn Policy) -> Result<
         let resolved_before = latest.as_ref().and_then(|(_, at, _)| *at);
         let Decided { mut incident, steps, resolved_at, due_at } =
             decide(policy, current.as_ref().map(|l| &l.incident), resolved_before, update, now);
-        // The row holds the incident without its alerts (the header, which
-        // its actions keep too), and the alerts this notification changed
-        // are written beside it; a new one first gets its id.
+        // The row holds the incident without its alerts (its header), and
+        // the alerts this notification changed are written beside it; its
+        // actions keep it as decided (`store::alerts`). A new one first
+        // gets its id.
         if incident.id == 0 {
             tx.run(
                 "INSERT INTO incidents (key, status, opened_at, resolved_at, updated_at, state) VALUES (?1, ?2, ?3, ?4, ?3, '{}')",
@@ -1173,7 +1173,7 @@ pub(crate) mod tests {
             [(ActionKind::Update, 40), (ActionKind::Update, 40)]
         );
         assert!(due[0].incident.alerts.iter().all(|a| a.labels["customer"] == "shop"));
-        // One alert ends: its row changes, no other.
+        // One alert ends: the incident holds it resolved, ordered last.
         let ended = alert("aaaa000000000007", "EdgewatchProbeDown", "resolved");
         store.accept(&inbound("ended", &ended), &policy).unwrap();
         let incident = store.incident(1).unwrap();
