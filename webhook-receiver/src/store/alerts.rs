@@ -21,9 +21,14 @@ use crate::action::{AlertState, Incident};
 
 /// `incident`'s state as its row and its actions keep it: without alerts.
 pub(crate) fn header(incident: &mut Incident) -> Result<String, StoreError> {
-    let alerts = std::mem::take(&mut incident.alerts);
+    encode_with(incident, Vec::new())
+}
+
+/// `incident` encoded with `alerts` in place of its own, which it keeps.
+fn encode_with(incident: &mut Incident, alerts: Vec<AlertState>) -> Result<String, StoreError> {
+    let own = std::mem::replace(&mut incident.alerts, alerts);
     let encoded = encode("incident", &*incident);
-    incident.alerts = alerts;
+    incident.alerts = own;
     encoded
 }
 
@@ -43,10 +48,7 @@ pub(crate) fn as_decided(incident: &mut Incident) -> Result<String, StoreError> 
             generator_url: String::new(),
         })
         .collect();
-    let alerts = std::mem::replace(&mut incident.alerts, skeleton);
-    let encoded = encode("incident", &*incident);
-    incident.alerts = alerts;
-    encoded
+    encode_with(incident, skeleton)
 }
 
 /// The incident an action delivers, from its `payload` ([`as_decided`];
@@ -58,7 +60,7 @@ pub(crate) fn as_decided(incident: &mut Incident) -> Result<String, StoreError> 
 pub(crate) fn for_action(payload: &str, rows: &[String]) -> Result<Incident, StoreError> {
     let mut incident: Incident = decode("incident", payload)?;
     if incident.alerts.is_empty() {
-        return Ok(assemble(payload, rows)?.incident);
+        return Ok(with_rows(incident, rows)?.incident);
     }
     if incident.alerts.iter().all(|a| !a.labels.is_empty()) {
         return Ok(incident);
@@ -89,7 +91,11 @@ pub(crate) struct Loaded {
 /// The incident a `state` (a row's or an action's) and its alerts' row
 /// states make, its alerts in the incident's order.
 pub(crate) fn assemble(state: &str, rows: &[String]) -> Result<Loaded, StoreError> {
-    let mut incident: Incident = decode("incident", state)?;
+    with_rows(decode("incident", state)?, rows)
+}
+
+/// `incident` with the alerts of `rows`, unless its state held its own.
+fn with_rows(mut incident: Incident, rows: &[String]) -> Result<Loaded, StoreError> {
     if !incident.alerts.is_empty() {
         return Ok(Loaded { incident, in_rows: false });
     }

@@ -312,6 +312,11 @@ impl<C: GenericClient> Db<'_, C> {
     fn execute_once(&mut self, sql: &str, params: &Params<'_>) -> Result<u64, StoreError> {
         Ok(self.on.execute(sql, params)?)
     }
+
+    /// A query put together at run time: not kept prepared.
+    fn query_once(&mut self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>, StoreError> {
+        Ok(self.on.query(sql, params)?)
+    }
 }
 
 /// A connection lent by the pool: back to it when dropped, unless broken.
@@ -1308,6 +1313,18 @@ impl Store for Postgres {
     }
 }
 
+impl Postgres {
+    /// The history's column of an incident's alert rows (`i`), in a store
+    /// old enough to have none an empty array.
+    fn alerts_column(&self) -> &'static str {
+        if self.schema >= ALERTS_SINCE {
+            "ARRAY(SELECT a.state FROM alerts a WHERE a.incident_id = i.id)"
+        } else {
+            "ARRAY[]::text[]"
+        }
+    }
+}
+
 /// A history row from `id, resolved_at, state, alerts`.
 fn incident_row(r: &Row) -> IncidentRow {
     IncidentRow { id: r.get(0), resolved_at: r.get(1), state: r.get(2), alerts: r.get(3) }
@@ -1317,15 +1334,8 @@ fn incident_row(r: &Row) -> IncidentRow {
 impl crate::history::Rows for Postgres {
     fn incident(&self, id: i64) -> Result<Option<IncidentRow>, StoreError> {
         self.with(|c| {
-            let rows = if self.schema >= ALERTS_SINCE {
-                c.query(
-                    "SELECT id, resolved_at, state, ARRAY(SELECT a.state FROM alerts a WHERE a.incident_id = i.id)
-                     FROM incidents i WHERE id = $1",
-                    &[&id],
-                )?
-            } else {
-                c.query("SELECT id, resolved_at, state, ARRAY[]::text[] FROM incidents WHERE id = $1", &[&id])?
-            };
+            let sql = format!("SELECT id, resolved_at, state, {} FROM incidents i WHERE id = $1", self.alerts_column());
+            let rows = c.query_once(&sql, &[&id])?;
             Ok(rows.first().map(incident_row))
         })
     }
@@ -1334,24 +1344,14 @@ impl crate::history::Rows for Postgres {
         self.with(|c| {
             // The customer is in the incident's state, as on SQLite; the
             // rows read are those firing or resolved within the period.
-            let rows = if self.schema >= ALERTS_SINCE {
-                c.query(
-                    "SELECT id, resolved_at, state, ARRAY(SELECT a.state FROM alerts a WHERE a.incident_id = i.id)
-                     FROM incidents i
-                     WHERE (resolved_at IS NULL OR resolved_at >= $1)
-                       AND ($2::TEXT IS NULL OR (state::jsonb ->> 'customer') = $2)
-                     ORDER BY id",
-                    &[&from_ms, &customer],
-                )?
-            } else {
-                c.query(
-                    "SELECT id, resolved_at, state, ARRAY[]::text[] FROM incidents
-                     WHERE (resolved_at IS NULL OR resolved_at >= $1)
-                       AND ($2::TEXT IS NULL OR (state::jsonb ->> 'customer') = $2)
-                     ORDER BY id",
-                    &[&from_ms, &customer],
-                )?
-            };
+            let sql = format!(
+                "SELECT id, resolved_at, state, {} FROM incidents i
+                 WHERE (resolved_at IS NULL OR resolved_at >= $1)
+                   AND ($2::TEXT IS NULL OR (state::jsonb ->> 'customer') = $2)
+                 ORDER BY id",
+                self.alerts_column()
+            );
+            let rows = c.query_once(&sql, &[&from_ms, &customer])?;
             Ok(rows.iter().map(incident_row).collect())
         })
     }
