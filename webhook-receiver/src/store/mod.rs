@@ -6,6 +6,7 @@
 pub(crate) mod alerts;
 mod codec;
 mod group;
+mod latest;
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
 

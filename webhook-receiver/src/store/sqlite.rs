@@ -3,12 +3,14 @@
 //! answers 200. One connection behind a lock: SQLite takes one writer at a
 //! time anyway, and every operation is a short transaction.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use super::alerts::{Loaded, as_decided, assemble, for_action, header};
 use super::group::GroupCommit;
+use super::latest::{Entry, Latest, View};
 use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 
 use super::codec::{
@@ -144,7 +146,7 @@ pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// The SQLite store.
 #[derive(Debug)]
 pub(crate) struct Sqlite {
-    conn: Mutex<Connection>,
+    conn: Mutex<Conn>,
     /// Notifications waiting for a commit (group commit).
     intake: GroupCommit<Inbound, Accepted>,
     /// Delivery outcomes waiting for a commit (group commit): with many
@@ -152,6 +154,28 @@ pub(crate) struct Sqlite {
     outcomes: GroupCommit<Outcome, ()>,
     /// Where commit sizes are counted, once the receiver says.
     metrics: OnceLock<Arc<Metrics>>,
+}
+
+/// The connection, and the incidents the intake keeps decoded beside it
+/// (changed only with the connection held).
+#[derive(Debug)]
+struct Conn {
+    db: Connection,
+    latest: Latest,
+}
+
+impl std::ops::Deref for Conn {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        &self.db
+    }
+}
+
+impl std::ops::DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.db
+    }
 }
 
 /// A notification's result.
@@ -258,7 +282,7 @@ fn queue(
             // so a storm of alerts joining one incident is one update per
             // delivery, not a row and a comment per notification.
             let waiting: Option<(i64, String, Option<String>)> = tx
-                .query_row(
+                .row(
                     "SELECT id, payload, change FROM outbox o
                      WHERE id = (SELECT MAX(id) FROM outbox WHERE incident_id = ?1 AND destination = ?2)
                        AND status = 'pending' AND kind = 'update' AND approval IS NULL
@@ -322,8 +346,12 @@ impl Sqlite {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        // Every statement the store runs stays prepared.
+        // Every statement the store runs stays prepared, and stays compiled:
+        // without the planner's stability guarantee, SQLite (built with
+        // STAT4) compiles a statement with `ORDER BY` again whenever its
+        // parameters change, which was a tenth of a busy intake's time.
         conn.set_prepared_statement_cache_capacity(128);
+        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
         let done: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if done > SCHEMA_VERSION {
             return Err(StoreError::Newer { found: done, known: SCHEMA_VERSION });
@@ -335,24 +363,21 @@ impl Sqlite {
         }
         tx.commit()?;
         Ok(Self {
-            conn: Mutex::new(conn),
+            conn: Mutex::new(Conn { db: conn, latest: Latest::default() }),
             intake: GroupCommit::default(),
             outcomes: GroupCommit::default(),
             metrics: OnceLock::new(),
         })
     }
 
-    fn conn(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
+    fn conn(&self) -> Result<MutexGuard<'_, Conn>, StoreError> {
         self.conn.lock().map_err(|_| StoreError::Poisoned)
     }
 
-    /// Actions due at `now` (see [`Store::due`]).
-    fn due_rows(
-        conn: &Connection,
-        now: i64,
-        limit: usize,
-        destination: Option<&str>,
-    ) -> Result<Vec<Pending>, StoreError> {
+    /// Actions due at `now` (see [`Store::due`]), as stored: decoded by
+    /// [`Raw::decode`] once the connection is free again, so that
+    /// notifications do not wait while a large incident's alerts decode.
+    fn due_rows(conn: &Connection, now: i64, limit: usize, destination: Option<&str>) -> Result<Vec<Raw>, StoreError> {
         let mut stmt = conn.prepare_cached(
             "SELECT o.id, o.incident_id, o.destination, o.kind, o.payload, o.attempts, e.external,
                     n.id, n.kind, n.author, n.text, n.created_at, o.approval, o.change
@@ -370,58 +395,67 @@ impl Sqlite {
              LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![now, i64::try_from(limit).unwrap_or(i64::MAX), destination], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, u32>(5)?,
-                r.get::<_, Option<String>>(6)?,
-                (
-                    r.get::<_, Option<i64>>(7)?,
-                    r.get::<_, Option<String>>(8)?,
-                    r.get::<_, Option<String>>(9)?,
-                    r.get::<_, Option<String>>(10)?,
-                    r.get::<_, Option<i64>>(11)?,
-                ),
-                (r.get::<_, Option<String>>(12)?, r.get::<_, Option<String>>(13)?),
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, incident_id, destination, kind, payload, attempts, external, note, (approval, change)) = row?;
-            let note = match note {
-                (Some(note_id), Some(kind), Some(author), Some(text), Some(created_at)) => {
-                    Some(Note { id: note_id, incident_id, kind: note_kind_from(&kind)?, author, text, created_at })
-                }
-                _ => None,
+            let note = match r.get::<_, Option<i64>>(7)? {
+                Some(id) => Some((id, r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?)),
+                None => None,
             };
-            out.push(Pending {
-                id,
-                incident_id,
-                destination,
-                kind: kind_from(&kind)?,
-                incident: with_change(for_action(&payload, &alert_rows(conn, incident_id)?)?, change.as_deref())?,
-                attempts,
-                external,
+            Ok(Raw {
+                id: r.get(0)?,
+                incident_id: r.get(1)?,
+                destination: r.get(2)?,
+                kind: r.get(3)?,
+                payload: r.get(4)?,
+                attempts: r.get(5)?,
+                external: r.get(6)?,
                 note,
-                to_draft: approval.as_deref() == Some("required"),
-                // One receiver per SQLite file: nobody to take over from.
-                taken_over: false,
-            });
+                approval: r.get(12)?,
+                change: r.get(13)?,
+                alerts: Arc::new(Vec::new()),
+            })
+        })?;
+        let mut out = rows.collect::<Result<Vec<Raw>, _>>()?;
+        // Each incident's alert rows read once, however many of its
+        // actions are due.
+        let mut read: std::collections::HashMap<i64, Arc<Vec<String>>> = std::collections::HashMap::new();
+        for raw in &mut out {
+            if let Some(rows) = read.get(&raw.incident_id) {
+                raw.alerts = Arc::clone(rows);
+            } else {
+                raw.alerts = Arc::new(alert_rows(conn, raw.incident_id)?);
+                read.insert(raw.incident_id, Arc::clone(&raw.alerts));
+            }
         }
         Ok(out)
     }
 
-    /// Records `batch` in one commit (see [`Sqlite::in_one_commit`]): each
+    /// Records `batch` in one commit (see [`in_one_commit`]): each
     /// notification's result.
     fn accept_batch(&self, batch: &[Inbound], policy: &dyn Policy) -> Vec<Ticketed> {
-        let results = self.in_one_commit(batch, |tx, inbound| accept_in(tx, inbound, policy));
-        if results.is_ok()
-            && let Some(m) = self.metrics.get()
-        {
-            m.commit(batch.len());
+        let mut conn = match self.conn() {
+            Ok(conn) => conn,
+            Err(e) => return each_told(batch, Err(e)),
+        };
+        let Conn { db, latest } = &mut *conn;
+        // The latest incidents this commit writes, kept once it is durable.
+        let mut committed = std::collections::HashMap::new();
+        let mut looked = false;
+        let results = in_one_commit(db, batch, |tx, inbound| {
+            if !looked {
+                latest.check(tx.pragma_query_value(None, "data_version", |r| r.get(0))?);
+                looked = true;
+            }
+            let mut view = View { cache: latest, batch: &committed, mine: std::collections::HashMap::new() };
+            let result = accept_in(tx, inbound, policy, &mut view);
+            if result.is_ok() {
+                committed.extend(view.mine);
+            }
+            result
+        });
+        if results.is_ok() {
+            latest.keep(committed);
+            if let Some(m) = self.metrics.get() {
+                m.commit(batch.len());
+            }
         }
         each_told(batch, results)
     }
@@ -429,31 +463,33 @@ impl Sqlite {
     /// Records `outcome`, sharing a commit with the outcomes recorded at the
     /// same time.
     fn record(&self, outcome: Outcome) -> Result<(), StoreError> {
-        self.outcomes.submit(outcome, |batch| each_told(batch, self.in_one_commit(batch, outcome_in)))
+        self.outcomes.submit(outcome, |batch| {
+            let committed = self.conn().and_then(|mut conn| in_one_commit(&mut conn, batch, outcome_in));
+            each_told(batch, committed)
+        })
     }
+}
 
-    /// Runs `each` on every write of `batch` in one transaction and one
-    /// commit, each in a savepoint of its own (one that fails is rolled
-    /// back, and leaves the others): each one's result, once committed.
-    fn in_one_commit<W, R>(
-        &self,
-        batch: &[W],
-        each: impl Fn(&Connection, &W) -> Result<R, StoreError>,
-    ) -> Result<Results<R>, StoreError> {
-        let mut conn = self.conn()?;
-        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut results = Vec::with_capacity(batch.len());
-        for write in batch {
-            let savepoint = tx.savepoint()?;
-            let result = each(&savepoint, write);
-            if result.is_ok() {
-                savepoint.commit()?;
-            }
-            results.push(result);
+/// Runs `each` on every write of `batch` in one transaction and one
+/// commit, each in a savepoint of its own (one that fails is rolled
+/// back, and leaves the others): each one's result, once committed.
+fn in_one_commit<W, R>(
+    db: &mut Connection,
+    batch: &[W],
+    mut each: impl FnMut(&Connection, &W) -> Result<R, StoreError>,
+) -> Result<Results<R>, StoreError> {
+    let mut tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut results = Vec::with_capacity(batch.len());
+    for write in batch {
+        let savepoint = tx.savepoint()?;
+        let result = each(&savepoint, write);
+        if result.is_ok() {
+            savepoint.commit()?;
         }
-        tx.commit()?;
-        Ok(results)
+        results.push(result);
     }
+    tx.commit()?;
+    Ok(results)
 }
 
 /// Each write's result, or, when their shared commit failed, that failure
@@ -463,6 +499,47 @@ fn each_told<W, R>(batch: &[W], committed: Result<Results<R>, StoreError>) -> Re
         let message = e.to_string();
         batch.iter().map(|_| Err(StoreError::Commit(message.clone()))).collect()
     })
+}
+
+/// An outbox row due, as stored (see [`Sqlite::due_rows`]).
+struct Raw {
+    id: i64,
+    incident_id: i64,
+    destination: String,
+    kind: String,
+    payload: String,
+    attempts: u32,
+    external: Option<String>,
+    /// Its note's id, kind, author, text and time.
+    note: Option<(i64, String, String, String, i64)>,
+    approval: Option<String>,
+    change: Option<String>,
+    /// Its incident's alert rows.
+    alerts: Arc<Vec<String>>,
+}
+
+impl Raw {
+    fn decode(self) -> Result<Pending, StoreError> {
+        let note = match self.note {
+            Some((id, kind, author, text, created_at)) => {
+                Some(Note { id, incident_id: self.incident_id, kind: note_kind_from(&kind)?, author, text, created_at })
+            }
+            None => None,
+        };
+        Ok(Pending {
+            id: self.id,
+            incident_id: self.incident_id,
+            destination: self.destination,
+            kind: kind_from(&self.kind)?,
+            incident: with_change(for_action(&self.payload, &self.alerts)?, self.change.as_deref())?,
+            attempts: self.attempts,
+            external: self.external,
+            note,
+            to_draft: self.approval.as_deref() == Some("required"),
+            // One receiver per SQLite file: nobody to take over from.
+            taken_over: false,
+        })
+    }
 }
 
 /// Records one delivery outcome in `tx`.
@@ -513,8 +590,29 @@ fn held(tx: &Connection) -> Result<Vec<(String, BTreeSet<String>)>, StoreError> 
     Ok(out)
 }
 
-/// Records one notification in `tx` (see [`Store::accept`]).
-fn accept_in(tx: &Connection, inbound: &Inbound, policy: &dyn Policy) -> Result<Accepted, StoreError> {
+/// The latest incident of `key`, as `view` knows it or as stored.
+fn latest_of<'v>(tx: &Connection, view: &'v View<'_>, key: &str) -> Result<Option<Cow<'v, Entry>>, StoreError> {
+    if let Some(entry) = view.get(key) {
+        return Ok(Some(Cow::Borrowed(entry)));
+    }
+    let row: Option<(i64, Option<i64>, String)> = tx
+        .row(
+            "SELECT id, resolved_at, state FROM incidents WHERE key = ?1 ORDER BY id DESC LIMIT 1",
+            params![key],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    row.map(|(id, resolved_at, state)| Ok(Cow::Owned(Entry { resolved_at, loaded: load(tx, id, &state)? }))).transpose()
+}
+
+/// Records one notification in `tx` (see [`Store::accept`]), the latest
+/// incidents it writes staged in `view`.
+fn accept_in(
+    tx: &Connection,
+    inbound: &Inbound,
+    policy: &dyn Policy,
+    view: &mut View<'_>,
+) -> Result<Accepted, StoreError> {
     let now = inbound.received_at;
     let inserted = tx.run(
         "INSERT OR IGNORE INTO notifications (hash, received_at, body) VALUES (?1, ?2, ?3)",
@@ -533,20 +631,11 @@ fn accept_in(tx: &Connection, inbound: &Inbound, policy: &dyn Policy) -> Result<
         &diverted
     };
     for update in groups {
-        let latest: Option<(i64, Option<i64>, String)> = tx
-            .query_row(
-                "SELECT id, resolved_at, state FROM incidents WHERE key = ?1 ORDER BY id DESC LIMIT 1",
-                params![update.key],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()?;
-        let current = match &latest {
-            Some((id, _, state)) => Some(load(tx, *id, state)?),
-            None => None,
-        };
-        let resolved_before = latest.as_ref().and_then(|(_, at, _)| *at);
+        let latest = latest_of(tx, view, &update.key)?;
+        let current = latest.as_ref().map(|e| &e.loaded);
+        let resolved_before = latest.as_ref().and_then(|e| e.resolved_at);
         let Decided { mut incident, steps, resolved_at, due_at } =
-            decide(policy, current.as_ref().map(|l| &l.incident), resolved_before, update, now);
+            decide(policy, current.map(|l| &l.incident), resolved_before, update, now);
         // The row holds the incident without its alerts (its header), and
         // the alerts this notification changed are written beside it; its
         // actions keep it as decided (`store::alerts`). A new one first
@@ -558,7 +647,7 @@ fn accept_in(tx: &Connection, inbound: &Inbound, policy: &dyn Policy) -> Result<
             )?;
             incident.id = tx.last_insert_rowid();
         }
-        let state = save_alerts(tx, current.as_ref(), &mut incident)?;
+        let state = save_alerts(tx, current, &mut incident)?;
         // A held one, resolved, is held no more.
         tx.run(
             "UPDATE incidents SET status = ?2, resolved_at = ?3, updated_at = ?4, state = ?5, due_at = ?6,
@@ -569,6 +658,8 @@ fn accept_in(tx: &Connection, inbound: &Inbound, policy: &dyn Policy) -> Result<
             let payload = as_decided(&mut incident)?;
             actions += queue(tx, policy, &incident, &steps, &payload, now)?;
         }
+        // Its rows now hold its alerts, whatever its state held before.
+        view.mine.insert(update.key.clone(), Entry { resolved_at, loaded: Loaded { incident, in_rows: true } });
     }
     Ok(Accepted::New { actions })
 }
@@ -594,8 +685,8 @@ impl Store for Sqlite {
     }
 
     fn due(&self, now: i64, limit: usize, destination: Option<&str>) -> Result<Vec<Pending>, StoreError> {
-        let conn = self.conn()?;
-        Self::due_rows(&conn, now, limit, destination)
+        let raw = Self::due_rows(&*self.conn()?, now, limit, destination)?;
+        raw.into_iter().map(Raw::decode).collect()
     }
 
     fn release(&self, _ids: &[i64]) -> Result<(), StoreError> {
@@ -692,6 +783,9 @@ impl Store for Sqlite {
         let incidents = tx.run(&format!("DELETE FROM incidents WHERE id IN ({gone})"), params![before])?;
         let notifications = tx.run("DELETE FROM notifications WHERE received_at < ?1", params![before])?;
         tx.commit()?;
+        if incidents > 0 {
+            conn.latest.clear();
+        }
         Ok(Pruned { notifications: notifications as u64, incidents: incidents as u64, actions: actions as u64 })
     }
 
@@ -924,11 +1018,12 @@ impl Store for Sqlite {
         }
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut actions = 0;
+        let mut written = false;
         for (id, (state, updated_at), current, decided) in looked {
             // Another process (`edgewatch incidents note`) may have changed
             // it since the read: then the next look decides again.
             let unchanged: Option<i64> = tx
-                .query_row(
+                .row(
                     "SELECT id FROM incidents WHERE id = ?1 AND state = ?2 AND updated_at = ?3
                        AND status = 'firing' AND held = 0",
                     params![id, state, updated_at],
@@ -952,8 +1047,14 @@ impl Store for Sqlite {
             )?;
             let payload = as_decided(&mut after)?;
             actions += queue(&tx, policy, &after, &steps, &payload, now)?;
+            written = true;
         }
         tx.commit()?;
+        if written {
+            // The intake's decoded incidents are read again (rarely: an
+            // escalation or a status update).
+            conn.latest.clear();
+        }
         Ok(actions)
     }
 
@@ -1057,6 +1158,93 @@ pub(crate) mod tests {
         stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect()
     }
 
+    /// An incident's id, status and alerts (fingerprint and status).
+    type Seen = (i64, crate::action::Status, Vec<(String, crate::action::Status)>);
+
+    /// Each incident as [`Seen`], and the outbox: what a user of the store
+    /// sees.
+    fn seen(s: &Sqlite) -> (Vec<Seen>, Vec<(String, String, String)>) {
+        let ids: Vec<i64> = {
+            let conn = s.conn().unwrap();
+            let mut stmt = conn.prepare("SELECT id FROM incidents ORDER BY id").unwrap();
+            stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+        };
+        let incidents = ids
+            .into_iter()
+            .map(|id| {
+                let i = s.incident(id).unwrap();
+                (id, i.status, i.alerts.into_iter().map(|a| (a.fingerprint, a.status)).collect())
+            })
+            .collect();
+        (incidents, outbox(s))
+    }
+
+    #[test]
+    fn the_intake_sees_what_another_process_wrote_to_its_store() {
+        // One receiver per file; yet `edgewatch` commands, or a receiver
+        // started while the old one still runs, write the same file. The
+        // intake keeps the incidents it wrote decoded: another's commit
+        // must make it read them again.
+        let dir = edgewatch_test_kit::scratch_dir("sqlite-two-writers");
+        let (ours, theirs) = (Sqlite::open(&dir).unwrap(), Sqlite::open(&dir).unwrap());
+        let alone = Sqlite::with(Connection::open_in_memory().unwrap()).unwrap();
+        let policy = policy();
+        let steps = [
+            ("1", alert("aaaa000000000001", "EdgewatchProbeDown", "firing")),
+            ("2", alert("aaaa000000000001", "EdgewatchProbeDown", "resolved")),
+            ("3", alert("aaaa000000000002", "EdgewatchProbeDown", "firing")),
+            ("4", alert("aaaa000000000003", "EdgewatchProbeDown", "firing")),
+        ];
+        for (i, (hash, alerts)) in steps.iter().enumerate() {
+            // The second notification goes through the other writer.
+            let store = if i == 1 { &theirs } else { &ours };
+            store.accept(&inbound(hash, alerts), &policy).unwrap();
+            alone.accept(&inbound(hash, alerts), &policy).unwrap();
+        }
+        let (incidents, actions) = seen(&ours);
+        assert_eq!(incidents[0].1, crate::action::Status::Firing, "{incidents:?}");
+        assert_eq!((incidents, actions), seen(&alone), "as if one store had taken them all");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_incident_pruned_is_not_the_latest_of_its_key_any_more() {
+        let store = Sqlite::with(Connection::open_in_memory().unwrap()).unwrap();
+        let policy = policy();
+        store.accept(&inbound("1", &alert("aaaa000000000001", "EdgewatchProbeDown", "firing")), &policy).unwrap();
+        store.accept(&inbound("2", &alert("aaaa000000000001", "EdgewatchProbeDown", "resolved")), &policy).unwrap();
+        for p in store.due(i64::MAX, 10, None).unwrap() {
+            store.delivered(p.id, None, 1).unwrap();
+        }
+        for p in store.due(i64::MAX, 10, None).unwrap() {
+            store.delivered(p.id, None, 1).unwrap();
+        }
+        assert_eq!(store.prune(i64::MAX).unwrap().incidents, 1);
+        // The key's next problem is a new incident, not news of the one
+        // retention deleted.
+        store.accept(&inbound("3", &alert("aaaa000000000002", "EdgewatchProbeDown", "firing")), &policy).unwrap();
+        let (incidents, _) = seen(&store);
+        assert_eq!(incidents.len(), 1, "{incidents:?}");
+        assert_eq!(incidents[0].1, crate::action::Status::Firing);
+        assert_eq!(incidents[0].2, [("aaaa000000000002".to_owned(), crate::action::Status::Firing)]);
+    }
+
+    #[test]
+    fn the_intakes_statements_are_compiled_once() {
+        let store = Sqlite::with(Connection::open_in_memory().unwrap()).unwrap();
+        let policy = policy();
+        for i in 0..5 {
+            let firing = alert(&format!("aaaa{i:012x}"), "EdgewatchProbeDown", "firing");
+            store.accept(&inbound(&format!("h{i}"), &firing.replace("shop", &format!("shop{i}"))), &policy).unwrap();
+        }
+        let conn = store.conn().unwrap();
+        let stmt = conn
+            .prepare_cached("SELECT id, resolved_at, state FROM incidents WHERE key = ?1 ORDER BY id DESC LIMIT 1")
+            .unwrap();
+        // Five keys looked up: compiled once, not again at each.
+        assert_eq!(stmt.get_status(rusqlite::StatementStatus::RePrepare), 0);
+    }
+
     #[test]
     fn an_incident_firing_at_the_upgrade_keeps_its_alerts_until_it_resolves() {
         let store = upgraded();
@@ -1134,6 +1322,28 @@ pub(crate) mod tests {
         let due_at =
             || store.conn().unwrap().row("SELECT due_at FROM incidents WHERE id = 1", [], |r| r.get(0)).unwrap();
         the_schedule_reads_only_the_incidents_due(&store, &due_at);
+    }
+
+    #[test]
+    fn a_notification_after_the_schedule_wrote_an_incident_builds_on_what_it_wrote() {
+        // The schedule sends Jira's status update and records it in the
+        // incident; the same alert sent again then changes nothing, and
+        // the next update stays half an hour after the last.
+        let store = Sqlite::with(Connection::open_in_memory().unwrap()).unwrap();
+        let yaml = "destinations:\n  jira: {log: {path: '-'}}\ncustomers:\n  - id: shop\n    hosts: [shop.example]\n    alerting:\n      routes: [{to: [jira], update_every: 30m}]\n";
+        let catalog = edgewatch_catalog::load_str("catalog.yaml", yaml).unwrap().catalog;
+        let policy = crate::policy::CatalogPolicy::new(std::sync::Arc::new(catalog), &crate::Config::default());
+        let firing = alert("aaaa000000000001", "EdgewatchProbeDown", "firing");
+        let opened = inbound("h1", &firing);
+        let (at, half_hour) = (opened.received_at, 30 * 60 * 1000);
+        store.accept(&opened, &policy).unwrap();
+        assert_eq!(store.tick(at + half_hour, &policy).unwrap(), 1);
+        let again = Inbound { received_at: at + half_hour + 1, ..inbound("h2", &firing) };
+        assert_eq!(store.accept(&again, &policy).unwrap(), Accepted::New { actions: 0 });
+        let due_at: i64 =
+            store.conn().unwrap().row("SELECT due_at FROM incidents WHERE id = 1", [], |r| r.get(0)).unwrap();
+        assert_eq!(due_at, at + 2 * half_hour);
+        assert_eq!(store.tick(at + half_hour + 2, &policy).unwrap(), 0, "no second update");
     }
 
     #[test]
