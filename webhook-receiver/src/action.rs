@@ -122,6 +122,56 @@ pub struct Incident {
     pub last_sent: BTreeMap<String, i64>,
 }
 
+impl Incident {
+    /// This incident without its alerts: its header, copied without
+    /// copying every alert of a large incident.
+    pub(crate) fn without_alerts(&self) -> Self {
+        // Every field named, so that a new one is not forgotten here.
+        let Self {
+            id,
+            key,
+            grouped_by,
+            dedup,
+            customer,
+            alertname,
+            severity,
+            alert_kind,
+            slo,
+            probe,
+            status,
+            started_at,
+            resolved_at,
+            alerts: _,
+            alertmanager_url,
+            change,
+            engaged,
+            notified,
+            last_sent,
+        } = self;
+        Self {
+            id: *id,
+            key: key.clone(),
+            grouped_by: grouped_by.clone(),
+            dedup: dedup.clone(),
+            customer: customer.clone(),
+            alertname: alertname.clone(),
+            severity: *severity,
+            alert_kind: alert_kind.clone(),
+            slo: slo.clone(),
+            probe: probe.clone(),
+            status: *status,
+            started_at: started_at.clone(),
+            resolved_at: resolved_at.clone(),
+            alerts: Vec::new(),
+            alertmanager_url: alertmanager_url.clone(),
+            change: change.clone(),
+            engaged: engaged.clone(),
+            notified: notified.clone(),
+            last_sent: last_sent.clone(),
+        }
+    }
+}
+
 /// What one notification changed in an incident.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {

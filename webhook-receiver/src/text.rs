@@ -25,7 +25,8 @@ Severity: {{incident.severity}}
 Since: {{incident.started_at}}
 Firing: {{incident.firing}} of {{incident.total}} alert(s)
 {{#each incident.alerts}}- {{status}}: {{labels.alertname}}{{#if annotations.summary}}: {{annotations.summary}}{{/if}}
-{{/each}}{{#if live}}
+{{/each}}{{#if incident.unlisted}}- and {{incident.unlisted}} more
+{{/if}}{{#if live}}
 Now:
 {{#each live}}- {{@key}}: {{this}}
 {{/each}}{{/if}}{{#if customer}}
@@ -249,6 +250,27 @@ fn summary(i: &Incident) -> String {
     without_customer(i, first_annotation(i, "summary").unwrap_or_else(|| i.alertname.clone()))
 }
 
+/// The alerts a message lists at most: the first in the incident's order
+/// (firing first, the most urgent first), and how many more there are. A
+/// ticket listing four hundred alerts is read by no one, Jira cuts a text
+/// at 32,767 characters (which would cut what follows the list, such as
+/// the contacts), and rendering every alert of a large incident into
+/// every action was the largest part of delivering it.
+pub(crate) const LISTED: usize = 25;
+
+/// `incident` as templates see it: `alerts` holds the first [`LISTED`],
+/// `unlisted` counts the rest.
+fn incident_json(incident: &Incident) -> Result<Value, TextError> {
+    let failed = |e: serde_json::Error| TextError::Render { name: "incident".to_owned(), message: e.to_string() };
+    let listed = &incident.alerts[..incident.alerts.len().min(LISTED)];
+    let mut inc = serde_json::to_value(incident.without_alerts()).map_err(failed)?;
+    if let Some(o) = inc.as_object_mut() {
+        o.insert("alerts".to_owned(), serde_json::to_value(listed).map_err(failed)?);
+        o.insert("unlisted".to_owned(), json!(incident.alerts.len() - listed.len()));
+    }
+    Ok(inc)
+}
+
 /// Renders the message of `kind` for `incident`.
 pub(crate) fn message(
     t: &Templates,
@@ -260,8 +282,7 @@ pub(crate) fn message(
 ) -> Result<Message, TextError> {
     let customer = incident.customer.as_deref().and_then(|id| catalog.customer(id));
     let links = links(incident, customer, catalog.customer_dashboards, bases);
-    let mut inc = serde_json::to_value(incident)
-        .map_err(|e| TextError::Render { name: "incident".to_owned(), message: e.to_string() })?;
+    let mut inc = incident_json(incident)?;
     if let Some(o) = inc.as_object_mut() {
         o.insert("firing".to_owned(), json!(incident.firing()));
         o.insert("total".to_owned(), json!(incident.alerts.len()));
@@ -377,6 +398,33 @@ mod tests {
             comment(&done, ActionKind::Resolve),
             "Resolved: every alert ended (2026-11-21T09:00:00Z).\nEnded: EdgewatchOriginErrors: EdgewatchOriginErrors summary"
         );
+    }
+
+    #[test]
+    fn a_large_incident_lists_its_first_alerts_and_counts_the_rest() {
+        let shop = Some("shop".to_owned());
+        let now = "2026-11-21T08:10:00Z";
+        let mut alerts: Vec<AlertState> =
+            (0..100).map(|i| alert(&format!("o{i:03}"), "EdgewatchOriginErrors", "ticket", Status::Firing)).collect();
+        // The page leads, though it came last.
+        alerts.push(alert("p", "EdgewatchProbeDown", "page", Status::Firing));
+        let opened = apply(None, &update(alerts), shop, now, false).incident;
+        let t = Templates::load(&BTreeMap::new(), None).unwrap();
+        let m = message(&t, &catalog(), &opened, ActionKind::Open, &LinkBases::default(), &BTreeMap::new()).unwrap();
+        let listed: Vec<&str> = m.description.lines().filter(|l| l.starts_with("- ")).collect();
+        assert_eq!(listed.len(), LISTED + 1, "{}", m.description);
+        assert_eq!(listed[0], "- firing: EdgewatchProbeDown: shop: EdgewatchProbeDown summary");
+        assert_eq!(listed[LISTED], format!("- and {} more", 101 - LISTED));
+        assert!(m.description.contains("Firing: 101 of 101 alert(s)"), "{}", m.description);
+        // Short enough that what follows the list (contacts, live values)
+        // is never cut at Jira's 32,767 characters.
+        assert!(m.description.len() < 4_000, "{} characters", m.description.len());
+        // A small incident lists every alert, and says nothing more.
+        let small =
+            apply(None, &update(vec![alert("o", "EdgewatchOriginErrors", "ticket", Status::Firing)]), None, now, false)
+                .incident;
+        let m = message(&t, &catalog(), &small, ActionKind::Open, &LinkBases::default(), &BTreeMap::new()).unwrap();
+        assert!(!m.description.contains("more"), "{}", m.description);
     }
 
     #[test]
