@@ -7,7 +7,7 @@ use std::path::Path;
 
 use edgewatch_catalog::names::AlertKind;
 use edgewatch_catalog::{Catalog, Customer};
-use handlebars::Handlebars;
+use handlebars::{Context, Handlebars};
 use serde_json::{Value, json};
 
 use crate::action::{ActionKind, Incident, Link, Message, Status};
@@ -93,8 +93,13 @@ impl Templates {
         Ok(Self { hb })
     }
 
-    fn render(&self, name: &str, cx: &Value) -> Result<String, TextError> {
-        self.hb.render(name, cx).map_err(|e| TextError::Render { name: name.to_owned(), message: e.to_string() })
+    /// Renders template `name` over `cx`. A [`Context`] is made once per
+    /// message: `Handlebars::render` would copy the whole context again
+    /// for each template.
+    fn render(&self, name: &str, cx: &Context) -> Result<String, TextError> {
+        self.hb
+            .render_with_context(name, cx)
+            .map_err(|e| TextError::Render { name: name.to_owned(), message: e.to_string() })
     }
 }
 
@@ -290,7 +295,7 @@ pub(crate) fn message(
         o.insert("resolved_at".to_owned(), json!(incident.ended_at().unwrap_or_default()));
         o.insert("firing_for".to_owned(), json!(firing_for(incident)));
     }
-    let cx = json!({
+    let cx = Context::from(json!({
         "action": kind.as_str(),
         "incident": inc,
         "change": change_json(incident),
@@ -299,7 +304,7 @@ pub(crate) fn message(
         "customer": customer.map_or(Value::Null, customer_json),
         "links": links.iter().map(|l| (l.text.to_lowercase(), l.href.clone())).collect::<BTreeMap<_, _>>(),
         "live": live,
-    });
+    }));
     let mut details = BTreeMap::new();
     details.insert("incident".to_owned(), json!(incident.key));
     details.insert("firing".to_owned(), json!(incident.firing()));
@@ -310,7 +315,7 @@ pub(crate) fn message(
     if !live.is_empty() {
         details.insert("live".to_owned(), json!(live));
     }
-    let for_customer = crate::customer_text::context(catalog, incident, kind);
+    let for_customer = Context::from(crate::customer_text::context(catalog, incident, kind));
     Ok(Message {
         title: t.render("title", &cx)?.trim().to_owned(),
         description: t.render("description", &cx)?.trim_end().to_owned(),
