@@ -70,18 +70,19 @@ impl Latest {
     /// Keeps `committed`, the latest incidents of a durable commit.
     pub(crate) fn keep(&mut self, committed: HashMap<String, Entry>) {
         for (key, entry) in committed {
+            // The key's earlier entry goes first, so it is not counted
+            // against the room its successor needs.
+            self.remove(&key);
             let size = entry.loaded.incident.alerts.len();
             if size > MAX_ALERTS {
-                self.remove(&key);
                 continue;
             }
             // Room first: any incident may go (it is read from the store
             // when next needed).
             while self.alerts + size > MAX_ALERTS {
-                let Some(victim) = self.entries.keys().find(|k| **k != key).cloned() else { break };
+                let Some(victim) = self.entries.keys().next().cloned() else { break };
                 self.remove(&victim);
             }
-            self.remove(&key);
             self.alerts += size;
             self.entries.insert(key, entry);
         }

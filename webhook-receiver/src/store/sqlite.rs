@@ -4,7 +4,7 @@
 //! time anyway, and every operation is a short transaction.
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
@@ -416,7 +416,7 @@ impl Sqlite {
         let mut out = rows.collect::<Result<Vec<Raw>, _>>()?;
         // Each incident's alert rows read once, however many of its
         // actions are due.
-        let mut read: std::collections::HashMap<i64, Arc<Vec<String>>> = std::collections::HashMap::new();
+        let mut read: HashMap<i64, Arc<Vec<String>>> = HashMap::new();
         for raw in &mut out {
             if let Some(rows) = read.get(&raw.incident_id) {
                 raw.alerts = Arc::clone(rows);
@@ -437,14 +437,14 @@ impl Sqlite {
         };
         let Conn { db, latest } = &mut *conn;
         // The latest incidents this commit writes, kept once it is durable.
-        let mut committed = std::collections::HashMap::new();
+        let mut committed = HashMap::new();
         let mut looked = false;
         let results = in_one_commit(db, batch, |tx, inbound| {
             if !looked {
                 latest.check(tx.pragma_query_value(None, "data_version", |r| r.get(0))?);
                 looked = true;
             }
-            let mut view = View { cache: latest, batch: &committed, mine: std::collections::HashMap::new() };
+            let mut view = View { cache: latest, batch: &committed, mine: HashMap::new() };
             let result = accept_in(tx, inbound, policy, &mut view);
             if result.is_ok() {
                 committed.extend(view.mine);
