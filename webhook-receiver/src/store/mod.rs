@@ -4,6 +4,7 @@
 //! one database; both implement [`Store`], and the same tests run on both.
 
 pub(crate) mod alerts;
+mod checkpoint;
 mod codec;
 mod group;
 mod latest;

@@ -1,0 +1,81 @@
+//! SQLite's WAL checkpoints on a thread of their own. A commit appends to
+//! the WAL; a checkpoint copies the WAL back into the database file and
+//! syncs it. SQLite runs one in whichever commit takes the WAL past a
+//! threshold, so that commit, and every notification waiting behind it,
+//! paid for copying and syncing everything written since the last: with
+//! large incidents about every tenth of a second at 500 notifications a
+//! second, the ack's tail. Here another connection checkpoints every
+//! [`EVERY`] (`PASSIVE`: it never waits for, nor holds up, a commit), and
+//! the intake's own threshold, [`BACKSTOP_PAGES`], is left as a backstop
+//! for when this thread falls behind.
+
+use std::path::Path;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// How often the WAL is copied back.
+const EVERY: Duration = Duration::from_millis(100);
+
+/// WAL pages (4 KiB) past which a commit checkpoints itself (SQLite's
+/// default is 1,000): the WAL file stays under about 64 MB. In a storm this
+/// thread copies back while commits append, so the WAL only starts over
+/// when a commit's own checkpoint finishes the copy; 4,000 pages gave the
+/// ack's p99 about 0.7 ms more than 16,000 (docs/performance.md).
+pub(crate) const BACKSTOP_PAGES: i64 = 16_000;
+
+/// The checkpointing thread; dropped, it stops.
+#[derive(Debug)]
+pub(crate) struct Checkpointer {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    /// Checkpoints the database at `path` from now on.
+    pub(crate) fn start(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        // Syncs the WAL before copying from it, and the file after.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("sqlite-checkpoint".to_owned())
+            .spawn(move || run(&conn, &stopped))
+            .map_err(|source| StoreError::Io { path: path.display().to_string(), source })?;
+        Ok(Self { stop: Some(stop), thread: Some(thread) })
+    }
+}
+
+fn run(conn: &Connection, stopped: &mpsc::Receiver<()>) {
+    let mut last_error = None;
+    while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(EVERY) {
+        // Busy (a commit's own checkpoint under way) is no failure: the next
+        // round copies what is left.
+        let error = match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            Ok(()) => None,
+            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => None,
+            Err(e) => Some(e.to_string()),
+        };
+        // Said once, not ten times a second.
+        if error.is_some() && error != last_error {
+            tracing::warn!(
+                error = error.as_deref().unwrap_or_default(),
+                "SQLite checkpoint failed; commits checkpoint the WAL themselves meanwhile"
+            );
+        }
+        last_error = error;
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
