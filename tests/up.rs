@@ -39,6 +39,26 @@ fn actions(path: &std::path::Path) -> Vec<(String, String)> {
         .collect()
 }
 
+/// `up`, stopped as a user stops it (SIGTERM: it stops what it started)
+/// if the test ends first, so that a failing test leaves nothing running:
+/// killed outright, `up` would leave its Prometheus and Alertmanager.
+struct Up(std::process::Child);
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        if !matches!(self.0.try_wait(), Ok(None)) {
+            return;
+        }
+        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while matches!(self.0.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn up_demo_runs_the_loop_to_an_incident_and_sigterm_leaves_nothing_running() {
     // The real parts must be installed (scripts/test installs them).
@@ -50,7 +70,7 @@ fn up_demo_runs_the_loop_to_an_incident_and_sigterm_leaves_nothing_running() {
     let (cwd, relative) = (state.parent().unwrap(), state.file_name().unwrap().to_str().unwrap());
     let any = "127.0.0.1:0";
     let catalog = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/catalog");
-    let mut up = Command::new(env!("CARGO_BIN_EXE_edgewatch"))
+    let mut up = Up(Command::new(env!("CARGO_BIN_EXE_edgewatch"))
         .current_dir(cwd)
         .args(["up", "--catalog", catalog.to_str().unwrap(), "--state-dir", relative, "--demo"])
         // The demo's timings, shortened for the test.
@@ -63,7 +83,7 @@ fn up_demo_runs_the_loop_to_an_incident_and_sigterm_leaves_nothing_running() {
         .stderr(std::fs::File::create(state.with_extension("err")).unwrap())
         .stdin(Stdio::null())
         .spawn()
-        .unwrap();
+        .unwrap());
 
     // The outage's incident opens in the log destination, then resolves.
     let log = state.join("logs/audit-log.jsonl");
@@ -78,7 +98,7 @@ fn up_demo_runs_the_loop_to_an_incident_and_sigterm_leaves_nothing_running() {
         {
             break (key.clone(), true);
         }
-        if let Ok(Some(status)) = up.try_wait() {
+        if let Ok(Some(status)) = up.0.try_wait() {
             panic!(
                 "up exited ({status}): {}",
                 std::fs::read_to_string(state.with_extension("err")).unwrap_or_default()
@@ -96,11 +116,11 @@ fn up_demo_runs_the_loop_to_an_incident_and_sigterm_leaves_nothing_running() {
     assert!(children.len() >= 2, "Prometheus and Alertmanager run under the state folder: {children:?}");
 
     // SIGTERM: `up` stops everything it started and exits 0.
-    let term = Command::new("kill").args(["-TERM", &up.id().to_string()]).status().unwrap();
+    let term = Command::new("kill").args(["-TERM", &up.0.id().to_string()]).status().unwrap();
     assert!(term.success());
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
-        if let Some(status) = up.try_wait().unwrap() {
+        if let Some(status) = up.0.try_wait().unwrap() {
             break status;
         }
         assert!(Instant::now() < deadline, "up did not stop within 30s of SIGTERM");
