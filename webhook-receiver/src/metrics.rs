@@ -26,6 +26,7 @@ pub(crate) struct Metrics {
     claims: Counter,
     takeovers: Counter,
     batches: Histogram,
+    checkpoints: Histogram,
 }
 
 impl Default for Metrics {
@@ -81,6 +82,12 @@ impl Default for Metrics {
             "Notifications each durable commit of the store held (concurrent notifications share one)",
             batches.clone(),
         );
+        let checkpoints = Histogram::new([0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]);
+        registry.register(
+            "store_checkpoint_seconds",
+            "How long each copy of the SQLite store's WAL back into its file took, beside the intake (every 100 ms)",
+            checkpoints.clone(),
+        );
         Self {
             registry,
             notifications,
@@ -94,6 +101,7 @@ impl Default for Metrics {
             claims,
             takeovers,
             batches,
+            checkpoints,
         }
     }
 }
@@ -123,6 +131,11 @@ impl Metrics {
     pub(crate) fn commit(&self, notifications: usize) {
         #[allow(clippy::cast_precision_loss)] // a batch of notifications
         self.batches.observe(notifications as f64);
+    }
+
+    /// Records how long a WAL checkpoint took.
+    pub(crate) fn checkpoint(&self, seconds: f64) {
+        self.checkpoints.observe(seconds);
     }
 
     /// Records an enrichment's duration.

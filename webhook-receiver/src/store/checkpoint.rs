@@ -7,16 +7,19 @@
 //! second, the ack's tail. Here another connection checkpoints every
 //! [`EVERY`] (`PASSIVE`: it never waits for, nor holds up, a commit), and
 //! the intake's own threshold, [`BACKSTOP_PAGES`], is left as a backstop
-//! for when this thread falls behind.
+//! for when this thread falls behind. How long each took is
+//! `edgewatch_receiver_store_checkpoint_seconds`.
 
 use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
 use super::StoreError;
+use crate::metrics::Metrics;
 
 /// How often the WAL is copied back.
 const EVERY: Duration = Duration::from_millis(100);
@@ -36,26 +39,32 @@ pub(crate) struct Checkpointer {
 }
 
 impl Checkpointer {
-    /// Checkpoints the database at `path` from now on.
-    pub(crate) fn start(path: &Path) -> Result<Self, StoreError> {
+    /// Checkpoints the database at `path` from now on, timed in `metrics`
+    /// once the receiver sets them.
+    pub(crate) fn start(path: &Path, metrics: Arc<OnceLock<Arc<Metrics>>>) -> Result<Self, StoreError> {
         let conn = Connection::open(path)?;
         // Syncs the WAL before copying from it, and the file after.
         conn.pragma_update(None, "synchronous", "FULL")?;
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("sqlite-checkpoint".to_owned())
-            .spawn(move || run(&conn, &stopped))
+            .spawn(move || run(&conn, &stopped, &metrics))
             .map_err(|source| StoreError::Io { path: path.display().to_string(), source })?;
         Ok(Self { stop: Some(stop), thread: Some(thread) })
     }
 }
 
-fn run(conn: &Connection, stopped: &mpsc::Receiver<()>) {
+fn run(conn: &Connection, stopped: &mpsc::Receiver<()>, metrics: &OnceLock<Arc<Metrics>>) {
     let mut last_error = None;
     while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(EVERY) {
+        let started = Instant::now();
+        let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        if let Some(m) = metrics.get() {
+            m.checkpoint(started.elapsed().as_secs_f64());
+        }
         // Busy (a commit's own checkpoint under way) is no failure: the next
         // round copies what is left.
-        let error = match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+        let error = match done {
             Ok(()) => None,
             Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => None,
             Err(e) => Some(e.to_string()),

@@ -154,8 +154,9 @@ pub(crate) struct Sqlite {
     /// Delivery outcomes waiting for a commit (group commit): with many
     /// deliveries at once, one commit records many.
     outcomes: GroupCommit<Outcome, ()>,
-    /// Where commit sizes are counted, once the receiver says.
-    metrics: OnceLock<Arc<Metrics>>,
+    /// Where commit sizes (and checkpoints) are counted, once the receiver
+    /// says.
+    metrics: Arc<OnceLock<Arc<Metrics>>>,
     /// Checkpoints a file's WAL (none in memory).
     _checkpointer: Option<Checkpointer>,
 }
@@ -345,7 +346,7 @@ impl Sqlite {
         let path = dir.join("receiver.db");
         let store = Self::with(Connection::open(&path)?)?;
         store.conn()?.pragma_update(None, "wal_autocheckpoint", checkpoint::BACKSTOP_PAGES)?;
-        Ok(Self { _checkpointer: Some(Checkpointer::start(&path)?), ..store })
+        Ok(Self { _checkpointer: Some(Checkpointer::start(&path, Arc::clone(&store.metrics))?), ..store })
     }
 
     fn with(mut conn: Connection) -> Result<Self, StoreError> {
@@ -373,7 +374,7 @@ impl Sqlite {
             conn: Mutex::new(Conn { db: conn, latest: Latest::default() }),
             intake: GroupCommit::default(),
             outcomes: GroupCommit::default(),
-            metrics: OnceLock::new(),
+            metrics: Arc::default(),
             _checkpointer: None,
         })
     }
@@ -1223,6 +1224,8 @@ pub(crate) mod tests {
         // WAL would be), holds the notification.
         let dir = edgewatch_test_kit::scratch_dir("sqlite-checkpoint");
         let store = Sqlite::open(&dir).unwrap();
+        let metrics = Arc::new(Metrics::default());
+        store.count_commits(Arc::clone(&metrics));
         store.accept(&inbound("1", &alert("aaaa000000000001", "EdgewatchProbeDown", "firing")), &policy()).unwrap();
         let copy = dir.join("copy.db");
         let in_file = || {
@@ -1238,6 +1241,13 @@ pub(crate) mod tests {
             assert!(std::time::Instant::now() < deadline, "the notification is still only in the WAL");
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
+        // And each copy is timed for /metrics.
+        let text = metrics.render(crate::store::Depth::default(), 0);
+        let count = text
+            .lines()
+            .find_map(|l| l.strip_prefix("edgewatch_receiver_store_checkpoint_seconds_count "))
+            .and_then(|v| v.trim().parse::<f64>().ok());
+        assert!(count.is_some_and(|n| n >= 1.0), "{text}");
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
     }
