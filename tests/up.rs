@@ -44,18 +44,36 @@ fn actions(path: &std::path::Path) -> Vec<(String, String)> {
 /// killed outright, `up` would leave its Prometheus and Alertmanager.
 struct Up(std::process::Child);
 
+impl Up {
+    /// Sends it SIGTERM: whether `kill` did.
+    fn term(&self) -> bool {
+        Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status().is_ok_and(|s| s.success())
+    }
+
+    /// Its exit status, once it exits within `limit`.
+    fn exited_within(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Ok(Some(status)) = self.0.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
 impl Drop for Up {
     fn drop(&mut self) {
         if !matches!(self.0.try_wait(), Ok(None)) {
             return;
         }
-        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while matches!(self.0.try_wait(), Ok(None)) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(200));
+        if !self.term() || self.exited_within(Duration::from_secs(30)).is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
         }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 
@@ -116,16 +134,9 @@ fn up_demo_runs_the_loop_to_an_incident_and_sigterm_leaves_nothing_running() {
     assert!(children.len() >= 2, "Prometheus and Alertmanager run under the state folder: {children:?}");
 
     // SIGTERM: `up` stops everything it started and exits 0.
-    let term = Command::new("kill").args(["-TERM", &up.0.id().to_string()]).status().unwrap();
-    assert!(term.success());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = up.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "up did not stop within 30s of SIGTERM");
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    assert!(up.term());
+    let status = up.exited_within(Duration::from_secs(30));
+    let Some(status) = status else { panic!("up did not stop within 30s of SIGTERM") };
     assert!(status.success(), "up exited {status}");
     let left = processes_naming(&state_s);
     assert!(left.is_empty(), "left running: {left:?}");
