@@ -1,8 +1,9 @@
 //! A real PostgreSQL server for a test: Debian's `postgresql` binaries
 //! (`scripts/test` installs them), a cluster made once per test process
-//! with `initdb` and copied for each server, started with `postgres` on a
-//! loopback port picked for it, and killed when dropped. As root (CI), the
-//! server runs as the `postgres` user, which the package creates:
+//! with `initdb` once per PostgreSQL version and copied for each server,
+//! started with `postgres` on a loopback port picked for it, and stopped
+//! when dropped; its folder goes with it unless the test failed. As root
+//! (CI), the server runs as the `postgres` user, which the package creates:
 //! PostgreSQL refuses to run as root.
 
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ pub struct PostgresServer {
     child: Option<KillOnDrop>,
     /// The port it listens on.
     pub port: u16,
+    dir: PathBuf,
     data: PathBuf,
     log: PathBuf,
     fsync: bool,
@@ -82,16 +84,25 @@ fn give_to_postgres(path: &Path) {
     }
 }
 
-/// The cluster every server of this process starts from.
+/// The cluster every server starts from: made once per PostgreSQL version
+/// and kept in the temporary folder for later test processes (a cluster is
+/// about 40 MB, and a test run starts dozens of servers in many processes).
+/// It is made under a name of this process's own and renamed into place,
+/// so processes racing to make it never see half of one.
 fn template() -> &'static Path {
     static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
     TEMPLATE.get_or_init(|| {
-        let dir = scratch_dir("postgres-template");
+        let version = bin_dir().parent().and_then(Path::file_name).map(|v| v.to_string_lossy().into_owned());
+        let kept = std::env::temp_dir().join(format!("edgewatch-postgres-template-{}", version.unwrap_or_default()));
+        let data = kept.join("data");
+        if data.join("PG_VERSION").is_file() {
+            return data;
+        }
+        let dir = scratch_dir("postgres-template-new");
         give_to_postgres(&dir);
-        let data = dir.join("data");
         let out = command("initdb")
             .arg("-D")
-            .arg(&data)
+            .arg(dir.join("data"))
             .args(["-U", USER, "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync"])
             .output()
             .unwrap();
@@ -101,6 +112,11 @@ fn template() -> &'static Path {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+        if std::fs::rename(&dir, &kept).is_err() {
+            // Another process got there first: its cluster is as good.
+            let _ = std::fs::remove_dir_all(&dir);
+            assert!(data.join("PG_VERSION").is_file(), "no PostgreSQL template cluster at {}", kept.display());
+        }
         data
     })
 }
@@ -124,7 +140,8 @@ impl PostgresServer {
         let status = Command::new("cp").arg("-a").arg(template()).arg(&data).status().unwrap();
         assert!(status.success(), "cp -a {}", template().display());
         give_to_postgres(&dir);
-        let mut server = Self { child: None, port: free_port(), data, log: dir.join("postgres.log"), fsync };
+        let log = dir.join("postgres.log");
+        let mut server = Self { child: None, port: free_port(), dir, data, log, fsync };
         server.resume();
         server
     }
@@ -175,6 +192,17 @@ impl PostgresServer {
             }
             assert!(Instant::now() < deadline, "PostgreSQL did not start; see {}", self.log.display());
             std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for PostgresServer {
+    /// Stops the server and removes its folder; a failed test's folder
+    /// stays, with the server's log, for a look.
+    fn drop(&mut self) {
+        self.stop();
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
 }
