@@ -26,6 +26,9 @@ pub struct PostgresServer {
     data: PathBuf,
     log: PathBuf,
     fsync: bool,
+    /// Whether it offers TLS (`ssl=on`, with the data folder's
+    /// `server.crt` and `server.key`).
+    tls: bool,
 }
 
 /// The folder of PostgreSQL's server binaries: on `PATH`, or Debian's
@@ -125,23 +128,36 @@ impl PostgresServer {
     /// A server over a fresh cluster in a scratch folder named `name`,
     /// ready for connections. No fsync: tests check behaviour.
     pub fn start(name: &str) -> Self {
-        Self::start_with(name, false)
+        Self::start_with(name, false, None)
     }
 
     /// [`PostgresServer::start`] with fsync on, as in production: for
     /// benchmarks of durable commits.
     pub fn start_durable(name: &str) -> Self {
-        Self::start_with(name, true)
+        Self::start_with(name, true, None)
     }
 
-    fn start_with(name: &str, fsync: bool) -> Self {
+    /// [`PostgresServer::start`] offering TLS with the certificate chain
+    /// and the key given as PEM; clients still choose (`sslmode`).
+    pub fn start_tls(name: &str, cert_pem: &str, key_pem: &str) -> Self {
+        Self::start_with(name, false, Some((cert_pem, key_pem)))
+    }
+
+    fn start_with(name: &str, fsync: bool, tls: Option<(&str, &str)>) -> Self {
         let dir = scratch_dir(&format!("postgres-{name}"));
         let data = dir.join("data");
         let status = Command::new("cp").arg("-a").arg(template()).arg(&data).status().unwrap();
         assert!(status.success(), "cp -a {}", template().display());
+        if let Some((cert, key)) = tls {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::write(data.join("server.crt"), cert).unwrap();
+            std::fs::write(data.join("server.key"), key).unwrap();
+            // PostgreSQL refuses a key others can read.
+            std::fs::set_permissions(data.join("server.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
         give_to_postgres(&dir);
         let log = dir.join("postgres.log");
-        let mut server = Self { child: None, port: free_port(), dir, data, log, fsync };
+        let mut server = Self { child: None, port: free_port(), dir, data, log, fsync, tls: tls.is_some() };
         server.resume();
         server
     }
@@ -171,6 +187,7 @@ impl PostgresServer {
             .arg(&self.data)
             .args(["-c", "listen_addresses=127.0.0.1", "-c", fsync, "-c", "max_connections=100"])
             .args(["-c", "shared_buffers=16MB"])
+            .args(["-c", if self.tls { "ssl=on" } else { "ssl=off" }])
             .arg("-p")
             .arg(self.port.to_string())
             // TCP only: a socket path under a test's folder may pass the

@@ -91,8 +91,9 @@ impl Default for Config {
 pub(crate) enum StoreKind {
     /// `receiver.db` in `data_dir`.
     Sqlite,
-    /// PostgreSQL; the password is read when connecting.
-    Postgres(Box<postgres::Config>),
+    /// PostgreSQL; the password is read when connecting, and the TLS
+    /// roots when the store is opened.
+    Postgres(Box<postgres::Config>, crate::store::tls::Tls),
 }
 
 /// Alertmanager's `http_config.authorization` (Bearer). Basic auth and TLS
@@ -259,7 +260,7 @@ impl Config {
 
     /// Whether the store is PostgreSQL (else SQLite in `data_dir`).
     pub fn is_postgres(&self) -> bool {
-        matches!(self.store_kind(), Ok(StoreKind::Postgres(_)))
+        matches!(self.store_kind(), Ok(StoreKind::Postgres(..)))
     }
 
     /// Which store `store` names (without reading the password).
@@ -277,16 +278,12 @@ impl Config {
                 "store: the URL holds a password; give it as `store_password: env:NAME` or `file:PATH`".to_owned()
             );
         }
-        if url.query_pairs().any(|(k, v)| k == "sslmode" && v != "disable" && v != "prefer") {
-            return Err(format!(
-                "store: `{text}`: TLS to PostgreSQL is not supported yet; use `sslmode=disable` on a private network or a local socket"
-            ));
-        }
-        let config: postgres::Config = text.parse().map_err(|e| format!("store: `{text}`: {e}"))?;
+        let (tls, rest) = crate::store::tls::Tls::from_url(&url).map_err(|e| format!("store: `{text}`: {e}"))?;
+        let config: postgres::Config = rest.as_str().parse().map_err(|e| format!("store: `{text}`: {e}"))?;
         if config.get_user().is_none() {
             return Err(format!("store: `{text}` names no user (`postgres://USER@HOST/DB`)"));
         }
-        Ok(StoreKind::Postgres(Box::new(config)))
+        Ok(StoreKind::Postgres(Box::new(config), tls))
     }
 
     /// Every problem, in plain words, against the catalog's destinations
@@ -409,13 +406,14 @@ mod tests {
         let store = |text: &str| Config::parse(text).unwrap().validate(&catalog);
         assert!(store("store: sqlite\n").is_empty());
         assert!(store("store: postgres://edgewatch@db:5432/edgewatch\nstore_password: env:PG_PASSWORD\n").is_empty());
+        assert!(store("store: postgres://edgewatch@db/edgewatch?sslmode=verify-full&sslrootcert=/ca.pem\n").is_empty());
         for (text, says) in [
             ("store: postgres://edgewatch:hunter2@db/edgewatch\n", "the URL holds a password"),
             ("store: postgres://edgewatch@db/edgewatch?password=hunter2\n", "the URL holds a password"),
             ("store: mysql://edgewatch@db/edgewatch\n", "`mysql:` is not a store"),
             ("store: receiver.db\n", "is not `sqlite` or a URL"),
             ("store: postgres://db/edgewatch\n", "names no user"),
-            ("store: postgres://edgewatch@db/edgewatch?sslmode=require\n", "TLS to PostgreSQL is not supported yet"),
+            ("store: postgres://edgewatch@db/edgewatch?sslmode=allow\n", "sslmode `allow` is not one of"),
             ("store_password: env:PG_PASSWORD\n", "store_password: set, but the store is SQLite"),
         ] {
             let problems = store(text);

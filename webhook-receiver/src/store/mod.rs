@@ -10,6 +10,7 @@ mod group;
 mod latest;
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
+pub(crate) mod tls;
 
 use std::sync::Arc;
 
@@ -35,7 +36,7 @@ pub(crate) fn postgres_target(
     env: &dyn Fn(&str) -> Option<String>,
     application: &str,
 ) -> Result<Option<postgres::Target>, StoreError> {
-    let StoreKind::Postgres(mut target) = config.store_kind().map_err(StoreError::Config)? else {
+    let StoreKind::Postgres(mut target, tls) = config.store_kind().map_err(StoreError::Config)? else {
         return Ok(None);
     };
     if let Some(password) = &config.store_password {
@@ -46,7 +47,8 @@ pub(crate) fn postgres_target(
     // Validated: a claim outlives the attempt it covers, and an attempt a
     // dead receiver began is settled when it is taken over.
     let lease_ms = crate::time::millis(config.delivery.lease);
-    Ok(Some(postgres::Target { config: *target, receiver: receiver_name(), lease_ms }))
+    let tls = tls.connector().map_err(|e| StoreError::Config(format!("store: {e}")))?;
+    Ok(Some(postgres::Target { config: *target, tls, receiver: receiver_name(), lease_ms }))
 }
 
 /// This receiver among those sharing a store: host, process and a random
@@ -58,15 +60,39 @@ fn receiver_name() -> String {
     format!("{host}:{}:{nanos:08x}", std::process::id())
 }
 
+impl From<::postgres::Error> for StoreError {
+    fn from(e: ::postgres::Error) -> Self {
+        Self::Postgres(e)
+    }
+}
+
+/// `e` and each error that caused it, as `e: cause: cause`.
+fn with_causes(e: &::postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let said = c.to_string();
+        // An I/O error wrapping another says the same words.
+        if !text.ends_with(&said) {
+            text = format!("{text}: {said}");
+        }
+        cause = c.source();
+    }
+    text
+}
+
 /// Why the store failed. Callers answer 503: Alertmanager retries.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database said no.
     #[error("store: {0}")]
     Database(#[from] rusqlite::Error),
-    /// PostgreSQL said no, or cannot be reached.
-    #[error("store: PostgreSQL: {0}")]
-    Postgres(#[from] ::postgres::Error),
+    /// PostgreSQL said no, or cannot be reached. Said with its causes:
+    /// the client's own words are only the kind ("db error", "error
+    /// performing TLS handshake"), the server's message and the certificate
+    /// problem are its causes. (Not a `source`, so they are said once.)
+    #[error("store: PostgreSQL: {}", with_causes(.0))]
+    Postgres(::postgres::Error),
     /// A commit that several notifications shared failed: each is told.
     #[error("store: the commit failed: {0}")]
     Commit(String),

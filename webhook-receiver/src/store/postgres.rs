@@ -21,7 +21,7 @@ use postgres::error::SqlState;
 use std::collections::HashMap;
 
 use postgres::types::ToSql;
-use postgres::{Client, GenericClient, NoTls, Row, Statement, Transaction};
+use postgres::{Client, GenericClient, Row, Statement, Transaction};
 
 use super::alerts::{Loaded, as_decided, assemble, for_action, header};
 use super::codec::{
@@ -179,6 +179,8 @@ const RETRIES: usize = 5;
 pub(crate) struct Target {
     /// Host, port, database, user, and the password read from its reference.
     pub config: postgres::Config,
+    /// TLS as the URL's `sslmode` asks.
+    pub tls: tokio_postgres_rustls::MakeRustlsConnect,
     /// This receiver's name in claims (`host:pid:random`).
     pub receiver: String,
     /// How long a claim lasts without news: a receiver that died is taken
@@ -194,13 +196,14 @@ impl std::fmt::Debug for Target {
             .field("dbname", &self.config.get_dbname())
             .field("receiver", &self.receiver)
             .field("lease_ms", &self.lease_ms)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
 /// Open connections, lent one per operation.
 struct Pool {
     config: postgres::Config,
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
     state: Mutex<PoolState>,
     freed: Condvar,
 }
@@ -226,7 +229,7 @@ impl Pool {
             if state.open < POOL_SIZE {
                 state.open += 1;
                 drop(state);
-                return match self.config.connect(NoTls) {
+                return match self.config.connect(self.tls.clone()) {
                     Ok(client) => {
                         Ok(Lent { pool: self, conn: Some(Conn { client, prepared: HashMap::new() }), broken: false })
                     }
@@ -380,6 +383,7 @@ impl Postgres {
         Self {
             pool: Pool {
                 config: target.config.clone(),
+                tls: target.tls.clone(),
                 state: Mutex::new(PoolState { idle: Vec::new(), open: 0 }),
                 freed: Condvar::new(),
             },
@@ -1403,6 +1407,17 @@ mod tests {
     use crate::incident::DEFAULT_KEY_LABELS;
     use crate::store::sqlite::tests::{alert, inbound, policy, the_schedule_reads_only_the_incidents_due};
 
+    /// The store on `server`, as a receiver named `test`.
+    fn target(server: &edgewatch_test_kit::postgres::PostgresServer) -> Target {
+        let tls = crate::store::tls::Tls { mode: crate::store::tls::Mode::Disable, root_cert: None };
+        Target {
+            config: server.url().parse().unwrap(),
+            tls: tls.connector().unwrap(),
+            receiver: "test".to_owned(),
+            lease_ms: 30_000,
+        }
+    }
+
     /// (incident key, destination, action) of every outbox row, in order.
     fn outbox(store: &Postgres) -> Vec<(String, String, String)> {
         let sql =
@@ -1417,8 +1432,7 @@ mod tests {
     #[test]
     fn an_incident_held_under_an_old_key_keeps_its_alerts_until_it_resolves() {
         let server = edgewatch_test_kit::postgres::PostgresServer::start("store-held");
-        let target = Target { config: server.url().parse().unwrap(), receiver: "test".to_owned(), lease_ms: 30_000 };
-        let store = Postgres::connect(target).unwrap();
+        let store = Postgres::connect(target(&server)).unwrap();
         let old = "customer=shop,alertname=EdgewatchProbeDown,probe=home";
         let state = format!(
             r#"{{"id":1,"key":"{old}","dedup":"edgewatch-0123456789abcdef01234567","customer":"shop","alertname":"EdgewatchProbeDown","severity":"page","alert_kind":"probe_down","slo":null,"probe":"home","status":"firing","started_at":"2026-11-21T08:00:00Z","resolved_at":null,"alerts":[{}],"alertmanager_url":"http://am"}}"#,
@@ -1464,11 +1478,77 @@ mod tests {
         assert_eq!(store.incident(opened[0].0).unwrap().id, opened[0].0);
     }
 
+    /// `sslmode` and `sslrootcert` in `store:`, against a real server
+    /// offering TLS with a certificate for `db.example`: each mode connects
+    /// (encrypted or not, as PostgreSQL itself reports) or refuses, as
+    /// libpq would.
+    #[test]
+    fn the_store_url_says_how_connections_are_encrypted_and_whom_they_trust() {
+        use edgewatch_test_kit::postgres::PostgresServer;
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["db.example".to_owned()]).unwrap().self_signed(&key).unwrap();
+        let server = PostgresServer::start_tls("store-tls", &cert.pem(), &key.serialize_pem());
+        let dir = edgewatch_test_kit::scratch_dir("store-tls-roots");
+        let ours = dir.join("ca.pem");
+        std::fs::write(&ours, cert.pem()).unwrap();
+        let other_key = rcgen::KeyPair::generate().unwrap();
+        let mut other = rcgen::CertificateParams::new(vec!["db.example".to_owned()]).unwrap();
+        other.distinguished_name.push(rcgen::DnType::CommonName, "another CA");
+        let other = other.self_signed(&other_key).unwrap();
+        let theirs = dir.join("other-ca.pem");
+        std::fs::write(&theirs, other.pem()).unwrap();
+
+        // Whether the store's connection is encrypted, by PostgreSQL.
+        let encrypted = |url: String| {
+            let config = crate::config::Config::parse(&format!("store: {url}\n")).unwrap();
+            let target = crate::store::postgres_target(&config, &|_| None, "edgewatch-tls-test").unwrap().unwrap();
+            let store = Postgres::connect(target)?;
+            let sql = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
+            store.with(|c| Ok(c.on.query_one(sql, &[])?.get::<_, bool>(0)))
+        };
+        let open = |host: &str, query: &str| {
+            encrypted(format!("postgres://edgewatch@{host}:{}/postgres?{query}", server.port))
+        };
+        let (ours, theirs) = (ours.display(), theirs.display());
+        let by_name = "db.example";
+        let by_address = "127.0.0.1";
+        let pinned = "hostaddr=127.0.0.1&";
+        for (host, query, encrypted) in [
+            (by_address, String::new(), true),
+            (by_address, "sslmode=disable".to_owned(), false),
+            (by_address, "sslmode=require".to_owned(), true),
+            (by_address, format!("sslmode=verify-ca&sslrootcert={ours}"), true),
+            (by_name, format!("{pinned}sslmode=verify-full&sslrootcert={ours}"), true),
+        ] {
+            assert_eq!(open(host, &query).unwrap(), encrypted, "{host} {query}");
+        }
+        for (host, query, says) in [
+            // The certificate names db.example, not the address.
+            (by_address, format!("sslmode=verify-full&sslrootcert={ours}"), "not valid for name \"127.0.0.1\""),
+            (by_name, format!("{pinned}sslmode=verify-ca&sslrootcert={theirs}"), "UnknownIssuer"),
+            (by_name, format!("{pinned}sslmode=verify-full&sslrootcert={theirs}"), "UnknownIssuer"),
+            // Not among the public roots.
+            (by_name, format!("{pinned}sslmode=verify-full"), "UnknownIssuer"),
+        ] {
+            let e = open(host, &query).unwrap_err().to_string();
+            assert!(e.contains("TLS") && e.contains(says), "{host} {query}: {e}");
+        }
+        // A server without TLS: `require` does not connect in the clear.
+        let plain = PostgresServer::start("store-no-tls");
+        let e = encrypted(format!("postgres://edgewatch@127.0.0.1:{}/postgres?sslmode=require", plain.port));
+        let e = e.unwrap_err().to_string();
+        assert!(e.ends_with("error performing TLS handshake: server does not support TLS"), "{e}");
+        // Nobody listening: the cause is said, not only the kind.
+        let e = encrypted(format!("postgres://edgewatch@127.0.0.1:{}/postgres", edgewatch_test_kit::free_port()));
+        let e = e.unwrap_err().to_string();
+        assert!(e.starts_with("store: PostgreSQL: error connecting to server: Connection refused"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn the_schedule_reads_only_the_incidents_due_on_postgresql() {
         let server = edgewatch_test_kit::postgres::PostgresServer::start("store-schedule");
-        let target = Target { config: server.url().parse().unwrap(), receiver: "test".to_owned(), lease_ms: 30_000 };
-        let store = Postgres::connect(target).unwrap();
+        let store = Postgres::connect(target(&server)).unwrap();
         let due_at = || store.with(|c| Ok(c.on.query_one("SELECT due_at FROM incidents", &[])?.get(0))).unwrap();
         the_schedule_reads_only_the_incidents_due(&store, &due_at);
     }
@@ -1478,8 +1558,7 @@ mod tests {
     #[test]
     fn alerts_joining_an_incident_are_rows_of_their_own() {
         let server = edgewatch_test_kit::postgres::PostgresServer::start("store-alert-rows");
-        let target = Target { config: server.url().parse().unwrap(), receiver: "test".to_owned(), lease_ms: 30_000 };
-        let store = Postgres::connect(target).unwrap();
+        let store = Postgres::connect(target(&server)).unwrap();
         let policy = policy();
         for i in 0..40 {
             let firing = alert(&format!("aaaa{i:012x}"), "EdgewatchProbeDown", "firing");
