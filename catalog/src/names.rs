@@ -166,6 +166,9 @@ pub mod metric {
     pub const RECEIVER_OUTBOX_OLDEST_AGE: &str = "edgewatch_receiver_outbox_oldest_pending_age_seconds";
     /// Gauge: actions that failed for good.
     pub const RECEIVER_DEAD_LETTERS: &str = "edgewatch_receiver_dead_letters";
+    /// Gauge: pages of the SQLite store's WAL the last checkpoint left
+    /// uncopied.
+    pub const RECEIVER_WAL_PAGES_BEHIND: &str = "edgewatch_receiver_store_wal_pages_behind";
 
     /// The receiver's metrics about itself, which the pipeline alerts and
     /// the health dashboard read.
@@ -175,6 +178,7 @@ pub mod metric {
         RECEIVER_OUTBOX_PENDING,
         RECEIVER_OUTBOX_OLDEST_AGE,
         RECEIVER_DEAD_LETTERS,
+        RECEIVER_WAL_PAGES_BEHIND,
     ];
 
     /// The ones the exporter's prober produces (from the catalog's probes);

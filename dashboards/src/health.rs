@@ -181,4 +181,13 @@ fn receiver(l: &mut Layout) {
         .thresholds(Thresholds::absolute("green", &[(1.0, "red")]))
         .size(8, 8),
     );
+    l.panel(
+        Panel::timeseries(
+            "SQLite store: WAL pages not copied back",
+            "Pages (4 KiB) of the receiver's SQLite WAL its last checkpoint left uncopied into receiver.db. Near zero normally; staying high means a reader's long transaction holds the copy back and receiver.db-wal grows (EdgewatchReceiverWalHeldBack past 16,000 for 15 minutes). Always 0 with a PostgreSQL store.",
+            "short",
+            vec![series(format!("max by (instance) ({})", metric::RECEIVER_WAL_PAGES_BEHIND), "{{instance}}")],
+        )
+        .size(24, 6),
+    );
 }

@@ -52,6 +52,10 @@ const MALFORMED_SHARE: f64 = 0.01;
 const LAG_SECONDS: u32 = 600;
 /// The oldest pending action's age that is a stall, in seconds.
 const STALLED_SECONDS: u32 = 900;
+/// SQLite WAL pages left uncopied that are held back: the receiver's
+/// commits copy the WAL themselves past this many (64 MB), so only a
+/// reader holding it back keeps it above.
+const WAL_BEHIND_PAGES: u32 = 16_000;
 
 /// One pipeline alert.
 struct Check {
@@ -279,6 +283,18 @@ fn receiver(scrape: Duration) -> Vec<Check> {
             summary: "edgewatch: every delivery to {{ $labels.destination }} fails",
             description: "Every attempt of the receiver {{ $labels.instance }} to deliver to {{ $labels.destination }} failed for 15 minutes: its tickets or pages do not arrive. The reason is in the receiver's log and in `edgewatch receiver dead-letters list` (a revoked token, a changed project, the service down).".to_owned(),
         },
+        Check {
+            name: "EdgewatchReceiverWalHeldBack",
+            component: "receiver",
+            severity: "ticket",
+            for_: "15m".to_owned(),
+            expr: format!(
+                "max by (job, instance) ({}{{job=\"{r}\"}}) > {WAL_BEHIND_PAGES}",
+                metric::RECEIVER_WAL_PAGES_BEHIND
+            ),
+            summary: "edgewatch: the receiver's SQLite WAL is not copied back",
+            description: "The receiver {{ $labels.instance }} has left over 64 MB of its SQLite store's WAL uncopied into receiver.db for 15 minutes: a reader's long transaction holds every copy back, and receiver.db-wal grows until it ends. Look for a long-running `edgewatch` command on the store (a report, `incidents`), or another process with receiver.db open (`fuser receiver.db`).".to_owned(),
+        },
     ]
 }
 
@@ -503,6 +519,20 @@ fn case_of(check: &Check, catalog: &Catalog, job: &str, silence: Duration) -> Op
                 &[&l(broken, &[jira])],
             ))
         }
+        "EdgewatchReceiverWalHeldBack" => {
+            let name = metric::RECEIVER_WAL_PAGES_BEHIND;
+            Some(case(
+                check,
+                "the WAL held back, ever larger; copied back as it comes; a start",
+                vec![
+                    series(name, &l(broken, &[]), "0+2000x25"),
+                    series(name, &l(healthy, &[]), "0 900 0 1200 0 0 15000 0 300 0x5 20000 0x9"),
+                    series(name, &l(started, &[]), "_x24 0"),
+                ],
+                25,
+                &[&l(broken, &[])],
+            ))
+        }
         "EdgewatchNotificationsFailing" => {
             let (failed, total) = ("alertmanager_notifications_failed_total", "alertmanager_notifications_total");
             let am = |instance: &'static str| {
@@ -539,7 +569,7 @@ mod tests {
         let with_probe = "customers:\n  - id: acme\n    hosts: [acme.example]\n    probes: [{name: home, url: 'https://acme.example/', interval: 20m}]\n";
         let without = "customers:\n  - id: acme\n    hosts: [acme.example]\n";
         let settings = Settings { scrape: "15s".parse().unwrap(), silence: "30m".parse().unwrap() };
-        for (text, n) in [(with_probe, 12), (without, 11)] {
+        for (text, n) in [(with_probe, 13), (without, 12)] {
             let catalog = edgewatch_catalog::load_str("c.yaml", text).unwrap().catalog;
             let file = tests(&catalog, "edgewatch-exporter", settings, "r.yml".to_owned());
             let names: Vec<&str> = file.tests.iter().flat_map(|t| &t.alert_rule_test).map(|a| a.alertname).collect();

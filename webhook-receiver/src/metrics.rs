@@ -27,6 +27,8 @@ pub(crate) struct Metrics {
     takeovers: Counter,
     batches: Histogram,
     checkpoints: Histogram,
+    checkpoint_failures: Counter,
+    wal_behind: Gauge,
 }
 
 impl Default for Metrics {
@@ -88,6 +90,18 @@ impl Default for Metrics {
             "How long each copy of the SQLite store's WAL back into its file took, beside the intake (every 100 ms)",
             checkpoints.clone(),
         );
+        let checkpoint_failures = Counter::default();
+        registry.register(
+            "store_checkpoint_failures",
+            "Copies of the SQLite store's WAL that failed (not those a commit's own copy kept busy); commits copy it themselves meanwhile",
+            checkpoint_failures.clone(),
+        );
+        let wal_behind = Gauge::default();
+        registry.register(
+            "store_wal_pages_behind",
+            "Pages (4 KiB) of the SQLite store's WAL not copied back into its file at the last copy: stays high while a reader's long transaction holds the copy back, and the WAL file grows meanwhile",
+            wal_behind.clone(),
+        );
         Self {
             registry,
             notifications,
@@ -102,6 +116,8 @@ impl Default for Metrics {
             takeovers,
             batches,
             checkpoints,
+            checkpoint_failures,
+            wal_behind,
         }
     }
 }
@@ -133,9 +149,18 @@ impl Metrics {
         self.batches.observe(notifications as f64);
     }
 
-    /// Records how long a WAL checkpoint took.
-    pub(crate) fn checkpoint(&self, seconds: f64) {
+    /// Records how long a WAL checkpoint took, and the WAL pages it left
+    /// behind (`None`: it failed).
+    pub(crate) fn checkpoint(&self, seconds: f64, pages_behind: Option<i64>) {
         self.checkpoints.observe(seconds);
+        match pages_behind {
+            Some(pages) => {
+                self.wal_behind.set(pages);
+            }
+            None => {
+                self.checkpoint_failures.inc();
+            }
+        }
     }
 
     /// Records an enrichment's duration.

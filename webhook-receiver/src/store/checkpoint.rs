@@ -8,7 +8,10 @@
 //! [`EVERY`] (`PASSIVE`: it never waits for, nor holds up, a commit), and
 //! the intake's own threshold, [`BACKSTOP_PAGES`], is left as a backstop
 //! for when this thread falls behind. How long each took is
-//! `edgewatch_receiver_store_checkpoint_seconds`.
+//! `edgewatch_receiver_store_checkpoint_seconds`; what it could not copy,
+//! `edgewatch_receiver_store_wal_pages_behind` (a reader's long read
+//! transaction holds every copy back: the WAL then grows past the
+//! backstop), and failures, `edgewatch_receiver_store_checkpoint_failures_total`.
 
 use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -58,17 +61,20 @@ fn run(conn: &Connection, stopped: &mpsc::Receiver<()>, metrics: &OnceLock<Arc<M
     let mut last_error = None;
     while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(EVERY) {
         let started = Instant::now();
-        let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-        if let Some(m) = metrics.get() {
-            m.checkpoint(started.elapsed().as_secs_f64());
-        }
+        // Its row: busy, the WAL's pages, the pages copied back.
+        let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get(1)?, r.get(2)?)));
         // Busy (a commit's own checkpoint under way) is no failure: the next
         // round copies what is left.
-        let error = match done {
-            Ok(()) => None,
-            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => None,
-            Err(e) => Some(e.to_string()),
+        let (behind, error) = match done {
+            Ok((pages, copied)) => (Some(pages_behind(pages, copied)), None),
+            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => (None, None),
+            Err(e) => (None, Some(e.to_string())),
         };
+        if let Some(m) = metrics.get()
+            && (behind.is_some() || error.is_some())
+        {
+            m.checkpoint(started.elapsed().as_secs_f64(), behind);
+        }
         // Said once, not ten times a second.
         if error.is_some() && error != last_error {
             tracing::warn!(
@@ -78,6 +84,12 @@ fn run(conn: &Connection, stopped: &mpsc::Receiver<()>, metrics: &OnceLock<Arc<M
         }
         last_error = error;
     }
+}
+
+/// WAL pages a checkpoint left to copy, from `PRAGMA wal_checkpoint`'s
+/// `log` and `checkpointed` (both -1 when the database is not in WAL mode).
+fn pages_behind(pages: i64, copied: i64) -> i64 {
+    (pages - copied).max(0)
 }
 
 impl Drop for Checkpointer {

@@ -1253,6 +1253,47 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_reader_holding_the_wal_back_shows_in_the_metrics_until_it_lets_go() {
+        // A long read transaction (a report reading the store, say) pins
+        // the WAL: nothing written after it began is copied back, and the
+        // WAL file grows. /metrics says how far behind the copy is.
+        let dir = edgewatch_test_kit::scratch_dir("sqlite-wal-behind");
+        let store = Sqlite::open(&dir).unwrap();
+        let metrics = Arc::new(Metrics::default());
+        store.count_commits(Arc::clone(&metrics));
+        let behind = || {
+            let text = metrics.render(crate::store::Depth::default(), 0);
+            text.lines()
+                .find_map(|l| l.strip_prefix("edgewatch_receiver_store_wal_pages_behind "))
+                .and_then(|v| v.trim().parse::<i64>().ok())
+                .unwrap()
+        };
+        let wait_for = |what: &str, ok: &dyn Fn(i64) -> bool| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while !ok(behind()) {
+                assert!(std::time::Instant::now() < deadline, "{what}: {} pages behind", behind());
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        };
+        let policy = policy();
+        store.accept(&inbound("1", &alert("aaaa000000000001", "EdgewatchProbeDown", "firing")), &policy).unwrap();
+        wait_for("caught up before the reader", &|n| n == 0);
+        let reader = Connection::open(dir.join("receiver.db")).unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        let _: i64 = reader.query_row("SELECT count(*) FROM notifications", [], |r| r.get(0)).unwrap();
+        for i in 2..40 {
+            let firing = alert(&format!("aaaa{i:012x}"), "EdgewatchProbeDown", "firing");
+            store.accept(&inbound(&i.to_string(), &firing), &policy).unwrap();
+        }
+        wait_for("held back by the reader", &|n| n > 0);
+        reader.execute_batch("COMMIT").unwrap();
+        wait_for("caught up once the reader let go", &|n| n == 0);
+        drop(reader);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn an_incident_pruned_is_not_the_latest_of_its_key_any_more() {
         let store = Sqlite::with(Connection::open_in_memory().unwrap()).unwrap();
         let policy = policy();
