@@ -20,7 +20,6 @@ use std::sync::Arc;
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
@@ -98,23 +97,23 @@ impl Tls {
     /// The connector for every connection of the store: reads the roots.
     pub(crate) fn connector(&self) -> Result<MakeRustlsConnect, String> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let verifier: Arc<dyn ServerCertVerifier> = match self.mode {
-            Mode::Disable | Mode::Prefer | Mode::Require => Arc::new(Unchecked(Arc::clone(&provider))),
-            Mode::VerifyCa | Mode::VerifyFull => {
-                let roots = roots(self.root_cert.as_deref())?;
-                let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
-                    .build()
-                    .map_err(|e| e.to_string())?;
-                Arc::new(Chain { webpki, names: self.mode == Mode::VerifyFull })
-            }
+        let checks = match self.mode {
+            Mode::Disable | Mode::Prefer | Mode::Require => Checks::Nothing,
+            Mode::VerifyCa => Checks::Chain,
+            Mode::VerifyFull => Checks::ChainAndName,
         };
-        // `dangerous` because the verifiers are our own types: `Chain`
-        // defers to the web PKI verifier, `Unchecked` is libpq's `require`.
+        // Unchecked, the roots only serve to check the handshake's signatures.
+        let roots = if checks == Checks::Nothing { roots(None)? } else { roots(self.root_cert.as_deref())? };
+        let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
+            .build()
+            .map_err(|e| e.to_string())?;
+        // `dangerous` because the verifier is our own type; it defers to the
+        // web PKI verifier but for what `sslmode` leaves unchecked.
         let config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| e.to_string())?
             .dangerous()
-            .with_custom_certificate_verifier(verifier)
+            .with_custom_certificate_verifier(Arc::new(Verifier { webpki, checks }))
             .with_no_client_auth();
         Ok(MakeRustlsConnect::new(config))
     }
@@ -139,15 +138,26 @@ fn roots(file: Option<&Path>) -> Result<RootCertStore, String> {
     Ok(roots)
 }
 
-/// `verify-ca` and `verify-full`: the web PKI's verdict, less the host
-/// name for `verify-ca`.
-#[derive(Debug)]
-struct Chain {
-    webpki: Arc<WebPkiServerVerifier>,
-    names: bool,
+/// What of the server's certificate is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Checks {
+    /// libpq's `prefer` and `require`: encrypted, not authenticated.
+    Nothing,
+    /// `verify-ca`.
+    Chain,
+    /// `verify-full`.
+    ChainAndName,
 }
 
-impl ServerCertVerifier for Chain {
+/// The web PKI's verdict, less what `checks` leaves out. The handshake's
+/// signatures are checked whatever `checks` says.
+#[derive(Debug)]
+struct Verifier {
+    webpki: Arc<WebPkiServerVerifier>,
+    checks: Checks,
+}
+
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -156,10 +166,13 @@ impl ServerCertVerifier for Chain {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        if self.checks == Checks::Nothing {
+            return Ok(ServerCertVerified::assertion());
+        }
         match self.webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) if !self.names => Ok(ServerCertVerified::assertion()),
+            )) if self.checks == Checks::Chain => Ok(ServerCertVerified::assertion()),
             verdict => verdict,
         }
     }
@@ -184,46 +197,6 @@ impl ServerCertVerifier for Chain {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.webpki.supported_verify_schemes()
-    }
-}
-
-/// libpq's `prefer` and `require`: any certificate, so encrypted but not
-/// authenticated; the handshake's signatures are still checked.
-#[derive(Debug)]
-struct Unchecked(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for Unchecked {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 
