@@ -1,7 +1,7 @@
 //! A real PostgreSQL server for a test: Debian's `postgresql` binaries
-//! (`scripts/test` installs them), a cluster made once per test process
-//! with `initdb` once per PostgreSQL version and copied for each server,
-//! started with `postgres` on a loopback port picked for it, and stopped
+//! (`scripts/test` installs them), a cluster made with `initdb` once per
+//! PostgreSQL version (kept for later test processes) and copied for each
+//! server, started with `postgres` on a loopback port picked for it, and stopped
 //! when dropped; its folder goes with it unless the test failed. As root
 //! (CI), the server runs as the `postgres` user, which the package creates:
 //! PostgreSQL refuses to run as root.
