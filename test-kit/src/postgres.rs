@@ -29,6 +29,21 @@ pub struct PostgresServer {
     /// Whether it offers TLS (`ssl=on`, with the data folder's
     /// `server.crt` and `server.key`).
     tls: bool,
+    /// Whether it asks for client certificates (signed by `root.crt`).
+    client_ca: bool,
+}
+
+/// What a server offering TLS is given, as PEM.
+#[derive(Debug, Clone, Copy)]
+pub struct Tls<'a> {
+    /// Its certificate chain.
+    pub cert: &'a str,
+    /// Its key.
+    pub key: &'a str,
+    /// The CA of client certificates: given, the server logs in only
+    /// clients over TLS with a certificate it signed, whose common name is
+    /// the user.
+    pub client_ca: Option<&'a str>,
 }
 
 /// The folder of PostgreSQL's server binaries: on `PATH`, or Debian's
@@ -137,27 +152,32 @@ impl PostgresServer {
         Self::start_with(name, true, None)
     }
 
-    /// [`PostgresServer::start`] offering TLS with the certificate chain
-    /// and the key given as PEM; clients still choose (`sslmode`).
-    pub fn start_tls(name: &str, cert_pem: &str, key_pem: &str) -> Self {
-        Self::start_with(name, false, Some((cert_pem, key_pem)))
+    /// [`PostgresServer::start`] offering TLS as `tls` says.
+    pub fn start_tls(name: &str, tls: &Tls<'_>) -> Self {
+        Self::start_with(name, false, Some(tls))
     }
 
-    fn start_with(name: &str, fsync: bool, tls: Option<(&str, &str)>) -> Self {
+    fn start_with(name: &str, fsync: bool, tls: Option<&Tls<'_>>) -> Self {
         let dir = scratch_dir(&format!("postgres-{name}"));
         let data = dir.join("data");
         let status = Command::new("cp").arg("-a").arg(template()).arg(&data).status().unwrap();
         assert!(status.success(), "cp -a {}", template().display());
-        if let Some((cert, key)) = tls {
+        if let Some(tls) = tls {
             use std::os::unix::fs::PermissionsExt as _;
-            std::fs::write(data.join("server.crt"), cert).unwrap();
-            std::fs::write(data.join("server.key"), key).unwrap();
+            std::fs::write(data.join("server.crt"), tls.cert).unwrap();
+            std::fs::write(data.join("server.key"), tls.key).unwrap();
             // PostgreSQL refuses a key others can read.
             std::fs::set_permissions(data.join("server.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
+            if let Some(ca) = tls.client_ca {
+                std::fs::write(data.join("root.crt"), ca).unwrap();
+                // Only TLS with a client certificate (its CN the user) logs in.
+                std::fs::write(data.join("pg_hba.conf"), "hostssl all all 127.0.0.1/32 cert\n").unwrap();
+            }
         }
         give_to_postgres(&dir);
         let log = dir.join("postgres.log");
-        let mut server = Self { child: None, port: free_port(), dir, data, log, fsync, tls: tls.is_some() };
+        let (tls, client_ca) = (tls.is_some(), tls.is_some_and(|t| t.client_ca.is_some()));
+        let mut server = Self { child: None, port: free_port(), dir, data, log, fsync, tls, client_ca };
         server.resume();
         server
     }
@@ -188,6 +208,7 @@ impl PostgresServer {
             .args(["-c", "listen_addresses=127.0.0.1", "-c", fsync, "-c", "max_connections=100"])
             .args(["-c", "shared_buffers=16MB"])
             .args(["-c", if self.tls { "ssl=on" } else { "ssl=off" }])
+            .args(if self.client_ca { &["-c", "ssl_ca_file=root.crt"][..] } else { &[] })
             .arg("-p")
             .arg(self.port.to_string())
             // TCP only: a socket path under a test's folder may pass the

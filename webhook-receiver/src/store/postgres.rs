@@ -1409,7 +1409,7 @@ mod tests {
 
     /// The store on `server`, as a receiver named `test`.
     fn target(server: &edgewatch_test_kit::postgres::PostgresServer) -> Target {
-        let tls = crate::store::tls::Tls { mode: crate::store::tls::Mode::Disable, root_cert: None };
+        let tls = crate::store::tls::Tls { mode: crate::store::tls::Mode::Disable, root_cert: None, client: None };
         Target {
             config: server.url().parse().unwrap(),
             tls: tls.connector().unwrap(),
@@ -1478,6 +1478,65 @@ mod tests {
         assert_eq!(store.incident(opened[0].0).unwrap().id, opened[0].0);
     }
 
+    /// Opens the store `url` names as the receiver would: whether its
+    /// connection is encrypted, as PostgreSQL says.
+    fn encrypted(url: &str) -> Result<bool, StoreError> {
+        let config = crate::config::Config::parse(&format!("store: {url}\n")).unwrap();
+        let target = crate::store::postgres_target(&config, &|_| None, "edgewatch-tls-test").unwrap().unwrap();
+        let store = Postgres::connect(target)?;
+        let sql = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
+        store.with(|c| Ok(c.on.query_one(sql, &[])?.get::<_, bool>(0)))
+    }
+
+    /// A server that logs in by client certificate (`cert` in `pg_hba.conf`):
+    /// `sslcert` and `sslkey` log in; no certificate, or one its CA did not
+    /// sign, does not.
+    #[test]
+    fn a_client_certificate_logs_in_where_the_server_asks_for_one() {
+        use edgewatch_test_kit::postgres::{PostgresServer, Tls, USER};
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca.distinguished_name.push(rcgen::DnType::CommonName, "edgewatch test CA");
+        let ca = rcgen::CertifiedIssuer::self_signed(ca, ca_key).unwrap();
+        let leaf = |names: Vec<String>, cn: &str| {
+            let key = rcgen::KeyPair::generate().unwrap();
+            let mut params = rcgen::CertificateParams::new(names).unwrap();
+            params.distinguished_name.push(rcgen::DnType::CommonName, cn);
+            (params.signed_by(&key, &ca).unwrap().pem(), key.serialize_pem())
+        };
+        let (server_cert, server_key) = leaf(vec!["db.example".to_owned()], "db.example");
+        let tls = Tls { cert: &server_cert, key: &server_key, client_ca: Some(&ca.pem()) };
+        let server = PostgresServer::start_tls("store-client-cert", &tls);
+        let dir = edgewatch_test_kit::scratch_dir("store-client-cert-files");
+        let file = |name: &str, text: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).unwrap();
+            path.display().to_string()
+        };
+        let root = file("ca.pem", &ca.pem());
+        let (cert, key) = leaf(Vec::new(), USER);
+        let (cert, key) = (file("client.pem", &cert), file("client.key", &key));
+        let stranger_key = rcgen::KeyPair::generate().unwrap();
+        let mut stranger = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        stranger.distinguished_name.push(rcgen::DnType::CommonName, USER);
+        let stranger = file("stranger.pem", &stranger.self_signed(&stranger_key).unwrap().pem());
+        let stranger_key = file("stranger.key", &stranger_key.serialize_pem());
+
+        let url = |more: &str| {
+            format!(
+                "postgres://{USER}@db.example:{}/postgres?hostaddr=127.0.0.1&sslmode=verify-full&sslrootcert={root}{more}",
+                server.port
+            )
+        };
+        assert!(encrypted(&url(&format!("&sslcert={cert}&sslkey={key}"))).unwrap());
+        let e = encrypted(&url("")).unwrap_err().to_string();
+        assert!(e.contains("connection requires a valid client certificate"), "{e}");
+        let e = encrypted(&url(&format!("&sslcert={stranger}&sslkey={stranger_key}"))).unwrap_err().to_string();
+        assert!(e.contains("received fatal alert: UnknownCA"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     /// `sslmode` and `sslrootcert` in `store:`, against a real server
     /// offering TLS with a certificate for `db.example`: each mode connects
     /// (encrypted or not, as PostgreSQL itself reports) or refuses, as
@@ -1487,7 +1546,9 @@ mod tests {
         use edgewatch_test_kit::postgres::PostgresServer;
         let key = rcgen::KeyPair::generate().unwrap();
         let cert = rcgen::CertificateParams::new(vec!["db.example".to_owned()]).unwrap().self_signed(&key).unwrap();
-        let server = PostgresServer::start_tls("store-tls", &cert.pem(), &key.serialize_pem());
+        let (cert_pem, key_pem) = (cert.pem(), key.serialize_pem());
+        let tls = edgewatch_test_kit::postgres::Tls { cert: &cert_pem, key: &key_pem, client_ca: None };
+        let server = PostgresServer::start_tls("store-tls", &tls);
         let dir = edgewatch_test_kit::scratch_dir("store-tls-roots");
         let ours = dir.join("ca.pem");
         std::fs::write(&ours, cert.pem()).unwrap();
@@ -1498,16 +1559,8 @@ mod tests {
         let theirs = dir.join("other-ca.pem");
         std::fs::write(&theirs, other.pem()).unwrap();
 
-        // Whether the store's connection is encrypted, by PostgreSQL.
-        let encrypted = |url: String| {
-            let config = crate::config::Config::parse(&format!("store: {url}\n")).unwrap();
-            let target = crate::store::postgres_target(&config, &|_| None, "edgewatch-tls-test").unwrap().unwrap();
-            let store = Postgres::connect(target)?;
-            let sql = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
-            store.with(|c| Ok(c.on.query_one(sql, &[])?.get::<_, bool>(0)))
-        };
         let open = |host: &str, query: &str| {
-            encrypted(format!("postgres://edgewatch@{host}:{}/postgres?{query}", server.port))
+            encrypted(&format!("postgres://edgewatch@{host}:{}/postgres?{query}", server.port))
         };
         let (ours, theirs) = (ours.display(), theirs.display());
         let by_name = "db.example";
@@ -1535,11 +1588,11 @@ mod tests {
         }
         // A server without TLS: `require` does not connect in the clear.
         let plain = PostgresServer::start("store-no-tls");
-        let e = encrypted(format!("postgres://edgewatch@127.0.0.1:{}/postgres?sslmode=require", plain.port));
+        let e = encrypted(&format!("postgres://edgewatch@127.0.0.1:{}/postgres?sslmode=require", plain.port));
         let e = e.unwrap_err().to_string();
         assert!(e.ends_with("error performing TLS handshake: server does not support TLS"), "{e}");
         // Nobody listening: the cause is said, not only the kind.
-        let e = encrypted(format!("postgres://edgewatch@127.0.0.1:{}/postgres", edgewatch_test_kit::free_port()));
+        let e = encrypted(&format!("postgres://edgewatch@127.0.0.1:{}/postgres", edgewatch_test_kit::free_port()));
         let e = e.unwrap_err().to_string();
         assert!(e.starts_with("store: PostgreSQL: error connecting to server: Connection refused"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);

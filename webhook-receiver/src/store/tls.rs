@@ -12,8 +12,10 @@
 //!
 //! Trusted roots are those of the `sslrootcert` PEM file, or without one
 //! (or with `sslrootcert=system`) the public roots of `webpki-roots`, as
-//! the probes trust. The URL is checked when the config is (pure); the
-//! file is read when the store is opened.
+//! the probes trust. `sslcert` and `sslkey` name a client certificate (PEM
+//! chain) and its key, for servers that log in by certificate. The URL is
+//! checked when the config is (pure); the files are read when the store is
+//! opened, and only their paths are ever said.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,7 +24,7 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject as _;
-use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// libpq's `sslmode`, the values PostgreSQL's own clients take but `allow`
@@ -43,15 +45,19 @@ pub(crate) struct Tls {
     /// `sslrootcert`: the PEM file of the roots to trust (`None`: the public
     /// roots).
     pub root_cert: Option<PathBuf>,
+    /// `sslcert` and `sslkey`: the client certificate chain and its key.
+    pub client: Option<(PathBuf, PathBuf)>,
 }
 
 impl Tls {
     /// The TLS `url` asks for, and `url` without the parameters only libpq
-    /// knows (`sslrootcert`, and `sslmode`'s `verify-` values), which the
-    /// PostgreSQL client would refuse; its own `sslmode` is set from it.
+    /// knows (`sslrootcert`, `sslcert`, `sslkey`, and `sslmode`'s `verify-`
+    /// values), which the PostgreSQL client would refuse; its own `sslmode`
+    /// is set from it.
     pub(crate) fn from_url(url: &url::Url) -> Result<(Self, url::Url), String> {
         let mut mode = Mode::Prefer;
         let mut root_cert = None;
+        let (mut cert, mut key) = (None, None);
         let mut kept = Vec::new();
         for (name, value) in url.query_pairs() {
             match &*name {
@@ -72,6 +78,9 @@ impl Tls {
                 "sslrootcert" if value == "system" => root_cert = None,
                 "sslrootcert" if value.is_empty() => return Err("sslrootcert is empty".to_owned()),
                 "sslrootcert" => root_cert = Some(PathBuf::from(&*value)),
+                "sslcert" | "sslkey" if value.is_empty() => return Err(format!("{name} is empty")),
+                "sslcert" => cert = Some(PathBuf::from(&*value)),
+                "sslkey" => key = Some(PathBuf::from(&*value)),
                 _ => kept.push((name.into_owned(), value.into_owned())),
             }
         }
@@ -79,6 +88,14 @@ impl Tls {
             return Err("sslrootcert is given, but sslmode does not check certificates; \
                  use sslmode=verify-full (or verify-ca)"
                 .to_owned());
+        }
+        let client = match (cert, key) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => return Err("sslcert and sslkey go together: the certificate and its key".to_owned()),
+        };
+        if client.is_some() && mode == Mode::Disable {
+            return Err("sslcert is given, but sslmode=disable sends no certificate".to_owned());
         }
         if mode == Mode::Require && root_cert.is_some() {
             mode = Mode::VerifyCa;
@@ -91,7 +108,7 @@ impl Tls {
         kept.push(("sslmode".to_owned(), client_mode.to_owned()));
         let mut rest = url.clone();
         rest.query_pairs_mut().clear().extend_pairs(kept);
-        Ok((Self { mode, root_cert }, rest))
+        Ok((Self { mode, root_cert, client }, rest))
     }
 
     /// The connector for every connection of the store: reads the roots.
@@ -109,14 +126,29 @@ impl Tls {
             .map_err(|e| e.to_string())?;
         // `dangerous` because the verifier is our own type; it defers to the
         // web PKI verifier but for what `sslmode` leaves unchecked.
-        let config = ClientConfig::builder_with_provider(provider)
+        let builder = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| e.to_string())?
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(Verifier { webpki, checks }))
-            .with_no_client_auth();
+            .with_custom_certificate_verifier(Arc::new(Verifier { webpki, checks }));
+        let config = match &self.client {
+            None => builder.with_no_client_auth(),
+            Some((cert_file, key_file)) => {
+                let (chain, key) = client_cert(cert_file, key_file)?;
+                let mismatch = |e| format!("sslkey `{}`: {e}", key_file.display());
+                builder.with_client_auth_cert(chain, key).map_err(mismatch)?
+            }
+        };
         Ok(MakeRustlsConnect::new(config))
     }
+}
+
+/// The client certificate chain in `cert` and its key in `key`; errors
+/// name the file, never what it holds.
+fn client_cert(cert: &Path, key: &Path) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
+    let chain = certificates("sslcert", cert)?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("sslkey `{}`: {e}", key.display()))?;
+    Ok((chain, key))
 }
 
 /// The roots in `file`, or the public ones.
@@ -124,18 +156,23 @@ fn roots(file: Option<&Path>) -> Result<RootCertStore, String> {
     let Some(path) = file else {
         return Ok(RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() });
     };
-    let at = path.display();
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-        .and_then(Iterator::collect)
-        .map_err(|e| format!("sslrootcert `{at}`: {e}"))?;
-    if certs.is_empty() {
-        return Err(format!("sslrootcert `{at}`: no PEM certificate in the file"));
-    }
     let mut roots = RootCertStore::empty();
-    for cert in certs {
-        roots.add(cert).map_err(|e| format!("sslrootcert `{at}`: not a usable CA certificate: {e}"))?;
+    for cert in certificates("sslrootcert", path)? {
+        roots.add(cert).map_err(|e| format!("sslrootcert `{}`: not a usable CA certificate: {e}", path.display()))?;
     }
     Ok(roots)
+}
+
+/// The PEM certificates in `path`, which URL parameter `param` names; at
+/// least one.
+fn certificates(param: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let at = path.display();
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(path).and_then(Iterator::collect).map_err(|e| format!("{param} `{at}`: {e}"))?;
+    if certs.is_empty() {
+        return Err(format!("{param} `{at}`: no PEM certificate in the file"));
+    }
+    Ok(certs)
 }
 
 /// What of the server's certificate is checked.
@@ -223,7 +260,7 @@ mod tests {
         ];
         for (query, mode, root) in cases {
             let (tls, rest) = parse(&format!("{base}{query}")).unwrap();
-            assert_eq!(tls, Tls { mode, root_cert: root.map(PathBuf::from) }, "{query}");
+            assert_eq!(tls, Tls { mode, root_cert: root.map(PathBuf::from), client: None }, "{query}");
             // What the PostgreSQL client is given parses, and keeps the rest.
             let client: postgres::Config = rest.parse().unwrap();
             assert_eq!(client.get_dbname(), Some("edgewatch"), "{query}");
@@ -236,6 +273,8 @@ mod tests {
             };
             assert_eq!(client.get_ssl_mode(), client_mode, "{query}");
         }
+        let (tls, _) = parse(&format!("{base}?sslmode=verify-full&sslcert=/c.pem&sslkey=/c.key")).unwrap();
+        assert_eq!(tls.client, Some((PathBuf::from("/c.pem"), PathBuf::from("/c.key"))));
         let (_, rest) = parse(&format!("{base}?connect_timeout=3&sslmode=verify-full")).unwrap();
         assert_eq!(rest, format!("{base}?connect_timeout=3&sslmode=require"));
     }
@@ -249,6 +288,10 @@ mod tests {
             ("?sslrootcert=/etc/ca.pem", "sslrootcert is given, but sslmode does not check"),
             ("?sslmode=disable&sslrootcert=/etc/ca.pem", "sslrootcert is given, but sslmode does not check"),
             ("?sslmode=verify-full&sslrootcert=", "sslrootcert is empty"),
+            ("?sslmode=verify-full&sslcert=/c.pem", "sslcert and sslkey go together"),
+            ("?sslmode=verify-full&sslkey=/c.key", "sslcert and sslkey go together"),
+            ("?sslmode=verify-full&sslcert=&sslkey=/c.key", "sslcert is empty"),
+            ("?sslmode=disable&sslcert=/c.pem&sslkey=/c.key", "sslmode=disable sends no certificate"),
         ] {
             let e = parse(&format!("{base}{query}")).unwrap_err();
             assert!(e.contains(says), "{query}: {e}");
@@ -261,11 +304,36 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let empty = dir.join("empty.pem");
         std::fs::write(&empty, "not a certificate\n").unwrap();
-        for (file, says) in [(dir.join("missing.pem"), "missing.pem`: "), (empty, "no PEM certificate in the file")] {
-            let tls = Tls { mode: Mode::VerifyFull, root_cert: Some(file) };
+        for (file, says) in
+            [(dir.join("missing.pem"), "missing.pem`: "), (empty.clone(), "no PEM certificate in the file")]
+        {
+            let tls = Tls { mode: Mode::VerifyFull, root_cert: Some(file), client: None };
             let e = tls.connector().err().unwrap();
             assert!(e.starts_with("sslrootcert `") && e.contains(says), "{e}");
         }
+        // A client certificate's files likewise; the key's content is never said.
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["edgewatch".to_owned()]).unwrap().self_signed(&key).unwrap();
+        let (cert_file, key_file) = (dir.join("client.pem"), dir.join("client.key"));
+        std::fs::write(&cert_file, cert.pem()).unwrap();
+        std::fs::write(&key_file, key.serialize_pem()).unwrap();
+        // Another certificate's key.
+        let other_key = dir.join("other.key");
+        std::fs::write(&other_key, rcgen::KeyPair::generate().unwrap().serialize_pem()).unwrap();
+        for (client, says) in [
+            ((dir.join("gone.pem"), key_file.clone()), "sslcert `"),
+            ((empty, key_file.clone()), "sslcert `"),
+            ((cert_file.clone(), dir.join("gone.key")), "sslkey `"),
+            ((cert_file.clone(), cert_file.clone()), "sslkey `"),
+            ((cert_file.clone(), other_key), "sslkey `"),
+        ] {
+            let tls = Tls { mode: Mode::Require, root_cert: None, client: Some(client) };
+            let e = tls.connector().err().unwrap();
+            assert!(e.starts_with(says), "{e}");
+            assert!(!e.contains("PRIVATE KEY"), "{e}");
+        }
+        let tls = Tls { mode: Mode::Require, root_cert: None, client: Some((cert_file, key_file)) };
+        assert!(tls.connector().is_ok());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
