@@ -6,8 +6,6 @@ use std::sync::Arc;
 
 use rustls::RootCertStore;
 use rustls::server::WebPkiClientVerifier;
-use rustls_pki_types::pem::PemObject as _;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 
 /// The file as written.
@@ -185,13 +183,9 @@ fn build_tls(t: &RawTls, base: &Path) -> Result<Tls, String> {
     let resolve = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
     let cert_file = resolve(&t.cert_file);
     let key_file = resolve(&t.key_file);
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert_file)
-        .and_then(Iterator::collect)
+    let certs = crate::pem::certificates(&cert_file)
         .map_err(|e| format!("tls_server_config.cert_file {}: {e}", cert_file.display()))?;
-    if certs.is_empty() {
-        return Err(format!("tls_server_config.cert_file {}: no certificate in the file", cert_file.display()));
-    }
-    let key = PrivateKeyDer::from_pem_file(&key_file)
+    let key = crate::pem::private_key(&key_file)
         .map_err(|e| format!("tls_server_config.key_file {}: {e}", key_file.display()))?;
     let versions: &[&rustls::SupportedProtocolVersion] = match t.min_version {
         Some(TlsVersion::Tls13) => &[&rustls::version::TLS13],
@@ -205,12 +199,8 @@ fn build_tls(t: &RawTls, base: &Path) -> Result<Tls, String> {
         (Some(ClientAuth::RequireAndVerifyClientCert), Some(ca)) => {
             let ca = resolve(ca);
             let mut roots = RootCertStore::empty();
-            for cert in CertificateDer::pem_file_iter(&ca)
-                .map_err(|e| format!("tls_server_config.client_ca_file {}: {e}", ca.display()))?
-            {
-                let cert = cert.map_err(|e| format!("tls_server_config.client_ca_file {}: {e}", ca.display()))?;
-                roots.add(cert).map_err(|e| format!("tls_server_config.client_ca_file {}: {e}", ca.display()))?;
-            }
+            crate::pem::add_roots(&mut roots, &ca)
+                .map_err(|e| format!("tls_server_config.client_ca_file {}: {e}", ca.display()))?;
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
                 .build()
                 .map_err(|e| format!("tls_server_config.client_ca_file: {e}"))?;

@@ -32,6 +32,7 @@ mod conn;
 mod error;
 mod landing;
 mod limits;
+pub mod pem;
 mod serve;
 
 use std::future::Future;

@@ -153,13 +153,10 @@ impl Metrics {
     /// behind (`None`: it failed).
     pub(crate) fn checkpoint(&self, seconds: f64, pages_behind: Option<i64>) {
         self.checkpoints.observe(seconds);
-        match pages_behind {
-            Some(pages) => {
-                self.wal_behind.set(pages);
-            }
-            None => {
-                self.checkpoint_failures.inc();
-            }
+        if let Some(pages) = pages_behind {
+            self.wal_behind.set(pages);
+        } else {
+            self.checkpoint_failures.inc();
         }
     }
 

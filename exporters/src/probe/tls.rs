@@ -10,7 +10,6 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
-use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use tokio_rustls::TlsConnector;
 
@@ -27,14 +26,7 @@ impl Trust {
     pub(crate) fn new(ca_file: Option<&Path>) -> Result<Self, String> {
         let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
         if let Some(path) = ca_file {
-            let certs: Vec<CertificateDer<'static>> =
-                CertificateDer::pem_file_iter(path).and_then(Iterator::collect).map_err(|e| e.to_string())?;
-            if certs.is_empty() {
-                return Err("no PEM certificate in the file".to_owned());
-            }
-            for cert in certs {
-                roots.add(cert).map_err(|e| format!("not a usable CA certificate: {e}"))?;
-            }
+            edgewatch_web::pem::add_roots(&mut roots, path)?;
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))

@@ -23,7 +23,6 @@ use std::sync::Arc;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
-use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -146,8 +145,8 @@ impl Tls {
 /// The client certificate chain in `cert` and its key in `key`; errors
 /// name the file, never what it holds.
 fn client_cert(cert: &Path, key: &Path) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
-    let chain = certificates("sslcert", cert)?;
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("sslkey `{}`: {e}", key.display()))?;
+    let chain = edgewatch_web::pem::certificates(cert).map_err(|e| format!("sslcert `{}`: {e}", cert.display()))?;
+    let key = edgewatch_web::pem::private_key(key).map_err(|e| format!("sslkey `{}`: {e}", key.display()))?;
     Ok((chain, key))
 }
 
@@ -157,22 +156,8 @@ fn roots(file: Option<&Path>) -> Result<RootCertStore, String> {
         return Ok(RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() });
     };
     let mut roots = RootCertStore::empty();
-    for cert in certificates("sslrootcert", path)? {
-        roots.add(cert).map_err(|e| format!("sslrootcert `{}`: not a usable CA certificate: {e}", path.display()))?;
-    }
+    edgewatch_web::pem::add_roots(&mut roots, path).map_err(|e| format!("sslrootcert `{}`: {e}", path.display()))?;
     Ok(roots)
-}
-
-/// The PEM certificates in `path`, which URL parameter `param` names; at
-/// least one.
-fn certificates(param: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let at = path.display();
-    let certs: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_file_iter(path).and_then(Iterator::collect).map_err(|e| format!("{param} `{at}`: {e}"))?;
-    if certs.is_empty() {
-        return Err(format!("{param} `{at}`: no PEM certificate in the file"));
-    }
-    Ok(certs)
 }
 
 /// What of the server's certificate is checked.
