@@ -262,6 +262,18 @@ pub(crate) fn reached(incident: &Incident) -> Vec<String> {
     incident.notified.as_ref().or(incident.engaged.as_ref()).cloned().unwrap_or_default().into_iter().collect()
 }
 
+/// How a delivery attempt ended, as the stores record it: outcomes
+/// recorded at the same time share a commit.
+#[derive(Debug)]
+enum Outcome {
+    /// [`Store::delivered`].
+    Delivered { id: i64, external: Option<String>, now: i64 },
+    /// [`Store::retry_at`].
+    RetryAt { id: i64, next_at: i64, error: String },
+    /// [`Store::dead`].
+    Dead { id: i64, reason: String, now: i64 },
+}
+
 /// An outbox row due for delivery.
 #[derive(Debug, Clone)]
 pub(crate) struct Pending {

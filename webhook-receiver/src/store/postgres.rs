@@ -27,9 +27,10 @@ use super::alerts::{Loaded, as_decided, assemble, for_action, header};
 use super::codec::{
     change_of, decode, encode, kind_from, merged_change, note_kind_from, rule_kind_from, status_str, with_change,
 };
+use super::group::GroupCommit;
 use super::{
-    Accepted, AppliedRule, DeadLetter, Decided, Depth, Held, Inbound, NewAppliedRule, NewNote, Note, Pending, Policy,
-    Pruned, Scheduled, Store, StoreError, decide, reached, scheduled,
+    Accepted, AppliedRule, DeadLetter, Decided, Depth, Held, Inbound, NewAppliedRule, NewNote, Note, Outcome, Pending,
+    Policy, Pruned, Scheduled, Store, StoreError, decide, reached, scheduled,
 };
 use crate::action::{ActionKind, Incident};
 use crate::history::{ExternalRef, IncidentRow, Related};
@@ -373,6 +374,8 @@ pub(crate) struct Postgres {
     /// The schema version of the store: this receiver's, or an older one
     /// that a reader found.
     schema: i64,
+    /// Delivery outcomes waiting for a commit (group commit, as on SQLite).
+    outcomes: GroupCommit<Outcome, ()>,
 }
 
 impl std::fmt::Debug for Postgres {
@@ -394,6 +397,7 @@ impl Postgres {
             target,
             metrics: OnceLock::new(),
             schema: SCHEMA_VERSION,
+            outcomes: GroupCommit::default(),
         }
     }
 
@@ -476,6 +480,64 @@ impl Postgres {
             }
         }
     }
+}
+
+impl Postgres {
+    /// Records `outcome`, sharing a transaction and its commit with the
+    /// outcomes recorded at the same time: a commit of its own each took a
+    /// connection from the intake and a turn at PostgreSQL's WAL for a
+    /// one-row update. When the shared one fails, each is tried alone, so
+    /// that one outcome cannot fail the others.
+    fn record(&self, outcome: Outcome) -> Result<(), StoreError> {
+        self.outcomes.submit(outcome, |batch| self.record_all(batch))
+    }
+
+    /// Records `batch` in one transaction: each one's result.
+    fn record_all(&self, batch: &[Outcome]) -> Vec<Result<(), StoreError>> {
+        match self.tx(|tx| batch.iter().try_for_each(|o| outcome_in(tx, o))) {
+            Ok(()) => batch.iter().map(|_| Ok(())).collect(),
+            Err(_) if batch.len() > 1 => batch.iter().map(|o| self.tx(|tx| outcome_in(tx, o))).collect(),
+            Err(e) => vec![Err(e)],
+        }
+    }
+}
+
+/// Records one delivery outcome in `tx`, the claim on it given up.
+fn outcome_in(tx: &mut Tx<'_, '_>, outcome: &Outcome) -> Result<(), StoreError> {
+    match outcome {
+        // One statement: the row delivered (as on SQLite, the incident it
+        // carried is not read again) and what the destination answered.
+        Outcome::Delivered { id, external, now } => tx.execute(
+            "WITH done AS (
+               UPDATE outbox SET status = 'delivered', attempts = attempts + 1, done_at = $2, last_error = NULL,
+                 sending_since = NULL, claimed_by = NULL, claim_until = NULL, payload = '', change = NULL
+               WHERE id = $1 RETURNING incident_id, destination
+             )
+             INSERT INTO externals (incident_id, destination, external)
+             SELECT incident_id, destination, $3 FROM done WHERE $3::TEXT IS NOT NULL
+             ON CONFLICT (incident_id, destination) DO UPDATE SET external = EXCLUDED.external",
+            &[id, now, external],
+        ),
+        Outcome::RetryAt { id, next_at, error } => tx.execute(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $2, last_error = $3,
+               sending_since = NULL, claimed_by = NULL, claim_until = NULL WHERE id = $1",
+            &[id, next_at, &storable(error)],
+        ),
+        Outcome::Dead { id, reason, now } => tx.execute(
+            "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = $2, done_at = $3,
+               sending_since = NULL, claimed_by = NULL, claim_until = NULL WHERE id = $1",
+            &[id, &storable(reason), now],
+        ),
+    }?;
+    Ok(())
+}
+
+/// `text` as PostgreSQL's `TEXT` can hold it: without NUL characters,
+/// which it refuses. A destination's answer quoted in an error may have
+/// them, and an outcome that cannot be recorded leaves its action to be
+/// tried again and again.
+fn storable(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains('\0') { text.replace('\0', "\u{fffd}").into() } else { text.into() }
 }
 
 fn migrate(db: &mut Db<'_, Client>) -> Result<(), StoreError> {
@@ -973,45 +1035,15 @@ impl Store for Postgres {
     }
 
     fn delivered(&self, id: i64, external: Option<&str>, now: i64) -> Result<(), StoreError> {
-        // One statement, so one round trip: the row delivered (as on SQLite,
-        // the incident it carried is not read again) and what the
-        // destination answered.
-        self.with(|c| {
-            c.execute(
-                "WITH done AS (
-                   UPDATE outbox SET status = 'delivered', attempts = attempts + 1, done_at = $2, last_error = NULL,
-                     sending_since = NULL, claimed_by = NULL, claim_until = NULL, payload = '', change = NULL
-                   WHERE id = $1 RETURNING incident_id, destination
-                 )
-                 INSERT INTO externals (incident_id, destination, external)
-                 SELECT incident_id, destination, $3 FROM done WHERE $3::TEXT IS NOT NULL
-                 ON CONFLICT (incident_id, destination) DO UPDATE SET external = EXCLUDED.external",
-                &[&id, &now, &external],
-            )?;
-            Ok(())
-        })
+        self.record(Outcome::Delivered { id, external: external.map(str::to_owned), now })
     }
 
     fn retry_at(&self, id: i64, next_at: i64, error: &str) -> Result<(), StoreError> {
-        self.with(|c| {
-            c.execute(
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $2, last_error = $3,
-                   sending_since = NULL, claimed_by = NULL, claim_until = NULL WHERE id = $1",
-                &[&id, &next_at, &error],
-            )?;
-            Ok(())
-        })
+        self.record(Outcome::RetryAt { id, next_at, error: error.to_owned() })
     }
 
     fn dead(&self, id: i64, reason: &str, now: i64) -> Result<(), StoreError> {
-        self.with(|c| {
-            c.execute(
-                "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = $2, done_at = $3,
-                   sending_since = NULL, claimed_by = NULL, claim_until = NULL WHERE id = $1",
-                &[&id, &reason, &now],
-            )?;
-            Ok(())
-        })
+        self.record(Outcome::Dead { id, reason: reason.to_owned(), now })
     }
 
     fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
@@ -1518,6 +1550,35 @@ mod tests {
             .collect();
         assert_eq!(opened.len(), 1);
         assert_eq!(store.incident(opened[0].0).unwrap().id, opened[0].0);
+    }
+
+    /// Outcomes recorded together share a transaction, each stored; an
+    /// error quoting a NUL (which PostgreSQL's `TEXT` refuses) is stored
+    /// with the NUL replaced, not lost with the others.
+    #[test]
+    fn outcomes_recorded_together_are_each_stored() {
+        let server = edgewatch_test_kit::postgres::PostgresServer::start("store-outcomes");
+        let store = Postgres::connect(target(&server)).unwrap();
+        let firing = alert("aaaa000000000001", "EdgewatchProbeDown", "firing");
+        assert_eq!(store.accept(&inbound("h1", &firing), &policy()).unwrap(), Accepted::New { actions: 2 });
+        let read = |sql: &'static str| store.with(|c| Ok(c.on.query(sql, &[])?)).unwrap();
+        let ids: Vec<i64> = read("SELECT id FROM outbox ORDER BY id").iter().map(|r| r.get(0)).collect();
+        let results = store.record_all(&[
+            Outcome::Delivered { id: ids[0], external: Some("PD-1".to_owned()), now: 10 },
+            Outcome::RetryAt { id: ids[1], next_at: 20, error: "HTTP 500: a\0b".to_owned() },
+        ]);
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        let rows: Vec<(String, i32, Option<String>)> =
+            read("SELECT status, attempts, last_error FROM outbox ORDER BY id")
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2)))
+                .collect();
+        assert_eq!(
+            rows,
+            [("delivered".to_owned(), 1, None), ("pending".to_owned(), 1, Some("HTTP 500: a\u{fffd}b".to_owned()))]
+        );
+        let externals: Vec<String> = read("SELECT external FROM externals").iter().map(|r| r.get(0)).collect();
+        assert_eq!(externals, ["PD-1"]);
     }
 
     /// A store of schema 6 with incidents held under an old key says so

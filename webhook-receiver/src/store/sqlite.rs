@@ -19,8 +19,8 @@ use super::codec::{
     change_of, decode, encode, kind_from, merged_change, note_kind_from, rule_kind_from, status_str, with_change,
 };
 use super::{
-    Accepted, AppliedRule, DeadLetter, Decided, Depth, Held, Inbound, NewAppliedRule, NewNote, Note, Pending, Policy,
-    Pruned, Scheduled, Store, StoreError, decide, reached, scheduled,
+    Accepted, AppliedRule, DeadLetter, Decided, Depth, Held, Inbound, NewAppliedRule, NewNote, Note, Outcome, Pending,
+    Policy, Pruned, Scheduled, Store, StoreError, decide, reached, scheduled,
 };
 use crate::action::{ActionKind, Incident};
 use crate::incident;
@@ -187,17 +187,6 @@ impl std::ops::DerefMut for Conn {
 type Ticketed = Result<Accepted, StoreError>;
 /// Each write's result, of writes that share a commit.
 type Results<R> = Vec<Result<R, StoreError>>;
-
-/// How a delivery attempt ended.
-#[derive(Debug)]
-enum Outcome {
-    /// [`Store::delivered`].
-    Delivered { id: i64, external: Option<String>, now: i64 },
-    /// [`Store::retry_at`].
-    RetryAt { id: i64, next_at: i64, error: String },
-    /// [`Store::dead`].
-    Dead { id: i64, reason: String, now: i64 },
-}
 
 /// Statements through the connection's cache: each is parsed once, not
 /// at every call (the parse cost as much as the work in a busy outbox).
