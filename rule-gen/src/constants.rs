@@ -136,6 +136,45 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
 }
 
+/// The bytes a profile's id hashes: every value, each string after its
+/// length, so that different values never give the same bytes. Written
+/// out, not taken from `Debug`, whose form Rust does not promise to keep:
+/// a profile's id must not change with the compiler that built edgewatch.
+fn canonical(constants: &[Constant], runbooks: &[Runbook]) -> Vec<u8> {
+    fn put(out: &mut Vec<u8>, s: &str) {
+        out.extend_from_slice(&(s.len() as u64).to_le_bytes());
+        out.extend_from_slice(s.as_bytes());
+    }
+    fn pairs(out: &mut Vec<u8>, pairs: &[(&str, String)]) {
+        out.extend_from_slice(&(pairs.len() as u64).to_le_bytes());
+        for (k, v) in pairs {
+            put(out, k);
+            put(out, v);
+        }
+    }
+    let mut out = Vec::new();
+    out.extend_from_slice(&(constants.len() as u64).to_le_bytes());
+    for c in constants {
+        put(&mut out, c.name);
+        pairs(&mut out, &c.key);
+        pairs(&mut out, &c.extra);
+        put(&mut out, &c.value);
+    }
+    out.extend_from_slice(&(runbooks.len() as u64).to_le_bytes());
+    for r in runbooks {
+        put(&mut out, r.kind.as_str());
+        match &r.slo {
+            Some(slo) => {
+                out.push(1);
+                put(&mut out, slo);
+            }
+            None => out.push(0),
+        }
+        put(&mut out, &r.url);
+    }
+    out
+}
+
 /// The values of `c` that make its profile.
 fn values(c: &Customer, pairs: &[Pair]) -> (Vec<Constant>, Vec<Runbook>) {
     let mut out = vec![Constant::new(CUSTOMER_MIN_REQUESTS, c.alerting.min_requests.to_string())];
@@ -208,7 +247,7 @@ pub(crate) fn profiles<'a>(customers: &'a [Customer], pairs: &[Pair]) -> Result<
             list[i].members.push(c);
             i
         } else {
-            let hash = fnv1a(format!("{:?}{:?}", key.1, key.2).as_bytes()) >> 16;
+            let hash = fnv1a(&canonical(&key.1, &key.2)) >> 16;
             let id = format!("{}-{hash:012x}", key.0);
             if let Some(&other) = ids.get(&id) {
                 return Err(format!(
@@ -393,5 +432,42 @@ pub(crate) fn constants_group(profiles: &Profiles<'_>) -> Group {
         interval: Some(CONSTANTS_INTERVAL.to_owned()),
         partial_response_strategy: None,
         rules,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Values that run together the same way (a key's label and value, a
+    /// constant's name and value, a runbook with or without an SLO) still
+    /// give different bytes to hash.
+    #[test]
+    fn the_bytes_a_profile_id_hashes_tell_every_value_apart() {
+        let c = |name, key: (&'static str, &str), value: &str| Constant::new(name, value).key(key.0, key.1);
+        let runbook = |slo: Option<&str>, url: &str| Runbook {
+            kind: AlertKind::ProbeDown,
+            slo: slo.map(str::to_owned),
+            url: url.to_owned(),
+        };
+        let distinct = [
+            canonical(&[c(OBJECTIVE, ("slo", "ab"), "0.9")], &[]),
+            canonical(&[c(OBJECTIVE, ("slo", "a"), "b0.9")], &[]),
+            canonical(&[c(OBJECTIVE, ("slo", "ab"), "0.9").extra("slo_kind", "latency")], &[]),
+            canonical(&[c(OBJECTIVE, ("slo", "ab"), "0.9")], &[runbook(None, "https://r/x")]),
+            canonical(&[c(OBJECTIVE, ("slo", "ab"), "0.9")], &[runbook(Some(""), "https://r/x")]),
+            canonical(&[c(ERROR_BUDGET, ("slo", "ab"), "0.9")], &[]),
+            canonical(&[], &[]),
+        ];
+        for (i, a) in distinct.iter().enumerate() {
+            for b in &distinct[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        assert_eq!(
+            canonical(&[c(OBJECTIVE, ("slo", "ab"), "0.9")], &[]),
+            distinct[0],
+            "the same values, the same bytes"
+        );
     }
 }
