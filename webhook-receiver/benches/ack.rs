@@ -11,6 +11,7 @@
 //! receiver falling behind shows in the figures, not as a slower client).
 //! `EDGEWATCH_BENCH_CUSTOMERS=N`: the customers (default 50).
 //! `EDGEWATCH_BENCH_DELIVERY_CONCURRENCY=N`: `delivery.concurrency`.
+//! `EDGEWATCH_BENCH_UPDATE_HOLD=2s`: `delivery.update_hold`.
 //! `EDGEWATCH_BENCH_STORE=postgres`: a PostgreSQL of the bench's own (fsync
 //! on), shared by `EDGEWATCH_BENCH_RECEIVERS` receivers (default 1), the
 //! client taking them in turn. `EDGEWATCH_BENCH_NO_DELIVERY=1`: the intake
@@ -104,8 +105,15 @@ fn main() {
     let built: Vec<Receiver> = (0..receivers)
         .map(|r| {
             let mut text = format!("data_dir: '{}'\n{store}", dir.join(format!("data-{r}")).display());
-            if let Ok(c) = std::env::var("EDGEWATCH_BENCH_DELIVERY_CONCURRENCY") {
-                let _ = writeln!(text, "delivery: {{concurrency: {c}}}");
+            let delivery: Vec<String> = [
+                ("concurrency", "EDGEWATCH_BENCH_DELIVERY_CONCURRENCY"),
+                ("update_hold", "EDGEWATCH_BENCH_UPDATE_HOLD"),
+            ]
+            .iter()
+            .filter_map(|(key, var)| Some(format!("{key}: {}", std::env::var(var).ok()?)))
+            .collect();
+            if !delivery.is_empty() {
+                let _ = writeln!(text, "delivery: {{{}}}", delivery.join(", "));
             }
             Receiver::build(&Config::parse(&text).unwrap(), catalog.clone(), &|_| None).unwrap()
         })
@@ -150,19 +158,16 @@ fn main() {
             }
             drained(&client, &url, from).await;
             let took = from.elapsed().as_secs_f64();
-            let mut actions = 0.0;
-            for url in &urls {
-                let text =
-                    client.get(url.replace(WEBHOOK_PATH, "/metrics")).send().await.unwrap().text().await.unwrap();
-                actions += text
-                    .lines()
-                    .filter(|l| l.starts_with("edgewatch_receiver_actions_total{") && l.contains("\"delivered\""))
-                    .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-                    .sum::<f64>();
-            }
+            let actions = delivered(&client, &urls).await;
             println!("backlog: {actions:.0} actions delivered in {took:.2} s: {:.0} actions/s", actions / took);
         } else if delivery {
             drained(&client, &url, started).await;
+            // Updates waiting behind another action of their pair take the
+            // news of the notifications after them: fewer actions than
+            // notifications when delivery falls behind, one each when it
+            // keeps up.
+            let actions = delivered(&client, &urls).await;
+            println!("actions delivered: {actions:.0}, {:.2} a notification", actions / n as f64);
         }
         let size: u64 = ["receiver.db", "receiver.db-wal"]
             .iter()
@@ -289,6 +294,20 @@ fn client(urls: &str) {
 
 /// Waits until the outbox is empty (one database: any receiver's gauge
 /// tells), and says how long after `started` that was.
+/// Actions delivered by the receivers at `urls`, from their metrics.
+async fn delivered(client: &reqwest::Client, urls: &[String]) -> f64 {
+    let mut actions = 0.0;
+    for url in urls {
+        let text = client.get(url.replace(WEBHOOK_PATH, "/metrics")).send().await.unwrap().text().await.unwrap();
+        actions += text
+            .lines()
+            .filter(|l| l.starts_with("edgewatch_receiver_actions_total{") && l.contains("\"delivered\""))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>();
+    }
+    actions
+}
+
 async fn drained(client: &reqwest::Client, url: &str, started: Instant) {
     let pending = || async {
         let text = client.get(url.replace(WEBHOOK_PATH, "/metrics")).send().await.unwrap().text().await.unwrap();

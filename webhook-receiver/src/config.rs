@@ -180,6 +180,14 @@ pub struct DeliveryConfig {
     /// within its lease) and at least `settle`.
     #[serde(default = "default_lease")]
     pub lease: Duration,
+    /// How long a new update to a ticket or page waits before it goes,
+    /// taking the news of the notifications that come meanwhile: in a
+    /// storm, alerts joining an incident from several Alertmanager groups
+    /// are one update, not one each. Another action of the incident (its
+    /// resolve, an escalation) sends the waiting update at once, before
+    /// it; a note waits for it. 0 (the default): updates go at once.
+    #[serde(default = "default_update_hold")]
+    pub update_hold: Duration,
 }
 
 impl Default for DeliveryConfig {
@@ -192,6 +200,7 @@ impl Default for DeliveryConfig {
             concurrency: default_concurrency(),
             settle: default_settle(),
             lease: default_lease(),
+            update_hold: default_update_hold(),
         }
     }
 }
@@ -238,6 +247,14 @@ fn default_settle() -> Duration {
 fn default_lease() -> Duration {
     Duration::from_millis(60_000)
 }
+fn default_update_hold() -> Duration {
+    Duration::from_millis(0)
+}
+
+/// The longest `delivery.update_hold`: Alertmanager's own default
+/// `group_interval`; a longer hold keeps a ticket behind what Alertmanager
+/// already told.
+const MAX_UPDATE_HOLD_MS: u64 = 300_000;
 
 fn is_http_url(s: &str) -> bool {
     url::Url::parse(s).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
@@ -338,6 +355,10 @@ impl Config {
                 d.lease, d.timeout, d.settle
             ));
         }
+        let hold = d.update_hold.as_millis();
+        if hold != 0 && !(1_000..=MAX_UPDATE_HOLD_MS).contains(&hold) {
+            problems.push(format!("delivery.update_hold: {} must be 0 (off) or from 1s to 5m", d.update_hold));
+        }
         if d.max_backoff < d.initial_backoff {
             problems.push(format!(
                 "delivery.max_backoff: {} is shorter than initial_backoff {}",
@@ -404,6 +425,15 @@ mod tests {
             ]
         );
         let store = |text: &str| Config::parse(text).unwrap().validate(&catalog);
+        for fine in ["0s", "1s", "5m"] {
+            assert!(store(&format!("delivery: {{update_hold: {fine}}}\n")).is_empty(), "{fine}");
+        }
+        for wrong in ["500ms", "6m"] {
+            assert_eq!(
+                store(&format!("delivery: {{update_hold: {wrong}}}\n")),
+                [format!("delivery.update_hold: {wrong} must be 0 (off) or from 1s to 5m")]
+            );
+        }
         assert!(store("store: sqlite\n").is_empty());
         assert!(store("store: postgres://edgewatch@db:5432/edgewatch\nstore_password: env:PG_PASSWORD\n").is_empty());
         assert!(store("store: postgres://edgewatch@db/edgewatch?sslmode=verify-full&sslrootcert=/ca.pem\n").is_empty());

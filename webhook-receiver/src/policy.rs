@@ -22,6 +22,7 @@ pub(crate) struct CatalogPolicy {
     catalog: Arc<Catalog>,
     reopen_window_ms: i64,
     unrouted: Vec<String>,
+    update_hold_ms: i64,
 }
 
 impl CatalogPolicy {
@@ -30,6 +31,7 @@ impl CatalogPolicy {
             catalog,
             reopen_window_ms: time::millis(config.incidents.reopen_window),
             unrouted: config.unrouted.clone(),
+            update_hold_ms: time::millis(config.delivery.update_hold),
         }
     }
 }
@@ -128,5 +130,9 @@ impl Policy for CatalogPolicy {
             .as_deref()
             .and_then(|id| self.catalog.customer(id))
             .is_some_and(|c| c.alerting.approval_required(destination))
+    }
+
+    fn update_hold(&self) -> i64 {
+        self.update_hold_ms
     }
 }

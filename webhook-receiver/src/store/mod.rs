@@ -196,6 +196,10 @@ pub(crate) trait Policy: Sync {
     /// Whether actions of `incident` for `destination` wait for a
     /// person's approval (the customer's route says so).
     fn held(&self, incident: &Incident, destination: &str) -> bool;
+    /// How long a new update waits before it is due, in milliseconds
+    /// (`delivery.update_hold`; 0: due at once). Updates after it merge
+    /// into it meanwhile; an action of another kind after it makes it due.
+    fn update_hold(&self) -> i64;
 }
 
 /// What one group of a notification does to its key's latest incident, as

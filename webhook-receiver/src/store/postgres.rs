@@ -655,10 +655,12 @@ fn store(
     let ((fingerprints, alert_states), removed) = alert_rows(before, incident)?;
     let state = header(incident)?;
     let payload = action_payload(incident, steps)?;
-    // As on SQLite: the pair's last action, an update waiting behind
-    // another of the pair, takes this news too. Locked, and its claim
-    // checked on the row as locked: one a receiver took meanwhile is left
-    // alone.
+    // As on SQLite: the pair's last action, an update not yet sent that
+    // waits behind another of the pair or out its hold, takes this news
+    // too. Locked, and its claim checked on the row as locked: one a
+    // receiver took meanwhile is left alone (a held update is taken only
+    // once due, so any clock will do here).
+    let hold_ms = policy.update_hold();
     let merging: Vec<&str> = steps
         .iter()
         .zip(&approvals)
@@ -673,10 +675,11 @@ fn store(
                           GROUP BY destination)
                AND status = 'pending' AND kind = 'update' AND approval IS NULL
                AND sending_since IS NULL AND (claim_until IS NULL OR claim_until < $3)
-               AND EXISTS (SELECT 1 FROM outbox p WHERE p.incident_id = o.incident_id
-                 AND p.destination = o.destination AND p.id < o.id AND p.status IN ('pending', 'dead'))
+               AND (EXISTS (SELECT 1 FROM outbox p WHERE p.incident_id = o.incident_id
+                      AND p.destination = o.destination AND p.id < o.id AND p.status IN ('pending', 'dead'))
+                    OR ($4::bigint > 0 AND o.attempts = 0 AND o.next_attempt_at > $3))
              FOR UPDATE",
-            &[&incident.id, &merging, &now],
+            &[&incident.id, &merging, &now, &hold_ms],
         )?;
         for row in rows {
             let change = merged_change(&change_of(row.get(2), row.get(3))?, &incident.change)?;
@@ -684,16 +687,24 @@ fn store(
         }
     }
     let (mut merged, mut changes) = (Vec::new(), Vec::new());
-    let (mut destinations, mut kinds, mut held) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut destinations, mut kinds, mut held, mut due) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    // Destinations where an action other than an update follows: an
+    // update on hold before it goes now.
+    let mut releasing: Vec<&str> = Vec::new();
     for ((destination, kind), approval) in steps.iter().zip(approvals) {
         if let Some((id, change)) = waiting.remove(destination) {
             merged.push(id);
             changes.push(change);
-        } else {
-            destinations.push(destination.as_str());
-            kinds.push(kind.as_str());
-            held.push(approval);
+            continue;
         }
+        let update = *kind == ActionKind::Update && approval.is_none();
+        if !update && hold_ms > 0 {
+            releasing.push(destination);
+        }
+        destinations.push(destination.as_str());
+        kinds.push(kind.as_str());
+        held.push(approval);
+        due.push(if update { now + hold_ms } else { now });
     }
     // A held one, resolved, is held no more.
     tx.execute(
@@ -704,10 +715,14 @@ fn store(
          a AS (INSERT INTO alerts (incident_id, fingerprint, state)
                SELECT $1::bigint, a.fingerprint, a.state FROM unnest($11::text[], $12::text[]) AS a (fingerprint, state)
                ON CONFLICT (incident_id, fingerprint) DO UPDATE SET state = excluded.state),
-         r AS (DELETE FROM alerts WHERE incident_id = $1 AND fingerprint = ANY($13::text[]))
+         r AS (DELETE FROM alerts WHERE incident_id = $1 AND fingerprint = ANY($13::text[])),
+         h AS (UPDATE outbox SET next_attempt_at = $4
+               WHERE id IN (SELECT MAX(id) FROM outbox WHERE incident_id = $1 AND destination = ANY($17::text[])
+                            GROUP BY destination)
+                 AND status = 'pending' AND kind = 'update' AND attempts = 0 AND next_attempt_at > $4)
          INSERT INTO outbox (incident_id, destination, kind, payload, next_attempt_at, created_at, approval)
-         SELECT $1::bigint, d.destination, d.kind, $15::text, $4::bigint, $4, d.approval
-         FROM unnest($8::text[], $9::text[], $10::text[]) AS d (destination, kind, approval)",
+         SELECT $1::bigint, d.destination, d.kind, $15::text, d.due, $4, d.approval
+         FROM unnest($8::text[], $9::text[], $10::text[], $16::bigint[]) AS d (destination, kind, approval, due)",
         &[
             &incident.id,
             &row_status,
@@ -724,6 +739,8 @@ fn store(
             &removed,
             &due_at,
             &payload,
+            &due,
+            &releasing,
         ],
     )?;
     Ok(steps.len())

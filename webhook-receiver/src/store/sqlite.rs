@@ -268,21 +268,30 @@ fn queue(
     payload: &str,
     now: i64,
 ) -> Result<usize, StoreError> {
+    let hold = policy.update_hold();
+    // Read here, not the notification's arrival: the poll of due actions
+    // runs on this connection too, so any poll before this transaction
+    // read the clock before this, and an update it read as due is not
+    // taken for one still held (see `HOLD_MARGIN_MS`).
+    let clock = crate::time::now_ms();
     for (destination, kind) in steps {
         let approval = policy.held(incident, destination).then_some("required");
-        if *kind == ActionKind::Update && approval.is_none() {
-            // The pair's last action, an update waiting behind another of
-            // the pair (so not due, nor being sent): it takes this news too,
-            // so a storm of alerts joining one incident is one update per
-            // delivery, not a row and a comment per notification.
+        let update = *kind == ActionKind::Update && approval.is_none();
+        if update {
+            // The pair's last action, an update not yet sent that waits
+            // behind another of the pair or out its hold: it takes this
+            // news too, so a storm of alerts joining one incident is one
+            // update per delivery (or hold), not a row and a comment per
+            // notification.
             let waiting: Option<(i64, String, Option<String>)> = tx
                 .row(
                     "SELECT id, payload, change FROM outbox o
                      WHERE id = (SELECT MAX(id) FROM outbox WHERE incident_id = ?1 AND destination = ?2)
                        AND status = 'pending' AND kind = 'update' AND approval IS NULL
-                       AND EXISTS (SELECT 1 FROM outbox p WHERE p.incident_id = o.incident_id
-                         AND p.destination = o.destination AND p.id < o.id AND p.status IN ('pending', 'dead'))",
-                    params![incident.id, destination],
+                       AND (EXISTS (SELECT 1 FROM outbox p WHERE p.incident_id = o.incident_id
+                              AND p.destination = o.destination AND p.id < o.id AND p.status IN ('pending', 'dead'))
+                            OR (?3 > 0 AND o.attempts = 0 AND o.sending_since IS NULL AND o.next_attempt_at > ?4))",
+                    params![incident.id, destination, hold, clock + HOLD_MARGIN_MS],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()?;
@@ -293,15 +302,31 @@ fn queue(
                 tx.run("UPDATE outbox SET payload = ?2, change = ?3 WHERE id = ?1", params![id, payload, change])?;
                 continue;
             }
+        } else if hold > 0 {
+            // What follows an update on hold must not wait out the hold:
+            // the update goes now, then this.
+            tx.run(
+                "UPDATE outbox SET next_attempt_at = ?3
+                 WHERE id = (SELECT MAX(id) FROM outbox WHERE incident_id = ?1 AND destination = ?2)
+                   AND status = 'pending' AND kind = 'update' AND attempts = 0 AND next_attempt_at > ?3",
+                params![incident.id, destination, now],
+            )?;
         }
+        let due = if update { now + hold } else { now };
         tx.run(
             "INSERT INTO outbox (incident_id, destination, kind, payload, next_attempt_at, created_at, approval)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
-            params![incident.id, destination, kind.as_str(), payload, now, approval],
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![incident.id, destination, kind.as_str(), payload, due, now, approval],
         )?;
     }
     Ok(steps.len())
 }
+
+/// How much of its hold an update must have left to take more news on
+/// SQLite: a margin for the wall clock, so that an update a poll read as
+/// due is never changed after (its news would be lost with the old text
+/// sent).
+const HOLD_MARGIN_MS: i64 = 500;
 
 /// Records `note` on incident `incident_id` in `tx` and queues a `note`
 /// action for every destination the incident reached, after its earlier

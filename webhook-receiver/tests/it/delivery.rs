@@ -123,6 +123,59 @@ on_both_stores! {
     }
 }
 
+/// A receiver routing `shop`'s pages to PagerDuty on `pd`, whose updates
+/// wait `hold` for more news (`delivery.update_hold`).
+async fn start_holding(store: Backend, name: &str, pd: &PagerDutyFake, hold: &str) -> Running {
+    let catalog = format!(
+        "destinations:\n  pd: {{pagerduty: {{routing_key: 'env:PD_KEY', url: '{}'}}}}\ncustomers:\n  - id: shop\n    hosts: [shop.example]\n    alerting:\n      routes: [{{to: [pd], severities: [page]}}]\n",
+        pd.url()
+    );
+    let config =
+        format!("delivery: {{initial_backoff: 100ms, max_backoff: 2s, max_attempts: 8, update_hold: {hold}}}\n");
+    Running::start_on(store, name, &catalog, &config, &[("PD_KEY", PD_KEY)]).await
+}
+
+on_both_stores! {
+    /// With `update_hold`, alerts that join an incident one notification
+    /// at a time, after its page went out, are one update when the hold
+    /// ends, not one each.
+    async fn updates_on_hold_take_the_news_of_those_after_them(store) {
+        let pd = PagerDutyFake::start().await;
+        let r = start_holding(store, "delivery-hold", &pd, "2s").await;
+        r.post_ok(&notification("firing")).await;
+        eventually("the page", 10, || pd.alerts().first().is_some_and(|a| a.events.len() == 1)).await;
+        let posted = Instant::now();
+        for fingerprint in ["p000000000000041", "p000000000000042", "p000000000000043", "p000000000000044"] {
+            r.post_ok(&PROBE.with_fingerprint(fingerprint).firing()).await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(pd.alerts()[0].events, ["trigger"], "the update waits out its hold");
+        eventually("the update", 10, || pd.alerts()[0].events.len() >= 2).await;
+        assert!(posted.elapsed() >= Duration::from_millis(1_500), "{:?}", posted.elapsed());
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        assert_eq!(pd.alerts()[0].events, ["trigger", "trigger"], "one update for four alerts");
+        let last = pd.bodies().last().cloned().unwrap();
+        assert_eq!(last["payload"]["custom_details"]["num_firing"], 5, "{last}");
+    }
+}
+
+on_both_stores! {
+    /// The resolve of an incident whose update is on hold does not wait
+    /// out the hold: the update goes at once, then the resolve.
+    async fn a_resolve_sends_the_update_on_hold_first(store) {
+        let pd = PagerDutyFake::start().await;
+        let r = start_holding(store, "delivery-hold-resolve", &pd, "1m").await;
+        r.post_ok(&notification("firing")).await;
+        eventually("the page", 10, || pd.alerts().first().is_some_and(|a| a.events.len() == 1)).await;
+        let joined = PROBE.with_fingerprint("p000000000000051");
+        r.post_ok(&joined.firing()).await;
+        r.post_ok(&PROBE.resolved("2026-11-21T09:00:00Z")).await;
+        r.post_ok(&joined.resolved("2026-11-21T09:00:00Z")).await;
+        eventually("the resolve", 10, || pd.alerts()[0].status == AlertStatus::Resolved).await;
+        assert_eq!(pd.alerts()[0].events, ["trigger", "trigger", "resolve"]);
+    }
+}
+
 /// A receiver routing `shop` to a Jira Cloud destination on `jira`.
 async fn start_jira(store: Backend, name: &str, jira: &FakeJira) -> Running {
     let catalog = format!(
