@@ -480,9 +480,7 @@ impl Postgres {
             }
         }
     }
-}
 
-impl Postgres {
     /// Records `outcome`, sharing a transaction and its commit with the
     /// outcomes recorded at the same time: a commit of its own each took a
     /// connection from the intake and a turn at PostgreSQL's WAL for a
