@@ -34,11 +34,18 @@ customers:
 /// Probe `n` of `shop` failing (an incident of its own), firing or
 /// resolved, as the Alertmanager peer at `peer` sends it.
 fn notification(n: usize, resolved: bool, peer: &str) -> String {
+    joining(n, 0, resolved, peer)
+}
+
+/// Alert `k` of incident `n` (0: probe `n` itself; others join it), as
+/// [`notification`] gives it.
+fn joining(n: usize, k: usize, resolved: bool, peer: &str) -> String {
     let status = if resolved { "resolved" } else { "firing" };
-    let probe = format!("probe-{n}");
+    let incident = format!("probe-{n}");
+    let probe = if k == 0 { incident.clone() } else { format!("probe-{n}-{k}") };
     let labels = json!({
         "alertname": "EdgewatchProbeDown", "customer": "shop", "severity": "page",
-        "alert_kind": "probe_down", "probe": probe, "incident": probe,
+        "alert_kind": "probe_down", "probe": probe, "incident": incident,
     });
     json!({
         "receiver": "edgewatch", "status": status, "version": "4",
@@ -49,7 +56,7 @@ fn notification(n: usize, resolved: bool, peer: &str) -> String {
             "status": status, "labels": labels, "annotations": {"summary": format!("shop: {probe} fails")},
             "startsAt": "2026-11-21T08:00:00Z",
             "endsAt": if resolved { "2026-11-21T09:00:00Z" } else { "0001-01-01T00:00:00Z" },
-            "generatorURL": "http://prometheus:9090/graph", "fingerprint": format!("{n:016x}"),
+            "generatorURL": "http://prometheus:9090/graph", "fingerprint": format!("{:016x}", n + 1000 * k),
         }],
     })
     .to_string()
@@ -119,6 +126,78 @@ async fn two_receivers_on_one_database_give_one_issue_and_one_page_per_incident(
         + sum("edgewatch_receiver_actions_total{destination=\"jira\",outcome=\"delivered\"}");
     assert_eq!(delivered, 4 * INCIDENTS, "open and resolve, at two destinations\n{ma}\n{mb}");
     // Each delivery followed one claim; nobody died, so nothing was taken over.
+    assert_eq!(sum("edgewatch_receiver_claims_total"), delivered);
+    assert_eq!(sum("edgewatch_receiver_claim_takeovers_total"), 0);
+}
+
+/// With `delivery.update_hold`, two receivers behind an Alertmanager pair
+/// merge the alerts that join each incident into held updates without
+/// sending any action twice: each incident is one issue and one page,
+/// opened first and resolved last, with fewer updates than notifications.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_receivers_holding_updates_still_send_each_action_once() {
+    const INCIDENTS: usize = 6;
+    const JOINING: usize = 3;
+    let jira = FakeJira::cloud().basic(USER, JIRA_TOKEN).start().await;
+    let pd = PagerDutyFake::start().await;
+    let catalog = catalog(&jira, &pd);
+    let config = "delivery: {initial_backoff: 100ms, max_backoff: 1s, concurrency: 8, update_hold: 1s}\n";
+    let env = [("PD_KEY", PD_KEY), ("JIRA_TOKEN", JIRA_TOKEN)];
+    let a = Running::start_on(Backend::postgres("ha-hold"), "ha-hold-a", &catalog, config, &env).await;
+    let Backend::Postgres(server) = &a.store else { unreachable!() };
+    let b = Running::start_on(Backend::Shared(server.url()), "ha-hold-b", &catalog, config, &env).await;
+    // Each step's notifications, every one from both peers at once.
+    let post = |bodies: Vec<(usize, usize, bool)>| {
+        let mut sent = tokio::task::JoinSet::new();
+        for (n, k, resolved) in bodies {
+            for (r, peer) in [(&a, "http://am-1:9093"), (&b, "http://am-2:9093")] {
+                let request = r.client.post(r.webhook()).body(joining(n, k, resolved, peer));
+                sent.spawn(async move { request.send().await.unwrap().status().as_u16() });
+            }
+        }
+        sent.join_all()
+    };
+    let opened = post((0..INCIDENTS).map(|n| (n, 0, false)).collect()).await;
+    assert!(opened.iter().all(|s| *s == 200), "{opened:?}");
+    eventually("every page and issue", 30, || pd.alerts().len() == INCIDENTS && jira.issues().len() == INCIDENTS).await;
+    for k in 1..=JOINING {
+        let joined = post((0..INCIDENTS).map(|n| (n, k, false)).collect()).await;
+        assert!(joined.iter().all(|s| *s == 200), "{joined:?}");
+    }
+    let ended = post((0..INCIDENTS).flat_map(|n| (0..=JOINING).map(move |k| (n, k, true))).collect()).await;
+    assert!(ended.iter().all(|s| *s == 200), "{ended:?}");
+    eventually("every incident resolved", 30, || {
+        pd.alerts().iter().all(|a| a.status == AlertStatus::Resolved)
+            && jira.issues().iter().all(|i| i.status == "Done")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+
+    let alerts = pd.alerts();
+    assert_eq!(alerts.len(), INCIDENTS);
+    let mut updates = 0;
+    for alert in &alerts {
+        let events = &alert.events;
+        assert_eq!(events.first().map(String::as_str), Some("trigger"), "{}", alert.dedup_key);
+        assert_eq!(events.last().map(String::as_str), Some("resolve"), "{events:?}");
+        assert_eq!(events.iter().filter(|e| *e == "resolve").count(), 1, "{events:?}");
+        updates += events.len() - 2;
+    }
+    // Each incident had 3 joining alerts and 3 of its 4 ends as updates,
+    // posted within the hold: one update each here (6 of 36), two each
+    // allowed for a slow machine whose burst outlasts the hold.
+    assert!(updates <= 2 * INCIDENTS, "{updates} updates for {} notifications", INCIDENTS * 2 * JOINING);
+    let created = jira.calls().iter().filter(|c| c.as_str() == "POST /rest/api/3/issue").count();
+    assert_eq!(created, INCIDENTS);
+    let (ma, mb) = (a.metrics().await, b.metrics().await);
+    let sum = |metric: &str| value(&ma, metric) + value(&mb, metric);
+    let delivered = sum("edgewatch_receiver_actions_total{destination=\"pd\",outcome=\"delivered\"}")
+        + sum("edgewatch_receiver_actions_total{destination=\"jira\",outcome=\"delivered\"}");
+    // Every action delivered once: PagerDuty saw each of its own.
+    assert_eq!(
+        sum("edgewatch_receiver_actions_total{destination=\"pd\",outcome=\"delivered\"}"),
+        alerts.iter().map(|a| a.events.len()).sum::<usize>()
+    );
     assert_eq!(sum("edgewatch_receiver_claims_total"), delivered);
     assert_eq!(sum("edgewatch_receiver_claim_takeovers_total"), 0);
 }
