@@ -169,6 +169,9 @@ pub mod metric {
     /// Gauge: pages of the SQLite store's WAL the last checkpoint left
     /// uncopied.
     pub const RECEIVER_WAL_PAGES_BEHIND: &str = "edgewatch_receiver_store_wal_pages_behind";
+    /// Histogram: how long each copy of the SQLite WAL back into the
+    /// database took, in seconds.
+    pub const RECEIVER_CHECKPOINT_SECONDS: &str = "edgewatch_receiver_store_checkpoint_seconds";
 
     /// The receiver's metrics about itself, which the pipeline alerts and
     /// the health dashboard read.
@@ -179,6 +182,7 @@ pub mod metric {
         RECEIVER_OUTBOX_OLDEST_AGE,
         RECEIVER_DEAD_LETTERS,
         RECEIVER_WAL_PAGES_BEHIND,
+        RECEIVER_CHECKPOINT_SECONDS,
     ];
 
     /// The ones the exporter's prober produces (from the catalog's probes);

@@ -188,6 +188,19 @@ fn receiver(l: &mut Layout) {
             "short",
             vec![series(format!("max by (instance) ({})", metric::RECEIVER_WAL_PAGES_BEHIND), "{{instance}}")],
         )
-        .size(24, 6),
+        .size(12, 6),
+    );
+    let checkpoints = format!("{}_bucket", metric::RECEIVER_CHECKPOINT_SECONDS);
+    l.panel(
+        Panel::timeseries(
+            "SQLite store: checkpoint time",
+            "How long the receiver's copies of its SQLite WAL back into receiver.db take (its own thread, every 100 ms, beside the intake), 99th percentile. Copies that run long mean a slow disk; notifications wait only when the WAL passes 16,000 pages and a commit copies it itself. No line with a PostgreSQL store (nothing to copy).",
+            "s",
+            vec![series(
+                format!("histogram_quantile(0.99, sum by (instance, le) ({}))", rate(&checkpoints)),
+                "{{instance}} p99",
+            )],
+        )
+        .size(12, 6),
     );
 }
