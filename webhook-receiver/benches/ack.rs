@@ -292,8 +292,6 @@ fn client(urls: &str) {
     println!("{}", serde_json::to_string(&measured).unwrap());
 }
 
-/// Waits until the outbox is empty (one database: any receiver's gauge
-/// tells), and says how long after `started` that was.
 /// Actions delivered by the receivers at `urls`, from their metrics.
 async fn delivered(client: &reqwest::Client, urls: &[String]) -> f64 {
     let mut actions = 0.0;
@@ -308,6 +306,8 @@ async fn delivered(client: &reqwest::Client, urls: &[String]) -> f64 {
     actions
 }
 
+/// Waits until the outbox is empty (one database: any receiver's gauge
+/// tells), and says how long after `started` that was.
 async fn drained(client: &reqwest::Client, url: &str, started: Instant) {
     let pending = || async {
         let text = client.get(url.replace(WEBHOOK_PATH, "/metrics")).send().await.unwrap().text().await.unwrap();
