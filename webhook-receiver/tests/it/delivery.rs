@@ -12,17 +12,18 @@ use crate::fakes::pagerduty::{AlertStatus, Fault, PagerDutyFake};
 use crate::support::{Backend, PD_KEY, PROBE, Running, eventually, on_both_stores};
 
 async fn start(store: Backend, name: &str, pd: &PagerDutyFake) -> Running {
-    start_with(store, name, pd, "").await
+    start_with(store, name, pd, "", "").await
 }
 
-/// A receiver routing `shop`'s pages to PagerDuty on `pd`, with `extra`
-/// lines of configuration.
-async fn start_with(store: Backend, name: &str, pd: &PagerDutyFake, extra: &str) -> Running {
+/// A receiver routing `shop`'s pages to PagerDuty on `pd`, with `delivery`
+/// settings besides fast retries (`, key: value`) and `extra` lines of
+/// configuration.
+async fn start_with(store: Backend, name: &str, pd: &PagerDutyFake, delivery: &str, extra: &str) -> Running {
     let catalog = format!(
         "destinations:\n  pd: {{pagerduty: {{routing_key: 'env:PD_KEY', url: '{}'}}}}\ncustomers:\n  - id: shop\n    hosts: [shop.example]\n    alerting:\n      routes: [{{to: [pd], severities: [page]}}]\n",
         pd.url()
     );
-    let config = format!("delivery: {{initial_backoff: 100ms, max_backoff: 2s, max_attempts: 8}}\n{extra}");
+    let config = format!("delivery: {{initial_backoff: 100ms, max_backoff: 2s, max_attempts: 8{delivery}}}\n{extra}");
     Running::start_on(store, name, &catalog, &config, &[("PD_KEY", PD_KEY)]).await
 }
 
@@ -50,7 +51,7 @@ on_both_stores! {
 on_both_stores! {
     async fn pagerduty_links_back_to_the_configured_alertmanager(store) {
         let pd = PagerDutyFake::start().await;
-        let r = start_with(store, "delivery-client-url", &pd, "alertmanager_url: https://alertmanager.example.net\n").await;
+        let r = start_with(store, "delivery-client-url", &pd, "", "alertmanager_url: https://alertmanager.example.net\n").await;
         r.post_ok(&notification("firing")).await;
         eventually("the alert", 10, || pd.alerts().len() == 1).await;
         // The notification's `externalURL` is `http://alertmanager:9093`, a name
@@ -124,15 +125,13 @@ on_both_stores! {
 }
 
 /// A receiver routing `shop`'s pages to PagerDuty on `pd`, whose updates
-/// wait `hold` for more news (`delivery.update_hold`).
-async fn start_holding(store: Backend, name: &str, pd: &PagerDutyFake, hold: &str) -> Running {
-    let catalog = format!(
-        "destinations:\n  pd: {{pagerduty: {{routing_key: 'env:PD_KEY', url: '{}'}}}}\ncustomers:\n  - id: shop\n    hosts: [shop.example]\n    alerting:\n      routes: [{{to: [pd], severities: [page]}}]\n",
-        pd.url()
-    );
-    let config =
-        format!("delivery: {{initial_backoff: 100ms, max_backoff: 2s, max_attempts: 8, update_hold: {hold}}}\n");
-    Running::start_on(store, name, &catalog, &config, &[("PD_KEY", PD_KEY)]).await
+/// wait `hold` for more news (`delivery.update_hold`), once the probe's
+/// page has gone out.
+async fn paged_holding(store: Backend, name: &str, pd: &PagerDutyFake, hold: &str) -> Running {
+    let r = start_with(store, name, pd, &format!(", update_hold: {hold}"), "").await;
+    r.post_ok(&notification("firing")).await;
+    eventually("the page", 10, || pd.alerts().first().is_some_and(|a| a.events.len() == 1)).await;
+    r
 }
 
 on_both_stores! {
@@ -141,9 +140,7 @@ on_both_stores! {
     /// ends, not one each.
     async fn updates_on_hold_take_the_news_of_those_after_them(store) {
         let pd = PagerDutyFake::start().await;
-        let r = start_holding(store, "delivery-hold", &pd, "2s").await;
-        r.post_ok(&notification("firing")).await;
-        eventually("the page", 10, || pd.alerts().first().is_some_and(|a| a.events.len() == 1)).await;
+        let r = paged_holding(store, "delivery-hold", &pd, "2s").await;
         let posted = Instant::now();
         for fingerprint in ["p000000000000041", "p000000000000042", "p000000000000043", "p000000000000044"] {
             r.post_ok(&PROBE.with_fingerprint(fingerprint).firing()).await;
@@ -164,9 +161,7 @@ on_both_stores! {
     /// out the hold: the update goes at once, then the resolve.
     async fn a_resolve_sends_the_update_on_hold_first(store) {
         let pd = PagerDutyFake::start().await;
-        let r = start_holding(store, "delivery-hold-resolve", &pd, "1m").await;
-        r.post_ok(&notification("firing")).await;
-        eventually("the page", 10, || pd.alerts().first().is_some_and(|a| a.events.len() == 1)).await;
+        let r = paged_holding(store, "delivery-hold-resolve", &pd, "1m").await;
         let joined = PROBE.with_fingerprint("p000000000000051");
         r.post_ok(&joined.firing()).await;
         r.post_ok(&PROBE.resolved("2026-11-21T09:00:00Z")).await;

@@ -67,17 +67,34 @@ fn value(metrics: &str, metric: &str) -> usize {
     metrics.lines().find_map(|l| l.strip_prefix(metric)?.trim().parse().ok()).unwrap_or(0)
 }
 
+/// Two receivers on one PostgreSQL of their own (`name`), as behind an
+/// Alertmanager pair, routing `shop` to the Jira and PagerDuty fakes, with
+/// `delivery` settings besides fast retries.
+struct Pair {
+    jira: FakeJira,
+    pd: PagerDutyFake,
+    a: Running,
+    b: Running,
+}
+
+impl Pair {
+    async fn start(name: &str, delivery: &str) -> Self {
+        let jira = FakeJira::cloud().basic(USER, JIRA_TOKEN).start().await;
+        let pd = PagerDutyFake::start().await;
+        let catalog = catalog(&jira, &pd);
+        let config = format!("delivery: {{initial_backoff: 100ms, max_backoff: 1s, concurrency: 8{delivery}}}\n");
+        let env = [("PD_KEY", PD_KEY), ("JIRA_TOKEN", JIRA_TOKEN)];
+        let a = Running::start_on(Backend::postgres(name), &format!("{name}-a"), &catalog, &config, &env).await;
+        let Backend::Postgres(server) = &a.store else { unreachable!() };
+        let b = Running::start_on(Backend::Shared(server.url()), &format!("{name}-b"), &catalog, &config, &env).await;
+        Self { jira, pd, a, b }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_receivers_on_one_database_give_one_issue_and_one_page_per_incident() {
     const INCIDENTS: usize = 12;
-    let jira = FakeJira::cloud().basic(USER, JIRA_TOKEN).start().await;
-    let pd = PagerDutyFake::start().await;
-    let catalog = catalog(&jira, &pd);
-    let config = "delivery: {initial_backoff: 100ms, max_backoff: 1s, concurrency: 8}\n";
-    let env = [("PD_KEY", PD_KEY), ("JIRA_TOKEN", JIRA_TOKEN)];
-    let a = Running::start_on(Backend::postgres("ha-two"), "ha-two-a", &catalog, config, &env).await;
-    let Backend::Postgres(server) = &a.store else { unreachable!() };
-    let b = Running::start_on(Backend::Shared(server.url()), "ha-two-b", &catalog, config, &env).await;
+    let Pair { jira, pd, a, b } = Pair::start("ha-two", "").await;
 
     // Each peer posts every notification to its receiver, at once; the
     // peers' `externalURL`s differ, as they do.
@@ -138,14 +155,7 @@ async fn two_receivers_on_one_database_give_one_issue_and_one_page_per_incident(
 async fn two_receivers_holding_updates_still_send_each_action_once() {
     const INCIDENTS: usize = 6;
     const JOINING: usize = 3;
-    let jira = FakeJira::cloud().basic(USER, JIRA_TOKEN).start().await;
-    let pd = PagerDutyFake::start().await;
-    let catalog = catalog(&jira, &pd);
-    let config = "delivery: {initial_backoff: 100ms, max_backoff: 1s, concurrency: 8, update_hold: 1s}\n";
-    let env = [("PD_KEY", PD_KEY), ("JIRA_TOKEN", JIRA_TOKEN)];
-    let a = Running::start_on(Backend::postgres("ha-hold"), "ha-hold-a", &catalog, config, &env).await;
-    let Backend::Postgres(server) = &a.store else { unreachable!() };
-    let b = Running::start_on(Backend::Shared(server.url()), "ha-hold-b", &catalog, config, &env).await;
+    let Pair { jira, pd, a, b } = Pair::start("ha-hold", ", update_hold: 1s").await;
     // Each step's notifications, every one from both peers at once.
     let post = |bodies: Vec<(usize, usize, bool)>| {
         let mut sent = tokio::task::JoinSet::new();
