@@ -352,6 +352,27 @@ impl Drop for Lent<'_> {
     }
 }
 
+/// Runs `run`, which blocks on the client's own runtime, where tokio lets
+/// a thread block: tokio refuses it on a thread that drives async tasks,
+/// and the store's callers may be on one (the receiver's start, the CLI).
+/// The receiver's own calls come from tokio's blocking threads (and plain
+/// ones), which run it as it is: a thread of its own for every call cost
+/// two receivers about 15 % of their throughput (docs/performance.md).
+/// A panic is an error, as it was on a thread of its own: a group commit's
+/// leader must answer the others.
+fn blocking<T: Send>(run: impl FnOnce() -> Result<T, StoreError> + Send) -> Result<T, StoreError> {
+    let caught = || std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or(Err(StoreError::Poisoned));
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        // No runtime here.
+        Err(_) => caught(),
+        // A worker hands its tasks to another thread first; on a blocking
+        // thread, or in `Runtime::block_on`, it runs at once.
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(caught),
+        // A current-thread runtime cannot hand its tasks over.
+        Ok(_) => std::thread::scope(|scope| scope.spawn(caught).join().unwrap_or(Err(StoreError::Poisoned))),
+    }
+}
+
 /// Whether `e` says the connection, not the statement, failed: such a
 /// connection is dropped, and the next operation opens a new one (after a
 /// database restart, say).
@@ -439,27 +460,18 @@ impl Postgres {
     }
 
     /// Runs `f` on a lent connection; a connection that failed is dropped.
-    ///
-    /// On a thread of its own: the client blocks on a runtime of its own,
-    /// which tokio refuses inside a thread that drives async tasks, and
-    /// the store's callers may be one (the receiver's start, the CLI). The
-    /// thread costs some tens of microseconds, against the round trips'
-    /// hundreds.
     fn with<T: Send>(
         &self,
         f: impl FnOnce(&mut Db<'_, Client>) -> Result<T, StoreError> + Send,
     ) -> Result<T, StoreError> {
-        std::thread::scope(|scope| {
-            let run = || {
-                let mut lent = self.pool.get()?;
-                let Conn { client, prepared } = lent.conn()?;
-                let result = f(&mut Db { on: client, prepared });
-                if let Err(e) = &result {
-                    lent.broken = connection_lost(e);
-                }
-                result
-            };
-            scope.spawn(run).join().unwrap_or(Err(StoreError::Poisoned))
+        blocking(|| {
+            let mut lent = self.pool.get()?;
+            let Conn { client, prepared } = lent.conn()?;
+            let result = f(&mut Db { on: client, prepared });
+            if let Err(e) = &result {
+                lent.broken = connection_lost(e);
+            }
+            result
         })
     }
 
@@ -1594,6 +1606,36 @@ mod tests {
         );
         let externals: Vec<String> = read("SELECT external FROM externals").iter().map(|r| r.get(0)).collect();
         assert_eq!(externals, ["PD-1"]);
+    }
+
+    /// The client blocks on a runtime of its own, which tokio refuses on a
+    /// thread that drives async tasks: the store works from every kind of
+    /// thread, and on tokio's blocking threads (the receiver's calls) and
+    /// plain ones without a thread of its own.
+    #[test]
+    fn the_store_answers_from_any_thread_and_spawns_none_where_it_may_block() {
+        let server = edgewatch_test_kit::postgres::PostgresServer::start("store-threads");
+        let store = Arc::new(Postgres::connect(target(&server)).unwrap());
+        let here = |store: &Postgres| store.with(|_| Ok(std::thread::current().id())).unwrap();
+        assert_eq!(here(&store), std::thread::current().id(), "a plain thread");
+        let multi = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+        let current = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        for rt in [&multi, &current] {
+            let (s, t) = (Arc::clone(&store), Arc::clone(&store));
+            rt.block_on(async move {
+                here(&s);
+                tokio::spawn(async move { here(&t) }).await.unwrap();
+            });
+            let s = Arc::clone(&store);
+            let (ran_on, caller) =
+                rt.block_on(rt.spawn_blocking(move || (here(&s), std::thread::current().id()))).unwrap();
+            if rt.handle().runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+                assert_eq!(ran_on, caller, "a blocking thread runs it itself");
+            }
+        }
+        let panicked = store.with(|_| -> Result<(), StoreError> { panic!("a bug") });
+        assert!(matches!(panicked, Err(StoreError::Poisoned)), "{panicked:?}");
+        assert_eq!(store.depth().unwrap().pending, 0, "the connection is lent again");
     }
 
     /// A store of schema 6 with incidents held under an old key says so
