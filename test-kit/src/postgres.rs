@@ -185,6 +185,12 @@ impl PostgresServer {
         server
     }
 
+    /// The server's process id (its postmaster; the backends are its
+    /// children), while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.0.id())
+    }
+
     /// `postgres://edgewatch@127.0.0.1:<port>/postgres`.
     pub fn url(&self) -> String {
         format!("postgres://{USER}@127.0.0.1:{}/postgres", self.port)

@@ -18,6 +18,12 @@
 //! alone, nothing delivered. `EDGEWATCH_BENCH_BACKLOG=1`: delivery starts
 //! only after the last ack, so the whole run is a backlog, and the bench
 //! prints how fast it drains (actions a second).
+//!
+//! It prints the CPU time a notification cost, from the first post to the
+//! last action out (or the last ack, without delivery): the receivers (this
+//! process), PostgreSQL (its server and backends) and the client, read from
+//! `/proc`. That is what sizes a machine: the notifications a second a core
+//! serves, whatever else shares this one.
 
 #![allow(
     clippy::unwrap_used,
@@ -118,6 +124,7 @@ fn main() {
             Receiver::build(&Config::parse(&text).unwrap(), catalog.clone(), &|_| None).unwrap()
         })
         .collect();
+    let postgres_pid = postgres.as_ref().and_then(edgewatch_test_kit::postgres::PostgresServer::pid);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let store_dir = dir.clone();
     rt.block_on(async move {
@@ -134,6 +141,7 @@ fn main() {
         }
         let url = urls[0].clone();
         let started = Instant::now();
+        let cpu_before = Cpu::now(postgres_pid);
         let client_urls = urls.join(",");
         let measured = tokio::task::spawn_blocking(move || run_client(&client_urls, n, load)).await.unwrap();
         let store = if postgres.is_some() {
@@ -169,6 +177,7 @@ fn main() {
             let actions = delivered(&client, &urls).await;
             println!("actions delivered: {actions:.0}, {:.2} a notification", actions / n as f64);
         }
+        Cpu::now(postgres_pid).print_since(&cpu_before, n);
         let size: u64 = ["receiver.db", "receiver.db-wal"]
             .iter()
             .filter_map(|f| std::fs::metadata(dir.join(f)).ok())
@@ -179,6 +188,76 @@ fn main() {
         }
     });
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// CPU seconds used so far (user and system, from `/proc`).
+struct Cpu {
+    /// This process: the receivers.
+    receivers: f64,
+    /// This process's children waited for: the client, once it ended.
+    client: f64,
+    /// The PostgreSQL server and its backends, those ended included.
+    postgres: f64,
+}
+
+impl Cpu {
+    fn now(postgres: Option<u32>) -> Self {
+        let own = Self::of("self");
+        let postgres = postgres.map_or(0.0, |pid| {
+            let pid = pid.to_string();
+            let (server, ended) = Self::of(&pid);
+            // The backends running now: the server's children.
+            let backends: f64 = std::fs::read_dir("/proc")
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|p| Self::parent(p).as_deref() == Some(pid.as_str()))
+                .map(|p| Self::of(&p).0)
+                .sum();
+            server + ended + backends
+        });
+        Self { receivers: own.0, client: own.1, postgres }
+    }
+
+    /// A process's `/proc/PID/stat` fields after its name (which may hold
+    /// spaces): the state first.
+    fn stat(pid: &str) -> Vec<String> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        text.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().map(str::to_owned).collect()).unwrap_or_default()
+    }
+
+    fn parent(pid: &str) -> Option<String> {
+        Self::stat(pid).get(1).cloned()
+    }
+
+    /// The process's own CPU seconds, and those of its children waited for
+    /// (`utime`, `stime`; `cutime`, `cstime`).
+    fn of(pid: &str) -> (f64, f64) {
+        let stat = Self::stat(pid);
+        let ticks = |i: usize| stat.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / clock_ticks();
+        (ticks(11) + ticks(12), ticks(13) + ticks(14))
+    }
+
+    fn print_since(&self, before: &Self, n: usize) {
+        let per = |now: f64, then: f64| (now - then) * 1e3 / n as f64;
+        let (receivers, postgres) = (per(self.receivers, before.receivers), per(self.postgres, before.postgres));
+        let client = per(self.client, before.client);
+        let store = if postgres > 0.0 { format!(", PostgreSQL {postgres:.2} ms") } else { String::new() };
+        println!(
+            "CPU a notification: receivers {receivers:.2} ms{store}, the client {client:.2} ms; \
+             a core serves {:.0} notifications a second at that cost (the client left out)",
+            1e3 / (receivers + postgres)
+        );
+    }
+}
+
+/// Clock ticks a second, the unit of `/proc/PID/stat`'s times.
+fn clock_ticks() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        let out = std::process::Command::new("getconf").arg("CLK_TCK").output();
+        out.ok().and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse().ok()).unwrap_or(100.0)
+    })
 }
 
 /// Runs the client in another process (this bench again) and reads what it
