@@ -149,8 +149,11 @@ impl PostgresServer {
     /// [`PostgresServer::start`] with fsync on, as in production: for
     /// benchmarks of durable commits. Autovacuum looks at the tables every
     /// second rather than every minute, so that a benchmark of seconds
-    /// measures tables with statistics, as a database that has run for a
-    /// minute has them (without, PostgreSQL plans for empty tables).
+    /// measures tables with statistics kept fresh as they grow, as in a
+    /// database that has run for a while. `EDGEWATCH_PG_SETTINGS`
+    /// (`name=value` pairs, space-separated) sets more, or other, for a
+    /// measurement: `autovacuum_naptime=60` (PostgreSQL's default),
+    /// `shared_preload_libraries=pg_stat_statements`.
     pub fn start_durable(name: &str) -> Self {
         Self::start_with(name, true, None)
     }
@@ -224,6 +227,7 @@ impl PostgresServer {
             // TCP only: a socket path under a test's folder may pass the
             // 107 bytes a Unix socket's name may have.
             .args(["-c", "unix_socket_directories="])
+            .args(self.fsync.then(measurement_settings).into_iter().flatten())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -253,4 +257,11 @@ impl Drop for PostgresServer {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+/// `-c name=value` for each of `EDGEWATCH_PG_SETTINGS` (see
+/// [`PostgresServer::start_durable`]); later settings win.
+fn measurement_settings() -> Vec<String> {
+    let settings = std::env::var("EDGEWATCH_PG_SETTINGS").unwrap_or_default();
+    settings.split_whitespace().flat_map(|s| ["-c".to_owned(), s.to_owned()]).collect()
 }

@@ -14,7 +14,8 @@
 //! `EDGEWATCH_BENCH_UPDATE_HOLD=2s`: `delivery.update_hold`.
 //! `EDGEWATCH_BENCH_STORE=postgres`: a PostgreSQL of the bench's own (fsync
 //! on), shared by `EDGEWATCH_BENCH_RECEIVERS` receivers (default 1), the
-//! client taking them in turn. `EDGEWATCH_BENCH_NO_DELIVERY=1`: the intake
+//! client taking them in turn (`EDGEWATCH_PG_SETTINGS="name=value …"`: more
+//! server settings). `EDGEWATCH_BENCH_NO_DELIVERY=1`: the intake
 //! alone, nothing delivered. `EDGEWATCH_BENCH_BACKLOG=1`: delivery starts
 //! only after the last ack, so the whole run is a backlog, and the bench
 //! prints how fast it drains (actions a second).

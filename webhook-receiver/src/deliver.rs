@@ -197,7 +197,9 @@ const SCHEDULE_EVERY: Duration = Duration::from_secs(2);
 /// Queues, every [`SCHEDULE_EVERY`], what time alone makes due:
 /// escalations and status updates. The schedule is the incidents' state in
 /// the store, so a restart loses nothing; an escalation due while the
-/// receiver was down goes at the first look after it starts.
+/// receiver was down goes at the first look after it starts. Then gives
+/// the database statistics for tables grown without
+/// ([`Store::gather_statistics`]).
 async fn schedule(d: &Deliverer) {
     let mut tick = tokio::time::interval(SCHEDULE_EVERY);
     loop {
@@ -210,6 +212,15 @@ async fn schedule(d: &Deliverer) {
                 d.wake.notify_one();
             }
             Err(e) => tracing::warn!(error = %e, "cannot look at the schedule"),
+        }
+        let store = Arc::clone(&d.store);
+        match off(move || store.gather_statistics()).await {
+            Ok(tables) => {
+                for table in tables {
+                    tracing::info!(table, "analysed a table the database had no statistics for yet");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot look at the database's statistics"),
         }
     }
 }

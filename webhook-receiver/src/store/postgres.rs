@@ -397,7 +397,18 @@ pub(crate) struct Postgres {
     schema: i64,
     /// Delivery outcomes waiting for a commit (group commit, as on SQLite).
     outcomes: GroupCommit<Outcome, ()>,
+    /// The [`HOT_TABLES`] known to have statistics (analysed here, or
+    /// found analysed): once all, [`Store::gather_statistics`] looks no more.
+    analysed: Mutex<BTreeSet<&'static str>>,
 }
+
+/// The tables a notification or a poll reads by key: a plan made for them
+/// without statistics can scan them whole.
+const HOT_TABLES: [&str; 5] = ["alerts", "externals", "incidents", "notifications", "outbox"];
+
+/// Changes to a table never analysed after which the receiver analyses it
+/// rather than wait for autovacuum.
+const CHANGES_BEFORE_ANALYSE: i64 = 500;
 
 impl std::fmt::Debug for Postgres {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -419,6 +430,7 @@ impl Postgres {
             metrics: OnceLock::new(),
             schema: SCHEMA_VERSION,
             outcomes: GroupCommit::default(),
+            analysed: Mutex::new(BTreeSet::new()),
         }
     }
 
@@ -1309,6 +1321,39 @@ impl Store for Postgres {
         })
     }
 
+    fn gather_statistics(&self) -> Result<Vec<&'static str>, StoreError> {
+        let known = self.analysed.lock().map_err(|_| StoreError::Poisoned)?.clone();
+        if known.len() == HOT_TABLES.len() {
+            return Ok(Vec::new());
+        }
+        let (found, analysed) = self.with(|db| {
+            let rows = db.query(
+                "SELECT relname::TEXT, last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL, n_mod_since_analyze
+                 FROM pg_stat_user_tables WHERE schemaname = current_schema() AND relname::TEXT = ANY($1)",
+                &[&&HOT_TABLES[..]],
+            )?;
+            let (mut found, mut analysed) = (Vec::new(), Vec::new());
+            for row in rows {
+                let name: &str = row.get(0);
+                let Some(&table) = HOT_TABLES.iter().find(|t| **t == name) else { continue };
+                if known.contains(table) {
+                    continue;
+                }
+                if row.get::<_, bool>(1) {
+                    found.push(table);
+                } else if row.get::<_, i64>(2) >= CHANGES_BEFORE_ANALYSE {
+                    // A name of the list above, never the input's.
+                    db.on.batch_execute(&format!("ANALYZE {table}"))?;
+                    analysed.push(table);
+                }
+            }
+            Ok((found, analysed))
+        })?;
+        let mut known = self.analysed.lock().map_err(|_| StoreError::Poisoned)?;
+        known.extend(found.iter().chain(&analysed));
+        Ok(analysed)
+    }
+
     fn tick(&self, now: i64, policy: &dyn Policy) -> Result<usize, StoreError> {
         self.tx(|tx| {
             if !try_lock(tx, lock::TICK)? {
@@ -1636,6 +1681,48 @@ mod tests {
         let panicked = store.with(|_| -> Result<(), StoreError> { panic!("a bug") });
         assert!(matches!(panicked, Err(StoreError::Poisoned)), "{panicked:?}");
         assert_eq!(store.depth().unwrap().pending, 0, "the connection is lent again");
+    }
+
+    /// A table grown without statistics is analysed by the receiver, once,
+    /// rather than planned for as if empty until autovacuum's next look.
+    #[test]
+    fn tables_grown_without_statistics_are_analysed_once() {
+        let server = edgewatch_test_kit::postgres::PostgresServer::start("store-statistics");
+        let store = Postgres::connect(target(&server)).unwrap();
+        // Autovacuum would analyse them too, in its own time: not here.
+        store
+            .with(|db| {
+                for table in HOT_TABLES {
+                    db.on.batch_execute(&format!("ALTER TABLE {table} SET (autovacuum_enabled = false)"))?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        assert!(store.gather_statistics().unwrap().is_empty(), "nothing has grown");
+        let policy = policy();
+        for i in 0..CHANGES_BEFORE_ANALYSE {
+            let firing = alert(&format!("{i:016x}"), "EdgewatchProbeDown", "firing").replace("shop", &format!("c{i}"));
+            store.accept(&inbound(&format!("h{i}"), &firing), &policy).unwrap();
+        }
+        let statistics = |table: &str| {
+            let sql = "SELECT count(*) FROM pg_stats WHERE tablename = $1";
+            store.with(|db| Ok(db.on.query_one(sql, &[&table])?.get::<_, i64>(0))).unwrap()
+        };
+        assert_eq!(statistics("notifications"), 0);
+        // PostgreSQL counts a connection's changes when it flushes them:
+        // within a second while busy, ten once idle.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let analysed = loop {
+            let analysed = store.gather_statistics().unwrap();
+            if !analysed.is_empty() || std::time::Instant::now() > deadline {
+                break analysed;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        assert!(analysed.contains(&"notifications") && analysed.contains(&"incidents"), "{analysed:?}");
+        assert!(!analysed.contains(&"outbox"), "unrouted customers queued no actions: {analysed:?}");
+        assert!(statistics("notifications") > 0, "the planner has statistics now");
+        assert!(store.gather_statistics().unwrap().is_empty(), "each table once");
     }
 
     /// A store of schema 6 with incidents held under an old key says so
