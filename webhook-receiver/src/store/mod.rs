@@ -631,7 +631,8 @@ pub(crate) trait Store: Send + Sync + std::fmt::Debug {
     /// yet, once they have grown: the tables analysed. On PostgreSQL
     /// autovacuum looks only every `autovacuum_naptime` (a minute), and a
     /// plan made without statistics can read a whole table (a fresh
-    /// database drained a backlog at half speed). SQLite needs none.
+    /// database drained a backlog at a third of the speed). SQLite needs
+    /// none.
     fn gather_statistics(&self) -> Result<Vec<&'static str>, StoreError> {
         Ok(Vec::new())
     }

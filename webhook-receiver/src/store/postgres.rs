@@ -399,7 +399,7 @@ pub(crate) struct Postgres {
     outcomes: GroupCommit<Outcome, ()>,
     /// The [`HOT_TABLES`] known to have statistics (analysed here, or
     /// found analysed): once all, [`Store::gather_statistics`] looks no more.
-    analysed: Mutex<BTreeSet<&'static str>>,
+    have_statistics: Mutex<BTreeSet<&'static str>>,
 }
 
 /// The tables a notification or a poll reads by key: a plan made for them
@@ -430,7 +430,7 @@ impl Postgres {
             metrics: OnceLock::new(),
             schema: SCHEMA_VERSION,
             outcomes: GroupCommit::default(),
-            analysed: Mutex::new(BTreeSet::new()),
+            have_statistics: Mutex::new(BTreeSet::new()),
         }
     }
 
@@ -1322,7 +1322,7 @@ impl Store for Postgres {
     }
 
     fn gather_statistics(&self) -> Result<Vec<&'static str>, StoreError> {
-        let known = self.analysed.lock().map_err(|_| StoreError::Poisoned)?.clone();
+        let known = self.have_statistics.lock().map_err(|_| StoreError::Poisoned)?.clone();
         if known.len() == HOT_TABLES.len() {
             return Ok(Vec::new());
         }
@@ -1349,7 +1349,7 @@ impl Store for Postgres {
             }
             Ok((found, analysed))
         })?;
-        let mut known = self.analysed.lock().map_err(|_| StoreError::Poisoned)?;
+        let mut known = self.have_statistics.lock().map_err(|_| StoreError::Poisoned)?;
         known.extend(found.iter().chain(&analysed));
         Ok(analysed)
     }
