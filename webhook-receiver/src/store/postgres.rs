@@ -398,7 +398,8 @@ pub(crate) struct Postgres {
     /// Delivery outcomes waiting for a commit (group commit, as on SQLite).
     outcomes: GroupCommit<Outcome, ()>,
     /// The [`HOT_TABLES`] known to have statistics (analysed here, or
-    /// found analysed): once all, [`Store::gather_statistics`] looks no more.
+    /// found analysed), or not this role's to analyse: once all,
+    /// [`Store::gather_statistics`] looks no more.
     have_statistics: Mutex<BTreeSet<&'static str>>,
 }
 
@@ -566,7 +567,13 @@ fn migrate(db: &mut Db<'_, Client>) -> Result<(), StoreError> {
     let client = &mut *db.on;
     client.execute("SELECT pg_advisory_lock($1, $2)", &[&lock::MIGRATE.0, &lock::MIGRATE.1])?;
     let result = (|| {
-        client.batch_execute("CREATE TABLE IF NOT EXISTS edgewatch_schema (version BIGINT NOT NULL)")?;
+        // Created only when missing: `CREATE TABLE IF NOT EXISTS` asks for
+        // the right to create in the schema even when the table is there,
+        // and a role that only reads and writes (docs/receiver.md) has not.
+        let exists = client.query_one("SELECT to_regclass('edgewatch_schema') IS NOT NULL", &[])?.get::<_, bool>(0);
+        if !exists {
+            client.batch_execute("CREATE TABLE edgewatch_schema (version BIGINT NOT NULL)")?;
+        }
         let done: Option<i64> = client.query_opt("SELECT version FROM edgewatch_schema", &[])?.map(|r| r.get(0));
         let done = done.unwrap_or(0);
         if done > SCHEMA_VERSION {
@@ -1327,9 +1334,14 @@ impl Store for Postgres {
             return Ok(Vec::new());
         }
         let (found, analysed) = self.with(|db| {
+            // `ANALYZE` needs the table's owner; a role that is not leaves
+            // it to autovacuum.
             let rows = db.query(
-                "SELECT relname::TEXT, last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL, n_mod_since_analyze
-                 FROM pg_stat_user_tables WHERE schemaname = current_schema() AND relname::TEXT = ANY($1)",
+                "SELECT s.relname::TEXT, s.last_analyze IS NOT NULL OR s.last_autoanalyze IS NOT NULL
+                          OR NOT pg_has_role(c.relowner, 'USAGE'),
+                        s.n_mod_since_analyze
+                 FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+                 WHERE s.schemaname = current_schema() AND s.relname::TEXT = ANY($1)",
                 &[&&HOT_TABLES[..]],
             )?;
             let (mut found, mut analysed) = (Vec::new(), Vec::new());
@@ -1683,27 +1695,39 @@ mod tests {
         assert_eq!(store.depth().unwrap().pending, 0, "the connection is lent again");
     }
 
-    /// A table grown without statistics is analysed by the receiver, once,
-    /// rather than planned for as if empty until autovacuum's next look.
-    #[test]
-    fn tables_grown_without_statistics_are_analysed_once() {
-        let server = edgewatch_test_kit::postgres::PostgresServer::start("store-statistics");
-        let store = Postgres::connect(target(&server)).unwrap();
-        // Autovacuum would analyse them too, in its own time: not here.
+    /// Runs `sql`, then stops autovacuum on the [`HOT_TABLES`]: it would
+    /// analyse them too, in its own time.
+    fn no_autovacuum(store: &Postgres, sql: &str) {
         store
             .with(|db| {
+                db.on.batch_execute(sql)?;
                 for table in HOT_TABLES {
                     db.on.batch_execute(&format!("ALTER TABLE {table} SET (autovacuum_enabled = false)"))?;
                 }
                 Ok(())
             })
             .unwrap();
-        assert!(store.gather_statistics().unwrap().is_empty(), "nothing has grown");
+    }
+
+    /// Enough notifications (each a customer's own) that the tables they
+    /// write pass [`CHANGES_BEFORE_ANALYSE`].
+    fn grow(store: &Postgres) {
         let policy = policy();
         for i in 0..CHANGES_BEFORE_ANALYSE {
             let firing = alert(&format!("{i:016x}"), "EdgewatchProbeDown", "firing").replace("shop", &format!("c{i}"));
             store.accept(&inbound(&format!("h{i}"), &firing), &policy).unwrap();
         }
+    }
+
+    /// A table grown without statistics is analysed by the receiver, once,
+    /// rather than planned for as if empty until autovacuum's next look.
+    #[test]
+    fn tables_grown_without_statistics_are_analysed_once() {
+        let server = edgewatch_test_kit::postgres::PostgresServer::start("store-statistics");
+        let store = Postgres::connect(target(&server)).unwrap();
+        no_autovacuum(&store, "");
+        assert!(store.gather_statistics().unwrap().is_empty(), "nothing has grown");
+        grow(&store);
         let statistics = |table: &str| {
             let sql = "SELECT count(*) FROM pg_stats WHERE tablename = $1";
             store.with(|db| Ok(db.on.query_one(sql, &[&table])?.get::<_, i64>(0))).unwrap()
@@ -1723,6 +1747,35 @@ mod tests {
         assert!(!analysed.contains(&"outbox"), "unrouted customers queued no actions: {analysed:?}");
         assert!(statistics("notifications") > 0, "the planner has statistics now");
         assert!(store.gather_statistics().unwrap().is_empty(), "each table once");
+    }
+
+    /// After the first start, a role with no more than docs/receiver.md
+    /// asks (`SELECT, INSERT, UPDATE, DELETE` on the tables, `USAGE` on
+    /// their sequences) runs the receiver; not owning the tables, it
+    /// leaves their statistics to autovacuum (PostgreSQL would only warn)
+    /// and does not look again.
+    #[test]
+    fn a_role_that_only_reads_and_writes_runs_and_leaves_statistics_to_autovacuum() {
+        let server = edgewatch_test_kit::postgres::PostgresServer::start("store-clerk");
+        let owner = Postgres::connect(target(&server)).unwrap();
+        no_autovacuum(
+            &owner,
+            "CREATE ROLE clerk LOGIN;
+             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO clerk;
+             GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO clerk;",
+        );
+        let mut as_clerk = target(&server);
+        as_clerk.config.user("clerk");
+        let clerk = Postgres::connect(as_clerk).unwrap();
+        grow(&clerk);
+        assert!(clerk.gather_statistics().unwrap().is_empty());
+        assert_eq!(clerk.have_statistics.lock().unwrap().len(), HOT_TABLES.len(), "nothing left to look at");
+        // The changes were there: the owner analyses them.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while owner.gather_statistics().unwrap().is_empty() {
+            assert!(std::time::Instant::now() < deadline, "the owner found nothing to analyse");
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 
     /// A store of schema 6 with incidents held under an old key says so
