@@ -26,9 +26,18 @@ pub(crate) struct Metrics {
     claims: Counter,
     takeovers: Counter,
     batches: Histogram,
+    store: StoreMetrics,
+}
+
+/// The store's own: SQLite's checkpoints, PostgreSQL's connections.
+#[derive(Debug)]
+struct StoreMetrics {
     checkpoints: Histogram,
     checkpoint_failures: Counter,
     wal_behind: Gauge,
+    connections_open: Gauge,
+    connections_busy: Gauge,
+    connection_waits: Histogram,
 }
 
 impl Default for Metrics {
@@ -84,6 +93,27 @@ impl Default for Metrics {
             "Notifications each durable commit of the store held (concurrent notifications share one)",
             batches.clone(),
         );
+        let store = StoreMetrics::register(&mut registry);
+        Self {
+            registry,
+            notifications,
+            actions,
+            pending,
+            oldest_age,
+            dead,
+            open,
+            enrichment,
+            ack,
+            claims,
+            takeovers,
+            batches,
+            store,
+        }
+    }
+}
+
+impl StoreMetrics {
+    fn register(registry: &mut Registry) -> Self {
         let checkpoints = Histogram::new([0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]);
         registry.register(
             "store_checkpoint_seconds",
@@ -102,23 +132,25 @@ impl Default for Metrics {
             "Pages (4 KiB) of the SQLite store's WAL not copied back into its file at the last copy: stays high while a reader's long transaction holds the copy back, and the WAL file grows meanwhile",
             wal_behind.clone(),
         );
-        Self {
-            registry,
-            notifications,
-            actions,
-            pending,
-            oldest_age,
-            dead,
-            open,
-            enrichment,
-            ack,
-            claims,
-            takeovers,
-            batches,
-            checkpoints,
-            checkpoint_failures,
-            wal_behind,
-        }
+        let connections_open = Gauge::default();
+        registry.register(
+            "store_connections_open",
+            "PostgreSQL only: connections the store's pool holds open (at most 16)",
+            connections_open.clone(),
+        );
+        let connections_busy = Gauge::default();
+        registry.register(
+            "store_connections_busy",
+            "PostgreSQL only: of those, lent to an operation now",
+            connections_busy.clone(),
+        );
+        let connection_waits = Histogram::new([0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0]);
+        registry.register(
+            "store_connection_wait_seconds",
+            "PostgreSQL only: how long operations that found every connection busy waited for one (after 10 s they fail, 503)",
+            connection_waits.clone(),
+        );
+        Self { checkpoints, checkpoint_failures, wal_behind, connections_open, connections_busy, connection_waits }
     }
 }
 
@@ -152,12 +184,24 @@ impl Metrics {
     /// Records how long a WAL checkpoint took, and the WAL pages it left
     /// behind (`None`: it failed).
     pub(crate) fn checkpoint(&self, seconds: f64, pages_behind: Option<i64>) {
-        self.checkpoints.observe(seconds);
+        self.store.checkpoints.observe(seconds);
         if let Some(pages) = pages_behind {
-            self.wal_behind.set(pages);
+            self.store.wal_behind.set(pages);
         } else {
-            self.checkpoint_failures.inc();
+            self.store.checkpoint_failures.inc();
         }
+    }
+
+    /// Shows the PostgreSQL pool's connections: `open`, `busy` of them.
+    pub(crate) fn pool(&self, open: usize, busy: usize) {
+        self.store.connections_open.set(i64::try_from(open).unwrap_or(i64::MAX));
+        self.store.connections_busy.set(i64::try_from(busy).unwrap_or(i64::MAX));
+    }
+
+    /// Records how long an operation waited for a connection, every one
+    /// busy.
+    pub(crate) fn connection_wait(&self, seconds: f64) {
+        self.store.connection_waits.observe(seconds);
     }
 
     /// Records an enrichment's duration.

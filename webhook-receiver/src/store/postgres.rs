@@ -211,6 +211,9 @@ struct Pool {
     tls: tokio_postgres_rustls::MakeRustlsConnect,
     state: Mutex<PoolState>,
     freed: Condvar,
+    /// Where commits and the pool's connections are counted, once the
+    /// receiver says.
+    metrics: OnceLock<Arc<Metrics>>,
 }
 
 struct PoolState {
@@ -227,29 +230,49 @@ impl Pool {
     fn get(&self) -> Result<Lent<'_>, StoreError> {
         let mut state = self.state()?;
         let deadline = std::time::Instant::now() + POOL_WAIT;
+        // Set once every connection was found busy.
+        let mut waited = None;
         loop {
             if let Some(conn) = state.idle.pop() {
+                self.count(&state, waited);
                 return Ok(Lent { pool: self, conn: Some(conn), broken: false });
             }
             if state.open < POOL_SIZE {
                 state.open += 1;
+                self.count(&state, waited);
                 drop(state);
                 return match self.config.connect(self.tls.clone()) {
                     Ok(client) => {
                         Ok(Lent { pool: self, conn: Some(Conn { client, prepared: HashMap::new() }), broken: false })
                     }
                     Err(e) => {
-                        self.state()?.open -= 1;
+                        let mut state = self.state()?;
+                        state.open -= 1;
+                        self.count(&state, None);
+                        drop(state);
                         self.freed.notify_one();
                         Err(e.into())
                     }
                 };
             }
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let now = std::time::Instant::now();
+            let since = *waited.get_or_insert(now);
+            let left = deadline.saturating_duration_since(now);
             if left.is_zero() {
+                self.count(&state, Some(since));
                 return Err(StoreError::Busy);
             }
             state = self.freed.wait_timeout(state, left).map_err(|_| StoreError::Poisoned)?.0;
+        }
+    }
+
+    /// Shows the pool's connections in the metrics, and how long a lending
+    /// that found them all busy waited (since `waited`).
+    fn count(&self, state: &PoolState, waited: Option<std::time::Instant>) {
+        let Some(m) = self.metrics.get() else { return };
+        m.pool(state.open, state.open.saturating_sub(state.idle.len()));
+        if let Some(since) = waited {
+            m.connection_wait(since.elapsed().as_secs_f64());
         }
     }
 }
@@ -347,6 +370,7 @@ impl Drop for Lent<'_> {
             Some(conn) if !self.broken && !conn.client.is_closed() => state.idle.push(conn),
             _ => state.open -= 1,
         }
+        self.pool.count(&state, None);
         drop(state);
         self.pool.freed.notify_one();
     }
@@ -390,8 +414,6 @@ fn retryable(e: &StoreError) -> bool {
 pub(crate) struct Postgres {
     pool: Pool,
     target: Target,
-    /// Where commits are counted, once the receiver says.
-    metrics: OnceLock<Arc<Metrics>>,
     /// The schema version of the store: this receiver's, or an older one
     /// that a reader found.
     schema: i64,
@@ -426,9 +448,9 @@ impl Postgres {
                 tls: target.tls.clone(),
                 state: Mutex::new(PoolState { idle: Vec::new(), open: 0 }),
                 freed: Condvar::new(),
+                metrics: OnceLock::new(),
             },
             target,
-            metrics: OnceLock::new(),
             schema: SCHEMA_VERSION,
             outcomes: GroupCommit::default(),
             have_statistics: Mutex::new(BTreeSet::new()),
@@ -946,7 +968,7 @@ impl Store for Postgres {
             }
             Ok(Accepted::New { actions })
         });
-        if let (Ok(_), Some(m)) = (&accepted, self.metrics.get()) {
+        if let (Ok(_), Some(m)) = (&accepted, self.pool.metrics.get()) {
             // One commit per notification; PostgreSQL groups concurrent
             // commits of its own (`commit_delay`).
             m.commit(1);
@@ -955,7 +977,7 @@ impl Store for Postgres {
     }
 
     fn count_commits(&self, metrics: Arc<Metrics>) {
-        let _ = self.metrics.set(metrics);
+        let _ = self.pool.metrics.set(metrics);
     }
 
     fn use_key_labels(&self, key_labels: &[String]) -> Result<u64, StoreError> {
@@ -1555,7 +1577,7 @@ impl crate::history::Rows for Postgres {
 mod tests {
     use super::*;
     use crate::incident::DEFAULT_KEY_LABELS;
-    use crate::store::sqlite::tests::{alert, inbound, policy, the_schedule_reads_only_the_incidents_due};
+    use crate::store::sqlite::tests::{alert, exposed, inbound, policy, the_schedule_reads_only_the_incidents_due};
 
     /// The store on `server`, as a receiver named `test`.
     fn target(server: &edgewatch_test_kit::postgres::PostgresServer) -> Target {
@@ -1693,6 +1715,31 @@ mod tests {
         let panicked = store.with(|_| -> Result<(), StoreError> { panic!("a bug") });
         assert!(matches!(panicked, Err(StoreError::Poisoned)), "{panicked:?}");
         assert_eq!(store.depth().unwrap().pending, 0, "the connection is lent again");
+    }
+
+    /// The pool's connections are in the metrics, and so is an operation
+    /// that found them all busy, with how long it waited.
+    #[test]
+    fn a_full_pool_and_the_wait_for_a_connection_are_in_the_metrics() {
+        let server = edgewatch_test_kit::postgres::PostgresServer::start("store-pool");
+        let store = Postgres::connect(target(&server)).unwrap();
+        let metrics = Arc::new(Metrics::default());
+        store.count_commits(Arc::clone(&metrics));
+        let held: Vec<Lent<'_>> = (0..POOL_SIZE).map(|_| store.pool.get().unwrap()).collect();
+        let busy = || exposed(&metrics, "edgewatch_receiver_store_connections_busy");
+        assert_eq!(busy(), Some(16.0));
+        std::thread::scope(|scope| {
+            let waiting = scope.spawn(|| store.depth());
+            // Time for it to find every connection busy.
+            std::thread::sleep(Duration::from_millis(500));
+            drop(held);
+            waiting.join().unwrap().unwrap();
+        });
+        assert_eq!(exposed(&metrics, "edgewatch_receiver_store_connection_wait_seconds_count"), Some(1.0));
+        let waited = exposed(&metrics, "edgewatch_receiver_store_connection_wait_seconds_sum").unwrap();
+        assert!((0.1..POOL_WAIT.as_secs_f64()).contains(&waited), "{waited}");
+        assert_eq!(busy(), Some(0.0));
+        assert_eq!(exposed(&metrics, "edgewatch_receiver_store_connections_open"), Some(16.0));
     }
 
     /// Runs `sql`, then stops autovacuum on the [`HOT_TABLES`]: it would

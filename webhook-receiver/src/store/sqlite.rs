@@ -1240,7 +1240,7 @@ pub(crate) mod tests {
     }
 
     /// The value `/metrics` gives the series `name` (without labels).
-    fn exposed(metrics: &Metrics, name: &str) -> Option<f64> {
+    pub(crate) fn exposed(metrics: &Metrics, name: &str) -> Option<f64> {
         let text = metrics.render(crate::store::Depth::default(), 0);
         text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
     }
