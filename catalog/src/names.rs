@@ -172,6 +172,11 @@ pub mod metric {
     /// Histogram: how long each copy of the SQLite WAL back into the
     /// database took, in seconds.
     pub const RECEIVER_CHECKPOINT_SECONDS: &str = "edgewatch_receiver_store_checkpoint_seconds";
+    /// Gauge: the PostgreSQL store's connections lent to an operation now.
+    pub const RECEIVER_CONNECTIONS_BUSY: &str = "edgewatch_receiver_store_connections_busy";
+    /// Histogram: how long operations that found every PostgreSQL
+    /// connection busy waited for one, in seconds.
+    pub const RECEIVER_CONNECTION_WAIT_SECONDS: &str = "edgewatch_receiver_store_connection_wait_seconds";
 
     /// The receiver's metrics about itself, which the pipeline alerts and
     /// the health dashboard read.
@@ -183,6 +188,8 @@ pub mod metric {
         RECEIVER_DEAD_LETTERS,
         RECEIVER_WAL_PAGES_BEHIND,
         RECEIVER_CHECKPOINT_SECONDS,
+        RECEIVER_CONNECTIONS_BUSY,
+        RECEIVER_CONNECTION_WAIT_SECONDS,
     ];
 
     /// The ones the exporter's prober produces (from the catalog's probes);

@@ -203,4 +203,17 @@ fn receiver(l: &mut Layout) {
         )
         .size(12, 6),
     );
+    let waits = format!("{}_count", metric::RECEIVER_CONNECTION_WAIT_SECONDS);
+    l.panel(
+        Panel::timeseries(
+            "PostgreSQL store: connections",
+            "The connections each receiver has lent to an operation now (of 16), and the operations a second that found all 16 busy and waited for one. Waits mean the database answers slower than notifications and deliveries come; an operation that waits 10 s fails and Alertmanager is answered 503. Always 0 with an SQLite store.",
+            "short",
+            vec![
+                series(format!("max by (instance) ({})", metric::RECEIVER_CONNECTIONS_BUSY), "{{instance}} busy"),
+                series(format!("sum by (instance) ({})", rate(&waits)), "{{instance}} waits/s"),
+            ],
+        )
+        .size(24, 6),
+    );
 }
