@@ -295,6 +295,18 @@ fn receiver(scrape: Duration) -> Vec<Check> {
             summary: "edgewatch: the receiver's SQLite WAL is not copied back",
             description: "The receiver {{ $labels.instance }} has left over 64 MB of its SQLite store's WAL uncopied into receiver.db for 15 minutes: a reader's long transaction holds every copy back, and receiver.db-wal grows until it ends. Look for a long-running `edgewatch` command on the store (a report, `incidents`), or another process with receiver.db open (`fuser receiver.db`).".to_owned(),
         },
+        Check {
+            name: "EdgewatchReceiverStoreBusy",
+            component: "receiver",
+            severity: "ticket",
+            for_: "15m".to_owned(),
+            expr: format!(
+                "sum by (job, instance) (rate({}_count{{job=\"{r}\"}}[5m])) > 0",
+                metric::RECEIVER_CONNECTION_WAIT_SECONDS
+            ),
+            summary: "edgewatch: the receiver waits for PostgreSQL connections",
+            description: "For 15 minutes, operations of the receiver {{ $labels.instance }} have found all 16 of its PostgreSQL connections busy and waited for one: the database answers slower than notifications and deliveries come. An operation that waits 10 s fails, and Alertmanager is answered 503 and retries. Look at the database's load and slow statements, and at the receivers sharing it (the health dashboard's \"PostgreSQL store: connections\").".to_owned(),
+        },
     ]
 }
 
@@ -533,6 +545,20 @@ fn case_of(check: &Check, catalog: &Catalog, job: &str, silence: Duration) -> Op
                 &[&l(broken, &[])],
             ))
         }
+        "EdgewatchReceiverStoreBusy" => {
+            let name = format!("{}_count", metric::RECEIVER_CONNECTION_WAIT_SECONDS);
+            Some(case(
+                check,
+                "waits all along; a burst of waits; a start",
+                vec![
+                    series(&name, &l(broken, &[]), "0+3x25"),
+                    series(&name, &l(healthy, &[]), "0 0 40 80 80+0x21"),
+                    series(&name, &l(started, &[]), "_x24 0"),
+                ],
+                25,
+                &[&l(broken, &[])],
+            ))
+        }
         "EdgewatchNotificationsFailing" => {
             let (failed, total) = ("alertmanager_notifications_failed_total", "alertmanager_notifications_total");
             let am = |instance: &'static str| {
@@ -569,7 +595,7 @@ mod tests {
         let with_probe = "customers:\n  - id: acme\n    hosts: [acme.example]\n    probes: [{name: home, url: 'https://acme.example/', interval: 20m}]\n";
         let without = "customers:\n  - id: acme\n    hosts: [acme.example]\n";
         let settings = Settings { scrape: "15s".parse().unwrap(), silence: "30m".parse().unwrap() };
-        for (text, n) in [(with_probe, 13), (without, 12)] {
+        for (text, n) in [(with_probe, 14), (without, 13)] {
             let catalog = edgewatch_catalog::load_str("c.yaml", text).unwrap().catalog;
             let file = tests(&catalog, "edgewatch-exporter", settings, "r.yml".to_owned());
             let names: Vec<&str> = file.tests.iter().flat_map(|t| &t.alert_rule_test).map(|a| a.alertname).collect();
