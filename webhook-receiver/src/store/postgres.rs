@@ -1729,9 +1729,15 @@ mod tests {
         let busy = || exposed(&metrics, "edgewatch_receiver_store_connections_busy");
         assert_eq!(busy(), Some(16.0));
         std::thread::scope(|scope| {
-            let waiting = scope.spawn(|| store.depth());
-            // Time for it to find every connection busy.
-            std::thread::sleep(Duration::from_millis(500));
+            let (started, running) = std::sync::mpsc::channel();
+            let store = &store;
+            let waiting = scope.spawn(move || {
+                let _ = started.send(());
+                store.depth()
+            });
+            // Running: it finds every connection busy within microseconds.
+            running.recv().unwrap();
+            std::thread::sleep(Duration::from_millis(300));
             drop(held);
             waiting.join().unwrap().unwrap();
         });
