@@ -13,6 +13,7 @@
 //! Commits are durable as PostgreSQL makes them (`synchronous_commit`, on
 //! by default): the webhook answers after the commit returns.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
@@ -34,7 +35,7 @@ use super::{
 };
 use crate::action::{ActionKind, Incident};
 use crate::history::{ExternalRef, IncidentRow, Related};
-use crate::incident;
+use crate::incident::{self, GroupUpdate};
 use crate::metrics::Metrics;
 
 /// Schema changes, applied in order; `edgewatch_schema.version` counts
@@ -417,6 +418,8 @@ pub(crate) struct Postgres {
     /// The schema version of the store: this receiver's, or an older one
     /// that a reader found.
     schema: i64,
+    /// Notifications waiting for a commit (group commit, as on SQLite).
+    intake: GroupCommit<Inbound, Accepted>,
     /// Delivery outcomes waiting for a commit (group commit, as on SQLite).
     outcomes: GroupCommit<Outcome, ()>,
     /// The [`HOT_TABLES`] known to have statistics (analysed here, or
@@ -452,6 +455,7 @@ impl Postgres {
             },
             target,
             schema: SCHEMA_VERSION,
+            intake: GroupCommit::default(),
             outcomes: GroupCommit::default(),
             have_statistics: Mutex::new(BTreeSet::new()),
         }
@@ -535,6 +539,36 @@ impl Postgres {
     /// that one outcome cannot fail the others.
     fn record(&self, outcome: Outcome) -> Result<(), StoreError> {
         self.outcomes.submit(outcome, |batch| self.record_all(batch))
+    }
+
+    /// Records the notifications of `batch` in one transaction and one
+    /// commit (group commit, as on SQLite): each one's result. When the
+    /// shared one fails, each is tried alone, so that one notification
+    /// cannot fail the others.
+    fn accept_all(&self, batch: &[Inbound], policy: &dyn Policy) -> Vec<Result<Accepted, StoreError>> {
+        let all: Vec<&Inbound> = batch.iter().collect();
+        let metrics = self.pool.metrics.get();
+        match self.tx(|tx| accept_in(tx, &all, policy)) {
+            Ok(accepted) => {
+                if let Some(m) = metrics {
+                    m.commit(batch.len());
+                }
+                accepted.into_iter().map(Ok).collect()
+            }
+            Err(_) if batch.len() > 1 => all
+                .iter()
+                .map(|n| {
+                    let accepted = self
+                        .tx(|tx| accept_in(tx, &[n], policy))
+                        .and_then(|a| a.into_iter().next().ok_or(StoreError::Poisoned));
+                    if let (Ok(_), Some(m)) = (&accepted, metrics) {
+                        m.commit(1);
+                    }
+                    accepted
+                })
+                .collect(),
+            Err(e) => vec![Err(e)],
+        }
     }
 
     /// Records `batch` in one transaction: each one's result.
@@ -893,6 +927,123 @@ fn note_in(tx: &mut Tx<'_, '_>, incident_id: i64, note: &NewNote, now: i64) -> R
     Ok((note.stored(note_id, incident_id, now), reached.len()))
 }
 
+/// Records `batch` (notifications in the order they came) in `tx`: each
+/// one's result. One statement stores them all in the inbox, one takes
+/// every key's lock, one reads every key's latest incident; then each
+/// incident's write is a statement of its own, in the batch's order, a
+/// key's later notification deciding over what its earlier one left.
+/// Every round trip is latency and CPU on every notification
+/// (docs/performance.md), and a batch pays these once.
+fn accept_in(tx: &mut Tx<'_, '_>, batch: &[&Inbound], policy: &dyn Policy) -> Result<Vec<Accepted>, StoreError> {
+    // A copy received twice in the batch is stored once: the first.
+    let mut seen = std::collections::HashSet::new();
+    let first: Vec<bool> = batch.iter().map(|n| seen.insert(n.hash.as_str())).collect();
+    let unique: Vec<&Inbound> = batch.iter().zip(&first).filter(|(_, first)| **first).map(|(n, _)| *n).collect();
+    let hashes: Vec<&str> = unique.iter().map(|n| n.hash.as_str()).collect();
+    let received: Vec<i64> = unique.iter().map(|n| n.received_at).collect();
+    let bodies: Vec<&str> = unique.iter().map(|n| n.body.as_str()).collect();
+    // A copy from another receiver or Alertmanager peer waits here until
+    // the first commits, then inserts nothing. Rows go in in the hashes'
+    // order, so two receivers' batches never wait on each other's. The
+    // rest of the transaction runs on generic plans (`plan_cache_mode`,
+    // from PostgreSQL 12): a notification's statements look rows up by key
+    // and id, and one plan fits every value, but left to choose,
+    // PostgreSQL planned three of them again at every run
+    // (`pg_stat_statements`: 0.85 ms planning a notification, more than
+    // running them). The delivery's statements keep the choice: a generic
+    // plan of the outbox's due rows, made while the table was young, read
+    // all of it at every poll.
+    let inserted: BTreeSet<String> = tx
+        .query(
+            "WITH l AS (SELECT pg_advisory_xact_lock_shared($1, $2),
+                               set_config('plan_cache_mode', 'force_generic_plan', true))
+             INSERT INTO notifications (hash, received_at, body)
+             SELECT n.hash, n.received_at, n.body FROM l, unnest($3::text[], $4::bigint[], $5::text[])
+               AS n (hash, received_at, body) ORDER BY n.hash
+             ON CONFLICT (hash) DO NOTHING RETURNING hash",
+            &[&lock::KEY_LABELS.0, &lock::KEY_LABELS.1, &hashes, &received, &bodies],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let new: Vec<bool> = batch.iter().zip(first).map(|(n, first)| first && inserted.contains(&n.hash)).collect();
+    if inserted.is_empty() {
+        return Ok(batch.iter().map(|_| Accepted::Duplicate).collect());
+    }
+    let keys_of = |groups: &mut dyn Iterator<Item = &GroupUpdate>| -> Vec<String> {
+        groups.map(|g| g.key.clone()).collect::<BTreeSet<_>>().into_iter().collect()
+    };
+    let keys = keys_of(&mut batch.iter().zip(&new).filter(|(_, new)| **new).flat_map(|(n, _)| &n.groups));
+    // The keys' locks, and the incidents held under an old key (usually
+    // none: an index probe) read as before the locks.
+    let held = lock_keys_reading_held(tx, &as_strs(&keys))?;
+    // While incidents are held under old keys (rare: after the key labels
+    // changed), each notification diverts to those still held after the
+    // ones before it in the batch, as it would alone: it reads them
+    // again, with this transaction's writes. Otherwise every key's latest
+    // incident is read once for the batch.
+    let one_by_one = !held.is_empty();
+    let mut latest = if one_by_one { HashMap::new() } else { latest_of(tx, &keys)? };
+    let mut results = Vec::with_capacity(batch.len());
+    for (inbound, new) in batch.iter().zip(new) {
+        if !new {
+            results.push(Accepted::Duplicate);
+            continue;
+        }
+        let groups = if one_by_one {
+            let held = lock_keys_reading_held(tx, &as_strs(&keys_of(&mut inbound.groups.iter())))?;
+            let diverted = incident::divert(inbound.groups.clone(), &held);
+            let keys = keys_of(&mut diverted.iter());
+            lock_keys(tx, as_strs(&keys))?;
+            latest = latest_of(tx, &keys)?;
+            Cow::Owned(diverted)
+        } else {
+            Cow::Borrowed(inbound.groups.as_slice())
+        };
+        let now = inbound.received_at;
+        let mut actions = 0;
+        for update in groups.iter() {
+            let Latest { incident: current, resolved_at: resolved_before, fresh } =
+                latest.remove(&update.key).unwrap_or_default();
+            let Decided { mut incident, steps, resolved_at, due_at } =
+                decide(policy, current.as_ref().map(|l| &l.incident), resolved_before, update, now);
+            let columns = Columns { resolved_at, due_at, fresh };
+            actions += store(tx, policy, (current.as_ref(), &mut incident), columns, &steps, now)?;
+            // What the key's next notification in the batch decides over:
+            // the rows now hold this incident's alerts.
+            let incident = Some(Loaded { incident, in_rows: true });
+            latest.insert(update.key.clone(), Latest { incident, resolved_at, fresh: None });
+        }
+        results.push(Accepted::New { actions });
+    }
+    Ok(results)
+}
+
+/// `keys` as the statements take them.
+fn as_strs(keys: &[String]) -> Vec<&str> {
+    keys.iter().map(String::as_str).collect()
+}
+
+/// Each of `keys`' latest incident, or for a key never seen the id of the
+/// incident it opens.
+fn latest_of(tx: &mut Tx<'_, '_>, keys: &[String]) -> Result<HashMap<String, Latest>, StoreError> {
+    let mut latest = HashMap::new();
+    for row in tx.query(
+        "SELECT k, i.resolved_at, i.state,
+                CASE WHEN i.state IS NULL THEN nextval(pg_get_serial_sequence('incidents', 'id')) END,
+                ARRAY(SELECT a.state FROM alerts a WHERE a.incident_id = i.id)
+         FROM unnest($1::text[]) AS k
+         LEFT JOIN LATERAL (SELECT id, resolved_at, state FROM incidents WHERE key = k ORDER BY id DESC LIMIT 1)
+           AS i ON TRUE",
+        &[&keys],
+    )? {
+        let alerts: Vec<String> = row.get(4);
+        let incident = row.get::<_, Option<&str>>(2).map(|s| assemble(s, &alerts)).transpose()?;
+        latest.insert(row.get(0), Latest { incident, resolved_at: row.get(1), fresh: row.get(3) });
+    }
+    Ok(latest)
+}
+
 /// A key's latest incident and its row's `resolved_at`, or the id of the
 /// first incident of a key never seen.
 #[derive(Default)]
@@ -904,76 +1055,7 @@ struct Latest {
 
 impl Store for Postgres {
     fn accept(&self, inbound: &Inbound, policy: &dyn Policy) -> Result<Accepted, StoreError> {
-        let now = inbound.received_at;
-        let keys: Vec<&str> = inbound.groups.iter().map(|g| g.key.as_str()).collect();
-        // Each statement does what it can: every round trip is latency on
-        // every notification (docs/performance.md).
-        let accepted = self.tx(|tx| {
-            // A copy from another receiver or Alertmanager peer waits here
-            // until the first commits, then inserts nothing. The rest of the
-            // transaction runs on generic plans (`plan_cache_mode`, from
-            // PostgreSQL 12): a notification's statements look rows up by
-            // key and id, and one plan fits every value, but left to
-            // choose, PostgreSQL planned three of them again at every run
-            // (`pg_stat_statements`: 0.85 ms planning a notification, more
-            // than running them). The delivery's statements keep the
-            // choice: a generic plan of the outbox's due rows, made while
-            // the table was young, read all of it at every poll.
-            let inserted = tx.execute(
-                "WITH l AS (SELECT pg_advisory_xact_lock_shared($1, $2),
-                                   set_config('plan_cache_mode', 'force_generic_plan', true))
-                 INSERT INTO notifications (hash, received_at, body) SELECT $3::text, $4::bigint, $5::text FROM l
-                 ON CONFLICT (hash) DO NOTHING",
-                &[&lock::KEY_LABELS.0, &lock::KEY_LABELS.1, &inbound.hash, &now, &inbound.body],
-            )?;
-            if inserted == 0 {
-                return Ok(Accepted::Duplicate);
-            }
-            // The keys' locks, and the incidents held under an old key
-            // (usually none: an index probe) read as before the locks.
-            let held = lock_keys_reading_held(tx, &keys)?;
-            let diverted;
-            let groups = if held.is_empty() {
-                &inbound.groups
-            } else {
-                diverted = incident::divert(inbound.groups.clone(), &held);
-                lock_keys(tx, diverted.iter().map(|g| g.key.as_str()))?;
-                &diverted
-            };
-            let group_keys: Vec<&str> = groups.iter().map(|g| g.key.as_str()).collect();
-            // Each key's latest incident, or for a key never seen the id
-            // of the incident it opens.
-            let mut latest: HashMap<String, Latest> = HashMap::new();
-            for row in tx.query(
-                "SELECT k, i.resolved_at, i.state,
-                        CASE WHEN i.state IS NULL THEN nextval(pg_get_serial_sequence('incidents', 'id')) END,
-                        ARRAY(SELECT a.state FROM alerts a WHERE a.incident_id = i.id)
-                 FROM unnest($1::text[]) AS k
-                 LEFT JOIN LATERAL (SELECT id, resolved_at, state FROM incidents WHERE key = k ORDER BY id DESC LIMIT 1)
-                   AS i ON TRUE",
-                &[&group_keys],
-            )? {
-                let alerts: Vec<String> = row.get(4);
-                let incident = row.get::<_, Option<&str>>(2).map(|s| assemble(s, &alerts)).transpose()?;
-                latest.insert(row.get(0), Latest { incident, resolved_at: row.get(1), fresh: row.get(3) });
-            }
-            let mut actions = 0;
-            for update in groups {
-                let Latest { incident: current, resolved_at: resolved_before, fresh } =
-                    latest.remove(&update.key).unwrap_or_default();
-                let Decided { mut incident, steps, resolved_at, due_at } =
-                    decide(policy, current.as_ref().map(|l| &l.incident), resolved_before, update, now);
-                let columns = Columns { resolved_at, due_at, fresh };
-                actions += store(tx, policy, (current.as_ref(), &mut incident), columns, &steps, now)?;
-            }
-            Ok(Accepted::New { actions })
-        });
-        if let (Ok(_), Some(m)) = (&accepted, self.pool.metrics.get()) {
-            // One commit per notification; PostgreSQL groups concurrent
-            // commits of its own (`commit_delay`).
-            m.commit(1);
-        }
-        accepted
+        self.intake.submit(inbound.clone(), |batch| self.accept_all(batch, policy))
     }
 
     fn count_commits(&self, metrics: Arc<Metrics>) {
@@ -1658,7 +1740,130 @@ mod tests {
         assert_eq!(store.incident(opened[0].0).unwrap().id, opened[0].0);
     }
 
-    /// Outcomes recorded together share a transaction, each stored; an
+    /// Two stores on `server`: one to take notifications in batches, one
+    /// to take them one at a time (in a second database).
+    fn batched_and_one_by_one(server: &edgewatch_test_kit::postgres::PostgresServer) -> (Postgres, Postgres) {
+        let batched = Postgres::connect(target(server)).unwrap();
+        batched.with(|c| c.execute_once("CREATE DATABASE one_by_one", &[])).unwrap();
+        let mut other = target(server);
+        other.config.dbname("one_by_one");
+        (batched, Postgres::connect(other).unwrap())
+    }
+
+    /// `notifications` taken by `batched` in one batch and by `one_by_one`
+    /// one at a time: the results (the same from both), after checking
+    /// that both stores hold the same actions, in the same order, and the
+    /// same incidents, whatever ids they got.
+    fn accept_both(batched: &Postgres, one_by_one: &Postgres, notifications: &[Inbound]) -> Vec<Accepted> {
+        let policy = policy();
+        let alone: Vec<Accepted> = notifications.iter().map(|n| one_by_one.accept(n, &policy).unwrap()).collect();
+        let all: Vec<&Inbound> = notifications.iter().collect();
+        let together = batched.tx(|tx| accept_in(tx, &all, &policy)).unwrap();
+        assert_eq!(together, alone);
+        assert_eq!(outbox(batched), outbox(one_by_one));
+        let incidents = |store: &Postgres| {
+            let ids: Vec<i64> = store
+                .with(|c| Ok(c.on.query("SELECT id FROM incidents ORDER BY key, opened_at, id", &[])?))
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            ids.into_iter()
+                .map(|id| {
+                    let i = store.incident(id).unwrap();
+                    let alerts: Vec<(String, crate::action::Status)> =
+                        i.alerts.iter().map(|a| (a.fingerprint.clone(), a.status)).collect();
+                    (i.key, i.status, i.started_at, i.resolved_at, alerts)
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(incidents(batched), incidents(one_by_one));
+        together
+    }
+
+    /// Notifications that share a commit store what they store one by one,
+    /// in the order they came: a key's later notification decides over
+    /// what its earlier one left, and a copy in the same batch is a
+    /// duplicate.
+    #[test]
+    fn a_batch_stores_what_its_notifications_store_one_by_one() {
+        let server = edgewatch_test_kit::postgres::PostgresServer::start("store-batch");
+        let (batched, one_by_one) = batched_and_one_by_one(&server);
+        let mall = |a: String| a.replace(r#""customer":"shop""#, r#""customer":"mall""#);
+        let (a, b) = ("aaaa000000000001", "bbbb000000000002");
+        let notifications = [
+            inbound("h1", &alert(a, "EdgewatchProbeDown", "firing")),
+            inbound("m1", &mall(alert(a, "EdgewatchProbeDown", "firing"))),
+            inbound("h2", &alert(b, "EdgewatchOriginErrors", "firing")),
+            inbound("h1", &alert(a, "EdgewatchProbeDown", "firing")),
+            inbound(
+                "h3",
+                &format!(
+                    "{},{}",
+                    alert(a, "EdgewatchProbeDown", "resolved"),
+                    alert(b, "EdgewatchOriginErrors", "resolved")
+                ),
+            ),
+            inbound("h4", &alert(a, "EdgewatchProbeDown", "firing").replace("08:00:00Z", "10:00:00Z")),
+        ];
+        let results = accept_both(&batched, &one_by_one, &notifications);
+        assert_eq!(results[3], Accepted::Duplicate, "the copy in the batch");
+        let shop: Vec<String> =
+            outbox(&batched).into_iter().filter(|(k, ..)| k == "customer=shop").map(|(.., kind)| kind).collect();
+        assert_eq!(shop, ["open", "open", "update", "update", "resolve", "resolve", "reopen", "reopen"]);
+        // The batch's copies are copies of what is stored now.
+        assert_eq!(accept_both(&batched, &one_by_one, &notifications[..2]), [Accepted::Duplicate; 2]);
+    }
+
+    /// As [`a_batch_stores_what_its_notifications_store_one_by_one`], with
+    /// an incident held under an old key: the batch's notifications join
+    /// it, and the one that resolves it ends it for those after it.
+    #[test]
+    fn a_batch_diverts_to_an_incident_held_under_an_old_key_as_one_by_one() {
+        let server = edgewatch_test_kit::postgres::PostgresServer::start("store-batch-held");
+        let (batched, one_by_one) = batched_and_one_by_one(&server);
+        let old = "customer=shop,alertname=EdgewatchProbeDown,probe=home";
+        let keys: Vec<String> = DEFAULT_KEY_LABELS.iter().map(|s| (*s).to_owned()).collect();
+        for store in [&batched, &one_by_one] {
+            let state = format!(
+                r#"{{"id":1,"key":"{old}","dedup":"edgewatch-0123456789abcdef01234567","customer":"shop","alertname":"EdgewatchProbeDown","severity":"page","alert_kind":"probe_down","slo":null,"probe":"home","status":"firing","started_at":"2026-11-21T08:00:00Z","resolved_at":null,"alerts":[{}],"alertmanager_url":"http://am"}}"#,
+                r#"{"fingerprint":"aaaa000000000001","status":"firing","labels":{"alertname":"EdgewatchProbeDown","customer":"shop","probe":"home","severity":"page","alert_kind":"probe_down"},"annotations":{},"starts_at":"2026-11-21T08:00:00Z","generator_url":""}"#
+            );
+            store
+                .with(|c| {
+                    c.execute_once(
+                        "INSERT INTO incidents (key, status, opened_at, updated_at, state) VALUES ($1, 'firing', 0, 0, $2)",
+                        &[&old, &state],
+                    )
+                })
+                .unwrap();
+            assert_eq!(store.use_key_labels(&keys).unwrap(), 1, "the firing incident is held");
+        }
+        let (a, b) = ("aaaa000000000001", "bbbb000000000002");
+        let notifications = [
+            inbound(
+                "h1",
+                &format!(
+                    "{},{}",
+                    alert(a, "EdgewatchProbeDown", "firing"),
+                    alert(b, "EdgewatchOriginErrors", "firing")
+                ),
+            ),
+            inbound("h2", &alert(a, "EdgewatchProbeDown", "resolved")),
+            inbound("h3", &alert(a, "EdgewatchProbeDown", "firing").replace("08:00:00Z", "10:00:00Z")),
+        ];
+        accept_both(&batched, &one_by_one, &notifications);
+        let kinds: Vec<(String, String)> = outbox(&batched).into_iter().map(|(key, _, kind)| (key, kind)).collect();
+        let shop = |k: &str| ("customer=shop".to_owned(), k.to_owned());
+        let held = |k: &str| (old.to_owned(), k.to_owned());
+        assert_eq!(
+            kinds,
+            [shop("open"), shop("open"), held("resolve"), held("resolve"), shop("update"), shop("update")]
+        );
+    }
+
+    /// Outcomes recorded together share a transaction, each stored with
+    /// what its destination answered; an
     /// error quoting a NUL (which PostgreSQL's `TEXT` refuses) is stored
     /// with the NUL replaced, not lost with the others.
     #[test]
@@ -1667,24 +1872,43 @@ mod tests {
         let store = Postgres::connect(target(&server)).unwrap();
         let firing = alert("aaaa000000000001", "EdgewatchProbeDown", "firing");
         assert_eq!(store.accept(&inbound("h1", &firing), &policy()).unwrap(), Accepted::New { actions: 2 });
+        let joining = alert("aaaa000000000002", "EdgewatchProbeDown", "firing");
+        assert_eq!(store.accept(&inbound("h2", &joining), &policy()).unwrap(), Accepted::New { actions: 2 });
         let read = |sql: &'static str| store.with(|c| Ok(c.on.query(sql, &[])?)).unwrap();
         let ids: Vec<i64> = read("SELECT id FROM outbox ORDER BY id").iter().map(|r| r.get(0)).collect();
         let results = store.record_all(&[
             Outcome::Delivered { id: ids[0], external: Some("PD-1".to_owned()), now: 10 },
             Outcome::RetryAt { id: ids[1], next_at: 20, error: "HTTP 500: a\0b".to_owned() },
+            Outcome::Delivered { id: ids[2], external: None, now: 11 },
+            Outcome::Dead { id: ids[3], reason: "HTTP 400".to_owned(), now: 12 },
         ]);
         assert!(results.iter().all(Result::is_ok), "{results:?}");
-        let rows: Vec<(String, i32, Option<String>)> =
-            read("SELECT status, attempts, last_error FROM outbox ORDER BY id")
+        let rows: Vec<(String, i32, Option<String>, Option<i64>)> =
+            read("SELECT status, attempts, last_error, done_at FROM outbox ORDER BY id")
                 .iter()
-                .map(|r| (r.get(0), r.get(1), r.get(2)))
+                .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
                 .collect();
+        let row = |status: &str, error: Option<&str>, done: Option<i64>| {
+            (status.to_owned(), 1, error.map(str::to_owned), done)
+        };
         assert_eq!(
             rows,
-            [("delivered".to_owned(), 1, None), ("pending".to_owned(), 1, Some("HTTP 500: a\u{fffd}b".to_owned()))]
+            [
+                row("delivered", None, Some(10)),
+                row("pending", Some("HTTP 500: a\u{fffd}b"), None),
+                row("delivered", None, Some(11)),
+                row("dead", Some("HTTP 400"), Some(12)),
+            ]
         );
         let externals: Vec<String> = read("SELECT external FROM externals").iter().map(|r| r.get(0)).collect();
         assert_eq!(externals, ["PD-1"]);
+        // A later delivery of the pair answers anew.
+        let again = alert("aaaa000000000003", "EdgewatchProbeDown", "firing");
+        assert_eq!(store.accept(&inbound("h3", &again), &policy()).unwrap(), Accepted::New { actions: 2 });
+        let update: i64 = read("SELECT MAX(id) FROM outbox WHERE destination = 'pd'")[0].get(0);
+        store.record_all(&[Outcome::Delivered { id: update, external: Some("PD-2".to_owned()), now: 30 }]);
+        let externals: Vec<String> = read("SELECT external FROM externals").iter().map(|r| r.get(0)).collect();
+        assert_eq!(externals, ["PD-2"]);
     }
 
     /// The client blocks on a runtime of its own, which tokio refuses on a
