@@ -544,7 +544,9 @@ impl Postgres {
     /// Records the notifications of `batch` in one transaction and one
     /// commit (group commit, as on SQLite): each one's result. When the
     /// shared one fails, each is tried alone, so that one notification
-    /// cannot fail the others.
+    /// cannot fail the others; but not when the database could not be
+    /// reached, where each would wait its own turn to fail (each is told,
+    /// and Alertmanager sends again).
     fn accept_all(&self, batch: &[Inbound], policy: &dyn Policy) -> Vec<Result<Accepted, StoreError>> {
         let all: Vec<&Inbound> = batch.iter().collect();
         let metrics = self.pool.metrics.get();
@@ -554,6 +556,10 @@ impl Postgres {
                     m.commit(batch.len());
                 }
                 accepted.into_iter().map(Ok).collect()
+            }
+            Err(e) if batch.len() > 1 && (connection_lost(&e) || matches!(e, StoreError::Busy)) => {
+                let message = e.to_string();
+                batch.iter().map(|_| Err(StoreError::Commit(message.clone()))).collect()
             }
             Err(_) if batch.len() > 1 => all
                 .iter()
