@@ -1746,27 +1746,27 @@ mod tests {
         assert_eq!(store.incident(opened[0].0).unwrap().id, opened[0].0);
     }
 
-    /// Two stores on `server`: one to take notifications in batches, one
-    /// to take them one at a time (in a second database).
-    fn batched_and_one_by_one(server: &edgewatch_test_kit::postgres::PostgresServer) -> (Postgres, Postgres) {
-        let batched = Postgres::connect(target(server)).unwrap();
-        batched.with(|c| c.execute_once("CREATE DATABASE one_by_one", &[])).unwrap();
-        let mut other = target(server);
-        other.config.dbname("one_by_one");
-        (batched, Postgres::connect(other).unwrap())
+    /// Two stores on `server`, in new databases named after `name`: one
+    /// to take notifications in batches, one to take them one at a time.
+    fn batched_and_one_by_one(
+        server: &edgewatch_test_kit::postgres::PostgresServer,
+        name: &str,
+    ) -> (Postgres, Postgres) {
+        let admin = Postgres::connect(target(server)).unwrap();
+        let store = |kind: &str| {
+            let db = format!("{name}_{kind}");
+            admin.with(|c| c.execute_once(&format!("CREATE DATABASE {db}"), &[])).unwrap();
+            let mut t = target(server);
+            t.config.dbname(&db);
+            Postgres::connect(t).unwrap()
+        };
+        (store("batched"), store("one_by_one"))
     }
 
-    /// `notifications` taken by `batched` in one batch and by `one_by_one`
-    /// one at a time: the results (the same from both), after checking
-    /// that both stores hold the same actions, in the same order, and the
-    /// same incidents, whatever ids they got.
-    fn accept_both(batched: &Postgres, one_by_one: &Postgres, notifications: &[Inbound]) -> Vec<Accepted> {
-        let policy = policy();
-        let alone: Vec<Accepted> = notifications.iter().map(|n| one_by_one.accept(n, &policy).unwrap()).collect();
-        let all: Vec<&Inbound> = notifications.iter().collect();
-        let together = batched.tx(|tx| accept_in(tx, &all, &policy)).unwrap();
-        assert_eq!(together, alone);
-        assert_eq!(outbox(batched), outbox(one_by_one));
+    /// Asserts that `a` and `b` hold the same actions, in the same order,
+    /// and the same incidents, whatever ids they got.
+    fn assert_same(a: &Postgres, b: &Postgres) {
+        assert_eq!(outbox(a), outbox(b));
         let incidents = |store: &Postgres| {
             let ids: Vec<i64> = store
                 .with(|c| Ok(c.on.query("SELECT id FROM incidents ORDER BY key, opened_at, id", &[])?))
@@ -1783,7 +1783,19 @@ mod tests {
                 })
                 .collect::<Vec<_>>()
         };
-        assert_eq!(incidents(batched), incidents(one_by_one));
+        assert_eq!(incidents(a), incidents(b));
+    }
+
+    /// `notifications` taken by `batched` in one batch and by `one_by_one`
+    /// one at a time: the results (the same from both), after checking
+    /// that both stores hold the same ([`assert_same`]).
+    fn accept_both(batched: &Postgres, one_by_one: &Postgres, notifications: &[Inbound]) -> Vec<Accepted> {
+        let policy = policy();
+        let alone: Vec<Accepted> = notifications.iter().map(|n| one_by_one.accept(n, &policy).unwrap()).collect();
+        let all: Vec<&Inbound> = notifications.iter().collect();
+        let together = batched.tx(|tx| accept_in(tx, &all, &policy)).unwrap();
+        assert_eq!(together, alone);
+        assert_same(batched, one_by_one);
         together
     }
 
@@ -1794,7 +1806,7 @@ mod tests {
     #[test]
     fn a_batch_stores_what_its_notifications_store_one_by_one() {
         let server = edgewatch_test_kit::postgres::PostgresServer::start("store-batch");
-        let (batched, one_by_one) = batched_and_one_by_one(&server);
+        let (batched, one_by_one) = batched_and_one_by_one(&server, "store");
         let mall = |a: String| a.replace(r#""customer":"shop""#, r#""customer":"mall""#);
         let (a, b) = ("aaaa000000000001", "bbbb000000000002");
         let notifications = [
@@ -1821,13 +1833,62 @@ mod tests {
         assert_eq!(accept_both(&batched, &one_by_one, &notifications[..2]), [Accepted::Duplicate; 2]);
     }
 
+    /// Whatever the notifications (alerts of three customers firing and
+    /// resolving, copies of earlier ones) and however they fall into
+    /// batches, the batches answer and store what one at a time does.
+    #[test]
+    fn batches_store_what_one_at_a_time_stores_however_they_fall() {
+        use proptest::prelude::*;
+        let server = edgewatch_test_kit::postgres::PostgresServer::start("store-batch-split");
+        let policy = policy();
+        let case = std::sync::atomic::AtomicUsize::new(0);
+        let notification = (0usize..3, 0usize..3, any::<bool>(), proptest::option::weighted(0.2, 0usize..40));
+        let strategy = (proptest::collection::vec(notification, 1..40), proptest::collection::vec(1usize..8, 1..10));
+        let mut runner =
+            proptest::test_runner::TestRunner::new(ProptestConfig { cases: 12, ..ProptestConfig::default() });
+        runner
+            .run(&strategy, |(steps, sizes)| {
+                let n = case.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let (batched, one_by_one) = batched_and_one_by_one(&server, &format!("case{n}"));
+                let mut notifications: Vec<Inbound> = Vec::new();
+                for (i, (customer, a, firing, copy)) in steps.into_iter().enumerate() {
+                    if let Some(earlier) = copy.and_then(|j| notifications.get(j)) {
+                        notifications.push(earlier.clone());
+                        continue;
+                    }
+                    let name = ["EdgewatchProbeDown", "EdgewatchOriginErrors", "EdgewatchSloBurn"][a];
+                    let body = alert(&format!("aaaa{a:012x}"), name, if firing { "firing" } else { "resolved" })
+                        .replace(
+                            r#""customer":"shop""#,
+                            &format!(r#""customer":"{}""#, ["shop", "mall", "park"][customer]),
+                        );
+                    notifications.push(inbound(&format!("n{i}"), &body));
+                }
+                let alone: Vec<Accepted> =
+                    notifications.iter().map(|n| one_by_one.accept(n, &policy).unwrap()).collect();
+                let mut together = Vec::new();
+                let mut rest: Vec<&Inbound> = notifications.iter().collect();
+                for size in sizes.iter().cycle() {
+                    if rest.is_empty() {
+                        break;
+                    }
+                    let batch: Vec<&Inbound> = rest.drain(..(*size).min(rest.len())).collect();
+                    together.extend(batched.tx(|tx| accept_in(tx, &batch, &policy)).unwrap());
+                }
+                prop_assert_eq!(together, alone);
+                assert_same(&batched, &one_by_one);
+                Ok(())
+            })
+            .unwrap();
+    }
+
     /// As [`a_batch_stores_what_its_notifications_store_one_by_one`], with
     /// an incident held under an old key: the batch's notifications join
     /// it, and the one that resolves it ends it for those after it.
     #[test]
     fn a_batch_diverts_to_an_incident_held_under_an_old_key_as_one_by_one() {
         let server = edgewatch_test_kit::postgres::PostgresServer::start("store-batch-held");
-        let (batched, one_by_one) = batched_and_one_by_one(&server);
+        let (batched, one_by_one) = batched_and_one_by_one(&server, "held");
         let old = "customer=shop,alertname=EdgewatchProbeDown,probe=home";
         let keys: Vec<String> = DEFAULT_KEY_LABELS.iter().map(|s| (*s).to_owned()).collect();
         for store in [&batched, &one_by_one] {
