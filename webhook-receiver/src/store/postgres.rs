@@ -950,7 +950,8 @@ fn accept_in(tx: &mut Tx<'_, '_>, batch: &[&Inbound], policy: &dyn Policy) -> Re
     let bodies: Vec<&str> = unique.iter().map(|n| n.body.as_str()).collect();
     // A copy from another receiver or Alertmanager peer waits here until
     // the first commits, then inserts nothing. Rows go in in the hashes'
-    // order, so two receivers' batches never wait on each other's. The
+    // order, so two receivers' batches never wait on each other in a
+    // circle (nor do they at the keys' locks, taken in one order). The
     // rest of the transaction runs on generic plans (`plan_cache_mode`,
     // from PostgreSQL 12): a notification's statements look rows up by key
     // and id, and one plan fits every value, but left to choose,
