@@ -11,7 +11,9 @@
 //! - the schedule and pruning run on one receiver at a time.
 //!
 //! Commits are durable as PostgreSQL makes them (`synchronous_commit`, on
-//! by default): the webhook answers after the commit returns.
+//! by default): the webhook answers after the commit returns. Notifications
+//! that arrive while a commit is under way share the next (group commit, as
+//! on SQLite), and so do delivery outcomes.
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
