@@ -124,12 +124,17 @@ impl Mailer {
             .transpose()
             .map_err(|source| BuildError::Secret { destination: name.to_owned(), source })?;
         let mut tls = TlsParameters::builder(config.host.clone());
+        // Read as every TLS setting of edgewatch reads its PEM files: a file
+        // with no certificate in it is an error, not a relay left to the
+        // public roots alone.
         if let Some(path) = &config.ca_file {
-            let pem =
-                std::fs::read(path).map_err(|e| invalid(format!("cannot read `ca_file` {}: {e}", path.display())))?;
-            let ca = Certificate::from_pem(&pem)
-                .map_err(|e| invalid(format!("`ca_file` {} holds no PEM certificate: {e}", path.display())))?;
-            tls = tls.add_root_certificate(ca);
+            let certificates = edgewatch_web::pem::certificates(path)
+                .map_err(|e| invalid(format!("`ca_file` {}: {e}", path.display())))?;
+            for der in certificates {
+                let ca = Certificate::from_der(der.to_vec())
+                    .map_err(|e| invalid(format!("`ca_file` {}: {e}", path.display())))?;
+                tls = tls.add_root_certificate(ca);
+            }
         }
         let tls = tls.build_rustls().map_err(|e| invalid(format!("cannot set up TLS: {e}")))?;
         let mut transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.host.clone())
@@ -295,5 +300,51 @@ impl Mailer {
         } else {
             DeliveryError::Transient { reason, retry_after: None }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn relay(ca_file: &std::path::Path) -> EmailDestination {
+        let text = format!(
+            "destinations:\n  mail:\n    email: {{host: smtp.example, security: starttls, ca_file: '{}', from: noc@edge.example}}\n",
+            ca_file.display()
+        );
+        let mut catalog = edgewatch_catalog::load_str("catalog.yaml", &text).unwrap().catalog;
+        match catalog.destinations.pop_first() {
+            Some((_, edgewatch_catalog::model::Destination::Email(relay))) => relay,
+            other => panic!("not an e-mail destination: {other:?}"),
+        }
+    }
+
+    fn built(ca_file: &std::path::Path) -> Result<Mailer, BuildError> {
+        Mailer::build("mail", &relay(ca_file), &|_| None, Duration::from_secs(5))
+    }
+
+    /// A CA file that is missing, empty or not PEM is refused with the
+    /// setting and the path, not taken as no extra CA; a bundle of several
+    /// is read whole.
+    #[test]
+    fn a_ca_file_without_a_certificate_is_refused_and_a_bundle_is_read() {
+        let dir = edgewatch_test_kit::scratch_dir("email-ca-file");
+        let path = |name: &str, text: &str| {
+            let p = dir.join(name);
+            std::fs::write(&p, text).unwrap();
+            p
+        };
+        let missing = dir.join("missing.pem");
+        for (file, says) in [
+            (missing, "No such file"),
+            (path("empty.pem", ""), "no PEM certificate in the file"),
+            (path("key.pem", "not a certificate at all\n"), "no PEM certificate in the file"),
+        ] {
+            let e = built(&file).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(e.contains("`ca_file`") && e.contains(&file.display().to_string()) && e.contains(says), "{e}");
+        }
+        let ca = |name: &str| rcgen::generate_simple_self_signed(vec![name.to_owned()]).unwrap().cert.pem();
+        let bundle = path("bundle.pem", &format!("{}{}", ca("a.example"), ca("b.example")));
+        assert!(built(&bundle).is_ok());
     }
 }
