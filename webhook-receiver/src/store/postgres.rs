@@ -1689,6 +1689,27 @@ mod tests {
         rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect()
     }
 
+    /// An incident key as an older receiver made it (its key labels
+    /// included `alertname` and `probe`).
+    const OLD_KEY: &str = "customer=shop,alertname=EdgewatchProbeDown,probe=home";
+
+    /// Writes a firing incident under [`OLD_KEY`], with its alert
+    /// `aaaa000000000001` in its state (as before alerts had rows).
+    fn written_under_an_old_key(store: &Postgres) {
+        let state = format!(
+            r#"{{"id":1,"key":"{OLD_KEY}","dedup":"edgewatch-0123456789abcdef01234567","customer":"shop","alertname":"EdgewatchProbeDown","severity":"page","alert_kind":"probe_down","slo":null,"probe":"home","status":"firing","started_at":"2026-11-21T08:00:00Z","resolved_at":null,"alerts":[{}],"alertmanager_url":"http://am"}}"#,
+            r#"{"fingerprint":"aaaa000000000001","status":"firing","labels":{"alertname":"EdgewatchProbeDown","customer":"shop","probe":"home","severity":"page","alert_kind":"probe_down"},"annotations":{},"starts_at":"2026-11-21T08:00:00Z","generator_url":""}"#
+        );
+        store
+            .with(|c| {
+                c.execute_once(
+                    "INSERT INTO incidents (key, status, opened_at, updated_at, state) VALUES ($1, 'firing', 0, 0, $2)",
+                    &[&OLD_KEY, &state],
+                )
+            })
+            .unwrap();
+    }
+
     /// As on SQLite (`an_incident_firing_at_the_upgrade_keeps_its_alerts_until_it_resolves`):
     /// an incident firing under the key of an older receiver gets its
     /// alerts' news until it resolves, read with the keys' locks.
@@ -1696,19 +1717,8 @@ mod tests {
     fn an_incident_held_under_an_old_key_keeps_its_alerts_until_it_resolves() {
         let server = edgewatch_test_kit::postgres::PostgresServer::start("store-held");
         let store = Postgres::connect(target(&server)).unwrap();
-        let old = "customer=shop,alertname=EdgewatchProbeDown,probe=home";
-        let state = format!(
-            r#"{{"id":1,"key":"{old}","dedup":"edgewatch-0123456789abcdef01234567","customer":"shop","alertname":"EdgewatchProbeDown","severity":"page","alert_kind":"probe_down","slo":null,"probe":"home","status":"firing","started_at":"2026-11-21T08:00:00Z","resolved_at":null,"alerts":[{}],"alertmanager_url":"http://am"}}"#,
-            r#"{"fingerprint":"aaaa000000000001","status":"firing","labels":{"alertname":"EdgewatchProbeDown","customer":"shop","probe":"home","severity":"page","alert_kind":"probe_down"},"annotations":{},"starts_at":"2026-11-21T08:00:00Z","generator_url":""}"#
-        );
-        store
-            .with(|c| {
-                c.execute_once(
-                    "INSERT INTO incidents (key, status, opened_at, updated_at, state) VALUES ($1, 'firing', 0, 0, $2)",
-                    &[&old, &state],
-                )
-            })
-            .unwrap();
+        let old = OLD_KEY;
+        written_under_an_old_key(&store);
         let keys: Vec<String> = DEFAULT_KEY_LABELS.iter().map(|s| (*s).to_owned()).collect();
         // Notifications read the held incidents only while `meta` says
         // some are held.
@@ -1892,21 +1902,10 @@ mod tests {
     fn a_batch_diverts_to_an_incident_held_under_an_old_key_as_one_by_one() {
         let server = edgewatch_test_kit::postgres::PostgresServer::start("store-batch-held");
         let (batched, one_by_one) = batched_and_one_by_one(&server, "held");
-        let old = "customer=shop,alertname=EdgewatchProbeDown,probe=home";
+        let old = OLD_KEY;
         let keys: Vec<String> = DEFAULT_KEY_LABELS.iter().map(|s| (*s).to_owned()).collect();
         for store in [&batched, &one_by_one] {
-            let state = format!(
-                r#"{{"id":1,"key":"{old}","dedup":"edgewatch-0123456789abcdef01234567","customer":"shop","alertname":"EdgewatchProbeDown","severity":"page","alert_kind":"probe_down","slo":null,"probe":"home","status":"firing","started_at":"2026-11-21T08:00:00Z","resolved_at":null,"alerts":[{}],"alertmanager_url":"http://am"}}"#,
-                r#"{"fingerprint":"aaaa000000000001","status":"firing","labels":{"alertname":"EdgewatchProbeDown","customer":"shop","probe":"home","severity":"page","alert_kind":"probe_down"},"annotations":{},"starts_at":"2026-11-21T08:00:00Z","generator_url":""}"#
-            );
-            store
-                .with(|c| {
-                    c.execute_once(
-                        "INSERT INTO incidents (key, status, opened_at, updated_at, state) VALUES ($1, 'firing', 0, 0, $2)",
-                        &[&old, &state],
-                    )
-                })
-                .unwrap();
+            written_under_an_old_key(store);
             assert_eq!(store.use_key_labels(&keys).unwrap(), 1, "the firing incident is held");
         }
         let (a, b) = ("aaaa000000000001", "bbbb000000000002");
