@@ -143,6 +143,13 @@ fn up_demo_runs_the_loop_to_an_incident_and_sigterm_leaves_nothing_running() {
     let out = std::fs::read_to_string(state.with_extension("out")).unwrap();
     assert!(out.contains("prometheus    http://127.0.0.1:"), "{out}");
     assert!(out.contains("stopped: everything edgewatch up started has exited"), "{out}");
+    // The status lines (every 30 s here) count the alerts that fired, not
+    // only those firing when a line is written.
+    let fired = |line: &str| {
+        let (before, _) = line.split_once(" in the last 15m)")?;
+        before.rsplit('(').next()?.parse::<u32>().ok()
+    };
+    assert!(out.lines().filter_map(fired).any(|n| n >= 1), "no status line counts the outage's alerts: {out}");
     let _ = std::fs::remove_dir_all(&state);
 }
 

@@ -46,10 +46,15 @@ impl Probe {
             let lines = self.query(p, "sum(rate(edgewatch_exporter_lines_total[1m]))").await;
             // The pipeline's heartbeat always fires: it is no news.
             let firing = self.query(p, r#"count(ALERTS{alertstate="firing",alertname!="EdgewatchHeartbeat"})"#).await;
+            // An alert that fired and ended between two lines (30 s apart
+            // off a terminal) would not be seen otherwise.
+            let fired = self
+                .query(p, r#"count(max_over_time(ALERTS{alertstate="firing",alertname!="EdgewatchHeartbeat"}[15m]))"#)
+                .await;
             let pending = self.query(p, r#"count(ALERTS{alertstate="pending"})"#).await;
-            match (up, lines, firing, pending) {
-                (Some(up), Some(lines), Some(firing), Some(pending)) => parts.push(format!(
-                    "exporter scraped: {}; {lines:.0} lines/s; alerts {firing:.0} firing, {pending:.0} pending",
+            match (up, lines, firing, fired, pending) {
+                (Some(up), Some(lines), Some(firing), Some(fired), Some(pending)) => parts.push(format!(
+                    "exporter scraped: {}; {lines:.0} lines/s; alerts {firing:.0} firing ({fired:.0} in the last 15m), {pending:.0} pending",
                     if up >= 1.0 { "yes" } else { "no" }
                 )),
                 _ => parts.push("Prometheus: not answering yet".to_owned()),
