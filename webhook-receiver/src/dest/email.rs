@@ -325,9 +325,9 @@ mod tests {
 
     /// A CA file that is missing, empty or not PEM is refused with the
     /// setting and the path, not taken as no extra CA; a bundle of several
-    /// is read whole.
+    /// CAs is taken.
     #[test]
-    fn a_ca_file_without_a_certificate_is_refused_and_a_bundle_is_read() {
+    fn a_ca_file_without_a_certificate_is_refused_and_a_bundle_is_taken() {
         let dir = edgewatch_test_kit::scratch_dir("email-ca-file");
         let path = |name: &str, text: &str| {
             let p = dir.join(name);
@@ -338,7 +338,7 @@ mod tests {
         for (file, says) in [
             (missing, "No such file"),
             (path("empty.pem", ""), "no PEM certificate in the file"),
-            (path("key.pem", "not a certificate at all\n"), "no PEM certificate in the file"),
+            (path("notes.pem", "not a certificate at all\n"), "no PEM certificate in the file"),
         ] {
             let e = built(&file).err().map(|e| e.to_string()).unwrap_or_default();
             assert!(e.contains("`ca_file`") && e.contains(&file.display().to_string()) && e.contains(says), "{e}");
