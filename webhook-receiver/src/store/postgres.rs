@@ -16,12 +16,11 @@
 //! on SQLite), and so do delivery outcomes.
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 use postgres::error::SqlState;
-use std::collections::HashMap;
 
 use postgres::types::ToSql;
 use postgres::{Client, GenericClient, Row, Statement, Transaction};
@@ -944,7 +943,7 @@ fn note_in(tx: &mut Tx<'_, '_>, incident_id: i64, note: &NewNote, now: i64) -> R
 /// (docs/performance.md), and a batch pays these once.
 fn accept_in(tx: &mut Tx<'_, '_>, batch: &[&Inbound], policy: &dyn Policy) -> Result<Vec<Accepted>, StoreError> {
     // A copy received twice in the batch is stored once: the first.
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     let first: Vec<bool> = batch.iter().map(|n| seen.insert(n.hash.as_str())).collect();
     let unique: Vec<&Inbound> = batch.iter().zip(&first).filter(|(_, first)| **first).map(|(n, _)| *n).collect();
     let hashes: Vec<&str> = unique.iter().map(|n| n.hash.as_str()).collect();
