@@ -177,6 +177,8 @@ pub mod metric {
     /// Histogram: how long operations that found every PostgreSQL
     /// connection busy waited for one, in seconds.
     pub const RECEIVER_CONNECTION_WAIT_SECONDS: &str = "edgewatch_receiver_store_connection_wait_seconds";
+    /// Histogram: notifications each durable commit of the store held.
+    pub const RECEIVER_COMMIT_BATCH_SIZE: &str = "edgewatch_receiver_commit_batch_size";
 
     /// The receiver's metrics about itself, which the pipeline alerts and
     /// the health dashboard read.
@@ -190,6 +192,7 @@ pub mod metric {
         RECEIVER_CHECKPOINT_SECONDS,
         RECEIVER_CONNECTIONS_BUSY,
         RECEIVER_CONNECTION_WAIT_SECONDS,
+        RECEIVER_COMMIT_BATCH_SIZE,
     ];
 
     /// The ones the exporter's prober produces (from the catalog's probes);

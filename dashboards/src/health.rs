@@ -20,6 +20,7 @@ pub(crate) fn dashboard() -> Dashboard {
     ingest(&mut l);
     l.row("Alerts to tickets (receiver)");
     receiver(&mut l);
+    store(&mut l);
     l.row("Rules (Prometheus)");
     l.panel(
         Panel::timeseries(
@@ -181,6 +182,11 @@ fn receiver(l: &mut Layout) {
         .thresholds(Thresholds::absolute("green", &[(1.0, "red")]))
         .size(8, 8),
     );
+}
+
+/// The receiver's store: SQLite's WAL and checkpoints, PostgreSQL's
+/// connections, and the commits both share.
+fn store(l: &mut Layout) {
     l.panel(
         Panel::timeseries(
             "SQLite store: WAL pages not copied back",
@@ -214,6 +220,25 @@ fn receiver(l: &mut Layout) {
                 series(format!("sum by (instance) ({})", rate(&waits)), "{{instance}} waits/s"),
             ],
         )
-        .size(24, 6),
+        .size(12, 6),
+    );
+    let (held, commits) = (
+        format!("{}_sum", metric::RECEIVER_COMMIT_BATCH_SIZE),
+        format!("{}_count", metric::RECEIVER_COMMIT_BATCH_SIZE),
+    );
+    l.panel(
+        Panel::timeseries(
+            "Store: notifications per commit",
+            "Durable commits a second per receiver, and the notifications each held on average: notifications that arrive while a commit is under way share the next (both stores). One per commit is a calm intake; many per commit under a steady rate mean each commit takes longer, the disk's or the database's time being the intake's limit (docs/receiver.md, \"Sizing\").",
+            "short",
+            vec![
+                series(format!("sum by (instance) ({})", rate(&commits)), "{{instance}} commits/s"),
+                series(
+                    format!("sum by (instance) ({}) / sum by (instance) ({})", rate(&held), rate(&commits)),
+                    "{{instance}} per commit",
+                ),
+            ],
+        )
+        .size(12, 6),
     );
 }
