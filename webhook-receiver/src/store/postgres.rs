@@ -401,9 +401,12 @@ fn blocking<T: Send>(run: impl FnOnce() -> Result<T, StoreError> + Send) -> Resu
 
 /// Whether `e` says the connection, not the statement, failed: such a
 /// connection is dropped, and the next operation opens a new one (after a
-/// database restart, say).
+/// database restart, say). A server shutting down says so first, as an
+/// error of class 57P (`admin_shutdown`), before the client sees the
+/// connection closed.
 fn connection_lost(e: &StoreError) -> bool {
-    matches!(e, StoreError::Postgres(e) if e.as_db_error().is_none() || e.is_closed())
+    matches!(e, StoreError::Postgres(e)
+        if e.as_db_error().is_none() || e.is_closed() || e.code().is_some_and(|c| c.code().starts_with("57P")))
 }
 
 /// Whether the transaction may simply run again.
@@ -543,20 +546,46 @@ impl Postgres {
     }
 
     /// Records the notifications of `batch` in one transaction and one
-    /// commit (group commit, as on SQLite): each one's result. When the
-    /// shared one fails, each is tried alone, so that one notification
-    /// cannot fail the others; but not when the database could not be
-    /// reached, where each would wait its own turn to fail (each is told,
-    /// and Alertmanager sends again).
+    /// commit (group commit, as on SQLite): each one's result.
     fn accept_all(&self, batch: &[Inbound], policy: &dyn Policy) -> Vec<Result<Accepted, StoreError>> {
-        let all: Vec<&Inbound> = batch.iter().collect();
-        let metrics = self.pool.metrics.get();
-        match self.tx(|tx| accept_in(tx, &all, policy)) {
-            Ok(accepted) => {
-                if let Some(m) = metrics {
-                    m.commit(batch.len());
-                }
-                accepted.into_iter().map(Ok).collect()
+        let counted = |notifications| {
+            if let Some(m) = self.pool.metrics.get() {
+                m.commit(notifications);
+            }
+        };
+        self.one_commit_or_each(batch, |tx, some| accept_in(tx, some, policy), counted)
+    }
+
+    /// Records `batch` in one transaction: each one's result.
+    fn record_all(&self, batch: &[Outcome]) -> Vec<Result<(), StoreError>> {
+        let each = |tx: &mut Tx<'_, '_>, some: &[&Outcome]| some.iter().map(|o| outcome_in(tx, o)).collect();
+        self.one_commit_or_each(batch, each, |_| ())
+    }
+
+    /// Runs `write` on all of `batch` in one transaction and one commit:
+    /// each write's result, and `committed` told how many each commit held.
+    /// When the shared commit fails, each write is tried alone, so that one
+    /// cannot fail the others; but not when the database could not be
+    /// reached (or no connection was free), where each would only wait its
+    /// own turn to fail: each is told (Alertmanager sends again; delivery
+    /// tries again). A connection found closed (the database restarted
+    /// since it was lent last) is dropped and the batch tried once more on
+    /// another, so that a restart costs no batch its commit.
+    fn one_commit_or_each<W: Sync, R: Send>(
+        &self,
+        batch: &[W],
+        write: impl Fn(&mut Tx<'_, '_>, &[&W]) -> Result<Vec<R>, StoreError> + Sync,
+        committed: impl Fn(usize),
+    ) -> Vec<Result<R, StoreError>> {
+        let all: Vec<&W> = batch.iter().collect();
+        let mut shared = self.tx(|tx| write(tx, &all));
+        if matches!(&shared, Err(e) if connection_lost(e)) {
+            shared = self.tx(|tx| write(tx, &all));
+        }
+        match shared {
+            Ok(results) => {
+                committed(batch.len());
+                results.into_iter().map(Ok).collect()
             }
             Err(e) if batch.len() > 1 && (connection_lost(&e) || matches!(e, StoreError::Busy)) => {
                 let message = e.to_string();
@@ -564,25 +593,15 @@ impl Postgres {
             }
             Err(_) if batch.len() > 1 => all
                 .iter()
-                .map(|n| {
-                    let accepted = self
-                        .tx(|tx| accept_in(tx, &[n], policy))
-                        .and_then(|a| a.into_iter().next().ok_or(StoreError::Poisoned));
-                    if let (Ok(_), Some(m)) = (&accepted, metrics) {
-                        m.commit(1);
+                .map(|w| {
+                    let result =
+                        self.tx(|tx| write(tx, &[w])).and_then(|r| r.into_iter().next().ok_or(StoreError::Poisoned));
+                    if result.is_ok() {
+                        committed(1);
                     }
-                    accepted
+                    result
                 })
                 .collect(),
-            Err(e) => vec![Err(e)],
-        }
-    }
-
-    /// Records `batch` in one transaction: each one's result.
-    fn record_all(&self, batch: &[Outcome]) -> Vec<Result<(), StoreError>> {
-        match self.tx(|tx| batch.iter().try_for_each(|o| outcome_in(tx, o))) {
-            Ok(()) => batch.iter().map(|_| Ok(())).collect(),
-            Err(_) if batch.len() > 1 => batch.iter().map(|o| self.tx(|tx| outcome_in(tx, o))).collect(),
             Err(e) => vec![Err(e)],
         }
     }
@@ -978,10 +997,7 @@ fn accept_in(tx: &mut Tx<'_, '_>, batch: &[&Inbound], policy: &dyn Policy) -> Re
     if inserted.is_empty() {
         return Ok(batch.iter().map(|_| Accepted::Duplicate).collect());
     }
-    let keys_of = |groups: &mut dyn Iterator<Item = &GroupUpdate>| -> Vec<String> {
-        groups.map(|g| g.key.clone()).collect::<BTreeSet<_>>().into_iter().collect()
-    };
-    let keys = keys_of(&mut batch.iter().zip(&new).filter(|(_, new)| **new).flat_map(|(n, _)| &n.groups));
+    let keys = keys_of(batch.iter().zip(&new).filter(|(_, new)| **new).flat_map(|(n, _)| &n.groups));
     // The keys' locks, and the incidents held under an old key (usually
     // none: an index probe) read as before the locks.
     let held = lock_keys_reading_held(tx, &as_strs(&keys))?;
@@ -999,9 +1015,9 @@ fn accept_in(tx: &mut Tx<'_, '_>, batch: &[&Inbound], policy: &dyn Policy) -> Re
             continue;
         }
         let groups = if one_by_one {
-            let held = lock_keys_reading_held(tx, &as_strs(&keys_of(&mut inbound.groups.iter())))?;
+            let held = lock_keys_reading_held(tx, &as_strs(&keys_of(&inbound.groups)))?;
             let diverted = incident::divert(inbound.groups.clone(), &held);
-            let keys = keys_of(&mut diverted.iter());
+            let keys = keys_of(&diverted);
             lock_keys(tx, as_strs(&keys))?;
             latest = latest_of(tx, &keys)?;
             Cow::Owned(diverted)
@@ -1025,6 +1041,11 @@ fn accept_in(tx: &mut Tx<'_, '_>, batch: &[&Inbound], policy: &dyn Policy) -> Re
         results.push(Accepted::New { actions });
     }
     Ok(results)
+}
+
+/// The incident keys of `groups`, each once, in order.
+fn keys_of<'g>(groups: impl IntoIterator<Item = &'g GroupUpdate>) -> Vec<String> {
+    groups.into_iter().map(|g| g.key.clone()).collect::<BTreeSet<_>>().into_iter().collect()
 }
 
 /// `keys` as the statements take them.
@@ -1977,6 +1998,29 @@ mod tests {
         store.record_all(&[Outcome::Delivered { id: update, external: Some("PD-2".to_owned()), now: 30 }]);
         let externals: Vec<String> = read("SELECT external FROM externals").iter().map(|r| r.get(0)).collect();
         assert_eq!(externals, ["PD-2"]);
+    }
+
+    /// After a restart of the database, the pool's connections are closed:
+    /// a batch of notifications, and one of outcomes, each lent one of them
+    /// first, still commit (the closed one is dropped and another taken).
+    #[test]
+    fn batches_after_a_database_restart_commit() {
+        let mut server = edgewatch_test_kit::postgres::PostgresServer::start("store-restart");
+        let store = Postgres::connect(target(&server)).unwrap();
+        let policy = policy();
+        let firing =
+            |i: usize| inbound(&format!("h{i}"), &alert(&format!("aaaa{i:012x}"), "EdgewatchProbeDown", "firing"));
+        assert_eq!(store.accept(&firing(0), &policy).unwrap(), Accepted::New { actions: 2 });
+        let ids: Vec<i64> = store.due(i64::MAX, 10, None).unwrap().iter().map(|p| p.id).collect();
+        server.stop();
+        server.resume();
+        let accepted = store.accept_all(&[firing(1), firing(2)], &policy);
+        assert!(accepted.iter().all(Result::is_ok), "{accepted:?}");
+        server.stop();
+        server.resume();
+        let outcomes: Vec<Outcome> = ids.iter().map(|&id| Outcome::Delivered { id, external: None, now: 1 }).collect();
+        let recorded = store.record_all(&outcomes);
+        assert!(recorded.iter().all(Result::is_ok), "{recorded:?}");
     }
 
     /// The client blocks on a runtime of its own, which tokio refuses on a
