@@ -125,6 +125,7 @@ impl Stack {
             .arg(format!("--exporter=127.0.0.1:{exporter}"))
             .arg(format!("--receiver-url=http://127.0.0.1:{receiver}/api/v1/alertmanager"))
             .arg(format!("--alertmanager-url=http://127.0.0.1:{alertmanager}"))
+            .arg(format!("--prometheus-url=http://127.0.0.1:{prometheus}"))
             .arg("--receiver-credentials-file")
             .arg(&token)
             .output()
@@ -316,12 +317,37 @@ async fn outage_loop(name: &str, scrape: &str, warmup: Duration, outage: Duratio
     }
     assert_eq!(stack.pd.alerts().len(), 1);
     assert_eq!(stack.jira.issues().len(), 1);
+    rules_evaluated_cleanly(&stack).await;
     let (page, resolve) = (to_page.as_secs_f64(), to_resolve.as_secs_f64());
     println!(
         "alert loop ({scrape} scrape): outage start to PagerDuty trigger {page:.1}s; recovery to resolved in PagerDuty and Jira {resolve:.1}s"
     );
     let _ = std::fs::remove_dir_all(&stack.dir);
     (page, resolve)
+}
+
+/// Prometheus evaluated every rendered group through the outage without a
+/// failure, and scraped itself (as the rendered example configuration
+/// does): the series `EdgewatchRulesFailing` and `EdgewatchRulesBehind`
+/// read are there for every group.
+async fn rules_evaluated_cleanly(stack: &Stack) {
+    let ours = r#"{rule_group=~".+;edgewatch-.+"}"#;
+    let groups = stack.query(&format!("count(prometheus_rule_group_interval_seconds{ours})")).await.unwrap_or(0.0);
+    assert!(groups >= 8.0, "Prometheus' own series name {groups} rendered groups");
+    for m in [
+        "prometheus_rule_evaluation_failures_total",
+        "prometheus_rule_group_iterations_missed_total",
+        "prometheus_rule_group_last_duration_seconds",
+    ] {
+        assert_eq!(stack.query(&format!("count({m}{ours})")).await, Some(groups), "{m}");
+    }
+    let failed = stack.query(&format!("sum(prometheus_rule_evaluation_failures_total{ours})")).await;
+    assert_eq!(
+        failed,
+        Some(0.0),
+        "rendered rules failed to evaluate; see {}",
+        stack.dir.join("prometheus.log").display()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -115,7 +115,8 @@ fn every_metric_a_rule_or_panel_reads_is_produced() {
     // Prometheus' own series: firing alerts, and whether a scrape worked
     // (the exporter-down and no-data alerts read the exporter job's `up`).
     // Alertmanager's own counters, which the pipeline's fallback alert
-    // reads, and Prometheus' rule evaluation times (the health dashboard).
+    // reads, and Prometheus' rule evaluation (the health dashboard, and the
+    // pipeline's alerts on Prometheus falling behind or failing).
     let builtin = BTreeSet::from(
         [
             "ALERTS",
@@ -123,6 +124,9 @@ fn every_metric_a_rule_or_panel_reads_is_produced() {
             "alertmanager_notifications_total",
             "alertmanager_notifications_failed_total",
             "prometheus_rule_group_last_duration_seconds",
+            "prometheus_rule_group_interval_seconds",
+            "prometheus_rule_group_iterations_missed_total",
+            "prometheus_rule_evaluation_failures_total",
         ]
         .map(str::to_owned),
     );

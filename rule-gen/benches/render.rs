@@ -12,7 +12,8 @@
 //!    after the first two of `EDGEWATCH_BENCH_EVAL_MINUTES`, 8 by default:
 //!    their median, mean and largest, the largest against half the group's
 //!    interval), what all groups cost per minute at their intervals, and
-//!    the rules that cost most.
+//!    the rules that cost most. `EDGEWATCH_BENCH_RULES=floor` loads, instead
+//!    of the rendered rules, the least the fast tier can read (`FLOOR`).
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::cast_precision_loss)]
 
@@ -157,7 +158,25 @@ impl Seen {
 /// Prometheus' own measure of rule evaluation for `n` customers' series,
 /// over `minutes`.
 #[allow(clippy::too_many_lines)] // one measurement, start to end
+/// The least any rules can read for the fast tier at the scrape interval:
+/// each of its three windows' error ratio, over every SLO, once, against a
+/// literal threshold (no per-SLO constants, no significance bound, no
+/// floor, no alert). `EDGEWATCH_BENCH_RULES=floor` loads these alone, to
+/// show what Prometheus costs for them on this machine.
+const FLOOR: &str = r#"groups:
+  - name: floor-fast
+    interval: 15s
+    rules:
+      - record: floor:sli_error:ratio_rate1m
+        expr: sum by (customer, slo) (rate(edgewatch_slo_requests_total{result="bad"}[1m])) / sum by (customer, slo) (rate(edgewatch_slo_requests_total[1m])) > 0.0144
+      - record: floor:sli_error:ratio_rate2m
+        expr: sum by (customer, slo) (rate(edgewatch_slo_requests_total{result="bad"}[2m])) / sum by (customer, slo) (rate(edgewatch_slo_requests_total[2m])) > 0.0144
+      - record: floor:sli_error:ratio_rate5m
+        expr: sum by (customer, slo) (rate(edgewatch_slo_requests_total{result="bad"}[5m])) / sum by (customer, slo) (rate(edgewatch_slo_requests_total[5m])) > 0.0144
+"#;
+
 fn evaluation(n: usize, minutes: u64) {
+    let floor = std::env::var("EDGEWATCH_BENCH_RULES").is_ok_and(|v| v == "floor");
     let dir = std::env::temp_dir().join(format!("edgewatch-rulebench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let c = catalog(n);
@@ -201,13 +220,23 @@ fn evaluation(n: usize, minutes: u64) {
         push(batch(0)).await.unwrap();
         let series: String = client.get(format!("http://{target}/metrics")).send().await.unwrap().text().await.unwrap();
         let exposed = series.lines().filter(|l| !l.starts_with('#')).count();
+        // What the floor's rules read an evaluation: every SLO counter series
+        // (good and bad) and the bad ones again, for each of three windows.
+        let slo_series = series.lines().filter(|l| l.starts_with("edgewatch_slo_requests_total{")).count();
+        let slo_bad = series.lines().filter(|l| l.starts_with("edgewatch_slo_requests_total{") && l.contains("result=\"bad\"")).count();
+        let floor_reads = 3 * (slo_series + slo_bad);
 
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let rule_files = if floor {
+            std::fs::write(dir.join("floor.yml"), FLOOR).unwrap();
+            format!("['{}/floor.yml']", dir.display())
+        } else {
+            format!("['{0}/rules/*.yml', '{0}/rules/customers/*.yml', '{0}/rules/profiles/*.yml']", dir.display())
+        };
         std::fs::write(
             dir.join("prometheus.yml"),
             format!(
-                "global: {{scrape_interval: 15s, evaluation_interval: 15s, scrape_timeout: 14s}}\nrule_files: ['{0}/rules/*.yml', '{0}/rules/customers/*.yml', '{0}/rules/profiles/*.yml']\nscrape_configs:\n  - job_name: edgewatch\n    static_configs: [{{targets: ['{target}']}}]\n",
-                dir.display()
+                "global: {{scrape_interval: 15s, evaluation_interval: 15s, scrape_timeout: 14s}}\nrule_files: {rule_files}\nscrape_configs:\n  - job_name: edgewatch\n    static_configs: [{{targets: ['{target}']}}]\n"
             ),
         )
         .unwrap();
@@ -326,6 +355,14 @@ fn evaluation(n: usize, minutes: u64) {
             println!("| {} | {:.1} ms | {:.1} ms |", rule.replace('|', "\\|"), last * 1e3, cost * 1e3);
         }
         println!();
+        if floor {
+            let s = seen.iter().find(|(g, _)| g.ends_with(";floor-fast")).map(|(_, s)| s).unwrap();
+            println!(
+                "The floor reads {floor_reads} series an evaluation ({slo_series} SLO counter series, {slo_bad} of them bad): {:.1} µs a series read, at the median.",
+                s.median() * 1e6 / floor_reads as f64
+            );
+            println!();
+        }
         if over_half.is_empty() {
             println!("Every group finished within half its interval.");
         } else {

@@ -113,6 +113,7 @@ fn checks(catalog: &Catalog, job: &str, s: Settings) -> Vec<Check> {
     let mut all = exporter(catalog, job, s.silence);
     all.extend(receiver(s.scrape));
     all.extend(alertmanager(s.scrape));
+    all.extend(prometheus());
     all
 }
 
@@ -146,6 +147,42 @@ fn alertmanager(scrape: Duration) -> Vec<Check> {
             expr: "vector(1)".to_owned(),
             summary: "edgewatch: the alerting pipeline is alive",
             description: "Always firing while Prometheus evaluates rules and Alertmanager sends: a dead man's switch that stops hearing it knows the pipeline is down. Alertmanager routes it to the heartbeat receiver only, never to the edgewatch receiver.".to_owned(),
+        },
+    ]
+}
+
+/// Prometheus' own rule groups: the rendered groups are all named
+/// `edgewatch-…` (`rule_group` is the file, `;`, the group's name).
+const OUR_GROUPS: &str = "rule_group=~\".+;edgewatch-.+\"";
+
+/// Prometheus evaluating the rendered rules: a group whose evaluations
+/// fail records or alerts nothing (the burn alerts of every customer can
+/// go blind with it), and a group that takes most of its interval makes
+/// every alert it holds late, and skips evaluations once it takes longer.
+/// Read from Prometheus' own metrics, whatever job scrapes it.
+fn prometheus() -> Vec<Check> {
+    vec![
+        Check {
+            name: "EdgewatchRulesFailing",
+            component: "prometheus",
+            severity: "page",
+            for_: "10m".to_owned(),
+            expr: format!(
+                "sum by (job, instance, rule_group) (increase(prometheus_rule_evaluation_failures_total{{{OUR_GROUPS}}}[5m])) > 0"
+            ),
+            summary: "edgewatch: Prometheus fails to evaluate the rule group {{ $labels.rule_group }}",
+            description: "Prometheus {{ $labels.instance }} has failed evaluations of {{ $labels.rule_group }} in every 5 minutes for 10 minutes: what the group records is missing and its alerts cannot fire, for every customer. The reason is in Prometheus' log (`Evaluating rule failed`) and on its /rules page: a query over its limits, or series that clash after a change to the rules.".to_owned(),
+        },
+        Check {
+            name: "EdgewatchRulesBehind",
+            component: "prometheus",
+            severity: "ticket",
+            for_: "15m".to_owned(),
+            expr: format!(
+                "  sum by (job, instance, rule_group) (increase(prometheus_rule_group_iterations_missed_total{{{OUR_GROUPS}}}[15m])) > 0\nor\n  avg_over_time(prometheus_rule_group_last_duration_seconds{{{OUR_GROUPS}}}[15m])\n  > 0.5 * prometheus_rule_group_interval_seconds{{{OUR_GROUPS}}}"
+            ),
+            summary: "edgewatch: Prometheus falls behind evaluating {{ $labels.rule_group }}",
+            description: "Prometheus {{ $labels.instance }} takes over half of the interval of {{ $labels.rule_group }} to evaluate it, or skipped evaluations, for 15 minutes: the alerts of the group come late (the fast burn tier's page by up to an interval more), and skipped evaluations leave gaps. Prometheus is short of CPU for the catalog: give it cores, or split the customers between Prometheus servers. docs/performance.md says what evaluation costs at 10,000 customers; the health dashboard shows each group's evaluation time.".to_owned(),
         },
     ]
 }
@@ -579,6 +616,72 @@ fn case_of(check: &Check, catalog: &Catalog, job: &str, silence: Duration) -> Op
                 &[&[("job", ALERTMANAGER_JOB), ("instance", broken)]],
             ))
         }
+        "EdgewatchRulesFailing" => {
+            let name = "prometheus_rule_evaluation_failures_total";
+            let group =
+                |g: &'static str| vec![("job", "prometheus"), ("instance", "prometheus:9090"), ("rule_group", g)];
+            let (fast, sli, slo, other) = (
+                "/etc/prometheus/rules/edgewatch-sli.yml;edgewatch-fast",
+                "/etc/prometheus/rules/edgewatch-sli.yml;edgewatch-sli",
+                "/etc/prometheus/rules/edgewatch-alerts.yml;edgewatch-slo-alerts",
+                "/etc/prometheus/rules/node.yml;node",
+            );
+            Some(case(
+                check,
+                "a group failing every evaluation; one failure, then none; another group failing; a start",
+                vec![
+                    series(name, &group(fast), "0+4x20"),
+                    series(name, &group(sli), "0 1 1+0x19"),
+                    series(name, &group(other), "0+4x20"),
+                    series(name, &group(slo), "_x19 0"),
+                ],
+                20,
+                &[&group(fast)],
+            ))
+        }
+        "EdgewatchRulesBehind" => {
+            let group =
+                |g: &'static str| vec![("job", "prometheus"), ("instance", "prometheus:9090"), ("rule_group", g)];
+            let (fast, sli, slo, traffic, other) = (
+                "/etc/prometheus/rules/edgewatch-sli.yml;edgewatch-fast",
+                "/etc/prometheus/rules/edgewatch-sli.yml;edgewatch-sli",
+                "/etc/prometheus/rules/edgewatch-alerts.yml;edgewatch-slo-alerts",
+                "/etc/prometheus/rules/edgewatch-traffic.yml;edgewatch-traffic",
+                "/etc/prometheus/rules/node.yml;node",
+            );
+            let (missed, took, every) = (
+                "prometheus_rule_group_iterations_missed_total",
+                "prometheus_rule_group_last_duration_seconds",
+                "prometheus_rule_group_interval_seconds",
+            );
+            Some(case(
+                check,
+                "a group over half its interval; a group skipping evaluations; quick groups, one slow evaluation; another group slow; a start",
+                vec![
+                    // The fast group: 9 s of its 15 s, no evaluation skipped yet.
+                    series(took, &group(fast), "9x40"),
+                    series(every, &group(fast), "15x40"),
+                    series(missed, &group(fast), "0x40"),
+                    // The SLI group: a third of its minute as last scraped,
+                    // but an evaluation skipped now and then.
+                    series(took, &group(sli), "20x40"),
+                    series(every, &group(sli), "60x40"),
+                    series(missed, &group(sli), "0+0.5x40"),
+                    // The SLO alerts: quick, one evaluation of 50 s.
+                    series(took, &group(slo), "2 2 2 2 2 50 2x34"),
+                    series(every, &group(slo), "60x40"),
+                    series(missed, &group(slo), "0x40"),
+                    series(took, &group(other), "40x40"),
+                    series(every, &group(other), "15x40"),
+                    series(missed, &group(other), "0+1x40"),
+                    series(took, &group(traffic), "_x39 59"),
+                    series(every, &group(traffic), "_x39 60"),
+                    series(missed, &group(traffic), "_x39 0"),
+                ],
+                40,
+                &[&group(fast), &group(sli)],
+            ))
+        }
         HEARTBEAT => Some(case(check, "fires from the start, on nothing", Vec::new(), 1, &[&[]])),
         _ => None,
     }
@@ -595,7 +698,7 @@ mod tests {
         let with_probe = "customers:\n  - id: acme\n    hosts: [acme.example]\n    probes: [{name: home, url: 'https://acme.example/', interval: 20m}]\n";
         let without = "customers:\n  - id: acme\n    hosts: [acme.example]\n";
         let settings = Settings { scrape: "15s".parse().unwrap(), silence: "30m".parse().unwrap() };
-        for (text, n) in [(with_probe, 14), (without, 13)] {
+        for (text, n) in [(with_probe, 16), (without, 15)] {
             let catalog = edgewatch_catalog::load_str("c.yaml", text).unwrap().catalog;
             let file = tests(&catalog, "edgewatch-exporter", settings, "r.yml".to_owned());
             let names: Vec<&str> = file.tests.iter().flat_map(|t| &t.alert_rule_test).map(|a| a.alertname).collect();
