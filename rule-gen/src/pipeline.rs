@@ -393,6 +393,21 @@ pub(crate) fn tests(catalog: &Catalog, job: &str, s: Settings, rule_file: String
     }
 }
 
+/// Prometheus' `rule_group` values in the tests of its checks: four
+/// rendered groups and one of somebody else's.
+const RULE_GROUPS: [&str; 5] = [
+    "/etc/prometheus/rules/edgewatch-sli.yml;edgewatch-fast",
+    "/etc/prometheus/rules/edgewatch-sli.yml;edgewatch-sli",
+    "/etc/prometheus/rules/edgewatch-alerts.yml;edgewatch-slo-alerts",
+    "/etc/prometheus/rules/edgewatch-traffic.yml;edgewatch-traffic",
+    "/etc/prometheus/rules/node.yml;node",
+];
+
+/// The labels of a Prometheus series about rule group `g`.
+fn about_group(g: &'static str) -> Vec<(&'static str, &'static str)> {
+    vec![("job", "prometheus"), ("instance", "prometheus:9090"), ("rule_group", g)]
+}
+
 /// The test of `check`.
 #[allow(clippy::too_many_lines)] // one case per check, side by side
 fn case_of(check: &Check, catalog: &Catalog, job: &str, silence: Duration) -> Option<TestGroup> {
@@ -618,37 +633,22 @@ fn case_of(check: &Check, catalog: &Catalog, job: &str, silence: Duration) -> Op
         }
         "EdgewatchRulesFailing" => {
             let name = "prometheus_rule_evaluation_failures_total";
-            let group =
-                |g: &'static str| vec![("job", "prometheus"), ("instance", "prometheus:9090"), ("rule_group", g)];
-            let (fast, sli, slo, other) = (
-                "/etc/prometheus/rules/edgewatch-sli.yml;edgewatch-fast",
-                "/etc/prometheus/rules/edgewatch-sli.yml;edgewatch-sli",
-                "/etc/prometheus/rules/edgewatch-alerts.yml;edgewatch-slo-alerts",
-                "/etc/prometheus/rules/node.yml;node",
-            );
+            let [fast, sli, slo, _, other] = RULE_GROUPS;
             Some(case(
                 check,
                 "a group failing every evaluation; one failure, then none; another group failing; a start",
                 vec![
-                    series(name, &group(fast), "0+4x20"),
-                    series(name, &group(sli), "0 1 1+0x19"),
-                    series(name, &group(other), "0+4x20"),
-                    series(name, &group(slo), "_x19 0"),
+                    series(name, &about_group(fast), "0+4x20"),
+                    series(name, &about_group(sli), "0 1 1+0x19"),
+                    series(name, &about_group(other), "0+4x20"),
+                    series(name, &about_group(slo), "_x19 0"),
                 ],
                 20,
-                &[&group(fast)],
+                &[&about_group(fast)],
             ))
         }
         "EdgewatchRulesBehind" => {
-            let group =
-                |g: &'static str| vec![("job", "prometheus"), ("instance", "prometheus:9090"), ("rule_group", g)];
-            let (fast, sli, slo, traffic, other) = (
-                "/etc/prometheus/rules/edgewatch-sli.yml;edgewatch-fast",
-                "/etc/prometheus/rules/edgewatch-sli.yml;edgewatch-sli",
-                "/etc/prometheus/rules/edgewatch-alerts.yml;edgewatch-slo-alerts",
-                "/etc/prometheus/rules/edgewatch-traffic.yml;edgewatch-traffic",
-                "/etc/prometheus/rules/node.yml;node",
-            );
+            let [fast, sli, slo, traffic, other] = RULE_GROUPS;
             let (missed, took, every) = (
                 "prometheus_rule_group_iterations_missed_total",
                 "prometheus_rule_group_last_duration_seconds",
@@ -659,27 +659,27 @@ fn case_of(check: &Check, catalog: &Catalog, job: &str, silence: Duration) -> Op
                 "a group over half its interval; a group skipping evaluations; quick groups, one slow evaluation; another group slow; a start",
                 vec![
                     // The fast group: 9 s of its 15 s, no evaluation skipped yet.
-                    series(took, &group(fast), "9x40"),
-                    series(every, &group(fast), "15x40"),
-                    series(missed, &group(fast), "0x40"),
+                    series(took, &about_group(fast), "9x40"),
+                    series(every, &about_group(fast), "15x40"),
+                    series(missed, &about_group(fast), "0x40"),
                     // The SLI group: a third of its minute as last scraped,
                     // but an evaluation skipped now and then.
-                    series(took, &group(sli), "20x40"),
-                    series(every, &group(sli), "60x40"),
-                    series(missed, &group(sli), "0+0.5x40"),
+                    series(took, &about_group(sli), "20x40"),
+                    series(every, &about_group(sli), "60x40"),
+                    series(missed, &about_group(sli), "0+0.5x40"),
                     // The SLO alerts: quick, one evaluation of 50 s.
-                    series(took, &group(slo), "2 2 2 2 2 50 2x34"),
-                    series(every, &group(slo), "60x40"),
-                    series(missed, &group(slo), "0x40"),
-                    series(took, &group(other), "40x40"),
-                    series(every, &group(other), "15x40"),
-                    series(missed, &group(other), "0+1x40"),
-                    series(took, &group(traffic), "_x39 59"),
-                    series(every, &group(traffic), "_x39 60"),
-                    series(missed, &group(traffic), "_x39 0"),
+                    series(took, &about_group(slo), "2 2 2 2 2 50 2x34"),
+                    series(every, &about_group(slo), "60x40"),
+                    series(missed, &about_group(slo), "0x40"),
+                    series(took, &about_group(other), "40x40"),
+                    series(every, &about_group(other), "15x40"),
+                    series(missed, &about_group(other), "0+1x40"),
+                    series(took, &about_group(traffic), "_x39 59"),
+                    series(every, &about_group(traffic), "_x39 60"),
+                    series(missed, &about_group(traffic), "_x39 0"),
                 ],
                 40,
-                &[&group(fast), &group(sli)],
+                &[&about_group(fast), &about_group(sli)],
             ))
         }
         HEARTBEAT => Some(case(check, "fires from the start, on nothing", Vec::new(), 1, &[&[]])),
