@@ -348,6 +348,12 @@ pub fn dashboard_uid(customer_id: &str) -> String {
     format!("edgewatch-{customer_id}")
 }
 
+/// The matcher of Prometheus' own rule-group series (`rule_group` is the
+/// rule file, `;`, the group's name) for the groups edgewatch renders, all
+/// named `edgewatch-…`: the pipeline's alerts on rule evaluation and the
+/// health dashboard read the same groups.
+pub const RENDERED_RULE_GROUPS: &str = "rule_group=~\".+;edgewatch-.+\"";
+
 /// The shared customer dashboard's uid (`dashboards: {customers: shared}`):
 /// an underscore, like the NOC overview's, so no customer's uid is it.
 pub const SHARED_CUSTOMER_DASHBOARD_UID: &str = "edgewatch_customer";

@@ -22,19 +22,7 @@ pub(crate) fn dashboard() -> Dashboard {
     receiver(&mut l);
     store(&mut l);
     l.row("Rules (Prometheus)");
-    l.panel(
-        Panel::timeseries(
-            "Rule group evaluation time",
-            "How long Prometheus took for its last evaluation of each generated group (Prometheus' own metrics: scrape Prometheus itself, as the rendered example configuration does). A group should finish well inside its interval.",
-            "s",
-            vec![series(
-                "max by (rule_group) (prometheus_rule_group_last_duration_seconds{rule_group=~\".*edgewatch.*\"})",
-                "{{rule_group}}",
-            )],
-        )
-        .table_legend()
-        .size(24, 8),
-    );
+    rules(&mut l);
     Dashboard {
         templating: Templating { list: vec![Variable::datasource()] },
         annotations: Annotations {
@@ -186,6 +174,59 @@ fn receiver(l: &mut Layout) {
 
 /// The receiver's store: SQLite's WAL and checkpoints, PostgreSQL's
 /// connections, and the commits both share.
+/// Prometheus evaluating the generated groups, from its own metrics (it
+/// must scrape itself, as the rendered example configuration does): what
+/// `EdgewatchRulesBehind` and `EdgewatchRulesFailing` fire on.
+fn rules(l: &mut Layout) {
+    let ours = format!("{{{}}}", edgewatch_catalog::names::RENDERED_RULE_GROUPS);
+    l.panel(
+        Panel::timeseries(
+            "Rule group evaluation time",
+            "How long Prometheus took for its last evaluation of each generated group (Prometheus' own metrics: scrape Prometheus itself, as the rendered example configuration does). A group should finish well inside its interval.",
+            "s",
+            vec![series(format!("max by (rule_group) (prometheus_rule_group_last_duration_seconds{ours})"), "{{rule_group}}")],
+        )
+        .table_legend()
+        .size(12, 8),
+    );
+    l.panel(
+        Panel::timeseries(
+            "Rule groups: evaluation time over their interval",
+            "Each generated group's last evaluation time over its interval. Over half for 15 minutes on average is EdgewatchRulesBehind: the group's alerts come late. Over all of it, Prometheus skips evaluations. Prometheus is short of CPU for the catalog (docs/performance.md).",
+            "percentunit",
+            vec![series(
+                format!(
+                    "max by (rule_group) (prometheus_rule_group_last_duration_seconds{ours} / prometheus_rule_group_interval_seconds{ours})"
+                ),
+                "{{rule_group}}",
+            )],
+        )
+        .table_legend()
+        .size(12, 8),
+    );
+    l.panel(
+        Panel::timeseries(
+            "Rule groups: failed and skipped evaluations",
+            "Evaluations a second of each generated group that failed (EdgewatchRulesFailing: the group records and alerts nothing; the reason is in Prometheus' log) or that Prometheus skipped because the one before took longer than the interval. Zero normally.",
+            "short",
+            vec![
+                series(
+                    format!("sum by (rule_group) ({})", rate(&format!("prometheus_rule_evaluation_failures_total{ours}"))),
+                    "{{rule_group}} failed/s",
+                ),
+                series(
+                    format!(
+                        "sum by (rule_group) ({})",
+                        rate(&format!("prometheus_rule_group_iterations_missed_total{ours}"))
+                    ),
+                    "{{rule_group}} skipped/s",
+                ),
+            ],
+        )
+        .size(24, 6),
+    );
+}
+
 fn store(l: &mut Layout) {
     l.panel(
         Panel::timeseries(

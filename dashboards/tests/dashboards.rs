@@ -360,7 +360,17 @@ fn the_health_dashboard_reads_what_edgewatch_says_about_itself() {
     for m in names::metric::EXPORTER_SELF.iter().chain(names::metric::RECEIVER_SELF) {
         assert!(queries.contains(m), "the health dashboard does not show {m}");
     }
-    assert!(queries.contains("prometheus_rule_group_last_duration_seconds{rule_group=~\".*edgewatch.*\"}"));
+    for m in [
+        "prometheus_rule_group_last_duration_seconds",
+        "prometheus_rule_group_interval_seconds",
+        "prometheus_rule_evaluation_failures_total",
+        "prometheus_rule_group_iterations_missed_total",
+    ] {
+        assert!(
+            queries.contains(&format!("{m}{{{}}}", names::RENDERED_RULE_GROUPS)),
+            "the health dashboard does not show {m}"
+        );
+    }
 }
 
 fn shared_catalog() -> edgewatch_catalog::Catalog {

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use edgewatch_catalog::names::{label, metric};
+use edgewatch_catalog::names::{RENDERED_RULE_GROUPS, label, metric};
 use edgewatch_catalog::{Catalog, Duration};
 
 use crate::rules::{Group, Rule};
@@ -151,10 +151,6 @@ fn alertmanager(scrape: Duration) -> Vec<Check> {
     ]
 }
 
-/// Prometheus' own rule groups: the rendered groups are all named
-/// `edgewatch-…` (`rule_group` is the file, `;`, the group's name).
-const OUR_GROUPS: &str = "rule_group=~\".+;edgewatch-.+\"";
-
 /// Prometheus evaluating the rendered rules: a group whose evaluations
 /// fail records or alerts nothing (the burn alerts of every customer can
 /// go blind with it), and a group that takes most of its interval makes
@@ -168,7 +164,7 @@ fn prometheus() -> Vec<Check> {
             severity: "page",
             for_: "10m".to_owned(),
             expr: format!(
-                "sum by (job, instance, rule_group) (increase(prometheus_rule_evaluation_failures_total{{{OUR_GROUPS}}}[5m])) > 0"
+                "sum by (job, instance, rule_group) (increase(prometheus_rule_evaluation_failures_total{{{RENDERED_RULE_GROUPS}}}[5m])) > 0"
             ),
             summary: "edgewatch: Prometheus fails to evaluate the rule group {{ $labels.rule_group }}",
             description: "Prometheus {{ $labels.instance }} has failed evaluations of {{ $labels.rule_group }} in every 5 minutes for 10 minutes: what the group records is missing and its alerts cannot fire, for every customer. The reason is in Prometheus' log (`Evaluating rule failed`) and on its /rules page: a query over its limits, or series that clash after a change to the rules.".to_owned(),
@@ -179,7 +175,7 @@ fn prometheus() -> Vec<Check> {
             severity: "ticket",
             for_: "15m".to_owned(),
             expr: format!(
-                "  sum by (job, instance, rule_group) (increase(prometheus_rule_group_iterations_missed_total{{{OUR_GROUPS}}}[15m])) > 0\nor\n  avg_over_time(prometheus_rule_group_last_duration_seconds{{{OUR_GROUPS}}}[15m])\n  > 0.5 * prometheus_rule_group_interval_seconds{{{OUR_GROUPS}}}"
+                "  sum by (job, instance, rule_group) (increase(prometheus_rule_group_iterations_missed_total{{{RENDERED_RULE_GROUPS}}}[15m])) > 0\nor\n  avg_over_time(prometheus_rule_group_last_duration_seconds{{{RENDERED_RULE_GROUPS}}}[15m])\n  > 0.5 * prometheus_rule_group_interval_seconds{{{RENDERED_RULE_GROUPS}}}"
             ),
             summary: "edgewatch: Prometheus falls behind evaluating {{ $labels.rule_group }}",
             description: "Prometheus {{ $labels.instance }} takes over half of the interval of {{ $labels.rule_group }} to evaluate it, or skipped evaluations, for 15 minutes: the alerts of the group come late (the fast burn tier's page by up to an interval more), and skipped evaluations leave gaps. Prometheus is short of CPU for the catalog: give it cores, or split the customers between Prometheus servers. docs/performance.md says what evaluation costs at 10,000 customers; the health dashboard shows each group's evaluation time.".to_owned(),
